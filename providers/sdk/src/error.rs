@@ -1,0 +1,39 @@
+//! The one error type every provider call returns.
+
+/// What can go wrong inside a provider. Messages are lowercase and name the object.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProviderError {
+    /// The provider block's settings are unusable.
+    #[error("invalid provider settings: {0}")]
+    Settings(String),
+    /// An object the change needs does not exist.
+    #[error("{0} does not exist")]
+    NotFound(String),
+    /// An object the change would create already exists.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// The live estate is unreadable or violates the provider's own format.
+    #[error("live state is unusable: {0}")]
+    Corrupt(String),
+    /// The scope lock is held by someone else.
+    #[error("the scope lock is held by {holder}")]
+    Locked { holder: String },
+    /// The cloud refused the call for lack of permission.
+    #[error("access denied: {0}")]
+    AccessDenied(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ProviderError {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io { context: context.into(), source }
+    }
+}

@@ -1,0 +1,22 @@
+//! `nhi-provider-sdk`: the provider-neutral model of non-human identities and the
+//! [`Provider`] trait every provider implements. Providers depend on this crate and
+//! on nothing else of nhi; the engine depends on it to plan and apply.
+
+mod address;
+mod age;
+mod digest;
+mod error;
+mod model;
+mod operation;
+mod provider;
+
+pub use address::Address;
+pub use age::{Age, AgeError};
+pub use digest::{Digest, DigestError, fingerprint};
+pub use error::ProviderError;
+pub use model::{Binding, Identity, KeyStatus, ObservedIdentity, ObservedKey, ObservedState};
+pub use operation::{Operation, Sink};
+pub use provider::{
+    ApplyRequest, ApplyResponse, DescribeResponse, LockGuard, LockRequest, Provider, ProviderContext,
+    ProviderType, ReadRequest, ReadResponse, SecretMaterial,
+};

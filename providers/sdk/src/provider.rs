@@ -1,0 +1,104 @@
+//! The `Provider` trait: describe a scope, read what is observed in it, take its
+//! lock, and apply one change. One request and one response struct per call, so
+//! the trait can grow without breaking providers.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use zeroize::Zeroizing;
+
+use crate::{ObservedState, Operation, ProviderError};
+
+/// What a provider is constructed from: its block of the configuration.
+#[derive(Debug, Clone)]
+pub struct ProviderContext {
+    /// The provider block's name, unique in the configuration.
+    pub name: String,
+    /// The block's type-specific `settings`, as JSON.
+    pub settings: serde_json::Value,
+    /// Directory relative paths in settings are resolved against.
+    pub base_dir: PathBuf,
+}
+
+/// A provider type: the static facts the engine needs to validate configuration
+/// offline, and the way to connect.
+pub trait ProviderType: Send + Sync {
+    /// The `type:` value in a provider block, e.g. `local`.
+    fn type_name(&self) -> &'static str;
+    /// Identity kinds this provider manages; the first is the default.
+    fn kinds(&self) -> &'static [&'static str];
+    /// Whether the cloud would accept this identity name; `Err` says why not.
+    fn check_identity_name(&self, kind: &str, name: &str) -> Result<(), String>;
+    /// Whether the settings are usable; `Err` says what is wrong.
+    fn check_settings(&self, settings: &serde_json::Value) -> Result<(), String>;
+    /// Construct a provider for one block.
+    fn connect(&self, context: ProviderContext) -> Result<Box<dyn Provider>, ProviderError>;
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ReadRequest {}
+
+#[derive(Debug, Clone)]
+pub struct ReadResponse {
+    pub state: ObservedState,
+    /// Calls made to the backing API, for `--verbose` output.
+    pub api_calls: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct DescribeResponse {
+    /// A one-line human description of what this block manages exhaustively.
+    pub scope: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct LockRequest {
+    /// Who is asking (user, host, process), recorded for other appliers to read.
+    pub holder: String,
+    /// How long to wait for a held lock; zero fails at once.
+    pub timeout: Duration,
+}
+
+/// Held for the duration of an apply; dropping it releases the lock.
+pub trait LockGuard: Send {}
+
+#[derive(Debug, Clone)]
+pub struct ApplyRequest {
+    pub operation: Operation,
+}
+
+#[derive(Debug, Default)]
+pub struct ApplyResponse {
+    /// New key material, when the operation created a key. The engine delivers it
+    /// to the configured sink and nowhere else.
+    pub secret: Option<SecretMaterial>,
+}
+
+/// New key material. Its `Debug` never shows the secret, and its memory is wiped
+/// on drop.
+pub struct SecretMaterial {
+    /// The provider's id of the new key (not secret).
+    pub key_id: String,
+    pub secret: Zeroizing<String>,
+}
+
+impl fmt::Debug for SecretMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretMaterial")
+            .field("key_id", &self.key_id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A connected provider for one provider block. Operations are idempotent where the
+/// cloud allows, so re-running apply after a partial failure converges.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    async fn describe(&self) -> Result<DescribeResponse, ProviderError>;
+    async fn read(&self, request: ReadRequest) -> Result<ReadResponse, ProviderError>;
+    async fn lock(&self, request: LockRequest) -> Result<Box<dyn LockGuard>, ProviderError>;
+    async fn apply(&self, request: ApplyRequest) -> Result<ApplyResponse, ProviderError>;
+}

@@ -1,0 +1,60 @@
+//! The validated desired state: what the configuration asks for, after every check
+//! passed. The diff engine reads only this.
+
+use std::path::PathBuf;
+
+use nhi_provider_sdk::{Age, Binding, Digest, Identity, Sink};
+
+/// A loaded, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The configuration file as the user named it.
+    pub path: PathBuf,
+    /// Directory relative paths (provider settings, sinks) are resolved against.
+    pub dir: PathBuf,
+    /// `sha256:` of the exact bytes of the file.
+    pub digest: Digest,
+    /// In the order declared; names unique.
+    pub providers: Vec<ProviderBlock>,
+    /// In the order declared; `(provider, name)` unique.
+    pub identities: Vec<DesiredIdentity>,
+}
+
+/// One `providers:` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderBlock {
+    pub name: String,
+    /// The provider type, e.g. `local`; always one the registry knows.
+    pub type_name: String,
+    /// Delete unmanaged objects in scope instead of only reporting them.
+    pub prune: bool,
+    /// Type-specific settings, already checked by the provider type.
+    pub settings: serde_json::Value,
+}
+
+/// One `identities:` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredIdentity {
+    /// Name of the provider block that manages it.
+    pub provider: String,
+    /// Managed attributes; `kind` defaults to the provider type's first kind.
+    pub identity: Identity,
+    /// After this day (UTC) the identity must not exist.
+    pub expires: Option<jiff::civil::Date>,
+    /// Names unique within the identity.
+    pub keys: Vec<DesiredKey>,
+    /// `(role, resource)` unique within the identity; resource defaults to `*`.
+    pub bindings: Vec<Binding>,
+}
+
+/// One key of an identity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredKey {
+    pub name: String,
+    /// Rotate once the live key is at least this old.
+    pub rotate_after: Option<Age>,
+    /// After this day (UTC) the key must not exist.
+    pub expires: Option<jiff::civil::Date>,
+    /// Where new key material for this key is delivered.
+    pub sink: Sink,
+}
