@@ -12,3 +12,5 @@
 
 pub mod config;
 mod registry;
+pub mod diff;
+pub mod plan;

@@ -21,6 +21,11 @@ impl Address {
         Self(format!("{provider_type}.{provider}"))
     }
 
+    /// An address from its text, e.g. a `<type>.<name>` prefix read from a plan.
+    pub fn raw(text: &str) -> Self {
+        Self(text.to_owned())
+    }
+
     pub fn identity(&self, name: &str) -> Self {
         Self(format!("{}/identity/{name}", self.provider_prefix()))
     }

@@ -1,0 +1,295 @@
+//! The diff engine: desired state × observed state → ordered changes. Pure: no I/O,
+//! and the clock is an argument, so rotation and expiry are testable.
+
+mod change;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap};
+
+use nhi_provider_sdk::{Address, Binding, Digest, KeyStatus, ObservedIdentity, ObservedKey, ObservedState, Operation};
+
+pub use change::{Action, Change, Reason, Risk};
+
+use crate::config::{Config, DesiredIdentity, DesiredKey, ProviderBlock};
+
+/// What a diff finds in one or more scopes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Diff {
+    /// In execution order: key and binding deletes, identity deletes and replaces,
+    /// identity creates and updates, then key and binding creates, updates and
+    /// rotations; by address within each phase.
+    pub changes: Vec<Change>,
+    /// Live identities in scope that the configuration does not declare and that
+    /// are not pruned: reported as drift, left alone.
+    pub unmanaged: Vec<Address>,
+    /// Every object a change touches (and the identity above it), with the
+    /// fingerprint it had when observed, or `None` where it must not exist.
+    pub touched: BTreeMap<Address, Option<Digest>>,
+}
+
+/// Live state of one provider block, as read for the diff.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    pub block: &'a ProviderBlock,
+    pub observed: &'a ObservedState,
+}
+
+/// Compares the configuration with what each scope holds. `scopes` must hold one
+/// entry per provider block that `config` declares.
+pub fn diff(config: &Config, scopes: &[Scope<'_>], now: jiff::Timestamp) -> Diff {
+    let mut out = Builder { now, today: now.to_zoned(jiff::tz::TimeZone::UTC).date(), planned: Vec::new(), diff: Diff::default(), parent: None };
+    for scope in scopes {
+        let desired: Vec<&DesiredIdentity> =
+            config.identities.iter().filter(|d| d.provider == scope.block.name).collect();
+        out.scope(scope, &desired);
+    }
+    let mut planned = std::mem::take(&mut out.planned);
+    planned.sort_by(|a, b| (a.0, &a.1.address).cmp(&(b.0, &b.1.address)));
+    out.diff.changes = planned.into_iter().map(|(_, c)| c).collect();
+    out.diff.unmanaged.sort();
+    out.diff
+}
+
+/// Execution phases; see [`Diff::changes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    RemoveParts,
+    RemoveIdentities,
+    PutIdentities,
+    PutParts,
+}
+
+struct Builder {
+    now: jiff::Timestamp,
+    today: jiff::civil::Date,
+    planned: Vec<(Phase, Change)>,
+    diff: Diff,
+    /// Fingerprint of the live identity whose parts are being compared (`None`
+    /// while it is new): a change to a part also depends on it.
+    parent: Option<Digest>,
+}
+
+impl Builder {
+    fn scope(&mut self, scope: &Scope<'_>, desired: &[&DesiredIdentity]) {
+        let prefix = Address::provider(&scope.block.type_name, &scope.block.name);
+        let observed: HashMap<&str, &ObservedIdentity> =
+            scope.observed.identities.iter().map(|o| (o.identity.name.as_str(), o)).collect();
+        for want in desired {
+            let address = prefix.identity(&want.identity.name);
+            let have = observed.get(want.identity.name.as_str()).copied();
+            self.identity(&address, want, have);
+        }
+        let declared: std::collections::HashSet<&str> = desired.iter().map(|d| d.identity.name.as_str()).collect();
+        for have in &scope.observed.identities {
+            if declared.contains(have.identity.name.as_str()) {
+                continue;
+            }
+            let address = prefix.identity(&have.identity.name);
+            self.parent = Some(nhi_provider_sdk::fingerprint(&have.identity));
+            if scope.block.prune {
+                self.remove_all(&address, have, Reason::Unmanaged);
+            } else {
+                self.diff.unmanaged.push(address);
+            }
+        }
+    }
+
+    fn identity(&mut self, address: &Address, want: &DesiredIdentity, have: Option<&ObservedIdentity>) {
+        let expired = want.expires.is_some_and(|d| d < self.today);
+        self.parent = have.map(|h| nhi_provider_sdk::fingerprint(&h.identity));
+        match have {
+            None if expired => {}
+            None => {
+                self.touch(address, None);
+                self.push(Phase::PutIdentities, address.clone(), Reason::New, None,
+                    Operation::CreateIdentity { identity: want.identity.clone() });
+                for key in &want.keys {
+                    if !self.key_expired(key) {
+                        self.create_key(address, &want.identity.name, key, Reason::New);
+                    }
+                }
+                for binding in &want.bindings {
+                    self.create_binding(address, &want.identity.name, binding, Reason::New);
+                }
+            }
+            Some(have) if expired => {
+                let detail = want.expires.map(|d| format!("expired on {d}"));
+                self.remove_all_with(address, have, Reason::Expired, detail);
+            }
+            Some(have) if have.identity.kind != want.identity.kind => {
+                self.remove_parts(address, have, Reason::Drift);
+                self.touch(address, Some(nhi_provider_sdk::fingerprint(&have.identity)));
+                self.push(Phase::RemoveIdentities, address.clone(), Reason::Drift,
+                    Some(format!("kind changes from `{}` to `{}`", have.identity.kind, want.identity.kind)),
+                    Operation::ReplaceIdentity { before: have.identity.clone(), after: want.identity.clone() });
+                for key in &want.keys {
+                    if !self.key_expired(key) {
+                        self.create_key(address, &want.identity.name, key, Reason::New);
+                    }
+                }
+                for binding in &want.bindings {
+                    self.create_binding(address, &want.identity.name, binding, Reason::New);
+                }
+            }
+            Some(have) => {
+                if have.identity != want.identity {
+                    self.touch(address, Some(nhi_provider_sdk::fingerprint(&have.identity)));
+                    self.push(Phase::PutIdentities, address.clone(), Reason::Drift, None,
+                        Operation::UpdateIdentity { before: have.identity.clone(), after: want.identity.clone() });
+                }
+                self.keys(address, want, have);
+                self.bindings(address, want, have);
+            }
+        }
+    }
+
+    fn keys(&mut self, address: &Address, want: &DesiredIdentity, have: &ObservedIdentity) {
+        let name = &want.identity.name;
+        let mut by_name: BTreeMap<&str, Vec<&ObservedKey>> = BTreeMap::new();
+        let mut stray = Vec::new();
+        for key in &have.keys {
+            match key.name.as_deref() {
+                Some(n) if want.keys.iter().any(|k| k.name == n) => by_name.entry(n).or_default().push(key),
+                _ => stray.push(key),
+            }
+        }
+        for key in stray {
+            let key_address = address.key(key.name.as_deref().unwrap_or(&key.id));
+            self.delete_key(&key_address, name, key, Reason::Drift, Some("not declared in the configuration".into()));
+        }
+        for spec in &want.keys {
+            let key_address = address.key(&spec.name);
+            let mut live = by_name.remove(spec.name.as_str()).unwrap_or_default();
+            // The newest key is the current one; older keys under the same name are drift.
+            live.sort_by(|a, b| (b.created, &b.id).cmp(&(a.created, &a.id)));
+            let mut live = live.into_iter();
+            let current = live.next();
+            for extra in live {
+                let extra_address = address.key(&format!("{}#{}", spec.name, extra.id));
+                self.delete_key(&extra_address, name, extra, Reason::Drift,
+                    Some(format!("a second live key named `{}`", spec.name)));
+            }
+            let Some(current) = current else {
+                if !self.key_expired(spec) {
+                    self.create_key(address, name, spec, Reason::New);
+                }
+                continue;
+            };
+            if self.key_expired(spec) {
+                let detail = spec.expires.map(|d| format!("expired on {d}"));
+                self.delete_key(&key_address, name, current, Reason::Expired, detail);
+                continue;
+            }
+            let age = self.now.duration_since(current.created);
+            let due = spec.rotate_after.filter(|limit| age >= limit.as_duration());
+            let (reason, detail) = if current.status == KeyStatus::Inactive {
+                (Reason::Drift, "the live key is inactive".to_owned())
+            } else if let Some(limit) = due {
+                (Reason::RotationDue, format!("key is {} days old; rotate_after is {limit}", age.as_secs() / 86_400))
+            } else {
+                continue;
+            };
+            self.touch(&key_address, Some(current.fingerprint()));
+            self.push(Phase::PutParts, key_address, reason, Some(detail),
+                Operation::RotateKey { identity: name.clone(), key: spec.name.clone(), old: current.clone() });
+            if let Some(last) = self.planned.last_mut() {
+                last.1.sink = Some(spec.sink.clone());
+            }
+        }
+    }
+
+    fn bindings(&mut self, address: &Address, want: &DesiredIdentity, have: &ObservedIdentity) {
+        let name = &want.identity.name;
+        for binding in &want.bindings {
+            match have.bindings.iter().find(|b| b.same_object(binding)) {
+                None => self.create_binding(address, name, binding, Reason::New),
+                Some(live) if live.policy != binding.policy => {
+                    let binding_address = address.binding(&binding.role, &binding.resource);
+                    self.touch(&binding_address, Some(nhi_provider_sdk::fingerprint(live)));
+                    self.push(Phase::PutParts, binding_address, Reason::Drift,
+                        Some("the inline policy differs from the configuration".into()),
+                        Operation::UpdateBinding { identity: name.clone(), before: live.clone(), after: binding.clone() });
+                }
+                Some(_) => {}
+            }
+        }
+        for live in &have.bindings {
+            if !want.bindings.iter().any(|b| b.same_object(live)) {
+                self.delete_binding(address, name, live, Reason::Drift, Some("not declared in the configuration".into()));
+            }
+        }
+    }
+
+    fn key_expired(&self, key: &DesiredKey) -> bool {
+        key.expires.is_some_and(|d| d < self.today)
+    }
+
+    fn create_key(&mut self, address: &Address, identity: &str, key: &DesiredKey, reason: Reason) {
+        let key_address = address.key(&key.name);
+        self.touch(&key_address, None);
+        self.push(Phase::PutParts, key_address, reason, None,
+            Operation::CreateKey { identity: identity.to_owned(), key: key.name.clone() });
+        if let Some(last) = self.planned.last_mut() {
+            last.1.sink = Some(key.sink.clone());
+        }
+    }
+
+    fn create_binding(&mut self, address: &Address, identity: &str, binding: &Binding, reason: Reason) {
+        let binding_address = address.binding(&binding.role, &binding.resource);
+        self.touch(&binding_address, None);
+        self.push(Phase::PutParts, binding_address, reason, None,
+            Operation::CreateBinding { identity: identity.to_owned(), binding: binding.clone() });
+    }
+
+    fn delete_key(&mut self, key_address: &Address, identity: &str, key: &ObservedKey, reason: Reason, detail: Option<String>) {
+        self.touch(key_address, Some(key.fingerprint()));
+        self.push(Phase::RemoveParts, key_address.clone(), reason, detail,
+            Operation::DeleteKey { identity: identity.to_owned(), key: key.clone() });
+    }
+
+    fn delete_binding(&mut self, address: &Address, identity: &str, binding: &Binding, reason: Reason, detail: Option<String>) {
+        let binding_address = address.binding(&binding.role, &binding.resource);
+        self.touch(&binding_address, Some(nhi_provider_sdk::fingerprint(binding)));
+        self.push(Phase::RemoveParts, binding_address, reason, detail,
+            Operation::DeleteBinding { identity: identity.to_owned(), binding: binding.clone() });
+    }
+
+    /// Deletes the keys and bindings an identity holds.
+    fn remove_parts(&mut self, address: &Address, have: &ObservedIdentity, reason: Reason) {
+        let name = &have.identity.name;
+        for key in &have.keys {
+            let key_address = address.key(key.name.as_deref().unwrap_or(&key.id));
+            self.delete_key(&key_address, name, key, reason, None);
+        }
+        for binding in &have.bindings {
+            self.delete_binding(address, name, binding, reason, None);
+        }
+    }
+
+    fn remove_all(&mut self, address: &Address, have: &ObservedIdentity, reason: Reason) {
+        self.remove_all_with(address, have, reason, Some("in scope but not declared, and the provider block prunes".into()));
+    }
+
+    fn remove_all_with(&mut self, address: &Address, have: &ObservedIdentity, reason: Reason, detail: Option<String>) {
+        self.remove_parts(address, have, reason);
+        self.touch(address, Some(nhi_provider_sdk::fingerprint(&have.identity)));
+        self.push(Phase::RemoveIdentities, address.clone(), reason, detail,
+            Operation::DeleteIdentity { identity: have.identity.clone() });
+    }
+
+    fn touch(&mut self, address: &Address, fingerprint: Option<Digest>) {
+        self.diff.touched.entry(address.clone()).or_insert(fingerprint);
+        // A change below an identity also depends on the identity itself being as observed.
+        let parent = address.identity_of();
+        if parent != *address {
+            self.diff.touched.entry(parent).or_insert(self.parent);
+        }
+    }
+
+    fn push(&mut self, phase: Phase, address: Address, reason: Reason, detail: Option<String>, operation: Operation) {
+        let (action, risk) = (Action::of(&operation), Risk::of(&operation));
+        self.planned.push((phase, Change { address, action, reason, risk, detail, operation, sink: None }));
+    }
+}
+

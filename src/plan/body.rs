@@ -1,0 +1,120 @@
+//! The plan body: everything a plan says, in the order and shape that is hashed
+//! and signed. Every field documents its contract.
+
+use nhi_provider_sdk::{Address, Digest};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::diff::{Action, Change};
+
+/// The layout version of [`PlanBody`]; bumped on any incompatible change.
+pub const BODY_FORMAT_VERSION: u32 = 1;
+
+/// What was planned, against what, by whom and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanBody {
+    /// Always [`BODY_FORMAT_VERSION`] for bodies this build writes; other values are refused.
+    pub format_version: u32,
+    /// The `nhi` version that planned; informational.
+    pub tool_version: String,
+    /// When planning read live state (the injected clock).
+    pub created_at: jiff::Timestamp,
+    /// After this instant apply refuses the plan; the applier's trust policy may
+    /// shorten, never lengthen, the validity.
+    pub expires_at: jiff::Timestamp,
+    /// Who planned, as given by `--author` or the environment; the author's
+    /// signature, not this field, is what trust relies on.
+    pub author: String,
+    /// The configuration the plan came from.
+    pub config: ConfigRecord,
+    /// One record per provider block, in configuration order.
+    pub scopes: Vec<ScopeRecord>,
+    /// The changes, in execution order.
+    pub changes: Vec<Change>,
+    /// Every object a change touches (and the identity above it) with its
+    /// fingerprint at planning time, or `null` where it must not exist. Sorted by
+    /// address. Apply refuses the plan as stale if any differs.
+    pub touched: Vec<Touched>,
+    /// Live identities in scope that the configuration does not declare and that
+    /// are not pruned; reported only. Sorted.
+    pub unmanaged: Vec<Address>,
+    /// Counts of `changes` by action; must agree with them.
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigRecord {
+    /// The configuration file's name relative to the directory nhi ran in.
+    pub path: String,
+    /// `sha256:` of the file's exact bytes.
+    pub digest: Digest,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeRecord {
+    /// `<type>.<name>`, the prefix of every address in this scope.
+    pub provider: String,
+    /// The provider's own description of what it manages exhaustively.
+    pub scope: String,
+    /// Whether unmanaged identities are deleted.
+    pub prune: bool,
+    /// Fingerprint of everything observed in the scope; evidence of what the plan
+    /// was computed against (apply compares only touched objects).
+    pub observed_digest: Digest,
+    /// Number of identities observed.
+    pub observed_identities: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Touched {
+    pub address: Address,
+    /// `null`: the object must not exist at apply time.
+    pub fingerprint: Option<Digest>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    pub create: u64,
+    pub update: u64,
+    pub replace: u64,
+    pub rotate: u64,
+    pub delete: u64,
+    /// Unmanaged identities reported (not changes).
+    pub unmanaged: u64,
+}
+
+impl Summary {
+    pub fn of(changes: &[Change], unmanaged: usize) -> Self {
+        let mut s = Self { unmanaged: unmanaged as u64, ..Self::default() };
+        for change in changes {
+            *match change.action {
+                Action::Create => &mut s.create,
+                Action::Update => &mut s.update,
+                Action::Replace => &mut s.replace,
+                Action::Rotate => &mut s.rotate,
+                Action::Delete => &mut s.delete,
+            } += 1;
+        }
+        s
+    }
+
+    pub fn total(&self) -> u64 {
+        self.create + self.update + self.replace + self.rotate + self.delete
+    }
+}
+
+impl PlanBody {
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
+    /// The scope record for an address, by its provider prefix.
+    pub fn scope_of(&self, address: &Address) -> Option<&ScopeRecord> {
+        self.scopes.iter().find(|s| s.provider == address.provider_prefix())
+    }
+}

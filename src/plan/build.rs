@@ -1,0 +1,54 @@
+//! Building a plan body from a configuration, what each scope holds, and a diff.
+
+use nhi_provider_sdk::{Address, ObservedState};
+
+use super::body::{BODY_FORMAT_VERSION, ConfigRecord, PlanBody, ScopeRecord, Summary, Touched};
+use crate::config::{Config, ProviderBlock};
+use crate::diff::Diff;
+
+/// What planning was asked to do beyond the configuration.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    pub author: String,
+    /// The planning clock.
+    pub now: jiff::Timestamp,
+    /// How long the plan stays valid.
+    pub valid_for: jiff::SignedDuration,
+}
+
+/// One scope as read for planning.
+#[derive(Debug, Clone)]
+pub struct ScopeRead<'a> {
+    pub block: &'a ProviderBlock,
+    /// The provider's description of its scope.
+    pub scope: String,
+    pub observed: &'a ObservedState,
+}
+
+pub fn build(config: &Config, reads: &[ScopeRead<'_>], diff: Diff, options: &PlanOptions) -> PlanBody {
+    let scopes = reads
+        .iter()
+        .map(|read| ScopeRecord {
+            provider: Address::provider(&read.block.type_name, &read.block.name).to_string(),
+            scope: read.scope.clone(),
+            prune: read.block.prune,
+            observed_digest: nhi_provider_sdk::fingerprint(read.observed),
+            observed_identities: read.observed.identities.len() as u64,
+        })
+        .collect();
+    let summary = Summary::of(&diff.changes, diff.unmanaged.len());
+    let expires_at = options.now.checked_add(options.valid_for).unwrap_or(jiff::Timestamp::MAX);
+    PlanBody {
+        format_version: BODY_FORMAT_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        created_at: options.now,
+        expires_at,
+        author: options.author.clone(),
+        config: ConfigRecord { path: config.path.display().to_string(), digest: config.digest },
+        scopes,
+        changes: diff.changes,
+        touched: diff.touched.into_iter().map(|(address, fingerprint)| Touched { address, fingerprint }).collect(),
+        unmanaged: diff.unmanaged,
+        summary,
+    }
+}

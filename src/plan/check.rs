@@ -1,0 +1,95 @@
+//! Consistency checks of a decoded plan body. A plan is hostile input: every
+//! rendering is derived from the operations, so the recorded addresses, actions,
+//! risks, sinks and summary must agree with them exactly.
+
+use nhi_provider_sdk::{Address, Operation};
+
+use super::PlanError;
+use super::body::{BODY_FORMAT_VERSION, PlanBody, Summary};
+use crate::diff::{Action, Change, Risk};
+
+pub(crate) fn check(body: &PlanBody) -> Result<(), PlanError> {
+    let fail = |detail: String| Err(PlanError::Inconsistent { detail });
+    if body.format_version != BODY_FORMAT_VERSION {
+        return Err(PlanError::UnsupportedFormat {
+            found: format!("body {}", body.format_version),
+            supported: BODY_FORMAT_VERSION,
+        });
+    }
+    if body.expires_at <= body.created_at {
+        return fail("the plan expires before it was created".into());
+    }
+    for pair in body.scopes.windows(2) {
+        if body.scopes.iter().filter(|s| s.provider == pair[0].provider).count() > 1 {
+            return fail(format!("scope `{}` is recorded twice", pair[0].provider));
+        }
+    }
+    for (index, change) in body.changes.iter().enumerate() {
+        if let Err(detail) = check_change(body, change) {
+            return fail(format!("change {} (`{}`): {detail}", index + 1, change.address));
+        }
+    }
+    if !body.touched.windows(2).all(|w| w[0].address < w[1].address) {
+        return fail("touched objects are not sorted and unique".into());
+    }
+    if !body.unmanaged.windows(2).all(|w| w[0] < w[1]) {
+        return fail("unmanaged identities are not sorted and unique".into());
+    }
+    let summary = Summary::of(&body.changes, body.unmanaged.len());
+    if summary != body.summary {
+        return fail("the summary does not match the changes".into());
+    }
+    Ok(())
+}
+
+fn check_change(body: &PlanBody, change: &Change) -> Result<(), String> {
+    let op = &change.operation;
+    let Some(scope) = body.scope_of(&change.address) else {
+        return Err("its provider is not among the plan's scopes".into());
+    };
+    if Action::of(op) != change.action {
+        return Err(format!("action `{:?}` does not match the operation", change.action));
+    }
+    if Risk::of(op) != change.risk {
+        return Err(format!("risk `{}` does not match the operation (`{}`)", change.risk, Risk::of(op)));
+    }
+    if op.creates_key() != change.sink.is_some() {
+        return Err("a sink must be named exactly for changes that mint key material".into());
+    }
+    let identity = Address::raw(&scope.provider).identity(op.identity_name());
+    let expected: Vec<Address> = match op {
+        Operation::CreateIdentity { .. } | Operation::DeleteIdentity { .. } => vec![identity.clone()],
+        Operation::UpdateIdentity { before, after } | Operation::ReplaceIdentity { before, after } => {
+            if before.name != after.name {
+                return Err("an update cannot rename an identity".into());
+            }
+            vec![identity.clone()]
+        }
+        Operation::CreateKey { key, .. } | Operation::RotateKey { key, .. } => vec![identity.key(key)],
+        Operation::DeleteKey { key, .. } => {
+            let mut names = vec![identity.key(&key.id)];
+            if let Some(name) = &key.name {
+                names.push(identity.key(name));
+                names.push(identity.key(&format!("{name}#{}", key.id)));
+            }
+            names
+        }
+        Operation::CreateBinding { binding, .. } | Operation::DeleteBinding { binding, .. } => {
+            vec![identity.binding(&binding.role, &binding.resource)]
+        }
+        Operation::UpdateBinding { before, after, .. } => {
+            if !before.same_object(after) {
+                return Err("an update cannot change which binding it acts on".into());
+            }
+            vec![identity.binding(&after.role, &after.resource)]
+        }
+    };
+    if !expected.contains(&change.address) {
+        return Err("the address does not name the object the operation acts on".into());
+    }
+    let touched = |a: &Address| body.touched.binary_search_by(|t| t.address.cmp(a)).is_ok();
+    if !touched(&change.address) || !touched(&identity) {
+        return Err("the object is missing from the touched fingerprints".into());
+    }
+    Ok(())
+}
