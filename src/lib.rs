@@ -14,3 +14,6 @@ pub mod config;
 mod registry;
 pub mod diff;
 pub mod plan;
+pub mod render;
+pub mod refresh;
+pub mod cli;

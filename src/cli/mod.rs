@@ -1,0 +1,133 @@
+//! The command line: clap types and one thin module per subcommand.
+
+mod plan;
+mod show;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes, as Terraform's `-detailed-exitcode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Success; with `--detailed-exitcode`, also "no changes".
+    Success,
+    /// Changes present (plan) or applied (apply); exit 2 with `--detailed-exitcode`.
+    Changes,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "nhi",
+    version,
+    about = "Plan, sign, approve and apply changes to non-human identities",
+    long_about = "nhi reconciles non-human identities (service accounts, their keys and their \
+                  role/policy bindings) with a desired state written in YAML. Every change is a \
+                  plan that can be reviewed, signed, approved, applied exactly as approved, and \
+                  archived as evidence.",
+    after_help = "Exit codes: 0 success (no changes with --detailed-exitcode), 1 error, 2 changes \
+                  present (with --detailed-exitcode).\nDocs: README.md. Colour follows NO_COLOR and --no-color."
+)]
+pub struct Cli {
+    /// Run as if nhi was started in DIR (like `git -C`)
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    directory: Option<PathBuf>,
+
+    /// The desired-state file [default: nhi.yaml]
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Never colour output
+    #[arg(long, global = true)]
+    no_color: bool,
+
+    /// Say more on stderr (provider API calls, timings)
+    #[arg(short, long, global = true)]
+    verbose: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check the configuration without reading live state
+    Validate(validate::ValidateArgs),
+    /// Compare the configuration with live state and show (or save) the changes
+    Plan(plan::PlanArgs),
+    /// Render a saved plan file as text, JSON or markdown
+    Show(show::ShowArgs),
+}
+
+/// Settings shared by every subcommand, resolved from global flags.
+#[derive(Debug, Clone)]
+pub(crate) struct Global {
+    pub config: PathBuf,
+    pub painter: crate::render::Painter,
+    pub verbose: bool,
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Usage errors exit 1 (2 means "changes present").
+            return if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+        }
+    };
+    install_error_handler(cli.no_color);
+    match run(cli) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Changes) => ExitCode::from(2),
+        Err(report) => {
+            crate::render::note(&format!("{report:?}"));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn install_error_handler(no_color: bool) {
+    use std::io::IsTerminal as _;
+    let color = !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal();
+    let _ = miette::set_hook(Box::new(move |_| {
+        Box::new(miette::MietteHandlerOpts::new().color(color).unicode(color).terminal_links(false).build())
+    }));
+}
+
+fn run(cli: Cli) -> miette::Result<Outcome> {
+    if let Some(dir) = &cli.directory {
+        std::env::set_current_dir(dir)
+            .map_err(|e| miette::miette!(code = "nhi::cli::directory", "cannot change to directory `{}`: {e}", dir.display()))?;
+    }
+    let global = Global {
+        config: cli.config.clone().unwrap_or_else(|| PathBuf::from("nhi.yaml")),
+        painter: crate::render::painter(cli.no_color),
+        verbose: cli.verbose,
+    };
+    match cli.command {
+        Command::Validate(args) => validate::run(&global, &args),
+        Command::Plan(args) => plan::run(&global, &args),
+        Command::Show(args) => show::run(&global, &args),
+    }
+}
+
+/// The clock: real time, or `NHI_NOW` (RFC 3339) for reproducible plans and tests.
+pub(crate) fn now() -> miette::Result<jiff::Timestamp> {
+    match std::env::var("NHI_NOW") {
+        Ok(text) => text
+            .parse()
+            .map_err(|e| miette::miette!(code = "nhi::cli::clock", help = "use RFC 3339, e.g. 2026-11-22T12:00:00Z", "`NHI_NOW` is not a timestamp: {e}")),
+        Err(_) => Ok(jiff::Timestamp::now()),
+    }
+}
+
+/// A single-threaded runtime: providers do their own concurrency where they need it.
+pub(crate) fn runtime() -> miette::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))
+}

@@ -1,0 +1,86 @@
+//! `nhi plan`: refresh, diff, and print or save the plan.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{Global, Outcome};
+use crate::plan::{PlanFile, PlanOptions, ScopeRead};
+
+#[derive(Debug, Args)]
+pub(crate) struct PlanArgs {
+    /// Write the plan file here (for `nhi sign`, `nhi approve`, `nhi apply`)
+    #[arg(short, long, value_name = "FILE")]
+    out: Option<PathBuf>,
+
+    /// Print the plan as JSON (see schemas/plan-json.schema.json) instead of text
+    #[arg(long)]
+    json: bool,
+
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error
+    #[arg(long)]
+    detailed_exitcode: bool,
+
+    /// How long the plan stays valid for apply
+    #[arg(long, value_name = "AGE", default_value = "24h")]
+    valid_for: nhi_provider_sdk::Age,
+
+    /// Who is planning [default: $NHI_AUTHOR, then $USER]
+    #[arg(long)]
+    author: Option<String>,
+}
+
+pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
+    let started = std::time::Instant::now();
+    let config = crate::config::load(&global.config)?;
+    let now = super::now()?;
+    let refreshed = super::runtime()?.block_on(crate::refresh::refresh(&config))?;
+    if global.verbose {
+        for r in &refreshed {
+            crate::render::note(&format!(
+                "{}.{}: {} identities observed in {} API call{}",
+                r.block.type_name,
+                r.block.name,
+                r.observed.identities.len(),
+                r.api_calls,
+                if r.api_calls == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    let scopes: Vec<_> = refreshed.iter().map(|r| crate::diff::Scope { block: &r.block, observed: &r.observed }).collect();
+    let diff = crate::diff::diff(&config, &scopes, now);
+    let reads: Vec<_> = refreshed
+        .iter()
+        .map(|r| ScopeRead { block: &r.block, scope: r.scope.clone(), observed: &r.observed })
+        .collect();
+    let options = PlanOptions { author: author(args.author.as_deref()), now, valid_for: args.valid_for.as_duration() };
+    let file = PlanFile::new(crate::plan::build(&config, &reads, diff, &options));
+    if let Some(out) = &args.out {
+        file.write(out)?;
+    }
+    let rendered = if args.json {
+        let mut text = serde_json::to_string_pretty(&crate::render::json::plan(&file)).map_err(|e| miette::miette!("{e}"))?;
+        text.push('\n');
+        text
+    } else {
+        crate::render::text::plan(&file.body, global.painter)
+    };
+    crate::render::stdout(&rendered).map_err(|e| miette::miette!("cannot write to stdout: {e}"))?;
+    if let Some(out) = &args.out {
+        crate::render::note(&format!("Saved the plan to `{}` (digest `{}`).", out.display(), file.digest));
+        if file.body.has_changes() {
+            crate::render::note(&format!("Next: `nhi sign {0}` or `nhi approve {0}`, then `nhi apply {0}`.", out.display()));
+        }
+    }
+    if global.verbose {
+        crate::render::note(&format!("planned in {:.3} s", started.elapsed().as_secs_f64()));
+    }
+    Ok(if args.detailed_exitcode && file.body.has_changes() { Outcome::Changes } else { Outcome::Success })
+}
+
+fn author(flag: Option<&str>) -> String {
+    flag.map(str::to_owned)
+        .or_else(|| std::env::var("NHI_AUTHOR").ok())
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".to_owned())
+}

@@ -1,0 +1,40 @@
+//! `nhi show`: render a saved plan file.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use super::{Global, Outcome};
+use crate::plan::PlanFile;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
+    /// The plan file
+    file: PathBuf,
+
+    /// Output format; markdown is fit for a merge-request comment
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+pub(crate) fn run(global: &Global, args: &ShowArgs) -> miette::Result<Outcome> {
+    let file = PlanFile::read(&args.file)?;
+    let text = match args.format {
+        Format::Text => crate::render::text::plan(&file.body, global.painter),
+        Format::Json => {
+            let mut t = serde_json::to_string_pretty(&crate::render::json::plan(&file)).map_err(|e| miette::miette!("{e}"))?;
+            t.push('\n');
+            t
+        }
+        Format::Markdown => crate::render::markdown::plan(&file),
+    };
+    crate::render::stdout(&text).map_err(|e| miette::miette!("cannot write to stdout: {e}"))?;
+    Ok(Outcome::Success)
+}

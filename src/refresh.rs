@@ -1,0 +1,86 @@
+//! Refresh: connect every provider block and read what its scope holds. Live state
+//! is hostile input too: duplicate or unsorted identities are refused here, before
+//! the diff sees them.
+
+use miette::Diagnostic;
+use nhi_provider_sdk::{ObservedState, Provider, ProviderContext, ProviderError, ReadRequest};
+
+use crate::config::{Config, ProviderBlock};
+
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum RefreshError {
+    #[error("cannot connect provider `{provider}`")]
+    #[diagnostic(code(nhi::provider::connect), help("check the provider block's settings"))]
+    Connect {
+        provider: String,
+        #[source]
+        source: ProviderError,
+    },
+    #[error("cannot read live state of provider `{provider}`")]
+    #[diagnostic(code(nhi::provider::read), help("nothing was changed; fix the cause and run again"))]
+    Read {
+        provider: String,
+        #[source]
+        source: ProviderError,
+    },
+    #[error("provider `{provider}` returned identity `{name}` twice")]
+    #[diagnostic(code(nhi::provider::invalid_state), help("the provider's live state is inconsistent; nothing was changed"))]
+    Duplicate { provider: String, name: String },
+    #[error("provider type `{type_name}` is not built into this nhi")]
+    #[diagnostic(code(nhi::provider::unknown_type))]
+    UnknownType { type_name: String },
+}
+
+/// A connected provider block and what it holds.
+pub struct Refreshed {
+    pub block: ProviderBlock,
+    pub provider: Box<dyn Provider>,
+    pub scope: String,
+    pub observed: ObservedState,
+    pub api_calls: u64,
+}
+
+/// Connects one provider block.
+pub fn connect(config: &Config, block: &ProviderBlock) -> Result<Box<dyn Provider>, RefreshError> {
+    let provider_type = crate::registry::find(&block.type_name)
+        .ok_or_else(|| RefreshError::UnknownType { type_name: block.type_name.clone() })?;
+    provider_type
+        .connect(ProviderContext { name: block.name.clone(), settings: block.settings.clone(), base_dir: config.dir.clone() })
+        .map_err(|source| RefreshError::Connect { provider: block.name.clone(), source })
+}
+
+/// Reads one connected provider and checks what it returned.
+pub async fn read(block: &ProviderBlock, provider: &dyn Provider) -> Result<(ObservedState, u64), RefreshError> {
+    let response = provider
+        .read(ReadRequest::default())
+        .await
+        .map_err(|source| RefreshError::Read { provider: block.name.clone(), source })?;
+    let mut state = response.state;
+    if !state.identities.windows(2).all(|w| w[0].identity.name < w[1].identity.name) {
+        state.identities.sort_by(|a, b| a.identity.name.cmp(&b.identity.name));
+        if let Some(w) = state.identities.windows(2).find(|w| w[0].identity.name == w[1].identity.name) {
+            return Err(RefreshError::Duplicate { provider: block.name.clone(), name: w[0].identity.name.clone() });
+        }
+    }
+    Ok((state, response.api_calls))
+}
+
+/// Connects and reads every provider block, in configuration order.
+pub async fn refresh(config: &Config) -> Result<Vec<Refreshed>, RefreshError> {
+    let mut out = Vec::with_capacity(config.providers.len());
+    for block in &config.providers {
+        let spinner = crate::render::spinner(format!("reading {}.{}", block.type_name, block.name));
+        let provider = connect(config, block)?;
+        let scope = provider
+            .describe()
+            .await
+            .map_err(|source| RefreshError::Read { provider: block.name.clone(), source })?
+            .scope;
+        let (observed, api_calls) = read(block, provider.as_ref()).await?;
+        if let Some(s) = spinner {
+            s.finish_and_clear();
+        }
+        out.push(Refreshed { block: block.clone(), provider, scope, observed, api_calls });
+    }
+    Ok(out)
+}

@@ -1,0 +1,160 @@
+//! The human rendering of a plan, in Terraform's conventions: one block per change
+//! with its address, reason and attribute diff, then the unmanaged report and a
+//! summary line.
+
+use std::fmt::Write as _;
+
+use crate::diff::{Action, Change};
+use crate::plan::{PlanBody, Summary};
+
+use super::view::{self, Row};
+
+/// Colours, or none (`NO_COLOR`, `--no-color`, not a terminal).
+#[derive(Debug, Clone, Copy)]
+pub struct Painter {
+    pub color: bool,
+}
+
+impl Painter {
+    pub const PLAIN: Self = Self { color: false };
+
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
+    }
+
+    pub fn bold(self, text: &str) -> String {
+        self.paint("1", text)
+    }
+
+    fn action(self, action: Action, text: &str) -> String {
+        let code = match action {
+            Action::Create => "32",
+            Action::Update => "33",
+            Action::Replace | Action::Delete => "31",
+            Action::Rotate => "36",
+        };
+        self.paint(code, text)
+    }
+}
+
+/// `Plan: 3 to create, 1 to update, 1 to rotate, 1 to delete.`
+pub fn summary_line(summary: &Summary) -> String {
+    if summary.total() == 0 {
+        return "No changes. Live state matches the configuration.".to_owned();
+    }
+    let mut parts = vec![format!("{} to create", summary.create), format!("{} to update", summary.update)];
+    if summary.replace > 0 {
+        parts.push(format!("{} to replace", summary.replace));
+    }
+    parts.push(format!("{} to rotate", summary.rotate));
+    parts.push(format!("{} to delete", summary.delete));
+    format!("Plan: {}.", parts.join(", "))
+}
+
+pub fn plan(body: &PlanBody, p: Painter) -> String {
+    let mut out = String::new();
+    if body.has_changes() {
+        out.push_str("nhi will perform the following actions, in this order:\n\n");
+        for change in &body.changes {
+            change_block(&mut out, change, p);
+            out.push('\n');
+        }
+    }
+    if !body.unmanaged.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.bold("Unmanaged identities in scope (not in the configuration; reported only, `prune: true` deletes them):")
+        );
+        for address in &body.unmanaged {
+            let _ = writeln!(out, "  {} {address}", p.paint("35", "?"));
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{}", p.bold(&summary_line(&body.summary)));
+    if !body.unmanaged.is_empty() {
+        let _ = writeln!(out, "Drift: {} unmanaged identit{} in scope.", body.unmanaged.len(), if body.unmanaged.len() == 1 { "y" } else { "ies" });
+    }
+    out
+}
+
+pub(crate) fn change_block(out: &mut String, change: &Change, p: Painter) {
+    let (kind, name) = view::object(change);
+    let _ = writeln!(
+        out,
+        "  {} will be {} ({}; risk: {})",
+        p.bold(&format!("# {}", change.address)),
+        change.action.verb(),
+        change.reason,
+        change.risk
+    );
+    if let Some(detail) = &change.detail {
+        let _ = writeln!(out, "    # {detail}");
+    }
+    let symbol = change.action.symbol();
+    let _ = writeln!(out, "{:>3} {kind} {} {{", p.action(change.action, symbol), serde_json::to_string(&name).unwrap_or_default());
+    let rows = view::rows(change);
+    let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    let mut hidden = 0;
+    for row in &rows {
+        if !row_line(out, row, width, change.action, p) {
+            hidden += 1;
+        }
+    }
+    if hidden > 0 {
+        let _ = writeln!(out, "        # ({hidden} unchanged attribute{} hidden)", if hidden == 1 { "" } else { "s" });
+    }
+    out.push_str("    }\n");
+}
+
+/// Writes one attribute line; returns false when it is unchanged and hidden.
+fn row_line(out: &mut String, row: &Row, width: usize, action: Action, p: Painter) -> bool {
+    let name = format!("{:<width$}", row.name);
+    match (&row.before, &row.after) {
+        (None, Some(after)) => {
+            let sym = if row.name == "secret_sink" { " " } else { "+" };
+            value_line(out, sym, &name, after, p);
+        }
+        (Some(before), None) => value_line(out, "-", &name, before, p),
+        (Some(before), Some(after)) if before == after => {
+            if matches!(action, Action::Update | Action::Replace) {
+                return false;
+            }
+            value_line(out, " ", &name, after, p);
+        }
+        (Some(before), Some(after)) if before.contains('\n') || after.contains('\n') => {
+            let _ = writeln!(out, "      {} {name} = <<-EOT", p.paint("33", "~"));
+            let diff = similar::TextDiff::from_lines(before.as_str(), after.as_str());
+            for change in diff.iter_all_changes() {
+                let line = change.value().trim_end_matches('\n');
+                let (sym, code) = match change.tag() {
+                    similar::ChangeTag::Delete => ("-", "31"),
+                    similar::ChangeTag::Insert => ("+", "32"),
+                    similar::ChangeTag::Equal => (" ", "0"),
+                };
+                let _ = writeln!(out, "        {} {line}", p.paint(code, sym));
+            }
+            out.push_str("          EOT\n");
+        }
+        (Some(before), Some(after)) => {
+            let _ = writeln!(out, "      {} {name} = {before} -> {after}", p.paint("33", "~"));
+        }
+        (None, None) => return false,
+    }
+    true
+}
+
+fn value_line(out: &mut String, sym: &str, name: &str, value: &str, p: Painter) {
+    let code = match sym {
+        "+" => "32",
+        "-" => "31",
+        _ => "0",
+    };
+    let mut lines = value.lines();
+    let first = lines.next().unwrap_or_default();
+    let _ = writeln!(out, "      {} {name} = {first}", p.paint(code, sym));
+    let pad = " ".repeat(name.len() + 11);
+    for line in lines {
+        let _ = writeln!(out, "{pad}{line}");
+    }
+}

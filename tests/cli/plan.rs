@@ -1,0 +1,89 @@
+//! `nhi plan` and `nhi show` on the quickstart estate.
+
+use crate::harness::{Workspace, redact};
+
+#[test]
+fn quickstart_plan_text() {
+    let ws = Workspace::example("quickstart");
+    let run = ws.run(&["plan"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    insta::assert_snapshot!(run.stdout);
+}
+
+#[test]
+fn detailed_exitcode_is_two_with_changes_and_zero_without() {
+    let ws = Workspace::example("quickstart");
+    assert_eq!(ws.run(&["plan", "--detailed-exitcode"]).code, 2);
+    ws.write("nhi.yaml", "version: 1\nproviders:\n  - name: demo\n    type: local\n    settings:\n      state: empty.json\nidentities: []\n");
+    let run = ws.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "No changes. Live state matches the configuration.\n");
+}
+
+#[test]
+fn same_inputs_and_clock_give_byte_identical_plan_files() {
+    let ws = Workspace::example("quickstart");
+    assert_eq!(ws.run(&["plan", "-o", "a.plan"]).code, 0);
+    assert_eq!(ws.run(&["plan", "-o", "b.plan"]).code, 0);
+    assert_eq!(ws.bytes("a.plan"), ws.bytes("b.plan"));
+    let other = ws.run_env(&["plan", "-o", "c.plan"], &[("NHI_NOW", "2026-11-22T12:00:01Z")]);
+    assert_eq!(other.code, 0);
+    assert_ne!(ws.bytes("a.plan"), ws.bytes("c.plan"));
+}
+
+#[test]
+fn show_renders_a_saved_plan_in_every_format() {
+    let ws = Workspace::example("quickstart");
+    let planned = ws.run(&["plan", "-o", "q.plan"]);
+    assert_eq!(planned.code, 0, "{}", planned.stderr);
+    let text = ws.run(&["show", "q.plan"]);
+    assert_eq!(text.code, 0);
+    assert_eq!(text.stdout, planned.stdout, "show prints what plan printed");
+    let markdown = ws.run(&["show", "q.plan", "--format", "markdown"]);
+    assert_eq!(markdown.code, 0);
+    insta::assert_snapshot!("quickstart_markdown", redact(&markdown.stdout, &ws));
+    let json = ws.run(&["show", "q.plan", "--format", "json"]);
+    assert_eq!(json.code, 0);
+    insta::assert_snapshot!("quickstart_json", redact(&json.stdout, &ws));
+    let from_plan = ws.run(&["plan", "--json"]);
+    assert_eq!(from_plan.stdout, json.stdout, "`plan --json` and `show --format json` agree");
+}
+
+#[test]
+fn plan_files_hold_no_secret_and_no_key_material() {
+    let ws = Workspace::example("quickstart");
+    assert_eq!(ws.run(&["plan", "-o", "q.plan"]).code, 0);
+    let plan = ws.read("q.plan");
+    assert!(!plan.contains("nhi-local-secret-"));
+    assert!(!plan.contains("PRIVATE KEY"));
+}
+
+#[test]
+fn show_refuses_a_file_that_is_not_a_plan() {
+    let ws = Workspace::empty();
+    ws.write("x.plan", "{\"hello\": 1}");
+    let run = ws.run(&["show", "x.plan"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("nhi::plan::not_a_plan"), "{}", run.stderr);
+    ws.write("y.plan", "{\"nhi_plan\": 7, \"body\": \"\"}");
+    let run = ws.run(&["show", "y.plan"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("nhi::plan::unsupported_format"), "{}", run.stderr);
+    assert!(run.stderr.contains("unsupported plan format version `7`"), "{}", run.stderr);
+}
+
+#[test]
+fn markdown_of_a_huge_plan_fits_a_comment() {
+    let ws = Workspace::empty();
+    let mut yaml = String::from("version: 1\nproviders:\n  - name: big\n    type: local\n    settings:\n      state: estate.json\nidentities:\n");
+    for i in 0..3000 {
+        yaml.push_str(&format!("  - name: svc-{i:05}\n    provider: big\n    owner: team@example.com\n    bindings:\n      - role: viewer\n"));
+    }
+    ws.write("nhi.yaml", &yaml);
+    assert_eq!(ws.run(&["plan", "-o", "big.plan"]).code, 0);
+    let run = ws.run(&["show", "big.plan", "--format", "markdown"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.chars().count() <= 65_535, "{} chars", run.stdout.chars().count());
+    assert!(run.stdout.contains("truncated to fit a comment"));
+    assert!(run.stdout.starts_with("### nhi plan: 6000 to create"));
+}
