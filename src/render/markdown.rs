@@ -107,7 +107,25 @@ fn code(text: &str) -> String {
     text.replace('`', "'").replace('|', "\\|")
 }
 
-/// Keeps hostile content from closing the code fence early.
+/// Keeps hostile content from closing the code fence early, and moves each
+/// change's `+`/`-` to the first column, where `diff` highlighting looks for it.
 fn fence_safe(text: &str) -> String {
-    text.replace("```", "'''")
+    let mut out = String::with_capacity(text.len() + 64);
+    for line in text.replace("```", "'''").lines() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        let moves = indent > 0
+            && (trimmed.starts_with("+ ") || trimmed.starts_with("- "))
+            && !trimmed.starts_with("+/-")
+            && !trimmed.starts_with("-/+");
+        if moves {
+            out.push_str(&trimmed[..1]);
+            out.push_str(&line[1..indent]);
+            out.push_str(&trimmed[1..]);
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
 }
