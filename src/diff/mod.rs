@@ -51,6 +51,44 @@ pub fn diff(config: &Config, scopes: &[Scope<'_>], now: jiff::Timestamp) -> Diff
     out.diff
 }
 
+/// Addresses of an identity's live keys: `key/<name>` for the newest key of each
+/// name, `key/<name>#<id>` for older keys of the same name, `key/<id>` for keys
+/// without a name. The diff and apply's stale check both address keys this way.
+pub fn key_addresses<'a>(identity: &Address, keys: &'a [ObservedKey]) -> Vec<(Address, &'a ObservedKey)> {
+    let mut sorted: Vec<&ObservedKey> = keys.iter().collect();
+    // Newest first within each name; unnamed keys sort first and are addressed by id.
+    sorted.sort_by(|a, b| a.name.cmp(&b.name).then(b.created.cmp(&a.created)).then(a.id.cmp(&b.id)));
+    let mut out = Vec::with_capacity(sorted.len());
+    let mut previous: Option<&str> = None;
+    for key in sorted {
+        let address = match key.name.as_deref() {
+            None => identity.key(&key.id),
+            Some(name) if previous == Some(name) => identity.key(&format!("{name}#{}", key.id)),
+            Some(name) => identity.key(name),
+        };
+        previous = key.name.as_deref();
+        out.push((address, key));
+    }
+    out
+}
+
+/// Fingerprints of the live objects of the named identities in one scope, by
+/// address: what apply compares with a plan's touched objects.
+pub fn fingerprints(prefix: &Address, observed: &ObservedState, identities: &std::collections::HashSet<&str>) -> HashMap<Address, Digest> {
+    let mut out = HashMap::new();
+    for have in observed.identities.iter().filter(|i| identities.contains(i.identity.name.as_str())) {
+        let address = prefix.identity(&have.identity.name);
+        for (key_address, key) in key_addresses(&address, &have.keys) {
+            out.insert(key_address, key.fingerprint());
+        }
+        for binding in &have.bindings {
+            out.insert(address.binding(&binding.role, &binding.resource), nhi_provider_sdk::fingerprint(binding));
+        }
+        out.insert(address, nhi_provider_sdk::fingerprint(&have.identity));
+    }
+    out
+}
+
 /// Execution phases; see [`Diff::changes`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Phase {
@@ -146,55 +184,42 @@ impl Builder {
 
     fn keys(&mut self, address: &Address, want: &DesiredIdentity, have: &ObservedIdentity) {
         let name = &want.identity.name;
-        let mut by_name: BTreeMap<&str, Vec<&ObservedKey>> = BTreeMap::new();
-        let mut stray = Vec::new();
-        for key in &have.keys {
-            match key.name.as_deref() {
-                Some(n) if want.keys.iter().any(|k| k.name == n) => by_name.entry(n).or_default().push(key),
-                _ => stray.push(key),
-            }
-        }
-        for key in stray {
-            let key_address = address.key(key.name.as_deref().unwrap_or(&key.id));
-            self.delete_key(&key_address, name, key, Reason::Drift, Some("not declared in the configuration".into()));
-        }
-        for spec in &want.keys {
-            let key_address = address.key(&spec.name);
-            let mut live = by_name.remove(spec.name.as_str()).unwrap_or_default();
-            // The newest key is the current one; older keys under the same name are drift.
-            live.sort_by(|a, b| (b.created, &b.id).cmp(&(a.created, &a.id)));
-            let mut live = live.into_iter();
-            let current = live.next();
-            for extra in live {
-                let extra_address = address.key(&format!("{}#{}", spec.name, extra.id));
-                self.delete_key(&extra_address, name, extra, Reason::Drift,
-                    Some(format!("a second live key named `{}`", spec.name)));
-            }
-            let Some(current) = current else {
-                if !self.key_expired(spec) {
-                    self.create_key(address, name, spec, Reason::New);
-                }
+        for (key_address, key) in key_addresses(address, &have.keys) {
+            let declared = key.name.as_deref().and_then(|n| want.keys.iter().find(|k| k.name == n));
+            let Some(spec) = declared else {
+                self.delete_key(&key_address, name, key, Reason::Drift, Some("not declared in the configuration".into()));
                 continue;
             };
-            if self.key_expired(spec) {
-                let detail = spec.expires.map(|d| format!("expired on {d}"));
-                self.delete_key(&key_address, name, current, Reason::Expired, detail);
+            if key_address != address.key(&spec.name) {
+                // An older key under a declared name: only the newest one is current.
+                self.delete_key(&key_address, name, key, Reason::Drift, Some(format!("a second live key named `{}`", spec.name)));
                 continue;
             }
-            let age = self.now.duration_since(current.created);
+            if self.key_expired(spec) {
+                let detail = spec.expires.map(|d| format!("expired on {d}"));
+                self.delete_key(&key_address, name, key, Reason::Expired, detail);
+                continue;
+            }
+            let age = self.now.duration_since(key.created);
             let due = spec.rotate_after.filter(|limit| age >= limit.as_duration());
-            let (reason, detail) = if current.status == KeyStatus::Inactive {
+            let (reason, detail) = if key.status == KeyStatus::Inactive {
                 (Reason::Drift, "the live key is inactive".to_owned())
             } else if let Some(limit) = due {
                 (Reason::RotationDue, format!("key is {} days old; rotate_after is {limit}", age.as_secs() / 86_400))
             } else {
                 continue;
             };
-            self.touch(&key_address, Some(current.fingerprint()));
+            self.touch(&key_address, Some(key.fingerprint()));
             self.push(Phase::PutParts, key_address, reason, Some(detail),
-                Operation::RotateKey { identity: name.clone(), key: spec.name.clone(), old: current.clone() });
+                Operation::RotateKey { identity: name.clone(), key: spec.name.clone(), old: key.clone() });
             if let Some(last) = self.planned.last_mut() {
                 last.1.sink = Some(spec.sink.clone());
+            }
+        }
+        for spec in &want.keys {
+            let exists = have.keys.iter().any(|k| k.name.as_deref() == Some(spec.name.as_str()));
+            if !exists && !self.key_expired(spec) {
+                self.create_key(address, name, spec, Reason::New);
             }
         }
     }
@@ -258,8 +283,7 @@ impl Builder {
     /// Deletes the keys and bindings an identity holds.
     fn remove_parts(&mut self, address: &Address, have: &ObservedIdentity, reason: Reason) {
         let name = &have.identity.name;
-        for key in &have.keys {
-            let key_address = address.key(key.name.as_deref().unwrap_or(&key.id));
+        for (key_address, key) in key_addresses(address, &have.keys) {
             self.delete_key(&key_address, name, key, reason, None);
         }
         for binding in &have.bindings {

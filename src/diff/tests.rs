@@ -327,3 +327,48 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn fingerprints_agree_with_touched_for_every_change() {
+    // What apply recomputes from live state must equal what the plan recorded,
+    // for every kind of change, or every plan would be refused as stale.
+    let mut d = desired("a");
+    d.keys.push(DesiredKey { name: "backup".into(), rotate_after: None, expires: None, sink: Sink::Stdout });
+    d.bindings[0].policy = Some(serde_json::json!({"x": 1}));
+    let mut o = observed_of(&d);
+    o.identity.owner = "drifted@x".into();
+    o.keys[0] = key(Some("primary"), "OLD", 120);
+    o.keys.push(key(Some("primary"), "OLDER", 300));
+    o.keys.push(key(None, "STRAY", 2));
+    o.bindings[0].policy = Some(serde_json::json!({"x": 2}));
+    o.bindings.push(Binding { role: "extra".into(), resource: "r".into(), policy: None });
+    let observed = ObservedState { identities: vec![o] };
+    let cfg = config(vec![d], false);
+    let got = run(&cfg, &observed);
+    assert_eq!(summary(&got), [
+        "- local.demo/identity/a/binding/extra@r (drift)",
+        "- local.demo/identity/a/key/STRAY (drift)",
+        "- local.demo/identity/a/key/primary#OLDER (drift)",
+        "~ local.demo/identity/a (drift)",
+        "~ local.demo/identity/a/binding/viewer (drift)",
+        "+/- local.demo/identity/a/key/primary (rotation due)",
+    ]);
+    let names = std::collections::HashSet::from(["a"]);
+    let live = super::fingerprints(&nhi_provider_sdk::Address::provider("local", "demo"), &observed, &names);
+    for (address, recorded) in &got.touched {
+        assert_eq!(live.get(address), recorded.as_ref(), "{address}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn touched_fingerprints_match_a_fresh_read(estate in arb_estate()) {
+        let (cfg, observed) = estate;
+        let got = run(&cfg, &observed);
+        let names: std::collections::HashSet<&str> = observed.identities.iter().map(|i| i.identity.name.as_str()).collect();
+        let live = super::fingerprints(&nhi_provider_sdk::Address::provider("local", "demo"), &observed, &names);
+        for (address, recorded) in &got.touched {
+            prop_assert_eq!(live.get(address), recorded.as_ref(), "{}", address);
+        }
+    }
+}

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 /// the binding has a resource other than `*`) for bindings.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
+#[must_use]
 pub struct Address(String);
 
 impl Address {
