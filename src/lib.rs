@@ -17,3 +17,5 @@ pub mod plan;
 pub mod render;
 pub mod refresh;
 pub mod cli;
+pub mod trust;
+pub mod apply;

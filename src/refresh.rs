@@ -26,6 +26,9 @@ pub enum RefreshError {
     #[error("provider `{provider}` returned identity `{name}` twice")]
     #[diagnostic(code(nhi::provider::invalid_state), help("the provider's live state is inconsistent; nothing was changed"))]
     Duplicate { provider: String, name: String },
+    #[error("provider `{provider}` returned {what} twice on identity `{name}`")]
+    #[diagnostic(code(nhi::provider::invalid_state), help("the provider's live state is inconsistent; nothing was changed"))]
+    DuplicatePart { provider: String, name: String, what: String },
     #[error("provider type `{type_name}` is not built into this nhi")]
     #[diagnostic(code(nhi::provider::unknown_type))]
     UnknownType { type_name: String },
@@ -60,6 +63,17 @@ pub async fn read(block: &ProviderBlock, provider: &dyn Provider) -> Result<(Obs
         state.identities.sort_by(|a, b| a.identity.name.cmp(&b.identity.name));
         if let Some(w) = state.identities.windows(2).find(|w| w[0].identity.name == w[1].identity.name) {
             return Err(RefreshError::Duplicate { provider: block.name.clone(), name: w[0].identity.name.clone() });
+        }
+    }
+    for identity in &state.identities {
+        let name = &identity.identity.name;
+        let keys = &identity.keys;
+        if let Some((_, key)) = keys.iter().enumerate().find(|(i, k)| keys[..*i].iter().any(|o| o.id == k.id)) {
+            return Err(RefreshError::DuplicatePart { provider: block.name.clone(), name: name.clone(), what: format!("key `{}`", key.id) });
+        }
+        let bindings = &identity.bindings;
+        if let Some((_, b)) = bindings.iter().enumerate().find(|(i, b)| bindings[..*i].iter().any(|o| o.same_object(b))) {
+            return Err(RefreshError::DuplicatePart { provider: block.name.clone(), name: name.clone(), what: format!("binding `{}` on `{}`", b.role, b.resource) });
         }
     }
     Ok((state, response.api_calls))

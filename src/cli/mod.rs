@@ -1,8 +1,11 @@
 //! The command line: clap types and one thin module per subcommand.
 
+mod apply;
 mod plan;
 mod show;
+mod sign;
 mod validate;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +62,14 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Render a saved plan file as text, JSON or markdown
     Show(show::ShowArgs),
+    /// Add the author's signature to a plan file
+    Sign(sign::SignArgs),
+    /// Review a plan and add your approval (a signature) to it
+    Approve(sign::ApproveArgs),
+    /// Check a plan's or receipt's digest, signatures and approvals offline
+    Verify(verify::VerifyArgs),
+    /// Apply a signed, approved, fresh plan exactly as approved, and write a receipt
+    Apply(apply::ApplyArgs),
 }
 
 /// Settings shared by every subcommand, resolved from global flags.
@@ -111,6 +122,10 @@ fn run(cli: Cli) -> miette::Result<Outcome> {
         Command::Validate(args) => validate::run(&global, &args),
         Command::Plan(args) => plan::run(&global, &args),
         Command::Show(args) => show::run(&global, &args),
+        Command::Sign(args) => sign::sign(&global, &args),
+        Command::Approve(args) => sign::approve(&global, &args),
+        Command::Verify(args) => verify::run(&global, &args),
+        Command::Apply(args) => apply::run(&global, &args),
     }
 }
 
@@ -120,8 +135,13 @@ pub(crate) fn now() -> miette::Result<jiff::Timestamp> {
         Ok(text) => text
             .parse()
             .map_err(|e| miette::miette!(code = "nhi::cli::clock", help = "use RFC 3339, e.g. 2026-11-22T12:00:00Z", "`NHI_NOW` is not a timestamp: {e}")),
-        Err(_) => Ok(jiff::Timestamp::now()),
+        Err(_) => Ok(whole_seconds(jiff::Timestamp::now())),
     }
+}
+
+/// Plans, signatures and receipts record time to the second.
+pub(crate) fn whole_seconds(t: jiff::Timestamp) -> jiff::Timestamp {
+    jiff::Timestamp::from_second(t.as_second()).unwrap_or(t)
 }
 
 /// A single-threaded runtime: providers do their own concurrency where they need it.

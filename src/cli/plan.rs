@@ -28,6 +28,14 @@ pub(crate) struct PlanArgs {
     /// Who is planning [default: $NHI_AUTHOR, then $USER]
     #[arg(long)]
     author: Option<String>,
+
+    /// Sign the saved plan as its author with this key (needs `--out`)
+    #[arg(long, value_name = "KEY", requires = "out")]
+    sign_key: Option<PathBuf>,
+
+    /// Principal to sign as [default: the key's comment]
+    #[arg(long, requires = "sign_key")]
+    principal: Option<String>,
 }
 
 pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
@@ -53,10 +61,22 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         .iter()
         .map(|r| ScopeRead { block: &r.block, scope: r.scope.clone(), observed: &r.observed })
         .collect();
-    let options = PlanOptions { author: author(args.author.as_deref()), now, valid_for: args.valid_for.as_duration() };
+    // Without `--author`, a signed plan names its signer as author.
+    let signer_principal = match &args.sign_key {
+        Some(key) if args.author.is_none() => {
+            let signer = crate::trust::Signer::open(key)?;
+            Some(crate::trust::principal_for(&signer, args.principal.as_deref())?)
+        }
+        _ => None,
+    };
+    let author = signer_principal.unwrap_or_else(|| author(args.author.as_deref()));
+    let options = PlanOptions { author, now, valid_for: args.valid_for.as_duration() };
     let file = PlanFile::new(crate::plan::build(&config, &reads, diff, &options));
     if let Some(out) = &args.out {
         file.write(out)?;
+        if let Some(key) = &args.sign_key {
+            super::sign::add_signature(out, key, args.principal.as_deref(), crate::trust::Role::Author, None)?;
+        }
     }
     let rendered = if args.json {
         let mut text = serde_json::to_string_pretty(&crate::render::json::plan(&file)).map_err(|e| miette::miette!("{e}"))?;

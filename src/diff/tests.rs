@@ -252,7 +252,7 @@ fn arb_identity(name: String) -> impl Strategy<Value = (DesiredIdentity, Observe
             }
             for (role, resource, policy) in bindings {
                 let b = Binding { role: role.into(), resource: resource.into(), policy: policy.map(|p| serde_json::json!({"p": p})) };
-                if seed % 2 == 0 { o.bindings.push(b.clone()); }
+                if seed % 2 == 0 && !o.bindings.iter().any(|x| x.same_object(&b)) { o.bindings.push(b.clone()); }
                 if !d.bindings.iter().any(|x| x.same_object(&b)) { d.bindings.push(b.clone()); }
                 if seed % 3 == 0 && !o.bindings.iter().any(|x| x.same_object(&b)) { o.bindings.push(Binding { policy: None, ..b }); }
             }

@@ -59,6 +59,9 @@ pub struct ScopeRecord {
     pub provider: String,
     /// The provider's own description of what it manages exhaustively.
     pub scope: String,
+    /// The provider block's settings (never credentials): apply connects with
+    /// exactly these, so reviewers approve which estate or account is changed.
+    pub settings: serde_json::Value,
     /// Whether unmanaged identities are deleted.
     pub prune: bool,
     /// Fingerprint of everything observed in the scope; evidence of what the plan

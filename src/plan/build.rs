@@ -31,6 +31,7 @@ pub fn build(config: &Config, reads: &[ScopeRead<'_>], diff: Diff, options: &Pla
         .map(|read| ScopeRecord {
             provider: Address::provider(&read.block.type_name, &read.block.name).to_string(),
             scope: read.scope.clone(),
+            settings: read.block.settings.clone(),
             prune: read.block.prune,
             observed_digest: nhi_provider_sdk::fingerprint(read.observed),
             observed_identities: read.observed.identities.len() as u64,

@@ -19,9 +19,15 @@ pub(crate) fn check(body: &PlanBody) -> Result<(), PlanError> {
     if body.expires_at <= body.created_at {
         return fail("the plan expires before it was created".into());
     }
-    for pair in body.scopes.windows(2) {
-        if body.scopes.iter().filter(|s| s.provider == pair[0].provider).count() > 1 {
-            return fail(format!("scope `{}` is recorded twice", pair[0].provider));
+    for (i, scope) in body.scopes.iter().enumerate() {
+        if body.scopes[..i].iter().any(|s| s.provider == scope.provider) {
+            return fail(format!("scope `{}` is recorded twice", scope.provider));
+        }
+        let Some((type_name, name)) = scope.provider.split_once('.') else {
+            return fail(format!("scope `{}` is not `<type>.<name>`", scope.provider));
+        };
+        if type_name.is_empty() || name.is_empty() || name.contains(['.', '/']) {
+            return fail(format!("scope `{}` is not `<type>.<name>`", scope.provider));
         }
     }
     for (index, change) in body.changes.iter().enumerate() {

@@ -71,6 +71,16 @@ pub fn plan(body: &PlanBody, p: Painter) -> String {
         }
         out.push('\n');
     }
+    for scope in &body.scopes {
+        let _ = writeln!(
+            out,
+            "Scope {}: {} ({} identities observed{}).",
+            scope.provider,
+            scope.scope,
+            scope.observed_identities,
+            if scope.prune { "; prunes unmanaged" } else { "" }
+        );
+    }
     let _ = writeln!(out, "{}", p.bold(&summary_line(&body.summary)));
     if !body.unmanaged.is_empty() {
         let _ = writeln!(out, "Drift: {} unmanaged identit{} in scope.", body.unmanaged.len(), if body.unmanaged.len() == 1 { "y" } else { "ies" });

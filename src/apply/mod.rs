@@ -1,0 +1,243 @@
+//! Apply: verify the plan and its approvals, check the configuration, lock every
+//! scope, re-read live state and refuse a stale plan, execute the changes in
+//! order, deliver key material to its sinks, and write a receipt. Every check
+//! runs before the first change; a refusal changes nothing.
+
+mod error;
+mod receipt;
+mod sink;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nhi_provider_sdk::{Address, ApplyRequest, Digest, LockGuard, LockRequest, Provider, ProviderContext};
+
+pub use error::ApplyError;
+pub use receipt::{ChangeOutcome, Outcome, RECEIPT_FORMAT_VERSION, ReceiptBody, ReceiptFile, Status, is_receipt};
+
+use crate::plan::{PlanFile, ScopeRecord, Touched};
+use crate::trust::{AllowedSigners, Role, Signer, TrustError, TrustPolicy};
+
+/// Everything apply needs besides the plan.
+pub struct ApplyOptions<'a> {
+    pub policy: &'a TrustPolicy,
+    pub signers: &'a AllowedSigners,
+    /// The real clock.
+    pub now: jiff::Timestamp,
+    /// Compare the configuration on disk with the plan's digest.
+    pub check_config: bool,
+    pub allow_stdout_secrets: bool,
+    pub lock_timeout: Duration,
+    /// Who applies, for the lock and the receipt.
+    pub applier: String,
+    pub receipt_path: PathBuf,
+    /// Signs the receipt when given.
+    pub receipt_signer: Option<&'a Signer>,
+    /// Directory relative paths in provider settings resolve against.
+    pub base_dir: PathBuf,
+}
+
+/// What apply did.
+#[derive(Debug)]
+pub enum Applied {
+    NothingToDo,
+    Applied { changes: usize, receipt: PathBuf },
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum Refusal {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Trust(#[from] TrustError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Apply(#[from] ApplyError),
+}
+
+/// Steps 3–10 of apply; the plan file was already parsed and its digest checked.
+pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applied, Refusal> {
+    let body = &file.body;
+    // 3–5: signatures, trust policy, expiry.
+    let (_, failure) = crate::trust::judge_plan(body, &file.digest, &file.signatures, options.policy, options.signers, options.now);
+    if let Some(failure) = failure {
+        return Err(failure.into());
+    }
+    // 6: the configuration the plan came from.
+    if options.check_config {
+        check_config(&body.config.path, body.config.digest)?;
+    }
+    // 7: connect and lock every scope, in plan order.
+    let mut providers: Vec<(&ScopeRecord, Box<dyn Provider>)> = Vec::new();
+    for scope in &body.scopes {
+        providers.push((scope, connect(scope, &options.base_dir)?));
+    }
+    let mut guards: Vec<Box<dyn LockGuard>> = Vec::new();
+    for (scope, provider) in &providers {
+        let request = LockRequest { holder: options.applier.clone(), timeout: options.lock_timeout };
+        let guard = provider
+            .lock(request)
+            .await
+            .map_err(|e| ApplyError::Locked { scope: scope.provider.clone(), detail: e.to_string() })?;
+        guards.push(guard);
+    }
+    // 8: re-read and compare every touched object.
+    let before = observe(&providers, &body.touched).await?;
+    let stale = stale_objects(&body.touched, &before);
+    if !stale.is_empty() {
+        return Err(ApplyError::Stale { objects: stale }.into());
+    }
+    if !body.has_changes() {
+        return Ok(Applied::NothingToDo);
+    }
+    // Sinks are checked before the first change, so no key is minted whose secret
+    // has nowhere to go.
+    sink::preflight(&body.changes, options.allow_stdout_secrets)?;
+    // 9: execute in order; stop at the first failure.
+    let started_at = crate::cli::whole_seconds(jiff::Timestamp::now());
+    let progress = crate::render::progress(body.changes.len() as u64, "applying");
+    let mut outcomes: Vec<ChangeOutcome> = body
+        .changes
+        .iter()
+        .map(|c| ChangeOutcome { address: c.address.clone(), action: c.action, status: Status::NotAttempted, error: None, new_key_id: None })
+        .collect();
+    let mut failed = None;
+    for (index, change) in body.changes.iter().enumerate() {
+        if let Some(bar) = &progress {
+            bar.set_message(change.address.to_string());
+        }
+        let provider = &providers
+            .iter()
+            .find(|(s, _)| s.provider == change.address.provider_prefix())
+            .expect("invariant: checked plans only address their own scopes")
+            .1;
+        let result = provider.apply(ApplyRequest { operation: change.operation.clone() }).await;
+        let outcome = &mut outcomes[index];
+        match result {
+            Ok(response) => {
+                outcome.status = Status::Completed;
+                if let Some(secret) = response.secret {
+                    outcome.new_key_id = Some(secret.key_id.clone());
+                    let delivered = match &change.sink {
+                        Some(sink) => sink::deliver(sink, &change.address, &secret),
+                        None => Err("the plan names no sink for this key".to_owned()),
+                    };
+                    if let Err(e) = delivered {
+                        outcome.status = Status::Failed;
+                        outcome.error = Some(format!(
+                            "key `{}` was created but its secret could not be delivered ({e}); the secret is lost: delete the key",
+                            secret.key_id
+                        ));
+                    }
+                }
+            }
+            Err(e) => {
+                outcome.status = Status::Failed;
+                outcome.error = Some(e.to_string());
+            }
+        }
+        if outcome.status == Status::Failed {
+            failed = Some((index, outcome.error.clone().unwrap_or_default()));
+            break;
+        }
+        if let Some(bar) = &progress {
+            bar.inc(1);
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    // 10: the receipt, with what the touched objects look like now.
+    let after = observe(&providers, &body.touched).await.unwrap_or_default();
+    drop(guards);
+    let observed_after = body
+        .touched
+        .iter()
+        .map(|t| Touched { address: t.address.clone(), fingerprint: after.get(&t.address).copied() })
+        .collect();
+    let receipt = ReceiptBody {
+        format_version: RECEIPT_FORMAT_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        plan_digest: file.digest,
+        applier: options.applier.clone(),
+        started_at,
+        finished_at: crate::cli::whole_seconds(jiff::Timestamp::now()),
+        outcome: if failed.is_some() { Outcome::Failed } else { Outcome::Succeeded },
+        changes: outcomes,
+        observed_after,
+    };
+    let mut receipt = ReceiptFile::new(receipt);
+    let receipt_error = |detail: String| ApplyError::Receipt { path: options.receipt_path.display().to_string(), detail };
+    if let Some(signer) = options.receipt_signer {
+        let record = crate::trust::sign(signer, crate::trust::RECEIPT_NAMESPACE, Role::Applier, &options.applier, receipt.digest, crate::cli::whole_seconds(jiff::Timestamp::now()), None)
+            .map_err(|e| receipt_error(e.to_string()))?;
+        receipt.signatures.push(record);
+    }
+    receipt.write(&options.receipt_path).map_err(|e| receipt_error(e.to_string()))?;
+    if let Some((index, detail)) = failed {
+        return Err(ApplyError::ChangeFailed {
+            index: index + 1,
+            total: body.changes.len(),
+            address: body.changes[index].address.to_string(),
+            detail,
+            receipt: options.receipt_path.display().to_string(),
+        }
+        .into());
+    }
+    Ok(Applied::Applied { changes: body.changes.len(), receipt: options.receipt_path.clone() })
+}
+
+fn check_config(path: &str, planned: Digest) -> Result<(), ApplyError> {
+    let bytes = std::fs::read(Path::new(path)).map_err(|_| ApplyError::ConfigMissing { path: path.to_owned() })?;
+    let actual = Digest::of(&bytes);
+    if actual != planned {
+        return Err(ApplyError::ConfigChanged { path: path.to_owned(), planned: planned.to_string(), actual: actual.to_string() });
+    }
+    Ok(())
+}
+
+fn connect(scope: &ScopeRecord, base_dir: &Path) -> Result<Box<dyn Provider>, ApplyError> {
+    let (type_name, name) = scope.provider.split_once('.').expect("invariant: checked plans name scopes `<type>.<name>`");
+    let provider_type = crate::registry::find(type_name).ok_or_else(|| ApplyError::UnknownProvider { type_name: type_name.to_owned() })?;
+    provider_type
+        .check_settings(&scope.settings)
+        .map_err(|detail| ApplyError::Provider { scope: scope.provider.clone(), detail })?;
+    provider_type
+        .connect(ProviderContext { name: name.to_owned(), settings: scope.settings.clone(), base_dir: base_dir.to_owned() })
+        .map_err(|e| ApplyError::Provider { scope: scope.provider.clone(), detail: e.to_string() })
+}
+
+/// Current fingerprints of the touched objects (absent objects are missing from the map).
+async fn observe(providers: &[(&ScopeRecord, Box<dyn Provider>)], touched: &[Touched]) -> Result<HashMap<Address, Digest>, ApplyError> {
+    let mut out = HashMap::new();
+    for (scope, provider) in providers {
+        let names: HashSet<&str> = touched
+            .iter()
+            .filter(|t| t.address.provider_prefix() == scope.provider)
+            .filter_map(|t| t.address.as_str().split('/').nth(2))
+            .collect();
+        if names.is_empty() {
+            continue;
+        }
+        let response = provider
+            .read(nhi_provider_sdk::ReadRequest::default())
+            .await
+            .map_err(|e| ApplyError::Provider { scope: scope.provider.clone(), detail: e.to_string() })?;
+        let prefix = Address::raw(&scope.provider);
+        out.extend(crate::diff::fingerprints(&prefix, &response.state, &names));
+    }
+    Ok(out)
+}
+
+fn stale_objects(touched: &[Touched], now: &HashMap<Address, Digest>) -> Vec<String> {
+    touched
+        .iter()
+        .filter_map(|t| match (t.fingerprint, now.get(&t.address)) {
+            (Some(a), Some(b)) if a == *b => None,
+            (None, None) => None,
+            (Some(_), Some(_)) => Some(format!("  `{}` changed", t.address)),
+            (Some(_), None) => Some(format!("  `{}` was deleted", t.address)),
+            (None, Some(_)) => Some(format!("  `{}` now exists", t.address)),
+        })
+        .collect()
+}

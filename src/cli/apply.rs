@@ -1,0 +1,95 @@
+//! `nhi apply`: apply a signed, approved, fresh plan exactly as approved.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{Global, Outcome};
+use crate::apply::{Applied, ApplyOptions};
+use crate::plan::PlanFile;
+use crate::trust::{AllowedSigners, Signer, TrustPolicy};
+
+#[derive(Debug, Args)]
+pub(crate) struct ApplyArgs {
+    /// The plan file
+    file: PathBuf,
+
+    /// Trust policy [default: $NHI_TRUST, then ~/.config/nhi/trust.yaml]
+    #[arg(long, value_name = "FILE")]
+    trust: Option<PathBuf>,
+
+    /// Sign the receipt with this key (private key, or `.pub` through ssh-agent)
+    #[arg(long, value_name = "KEY")]
+    key: Option<PathBuf>,
+
+    /// Principal to sign the receipt as [default: the key's comment]
+    #[arg(long)]
+    principal: Option<String>,
+
+    /// Where to write the receipt [default: PLAN.receipt.json beside the plan]
+    #[arg(long, value_name = "FILE")]
+    receipt: Option<PathBuf>,
+
+    /// Skip the check that the configuration on disk is the one the plan came from
+    /// (for pipelines where only the plan travels)
+    #[arg(long)]
+    ignore_config: bool,
+
+    /// How long to wait for another apply's scope lock (e.g. `30s`, `5m`)
+    #[arg(long, value_name = "AGE")]
+    lock_timeout: Option<nhi_provider_sdk::Age>,
+
+    /// Allow sinks that print new key material on standard output
+    #[arg(long)]
+    allow_secrets_on_stdout: bool,
+
+    /// Exit 0 when nothing was applied, 2 when changes were applied, 1 on error
+    #[arg(long)]
+    detailed_exitcode: bool,
+}
+
+pub(crate) fn run(_global: &Global, args: &ApplyArgs) -> miette::Result<Outcome> {
+    // 1–2: format version and digest over the exact bytes.
+    let file = PlanFile::read(&args.file)?;
+    let policy = TrustPolicy::locate(args.trust.as_deref())?;
+    let signers = AllowedSigners::read(&policy.allowed_signers)?;
+    let signer = args.key.as_deref().map(Signer::open).transpose()?;
+    let applier = match &signer {
+        Some(s) => crate::trust::principal_for(s, args.principal.as_deref())?,
+        None => std::env::var("NHI_AUTHOR").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "unknown".into()),
+    };
+    let receipt_path = args.receipt.clone().unwrap_or_else(|| {
+        let mut name = args.file.file_name().unwrap_or_default().to_os_string();
+        name.push(".receipt.json");
+        args.file.with_file_name(name)
+    });
+    let options = ApplyOptions {
+        policy: &policy,
+        signers: &signers,
+        now: jiff::Timestamp::now(),
+        check_config: !args.ignore_config,
+        allow_stdout_secrets: args.allow_secrets_on_stdout,
+        lock_timeout: args.lock_timeout.map_or(std::time::Duration::ZERO, |a| std::time::Duration::from_secs(a.seconds().unsigned_abs())),
+        applier: applier.clone(),
+        receipt_path,
+        receipt_signer: signer.as_ref(),
+        base_dir: PathBuf::from("."),
+    };
+    if args.ignore_config {
+        crate::render::note("note: not comparing the configuration on disk with the plan (`--ignore-config`)");
+    }
+    match super::runtime()?.block_on(crate::apply::apply(&file, &options))? {
+        Applied::NothingToDo => {
+            crate::render::note("No changes to apply.");
+            Ok(Outcome::Success)
+        }
+        Applied::Applied { changes, receipt } => {
+            crate::render::note(&format!(
+                "Apply complete: {changes} change{} applied. Receipt: `{}`.",
+                if changes == 1 { "" } else { "s" },
+                receipt.display()
+            ));
+            Ok(if args.detailed_exitcode { Outcome::Changes } else { Outcome::Success })
+        }
+    }
+}

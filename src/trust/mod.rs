@@ -1,0 +1,63 @@
+//! Trust: SSHSIG signatures over statements that bind a body digest, a role, a
+//! principal and a time; OpenSSH `allowed_signers`; and the applier's trust
+//! policy deciding which approvals count.
+
+mod allowed_signers;
+mod error;
+mod policy;
+mod signer;
+mod statement;
+mod verify;
+
+pub use allowed_signers::AllowedSigners;
+pub use error::TrustError;
+pub use policy::{Rule, TrustPolicy, default_path};
+pub use signer::Signer;
+pub use statement::{Role, Statement, clean_comment, valid_principal};
+pub use verify::{Signed, Standing, check_time, judge_plan, verify_record};
+
+use nhi_provider_sdk::Digest;
+
+use crate::plan::SignatureRecord;
+
+/// The SSHSIG namespace of plan signatures (`ssh-keygen -Y … -n nhi-plan`).
+pub const PLAN_NAMESPACE: &str = "nhi-plan";
+/// The SSHSIG namespace of receipt signatures.
+pub const RECEIPT_NAMESPACE: &str = "nhi-receipt";
+
+/// Signs `digest` in `role` as `principal`.
+pub fn sign(
+    signer: &Signer,
+    namespace: &str,
+    role: Role,
+    principal: &str,
+    digest: Digest,
+    now: jiff::Timestamp,
+    comment: Option<&str>,
+) -> Result<SignatureRecord, TrustError> {
+    if !valid_principal(principal) {
+        return Err(TrustError::BadPrincipal { principal: principal.to_owned() });
+    }
+    let statement = Statement {
+        role,
+        principal: principal.to_owned(),
+        digest,
+        signed_at: now,
+        comment: comment.map(clean_comment).filter(|c| !c.is_empty()),
+    };
+    let text = statement.encode();
+    let signature = signer.sign(namespace, text.as_bytes())?;
+    Ok(SignatureRecord { statement: text, signature })
+}
+
+/// The principal to sign as: `--principal`, else the key's comment.
+pub fn principal_for(signer: &Signer, flag: Option<&str>) -> Result<String, TrustError> {
+    let principal = flag.map_or_else(|| signer.comment(), str::to_owned);
+    if principal.is_empty() {
+        return Err(TrustError::NoPrincipal);
+    }
+    if !valid_principal(&principal) {
+        return Err(TrustError::BadPrincipal { principal });
+    }
+    Ok(principal)
+}

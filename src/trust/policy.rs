@@ -1,0 +1,149 @@
+//! The trust policy: owned by the applier, never by the plan. It names the
+//! `allowed_signers` file and the approval rules; nothing inside a plan can lower
+//! the bar that judges it.
+
+use std::path::{Path, PathBuf};
+
+use nhi_provider_sdk::Age;
+use serde::Deserialize;
+
+use super::TrustError;
+use crate::diff::Risk;
+
+/// A loaded trust policy.
+#[derive(Debug, Clone)]
+pub struct TrustPolicy {
+    pub path: PathBuf,
+    /// Resolved against the policy file's directory.
+    pub allowed_signers: PathBuf,
+    pub require_author_signature: bool,
+    /// Principals that may author plans; empty: any allowed signer.
+    pub authors: Vec<String>,
+    /// Distinct approvers every plan needs.
+    pub required: usize,
+    /// Whether the author's own approval counts.
+    pub author_counts: bool,
+    /// Plans older than this are refused whatever they say about their expiry.
+    pub max_plan_age: Option<Age>,
+    pub rules: Vec<Rule>,
+}
+
+/// A stricter requirement for plans holding changes of a risk class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub when: Risk,
+    pub required: Option<usize>,
+    /// At least one counted approval must come from one of these principals.
+    pub require_one_of: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    allowed_signers: String,
+    #[serde(default = "yes")]
+    require_author_signature: bool,
+    #[serde(default)]
+    authors: Vec<String>,
+    #[serde(default)]
+    approvals: RawApprovals,
+    #[serde(default)]
+    max_plan_age: Option<String>,
+    #[serde(default)]
+    rules: Vec<RawRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApprovals {
+    #[serde(default = "one")]
+    required: usize,
+    #[serde(default)]
+    author_counts: bool,
+}
+
+impl Default for RawApprovals {
+    fn default() -> Self {
+        Self { required: 1, author_counts: false }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    when: Risk,
+    #[serde(default)]
+    required: Option<usize>,
+    #[serde(default)]
+    require_one_of: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn one() -> usize {
+    1
+}
+
+/// Where the policy is looked for without `--trust` and `NHI_TRUST`:
+/// `$XDG_CONFIG_HOME/nhi/trust.yaml`, else `~/.config/nhi/trust.yaml`. Never the
+/// directory of the configuration being applied.
+pub fn default_path() -> PathBuf {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .unwrap_or_else(|| PathBuf::from(".config"));
+    base.join("nhi").join("trust.yaml")
+}
+
+impl TrustPolicy {
+    /// Loads `--trust FILE`, else `NHI_TRUST`, else the default path.
+    pub fn locate(flag: Option<&Path>) -> Result<Self, TrustError> {
+        if let Some(path) = flag {
+            return Self::load(path);
+        }
+        if let Some(path) = std::env::var_os("NHI_TRUST").filter(|v| !v.is_empty()) {
+            return Self::load(Path::new(&path));
+        }
+        let default = default_path();
+        if !default.exists() {
+            return Err(TrustError::NoPolicy { default: default.display().to_string() });
+        }
+        Self::load(&default)
+    }
+
+    pub fn load(path: &Path) -> Result<Self, TrustError> {
+        let fail = |detail: String| TrustError::Policy { path: path.to_owned(), detail };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+        if text.len() > 1024 * 1024 {
+            return Err(fail("larger than 1 MiB".into()));
+        }
+        let raw: RawPolicy = serde_saphyr::from_str(&text).map_err(|e| fail(e.to_string()))?;
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let max_plan_age = raw.max_plan_age.map(|t| t.parse::<Age>().map_err(|e| fail(format!("`max_plan_age`: {e}")))).transpose()?;
+        for principal in raw.authors.iter().chain(raw.rules.iter().flat_map(|r| &r.require_one_of)) {
+            if !super::statement::valid_principal(principal) {
+                return Err(fail(format!("principal `{principal}` is not valid")));
+            }
+        }
+        if raw.approvals.required > 64 {
+            return Err(fail("`approvals.required` is larger than 64".into()));
+        }
+        Ok(Self {
+            path: path.to_owned(),
+            allowed_signers: dir.join(raw.allowed_signers),
+            require_author_signature: raw.require_author_signature,
+            authors: raw.authors,
+            required: raw.approvals.required,
+            author_counts: raw.approvals.author_counts,
+            max_plan_age,
+            rules: raw
+                .rules
+                .into_iter()
+                .map(|r| Rule { when: r.when, required: r.required, require_one_of: r.require_one_of })
+                .collect(),
+        })
+    }
+}
