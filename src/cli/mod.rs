@@ -102,9 +102,18 @@ pub fn main() -> ExitCode {
 
 fn install_error_handler(no_color: bool) {
     use std::io::IsTerminal as _;
-    let color = !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal();
+    let terminal = std::io::stderr().is_terminal();
+    let color = !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && terminal;
     let _ = miette::set_hook(Box::new(move |_| {
-        Box::new(miette::MietteHandlerOpts::new().color(color).unicode(color).terminal_links(false).build())
+        // Logs and CI read whole lines: wrap only for a person at a terminal.
+        Box::new(
+            miette::MietteHandlerOpts::new()
+                .color(color)
+                .unicode(color)
+                .terminal_links(false)
+                .wrap_lines(terminal)
+                .build(),
+        )
     }));
 }
 

@@ -79,7 +79,7 @@ pub enum TrustError {
     #[diagnostic(code(nhi::trust::author_not_allowed), help("the policy's `authors` list names who may plan"))]
     AuthorNotAllowed { principal: String },
 
-    #[error("the plan has {have} counted approval{} but needs {need}: {detail}", if *have == 1 { "" } else { "s" })]
+    #[error("the plan's approvals do not meet the trust policy ({have} counted, {need} required): {detail}")]
     #[diagnostic(code(nhi::trust::insufficient_approvals), help("ask reviewers to run `nhi approve PLAN --key KEY`"))]
     InsufficientApprovals { have: usize, need: usize, detail: String },
 

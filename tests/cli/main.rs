@@ -2,4 +2,5 @@
 
 mod harness;
 mod plan;
+mod trust;
 mod validate;

@@ -17,7 +17,10 @@ fn detailed_exitcode_is_two_with_changes_and_zero_without() {
     ws.write("nhi.yaml", "version: 1\nproviders:\n  - name: demo\n    type: local\n    settings:\n      state: empty.json\nidentities: []\n");
     let run = ws.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(run.stdout, "No changes. Live state matches the configuration.\n");
+    assert_eq!(
+        run.stdout,
+        "Scope local.demo: estate file `empty.json` (0 identities observed).\nNo changes. Live state matches the configuration.\n"
+    );
 }
 
 #[test]

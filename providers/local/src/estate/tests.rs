@@ -1,0 +1,216 @@
+//! Tests of the estate encoding: exact bytes, strict decoding, hostile input.
+
+use super::*;
+use nhi_provider_sdk::KeyStatus;
+
+fn identity(name: &str) -> ObservedIdentity {
+    ObservedIdentity {
+        identity: Identity {
+            name: name.to_owned(),
+            kind: "service_account".to_owned(),
+            owner: "team-a".to_owned(),
+            description: "does things".to_owned(),
+            tags: BTreeMap::from([("env".to_owned(), "prod".to_owned())]),
+        },
+        keys: vec![ObservedKey {
+            id: format!("LK{name}"),
+            name: Some("primary".to_owned()),
+            created: "2025-01-02T03:04:05Z".parse().unwrap(),
+            status: KeyStatus::Active,
+            last_used: None,
+        }],
+        bindings: vec![Binding {
+            role: "viewer".to_owned(),
+            resource: "*".to_owned(),
+            policy: Some(serde_json::json!({"Statement": []})),
+        }],
+    }
+}
+
+fn encoded(identities: &[ObservedIdentity]) -> String {
+    let mut out = Vec::new();
+    encode(&mut out, identities).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+fn corrupt(bytes: &[u8]) -> String {
+    match parse(bytes, Path::new("/e/estate.json")) {
+        Err(ProviderError::Corrupt(message)) => message,
+        other => panic!("not corrupt: {other:?}"),
+    }
+}
+
+#[test]
+fn encoding_is_exact_and_identities_encode_as_the_sdk_does() {
+    assert_eq!(encoded(&[]), "{\"nhi_local_estate\":1,\"identities\":[]}\n");
+    let identities = [identity("a"), identity("b")];
+    let text = encoded(&identities);
+    let sdk = |i: &ObservedIdentity| serde_json::to_string(i).unwrap();
+    assert_eq!(
+        text,
+        format!(
+            "{{\"nhi_local_estate\":1,\"identities\":[\n{},\n{}\n]}}\n",
+            sdk(&identities[0]),
+            sdk(&identities[1])
+        )
+    );
+    assert!(text.contains(
+        r#"{"name":"a","kind":"service_account","owner":"team-a","description":"does things","tags":{"env":"prod"},"keys":[{"id":"LKa","name":"primary","created":"2025-01-02T03:04:05Z","status":"active"}],"bindings":[{"role":"viewer","resource":"*","policy":{"Statement":[]}}]}"#
+    ));
+    assert_eq!(parse(text.as_bytes(), Path::new("e")).unwrap(), identities);
+}
+
+#[test]
+fn decoding_accepts_what_the_sdk_accepts() {
+    let cases: &[(&str, &[&str])] = &[
+        (r#"{"nhi_local_estate":1}"#, &[]),
+        (r#"{"identities":[],"nhi_local_estate":1}"#, &[]),
+        (r#" { "nhi_local_estate" : 1 , "identities" : [ ] } "#, &[]),
+        (
+            r#"{"nhi_local_estate":1,"identities":[{"name":"c","kind":"user","owner":"o"},{"name":"a","kind":"user","owner":"o"},{"name":"b","kind":"user","owner":"o"}]}"#,
+            &["a", "b", "c"],
+        ),
+    ];
+    for (text, names) in cases {
+        let got = parse(text.as_bytes(), Path::new("e")).unwrap();
+        let got: Vec<&str> = got.iter().map(|i| i.identity.name.as_str()).collect();
+        assert_eq!(&got, names, "{text}");
+    }
+}
+
+#[test]
+fn hostile_input_is_corrupt_with_path_and_position() {
+    let nested = |prefix: &str| {
+        let mut text = prefix.as_bytes().to_vec();
+        text.resize(prefix.len() + 2 * 1024 * 1024, b'[');
+        text
+    };
+    let id = |name: &str| format!(r#"{{"name":"{name}","kind":"user","owner":"o"}}"#);
+    let estate = |body: String| {
+        format!("{{\"nhi_local_estate\":1,\"identities\":[\n{body}\n]}}").into_bytes()
+    };
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty", Vec::new(), "EOF while parsing a value at line 1 column 0"),
+        ("garbage", b"\x00\xffnot json".to_vec(), "expected value at line 1 column 1"),
+        ("array", b"[]".to_vec(), "invalid type: sequence, expected a local estate"),
+        ("deep", nested(""), "invalid type: sequence"),
+        ("deep identities", nested(r#"{"nhi_local_estate":1,"identities":["#), "invalid type: sequence"),
+        ("deep ignored", nested(r#"{"nhi_local_estate":2,"identities":"#), "EOF while parsing a list"),
+        ("deep policy", estate(format!(
+            r#"{{"name":"a","kind":"user","owner":"o","bindings":[{{"role":"r","resource":"*","policy":{}}}]}}"#,
+            "[".repeat(100_000)
+        )), "recursion limit exceeded"),
+        ("truncated", br#"{"nhi_local_estate":1,"identities":[{"name":"a""#.to_vec(), "EOF while parsing"),
+        ("no version", br#"{"identities":[]}"#.to_vec(), "missing field `nhi_local_estate`"),
+        ("text version", br#"{"nhi_local_estate":"1"}"#.to_vec(), "invalid type: string \"1\", expected u64"),
+        ("negative version", br#"{"nhi_local_estate":-1}"#.to_vec(), "invalid value: integer `-1`"),
+        ("two versions", br#"{"nhi_local_estate":1,"nhi_local_estate":1}"#.to_vec(), "duplicate field `nhi_local_estate`"),
+        ("unknown field", br#"{"nhi_local_estate":1,"extra":0}"#.to_vec(), "unknown field `extra`"),
+        ("unknown identity field", estate(r#"{"name":"a","kind":"user","owner":"o","secret":"x"}"#.to_owned()), "unknown field `secret`"),
+        ("missing owner", estate(r#"{"name":"a","kind":"user"}"#.to_owned()), "missing field `owner`"),
+        ("duplicate name", estate(format!("{},\n{}", id("a"), id("a"))), "identity `a` appears more than once at line 3 column"),
+        ("duplicate unsorted", estate(format!("{},\n{},\n{},\n{}", id("b"), id("c"), id("a"), id("c"))), "identity `c` appears more than once at line 5"),
+        ("duplicate key", estate(r#"{"name":"a","kind":"user","owner":"o","keys":[
+            {"id":"K1","created":"2025-01-01T00:00:00Z","status":"active"},
+            {"id":"K1","created":"2025-01-01T00:00:00Z","status":"inactive"}]}"#.to_owned()), "identity `a` has key `K1` more than once at line 4"),
+        ("duplicate binding", estate(r#"{"name":"a","kind":"user","owner":"o","bindings":[{"role":"r","resource":"*"},{"role":"r","resource":"*","policy":{}}]}"#.to_owned()), "identity `a` has binding `r` on `*` more than once at line 2"),
+        ("bad time", estate(r#"{"name":"a","kind":"user","owner":"o","keys":[{"id":"K","created":"yesterday","status":"active"}]}"#.to_owned()), "line 2"),
+        ("trailing", br#"{"nhi_local_estate":1}{}"#.to_vec(), "trailing characters at line 1 column 23"),
+    ];
+    for (what, bytes, want) in cases {
+        let message = corrupt(&bytes);
+        assert!(
+            message.starts_with("estate file `/e/estate.json`: "),
+            "{what}: {message}"
+        );
+        assert!(message.contains(want), "{what}: {message}");
+    }
+}
+
+#[test]
+fn many_duplicate_keys_are_found_too() {
+    let mut observed = identity("a");
+    observed.keys = (0..40)
+        .map(|i| ObservedKey {
+            id: format!("K{}", i % 39),
+            ..observed.keys[0].clone()
+        })
+        .collect();
+    assert_eq!(
+        check_members(&observed).unwrap_err(),
+        "identity `a` has key `K0` more than once"
+    );
+    observed.keys.pop();
+    assert_eq!(check_members(&observed), Ok(()));
+}
+
+#[test]
+fn other_versions_are_refused_by_number() {
+    let want = "estate file `/e/estate.json` has format version `2`, but this nhi reads only version `1`; \
+                use the nhi release that wrote it";
+    for text in [
+        r#"{"nhi_local_estate":2}"#,
+        r#"{"nhi_local_estate":2,"identities":{"shape":"new"},"more":[1]}"#,
+        r#"{"identities":[],"nhi_local_estate":2}"#,
+    ] {
+        assert_eq!(corrupt(text.as_bytes()), want, "{text}");
+    }
+}
+
+#[test]
+fn missing_file_is_an_empty_estate_and_stores_leave_no_temp_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("estate.json");
+    assert_eq!(read_estate(&path).unwrap(), ObservedState::default());
+    assert_eq!(current_stamp(&path).unwrap(), None);
+
+    let state = ObservedState {
+        identities: vec![identity("b"), identity("a")],
+    };
+    write_estate(&path, &state).unwrap();
+    let stamp = current_stamp(&path).unwrap();
+    assert!(stamp.is_some());
+    let read = read_estate(&path).unwrap();
+    assert_eq!(read.identities, vec![identity("a"), identity("b")]);
+    write_estate(&path, &ObservedState::default()).unwrap();
+    assert_ne!(current_stamp(&path).unwrap(), stamp);
+
+    let names: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["estate.json"]);
+
+    let twice = ObservedState {
+        identities: vec![identity("a"), identity("a")],
+    };
+    let err = write_estate(&path, &twice).unwrap_err();
+    assert_eq!(err.to_string(), "identity `a` appears more than once");
+}
+
+#[test]
+fn failed_store_names_the_file_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // The estate path is a directory, so the rename fails after the temp file is written.
+    let path = dir.path().join("estate.json");
+    fs::create_dir(&path).unwrap();
+    fs::write(path.join("inside"), "x").unwrap();
+    let err = write_estate(&path, &ObservedState::default()).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with(&format!("cannot write estate file `{}`", path.display())),
+        "{err}"
+    );
+    let names: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["estate.json"]);
+
+    let err = read_estate(&path).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with(&format!("cannot read estate file `{}`", path.display())),
+        "{err}"
+    );
+}

@@ -1,0 +1,153 @@
+//! The connected `local` provider: one estate file, read on demand, kept parsed in
+//! memory between applies while no other process rewrites it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use nhi_provider_sdk::{
+    ApplyRequest, ApplyResponse, DescribeResponse, LockGuard, LockRequest, ObservedIdentity,
+    ObservedState, Provider, ProviderError, ReadRequest, ReadResponse,
+};
+
+use crate::estate::{self, Stamp};
+use crate::{keygen, lock, ops};
+
+/// A provider for one estate file.
+pub struct LocalProvider {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// The `state` setting as the user wrote it, for messages.
+    state: String,
+    /// `state` resolved against the configuration's directory.
+    path: PathBuf,
+    cache: Mutex<Option<Cached>>,
+}
+
+/// The estate as of the file version `stamp` (`None`: no file).
+struct Cached {
+    stamp: Option<Stamp>,
+    identities: Vec<ObservedIdentity>,
+}
+
+impl LocalProvider {
+    /// A provider for the estate at `state`, resolved against `base_dir` when relative.
+    pub fn new(state: &str, base_dir: &Path) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                state: state.to_owned(),
+                path: base_dir.join(state),
+                cache: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The resolved path of the estate file.
+    pub fn path(&self) -> &Path {
+        &self.shared.path
+    }
+
+    /// Runs blocking file work off the async workers.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Shared) -> Result<T, ProviderError> + Send + 'static,
+    ) -> Result<T, ProviderError> {
+        let shared = Arc::clone(&self.shared);
+        match tokio::task::spawn_blocking(move || work(&shared)).await {
+            Ok(result) => result,
+            Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+            Err(err) => Err(ProviderError::Other(format!(
+                "the local provider's file task stopped: {err}"
+            ))),
+        }
+    }
+}
+
+impl Shared {
+    fn cache(&self) -> MutexGuard<'_, Option<Cached>> {
+        // A panic mid-apply may have left the cache half-changed: forget it.
+        self.cache.lock().unwrap_or_else(|poisoned| {
+            let mut cache = poisoned.into_inner();
+            *cache = None;
+            self.cache.clear_poison();
+            cache
+        })
+    }
+
+    fn read(&self) -> Result<Vec<ObservedIdentity>, ProviderError> {
+        {
+            let cache = self.cache();
+            if let Some(cached) = cache.as_ref()
+                && estate::current_stamp(&self.path)? == cached.stamp
+            {
+                return Ok(cached.identities.clone());
+            }
+        }
+        // Not cached: reads for planning stay at one parse, with no copy kept.
+        estate::load(&self.path).map(|(_, identities)| identities)
+    }
+
+    fn apply(&self, request: ApplyRequest) -> Result<ApplyResponse, ProviderError> {
+        let mut cache = self.cache();
+        let fresh = match cache.as_ref() {
+            Some(cached) => estate::current_stamp(&self.path)? == cached.stamp,
+            None => false,
+        };
+        if !fresh {
+            *cache = None;
+            let (stamp, identities) = estate::load(&self.path)?;
+            *cache = Some(Cached { stamp, identities });
+        }
+        let cached = cache
+            .as_mut()
+            .expect("invariant: the cache was filled above");
+        let outcome = ops::execute(
+            &mut cached.identities,
+            request.operation,
+            &mut keygen::new_key,
+        )?;
+        if outcome.changed {
+            match estate::store(&self.path, &cached.identities) {
+                Ok(stamp) => cached.stamp = Some(stamp),
+                Err(err) => {
+                    // Memory is ahead of the file now; the next call reads the file again.
+                    *cache = None;
+                    return Err(err);
+                }
+            }
+        }
+        Ok(ApplyResponse {
+            secret: outcome.secret,
+        })
+    }
+}
+
+#[async_trait]
+impl Provider for LocalProvider {
+    async fn describe(&self) -> Result<DescribeResponse, ProviderError> {
+        Ok(DescribeResponse {
+            scope: format!("estate file `{}`", self.shared.state),
+        })
+    }
+
+    async fn read(&self, _request: ReadRequest) -> Result<ReadResponse, ProviderError> {
+        let identities = self.blocking(Shared::read).await?;
+        Ok(ReadResponse {
+            state: ObservedState { identities },
+            api_calls: 1,
+        })
+    }
+
+    async fn lock(&self, request: LockRequest) -> Result<Box<dyn LockGuard>, ProviderError> {
+        lock::acquire(&lock::lock_path(&self.shared.path), &request).await
+    }
+
+    async fn apply(&self, request: ApplyRequest) -> Result<ApplyResponse, ProviderError> {
+        self.blocking(move |shared| shared.apply(request)).await
+    }
+}
+
+#[cfg(test)]
+mod tests;

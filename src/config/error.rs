@@ -1,0 +1,480 @@
+//! Configuration errors: one [`Problem`] per thing wrong in the file, each with a
+//! stable code, the file as source, an underlined span and a `help` line, and the
+//! [`ConfigError`] that carries one problem or all of them.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode, SourceSpan};
+use serde_saphyr::Location;
+
+/// The largest configuration file `nhi` reads, in bytes.
+pub(crate) const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The class of a [`Problem`]; its code is `nhi::config::<class>` and never changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProblemKind {
+    NotUtf8,
+    Empty,
+    Syntax,
+    TooComplex,
+    UnknownField,
+    DuplicateKey,
+    WrongType,
+    InvalidValue,
+    MissingField,
+    UnsupportedVersion,
+    InvalidName,
+    DuplicateName,
+    DuplicateBinding,
+    UnknownType,
+    InvalidSettings,
+    UndefinedProvider,
+    UnknownKind,
+    EmptyValue,
+    InvalidDuration,
+    InvalidDate,
+    InvalidSink,
+    InvalidPolicy,
+}
+
+impl ProblemKind {
+    /// The stable diagnostic code, e.g. `nhi::config::unknown_field`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::NotUtf8 => "nhi::config::not_utf8",
+            Self::Empty => "nhi::config::empty",
+            Self::Syntax => "nhi::config::syntax",
+            Self::TooComplex => "nhi::config::too_complex",
+            Self::UnknownField => "nhi::config::unknown_field",
+            Self::DuplicateKey => "nhi::config::duplicate_key",
+            Self::WrongType => "nhi::config::wrong_type",
+            Self::InvalidValue => "nhi::config::invalid_value",
+            Self::MissingField => "nhi::config::missing_field",
+            Self::UnsupportedVersion => "nhi::config::unsupported_version",
+            Self::InvalidName => "nhi::config::invalid_name",
+            Self::DuplicateName => "nhi::config::duplicate_name",
+            Self::DuplicateBinding => "nhi::config::duplicate_binding",
+            Self::UnknownType => "nhi::config::unknown_type",
+            Self::InvalidSettings => "nhi::config::invalid_settings",
+            Self::UndefinedProvider => "nhi::config::undefined_provider",
+            Self::UnknownKind => "nhi::config::unknown_kind",
+            Self::EmptyValue => "nhi::config::empty_value",
+            Self::InvalidDuration => "nhi::config::invalid_duration",
+            Self::InvalidDate => "nhi::config::invalid_date",
+            Self::InvalidSink => "nhi::config::invalid_sink",
+            Self::InvalidPolicy => "nhi::config::invalid_policy",
+        }
+    }
+}
+
+/// One thing wrong in a configuration file, pointing at where it is.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct Problem {
+    kind: ProblemKind,
+    message: String,
+    help: Option<String>,
+    labels: Vec<LabeledSpan>,
+    src: NamedSource<Arc<str>>,
+}
+
+impl Problem {
+    pub fn kind(&self) -> ProblemKind {
+        self.kind
+    }
+
+    /// Underline `span`; the first label is the primary one.
+    pub(crate) fn label(mut self, span: SourceSpan, text: impl Into<String>) -> Self {
+        let text = Some(text.into());
+        let label = if self.labels.is_empty() {
+            LabeledSpan::new_primary_with_span(text, span)
+        } else {
+            LabeledSpan::new_with_span(text, span)
+        };
+        self.labels.push(label);
+        self
+    }
+
+    pub(crate) fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Where the primary label starts, to report problems in file order.
+    pub(crate) fn offset(&self) -> usize {
+        self.labels.first().map_or(0, LabeledSpan::offset)
+    }
+}
+
+impl Diagnostic for Problem {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.kind.code()))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        Some(&self.src)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        Some(Box::new(self.labels.iter().cloned()))
+    }
+}
+
+/// Why a configuration could not be loaded.
+///
+/// Implements [`Diagnostic`] by hand because a [`Problem`]'s code depends on its class.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read (`nhi::config::read`).
+    #[error("cannot read `{path}`")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is larger than nhi reads (`nhi::config::too_large`).
+    #[error("`{path}` is too large ({size} bytes)")]
+    TooLarge { path: String, size: u64 },
+    /// The one problem that stopped reading the file: not UTF-8, empty, not YAML, or
+    /// not the shape of a configuration.
+    #[error(transparent)]
+    Problem(Box<Problem>),
+    /// Every problem found in a well-formed file (`nhi::config::invalid`).
+    #[error("`{path}` has {} errors", problems.len())]
+    Invalid {
+        path: String,
+        src: NamedSource<Arc<str>>,
+        problems: Vec<Problem>,
+    },
+}
+
+impl ConfigError {
+    /// Every problem this error reports, in file order.
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            Self::Read { .. } | Self::TooLarge { .. } => &[],
+            Self::Problem(problem) => std::slice::from_ref(problem),
+            Self::Invalid { problems, .. } => problems,
+        }
+    }
+}
+
+impl Diagnostic for ConfigError {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        let code = match self {
+            Self::Read { .. } => "nhi::config::read",
+            Self::TooLarge { .. } => "nhi::config::too_large",
+            Self::Problem(problem) => return Diagnostic::code(problem.as_ref()),
+            Self::Invalid { .. } => "nhi::config::invalid",
+        };
+        Some(Box::new(code))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        let help: Box<dyn fmt::Display> = match self {
+            Self::Read { source, .. } => Box::new(format!(
+                "check the path and its permissions ({})",
+                lowercase_first(&source.to_string())
+            )),
+            Self::TooLarge { .. } => Box::new(format!(
+                "nhi reads configuration files up to {} MiB; check that this is the right file",
+                MAX_FILE_BYTES / 1024 / 1024
+            )),
+            Self::Problem(problem) => return Diagnostic::help(problem.as_ref()),
+            Self::Invalid { .. } => Box::new("fix each error below; nothing was changed"),
+        };
+        Some(help)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        match self {
+            Self::Read { .. } | Self::TooLarge { .. } => None,
+            Self::Problem(problem) => Diagnostic::source_code(problem.as_ref()),
+            Self::Invalid { src, .. } => Some(src),
+        }
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        match self {
+            Self::Problem(problem) => Diagnostic::labels(problem.as_ref()),
+            _ => None,
+        }
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        match self {
+            Self::Invalid { problems, .. } => {
+                Some(Box::new(problems.iter().map(|p| p as &dyn Diagnostic)))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The file being read, as problems show it, and the way to turn YAML locations
+/// into spans of it.
+pub(crate) struct Source<'a> {
+    name: String,
+    text: &'a str,
+    /// What problems show: the text with terminal control characters replaced byte
+    /// for byte, so spans of `text` are spans of it and a report cannot drive the
+    /// terminal. Made on the first problem; a valid file never pays for it.
+    shown: OnceLock<Arc<str>>,
+}
+
+impl<'a> Source<'a> {
+    pub(crate) fn new(name: &str, text: &'a str) -> Self {
+        Self {
+            name: name.to_owned(),
+            text,
+            shown: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn text(&self) -> &'a str {
+        self.text
+    }
+
+    pub(crate) fn named(&self) -> NamedSource<Arc<str>> {
+        let shown = self.shown.get_or_init(|| sanitize(self.text).into());
+        NamedSource::new(&self.name, Arc::clone(shown))
+    }
+
+    pub(crate) fn problem(&self, kind: ProblemKind, message: impl Into<String>) -> Problem {
+        Problem {
+            kind,
+            message: message.into(),
+            help: None,
+            labels: Vec::new(),
+            src: self.named(),
+        }
+    }
+
+    /// The span of a YAML node. A node that starts a block mapping has no length;
+    /// it is widened to the rest of its line so the underline shows the entry.
+    pub(crate) fn span(&self, location: &Location) -> SourceSpan {
+        let text = self.text();
+        let span = location.span();
+        let (start, len) = match (span.byte_offset(), span.byte_len()) {
+            (Some(start), Some(len)) => (to_usize(start), to_usize(len)),
+            _ => match self.offset_of(location) {
+                Some(start) => (
+                    start,
+                    text[start..].chars().next().map_or(0, char::len_utf8),
+                ),
+                None => return SourceSpan::new(0.into(), 0),
+            },
+        };
+        let start = floor_boundary(text, start.min(text.len()));
+        let mut end = floor_boundary(text, start.saturating_add(len).min(text.len()));
+        if end == start {
+            end = start + line_rest(&text[start..]);
+        }
+        SourceSpan::new(start.into(), end - start)
+    }
+
+    /// Byte offset of a 1-based line and character column.
+    fn offset_of(&self, location: &Location) -> Option<usize> {
+        let (line, column) = (location.line(), location.column());
+        if line == 0 {
+            return None;
+        }
+        let text = self.text();
+        let mut start = 0;
+        for _ in 1..line {
+            start += text[start..].find('\n')? + 1;
+        }
+        let skip = to_usize(column.saturating_sub(1));
+        let line_text = &text[start..];
+        let within = line_text
+            .char_indices()
+            .take_while(|&(_, c)| c != '\n')
+            .nth(skip)
+            .map_or_else(
+                || line_text.find('\n').unwrap_or(line_text.len()),
+                |(i, _)| i,
+            );
+        Some(start + within)
+    }
+}
+
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+fn floor_boundary(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+/// Length of the rest of the line, without a trailing comment or blanks.
+fn line_rest(rest: &str) -> usize {
+    let line = rest.split('\n').next().unwrap_or_default();
+    let line = line.find(" #").map_or(line, |i| &line[..i]);
+    line.trim_end().len()
+}
+
+/// Replace control characters other than newline, tab and carriage return with `?`,
+/// keeping every byte offset where it was.
+fn sanitize(text: &str) -> String {
+    let dangerous = |c: char| {
+        (c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.contains(dangerous) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if dangerous(c) {
+            out.extend(std::iter::repeat_n('?', c.len_utf8()));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A value from the file as a message shows it: in backticks, control characters
+/// escaped, long values shortened.
+pub(crate) fn quote(value: &str) -> String {
+    const MAX: usize = 64;
+    let mut out = String::from("`");
+    for (i, c) in value.chars().enumerate() {
+        if i == MAX {
+            out.push('…');
+            break;
+        }
+        if c == '`' {
+            out.push_str("\\`");
+        } else if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('`');
+    out
+}
+
+/// `` `a`, `b`, `c` ``, shortened after ten.
+pub(crate) fn list<'a>(values: impl IntoIterator<Item = &'a str>) -> String {
+    let values: Vec<&str> = values.into_iter().collect();
+    let mut out: Vec<String> = values.iter().take(10).map(|v| quote(v)).collect();
+    if values.len() > 10 {
+        out.push(format!("and {} more", values.len() - 10));
+    }
+    out.join(", ")
+}
+
+/// The closest candidate to a misspelt `value`, if one is close enough.
+pub(crate) fn did_you_mean<'a>(
+    value: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    // Bounded so that a pathological file cannot make error reporting quadratic.
+    const MAX_CANDIDATES: usize = 1_000;
+    const MAX_LEN: usize = 64;
+    if value.chars().count() > MAX_LEN {
+        return None;
+    }
+    let limit = (value.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .take(MAX_CANDIDATES)
+        .filter(|c| c.chars().count() <= MAX_LEN)
+        .map(|c| (edit_distance(value, c), c))
+        .filter(|&(d, _)| d <= limit)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c)
+}
+
+/// Edit distance over characters, counting a swap of neighbours as one edit
+/// (optimal string alignment), since `lcoal` is a typo of `local`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current: Vec<usize> = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        current[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (previous[j] + 1)
+                .min(current[j - 1] + 1)
+                .min(previous[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(before[j - 2] + 1);
+            }
+            current[j] = best;
+        }
+        std::mem::swap(&mut before, &mut previous);
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous[b.len()]
+}
+
+pub(crate) fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_lowercase().chain(chars).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names_only() {
+        let cases: &[(&str, &[&str], Option<&str>)] = &[
+            ("lcoal", &["local", "aws"], Some("local")),
+            ("prod", &["demo", "gcp"], None),
+            ("dmeo", &["demo", "gcp"], Some("demo")),
+            ("a", &["b"], Some("b")),
+            ("", &["demo"], None),
+        ];
+        for (value, candidates, want) in cases {
+            assert_eq!(
+                did_you_mean(value, candidates.iter().copied()),
+                *want,
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn quotes_and_lists_safely() {
+        assert_eq!(quote("a\u{1b}[31m`"), "`a\\u{1b}[31m\\``");
+        assert_eq!(quote(&"x".repeat(100)), format!("`{}…`", "x".repeat(64)));
+        let many: Vec<String> = (0..12).map(|i| i.to_string()).collect();
+        assert_eq!(
+            list(many.iter().map(String::as_str)),
+            "`0`, `1`, `2`, `3`, `4`, `5`, `6`, `7`, `8`, `9`, and 2 more"
+        );
+    }
+
+    #[test]
+    fn sanitizing_keeps_offsets() {
+        let text = "a\u{0}b\u{85}c\u{202e}d\n\te";
+        let clean = sanitize(text);
+        assert_eq!(clean.len(), text.len());
+        assert_eq!(clean, "a?b??c???d\n\te");
+    }
+}

@@ -1,0 +1,138 @@
+//! The configuration file exactly as written: serde types with a source location on
+//! every value a later check may complain about. They also generate the JSON Schema.
+//!
+//! Required fields are `Option` here so that a missing one is reported together with
+//! every other problem, at the entry that lacks it, instead of stopping the parse.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use serde_saphyr::Spanned;
+
+/// Desired state of non-human identities for `nhi`: which provider blocks manage
+/// which identities, their keys and their bindings.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "nhi configuration")]
+pub(crate) struct RawConfig {
+    /// Format version of this file; only `1` exists.
+    #[schemars(with = "Option<u32>", range(min = 1, max = 1))]
+    pub version: Option<Spanned<i64>>,
+    /// Provider blocks: each manages one scope of one provider type.
+    #[serde(default)]
+    #[schemars(with = "Vec<RawProvider>")]
+    pub providers: Vec<Spanned<RawProvider>>,
+    /// The identities that should exist, each managed by one provider block.
+    #[serde(default)]
+    #[schemars(with = "Vec<RawIdentity>")]
+    pub identities: Vec<Spanned<RawIdentity>>,
+}
+
+/// One provider block.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Provider")]
+pub(crate) struct RawProvider {
+    /// Unique name of this block; identities refer to it and addresses start with it.
+    #[schemars(with = "String", pattern(r"^[a-z][a-z0-9_-]{0,62}$"))]
+    pub name: Option<Spanned<String>>,
+    /// Provider type, e.g. `local`.
+    #[serde(rename = "type")]
+    #[schemars(with = "String")]
+    pub type_name: Option<Spanned<String>>,
+    /// Delete live objects in scope that this file does not declare, instead of only
+    /// reporting them. Default `false`.
+    #[schemars(with = "Option<bool>")]
+    pub prune: Option<Spanned<bool>>,
+    /// Settings of the provider type; which keys it takes depends on the type.
+    #[schemars(with = "Option<Map<String, Value>>")]
+    pub settings: Option<Spanned<Map<String, Value>>>,
+}
+
+/// One identity: a service account, user or role managed by a provider block.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Identity")]
+pub(crate) struct RawIdentity {
+    /// Name of the identity, unique within its provider block; the provider type
+    /// decides which names are valid.
+    #[schemars(with = "String")]
+    pub name: Option<Spanned<String>>,
+    /// Name of the provider block that manages this identity.
+    #[schemars(with = "String")]
+    pub provider: Option<Spanned<String>>,
+    /// Kind of identity, e.g. `service_account`; defaults to the provider type's first kind.
+    #[schemars(with = "Option<String>")]
+    pub kind: Option<Spanned<String>>,
+    /// Who answers for this identity: a person, team or mailbox. Must not be empty.
+    #[schemars(with = "String", length(min = 1))]
+    pub owner: Option<Spanned<String>>,
+    /// Free text; default empty.
+    #[serde(default)]
+    pub description: String,
+    /// Tags (AWS) or labels (GCP).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Day (`YYYY-MM-DD`, UTC) after which the identity must no longer exist.
+    #[schemars(with = "Option<String>", extend("format" = "date"))]
+    pub expires: Option<Spanned<String>>,
+    /// Credentials of this identity.
+    #[serde(default)]
+    #[schemars(with = "Vec<RawKey>")]
+    pub keys: Vec<Spanned<RawKey>>,
+    /// Grants held by this identity.
+    #[serde(default)]
+    #[schemars(with = "Vec<RawBinding>")]
+    pub bindings: Vec<Spanned<RawBinding>>,
+}
+
+/// One key (credential) of an identity.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Key")]
+pub(crate) struct RawKey {
+    /// Name of the key, unique within its identity.
+    #[schemars(with = "String", pattern(r"^[a-z][a-z0-9_-]{0,62}$"))]
+    pub name: Option<Spanned<String>>,
+    /// Rotate the key once it is at least this old, e.g. `90d`.
+    #[schemars(with = "Option<nhi_provider_sdk::Age>")]
+    pub rotate_after: Option<Spanned<String>>,
+    /// Day (`YYYY-MM-DD`, UTC) after which the key must no longer exist.
+    #[schemars(with = "Option<String>", extend("format" = "date"))]
+    pub expires: Option<Spanned<String>>,
+    /// Where new key material is delivered: `stdout`, or `{file: <path>}` relative to
+    /// this file's directory.
+    #[schemars(with = "nhi_provider_sdk::Sink")]
+    pub sink: Option<Spanned<Value>>,
+}
+
+/// One grant of an identity.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Binding")]
+pub(crate) struct RawBinding {
+    /// Role or managed policy granted. Must not be empty.
+    #[schemars(with = "String", length(min = 1))]
+    pub role: Option<Spanned<String>>,
+    /// Resource the role is granted on; default `*` (not tied to one resource).
+    #[schemars(with = "Option<String>", length(min = 1))]
+    pub resource: Option<Spanned<String>>,
+    /// Inline policy document.
+    #[schemars(with = "Option<PolicySchema>")]
+    pub policy: Option<Spanned<Value>>,
+}
+
+/// An inline policy: a YAML mapping, or a string holding a JSON object.
+// Describes the schema only; the value is read as JSON and checked by validation.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "Policy")]
+#[allow(dead_code, reason = "schema only")]
+enum PolicySchema {
+    /// A policy document written as a YAML mapping.
+    Document(Map<String, Value>),
+    /// A string holding a JSON object.
+    Json(String),
+}

@@ -1,0 +1,444 @@
+//! [`RawConfig`] → validated providers and identities. Every check runs, and every
+//! problem is collected, so one run shows the user everything to fix. Provider
+//! blocks and identities are checked here, their keys and bindings in `values`.
+
+mod values;
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use miette::SourceSpan;
+use nhi_provider_sdk::{Identity, ProviderType};
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+use super::error::{Problem, ProblemKind as K, Source, did_you_mean, list, quote};
+use super::model::{DesiredIdentity, ProviderBlock};
+use super::raw::{RawConfig, RawIdentity, RawProvider};
+
+const NAME_HELP: &str = "a name starts with a lowercase letter and has at most 63 lowercase letters, digits, `-` or `_`";
+
+/// What validation produces when nothing is wrong.
+pub(crate) struct Valid {
+    pub providers: Vec<ProviderBlock>,
+    pub identities: Vec<DesiredIdentity>,
+}
+
+/// Check everything; on failure, every problem found, in file order.
+pub(crate) fn validate(source: &Source<'_>, raw: &RawConfig) -> Result<Valid, Vec<Problem>> {
+    let mut v = Validator {
+        source,
+        problems: Vec::new(),
+        types: HashMap::new(),
+    };
+    if let Some(version) = &raw.version
+        && version.value != 1
+    {
+        let problem = v
+            .problem(K::UnsupportedVersion, format!("unsupported configuration version `{}`", version.value))
+            .label(v.span(version), "this version")
+            .with_help("this nhi reads `version: 1`; write that, or use the nhi release that wrote this file");
+        v.problems.push(problem);
+    }
+    let providers: Vec<ProviderBlock> =
+        raw.providers.iter().filter_map(|p| v.provider(p)).collect();
+    let mut seen = HashMap::new();
+    let identities: Vec<DesiredIdentity> = raw
+        .identities
+        .iter()
+        .filter_map(|i| v.identity(i, &mut seen))
+        .collect();
+    if v.problems.is_empty() {
+        Ok(Valid {
+            providers,
+            identities,
+        })
+    } else {
+        let mut problems = v.problems;
+        problems.sort_by_key(Problem::offset);
+        Err(problems)
+    }
+}
+
+struct Validator<'a> {
+    source: &'a Source<'a>,
+    problems: Vec<Problem>,
+    /// Provider block name → its type (when known) and where the name is.
+    types: HashMap<String, (Option<&'static dyn ProviderType>, SourceSpan)>,
+}
+
+impl Validator<'_> {
+    fn problem(&self, kind: K, message: impl Into<String>) -> Problem {
+        self.source.problem(kind, message)
+    }
+
+    fn span<T>(&self, value: &Spanned<T>) -> SourceSpan {
+        self.source.span(&value.referenced)
+    }
+
+    fn push(&mut self, problem: Problem) {
+        self.problems.push(problem);
+    }
+
+    /// The value of a required field, or a `missing_field` problem at its entry.
+    fn required<'v, T>(
+        &mut self,
+        field: Option<&'v Spanned<T>>,
+        entry: &Spanned<impl Sized>,
+        what: &str,
+        name: &str,
+        example: &str,
+    ) -> Option<&'v Spanned<T>> {
+        if field.is_none() {
+            let problem = self
+                .problem(K::MissingField, format!("{what} has no `{name}`"))
+                .label(self.span(entry), format!("`{name}` is missing here"))
+                .with_help(format!("add `{name}: {example}`"));
+            self.push(problem);
+        }
+        field
+    }
+
+    fn name_syntax(&mut self, name: &Spanned<String>, what: &str) -> bool {
+        if is_name(&name.value) {
+            return true;
+        }
+        let problem = self
+            .problem(
+                K::InvalidName,
+                format!("{} is not a valid {what} name", quote(&name.value)),
+            )
+            .label(self.span(name), "not a valid name")
+            .with_help(NAME_HELP);
+        self.push(problem);
+        false
+    }
+
+    fn non_empty<'s>(
+        &mut self,
+        value: &'s Spanned<String>,
+        what: &str,
+        help: &str,
+    ) -> Option<&'s str> {
+        if !value.value.trim().is_empty() {
+            return Some(&value.value);
+        }
+        let problem = self
+            .problem(K::EmptyValue, format!("{what} is empty"))
+            .label(self.span(value), "empty")
+            .with_help(help);
+        self.push(problem);
+        None
+    }
+
+    fn duplicate(
+        &mut self,
+        kind: K,
+        message: String,
+        again: SourceSpan,
+        first: SourceSpan,
+        help: &str,
+    ) {
+        let problem = self
+            .problem(kind, message)
+            .label(again, "defined again here")
+            .label(first, "first defined here")
+            .with_help(help);
+        self.push(problem);
+    }
+
+    fn provider(&mut self, entry: &Spanned<RawProvider>) -> Option<ProviderBlock> {
+        let raw = &entry.value;
+        let name = self.required(raw.name.as_ref(), entry, "provider block", "name", "demo");
+        let type_name = self.required(
+            raw.type_name.as_ref(),
+            entry,
+            "provider block",
+            "type",
+            "local",
+        );
+        let who = name.map_or_else(
+            || "this provider block".to_owned(),
+            |n| format!("provider {}", quote(&n.value)),
+        );
+
+        let provider_type = type_name.and_then(|t| {
+            let found = crate::registry::find(&t.value);
+            if found.is_none() {
+                let known = crate::registry::names();
+                let help = match did_you_mean(&t.value, known.iter().copied()) {
+                    Some(close) => format!("did you mean {}?", quote(close)),
+                    None => format!("known provider types: {}", list(known.iter().copied())),
+                };
+                let problem = self
+                    .problem(
+                        K::UnknownType,
+                        format!("unknown provider type {}", quote(&t.value)),
+                    )
+                    .label(self.span(t), "not a provider type this nhi knows")
+                    .with_help(help);
+                self.push(problem);
+            }
+            found
+        });
+
+        // A badly spelt name is still registered, so identities that use it do not
+        // also report an undefined provider.
+        let mut name_ok = false;
+        if let Some(name) = name {
+            let syntax_ok = self.name_syntax(name, "provider");
+            if let Some(&(_, first)) = self.types.get(&name.value) {
+                self.duplicate(
+                    K::DuplicateName,
+                    format!("provider {} is defined twice", quote(&name.value)),
+                    self.span(name),
+                    first,
+                    "rename or remove one of the two provider blocks",
+                );
+            } else {
+                self.types
+                    .insert(name.value.clone(), (provider_type, self.span(name)));
+                name_ok = syntax_ok;
+            }
+        }
+
+        let settings = Value::Object(
+            raw.settings
+                .as_ref()
+                .map(|s| s.value.clone())
+                .unwrap_or_default(),
+        );
+        let mut settings_ok = true;
+        if let Some(provider_type) = provider_type
+            && let Err(reason) = provider_type.check_settings(&settings)
+        {
+            settings_ok = false;
+            let span = raw
+                .settings
+                .as_ref()
+                .map_or_else(|| self.span(entry), |s| self.span(s));
+            let problem = self
+                .problem(K::InvalidSettings, format!("invalid settings for {who}"))
+                .label(span, reason)
+                .with_help(format!(
+                    "change `settings` to what the `{}` provider type accepts",
+                    provider_type.type_name()
+                ));
+            self.push(problem);
+        }
+
+        let (name, provider_type) = (name?, provider_type?);
+        (name_ok && settings_ok).then(|| ProviderBlock {
+            name: name.value.clone(),
+            type_name: provider_type.type_name().to_owned(),
+            prune: raw.prune.as_ref().is_some_and(|p| p.value),
+            settings,
+        })
+    }
+
+    fn identity(
+        &mut self,
+        entry: &Spanned<RawIdentity>,
+        seen: &mut HashMap<(String, String), SourceSpan>,
+    ) -> Option<DesiredIdentity> {
+        let raw = &entry.value;
+        let before = self.problems.len();
+        let name = self.required(raw.name.as_ref(), entry, "identity", "name", "ci-deployer");
+        let who = name.map_or_else(
+            || "this identity".to_owned(),
+            |n| format!("identity {}", quote(&n.value)),
+        );
+        let provider = self.required(raw.provider.as_ref(), entry, &who, "provider", "demo");
+        let owner = self.required(raw.owner.as_ref(), entry, &who, "owner", "team@example.com");
+        let owner = owner.and_then(|o| {
+            self.non_empty(
+                o,
+                &format!("the owner of {who}"),
+                "name who answers for this identity: a person, team or mailbox",
+            )
+        });
+
+        let provider_type = provider.and_then(|p| self.provider_type(p, &who));
+        let kind = provider_type.and_then(|t| self.kind(t, raw.kind.as_ref(), &who));
+
+        if let (Some(name), Some(provider), Some(provider_type), Some(kind)) =
+            (name, provider, provider_type, kind)
+        {
+            if let Err(reason) = provider_type.check_identity_name(kind, &name.value) {
+                let problem = self
+                    .problem(
+                        K::InvalidName,
+                        format!(
+                            "{} is not a valid `{kind}` name for provider {}",
+                            quote(&name.value),
+                            quote(&provider.value)
+                        ),
+                    )
+                    .label(self.span(name), reason)
+                    .with_help(format!(
+                        "choose a name the `{}` provider type accepts",
+                        provider_type.type_name()
+                    ));
+                self.push(problem);
+            }
+            match seen.entry((provider.value.clone(), name.value.clone())) {
+                Entry::Occupied(first) => self.duplicate(
+                    K::DuplicateName,
+                    format!(
+                        "{who} is defined twice for provider {}",
+                        quote(&provider.value)
+                    ),
+                    self.source.span(&name.referenced),
+                    *first.get(),
+                    "rename or remove one of the two identities",
+                ),
+                Entry::Vacant(slot) => {
+                    slot.insert(self.source.span(&name.referenced));
+                }
+            }
+        }
+
+        let expires = raw.expires.as_ref().and_then(|e| self.date(e));
+        let mut keys = Vec::with_capacity(raw.keys.len());
+        let mut key_names: HashMap<&str, SourceSpan> = HashMap::new();
+        for key in &raw.keys {
+            if let Some(key) = self.key(key, &who, &mut key_names) {
+                keys.push(key);
+            }
+        }
+        let mut bindings = Vec::with_capacity(raw.bindings.len());
+        let mut binding_ids: HashMap<(&str, &str), SourceSpan> = HashMap::new();
+        for binding in &raw.bindings {
+            if let Some(binding) = self.binding(binding, &who, &mut binding_ids) {
+                bindings.push(binding);
+            }
+        }
+
+        if self.problems.len() > before {
+            return None;
+        }
+        Some(DesiredIdentity {
+            provider: provider?.value.clone(),
+            identity: Identity {
+                name: name?.value.clone(),
+                kind: kind?.to_owned(),
+                owner: owner?.to_owned(),
+                description: raw.description.clone(),
+                tags: raw.tags.clone(),
+            },
+            expires,
+            keys,
+            bindings,
+        })
+    }
+
+    /// The type of the provider block an identity names, if the block exists and its
+    /// type is known (an unknown type is reported at the block).
+    fn provider_type(
+        &mut self,
+        provider: &Spanned<String>,
+        who: &str,
+    ) -> Option<&'static dyn ProviderType> {
+        if let Some((provider_type, _)) = self.types.get(&provider.value) {
+            return *provider_type;
+        }
+        let help = if self.types.is_empty() {
+            format!(
+                "add a provider block named {} under `providers:`",
+                quote(&provider.value)
+            )
+        } else if let Some(close) =
+            did_you_mean(&provider.value, self.types.keys().map(String::as_str))
+        {
+            format!("did you mean {}?", quote(close))
+        } else {
+            let mut names: Vec<&str> = self.types.keys().map(String::as_str).collect();
+            names.sort_unstable();
+            format!("defined providers: {}", list(names))
+        };
+        let problem = self
+            .problem(
+                K::UndefinedProvider,
+                format!(
+                    "{who} refers to undefined provider {}",
+                    quote(&provider.value)
+                ),
+            )
+            .label(self.span(provider), "no provider block has this name")
+            .with_help(help);
+        self.push(problem);
+        None
+    }
+
+    fn kind(
+        &mut self,
+        provider_type: &'static dyn ProviderType,
+        kind: Option<&Spanned<String>>,
+        who: &str,
+    ) -> Option<&'static str> {
+        let kinds = provider_type.kinds();
+        let Some(kind) = kind else {
+            return kinds.first().copied();
+        };
+        if let Some(known) = kinds.iter().find(|k| **k == kind.value) {
+            return Some(*known);
+        }
+        let help = match did_you_mean(&kind.value, kinds.iter().copied()) {
+            Some(close) => format!("did you mean {}?", quote(close)),
+            None => format!(
+                "kinds of the `{}` provider type: {}",
+                provider_type.type_name(),
+                list(kinds.iter().copied())
+            ),
+        };
+        let problem = self
+            .problem(
+                K::UnknownKind,
+                format!(
+                    "{who} has kind {}, which the `{}` provider type does not have",
+                    quote(&kind.value),
+                    provider_type.type_name()
+                ),
+            )
+            .label(self.span(kind), "unknown kind")
+            .with_help(help);
+        self.push(problem);
+        None
+    }
+}
+
+/// `^[a-z][a-z0-9_-]{0,62}$`: names of provider blocks and keys.
+fn is_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (1..=63).contains(&bytes.len())
+        && bytes[0].is_ascii_lowercase()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_documented_pattern() {
+        let long = format!("a{}", "b".repeat(62));
+        let too_long = format!("a{}", "b".repeat(63));
+        for (name, want) in [
+            ("demo", true),
+            ("a", true),
+            ("prod_eu-1", true),
+            (long.as_str(), true),
+            (too_long.as_str(), false),
+            ("", false),
+            ("1abc", false),
+            ("Demo", false),
+            ("-x", false),
+            ("dé", false),
+            ("a b", false),
+        ] {
+            assert_eq!(is_name(name), want, "{name}");
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! Checks of the values inside an identity: keys, sinks, bindings, policies, and
+//! dates.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use miette::SourceSpan;
+use nhi_provider_sdk::{Age, AgeError, Binding, Sink};
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+use super::Validator;
+use crate::config::error::{ProblemKind as K, quote};
+use crate::config::model::DesiredKey;
+use crate::config::raw::{RawBinding, RawKey};
+
+impl Validator<'_> {
+    pub(super) fn date(&mut self, value: &Spanned<String>) -> Option<jiff::civil::Date> {
+        let text = value.value.as_str();
+        let shaped = text.len() == 10
+            && text.bytes().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            });
+        let parsed = if shaped {
+            text.parse::<jiff::civil::Date>().map_err(|e| e.to_string())
+        } else {
+            Err(String::new())
+        };
+        match parsed {
+            Ok(date) => Some(date),
+            Err(reason) => {
+                let label = if reason.is_empty() {
+                    "not a `YYYY-MM-DD` date".to_owned()
+                } else {
+                    reason
+                };
+                let problem = self
+                    .problem(
+                        K::InvalidDate,
+                        format!("{} is not a valid date", quote(text)),
+                    )
+                    .label(self.span(value), label)
+                    .with_help("write a calendar day as `YYYY-MM-DD`, e.g. `2027-01-31`");
+                self.push(problem);
+                None
+            }
+        }
+    }
+
+    pub(super) fn key<'r>(
+        &mut self,
+        entry: &'r Spanned<RawKey>,
+        who: &str,
+        names: &mut HashMap<&'r str, SourceSpan>,
+    ) -> Option<DesiredKey> {
+        let raw = &entry.value;
+        let before = self.problems.len();
+        let name = self.required(
+            raw.name.as_ref(),
+            entry,
+            &format!("a key of {who}"),
+            "name",
+            "primary",
+        );
+        if let Some(name) = name
+            && self.name_syntax(name, "key")
+        {
+            let span = self.span(name);
+            match names.entry(&name.value) {
+                Entry::Occupied(first) => self.duplicate(
+                    K::DuplicateName,
+                    format!("key {} is defined twice in {who}", quote(&name.value)),
+                    span,
+                    *first.get(),
+                    "rename or remove one of the two keys",
+                ),
+                Entry::Vacant(slot) => {
+                    slot.insert(span);
+                }
+            }
+        }
+        let rotate_after = raw.rotate_after.as_ref().and_then(|r| match r.value.parse::<Age>() {
+            Ok(age) => Some(age),
+            Err(err) => {
+                let label = match err {
+                    AgeError::Zero => "must be greater than zero",
+                    AgeError::Invalid(_) => "not a duration",
+                };
+                let problem = self
+                    .problem(K::InvalidDuration, format!("{} is not a valid duration", quote(&r.value)))
+                    .label(self.span(r), label)
+                    .with_help("write a whole number and a unit (`s`, `m`, `h`, `d` or `w`), e.g. `90d`");
+                self.push(problem);
+                None
+            }
+        });
+        let expires = raw.expires.as_ref().and_then(|e| self.date(e));
+        let key_who = name.map_or_else(
+            || format!("a key of {who}"),
+            |n| format!("key {} of {who}", quote(&n.value)),
+        );
+        let sink = self
+            .required(raw.sink.as_ref(), entry, &key_who, "sink", "stdout")
+            .and_then(|s| self.sink(s, &key_who));
+        if self.problems.len() > before {
+            return None;
+        }
+        Some(DesiredKey {
+            name: name?.value.clone(),
+            rotate_after,
+            expires,
+            sink: sink?,
+        })
+    }
+
+    fn sink(&mut self, value: &Spanned<Value>, who: &str) -> Option<Sink> {
+        let sink = match &value.value {
+            Value::String(s) if s == "stdout" => Ok(Sink::Stdout),
+            Value::Object(map) if map.len() == 1 => match map.get("file") {
+                Some(Value::String(path)) if !path.trim().is_empty() => {
+                    Ok(Sink::File(path.clone()))
+                }
+                Some(Value::String(_)) => Err("the file path is empty"),
+                Some(_) => Err("`file` must be a path"),
+                None => Err("not `stdout` or `{file: <path>}`"),
+            },
+            _ => Err("not `stdout` or `{file: <path>}`"),
+        };
+        sink.map_err(|label| {
+            let problem = self
+                .problem(K::InvalidSink, format!("invalid sink for {who}"))
+                .label(self.span(value), label)
+                .with_help("write `sink: stdout` or `sink: {file: <path relative to this file>}`");
+            self.push(problem);
+        })
+        .ok()
+    }
+
+    pub(super) fn binding<'r>(
+        &mut self,
+        entry: &'r Spanned<RawBinding>,
+        who: &str,
+        ids: &mut HashMap<(&'r str, &'r str), SourceSpan>,
+    ) -> Option<Binding> {
+        let raw = &entry.value;
+        let before = self.problems.len();
+        let what = format!("a binding of {who}");
+        let role = self.required(raw.role.as_ref(), entry, &what, "role", "viewer");
+        let role = role.and_then(|r| {
+            self.non_empty(
+                r,
+                &format!("the role of {what}"),
+                "name the role or policy to grant",
+            )
+        });
+        let resource = match &raw.resource {
+            Some(r) => self.non_empty(
+                r,
+                &format!("the resource of {what}"),
+                "write `*` for a grant not tied to one resource, or remove `resource`",
+            ),
+            None => Some("*"),
+        };
+        if let (Some(role), Some(resource)) = (role, resource) {
+            let span = raw
+                .role
+                .as_ref()
+                .map_or_else(|| self.span(entry), |r| self.span(r));
+            match ids.entry((role, resource)) {
+                Entry::Occupied(first) => self.duplicate(
+                    K::DuplicateBinding,
+                    format!(
+                        "{who} has role {} on {} twice",
+                        quote(role),
+                        quote(resource)
+                    ),
+                    span,
+                    *first.get(),
+                    "remove one of the two bindings, or merge their policies",
+                ),
+                Entry::Vacant(slot) => {
+                    slot.insert(span);
+                }
+            }
+        }
+        let policy = raw.policy.as_ref().and_then(|p| self.policy(p, &what));
+        if self.problems.len() > before {
+            return None;
+        }
+        Some(Binding {
+            role: role?.to_owned(),
+            resource: resource?.to_owned(),
+            policy,
+        })
+    }
+
+    fn policy(&mut self, value: &Spanned<Value>, what: &str) -> Option<Value> {
+        let result = match &value.value {
+            Value::Object(_) => Ok(value.value.clone()),
+            Value::String(text) => match serde_json::from_str::<Value>(text) {
+                Ok(parsed @ Value::Object(_)) => Ok(parsed),
+                Ok(_) => Err("this JSON is not an object".to_owned()),
+                Err(err) => Err(format!("not JSON: {err}")),
+            },
+            _ => Err("neither a mapping nor a string".to_owned()),
+        };
+        result
+            .map_err(|label| {
+                let problem = self
+                    .problem(
+                        K::InvalidPolicy,
+                        format!("the policy of {what} is not a JSON object"),
+                    )
+                    .label(self.span(value), label)
+                    .with_help(
+                        "write the policy as a YAML mapping, or as a string holding a JSON object",
+                    );
+                self.push(problem);
+            })
+            .ok()
+    }
+}

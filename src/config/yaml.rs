@@ -1,0 +1,287 @@
+//! YAML text → [`RawConfig`]: the parser's limits, and its errors turned into
+//! [`Problem`]s that say what to do.
+
+use serde_saphyr::budget::BudgetBreach;
+use serde_saphyr::{Budget, Error, Location, MessageFormatter as _, Options};
+
+use super::error::{
+    MAX_FILE_BYTES, Problem, ProblemKind, Source, did_you_mean, list, lowercase_first, quote,
+};
+use super::raw::RawConfig;
+
+/// Deepest nesting accepted; configurations need about ten levels, inline policies a
+/// few more. Also bounds recursion while building JSON values.
+const MAX_DEPTH: usize = 64;
+/// Parser events (one per scalar, collection start or end) per configuration. A
+/// 100,000-identity file needs about 6 million; bounded by the file size in any case.
+const MAX_EVENTS: usize = 64 * 1024 * 1024;
+/// Events replayed from aliases across the file: anchors are fine for sharing a
+/// binding list, but cannot be used to multiply the file (a "billion laughs").
+const MAX_REPLAYED_EVENTS: usize = 1_000_000;
+
+const MINIMAL_EXAMPLE: &str = "write a configuration such as:
+
+    providers:
+      - name: demo
+        type: local
+        settings: {state: estate.json}
+    identities:
+      - name: ci-deployer
+        provider: demo
+        owner: platform@example.com";
+
+pub(crate) fn options() -> Options {
+    let mut budget = Budget::default();
+    budget.max_depth = MAX_DEPTH;
+    budget.max_events = MAX_EVENTS;
+    budget.max_nodes = MAX_EVENTS;
+    budget.max_total_scalar_bytes = usize::try_from(MAX_FILE_BYTES).unwrap_or(usize::MAX);
+    let mut options = Options::default();
+    options.budget = Some(budget);
+    options.alias_limits.max_total_replayed_events = MAX_REPLAYED_EVENTS;
+    // Locations are enough: reports show the file through miette, not saphyr's snippets.
+    options.with_snippet = false;
+    // `prune: yes` or `prune: off` are YAML 1.1 spellings that surprise people.
+    options.strict_booleans = true;
+    options
+}
+
+/// Parse `source` into the raw configuration, or the first problem that stops it.
+pub(crate) fn parse(source: &Source<'_>, text: &str) -> Result<RawConfig, Box<Problem>> {
+    if is_blank(text) {
+        let problem = source
+            .problem(
+                ProblemKind::Empty,
+                format!("{} is empty", quote(source.name())),
+            )
+            .label(
+                miette::SourceSpan::from(0..0),
+                "nothing but blank lines and comments",
+            )
+            .with_help(MINIMAL_EXAMPLE);
+        return Err(Box::new(problem));
+    }
+    serde_saphyr::from_str_with_options(text, options())
+        .map_err(|err| Box::new(problem(source, &err)))
+}
+
+/// Whether the text holds no YAML content: only blanks, comments and document markers.
+fn is_blank(text: &str) -> bool {
+    text.trim_start_matches('\u{feff}').lines().all(|line| {
+        let line = line.trim();
+        line.is_empty() || line.starts_with('#') || line == "---" || line == "..."
+    })
+}
+
+fn problem(source: &Source<'_>, err: &Error) -> Problem {
+    let err = err.without_snippet();
+    // An error inside an aliased value is reported where the alias is used.
+    let (err, location) = match err {
+        Error::AliasError {
+            error, locations, ..
+        } => (error.without_snippet(), Some(locations.reference_location)),
+        _ => (err, err.location()),
+    };
+    let location = location.unwrap_or(Location::UNKNOWN);
+    let span = source.span(&location);
+    let (kind, message, label, help) = describe(source, err);
+    source
+        .problem(kind, message)
+        .label(span, label)
+        .with_help(help)
+}
+
+/// Kind, message, label and help for one parse error.
+fn describe(source: &Source<'_>, err: &Error) -> (ProblemKind, String, String, String) {
+    use ProblemKind as K;
+    match err {
+        Error::SerdeUnknownField {
+            field, expected, ..
+        } => {
+            let help = match did_you_mean(field, expected.iter().copied()) {
+                Some(close) => format!("did you mean {}?", quote(close)),
+                None => format!("fields here: {}", list(expected.iter().copied())),
+            };
+            (
+                K::UnknownField,
+                format!("unknown field {}", quote(field)),
+                "not a field here".into(),
+                help,
+            )
+        }
+        Error::SerdeMissingField { field, .. } => (
+            K::MissingField,
+            format!("missing field {}", quote(field)),
+            "in this entry".into(),
+            format!("add {}", quote(field)),
+        ),
+        Error::DuplicateMappingKey { key, .. } => {
+            let key = key.as_deref().map_or_else(|| "a key".to_owned(), quote);
+            (
+                K::DuplicateKey,
+                format!("duplicate key {key}"),
+                "already given above".into(),
+                "keep one of the two entries".into(),
+            )
+        }
+        Error::SerdeInvalidType {
+            unexpected,
+            expected,
+            ..
+        } => (
+            K::WrongType,
+            format!("expected {}, found {}", expected_text(expected), unexpected),
+            format!("expected {}", expected_text(expected)),
+            "change the value to the expected type".into(),
+        ),
+        Error::Unexpected { expected, .. } => {
+            let expected = expected_text(expected);
+            let help = if expected == "a mapping" {
+                "write `key: value` entries here (the file itself is a mapping with `providers` and `identities`)"
+            } else {
+                "change the value to the expected type"
+            };
+            (
+                K::WrongType,
+                format!("expected {expected}"),
+                format!("expected {expected}"),
+                help.into(),
+            )
+        }
+        Error::InvalidScalar { ty, .. } => {
+            let expected = expected_text(ty);
+            (
+                K::WrongType,
+                format!("expected {expected}"),
+                format!("not {expected}"),
+                "change the value to the expected type".into(),
+            )
+        }
+        Error::InvalidBooleanStrict { .. } => (
+            K::WrongType,
+            "expected `true` or `false`".into(),
+            "not `true` or `false`".into(),
+            "write `true` or `false`".into(),
+        ),
+        Error::NullIntoString { .. } => (
+            K::WrongType,
+            "expected a string, found nothing".into(),
+            "empty value".into(),
+            "write a value after the colon, or remove the key".into(),
+        ),
+        Error::NonFiniteFloat { value, .. } => (
+            K::InvalidValue,
+            format!("{} is not a finite number", quote(value)),
+            "not a finite number".into(),
+            "quote the value to keep it as a string".into(),
+        ),
+        Error::SerdeInvalidValue {
+            unexpected,
+            expected,
+            ..
+        } => (
+            K::InvalidValue,
+            format!("invalid value {unexpected}, expected {expected}"),
+            "invalid value".into(),
+            format!("write {expected}"),
+        ),
+        Error::SerdeInvalidLength { len, expected, .. } => (
+            K::InvalidValue,
+            format!("expected {expected}, found {len} elements"),
+            "wrong number of elements".into(),
+            format!("write {expected}"),
+        ),
+        Error::SerdeUnknownVariant {
+            variant, expected, ..
+        } => (
+            K::InvalidValue,
+            format!("unknown value {}", quote(variant)),
+            "not allowed here".into(),
+            format!("use one of {}", list(expected.iter().copied())),
+        ),
+        Error::MultipleDocuments { .. } => (
+            K::Syntax,
+            format!("{} holds more than one YAML document", quote(source.name())),
+            "a second document starts here".into(),
+            "keep one document: remove this `---` and merge what follows into the first".into(),
+        ),
+        Error::Budget { breach, .. } => (
+            K::TooComplex,
+            format!(
+                "{} is too complex to read safely: {}",
+                quote(source.name()),
+                breach_text(breach)
+            ),
+            "limit reached here".into(),
+            "simplify the file: reduce nesting and aliases".into(),
+        ),
+        Error::AliasReplayLimitExceeded { .. }
+        | Error::AliasExpansionLimitExceeded { .. }
+        | Error::AliasReplayStackDepthExceeded { .. }
+        | Error::AliasReplayCounterOverflow { .. } => (
+            K::TooComplex,
+            format!(
+                "{} is too complex to read safely: aliases expand to too much",
+                quote(source.name())
+            ),
+            "limit reached here".into(),
+            format!(
+                "aliases may replay at most {MAX_REPLAYED_EVENTS} values in total; write the repeated parts out, or use fewer aliases"
+            ),
+        ),
+        Error::Eof { .. } => (
+            K::Syntax,
+            "unexpected end of file".into(),
+            "the file ends here".into(),
+            "complete the last entry".into(),
+        ),
+        other => {
+            let message = serde_saphyr::UserMessageFormatter.format_message(other);
+            let message = lowercase_first(message.trim_end_matches('.'));
+            let message = message.replace("tabs disallowed", "tabs are not allowed");
+            let help = if message.contains("tab") {
+                "indent with spaces, not tabs"
+            } else {
+                "fix the YAML syntax here"
+            };
+            (
+                K::Syntax,
+                format!("invalid YAML: {message}"),
+                "here".into(),
+                help.into(),
+            )
+        }
+    }
+}
+
+/// How an expected type reads in a message.
+fn expected_text(expected: &str) -> String {
+    match expected {
+        "mapping start" | "a map" | "map" | "struct" => "a mapping".into(),
+        "sequence start" | "a sequence" | "sequence" => "a list".into(),
+        "string scalar" | "a string" | "string" | "str" => "a string".into(),
+        "bool" | "a boolean" => "`true` or `false`".into(),
+        "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64" | "usize" | "isize"
+        | "i64 value" | "u32 value" => "a whole number".into(),
+        "f32" | "f64" => "a number".into(),
+        other if other.starts_with("a ") || other.starts_with("an ") => other.into(),
+        other => format!("a {other}"),
+    }
+}
+
+fn breach_text(breach: &BudgetBreach) -> String {
+    match breach {
+        BudgetBreach::Depth { .. } => format!("nesting goes deeper than {MAX_DEPTH} levels"),
+        BudgetBreach::Events { .. } | BudgetBreach::Nodes { .. } => {
+            format!("more than {MAX_EVENTS} values")
+        }
+        BudgetBreach::Aliases { .. }
+        | BudgetBreach::AliasAnchorRatio { .. }
+        | BudgetBreach::RecordedAnchorEvents { .. }
+        | BudgetBreach::RecordedAnchorBytes { .. } => "aliases expand to too much".into(),
+        BudgetBreach::Anchors { .. } => "too many anchors".into(),
+        BudgetBreach::ScalarBytes { .. } => "too much text".into(),
+        BudgetBreach::Documents { .. } => "more than one document".into(),
+        _ => "a safety limit was exceeded".into(),
+    }
+}
