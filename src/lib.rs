@@ -10,12 +10,12 @@
 //! - [`apply`] verifies, locks, re-reads, refuses stale plans, executes and writes receipts;
 //! - `cli` maps each subcommand onto those pieces.
 
+pub mod apply;
+pub mod cli;
 pub mod config;
-mod registry;
 pub mod diff;
 pub mod plan;
-pub mod render;
 pub mod refresh;
-pub mod cli;
+mod registry;
+pub mod render;
 pub mod trust;
-pub mod apply;

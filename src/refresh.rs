@@ -10,25 +10,41 @@ use crate::config::{Config, ProviderBlock};
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum RefreshError {
     #[error("cannot connect provider `{provider}`")]
-    #[diagnostic(code(nhi::provider::connect), help("check the provider block's settings"))]
+    #[diagnostic(
+        code(nhi::provider::connect),
+        help("check the provider block's settings")
+    )]
     Connect {
         provider: String,
         #[source]
         source: ProviderError,
     },
     #[error("cannot read live state of provider `{provider}`")]
-    #[diagnostic(code(nhi::provider::read), help("nothing was changed; fix the cause and run again"))]
+    #[diagnostic(
+        code(nhi::provider::read),
+        help("nothing was changed; fix the cause and run again")
+    )]
     Read {
         provider: String,
         #[source]
         source: ProviderError,
     },
     #[error("provider `{provider}` returned identity `{name}` twice")]
-    #[diagnostic(code(nhi::provider::invalid_state), help("the provider's live state is inconsistent; nothing was changed"))]
+    #[diagnostic(
+        code(nhi::provider::invalid_state),
+        help("the provider's live state is inconsistent; nothing was changed")
+    )]
     Duplicate { provider: String, name: String },
     #[error("provider `{provider}` returned {what} twice on identity `{name}`")]
-    #[diagnostic(code(nhi::provider::invalid_state), help("the provider's live state is inconsistent; nothing was changed"))]
-    DuplicatePart { provider: String, name: String, what: String },
+    #[diagnostic(
+        code(nhi::provider::invalid_state),
+        help("the provider's live state is inconsistent; nothing was changed")
+    )]
+    DuplicatePart {
+        provider: String,
+        name: String,
+        what: String,
+    },
     #[error("provider type `{type_name}` is not built into this nhi")]
     #[diagnostic(code(nhi::provider::unknown_type))]
     UnknownType { type_name: String },
@@ -45,35 +61,79 @@ pub struct Refreshed {
 
 /// Connects one provider block.
 pub fn connect(config: &Config, block: &ProviderBlock) -> Result<Box<dyn Provider>, RefreshError> {
-    let provider_type = crate::registry::find(&block.type_name)
-        .ok_or_else(|| RefreshError::UnknownType { type_name: block.type_name.clone() })?;
+    let provider_type =
+        crate::registry::find(&block.type_name).ok_or_else(|| RefreshError::UnknownType {
+            type_name: block.type_name.clone(),
+        })?;
     provider_type
-        .connect(ProviderContext { name: block.name.clone(), settings: block.settings.clone(), base_dir: config.dir.clone() })
-        .map_err(|source| RefreshError::Connect { provider: block.name.clone(), source })
+        .connect(ProviderContext {
+            name: block.name.clone(),
+            settings: block.settings.clone(),
+            base_dir: config.dir.clone(),
+        })
+        .map_err(|source| RefreshError::Connect {
+            provider: block.name.clone(),
+            source,
+        })
 }
 
 /// Reads one connected provider and checks what it returned.
-pub async fn read(block: &ProviderBlock, provider: &dyn Provider) -> Result<(ObservedState, u64), RefreshError> {
+pub async fn read(
+    block: &ProviderBlock,
+    provider: &dyn Provider,
+) -> Result<(ObservedState, u64), RefreshError> {
     let response = provider
         .read(ReadRequest::default())
         .await
-        .map_err(|source| RefreshError::Read { provider: block.name.clone(), source })?;
+        .map_err(|source| RefreshError::Read {
+            provider: block.name.clone(),
+            source,
+        })?;
     let mut state = response.state;
-    if !state.identities.windows(2).all(|w| w[0].identity.name < w[1].identity.name) {
-        state.identities.sort_by(|a, b| a.identity.name.cmp(&b.identity.name));
-        if let Some(w) = state.identities.windows(2).find(|w| w[0].identity.name == w[1].identity.name) {
-            return Err(RefreshError::Duplicate { provider: block.name.clone(), name: w[0].identity.name.clone() });
+    if !state
+        .identities
+        .windows(2)
+        .all(|w| w[0].identity.name < w[1].identity.name)
+    {
+        state
+            .identities
+            .sort_by(|a, b| a.identity.name.cmp(&b.identity.name));
+        if let Some(w) = state
+            .identities
+            .windows(2)
+            .find(|w| w[0].identity.name == w[1].identity.name)
+        {
+            return Err(RefreshError::Duplicate {
+                provider: block.name.clone(),
+                name: w[0].identity.name.clone(),
+            });
         }
     }
     for identity in &state.identities {
         let name = &identity.identity.name;
         let keys = &identity.keys;
-        if let Some((_, key)) = keys.iter().enumerate().find(|(i, k)| keys[..*i].iter().any(|o| o.id == k.id)) {
-            return Err(RefreshError::DuplicatePart { provider: block.name.clone(), name: name.clone(), what: format!("key `{}`", key.id) });
+        if let Some((_, key)) = keys
+            .iter()
+            .enumerate()
+            .find(|(i, k)| keys[..*i].iter().any(|o| o.id == k.id))
+        {
+            return Err(RefreshError::DuplicatePart {
+                provider: block.name.clone(),
+                name: name.clone(),
+                what: format!("key `{}`", key.id),
+            });
         }
         let bindings = &identity.bindings;
-        if let Some((_, b)) = bindings.iter().enumerate().find(|(i, b)| bindings[..*i].iter().any(|o| o.same_object(b))) {
-            return Err(RefreshError::DuplicatePart { provider: block.name.clone(), name: name.clone(), what: format!("binding `{}` on `{}`", b.role, b.resource) });
+        if let Some((_, b)) = bindings
+            .iter()
+            .enumerate()
+            .find(|(i, b)| bindings[..*i].iter().any(|o| o.same_object(b)))
+        {
+            return Err(RefreshError::DuplicatePart {
+                provider: block.name.clone(),
+                name: name.clone(),
+                what: format!("binding `{}` on `{}`", b.role, b.resource),
+            });
         }
     }
     Ok((state, response.api_calls))
@@ -88,13 +148,22 @@ pub async fn refresh(config: &Config) -> Result<Vec<Refreshed>, RefreshError> {
         let scope = provider
             .describe()
             .await
-            .map_err(|source| RefreshError::Read { provider: block.name.clone(), source })?
+            .map_err(|source| RefreshError::Read {
+                provider: block.name.clone(),
+                source,
+            })?
             .scope;
         let (observed, api_calls) = read(block, provider.as_ref()).await?;
         if let Some(s) = spinner {
             s.finish_and_clear();
         }
-        out.push(Refreshed { block: block.clone(), provider, scope, observed, api_calls });
+        out.push(Refreshed {
+            block: block.clone(),
+            provider,
+            scope,
+            observed,
+            api_calls,
+        });
     }
     Ok(out)
 }

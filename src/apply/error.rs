@@ -4,22 +4,35 @@ use miette::Diagnostic;
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum ApplyError {
-    #[error("the configuration `{path}` is not the one the plan was made from (plan: `{planned}`, on disk: `{actual}`)")]
+    #[error(
+        "the configuration `{path}` is not the one the plan was made from (plan: `{planned}`, on disk: `{actual}`)"
+    )]
     #[diagnostic(
         code(nhi::apply::config_changed),
-        help("plan again from the current configuration, or pass `--ignore-config` where only the plan travels (see README)")
+        help(
+            "plan again from the current configuration, or pass `--ignore-config` where only the plan travels (see README)"
+        )
     )]
-    ConfigChanged { path: String, planned: String, actual: String },
+    ConfigChanged {
+        path: String,
+        planned: String,
+        actual: String,
+    },
 
     #[error("the configuration `{path}` the plan was made from is not here")]
     #[diagnostic(
         code(nhi::apply::config_missing),
-        help("run apply in the configuration's directory (`-C DIR`), or pass `--ignore-config` where only the plan travels")
+        help(
+            "run apply in the configuration's directory (`-C DIR`), or pass `--ignore-config` where only the plan travels"
+        )
     )]
     ConfigMissing { path: String },
 
     #[error("secret sink `{path}` already exists; nhi never overwrites key material")]
-    #[diagnostic(code(nhi::apply::sink_exists), help("move the old file away (after its key is retired), then apply again"))]
+    #[diagnostic(
+        code(nhi::apply::sink_exists),
+        help("move the old file away (after its key is retired), then apply again")
+    )]
     SinkExists { path: String },
 
     #[error("the plan sends key material for `{address}` to standard output")]
@@ -34,23 +47,40 @@ pub enum ApplyError {
     UnknownProvider { type_name: String },
 
     #[error("cannot lock scope `{scope}`: {detail}")]
-    #[diagnostic(code(nhi::apply::locked), help("another apply holds the lock; wait for it, or pass `--lock-timeout 5m` to wait"))]
+    #[diagnostic(
+        code(nhi::apply::locked),
+        help("another apply holds the lock; wait for it, or pass `--lock-timeout 5m` to wait")
+    )]
     Locked { scope: String, detail: String },
 
     #[error("provider `{scope}` failed: {detail}")]
-    #[diagnostic(code(nhi::apply::provider), help("nothing was changed; fix the cause and apply again"))]
+    #[diagnostic(
+        code(nhi::apply::provider),
+        help("nothing was changed; fix the cause and apply again")
+    )]
     Provider { scope: String, detail: String },
 
     #[error("the plan is stale: {} object{} changed since planning:\n{}", objects.len(), if objects.len() == 1 { "" } else { "s" }, objects.join("\n"))]
-    #[diagnostic(code(nhi::plan::stale), help("nothing was changed; run `nhi plan` again and have the new plan approved"))]
+    #[diagnostic(
+        code(nhi::plan::stale),
+        help("nothing was changed; run `nhi plan` again and have the new plan approved")
+    )]
     Stale { objects: Vec<String> },
 
     #[error("change {index} of {total} (`{address}`) failed: {detail}")]
     #[diagnostic(
         code(nhi::apply::change_failed),
-        help("changes before it were applied and are recorded in the receipt `{receipt}`; fix the cause, plan again, and apply the new plan")
+        help(
+            "changes before it were applied and are recorded in the receipt `{receipt}`; fix the cause, plan again, and apply the new plan"
+        )
     )]
-    ChangeFailed { index: usize, total: usize, address: String, detail: String, receipt: String },
+    ChangeFailed {
+        index: usize,
+        total: usize,
+        address: String,
+        detail: String,
+        receipt: String,
+    },
 
     #[error("cannot write receipt `{path}`: {detail}")]
     #[diagnostic(code(nhi::apply::receipt))]

@@ -11,10 +11,14 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nhi_provider_sdk::{Address, ApplyRequest, Digest, LockGuard, LockRequest, Provider, ProviderContext};
+use nhi_provider_sdk::{
+    Address, ApplyRequest, Digest, LockGuard, LockRequest, Provider, ProviderContext,
+};
 
 pub use error::ApplyError;
-pub use receipt::{ChangeOutcome, Outcome, RECEIPT_FORMAT_VERSION, ReceiptBody, ReceiptFile, Status, is_receipt};
+pub use receipt::{
+    ChangeOutcome, Outcome, RECEIPT_FORMAT_VERSION, ReceiptBody, ReceiptFile, Status, is_receipt,
+};
 
 use crate::plan::{PlanFile, ScopeRecord, Touched};
 use crate::trust::{AllowedSigners, Role, Signer, TrustError, TrustPolicy};
@@ -59,7 +63,14 @@ pub enum Refusal {
 pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applied, Refusal> {
     let body = &file.body;
     // 3–5: signatures, trust policy, expiry.
-    let (_, failure) = crate::trust::judge_plan(body, &file.digest, &file.signatures, options.policy, options.signers, options.now);
+    let (_, failure) = crate::trust::judge_plan(
+        body,
+        &file.digest,
+        &file.signatures,
+        options.policy,
+        options.signers,
+        options.now,
+    );
     if let Some(failure) = failure {
         return Err(failure.into());
     }
@@ -74,11 +85,17 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     }
     let mut guards: Vec<Box<dyn LockGuard>> = Vec::new();
     for (scope, provider) in &providers {
-        let request = LockRequest { holder: options.applier.clone(), timeout: options.lock_timeout };
+        let request = LockRequest {
+            holder: options.applier.clone(),
+            timeout: options.lock_timeout,
+        };
         let guard = provider
             .lock(request)
             .await
-            .map_err(|e| ApplyError::Locked { scope: scope.provider.clone(), detail: e.to_string() })?;
+            .map_err(|e| ApplyError::Locked {
+                scope: scope.provider.clone(),
+                detail: e.to_string(),
+            })?;
         guards.push(guard);
     }
     // 8: re-read and compare every touched object.
@@ -99,7 +116,13 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     let mut outcomes: Vec<ChangeOutcome> = body
         .changes
         .iter()
-        .map(|c| ChangeOutcome { address: c.address.clone(), action: c.action, status: Status::NotAttempted, error: None, new_key_id: None })
+        .map(|c| ChangeOutcome {
+            address: c.address.clone(),
+            action: c.action,
+            status: Status::NotAttempted,
+            error: None,
+            new_key_id: None,
+        })
         .collect();
     let mut failed = None;
     for (index, change) in body.changes.iter().enumerate() {
@@ -111,7 +134,11 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
             .find(|(s, _)| s.provider == change.address.provider_prefix())
             .expect("invariant: checked plans only address their own scopes")
             .1;
-        let result = provider.apply(ApplyRequest { operation: change.operation.clone() }).await;
+        let result = provider
+            .apply(ApplyRequest {
+                operation: change.operation.clone(),
+            })
+            .await;
         let outcome = &mut outcomes[index];
         match result {
             Ok(response) => {
@@ -153,7 +180,10 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     let observed_after = body
         .touched
         .iter()
-        .map(|t| Touched { address: t.address.clone(), fingerprint: after.get(&t.address).copied() })
+        .map(|t| Touched {
+            address: t.address.clone(),
+            fingerprint: after.get(&t.address).copied(),
+        })
         .collect();
     let receipt = ReceiptBody {
         format_version: RECEIPT_FORMAT_VERSION,
@@ -162,18 +192,35 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         applier: options.applier.clone(),
         started_at,
         finished_at: crate::cli::whole_seconds(jiff::Timestamp::now()),
-        outcome: if failed.is_some() { Outcome::Failed } else { Outcome::Succeeded },
+        outcome: if failed.is_some() {
+            Outcome::Failed
+        } else {
+            Outcome::Succeeded
+        },
         changes: outcomes,
         observed_after,
     };
     let mut receipt = ReceiptFile::new(receipt);
-    let receipt_error = |detail: String| ApplyError::Receipt { path: options.receipt_path.display().to_string(), detail };
+    let receipt_error = |detail: String| ApplyError::Receipt {
+        path: options.receipt_path.display().to_string(),
+        detail,
+    };
     if let Some(signer) = options.receipt_signer {
-        let record = crate::trust::sign(signer, crate::trust::RECEIPT_NAMESPACE, Role::Applier, &options.applier, receipt.digest, crate::cli::whole_seconds(jiff::Timestamp::now()), None)
-            .map_err(|e| receipt_error(e.to_string()))?;
+        let record = crate::trust::sign(
+            signer,
+            crate::trust::RECEIPT_NAMESPACE,
+            Role::Applier,
+            &options.applier,
+            receipt.digest,
+            crate::cli::whole_seconds(jiff::Timestamp::now()),
+            None,
+        )
+        .map_err(|e| receipt_error(e.to_string()))?;
         receipt.signatures.push(record);
     }
-    receipt.write(&options.receipt_path).map_err(|e| receipt_error(e.to_string()))?;
+    receipt
+        .write(&options.receipt_path)
+        .map_err(|e| receipt_error(e.to_string()))?;
     if let Some((index, detail)) = failed {
         return Err(ApplyError::ChangeFailed {
             index: index + 1,
@@ -184,31 +231,59 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         }
         .into());
     }
-    Ok(Applied::Applied { changes: body.changes.len(), receipt: options.receipt_path.clone() })
+    Ok(Applied::Applied {
+        changes: body.changes.len(),
+        receipt: options.receipt_path.clone(),
+    })
 }
 
 fn check_config(path: &str, planned: Digest) -> Result<(), ApplyError> {
-    let bytes = std::fs::read(Path::new(path)).map_err(|_| ApplyError::ConfigMissing { path: path.to_owned() })?;
+    let bytes = std::fs::read(Path::new(path)).map_err(|_| ApplyError::ConfigMissing {
+        path: path.to_owned(),
+    })?;
     let actual = Digest::of(&bytes);
     if actual != planned {
-        return Err(ApplyError::ConfigChanged { path: path.to_owned(), planned: planned.to_string(), actual: actual.to_string() });
+        return Err(ApplyError::ConfigChanged {
+            path: path.to_owned(),
+            planned: planned.to_string(),
+            actual: actual.to_string(),
+        });
     }
     Ok(())
 }
 
 fn connect(scope: &ScopeRecord, base_dir: &Path) -> Result<Box<dyn Provider>, ApplyError> {
-    let (type_name, name) = scope.provider.split_once('.').expect("invariant: checked plans name scopes `<type>.<name>`");
-    let provider_type = crate::registry::find(type_name).ok_or_else(|| ApplyError::UnknownProvider { type_name: type_name.to_owned() })?;
+    let (type_name, name) = scope
+        .provider
+        .split_once('.')
+        .expect("invariant: checked plans name scopes `<type>.<name>`");
+    let provider_type =
+        crate::registry::find(type_name).ok_or_else(|| ApplyError::UnknownProvider {
+            type_name: type_name.to_owned(),
+        })?;
     provider_type
         .check_settings(&scope.settings)
-        .map_err(|detail| ApplyError::Provider { scope: scope.provider.clone(), detail })?;
+        .map_err(|detail| ApplyError::Provider {
+            scope: scope.provider.clone(),
+            detail,
+        })?;
     provider_type
-        .connect(ProviderContext { name: name.to_owned(), settings: scope.settings.clone(), base_dir: base_dir.to_owned() })
-        .map_err(|e| ApplyError::Provider { scope: scope.provider.clone(), detail: e.to_string() })
+        .connect(ProviderContext {
+            name: name.to_owned(),
+            settings: scope.settings.clone(),
+            base_dir: base_dir.to_owned(),
+        })
+        .map_err(|e| ApplyError::Provider {
+            scope: scope.provider.clone(),
+            detail: e.to_string(),
+        })
 }
 
 /// Current fingerprints of the touched objects (absent objects are missing from the map).
-async fn observe(providers: &[(&ScopeRecord, Box<dyn Provider>)], touched: &[Touched]) -> Result<HashMap<Address, Digest>, ApplyError> {
+async fn observe(
+    providers: &[(&ScopeRecord, Box<dyn Provider>)],
+    touched: &[Touched],
+) -> Result<HashMap<Address, Digest>, ApplyError> {
     let mut out = HashMap::new();
     for (scope, provider) in providers {
         let names: HashSet<&str> = touched
@@ -222,7 +297,10 @@ async fn observe(providers: &[(&ScopeRecord, Box<dyn Provider>)], touched: &[Tou
         let response = provider
             .read(nhi_provider_sdk::ReadRequest::default())
             .await
-            .map_err(|e| ApplyError::Provider { scope: scope.provider.clone(), detail: e.to_string() })?;
+            .map_err(|e| ApplyError::Provider {
+                scope: scope.provider.clone(),
+                detail: e.to_string(),
+            })?;
         let prefix = Address::raw(&scope.provider);
         out.extend(crate::diff::fingerprints(&prefix, &response.state, &names));
     }

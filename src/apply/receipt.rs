@@ -84,7 +84,12 @@ impl ReceiptFile {
     pub fn new(body: ReceiptBody) -> Self {
         let body_text = serde_json::to_string(&body).expect("invariant: receipts serialise");
         let digest = Digest::of(body_text.as_bytes());
-        Self { body, body_text, digest, signatures: Vec::new() }
+        Self {
+            body,
+            body_text,
+            digest,
+            signatures: Vec::new(),
+        }
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -101,20 +106,36 @@ impl ReceiptFile {
 
     pub fn decode(bytes: &[u8]) -> Result<Self, PlanError> {
         let malformed = |detail: String| PlanError::Malformed { detail };
-        let envelope: Envelope = serde_json::from_slice(bytes).map_err(|e| malformed(format!("receipt: {e}")))?;
+        let envelope: Envelope =
+            serde_json::from_slice(bytes).map_err(|e| malformed(format!("receipt: {e}")))?;
         if envelope.nhi_receipt != RECEIPT_FORMAT_VERSION {
-            return Err(PlanError::UnsupportedFormat { found: envelope.nhi_receipt.to_string(), supported: RECEIPT_FORMAT_VERSION });
+            return Err(PlanError::UnsupportedFormat {
+                found: envelope.nhi_receipt.to_string(),
+                supported: RECEIPT_FORMAT_VERSION,
+            });
         }
-        let recorded: Digest = envelope.body_digest.parse().map_err(|e: nhi_provider_sdk::DigestError| malformed(e.to_string()))?;
+        let recorded: Digest = envelope
+            .body_digest
+            .parse()
+            .map_err(|e: nhi_provider_sdk::DigestError| malformed(e.to_string()))?;
         let computed = Digest::of(envelope.body.as_bytes());
         if recorded != computed {
             return Err(PlanError::DigestMismatch { recorded, computed });
         }
-        let body: ReceiptBody = serde_json::from_str(&envelope.body).map_err(|e| malformed(format!("receipt body: {e}")))?;
+        let body: ReceiptBody = serde_json::from_str(&envelope.body)
+            .map_err(|e| malformed(format!("receipt body: {e}")))?;
         if body.format_version != RECEIPT_FORMAT_VERSION {
-            return Err(PlanError::UnsupportedFormat { found: format!("body {}", body.format_version), supported: RECEIPT_FORMAT_VERSION });
+            return Err(PlanError::UnsupportedFormat {
+                found: format!("body {}", body.format_version),
+                supported: RECEIPT_FORMAT_VERSION,
+            });
         }
-        Ok(Self { body, body_text: envelope.body, digest: computed, signatures: envelope.signatures })
+        Ok(Self {
+            body,
+            body_text: envelope.body,
+            digest: computed,
+            signatures: envelope.signatures,
+        })
     }
 
     pub fn write(&self, path: &Path) -> std::io::Result<()> {

@@ -19,7 +19,9 @@ pub fn preflight(changes: &[Change], allow_stdout: bool) -> Result<(), ApplyErro
                 return Err(ApplyError::SinkExists { path: path.clone() });
             }
             Some(Sink::Stdout) if !allow_stdout => {
-                return Err(ApplyError::StdoutSink { address: change.address.to_string() });
+                return Err(ApplyError::StdoutSink {
+                    address: change.address.to_string(),
+                });
             }
             _ => {}
         }
@@ -38,7 +40,9 @@ pub fn deliver(sink: &Sink, address: &Address, secret: &SecretMaterial) -> Resul
     match sink {
         Sink::File(path) => write_new_private(Path::new(path), document.as_bytes()),
         Sink::Stdout => {
-            crate::render::note(&format!("warning: writing key material for `{address}` to standard output"));
+            crate::render::note(&format!(
+                "warning: writing key material for `{address}` to standard output"
+            ));
             crate::render::stdout(&document).map_err(|e| e.to_string())
         }
     }
@@ -64,7 +68,9 @@ fn write_new_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
         .mode(0o600)
         .open(path)
         .map_err(|e| format!("cannot create `{}`: {e}", path.display()))?;
-    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
 }
 
 #[cfg(not(unix))]
@@ -74,5 +80,7 @@ fn write_new_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
         .create_new(true)
         .open(path)
         .map_err(|e| format!("cannot create `{}`: {e}", path.display()))?;
-    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
 }

@@ -56,7 +56,9 @@ pub(crate) fn run(_global: &Global, args: &ApplyArgs) -> miette::Result<Outcome>
     let signer = args.key.as_deref().map(Signer::open).transpose()?;
     let applier = match &signer {
         Some(s) => crate::trust::principal_for(s, args.principal.as_deref())?,
-        None => std::env::var("NHI_AUTHOR").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "unknown".into()),
+        None => std::env::var("NHI_AUTHOR")
+            .or_else(|_| std::env::var("USER"))
+            .unwrap_or_else(|_| "unknown".into()),
     };
     let receipt_path = args.receipt.clone().unwrap_or_else(|| {
         let mut name = args.file.file_name().unwrap_or_default().to_os_string();
@@ -69,14 +71,18 @@ pub(crate) fn run(_global: &Global, args: &ApplyArgs) -> miette::Result<Outcome>
         now: jiff::Timestamp::now(),
         check_config: !args.ignore_config,
         allow_stdout_secrets: args.allow_secrets_on_stdout,
-        lock_timeout: args.lock_timeout.map_or(std::time::Duration::ZERO, |a| std::time::Duration::from_secs(a.seconds().unsigned_abs())),
+        lock_timeout: args.lock_timeout.map_or(std::time::Duration::ZERO, |a| {
+            std::time::Duration::from_secs(a.seconds().unsigned_abs())
+        }),
         applier: applier.clone(),
         receipt_path,
         receipt_signer: signer.as_ref(),
         base_dir: PathBuf::from("."),
     };
     if args.ignore_config {
-        crate::render::note("note: not comparing the configuration on disk with the plan (`--ignore-config`)");
+        crate::render::note(
+            "note: not comparing the configuration on disk with the plan (`--ignore-config`)",
+        );
     }
     match super::runtime()?.block_on(crate::apply::apply(&file, &options))? {
         Applied::NothingToDo => {
@@ -89,7 +95,11 @@ pub(crate) fn run(_global: &Global, args: &ApplyArgs) -> miette::Result<Outcome>
                 if changes == 1 { "" } else { "s" },
                 receipt.display()
             ));
-            Ok(if args.detailed_exitcode { Outcome::Changes } else { Outcome::Success })
+            Ok(if args.detailed_exitcode {
+                Outcome::Changes
+            } else {
+                Outcome::Success
+            })
         }
     }
 }

@@ -1,4 +1,6 @@
 //! The command line: clap types and one thin module per subcommand.
+// Doc comments on clap types are `--help` text, where backticks would show.
+#![allow(clippy::doc_markdown)]
 
 mod apply;
 mod plan;
@@ -86,7 +88,11 @@ pub fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             // Usage errors exit 1 (2 means "changes present").
-            return if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     install_error_handler(cli.no_color);
@@ -119,11 +125,19 @@ fn install_error_handler(no_color: bool) {
 
 fn run(cli: Cli) -> miette::Result<Outcome> {
     if let Some(dir) = &cli.directory {
-        std::env::set_current_dir(dir)
-            .map_err(|e| miette::miette!(code = "nhi::cli::directory", "cannot change to directory `{}`: {e}", dir.display()))?;
+        std::env::set_current_dir(dir).map_err(|e| {
+            miette::miette!(
+                code = "nhi::cli::directory",
+                "cannot change to directory `{}`: {e}",
+                dir.display()
+            )
+        })?;
     }
     let global = Global {
-        config: cli.config.clone().unwrap_or_else(|| PathBuf::from("nhi.yaml")),
+        config: cli
+            .config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("nhi.yaml")),
         painter: crate::render::painter(cli.no_color),
         verbose: cli.verbose,
     };
@@ -141,9 +155,13 @@ fn run(cli: Cli) -> miette::Result<Outcome> {
 /// The clock: real time, or `NHI_NOW` (RFC 3339) for reproducible plans and tests.
 pub(crate) fn now() -> miette::Result<jiff::Timestamp> {
     match std::env::var("NHI_NOW") {
-        Ok(text) => text
-            .parse()
-            .map_err(|e| miette::miette!(code = "nhi::cli::clock", help = "use RFC 3339, e.g. 2026-11-22T12:00:00Z", "`NHI_NOW` is not a timestamp: {e}")),
+        Ok(text) => text.parse().map_err(|e| {
+            miette::miette!(
+                code = "nhi::cli::clock",
+                help = "use RFC 3339, e.g. 2026-11-22T12:00:00Z",
+                "`NHI_NOW` is not a timestamp: {e}"
+            )
+        }),
         Err(_) => Ok(whole_seconds(jiff::Timestamp::now())),
     }
 }

@@ -55,31 +55,55 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
             ));
         }
     }
-    let scopes: Vec<_> = refreshed.iter().map(|r| crate::diff::Scope { block: &r.block, observed: &r.observed }).collect();
+    let scopes: Vec<_> = refreshed
+        .iter()
+        .map(|r| crate::diff::Scope {
+            block: &r.block,
+            observed: &r.observed,
+        })
+        .collect();
     let diff = crate::diff::diff(&config, &scopes, now);
     let reads: Vec<_> = refreshed
         .iter()
-        .map(|r| ScopeRead { block: &r.block, scope: r.scope.clone(), observed: &r.observed })
+        .map(|r| ScopeRead {
+            block: &r.block,
+            scope: r.scope.clone(),
+            observed: &r.observed,
+        })
         .collect();
     // Without `--author`, a signed plan names its signer as author.
     let signer_principal = match &args.sign_key {
         Some(key) if args.author.is_none() => {
             let signer = crate::trust::Signer::open(key)?;
-            Some(crate::trust::principal_for(&signer, args.principal.as_deref())?)
+            Some(crate::trust::principal_for(
+                &signer,
+                args.principal.as_deref(),
+            )?)
         }
         _ => None,
     };
     let author = signer_principal.unwrap_or_else(|| author(args.author.as_deref()));
-    let options = PlanOptions { author, now, valid_for: args.valid_for.as_duration() };
+    let options = PlanOptions {
+        author,
+        now,
+        valid_for: args.valid_for.as_duration(),
+    };
     let file = PlanFile::new(crate::plan::build(&config, &reads, diff, &options));
     if let Some(out) = &args.out {
         file.write(out)?;
         if let Some(key) = &args.sign_key {
-            super::sign::add_signature(out, key, args.principal.as_deref(), crate::trust::Role::Author, None)?;
+            super::sign::add_signature(
+                out,
+                key,
+                args.principal.as_deref(),
+                crate::trust::Role::Author,
+                None,
+            )?;
         }
     }
     let rendered = if args.json {
-        let mut text = serde_json::to_string_pretty(&crate::render::json::plan(&file)).map_err(|e| miette::miette!("{e}"))?;
+        let mut text = serde_json::to_string_pretty(&crate::render::json::plan(&file))
+            .map_err(|e| miette::miette!("{e}"))?;
         text.push('\n');
         text
     } else {
@@ -87,15 +111,29 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
     };
     crate::render::stdout(&rendered).map_err(|e| miette::miette!("cannot write to stdout: {e}"))?;
     if let Some(out) = &args.out {
-        crate::render::note(&format!("Saved the plan to `{}` (digest `{}`).", out.display(), file.digest));
+        crate::render::note(&format!(
+            "Saved the plan to `{}` (digest `{}`).",
+            out.display(),
+            file.digest
+        ));
         if file.body.has_changes() {
-            crate::render::note(&format!("Next: `nhi sign {0}` or `nhi approve {0}`, then `nhi apply {0}`.", out.display()));
+            crate::render::note(&format!(
+                "Next: `nhi sign {0}` or `nhi approve {0}`, then `nhi apply {0}`.",
+                out.display()
+            ));
         }
     }
     if global.verbose {
-        crate::render::note(&format!("planned in {:.3} s", started.elapsed().as_secs_f64()));
+        crate::render::note(&format!(
+            "planned in {:.3} s",
+            started.elapsed().as_secs_f64()
+        ));
     }
-    Ok(if args.detailed_exitcode && file.body.has_changes() { Outcome::Changes } else { Outcome::Success })
+    Ok(if args.detailed_exitcode && file.body.has_changes() {
+        Outcome::Changes
+    } else {
+        Outcome::Success
+    })
 }
 
 fn author(flag: Option<&str>) -> String {

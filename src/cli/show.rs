@@ -29,7 +29,8 @@ pub(crate) fn run(global: &Global, args: &ShowArgs) -> miette::Result<Outcome> {
     let text = match args.format {
         Format::Text => crate::render::text::plan(&file.body, global.painter),
         Format::Json => {
-            let mut t = serde_json::to_string_pretty(&crate::render::json::plan(&file)).map_err(|e| miette::miette!("{e}"))?;
+            let mut t = serde_json::to_string_pretty(&crate::render::json::plan(&file))
+                .map_err(|e| miette::miette!("{e}"))?;
             t.push('\n');
             t
         }

@@ -48,7 +48,13 @@ pub(crate) struct ApproveArgs {
 
 pub(crate) fn sign(global: &Global, args: &SignArgs) -> miette::Result<Outcome> {
     let _ = global;
-    add_signature(&args.file, &args.key, args.principal.as_deref(), Role::Author, None)?;
+    add_signature(
+        &args.file,
+        &args.key,
+        args.principal.as_deref(),
+        Role::Author,
+        None,
+    )?;
     Ok(Outcome::Success)
 }
 
@@ -64,23 +70,49 @@ pub(crate) fn approve(global: &Global, args: &ApproveArgs) -> miette::Result<Out
                 "refusing to approve without a confirmation from a terminal"
             ));
         }
-        crate::render::note(&format!("Approve plan `{}`? Only `yes` approves:", file.digest));
+        crate::render::note(&format!(
+            "Approve plan `{}`? Only `yes` approves:",
+            file.digest
+        ));
         let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer).map_err(|e| miette::miette!("cannot read the answer: {e}"))?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .map_err(|e| miette::miette!("cannot read the answer: {e}"))?;
         if answer.trim() != "yes" {
-            return Err(miette::miette!(code = "nhi::approve::declined", "not approved"));
+            return Err(miette::miette!(
+                code = "nhi::approve::declined",
+                "not approved"
+            ));
         }
     }
-    add_signature(&args.file, &args.key, args.principal.as_deref(), Role::Approver, args.comment.as_deref())?;
+    add_signature(
+        &args.file,
+        &args.key,
+        args.principal.as_deref(),
+        Role::Approver,
+        args.comment.as_deref(),
+    )?;
     Ok(Outcome::Success)
 }
 
 /// Signs the plan at `path` in `role` and writes it back with the new signature.
-pub(crate) fn add_signature(path: &Path, key: &Path, principal: Option<&str>, role: Role, comment: Option<&str>) -> miette::Result<()> {
+pub(crate) fn add_signature(
+    path: &Path,
+    key: &Path,
+    principal: Option<&str>,
+    role: Role,
+    comment: Option<&str>,
+) -> miette::Result<()> {
     let mut file = PlanFile::read(path)?;
     let signer = Signer::open(key)?;
     let principal = crate::trust::principal_for(&signer, principal)?;
-    if role == Role::Author && file.signatures.iter().any(|s| s.statement.contains("\nrole: author\n")) {
+    if role == Role::Author
+        && file
+            .signatures
+            .iter()
+            .any(|s| s.statement.contains("\nrole: author\n"))
+    {
         return Err(miette::miette!(
             code = "nhi::sign::already_signed",
             help = "a plan has exactly one author; plan again to re-sign",
@@ -88,10 +120,26 @@ pub(crate) fn add_signature(path: &Path, key: &Path, principal: Option<&str>, ro
             path.display()
         ));
     }
-    let record = crate::trust::sign(&signer, crate::trust::PLAN_NAMESPACE, role, &principal, file.digest, super::whole_seconds(jiff::Timestamp::now()), comment)?;
+    let record = crate::trust::sign(
+        &signer,
+        crate::trust::PLAN_NAMESPACE,
+        role,
+        &principal,
+        file.digest,
+        super::whole_seconds(jiff::Timestamp::now()),
+        comment,
+    )?;
     file.signatures.push(record);
     file.write(path)?;
-    let what = if role == Role::Author { "Signed" } else { "Approved" };
-    crate::render::note(&format!("{what} `{}` (plan `{}`) as `{principal}`.", path.display(), file.digest));
+    let what = if role == Role::Author {
+        "Signed"
+    } else {
+        "Approved"
+    };
+    crate::render::note(&format!(
+        "{what} `{}` (plan `{}`) as `{principal}`.",
+        path.display(),
+        file.digest
+    ));
     Ok(())
 }

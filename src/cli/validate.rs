@@ -17,7 +17,11 @@ pub(crate) fn run(global: &Global, _args: &ValidateArgs) -> miette::Result<Outco
         config.providers.len(),
         plural(config.providers.len()),
         config.identities.len(),
-        if config.identities.len() == 1 { "y" } else { "ies" },
+        if config.identities.len() == 1 {
+            "y"
+        } else {
+            "ies"
+        },
         plural(keys),
         plural(bindings),
     ));

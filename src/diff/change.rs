@@ -7,7 +7,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// What happens to one object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Create,
@@ -44,7 +46,9 @@ impl Action {
 }
 
 /// Why the change is planned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// Declared but absent from live state.
@@ -74,7 +78,9 @@ impl fmt::Display for Reason {
 
 /// How much scrutiny a change deserves; trust policies can demand more approvals
 /// for the higher classes. Ordered from least to most risky.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Risk {
     /// Creates or edits metadata only.
@@ -122,11 +128,15 @@ impl Action {
     /// The action an operation performs; a plan whose recorded action disagrees is refused.
     pub fn of(operation: &Operation) -> Self {
         match operation {
-            Operation::CreateIdentity { .. } | Operation::CreateKey { .. } | Operation::CreateBinding { .. } => Self::Create,
+            Operation::CreateIdentity { .. }
+            | Operation::CreateKey { .. }
+            | Operation::CreateBinding { .. } => Self::Create,
             Operation::UpdateIdentity { .. } | Operation::UpdateBinding { .. } => Self::Update,
             Operation::ReplaceIdentity { .. } => Self::Replace,
             Operation::RotateKey { .. } => Self::Rotate,
-            Operation::DeleteIdentity { .. } | Operation::DeleteKey { .. } | Operation::DeleteBinding { .. } => Self::Delete,
+            Operation::DeleteIdentity { .. }
+            | Operation::DeleteKey { .. }
+            | Operation::DeleteBinding { .. } => Self::Delete,
         }
     }
 }
@@ -138,7 +148,9 @@ impl Risk {
         match operation {
             Operation::CreateIdentity { .. } | Operation::UpdateIdentity { .. } => Self::Low,
             Operation::CreateKey { .. } | Operation::RotateKey { .. } => Self::Credential,
-            Operation::CreateBinding { .. } | Operation::UpdateBinding { .. } => Self::PrivilegeIncreasing,
+            Operation::CreateBinding { .. } | Operation::UpdateBinding { .. } => {
+                Self::PrivilegeIncreasing
+            }
             Operation::ReplaceIdentity { .. }
             | Operation::DeleteIdentity { .. }
             | Operation::DeleteKey { .. }

@@ -7,7 +7,9 @@ mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 
-use nhi_provider_sdk::{Address, Binding, Digest, KeyStatus, ObservedIdentity, ObservedKey, ObservedState, Operation};
+use nhi_provider_sdk::{
+    Address, Binding, Digest, KeyStatus, ObservedIdentity, ObservedKey, ObservedState, Operation,
+};
 
 pub use change::{Action, Change, Reason, Risk};
 
@@ -38,10 +40,19 @@ pub struct Scope<'a> {
 /// Compares the configuration with what each scope holds. `scopes` must hold one
 /// entry per provider block that `config` declares.
 pub fn diff(config: &Config, scopes: &[Scope<'_>], now: jiff::Timestamp) -> Diff {
-    let mut out = Builder { now, today: now.to_zoned(jiff::tz::TimeZone::UTC).date(), planned: Vec::new(), diff: Diff::default(), parent: None };
+    let mut out = Builder {
+        now,
+        today: now.to_zoned(jiff::tz::TimeZone::UTC).date(),
+        planned: Vec::new(),
+        diff: Diff::default(),
+        parent: None,
+    };
     for scope in scopes {
-        let desired: Vec<&DesiredIdentity> =
-            config.identities.iter().filter(|d| d.provider == scope.block.name).collect();
+        let desired: Vec<&DesiredIdentity> = config
+            .identities
+            .iter()
+            .filter(|d| d.provider == scope.block.name)
+            .collect();
         out.scope(scope, &desired);
     }
     let mut planned = std::mem::take(&mut out.planned);
@@ -54,10 +65,18 @@ pub fn diff(config: &Config, scopes: &[Scope<'_>], now: jiff::Timestamp) -> Diff
 /// Addresses of an identity's live keys: `key/<name>` for the newest key of each
 /// name, `key/<name>#<id>` for older keys of the same name, `key/<id>` for keys
 /// without a name. The diff and apply's stale check both address keys this way.
-pub fn key_addresses<'a>(identity: &Address, keys: &'a [ObservedKey]) -> Vec<(Address, &'a ObservedKey)> {
+pub fn key_addresses<'a>(
+    identity: &Address,
+    keys: &'a [ObservedKey],
+) -> Vec<(Address, &'a ObservedKey)> {
     let mut sorted: Vec<&ObservedKey> = keys.iter().collect();
     // Newest first within each name; unnamed keys sort first and are addressed by id.
-    sorted.sort_by(|a, b| a.name.cmp(&b.name).then(b.created.cmp(&a.created)).then(a.id.cmp(&b.id)));
+    sorted.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then(b.created.cmp(&a.created))
+            .then(a.id.cmp(&b.id))
+    });
     let mut out = Vec::with_capacity(sorted.len());
     let mut previous: Option<&str> = None;
     for key in sorted {
@@ -74,15 +93,26 @@ pub fn key_addresses<'a>(identity: &Address, keys: &'a [ObservedKey]) -> Vec<(Ad
 
 /// Fingerprints of the live objects of the named identities in one scope, by
 /// address: what apply compares with a plan's touched objects.
-pub fn fingerprints(prefix: &Address, observed: &ObservedState, identities: &std::collections::HashSet<&str>) -> HashMap<Address, Digest> {
+pub fn fingerprints<S: std::hash::BuildHasher>(
+    prefix: &Address,
+    observed: &ObservedState,
+    identities: &std::collections::HashSet<&str, S>,
+) -> HashMap<Address, Digest> {
     let mut out = HashMap::new();
-    for have in observed.identities.iter().filter(|i| identities.contains(i.identity.name.as_str())) {
+    for have in observed
+        .identities
+        .iter()
+        .filter(|i| identities.contains(i.identity.name.as_str()))
+    {
         let address = prefix.identity(&have.identity.name);
         for (key_address, key) in key_addresses(&address, &have.keys) {
             out.insert(key_address, key.fingerprint());
         }
         for binding in &have.bindings {
-            out.insert(address.binding(&binding.role, &binding.resource), nhi_provider_sdk::fingerprint(binding));
+            out.insert(
+                address.binding(&binding.role, &binding.resource),
+                nhi_provider_sdk::fingerprint(binding),
+            );
         }
         out.insert(address, nhi_provider_sdk::fingerprint(&have.identity));
     }
@@ -111,14 +141,19 @@ struct Builder {
 impl Builder {
     fn scope(&mut self, scope: &Scope<'_>, desired: &[&DesiredIdentity]) {
         let prefix = Address::provider(&scope.block.type_name, &scope.block.name);
-        let observed: HashMap<&str, &ObservedIdentity> =
-            scope.observed.identities.iter().map(|o| (o.identity.name.as_str(), o)).collect();
+        let observed: HashMap<&str, &ObservedIdentity> = scope
+            .observed
+            .identities
+            .iter()
+            .map(|o| (o.identity.name.as_str(), o))
+            .collect();
         for want in desired {
             let address = prefix.identity(&want.identity.name);
             let have = observed.get(want.identity.name.as_str()).copied();
             self.identity(&address, want, have);
         }
-        let declared: std::collections::HashSet<&str> = desired.iter().map(|d| d.identity.name.as_str()).collect();
+        let declared: std::collections::HashSet<&str> =
+            desired.iter().map(|d| d.identity.name.as_str()).collect();
         for have in &scope.observed.identities {
             if declared.contains(have.identity.name.as_str()) {
                 continue;
@@ -133,15 +168,27 @@ impl Builder {
         }
     }
 
-    fn identity(&mut self, address: &Address, want: &DesiredIdentity, have: Option<&ObservedIdentity>) {
+    fn identity(
+        &mut self,
+        address: &Address,
+        want: &DesiredIdentity,
+        have: Option<&ObservedIdentity>,
+    ) {
         let expired = want.expires.is_some_and(|d| d < self.today);
         self.parent = have.map(|h| nhi_provider_sdk::fingerprint(&h.identity));
         match have {
             None if expired => {}
             None => {
                 self.touch(address, None);
-                self.push(Phase::PutIdentities, address.clone(), Reason::New, None,
-                    Operation::CreateIdentity { identity: want.identity.clone() });
+                self.push(
+                    Phase::PutIdentities,
+                    address.clone(),
+                    Reason::New,
+                    None,
+                    Operation::CreateIdentity {
+                        identity: want.identity.clone(),
+                    },
+                );
                 for key in &want.keys {
                     if !self.key_expired(key) {
                         self.create_key(address, &want.identity.name, key, Reason::New);
@@ -158,9 +205,19 @@ impl Builder {
             Some(have) if have.identity.kind != want.identity.kind => {
                 self.remove_parts(address, have, Reason::Drift);
                 self.touch(address, Some(nhi_provider_sdk::fingerprint(&have.identity)));
-                self.push(Phase::RemoveIdentities, address.clone(), Reason::Drift,
-                    Some(format!("kind changes from `{}` to `{}`", have.identity.kind, want.identity.kind)),
-                    Operation::ReplaceIdentity { before: have.identity.clone(), after: want.identity.clone() });
+                self.push(
+                    Phase::RemoveIdentities,
+                    address.clone(),
+                    Reason::Drift,
+                    Some(format!(
+                        "kind changes from `{}` to `{}`",
+                        have.identity.kind, want.identity.kind
+                    )),
+                    Operation::ReplaceIdentity {
+                        before: have.identity.clone(),
+                        after: want.identity.clone(),
+                    },
+                );
                 for key in &want.keys {
                     if !self.key_expired(key) {
                         self.create_key(address, &want.identity.name, key, Reason::New);
@@ -173,8 +230,16 @@ impl Builder {
             Some(have) => {
                 if have.identity != want.identity {
                     self.touch(address, Some(nhi_provider_sdk::fingerprint(&have.identity)));
-                    self.push(Phase::PutIdentities, address.clone(), Reason::Drift, None,
-                        Operation::UpdateIdentity { before: have.identity.clone(), after: want.identity.clone() });
+                    self.push(
+                        Phase::PutIdentities,
+                        address.clone(),
+                        Reason::Drift,
+                        None,
+                        Operation::UpdateIdentity {
+                            before: have.identity.clone(),
+                            after: want.identity.clone(),
+                        },
+                    );
                 }
                 self.keys(address, want, have);
                 self.bindings(address, want, have);
@@ -185,14 +250,29 @@ impl Builder {
     fn keys(&mut self, address: &Address, want: &DesiredIdentity, have: &ObservedIdentity) {
         let name = &want.identity.name;
         for (key_address, key) in key_addresses(address, &have.keys) {
-            let declared = key.name.as_deref().and_then(|n| want.keys.iter().find(|k| k.name == n));
+            let declared = key
+                .name
+                .as_deref()
+                .and_then(|n| want.keys.iter().find(|k| k.name == n));
             let Some(spec) = declared else {
-                self.delete_key(&key_address, name, key, Reason::Drift, Some("not declared in the configuration".into()));
+                self.delete_key(
+                    &key_address,
+                    name,
+                    key,
+                    Reason::Drift,
+                    Some("not declared in the configuration".into()),
+                );
                 continue;
             };
             if key_address != address.key(&spec.name) {
                 // An older key under a declared name: only the newest one is current.
-                self.delete_key(&key_address, name, key, Reason::Drift, Some(format!("a second live key named `{}`", spec.name)));
+                self.delete_key(
+                    &key_address,
+                    name,
+                    key,
+                    Reason::Drift,
+                    Some(format!("a second live key named `{}`", spec.name)),
+                );
                 continue;
             }
             if self.key_expired(spec) {
@@ -205,19 +285,37 @@ impl Builder {
             let (reason, detail) = if key.status == KeyStatus::Inactive {
                 (Reason::Drift, "the live key is inactive".to_owned())
             } else if let Some(limit) = due {
-                (Reason::RotationDue, format!("key is {} days old; rotate_after is {limit}", age.as_secs() / 86_400))
+                (
+                    Reason::RotationDue,
+                    format!(
+                        "key is {} days old; rotate_after is {limit}",
+                        age.as_secs() / 86_400
+                    ),
+                )
             } else {
                 continue;
             };
             self.touch(&key_address, Some(key.fingerprint()));
-            self.push(Phase::PutParts, key_address, reason, Some(detail),
-                Operation::RotateKey { identity: name.clone(), key: spec.name.clone(), old: key.clone() });
+            self.push(
+                Phase::PutParts,
+                key_address,
+                reason,
+                Some(detail),
+                Operation::RotateKey {
+                    identity: name.clone(),
+                    key: spec.name.clone(),
+                    old: key.clone(),
+                },
+            );
             if let Some(last) = self.planned.last_mut() {
                 last.1.sink = Some(spec.sink.clone());
             }
         }
         for spec in &want.keys {
-            let exists = have.keys.iter().any(|k| k.name.as_deref() == Some(spec.name.as_str()));
+            let exists = have
+                .keys
+                .iter()
+                .any(|k| k.name.as_deref() == Some(spec.name.as_str()));
             if !exists && !self.key_expired(spec) {
                 self.create_key(address, name, spec, Reason::New);
             }
@@ -232,16 +330,30 @@ impl Builder {
                 Some(live) if live.policy != binding.policy => {
                     let binding_address = address.binding(&binding.role, &binding.resource);
                     self.touch(&binding_address, Some(nhi_provider_sdk::fingerprint(live)));
-                    self.push(Phase::PutParts, binding_address, Reason::Drift,
+                    self.push(
+                        Phase::PutParts,
+                        binding_address,
+                        Reason::Drift,
                         Some("the inline policy differs from the configuration".into()),
-                        Operation::UpdateBinding { identity: name.clone(), before: live.clone(), after: binding.clone() });
+                        Operation::UpdateBinding {
+                            identity: name.clone(),
+                            before: live.clone(),
+                            after: binding.clone(),
+                        },
+                    );
                 }
                 Some(_) => {}
             }
         }
         for live in &have.bindings {
             if !want.bindings.iter().any(|b| b.same_object(live)) {
-                self.delete_binding(address, name, live, Reason::Drift, Some("not declared in the configuration".into()));
+                self.delete_binding(
+                    address,
+                    name,
+                    live,
+                    Reason::Drift,
+                    Some("not declared in the configuration".into()),
+                );
             }
         }
     }
@@ -253,31 +365,86 @@ impl Builder {
     fn create_key(&mut self, address: &Address, identity: &str, key: &DesiredKey, reason: Reason) {
         let key_address = address.key(&key.name);
         self.touch(&key_address, None);
-        self.push(Phase::PutParts, key_address, reason, None,
-            Operation::CreateKey { identity: identity.to_owned(), key: key.name.clone() });
+        self.push(
+            Phase::PutParts,
+            key_address,
+            reason,
+            None,
+            Operation::CreateKey {
+                identity: identity.to_owned(),
+                key: key.name.clone(),
+            },
+        );
         if let Some(last) = self.planned.last_mut() {
             last.1.sink = Some(key.sink.clone());
         }
     }
 
-    fn create_binding(&mut self, address: &Address, identity: &str, binding: &Binding, reason: Reason) {
+    fn create_binding(
+        &mut self,
+        address: &Address,
+        identity: &str,
+        binding: &Binding,
+        reason: Reason,
+    ) {
         let binding_address = address.binding(&binding.role, &binding.resource);
         self.touch(&binding_address, None);
-        self.push(Phase::PutParts, binding_address, reason, None,
-            Operation::CreateBinding { identity: identity.to_owned(), binding: binding.clone() });
+        self.push(
+            Phase::PutParts,
+            binding_address,
+            reason,
+            None,
+            Operation::CreateBinding {
+                identity: identity.to_owned(),
+                binding: binding.clone(),
+            },
+        );
     }
 
-    fn delete_key(&mut self, key_address: &Address, identity: &str, key: &ObservedKey, reason: Reason, detail: Option<String>) {
+    fn delete_key(
+        &mut self,
+        key_address: &Address,
+        identity: &str,
+        key: &ObservedKey,
+        reason: Reason,
+        detail: Option<String>,
+    ) {
         self.touch(key_address, Some(key.fingerprint()));
-        self.push(Phase::RemoveParts, key_address.clone(), reason, detail,
-            Operation::DeleteKey { identity: identity.to_owned(), key: key.clone() });
+        self.push(
+            Phase::RemoveParts,
+            key_address.clone(),
+            reason,
+            detail,
+            Operation::DeleteKey {
+                identity: identity.to_owned(),
+                key: key.clone(),
+            },
+        );
     }
 
-    fn delete_binding(&mut self, address: &Address, identity: &str, binding: &Binding, reason: Reason, detail: Option<String>) {
+    fn delete_binding(
+        &mut self,
+        address: &Address,
+        identity: &str,
+        binding: &Binding,
+        reason: Reason,
+        detail: Option<String>,
+    ) {
         let binding_address = address.binding(&binding.role, &binding.resource);
-        self.touch(&binding_address, Some(nhi_provider_sdk::fingerprint(binding)));
-        self.push(Phase::RemoveParts, binding_address, reason, detail,
-            Operation::DeleteBinding { identity: identity.to_owned(), binding: binding.clone() });
+        self.touch(
+            &binding_address,
+            Some(nhi_provider_sdk::fingerprint(binding)),
+        );
+        self.push(
+            Phase::RemoveParts,
+            binding_address,
+            reason,
+            detail,
+            Operation::DeleteBinding {
+                identity: identity.to_owned(),
+                binding: binding.clone(),
+            },
+        );
     }
 
     /// Deletes the keys and bindings an identity holds.
@@ -292,18 +459,39 @@ impl Builder {
     }
 
     fn remove_all(&mut self, address: &Address, have: &ObservedIdentity, reason: Reason) {
-        self.remove_all_with(address, have, reason, Some("in scope but not declared, and the provider block prunes".into()));
+        self.remove_all_with(
+            address,
+            have,
+            reason,
+            Some("in scope but not declared, and the provider block prunes".into()),
+        );
     }
 
-    fn remove_all_with(&mut self, address: &Address, have: &ObservedIdentity, reason: Reason, detail: Option<String>) {
+    fn remove_all_with(
+        &mut self,
+        address: &Address,
+        have: &ObservedIdentity,
+        reason: Reason,
+        detail: Option<String>,
+    ) {
         self.remove_parts(address, have, reason);
         self.touch(address, Some(nhi_provider_sdk::fingerprint(&have.identity)));
-        self.push(Phase::RemoveIdentities, address.clone(), reason, detail,
-            Operation::DeleteIdentity { identity: have.identity.clone() });
+        self.push(
+            Phase::RemoveIdentities,
+            address.clone(),
+            reason,
+            detail,
+            Operation::DeleteIdentity {
+                identity: have.identity.clone(),
+            },
+        );
     }
 
     fn touch(&mut self, address: &Address, fingerprint: Option<Digest>) {
-        self.diff.touched.entry(address.clone()).or_insert(fingerprint);
+        self.diff
+            .touched
+            .entry(address.clone())
+            .or_insert(fingerprint);
         // A change below an identity also depends on the identity itself being as observed.
         let parent = address.identity_of();
         if parent != *address {
@@ -311,9 +499,26 @@ impl Builder {
         }
     }
 
-    fn push(&mut self, phase: Phase, address: Address, reason: Reason, detail: Option<String>, operation: Operation) {
+    fn push(
+        &mut self,
+        phase: Phase,
+        address: Address,
+        reason: Reason,
+        detail: Option<String>,
+        operation: Operation,
+    ) {
         let (action, risk) = (Action::of(&operation), Risk::of(&operation));
-        self.planned.push((phase, Change { address, action, reason, risk, detail, operation, sink: None }));
+        self.planned.push((
+            phase,
+            Change {
+                address,
+                action,
+                reason,
+                risk,
+                detail,
+                operation,
+                sink: None,
+            },
+        ));
     }
 }
-

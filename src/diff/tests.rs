@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use nhi_provider_sdk::{Age, Binding, Digest, Identity, KeyStatus, ObservedIdentity, ObservedKey, ObservedState, Operation, Sink};
+use nhi_provider_sdk::{
+    Age, Binding, Digest, Identity, KeyStatus, ObservedIdentity, ObservedKey, ObservedState,
+    Operation, Sink,
+};
 use proptest::prelude::*;
 
 use super::{Action, Reason, Scope, diff};
@@ -13,11 +16,22 @@ pub(crate) fn now() -> jiff::Timestamp {
 }
 
 fn block(prune: bool) -> ProviderBlock {
-    ProviderBlock { name: "demo".into(), type_name: "local".into(), prune, settings: serde_json::json!({"state": "estate.json"}) }
+    ProviderBlock {
+        name: "demo".into(),
+        type_name: "local".into(),
+        prune,
+        settings: serde_json::json!({"state": "estate.json"}),
+    }
 }
 
 fn identity(name: &str) -> Identity {
-    Identity { name: name.into(), kind: "service_account".into(), owner: "team@example.com".into(), description: String::new(), tags: BTreeMap::new() }
+    Identity {
+        name: name.into(),
+        kind: "service_account".into(),
+        owner: "team@example.com".into(),
+        description: String::new(),
+        tags: BTreeMap::new(),
+    }
 }
 
 fn desired(name: &str) -> DesiredIdentity {
@@ -25,8 +39,17 @@ fn desired(name: &str) -> DesiredIdentity {
         provider: "demo".into(),
         identity: identity(name),
         expires: None,
-        keys: vec![DesiredKey { name: "primary".into(), rotate_after: Some("90d".parse().unwrap()), expires: None, sink: Sink::File(format!("{name}.key")) }],
-        bindings: vec![Binding { role: "viewer".into(), resource: "*".into(), policy: None }],
+        keys: vec![DesiredKey {
+            name: "primary".into(),
+            rotate_after: Some("90d".parse().unwrap()),
+            expires: None,
+            sink: Sink::File(format!("{name}.key")),
+        }],
+        bindings: vec![Binding {
+            role: "viewer".into(),
+            resource: "*".into(),
+            policy: None,
+        }],
     }
 }
 
@@ -34,7 +57,9 @@ fn key(name: Option<&str>, id: &str, days_old: i64) -> ObservedKey {
     ObservedKey {
         id: id.into(),
         name: name.map(Into::into),
-        created: now().checked_sub(jiff::SignedDuration::from_hours(24 * days_old)).unwrap(),
+        created: now()
+            .checked_sub(jiff::SignedDuration::from_hours(24 * days_old))
+            .unwrap(),
         status: KeyStatus::Active,
         last_used: None,
     }
@@ -43,28 +68,52 @@ fn key(name: Option<&str>, id: &str, days_old: i64) -> ObservedKey {
 fn observed_of(d: &DesiredIdentity) -> ObservedIdentity {
     ObservedIdentity {
         identity: d.identity.clone(),
-        keys: d.keys.iter().map(|k| key(Some(&k.name), &format!("K-{}-{}", d.identity.name, k.name), 1)).collect(),
+        keys: d
+            .keys
+            .iter()
+            .map(|k| {
+                key(
+                    Some(&k.name),
+                    &format!("K-{}-{}", d.identity.name, k.name),
+                    1,
+                )
+            })
+            .collect(),
         bindings: d.bindings.clone(),
     }
 }
 
 fn config(identities: Vec<DesiredIdentity>, prune: bool) -> Config {
-    Config { path: "nhi.yaml".into(), dir: ".".into(), digest: Digest::of(b""), providers: vec![block(prune)], identities }
+    Config {
+        path: "nhi.yaml".into(),
+        dir: ".".into(),
+        digest: Digest::of(b""),
+        providers: vec![block(prune)],
+        identities,
+    }
 }
 
 fn run(config: &Config, observed: &ObservedState) -> super::Diff {
-    let scopes = [Scope { block: &config.providers[0], observed }];
+    let scopes = [Scope {
+        block: &config.providers[0],
+        observed,
+    }];
     diff(config, &scopes, now())
 }
 
 fn summary(d: &super::Diff) -> Vec<String> {
-    d.changes.iter().map(|c| format!("{} {} ({})", c.action.symbol(), c.address, c.reason)).collect()
+    d.changes
+        .iter()
+        .map(|c| format!("{} {} ({})", c.action.symbol(), c.address, c.reason))
+        .collect()
 }
 
 #[test]
 fn in_sync_estate_has_no_changes() {
     let cfg = config(vec![desired("a"), desired("b")], false);
-    let observed = ObservedState { identities: cfg.identities.iter().map(observed_of).collect() };
+    let observed = ObservedState {
+        identities: cfg.identities.iter().map(observed_of).collect(),
+    };
     let d = run(&cfg, &observed);
     assert!(d.changes.is_empty(), "{:?}", summary(&d));
     assert!(d.unmanaged.is_empty());
@@ -74,11 +123,14 @@ fn in_sync_estate_has_no_changes() {
 fn create_orders_identity_before_parts() {
     let cfg = config(vec![desired("a")], false);
     let d = run(&cfg, &ObservedState::default());
-    assert_eq!(summary(&d), [
-        "+ local.demo/identity/a (new)",
-        "+ local.demo/identity/a/binding/viewer (new)",
-        "+ local.demo/identity/a/key/primary (new)",
-    ]);
+    assert_eq!(
+        summary(&d),
+        [
+            "+ local.demo/identity/a (new)",
+            "+ local.demo/identity/a/binding/viewer (new)",
+            "+ local.demo/identity/a/key/primary (new)",
+        ]
+    );
     assert_eq!(d.changes[2].sink, Some(Sink::File("a.key".into())));
     assert!(d.touched.values().all(Option::is_none));
 }
@@ -87,46 +139,115 @@ fn create_orders_identity_before_parts() {
 fn table_of_single_drifts() {
     type Mutate = fn(&mut DesiredIdentity, &mut ObservedIdentity);
     let cases: &[(&str, Mutate, &[&str])] = &[
-        ("owner drift", |_, o| o.identity.owner = "someone@else".into(), &["~ local.demo/identity/a (drift)"]),
-        ("kind drift replaces", |_, o| o.identity.kind = "user".into(), &[
-            "- local.demo/identity/a/binding/viewer (drift)",
-            "- local.demo/identity/a/key/primary (drift)",
-            "-/+ local.demo/identity/a (drift)",
-            "+ local.demo/identity/a/binding/viewer (new)",
-            "+ local.demo/identity/a/key/primary (new)",
-        ]),
-        ("extra binding", |_, o| o.bindings.push(Binding { role: "admin".into(), resource: "*".into(), policy: None }), &[
-            "- local.demo/identity/a/binding/admin (drift)",
-        ]),
-        ("missing binding", |_, o| o.bindings.clear(), &["+ local.demo/identity/a/binding/viewer (new)"]),
-        ("policy drift", |d, o| {
-            d.bindings[0].policy = Some(serde_json::json!({"a": 1}));
-            o.bindings[0].policy = Some(serde_json::json!({"a": 2}));
-        }, &["~ local.demo/identity/a/binding/viewer (drift)"]),
-        ("policy key order is not drift", |d, o| {
-            d.bindings[0].policy = Some(serde_json::json!({"a": 1, "b": 2}));
-            o.bindings[0].policy = serde_json::from_str(r#"{"b": 2, "a": 1}"#).ok();
-        }, &[]),
-        ("extra unnamed key", |_, o| o.keys.push(key(None, "STRAY", 3)), &["- local.demo/identity/a/key/STRAY (drift)"]),
-        ("old key rotates", |_, o| o.keys[0] = key(Some("primary"), "OLD", 91), &["+/- local.demo/identity/a/key/primary (rotation due)"]),
-        ("young key stays", |_, o| o.keys[0] = key(Some("primary"), "OLD", 89), &[]),
-        ("inactive key rotates", |_, o| o.keys[0].status = KeyStatus::Inactive, &["+/- local.demo/identity/a/key/primary (drift)"]),
-        ("missing key", |_, o| o.keys.clear(), &["+ local.demo/identity/a/key/primary (new)"]),
-        ("duplicate key name", |_, o| o.keys.push(key(Some("primary"), "DUP", 5)), &["- local.demo/identity/a/key/primary#DUP (drift)"]),
-        ("expired key", |d, _| d.keys[0].expires = Some("2026-11-21".parse().unwrap()), &["- local.demo/identity/a/key/primary (expired)"]),
-        ("key expiring today stays", |d, _| d.keys[0].expires = Some("2026-11-22".parse().unwrap()), &[]),
-        ("expired identity", |d, _| d.expires = Some("2026-01-01".parse().unwrap()), &[
-            "- local.demo/identity/a/binding/viewer (expired)",
-            "- local.demo/identity/a/key/primary (expired)",
-            "- local.demo/identity/a (expired)",
-        ]),
+        (
+            "owner drift",
+            |_, o| o.identity.owner = "someone@else".into(),
+            &["~ local.demo/identity/a (drift)"],
+        ),
+        (
+            "kind drift replaces",
+            |_, o| o.identity.kind = "user".into(),
+            &[
+                "- local.demo/identity/a/binding/viewer (drift)",
+                "- local.demo/identity/a/key/primary (drift)",
+                "-/+ local.demo/identity/a (drift)",
+                "+ local.demo/identity/a/binding/viewer (new)",
+                "+ local.demo/identity/a/key/primary (new)",
+            ],
+        ),
+        (
+            "extra binding",
+            |_, o| {
+                o.bindings.push(Binding {
+                    role: "admin".into(),
+                    resource: "*".into(),
+                    policy: None,
+                });
+            },
+            &["- local.demo/identity/a/binding/admin (drift)"],
+        ),
+        (
+            "missing binding",
+            |_, o| o.bindings.clear(),
+            &["+ local.demo/identity/a/binding/viewer (new)"],
+        ),
+        (
+            "policy drift",
+            |d, o| {
+                d.bindings[0].policy = Some(serde_json::json!({"a": 1}));
+                o.bindings[0].policy = Some(serde_json::json!({"a": 2}));
+            },
+            &["~ local.demo/identity/a/binding/viewer (drift)"],
+        ),
+        (
+            "policy key order is not drift",
+            |d, o| {
+                d.bindings[0].policy = Some(serde_json::json!({"a": 1, "b": 2}));
+                o.bindings[0].policy = serde_json::from_str(r#"{"b": 2, "a": 1}"#).ok();
+            },
+            &[],
+        ),
+        (
+            "extra unnamed key",
+            |_, o| o.keys.push(key(None, "STRAY", 3)),
+            &["- local.demo/identity/a/key/STRAY (drift)"],
+        ),
+        (
+            "old key rotates",
+            |_, o| o.keys[0] = key(Some("primary"), "OLD", 91),
+            &["+/- local.demo/identity/a/key/primary (rotation due)"],
+        ),
+        (
+            "young key stays",
+            |_, o| o.keys[0] = key(Some("primary"), "OLD", 89),
+            &[],
+        ),
+        (
+            "inactive key rotates",
+            |_, o| o.keys[0].status = KeyStatus::Inactive,
+            &["+/- local.demo/identity/a/key/primary (drift)"],
+        ),
+        (
+            "missing key",
+            |_, o| o.keys.clear(),
+            &["+ local.demo/identity/a/key/primary (new)"],
+        ),
+        (
+            "duplicate key name",
+            |_, o| o.keys.push(key(Some("primary"), "DUP", 5)),
+            &["- local.demo/identity/a/key/primary#DUP (drift)"],
+        ),
+        (
+            "expired key",
+            |d, _| d.keys[0].expires = Some("2026-11-21".parse().unwrap()),
+            &["- local.demo/identity/a/key/primary (expired)"],
+        ),
+        (
+            "key expiring today stays",
+            |d, _| d.keys[0].expires = Some("2026-11-22".parse().unwrap()),
+            &[],
+        ),
+        (
+            "expired identity",
+            |d, _| d.expires = Some("2026-01-01".parse().unwrap()),
+            &[
+                "- local.demo/identity/a/binding/viewer (expired)",
+                "- local.demo/identity/a/key/primary (expired)",
+                "- local.demo/identity/a (expired)",
+            ],
+        ),
     ];
     for (name, mutate, want) in cases {
         let mut d = desired("a");
         let mut o = observed_of(&d);
         mutate(&mut d, &mut o);
         let cfg = config(vec![d], false);
-        let got = run(&cfg, &ObservedState { identities: vec![o] });
+        let got = run(
+            &cfg,
+            &ObservedState {
+                identities: vec![o],
+            },
+        );
         assert_eq!(summary(&got), *want, "case `{name}`");
     }
 }
@@ -135,19 +256,30 @@ fn table_of_single_drifts() {
 fn unmanaged_is_reported_and_pruned_only_when_asked() {
     let cfg = config(vec![], false);
     let stray = observed_of(&desired("stray"));
-    let observed = ObservedState { identities: vec![stray] };
+    let observed = ObservedState {
+        identities: vec![stray],
+    };
     let d = run(&cfg, &observed);
     assert!(d.changes.is_empty());
-    assert_eq!(d.unmanaged.iter().map(ToString::to_string).collect::<Vec<_>>(), ["local.demo/identity/stray"]);
+    assert_eq!(
+        d.unmanaged
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["local.demo/identity/stray"]
+    );
 
     let cfg = config(vec![], true);
     let d = run(&cfg, &observed);
     assert!(d.unmanaged.is_empty());
-    assert_eq!(summary(&d), [
-        "- local.demo/identity/stray/binding/viewer (unmanaged)",
-        "- local.demo/identity/stray/key/primary (unmanaged)",
-        "- local.demo/identity/stray (unmanaged)",
-    ]);
+    assert_eq!(
+        summary(&d),
+        [
+            "- local.demo/identity/stray/binding/viewer (unmanaged)",
+            "- local.demo/identity/stray/key/primary (unmanaged)",
+            "- local.demo/identity/stray (unmanaged)",
+        ]
+    );
 }
 
 #[test]
@@ -163,10 +295,21 @@ fn touched_records_parent_fingerprints() {
     let d = desired("a");
     let mut o = observed_of(&d);
     o.keys[0] = key(Some("primary"), "OLD", 100);
-    let got = run(&config(vec![d], false), &ObservedState { identities: vec![o.clone()] });
-    let parent = got.touched.get(&"local.demo/identity/a".parse_address()).unwrap();
+    let got = run(
+        &config(vec![d], false),
+        &ObservedState {
+            identities: vec![o.clone()],
+        },
+    );
+    let parent = got
+        .touched
+        .get(&"local.demo/identity/a".parse_address())
+        .unwrap();
     assert_eq!(*parent, Some(nhi_provider_sdk::fingerprint(&o.identity)));
-    let key_fp = got.touched.get(&"local.demo/identity/a/key/primary".parse_address()).unwrap();
+    let key_fp = got
+        .touched
+        .get(&"local.demo/identity/a/key/primary".parse_address())
+        .unwrap();
     assert_eq!(*key_fp, Some(o.keys[0].fingerprint()));
 }
 
@@ -181,11 +324,22 @@ impl ParseAddress for str {
 }
 
 /// A model of what a provider does with each operation, for the convergence property.
-pub(crate) fn simulate(observed: &mut ObservedState, operation: &Operation, now: jiff::Timestamp, seq: &mut u32) {
-    let find = |o: &mut ObservedState, name: &str| o.identities.iter().position(|i| i.identity.name == name);
+pub(crate) fn simulate(
+    observed: &mut ObservedState,
+    operation: &Operation,
+    now: jiff::Timestamp,
+    seq: &mut u32,
+) {
+    let find = |o: &mut ObservedState, name: &str| {
+        o.identities.iter().position(|i| i.identity.name == name)
+    };
     match operation {
         Operation::CreateIdentity { identity } => {
-            observed.identities.push(ObservedIdentity { identity: identity.clone(), keys: vec![], bindings: vec![] });
+            observed.identities.push(ObservedIdentity {
+                identity: identity.clone(),
+                keys: vec![],
+                bindings: vec![],
+            });
         }
         Operation::UpdateIdentity { after, .. } | Operation::ReplaceIdentity { after, .. } => {
             let i = find(observed, &after.name).unwrap();
@@ -193,13 +347,23 @@ pub(crate) fn simulate(observed: &mut ObservedState, operation: &Operation, now:
         }
         Operation::DeleteIdentity { identity } => {
             let i = find(observed, &identity.name).unwrap();
-            assert!(observed.identities[i].keys.is_empty() && observed.identities[i].bindings.is_empty(), "parts deleted first");
+            assert!(
+                observed.identities[i].keys.is_empty()
+                    && observed.identities[i].bindings.is_empty(),
+                "parts deleted first"
+            );
             observed.identities.remove(i);
         }
         Operation::CreateKey { identity, key } | Operation::RotateKey { identity, key, .. } => {
             let i = find(observed, identity).unwrap();
             *seq += 1;
-            observed.identities[i].keys.push(ObservedKey { id: format!("NEW{seq}"), name: Some(key.clone()), created: now, status: KeyStatus::Active, last_used: None });
+            observed.identities[i].keys.push(ObservedKey {
+                id: format!("NEW{seq}"),
+                name: Some(key.clone()),
+                created: now,
+                status: KeyStatus::Active,
+                last_used: None,
+            });
             if let Operation::RotateKey { old, .. } = operation {
                 observed.identities[i].keys.retain(|k| k.id != old.id);
             }
@@ -212,17 +376,27 @@ pub(crate) fn simulate(observed: &mut ObservedState, operation: &Operation, now:
             let i = find(observed, identity).unwrap();
             observed.identities[i].bindings.push(binding.clone());
         }
-        Operation::UpdateBinding { identity, after, .. } => {
+        Operation::UpdateBinding {
+            identity, after, ..
+        } => {
             let i = find(observed, identity).unwrap();
-            let b = observed.identities[i].bindings.iter_mut().find(|b| b.same_object(after)).unwrap();
+            let b = observed.identities[i]
+                .bindings
+                .iter_mut()
+                .find(|b| b.same_object(after))
+                .unwrap();
             *b = after.clone();
         }
         Operation::DeleteBinding { identity, binding } => {
             let i = find(observed, identity).unwrap();
-            observed.identities[i].bindings.retain(|b| !b.same_object(binding));
+            observed.identities[i]
+                .bindings
+                .retain(|b| !b.same_object(binding));
         }
     }
-    observed.identities.sort_by(|a, b| a.identity.name.cmp(&b.identity.name));
+    observed
+        .identities
+        .sort_by(|a, b| a.identity.name.cmp(&b.identity.name));
 }
 
 fn arb_identity(name: String) -> impl Strategy<Value = (DesiredIdentity, ObservedIdentity)> {
@@ -230,8 +404,22 @@ fn arb_identity(name: String) -> impl Strategy<Value = (DesiredIdentity, Observe
         prop::sample::select(vec!["service_account", "user"]),
         prop::sample::select(vec!["a@x", "b@x"]),
         prop::collection::btree_map("[a-c]", "[x-z]", 0..3),
-        prop::collection::vec((prop::sample::select(vec!["primary", "backup"]), 0i64..200, any::<bool>()), 0..3),
-        prop::collection::vec((prop::sample::select(vec!["viewer", "editor", "admin"]), prop::sample::select(vec!["*", "r1"]), prop::option::of(0u8..3)), 0..4),
+        prop::collection::vec(
+            (
+                prop::sample::select(vec!["primary", "backup"]),
+                0i64..200,
+                any::<bool>(),
+            ),
+            0..3,
+        ),
+        prop::collection::vec(
+            (
+                prop::sample::select(vec!["viewer", "editor", "admin"]),
+                prop::sample::select(vec!["*", "r1"]),
+                prop::option::of(0u8..3),
+            ),
+            0..4,
+        ),
         prop::option::of(prop::sample::select(vec!["2026-01-01", "2027-01-01"])),
         any::<u64>(),
     )
@@ -243,18 +431,37 @@ fn arb_identity(name: String) -> impl Strategy<Value = (DesiredIdentity, Observe
             d.expires = expires.map(|e| e.parse().unwrap());
             d.keys = vec![];
             d.bindings = vec![];
-            let mut o = ObservedIdentity { identity: identity(&name), keys: vec![], bindings: vec![] };
+            let mut o = ObservedIdentity {
+                identity: identity(&name),
+                keys: vec![],
+                bindings: vec![],
+            };
             for (i, (k, age, declared)) in keys.into_iter().enumerate() {
                 if declared && !d.keys.iter().any(|x| x.name == k) {
-                    d.keys.push(DesiredKey { name: k.into(), rotate_after: Some(Age::from_str_days(90)), expires: None, sink: Sink::Stdout });
+                    d.keys.push(DesiredKey {
+                        name: k.into(),
+                        rotate_after: Some(Age::from_str_days(90)),
+                        expires: None,
+                        sink: Sink::Stdout,
+                    });
                 }
                 o.keys.push(key(Some(k), &format!("K{i}"), age));
             }
             for (role, resource, policy) in bindings {
-                let b = Binding { role: role.into(), resource: resource.into(), policy: policy.map(|p| serde_json::json!({"p": p})) };
-                if seed % 2 == 0 && !o.bindings.iter().any(|x| x.same_object(&b)) { o.bindings.push(b.clone()); }
-                if !d.bindings.iter().any(|x| x.same_object(&b)) { d.bindings.push(b.clone()); }
-                if seed % 3 == 0 && !o.bindings.iter().any(|x| x.same_object(&b)) { o.bindings.push(Binding { policy: None, ..b }); }
+                let b = Binding {
+                    role: role.into(),
+                    resource: resource.into(),
+                    policy: policy.map(|p| serde_json::json!({"p": p})),
+                };
+                if seed % 2 == 0 && !o.bindings.iter().any(|x| x.same_object(&b)) {
+                    o.bindings.push(b.clone());
+                }
+                if !d.bindings.iter().any(|x| x.same_object(&b)) {
+                    d.bindings.push(b.clone());
+                }
+                if seed % 3 == 0 && !o.bindings.iter().any(|x| x.same_object(&b)) {
+                    o.bindings.push(Binding { policy: None, ..b });
+                }
             }
             (d, o)
         })
@@ -271,19 +478,35 @@ impl AgeDays for Age {
 }
 
 fn arb_estate() -> impl Strategy<Value = (Config, ObservedState)> {
-    (prop::collection::vec(any::<(bool, bool)>(), 1..6), any::<bool>())
+    (
+        prop::collection::vec(any::<(bool, bool)>(), 1..6),
+        any::<bool>(),
+    )
         .prop_flat_map(|(slots, prune)| {
-            let parts: Vec<_> = slots.iter().enumerate().map(|(i, _)| arb_identity(format!("id{i}"))).collect();
+            let parts: Vec<_> = slots
+                .iter()
+                .enumerate()
+                .map(|(i, _)| arb_identity(format!("id{i}")))
+                .collect();
             (parts, Just(slots), Just(prune))
         })
         .prop_map(|(parts, slots, prune)| {
             let mut desired_ids = vec![];
             let mut observed = vec![];
             for ((d, o), (declared, live)) in parts.into_iter().zip(slots) {
-                if declared { desired_ids.push(d); }
-                if live { observed.push(o); }
+                if declared {
+                    desired_ids.push(d);
+                }
+                if live {
+                    observed.push(o);
+                }
             }
-            (config(desired_ids, prune), ObservedState { identities: observed })
+            (
+                config(desired_ids, prune),
+                ObservedState {
+                    identities: observed,
+                },
+            )
         })
 }
 
@@ -333,7 +556,12 @@ fn fingerprints_agree_with_touched_for_every_change() {
     // What apply recomputes from live state must equal what the plan recorded,
     // for every kind of change, or every plan would be refused as stale.
     let mut d = desired("a");
-    d.keys.push(DesiredKey { name: "backup".into(), rotate_after: None, expires: None, sink: Sink::Stdout });
+    d.keys.push(DesiredKey {
+        name: "backup".into(),
+        rotate_after: None,
+        expires: None,
+        sink: Sink::Stdout,
+    });
     d.bindings[0].policy = Some(serde_json::json!({"x": 1}));
     let mut o = observed_of(&d);
     o.identity.owner = "drifted@x".into();
@@ -341,20 +569,33 @@ fn fingerprints_agree_with_touched_for_every_change() {
     o.keys.push(key(Some("primary"), "OLDER", 300));
     o.keys.push(key(None, "STRAY", 2));
     o.bindings[0].policy = Some(serde_json::json!({"x": 2}));
-    o.bindings.push(Binding { role: "extra".into(), resource: "r".into(), policy: None });
-    let observed = ObservedState { identities: vec![o] };
+    o.bindings.push(Binding {
+        role: "extra".into(),
+        resource: "r".into(),
+        policy: None,
+    });
+    let observed = ObservedState {
+        identities: vec![o],
+    };
     let cfg = config(vec![d], false);
     let got = run(&cfg, &observed);
-    assert_eq!(summary(&got), [
-        "- local.demo/identity/a/binding/extra@r (drift)",
-        "- local.demo/identity/a/key/STRAY (drift)",
-        "- local.demo/identity/a/key/primary#OLDER (drift)",
-        "~ local.demo/identity/a (drift)",
-        "~ local.demo/identity/a/binding/viewer (drift)",
-        "+/- local.demo/identity/a/key/primary (rotation due)",
-    ]);
+    assert_eq!(
+        summary(&got),
+        [
+            "- local.demo/identity/a/binding/extra@r (drift)",
+            "- local.demo/identity/a/key/STRAY (drift)",
+            "- local.demo/identity/a/key/primary#OLDER (drift)",
+            "~ local.demo/identity/a (drift)",
+            "~ local.demo/identity/a/binding/viewer (drift)",
+            "+/- local.demo/identity/a/key/primary (rotation due)",
+        ]
+    );
     let names = std::collections::HashSet::from(["a"]);
-    let live = super::fingerprints(&nhi_provider_sdk::Address::provider("local", "demo"), &observed, &names);
+    let live = super::fingerprints(
+        &nhi_provider_sdk::Address::provider("local", "demo"),
+        &observed,
+        &names,
+    );
     for (address, recorded) in &got.touched {
         assert_eq!(live.get(address), recorded.as_ref(), "{address}");
     }

@@ -93,7 +93,10 @@ pub struct Summary {
 
 impl Summary {
     pub fn of(changes: &[Change], unmanaged: usize) -> Self {
-        let mut s = Self { unmanaged: unmanaged as u64, ..Self::default() };
+        let mut s = Self {
+            unmanaged: unmanaged as u64,
+            ..Self::default()
+        };
         for change in changes {
             *match change.action {
                 Action::Create => &mut s.create,
@@ -118,6 +121,8 @@ impl PlanBody {
 
     /// The scope record for an address, by its provider prefix.
     pub fn scope_of(&self, address: &Address) -> Option<&ScopeRecord> {
-        self.scopes.iter().find(|s| s.provider == address.provider_prefix())
+        self.scopes
+            .iter()
+            .find(|s| s.provider == address.provider_prefix())
     }
 }

@@ -25,7 +25,12 @@ pub struct ScopeRead<'a> {
     pub observed: &'a ObservedState,
 }
 
-pub fn build(config: &Config, reads: &[ScopeRead<'_>], diff: Diff, options: &PlanOptions) -> PlanBody {
+pub fn build(
+    config: &Config,
+    reads: &[ScopeRead<'_>],
+    diff: Diff,
+    options: &PlanOptions,
+) -> PlanBody {
     let scopes = reads
         .iter()
         .map(|read| ScopeRecord {
@@ -38,17 +43,30 @@ pub fn build(config: &Config, reads: &[ScopeRead<'_>], diff: Diff, options: &Pla
         })
         .collect();
     let summary = Summary::of(&diff.changes, diff.unmanaged.len());
-    let expires_at = options.now.checked_add(options.valid_for).unwrap_or(jiff::Timestamp::MAX);
+    let expires_at = options
+        .now
+        .checked_add(options.valid_for)
+        .unwrap_or(jiff::Timestamp::MAX);
     PlanBody {
         format_version: BODY_FORMAT_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         created_at: options.now,
         expires_at,
         author: options.author.clone(),
-        config: ConfigRecord { path: config.path.display().to_string(), digest: config.digest },
+        config: ConfigRecord {
+            path: config.path.display().to_string(),
+            digest: config.digest,
+        },
         scopes,
         changes: diff.changes,
-        touched: diff.touched.into_iter().map(|(address, fingerprint)| Touched { address, fingerprint }).collect(),
+        touched: diff
+            .touched
+            .into_iter()
+            .map(|(address, fingerprint)| Touched {
+                address,
+                fingerprint,
+            })
+            .collect(),
         unmanaged: diff.unmanaged,
         summary,
     }

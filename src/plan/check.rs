@@ -20,7 +20,10 @@ pub(crate) fn check(body: &PlanBody) -> Result<(), PlanError> {
         return fail("the plan expires before it was created".into());
     }
     for (i, scope) in body.scopes.iter().enumerate() {
-        if body.scopes[..i].iter().any(|s| s.provider == scope.provider) {
+        if body.scopes[..i]
+            .iter()
+            .any(|s| s.provider == scope.provider)
+        {
             return fail(format!("scope `{}` is recorded twice", scope.provider));
         }
         let Some((type_name, name)) = scope.provider.split_once('.') else {
@@ -32,7 +35,11 @@ pub(crate) fn check(body: &PlanBody) -> Result<(), PlanError> {
     }
     for (index, change) in body.changes.iter().enumerate() {
         if let Err(detail) = check_change(body, change) {
-            return fail(format!("change {} (`{}`): {detail}", index + 1, change.address));
+            return fail(format!(
+                "change {} (`{}`): {detail}",
+                index + 1,
+                change.address
+            ));
         }
     }
     if !body.touched.windows(2).all(|w| w[0].address < w[1].address) {
@@ -54,24 +61,36 @@ fn check_change(body: &PlanBody, change: &Change) -> Result<(), String> {
         return Err("its provider is not among the plan's scopes".into());
     };
     if Action::of(op) != change.action {
-        return Err(format!("action `{:?}` does not match the operation", change.action));
+        return Err(format!(
+            "action `{:?}` does not match the operation",
+            change.action
+        ));
     }
     if Risk::of(op) != change.risk {
-        return Err(format!("risk `{}` does not match the operation (`{}`)", change.risk, Risk::of(op)));
+        return Err(format!(
+            "risk `{}` does not match the operation (`{}`)",
+            change.risk,
+            Risk::of(op)
+        ));
     }
     if op.creates_key() != change.sink.is_some() {
         return Err("a sink must be named exactly for changes that mint key material".into());
     }
     let identity = Address::raw(&scope.provider).identity(op.identity_name());
     let expected: Vec<Address> = match op {
-        Operation::CreateIdentity { .. } | Operation::DeleteIdentity { .. } => vec![identity.clone()],
-        Operation::UpdateIdentity { before, after } | Operation::ReplaceIdentity { before, after } => {
+        Operation::CreateIdentity { .. } | Operation::DeleteIdentity { .. } => {
+            vec![identity.clone()]
+        }
+        Operation::UpdateIdentity { before, after }
+        | Operation::ReplaceIdentity { before, after } => {
             if before.name != after.name {
                 return Err("an update cannot rename an identity".into());
             }
             vec![identity.clone()]
         }
-        Operation::CreateKey { key, .. } | Operation::RotateKey { key, .. } => vec![identity.key(key)],
+        Operation::CreateKey { key, .. } | Operation::RotateKey { key, .. } => {
+            vec![identity.key(key)]
+        }
         Operation::DeleteKey { key, .. } => {
             let mut names = vec![identity.key(&key.id)];
             if let Some(name) = &key.name {

@@ -8,7 +8,10 @@ use nhi_provider_sdk::Digest;
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum PlanError {
     #[error("cannot read plan file `{path}`")]
-    #[diagnostic(code(nhi::plan::read), help("check the path; plans are written by `nhi plan -o FILE`"))]
+    #[diagnostic(
+        code(nhi::plan::read),
+        help("check the path; plans are written by `nhi plan -o FILE`")
+    )]
     Read {
         path: PathBuf,
         #[source]
@@ -16,7 +19,10 @@ pub enum PlanError {
     },
 
     #[error("cannot write plan file `{path}`")]
-    #[diagnostic(code(nhi::plan::write), help("check that the directory exists and is writable"))]
+    #[diagnostic(
+        code(nhi::plan::write),
+        help("check that the directory exists and is writable")
+    )]
     Write {
         path: PathBuf,
         #[source]
@@ -24,22 +30,33 @@ pub enum PlanError {
     },
 
     #[error("plan file is larger than {limit} bytes")]
-    #[diagnostic(code(nhi::plan::too_large), help("this is not a plan nhi wrote; refuse it"))]
+    #[diagnostic(
+        code(nhi::plan::too_large),
+        help("this is not a plan nhi wrote; refuse it")
+    )]
     TooLarge { limit: u64 },
 
     #[error("not an nhi plan file: {detail}")]
-    #[diagnostic(code(nhi::plan::not_a_plan), help("plans are JSON files written by `nhi plan -o FILE`"))]
+    #[diagnostic(
+        code(nhi::plan::not_a_plan),
+        help("plans are JSON files written by `nhi plan -o FILE`")
+    )]
     NotAPlan { detail: String },
 
     #[error("unsupported plan format version `{found}`")]
     #[diagnostic(
         code(nhi::plan::unsupported_format),
-        help("this build reads format version {supported}; plan again with this nhi, or use the nhi that wrote the plan")
+        help(
+            "this build reads format version {supported}; plan again with this nhi, or use the nhi that wrote the plan"
+        )
     )]
     UnsupportedFormat { found: String, supported: u32 },
 
     #[error("plan file is malformed: {detail}")]
-    #[diagnostic(code(nhi::plan::malformed), help("the file was edited or damaged; plan again"))]
+    #[diagnostic(
+        code(nhi::plan::malformed),
+        help("the file was edited or damaged; plan again")
+    )]
     Malformed { detail: String },
 
     #[error("plan body does not match its digest: recorded `{recorded}`, computed `{computed}`")]

@@ -69,7 +69,12 @@ impl PlanFile {
     pub fn new(body: PlanBody) -> Self {
         let body_text = serde_json::to_string(&body).expect("invariant: plan bodies serialise");
         let digest = Digest::of(body_text.as_bytes());
-        Self { body, body_text, digest, signatures: Vec::new() }
+        Self {
+            body,
+            body_text,
+            digest,
+            signatures: Vec::new(),
+        }
     }
 
     /// The exact bytes that are hashed and signed.
@@ -94,39 +99,68 @@ impl PlanFile {
     /// carried but judged by `trust`.
     pub fn decode(bytes: &[u8]) -> Result<Self, PlanError> {
         if bytes.len() as u64 > MAX_PLAN_BYTES {
-            return Err(PlanError::TooLarge { limit: MAX_PLAN_BYTES });
+            return Err(PlanError::TooLarge {
+                limit: MAX_PLAN_BYTES,
+            });
         }
-        let probe: Probe = serde_json::from_slice(bytes).map_err(|e| PlanError::NotAPlan { detail: e.to_string() })?;
+        let probe: Probe = serde_json::from_slice(bytes).map_err(|e| PlanError::NotAPlan {
+            detail: e.to_string(),
+        })?;
         match probe.nhi_plan {
-            None => return Err(PlanError::NotAPlan { detail: "it has no `nhi_plan` field".into() }),
-            Some(serde_json::Value::Number(n)) if n.as_u64() == Some(u64::from(FILE_FORMAT_VERSION)) => {}
+            None => {
+                return Err(PlanError::NotAPlan {
+                    detail: "it has no `nhi_plan` field".into(),
+                });
+            }
+            Some(serde_json::Value::Number(n))
+                if n.as_u64() == Some(u64::from(FILE_FORMAT_VERSION)) => {}
             Some(other) => {
                 let found: String = other.to_string().chars().take(40).collect();
-                return Err(PlanError::UnsupportedFormat { found, supported: FILE_FORMAT_VERSION });
+                return Err(PlanError::UnsupportedFormat {
+                    found,
+                    supported: FILE_FORMAT_VERSION,
+                });
             }
         }
         let envelope: Envelope =
-            serde_json::from_slice(bytes).map_err(|e| PlanError::Malformed { detail: e.to_string() })?;
-        let recorded: Digest = envelope
-            .body_digest
-            .parse()
-            .map_err(|e: nhi_provider_sdk::DigestError| PlanError::Malformed { detail: e.to_string() })?;
+            serde_json::from_slice(bytes).map_err(|e| PlanError::Malformed {
+                detail: e.to_string(),
+            })?;
+        let recorded: Digest =
+            envelope
+                .body_digest
+                .parse()
+                .map_err(|e: nhi_provider_sdk::DigestError| PlanError::Malformed {
+                    detail: e.to_string(),
+                })?;
         let computed = Digest::of(envelope.body.as_bytes());
         if recorded != computed {
             return Err(PlanError::DigestMismatch { recorded, computed });
         }
-        let body: PlanBody = serde_json::from_str(&envelope.body)
-            .map_err(|e| PlanError::Malformed { detail: format!("body: {e}") })?;
+        let body: PlanBody =
+            serde_json::from_str(&envelope.body).map_err(|e| PlanError::Malformed {
+                detail: format!("body: {e}"),
+            })?;
         check::check(&body)?;
-        Ok(Self { body, body_text: envelope.body, digest: computed, signatures: envelope.signatures })
+        Ok(Self {
+            body,
+            body_text: envelope.body,
+            digest: computed,
+            signatures: envelope.signatures,
+        })
     }
 
     pub fn read(path: &Path) -> Result<Self, PlanError> {
-        let read = |source| PlanError::Read { path: path.to_owned(), source };
+        let read = |source| PlanError::Read {
+            path: path.to_owned(),
+            source,
+        };
         let file = std::fs::File::open(path).map_err(read)?;
         let len = file.metadata().map_err(read)?.len();
         if len > MAX_PLAN_BYTES {
-            return Err(PlanError::TooLarge { limit: MAX_PLAN_BYTES });
+            return Err(PlanError::TooLarge {
+                limit: MAX_PLAN_BYTES,
+            });
         }
         let bytes = std::fs::read(path).map_err(read)?;
         Self::decode(&bytes)
@@ -134,7 +168,10 @@ impl PlanFile {
 
     /// Writes the plan atomically: a temporary file beside the target, then rename.
     pub fn write(&self, path: &Path) -> Result<(), PlanError> {
-        write_atomic(path, &self.encode()).map_err(|source| PlanError::Write { path: path.to_owned(), source })
+        write_atomic(path, &self.encode()).map_err(|source| PlanError::Write {
+            path: path.to_owned(),
+            source,
+        })
     }
 }
 
@@ -146,7 +183,9 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let name = path.file_name().map_or_else(|| "plan".into(), |n| n.to_string_lossy().into_owned());
+    let name = path
+        .file_name()
+        .map_or_else(|| "plan".into(), |n| n.to_string_lossy().into_owned());
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;

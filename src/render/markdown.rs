@@ -27,13 +27,34 @@ pub fn plan(file: &PlanFile) -> String {
     let body = &file.body;
     let mut out = String::new();
     let headline = text::summary_line(&body.summary);
-    let _ = writeln!(out, "### nhi plan: {}\n", escape(headline.trim_start_matches("Plan: ")));
-    let risky = body.changes.iter().filter(|c| c.risk == crate::diff::Risk::Destructive).count();
+    let _ = writeln!(
+        out,
+        "### nhi plan: {}\n",
+        escape(headline.trim_start_matches("Plan: "))
+    );
+    let risky = body
+        .changes
+        .iter()
+        .filter(|c| c.risk == crate::diff::Risk::Destructive)
+        .count();
     if risky > 0 {
-        let _ = writeln!(out, "> [!WARNING]\n> {risky} destructive change{} (deletes or replacements).\n", if risky == 1 { "" } else { "s" });
+        let _ = writeln!(
+            out,
+            "> [!WARNING]\n> {risky} destructive change{} (deletes or replacements).\n",
+            if risky == 1 { "" } else { "s" }
+        );
     }
     if !body.unmanaged.is_empty() {
-        let _ = writeln!(out, "**Drift:** {} unmanaged identit{} in scope (reported only).\n", body.unmanaged.len(), if body.unmanaged.len() == 1 { "y" } else { "ies" });
+        let _ = writeln!(
+            out,
+            "**Drift:** {} unmanaged identit{} in scope (reported only).\n",
+            body.unmanaged.len(),
+            if body.unmanaged.len() == 1 {
+                "y"
+            } else {
+                "ies"
+            }
+        );
     }
     let mut tables = String::new();
     for (action, title) in ORDER {
@@ -43,10 +64,20 @@ pub fn plan(file: &PlanFile) -> String {
         }
         let mut table = String::from("| Address | Reason | Risk |\n|---|---|---|\n");
         for change in &rows {
-            let _ = writeln!(table, "| `{}` | {} | {} |", code(change.address.as_str()), change.reason, change.risk);
+            let _ = writeln!(
+                table,
+                "| `{}` | {} | {} |",
+                code(change.address.as_str()),
+                change.reason,
+                change.risk
+            );
         }
         if rows.len() > OPEN_ROWS {
-            let _ = writeln!(tables, "<details><summary><b>{title}</b> ({})</summary>\n\n{table}\n</details>\n", rows.len());
+            let _ = writeln!(
+                tables,
+                "<details><summary><b>{title}</b> ({})</summary>\n\n{table}\n</details>\n",
+                rows.len()
+            );
         } else {
             let _ = writeln!(tables, "**{title}** ({})\n\n{table}", rows.len());
         }
@@ -56,7 +87,11 @@ pub fn plan(file: &PlanFile) -> String {
         for a in &body.unmanaged {
             let _ = writeln!(table, "| `{}` |", code(a.as_str()));
         }
-        let _ = writeln!(tables, "<details><summary><b>Unmanaged</b> ({})</summary>\n\n{table}\n</details>\n", body.unmanaged.len());
+        let _ = writeln!(
+            tables,
+            "<details><summary><b>Unmanaged</b> ({})</summary>\n\n{table}\n</details>\n",
+            body.unmanaged.len()
+        );
     }
     let footer = format!(
         "Plan digest `{}` · planned by {} at {} · expires {} · config `{}` (`{}`)\n",
@@ -69,12 +104,18 @@ pub fn plan(file: &PlanFile) -> String {
     );
     let full = if body.has_changes() {
         let plain = text::plan(body, Painter::PLAIN);
-        format!("<details><summary>Full plan</summary>\n\n```diff\n{}```\n\n</details>\n\n", fence_safe(&plain))
+        format!(
+            "<details><summary>Full plan</summary>\n\n```diff\n{}```\n\n</details>\n\n",
+            fence_safe(&plain)
+        )
     } else {
         String::new()
     };
     let note = |shown: &str| {
-        format!("> [!NOTE]\n> {shown} truncated to fit a comment; run `nhi show` on the plan file with digest `{}` for everything.\n\n", file.digest)
+        format!(
+            "> [!NOTE]\n> {shown} truncated to fit a comment; run `nhi show` on the plan file with digest `{}` for everything.\n\n",
+            file.digest
+        )
     };
     if out.len() + tables.len() + full.len() + footer.len() <= MAX_COMMENT_CHARS {
         out.push_str(&tables);
@@ -99,7 +140,10 @@ pub fn plan(file: &PlanFile) -> String {
 
 /// Escapes text for a markdown table cell or line.
 fn escape(text: &str) -> String {
-    text.replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;").replace('\n', " ")
+    text.replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\n', " ")
 }
 
 /// Text that goes between backticks: no backticks or pipes inside.

@@ -15,7 +15,9 @@ pub use text::Painter;
 /// nor `--no-color`.
 pub fn painter(no_color_flag: bool) -> Painter {
     let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    Painter { color: !no_color_flag && !no_color_env && std::io::stdout().is_terminal() }
+    Painter {
+        color: !no_color_flag && !no_color_env && std::io::stdout().is_terminal(),
+    }
 }
 
 /// Writes data to stdout. A closed pipe (`nhi plan | head`) is not an error.
@@ -49,6 +51,8 @@ pub fn progress(len: u64, message: &'static str) -> Option<indicatif::ProgressBa
     }
     let style = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {wide_msg}")
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-    let bar = indicatif::ProgressBar::new(len).with_style(style).with_message(message);
+    let bar = indicatif::ProgressBar::new(len)
+        .with_style(style)
+        .with_message(message);
     Some(bar)
 }

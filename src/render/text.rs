@@ -19,7 +19,11 @@ impl Painter {
     pub const PLAIN: Self = Self { color: false };
 
     fn paint(self, code: &str, text: &str) -> String {
-        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
     }
 
     pub fn bold(self, text: &str) -> String {
@@ -42,7 +46,10 @@ pub fn summary_line(summary: &Summary) -> String {
     if summary.total() == 0 {
         return "No changes. Live state matches the configuration.".to_owned();
     }
-    let mut parts = vec![format!("{} to create", summary.create), format!("{} to update", summary.update)];
+    let mut parts = vec![
+        format!("{} to create", summary.create),
+        format!("{} to update", summary.update),
+    ];
     if summary.replace > 0 {
         parts.push(format!("{} to replace", summary.replace));
     }
@@ -78,12 +85,25 @@ pub fn plan(body: &PlanBody, p: Painter) -> String {
             scope.provider,
             scope.scope,
             scope.observed_identities,
-            if scope.prune { "; prunes unmanaged" } else { "" }
+            if scope.prune {
+                "; prunes unmanaged"
+            } else {
+                ""
+            }
         );
     }
     let _ = writeln!(out, "{}", p.bold(&summary_line(&body.summary)));
     if !body.unmanaged.is_empty() {
-        let _ = writeln!(out, "Drift: {} unmanaged identit{} in scope.", body.unmanaged.len(), if body.unmanaged.len() == 1 { "y" } else { "ies" });
+        let _ = writeln!(
+            out,
+            "Drift: {} unmanaged identit{} in scope.",
+            body.unmanaged.len(),
+            if body.unmanaged.len() == 1 {
+                "y"
+            } else {
+                "ies"
+            }
+        );
     }
     out
 }
@@ -102,7 +122,12 @@ pub(crate) fn change_block(out: &mut String, change: &Change, p: Painter) {
         let _ = writeln!(out, "    # {detail}");
     }
     let symbol = change.action.symbol();
-    let _ = writeln!(out, "{:>3} {kind} {} {{", p.action(change.action, symbol), serde_json::to_string(&name).unwrap_or_default());
+    let _ = writeln!(
+        out,
+        "{:>3} {kind} {} {{",
+        p.action(change.action, symbol),
+        serde_json::to_string(&name).unwrap_or_default()
+    );
     let rows = view::rows(change);
     let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(0);
     let mut hidden = 0;
@@ -112,7 +137,11 @@ pub(crate) fn change_block(out: &mut String, change: &Change, p: Painter) {
         }
     }
     if hidden > 0 {
-        let _ = writeln!(out, "        # ({hidden} unchanged attribute{} hidden)", if hidden == 1 { "" } else { "s" });
+        let _ = writeln!(
+            out,
+            "        # ({hidden} unchanged attribute{} hidden)",
+            if hidden == 1 { "" } else { "s" }
+        );
     }
     out.push_str("    }\n");
 }
@@ -147,7 +176,11 @@ fn row_line(out: &mut String, row: &Row, width: usize, action: Action, p: Painte
             out.push_str("          EOT\n");
         }
         (Some(before), Some(after)) => {
-            let _ = writeln!(out, "      {} {name} = {before} -> {after}", p.paint("33", "~"));
+            let _ = writeln!(
+                out,
+                "      {} {name} = {before} -> {after}",
+                p.paint("33", "~")
+            );
         }
         (None, None) => return false,
     }

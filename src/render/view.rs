@@ -17,11 +17,19 @@ pub(crate) struct Row {
 /// What kind of object a change acts on, and its short name.
 pub(crate) fn object(change: &Change) -> (&'static str, String) {
     match &change.operation {
-        Operation::CreateIdentity { identity } | Operation::DeleteIdentity { identity } => ("identity", identity.name.clone()),
-        Operation::UpdateIdentity { after, .. } | Operation::ReplaceIdentity { after, .. } => ("identity", after.name.clone()),
+        Operation::CreateIdentity { identity } | Operation::DeleteIdentity { identity } => {
+            ("identity", identity.name.clone())
+        }
+        Operation::UpdateIdentity { after, .. } | Operation::ReplaceIdentity { after, .. } => {
+            ("identity", after.name.clone())
+        }
         Operation::CreateKey { key, .. } | Operation::RotateKey { key, .. } => ("key", key.clone()),
-        Operation::DeleteKey { key, .. } => ("key", key.name.clone().unwrap_or_else(|| key.id.clone())),
-        Operation::CreateBinding { binding, .. } | Operation::DeleteBinding { binding, .. } => ("binding", binding.role.clone()),
+        Operation::DeleteKey { key, .. } => {
+            ("key", key.name.clone().unwrap_or_else(|| key.id.clone()))
+        }
+        Operation::CreateBinding { binding, .. } | Operation::DeleteBinding { binding, .. } => {
+            ("binding", binding.role.clone())
+        }
         Operation::UpdateBinding { after, .. } => ("binding", after.role.clone()),
     }
 }
@@ -48,10 +56,13 @@ fn key_rows(key: &ObservedKey) -> Vec<(String, String)> {
     let mut rows = vec![
         ("id".to_owned(), quoted(&key.id)),
         ("created".to_owned(), quoted(&key.created.to_string())),
-        ("status".to_owned(), quoted(match key.status {
-            nhi_provider_sdk::KeyStatus::Active => "active",
-            nhi_provider_sdk::KeyStatus::Inactive => "inactive",
-        })),
+        (
+            "status".to_owned(),
+            quoted(match key.status {
+                nhi_provider_sdk::KeyStatus::Active => "active",
+                nhi_provider_sdk::KeyStatus::Inactive => "inactive",
+            }),
+        ),
     ];
     if let Some(used) = key.last_used {
         rows.push(("last_used".to_owned(), quoted(&used.to_string())));
@@ -60,9 +71,15 @@ fn key_rows(key: &ObservedKey) -> Vec<(String, String)> {
 }
 
 fn binding_rows(binding: &Binding) -> Vec<(String, String)> {
-    let mut rows = vec![("role".to_owned(), quoted(&binding.role)), ("resource".to_owned(), quoted(&binding.resource))];
+    let mut rows = vec![
+        ("role".to_owned(), quoted(&binding.role)),
+        ("resource".to_owned(), quoted(&binding.resource)),
+    ];
     if let Some(policy) = &binding.policy {
-        rows.push(("policy".to_owned(), serde_json::to_string_pretty(policy).unwrap_or_default()));
+        rows.push((
+            "policy".to_owned(),
+            serde_json::to_string_pretty(policy).unwrap_or_default(),
+        ));
     }
     rows
 }
@@ -74,9 +91,9 @@ pub(crate) fn sink_text(sink: &Sink) -> String {
     }
 }
 
-fn pair(before: Vec<(String, String)>, after: Vec<(String, String)>) -> Vec<Row> {
+fn pair(before: &[(String, String)], after: &[(String, String)]) -> Vec<Row> {
     let mut names: Vec<String> = before.iter().map(|r| r.0.clone()).collect();
-    for (name, _) in &after {
+    for (name, _) in after {
         if !names.contains(name) {
             names.push(name.clone());
         }
@@ -95,24 +112,44 @@ fn pair(before: Vec<(String, String)>, after: Vec<(String, String)>) -> Vec<Row>
 pub(crate) fn rows(change: &Change) -> Vec<Row> {
     let after_apply = "(known after apply)".to_owned();
     let mut rows = match &change.operation {
-        Operation::CreateIdentity { identity } => pair(vec![], identity_rows(identity)),
-        Operation::DeleteIdentity { identity } => pair(identity_rows(identity), vec![]),
-        Operation::UpdateIdentity { before, after } | Operation::ReplaceIdentity { before, after } => {
-            pair(identity_rows(before), identity_rows(after))
+        Operation::CreateIdentity { identity } => pair(&[], &identity_rows(identity)),
+        Operation::DeleteIdentity { identity } => pair(&identity_rows(identity), &[]),
+        Operation::UpdateIdentity { before, after }
+        | Operation::ReplaceIdentity { before, after } => {
+            pair(&identity_rows(before), &identity_rows(after))
         }
-        Operation::CreateKey { .. } => pair(vec![], vec![("id".into(), after_apply.clone()), ("created".into(), after_apply)]),
-        Operation::RotateKey { old, .. } => pair(
-            key_rows(&ObservedKey { last_used: None, ..old.clone() }),
-            vec![("id".into(), after_apply.clone()), ("created".into(), after_apply), ("status".into(), quoted("active"))],
+        Operation::CreateKey { .. } => pair(
+            &[],
+            &[
+                ("id".into(), after_apply.clone()),
+                ("created".into(), after_apply),
+            ],
         ),
-        Operation::DeleteKey { key, .. } => pair(key_rows(key), vec![]),
-        Operation::CreateBinding { binding, .. } => pair(vec![], binding_rows(binding)),
-        Operation::DeleteBinding { binding, .. } => pair(binding_rows(binding), vec![]),
-        Operation::UpdateBinding { before, after, .. } => pair(binding_rows(before), binding_rows(after)),
+        Operation::RotateKey { old, .. } => pair(
+            &key_rows(&ObservedKey {
+                last_used: None,
+                ..old.clone()
+            }),
+            &[
+                ("id".into(), after_apply.clone()),
+                ("created".into(), after_apply),
+                ("status".into(), quoted("active")),
+            ],
+        ),
+        Operation::DeleteKey { key, .. } => pair(&key_rows(key), &[]),
+        Operation::CreateBinding { binding, .. } => pair(&[], &binding_rows(binding)),
+        Operation::DeleteBinding { binding, .. } => pair(&binding_rows(binding), &[]),
+        Operation::UpdateBinding { before, after, .. } => {
+            pair(&binding_rows(before), &binding_rows(after))
+        }
     };
     if let Some(sink) = &change.sink {
         let text = sink_text(sink);
-        rows.push(Row { name: "secret_sink".into(), before: None, after: Some(text) });
+        rows.push(Row {
+            name: "secret_sink".into(),
+            before: None,
+            after: Some(text),
+        });
     }
     rows
 }
@@ -123,7 +160,8 @@ pub(crate) fn before_after(change: &Change) -> (Value, Value) {
     match &change.operation {
         Operation::CreateIdentity { identity } => (Value::Null, v(identity)),
         Operation::DeleteIdentity { identity } => (v(identity), Value::Null),
-        Operation::UpdateIdentity { before, after } | Operation::ReplaceIdentity { before, after } => (v(before), v(after)),
+        Operation::UpdateIdentity { before, after }
+        | Operation::ReplaceIdentity { before, after } => (v(before), v(after)),
         Operation::CreateKey { key, .. } => (Value::Null, json!({ "name": key })),
         Operation::RotateKey { key, old, .. } => (v(old), json!({ "name": key })),
         Operation::DeleteKey { key, .. } => (v(key), Value::Null),

@@ -8,18 +8,26 @@ use miette::Diagnostic;
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum TrustError {
     #[error("cannot use key `{path}`: {detail}")]
-    #[diagnostic(code(nhi::trust::key), help("pass an OpenSSH ed25519 private key, or its `.pub` file to sign through ssh-agent"))]
+    #[diagnostic(
+        code(nhi::trust::key),
+        help("pass an OpenSSH ed25519 private key, or its `.pub` file to sign through ssh-agent")
+    )]
     Key { path: PathBuf, detail: String },
 
     #[error("key `{path}` is encrypted")]
     #[diagnostic(
         code(nhi::trust::encrypted_key),
-        help("load it into ssh-agent (`ssh-add {path}`) and pass the public key: `--key {path}.pub`")
+        help(
+            "load it into ssh-agent (`ssh-add {path}`) and pass the public key: `--key {path}.pub`"
+        )
     )]
     EncryptedKey { path: String },
 
     #[error("cannot sign through ssh-agent: {detail}")]
-    #[diagnostic(code(nhi::trust::agent), help("start an agent and add the key (`eval $(ssh-agent)`, `ssh-add KEY`)"))]
+    #[diagnostic(
+        code(nhi::trust::agent),
+        help("start an agent and add the key (`eval $(ssh-agent)`, `ssh-add KEY`)")
+    )]
     Agent { detail: String },
 
     #[error("cannot sign: {detail}")]
@@ -29,12 +37,17 @@ pub enum TrustError {
     #[error("no principal to sign as")]
     #[diagnostic(
         code(nhi::trust::principal),
-        help("pass `--principal NAME` (as listed in allowed_signers) or give the key a comment (`ssh-keygen -c`)")
+        help(
+            "pass `--principal NAME` (as listed in allowed_signers) or give the key a comment (`ssh-keygen -c`)"
+        )
     )]
     NoPrincipal,
 
     #[error("principal `{principal}` is not valid")]
-    #[diagnostic(code(nhi::trust::principal), help("principals are printable ASCII without spaces, commas, quotes or wildcards"))]
+    #[diagnostic(
+        code(nhi::trust::principal),
+        help("principals are printable ASCII without spaces, commas, quotes or wildcards")
+    )]
     BadPrincipal { principal: String },
 
     #[error("no trust policy given")]
@@ -45,49 +58,111 @@ pub enum TrustError {
     NoPolicy { default: String },
 
     #[error("cannot use trust policy `{path}`: {detail}")]
-    #[diagnostic(code(nhi::trust::policy), help("see \"Trust policy\" in the README for the format"))]
+    #[diagnostic(
+        code(nhi::trust::policy),
+        help("see \"Trust policy\" in the README for the format")
+    )]
     Policy { path: PathBuf, detail: String },
 
     #[error("cannot use allowed signers file `{path}` (line {line}): {detail}")]
-    #[diagnostic(code(nhi::trust::allowed_signers), help("the format is OpenSSH's: `principal[,principal] [options] ssh-ed25519 KEY`"))]
-    AllowedSigners { path: PathBuf, line: usize, detail: String },
+    #[diagnostic(
+        code(nhi::trust::allowed_signers),
+        help("the format is OpenSSH's: `principal[,principal] [options] ssh-ed25519 KEY`")
+    )]
+    AllowedSigners {
+        path: PathBuf,
+        line: usize,
+        detail: String,
+    },
 
     #[error("signature {index} is invalid: {detail}")]
-    #[diagnostic(code(nhi::trust::bad_signature), help("the plan or its signatures were altered; do not apply it"))]
+    #[diagnostic(
+        code(nhi::trust::bad_signature),
+        help("the plan or its signatures were altered; do not apply it")
+    )]
     BadSignature { index: usize, detail: String },
 
-    #[error("the {role} signature of `{principal}` was made for another plan (`{signed}`), not this one (`{actual}`)")]
-    #[diagnostic(code(nhi::trust::wrong_plan), help("signatures cannot be moved between plans; have the plan signed or approved again"))]
-    WrongPlan { role: String, principal: String, signed: String, actual: String },
+    #[error(
+        "the {role} signature of `{principal}` was made for another plan (`{signed}`), not this one (`{actual}`)"
+    )]
+    #[diagnostic(
+        code(nhi::trust::wrong_plan),
+        help("signatures cannot be moved between plans; have the plan signed or approved again")
+    )]
+    WrongPlan {
+        role: String,
+        principal: String,
+        signed: String,
+        actual: String,
+    },
 
-    #[error("the {role} signature claims principal `{principal}`, but allowed signers do not list its key `{key}` for `{principal}`")]
+    #[error(
+        "the {role} signature claims principal `{principal}`, but allowed signers do not list its key `{key}` for `{principal}`"
+    )]
     #[diagnostic(
         code(nhi::trust::unknown_signer),
-        help("only keys in the trust policy's allowed_signers count; listed principals of this key: {listed}")
+        help(
+            "only keys in the trust policy's allowed_signers count; listed principals of this key: {listed}"
+        )
     )]
-    UnknownSigner { role: String, principal: String, key: String, listed: String },
+    UnknownSigner {
+        role: String,
+        principal: String,
+        key: String,
+        listed: String,
+    },
 
     #[error("the plan has no author signature")]
-    #[diagnostic(code(nhi::trust::unsigned), help("sign it: `nhi sign PLAN --key KEY` (or `nhi plan -o PLAN --sign-key KEY`)"))]
+    #[diagnostic(
+        code(nhi::trust::unsigned),
+        help("sign it: `nhi sign PLAN --key KEY` (or `nhi plan -o PLAN --sign-key KEY`)")
+    )]
     Unsigned,
 
     #[error("the plan has {count} author signatures")]
-    #[diagnostic(code(nhi::trust::multiple_authors), help("a plan has exactly one author; plan again"))]
+    #[diagnostic(
+        code(nhi::trust::multiple_authors),
+        help("a plan has exactly one author; plan again")
+    )]
     MultipleAuthors { count: usize },
 
     #[error("author `{principal}` may not author plans under this trust policy")]
-    #[diagnostic(code(nhi::trust::author_not_allowed), help("the policy's `authors` list names who may plan"))]
+    #[diagnostic(
+        code(nhi::trust::author_not_allowed),
+        help("the policy's `authors` list names who may plan")
+    )]
     AuthorNotAllowed { principal: String },
 
-    #[error("the plan's approvals do not meet the trust policy ({have} counted, {need} required): {detail}")]
-    #[diagnostic(code(nhi::trust::insufficient_approvals), help("ask reviewers to run `nhi approve PLAN --key KEY`"))]
-    InsufficientApprovals { have: usize, need: usize, detail: String },
+    #[error(
+        "the plan's approvals do not meet the trust policy ({have} counted, {need} required): {detail}"
+    )]
+    #[diagnostic(
+        code(nhi::trust::insufficient_approvals),
+        help("ask reviewers to run `nhi approve PLAN --key KEY`")
+    )]
+    InsufficientApprovals {
+        have: usize,
+        need: usize,
+        detail: String,
+    },
 
     #[error("the plan expired at {expires_at} (now {now})")]
-    #[diagnostic(code(nhi::plan::expired), help("plan again and have the new plan approved"))]
-    Expired { expires_at: jiff::Timestamp, now: jiff::Timestamp },
+    #[diagnostic(
+        code(nhi::plan::expired),
+        help("plan again and have the new plan approved")
+    )]
+    Expired {
+        expires_at: jiff::Timestamp,
+        now: jiff::Timestamp,
+    },
 
     #[error("the plan was created at {created_at}, in the future (now {now})")]
-    #[diagnostic(code(nhi::plan::expired), help("check the planner's clock; plan again"))]
-    FromTheFuture { created_at: jiff::Timestamp, now: jiff::Timestamp },
+    #[diagnostic(
+        code(nhi::plan::expired),
+        help("check the planner's clock; plan again")
+    )]
+    FromTheFuture {
+        created_at: jiff::Timestamp,
+        now: jiff::Timestamp,
+    },
 }

@@ -36,7 +36,9 @@ pub fn sign(
     comment: Option<&str>,
 ) -> Result<SignatureRecord, TrustError> {
     if !valid_principal(principal) {
-        return Err(TrustError::BadPrincipal { principal: principal.to_owned() });
+        return Err(TrustError::BadPrincipal {
+            principal: principal.to_owned(),
+        });
     }
     let statement = Statement {
         role,
@@ -47,7 +49,10 @@ pub fn sign(
     };
     let text = statement.encode();
     let signature = signer.sign(namespace, text.as_bytes())?;
-    Ok(SignatureRecord { statement: text, signature })
+    Ok(SignatureRecord {
+        statement: text,
+        signature,
+    })
 }
 
 /// The principal to sign as: `--principal`, else the key's comment.

@@ -64,7 +64,10 @@ struct RawApprovals {
 
 impl Default for RawApprovals {
     fn default() -> Self {
-        Self { required: 1, author_counts: false }
+        Self {
+            required: 1,
+            author_counts: false,
+        }
     }
 }
 
@@ -109,21 +112,39 @@ impl TrustPolicy {
         }
         let default = default_path();
         if !default.exists() {
-            return Err(TrustError::NoPolicy { default: default.display().to_string() });
+            return Err(TrustError::NoPolicy {
+                default: default.display().to_string(),
+            });
         }
         Self::load(&default)
     }
 
     pub fn load(path: &Path) -> Result<Self, TrustError> {
-        let fail = |detail: String| TrustError::Policy { path: path.to_owned(), detail };
+        let fail = |detail: String| TrustError::Policy {
+            path: path.to_owned(),
+            detail,
+        };
         let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
         if text.len() > 1024 * 1024 {
             return Err(fail("larger than 1 MiB".into()));
         }
         let raw: RawPolicy = serde_saphyr::from_str(&text).map_err(|e| fail(e.to_string()))?;
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let max_plan_age = raw.max_plan_age.map(|t| t.parse::<Age>().map_err(|e| fail(format!("`max_plan_age`: {e}")))).transpose()?;
-        for principal in raw.authors.iter().chain(raw.rules.iter().flat_map(|r| &r.require_one_of)) {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let max_plan_age = raw
+            .max_plan_age
+            .map(|t| {
+                t.parse::<Age>()
+                    .map_err(|e| fail(format!("`max_plan_age`: {e}")))
+            })
+            .transpose()?;
+        for principal in raw
+            .authors
+            .iter()
+            .chain(raw.rules.iter().flat_map(|r| &r.require_one_of))
+        {
             if !super::statement::valid_principal(principal) {
                 return Err(fail(format!("principal `{principal}` is not valid")));
             }
@@ -142,7 +163,11 @@ impl TrustPolicy {
             rules: raw
                 .rules
                 .into_iter()
-                .map(|r| Rule { when: r.when, required: r.required, require_one_of: r.require_one_of })
+                .map(|r| Rule {
+                    when: r.when,
+                    required: r.required,
+                    require_one_of: r.require_one_of,
+                })
                 .collect(),
         })
     }

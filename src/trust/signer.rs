@@ -32,20 +32,34 @@ impl Signer {
             path: path.to_owned(),
             detail: e.to_string(),
         })?;
-        let key_error = |detail: String| TrustError::Key { path: path.to_owned(), detail };
-        if text.trim_start().starts_with("-----BEGIN OPENSSH PRIVATE KEY-----") {
+        let key_error = |detail: String| TrustError::Key {
+            path: path.to_owned(),
+            detail,
+        };
+        if text
+            .trim_start()
+            .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----")
+        {
             let key = PrivateKey::from_openssh(&text).map_err(|e| key_error(e.to_string()))?;
             if key.is_encrypted() {
-                return Err(TrustError::EncryptedKey { path: path.display().to_string() });
+                return Err(TrustError::EncryptedKey {
+                    path: path.display().to_string(),
+                });
             }
-            check_algorithm(key.algorithm()).map_err(key_error)?;
+            check_algorithm(&key.algorithm()).map_err(key_error)?;
             return Ok(Self::File(Box::new(key)));
         }
-        let public = PublicKey::from_openssh(text.trim()).map_err(|e| key_error(format!("neither an OpenSSH private key nor a public key: {e}")))?;
-        check_algorithm(public.algorithm()).map_err(key_error)?;
+        let public = PublicKey::from_openssh(text.trim()).map_err(|e| {
+            key_error(format!(
+                "neither an OpenSSH private key nor a public key: {e}"
+            ))
+        })?;
+        check_algorithm(&public.algorithm()).map_err(key_error)?;
         let socket = std::env::var_os("SSH_AUTH_SOCK")
             .map(PathBuf::from)
-            .ok_or_else(|| TrustError::Agent { detail: "`SSH_AUTH_SOCK` is not set".into() })?;
+            .ok_or_else(|| TrustError::Agent {
+                detail: "`SSH_AUTH_SOCK` is not set".into(),
+            })?;
         Ok(Self::Agent { socket, public })
     }
 
@@ -67,29 +81,50 @@ impl Signer {
     /// Signs `message` in `namespace` and returns the armored signature.
     pub fn sign(&self, namespace: &str, message: &[u8]) -> Result<String, TrustError> {
         let sig = match self {
-            Self::File(key) => key
-                .sign(namespace, HashAlg::Sha512, message)
-                .map_err(|e| TrustError::Sign { detail: e.to_string() })?,
+            Self::File(key) => {
+                key.sign(namespace, HashAlg::Sha512, message)
+                    .map_err(|e| TrustError::Sign {
+                        detail: e.to_string(),
+                    })?
+            }
             Self::Agent { socket, public } => {
-                let data = SshSig::signed_data(namespace, HashAlg::Sha512, message)
-                    .map_err(|e| TrustError::Sign { detail: e.to_string() })?;
-                let mut client = ssh_agent_client_rs::Client::connect(socket)
-                    .map_err(|e| TrustError::Agent { detail: format!("cannot connect to `{}`: {e}", socket.display()) })?;
-                let signature = client
-                    .sign(public, &data)
-                    .map_err(|e| TrustError::Agent { detail: format!("the agent refused to sign: {e}") })?;
-                SshSig::new(public.key_data().clone(), namespace, HashAlg::Sha512, signature)
-                    .map_err(|e| TrustError::Sign { detail: e.to_string() })?
+                let data =
+                    SshSig::signed_data(namespace, HashAlg::Sha512, message).map_err(|e| {
+                        TrustError::Sign {
+                            detail: e.to_string(),
+                        }
+                    })?;
+                let mut client = ssh_agent_client_rs::Client::connect(socket).map_err(|e| {
+                    TrustError::Agent {
+                        detail: format!("cannot connect to `{}`: {e}", socket.display()),
+                    }
+                })?;
+                let signature = client.sign(public, &data).map_err(|e| TrustError::Agent {
+                    detail: format!("the agent refused to sign: {e}"),
+                })?;
+                SshSig::new(
+                    public.key_data().clone(),
+                    namespace,
+                    HashAlg::Sha512,
+                    signature,
+                )
+                .map_err(|e| TrustError::Sign {
+                    detail: e.to_string(),
+                })?
             }
         };
-        sig.to_pem(LineEnding::LF).map_err(|e| TrustError::Sign { detail: e.to_string() })
+        sig.to_pem(LineEnding::LF).map_err(|e| TrustError::Sign {
+            detail: e.to_string(),
+        })
     }
 }
 
-fn check_algorithm(algorithm: Algorithm) -> Result<(), String> {
-    if algorithm == Algorithm::Ed25519 {
+fn check_algorithm(algorithm: &Algorithm) -> Result<(), String> {
+    if *algorithm == Algorithm::Ed25519 {
         Ok(())
     } else {
-        Err(format!("`{algorithm}` keys are not accepted; nhi signs with ed25519 keys (`ssh-keygen -t ed25519`)"))
+        Err(format!(
+            "`{algorithm}` keys are not accepted; nhi signs with ed25519 keys (`ssh-keygen -t ed25519`)"
+        ))
     }
 }

@@ -68,7 +68,8 @@ pub struct Statement {
 pub fn valid_principal(p: &str) -> bool {
     !p.is_empty()
         && p.len() <= 256
-        && p.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b',' | b'"' | b'*' | b'?' | b'!'))
+        && p.bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b',' | b'"' | b'*' | b'?' | b'!'))
 }
 
 impl Statement {
@@ -89,7 +90,10 @@ impl Statement {
     /// Parses a statement strictly: exact layout, known fields in order, and
     /// re-encoding must give back the same bytes.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let mut lines = text.strip_suffix('\n').ok_or("it does not end with a newline")?.split('\n');
+        let mut lines = text
+            .strip_suffix('\n')
+            .ok_or("it does not end with a newline")?
+            .split('\n');
         if lines.next() != Some(MAGIC) {
             return Err(format!("it does not start with `{MAGIC}`"));
         }
@@ -106,16 +110,30 @@ impl Statement {
         if !valid_principal(&principal) {
             return Err(format!("principal `{}` is not valid", clip(&principal)));
         }
-        let digest = field("digest")?.parse::<Digest>().map_err(|e| e.to_string())?;
-        let signed_at = field("signed-at")?.parse::<jiff::Timestamp>().map_err(|e| format!("bad `signed-at`: {e}"))?;
+        let digest = field("digest")?
+            .parse::<Digest>()
+            .map_err(|e| e.to_string())?;
+        let signed_at = field("signed-at")?
+            .parse::<jiff::Timestamp>()
+            .map_err(|e| format!("bad `signed-at`: {e}"))?;
         let comment = match lines.next() {
             None => None,
-            Some(line) => Some(line.strip_prefix("comment: ").ok_or("unexpected line after `signed-at`")?.to_owned()),
+            Some(line) => Some(
+                line.strip_prefix("comment: ")
+                    .ok_or("unexpected line after `signed-at`")?
+                    .to_owned(),
+            ),
         };
         if lines.next().is_some() {
             return Err("unexpected lines at the end".into());
         }
-        let statement = Self { role, principal, digest, signed_at, comment };
+        let statement = Self {
+            role,
+            principal,
+            digest,
+            signed_at,
+            comment,
+        };
         if statement.encode() != text {
             return Err("it is not in canonical form".into());
         }
@@ -125,7 +143,10 @@ impl Statement {
 
 /// Makes a comment safe for one statement line.
 pub fn clean_comment(text: &str) -> String {
-    let cleaned: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let cleaned: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     cleaned.trim().chars().take(500).collect()
 }
 
@@ -166,7 +187,10 @@ mod tests {
             format!("{good}extra: 1\n"),
             good.replace("principal: bob@example.com", "principal: bob example"),
             good.replace("principal: bob@example.com", "principal: *"),
-            good.replace("signed-at: 2026-11-22T12:00:00Z", "signed-at: 2026-11-22T12:00:00+00:00"),
+            good.replace(
+                "signed-at: 2026-11-22T12:00:00Z",
+                "signed-at: 2026-11-22T12:00:00+00:00",
+            ),
             good.replace("digest: sha256:", "digest: sha1:"),
             good.replace('\n', "\r\n"),
         ];

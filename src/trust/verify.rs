@@ -6,10 +6,10 @@ use std::collections::BTreeSet;
 use nhi_provider_sdk::Digest;
 use ssh_key::{Algorithm, PublicKey, SshSig};
 
+use super::TrustError;
 use super::allowed_signers::AllowedSigners;
 use super::policy::TrustPolicy;
 use super::statement::{Role, Statement};
-use super::TrustError;
 use crate::plan::{PlanBody, SignatureRecord};
 
 /// A signature that verified: its statement and the key that made it.
@@ -37,17 +37,27 @@ pub fn verify_record(
     signers: &AllowedSigners,
 ) -> Result<Signed, TrustError> {
     let bad = |detail: String| TrustError::BadSignature { index, detail };
-    let sig = SshSig::from_pem(record.signature.as_bytes()).map_err(|e| bad(format!("not an SSH signature: {e}")))?;
+    let sig = SshSig::from_pem(record.signature.as_bytes())
+        .map_err(|e| bad(format!("not an SSH signature: {e}")))?;
     if sig.namespace() != namespace {
-        return Err(bad(format!("namespace `{}` is not `{namespace}`", sig.namespace().chars().take(40).collect::<String>())));
+        return Err(bad(format!(
+            "namespace `{}` is not `{namespace}`",
+            sig.namespace().chars().take(40).collect::<String>()
+        )));
     }
     if sig.algorithm() != Algorithm::Ed25519 {
         return Err(bad("only ed25519 signatures are accepted".into()));
     }
-    let statement = Statement::parse(&record.statement).map_err(|e| bad(format!("statement: {e}")))?;
+    let statement =
+        Statement::parse(&record.statement).map_err(|e| bad(format!("statement: {e}")))?;
     let key = PublicKey::from(sig.public_key().clone());
     key.verify(namespace, record.statement.as_bytes(), &sig)
-        .map_err(|_| bad(format!("the {} signature of `{}` does not verify", statement.role, statement.principal)))?;
+        .map_err(|_| {
+            bad(format!(
+                "the {} signature of `{}` does not verify",
+                statement.role, statement.principal
+            ))
+        })?;
     if statement.digest != *digest {
         return Err(TrustError::WrongPlan {
             role: statement.role.to_string(),
@@ -62,7 +72,11 @@ pub fn verify_record(
             role: statement.role.to_string(),
             principal: statement.principal.clone(),
             key: key.fingerprint(ssh_key::HashAlg::Sha256).to_string(),
-            listed: if listed.is_empty() { "none".into() } else { listed.join(", ") },
+            listed: if listed.is_empty() {
+                "none".into()
+            } else {
+                listed.join(", ")
+            },
         });
     }
     Ok(Signed { statement, key })
@@ -98,26 +112,48 @@ pub fn judge_plan(
     for (index, record) in records.iter().enumerate() {
         match verify_record(index + 1, record, super::PLAN_NAMESPACE, digest, signers) {
             Ok(s) if s.statement.role == Role::Applier => {
-                return (standing, Some(TrustError::BadSignature { index: index + 1, detail: "an applier signature has no place on a plan".into() }));
+                return (
+                    standing,
+                    Some(TrustError::BadSignature {
+                        index: index + 1,
+                        detail: "an applier signature has no place on a plan".into(),
+                    }),
+                );
             }
             Ok(s) => signed.push(s),
             Err(e) => return (standing, Some(e)),
         }
     }
-    let authors: Vec<&Signed> = signed.iter().filter(|s| s.statement.role == Role::Author).collect();
+    let authors: Vec<&Signed> = signed
+        .iter()
+        .filter(|s| s.statement.role == Role::Author)
+        .collect();
     if authors.len() > 1 {
-        return (standing, Some(TrustError::MultipleAuthors { count: authors.len() }));
+        return (
+            standing,
+            Some(TrustError::MultipleAuthors {
+                count: authors.len(),
+            }),
+        );
     }
     standing.author = authors.first().map(|s| (*s).clone());
     let mut failure = None;
     match &standing.author {
         None if policy.require_author_signature => failure = Some(TrustError::Unsigned),
-        Some(a) if !policy.authors.is_empty() && !policy.authors.contains(&a.statement.principal) => {
-            failure = Some(TrustError::AuthorNotAllowed { principal: a.statement.principal.clone() });
+        Some(a)
+            if !policy.authors.is_empty() && !policy.authors.contains(&a.statement.principal) =>
+        {
+            failure = Some(TrustError::AuthorNotAllowed {
+                principal: a.statement.principal.clone(),
+            });
         }
         _ => {}
     }
-    count_approvals(&mut standing, signed.iter().filter(|s| s.statement.role == Role::Approver), policy);
+    count_approvals(
+        &mut standing,
+        signed.iter().filter(|s| s.statement.role == Role::Approver),
+        policy,
+    );
     apply_rules(&mut standing, body, policy);
     if failure.is_none() && !standing.missing.is_empty() {
         failure = Some(TrustError::InsufficientApprovals {
@@ -132,7 +168,11 @@ pub fn judge_plan(
     (standing, failure)
 }
 
-fn count_approvals<'a>(standing: &mut Standing, approvals: impl Iterator<Item = &'a Signed>, policy: &TrustPolicy) {
+fn count_approvals<'a>(
+    standing: &mut Standing,
+    approvals: impl Iterator<Item = &'a Signed>,
+    policy: &TrustPolicy,
+) {
     let mut principals = BTreeSet::new();
     let mut keys = BTreeSet::new();
     let author = standing.author.clone();
@@ -141,7 +181,9 @@ fn count_approvals<'a>(standing: &mut Standing, approvals: impl Iterator<Item = 
     for approval in approvals {
         let principal = approval.statement.principal.clone();
         let key = approval.key_fingerprint();
-        let by_author = author.as_ref().is_some_and(|a| a.statement.principal == principal || a.key_fingerprint() == key);
+        let by_author = author
+            .as_ref()
+            .is_some_and(|a| a.statement.principal == principal || a.key_fingerprint() == key);
         let why = if by_author && !policy.author_counts {
             Some("the author cannot approve their own plan")
         } else if principals.contains(&principal) {
@@ -171,28 +213,52 @@ fn apply_rules(standing: &mut Standing, body: &PlanBody, policy: &TrustPolicy) {
             why_required = format!("{} changes require {n}", rule.when);
         }
         if !rule.require_one_of.is_empty()
-            && !standing.counted.iter().any(|s| rule.require_one_of.contains(&s.statement.principal))
+            && !standing
+                .counted
+                .iter()
+                .any(|s| rule.require_one_of.contains(&s.statement.principal))
         {
-            standing.missing.push(format!("{} changes need an approval from one of {}", rule.when, rule.require_one_of.join(", ")));
+            standing.missing.push(format!(
+                "{} changes need an approval from one of {}",
+                rule.when,
+                rule.require_one_of.join(", ")
+            ));
         }
     }
     if !body.has_changes() && policy.required > 0 && standing.counted.is_empty() {
         // A plan with nothing to do still needs its approvals: it may be evidence.
     }
     if standing.counted.len() < standing.required {
-        standing.missing.insert(0, format!("{why_required} distinct approver{}", if standing.required == 1 { "" } else { "s" }));
+        standing.missing.insert(
+            0,
+            format!(
+                "{why_required} distinct approver{}",
+                if standing.required == 1 { "" } else { "s" }
+            ),
+        );
     }
 }
 
 /// Expiry, by the plan's own `expires_at` and by the policy's `max_plan_age`.
-pub fn check_time(body: &PlanBody, policy: &TrustPolicy, now: jiff::Timestamp) -> Result<(), TrustError> {
+pub fn check_time(
+    body: &PlanBody,
+    policy: &TrustPolicy,
+    now: jiff::Timestamp,
+) -> Result<(), TrustError> {
     // Five minutes of clock skew between planner and applier are tolerated.
     if body.created_at > now + jiff::SignedDuration::from_mins(5) {
-        return Err(TrustError::FromTheFuture { created_at: body.created_at, now });
+        return Err(TrustError::FromTheFuture {
+            created_at: body.created_at,
+            now,
+        });
     }
     let mut expires_at = body.expires_at;
     if let Some(age) = policy.max_plan_age {
-        expires_at = expires_at.min(body.created_at.checked_add(age.as_duration()).unwrap_or(expires_at));
+        expires_at = expires_at.min(
+            body.created_at
+                .checked_add(age.as_duration())
+                .unwrap_or(expires_at),
+        );
     }
     if now >= expires_at {
         return Err(TrustError::Expired { expires_at, now });

@@ -45,7 +45,9 @@ fn copy_dir(from: &Path, to: &Path) {
 
 impl Workspace {
     pub fn empty() -> Self {
-        Self { dir: tempfile::tempdir().unwrap() }
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     /// A scratch copy of `examples/<name>`.

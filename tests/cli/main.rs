@@ -1,4 +1,10 @@
 //! End-to-end tests of the `nhi` binary: one test binary, one module per area.
+#![allow(
+    clippy::needless_pass_by_value,
+    clippy::format_push_string,
+    clippy::items_after_statements,
+    clippy::semicolon_if_nothing_returned
+)]
 
 mod harness;
 mod plan;

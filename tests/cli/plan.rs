@@ -29,7 +29,10 @@ fn same_inputs_and_clock_give_byte_identical_plan_files() {
     assert_eq!(ws.run(&["plan", "-o", "a.plan"]).code, 0);
     assert_eq!(ws.run(&["plan", "-o", "b.plan"]).code, 0);
     assert_eq!(ws.bytes("a.plan"), ws.bytes("b.plan"));
-    let other = ws.run_env(&["plan", "-o", "c.plan"], &[("NHI_NOW", "2026-11-22T12:00:01Z")]);
+    let other = ws.run_env(
+        &["plan", "-o", "c.plan"],
+        &[("NHI_NOW", "2026-11-22T12:00:01Z")],
+    );
     assert_eq!(other.code, 0);
     assert_ne!(ws.bytes("a.plan"), ws.bytes("c.plan"));
 }
@@ -49,7 +52,10 @@ fn show_renders_a_saved_plan_in_every_format() {
     assert_eq!(json.code, 0);
     insta::assert_snapshot!("quickstart_json", redact(&json.stdout, &ws));
     let from_plan = ws.run(&["plan", "--json"]);
-    assert_eq!(from_plan.stdout, json.stdout, "`plan --json` and `show --format json` agree");
+    assert_eq!(
+        from_plan.stdout, json.stdout,
+        "`plan --json` and `show --format json` agree"
+    );
 }
 
 #[test]
@@ -67,18 +73,32 @@ fn show_refuses_a_file_that_is_not_a_plan() {
     ws.write("x.plan", "{\"hello\": 1}");
     let run = ws.run(&["show", "x.plan"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("nhi::plan::not_a_plan"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("nhi::plan::not_a_plan"),
+        "{}",
+        run.stderr
+    );
     ws.write("y.plan", "{\"nhi_plan\": 7, \"body\": \"\"}");
     let run = ws.run(&["show", "y.plan"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("nhi::plan::unsupported_format"), "{}", run.stderr);
-    assert!(run.stderr.contains("unsupported plan format version `7`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("nhi::plan::unsupported_format"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("unsupported plan format version `7`"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn markdown_of_a_huge_plan_fits_a_comment() {
     let ws = Workspace::empty();
-    let mut yaml = String::from("version: 1\nproviders:\n  - name: big\n    type: local\n    settings:\n      state: estate.json\nidentities:\n");
+    let mut yaml = String::from(
+        "version: 1\nproviders:\n  - name: big\n    type: local\n    settings:\n      state: estate.json\nidentities:\n",
+    );
     for i in 0..3000 {
         yaml.push_str(&format!("  - name: svc-{i:05}\n    provider: big\n    owner: team@example.com\n    bindings:\n      - role: viewer\n"));
     }
@@ -86,7 +106,11 @@ fn markdown_of_a_huge_plan_fits_a_comment() {
     assert_eq!(ws.run(&["plan", "-o", "big.plan"]).code, 0);
     let run = ws.run(&["show", "big.plan", "--format", "markdown"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.chars().count() <= 65_535, "{} chars", run.stdout.chars().count());
+    assert!(
+        run.stdout.chars().count() <= 65_535,
+        "{} chars",
+        run.stdout.chars().count()
+    );
     assert!(run.stdout.contains("truncated to fit a comment"));
     assert!(run.stdout.starts_with("### nhi plan: 6000 to create"));
 }

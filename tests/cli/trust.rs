@@ -14,7 +14,16 @@ pub(crate) fn team() -> Workspace {
     let mut signers = String::new();
     for user in ["alice", "bob", "carol", "mallory"] {
         let status = Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-C", &format!("{user}@example.com"), "-f"])
+            .args([
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                &format!("{user}@example.com"),
+                "-f",
+            ])
             .arg(ws.path().join(format!("{user}.key")))
             .status()
             .expect("ssh-keygen is installed (.ci/run installs openssh-client)");
@@ -22,7 +31,11 @@ pub(crate) fn team() -> Workspace {
         if user != "mallory" {
             let public = ws.read(&format!("{user}.key.pub"));
             let mut fields = public.split_whitespace();
-            signers.push_str(&format!("{user}@example.com {} {}\n", fields.next().unwrap(), fields.next().unwrap()));
+            signers.push_str(&format!(
+                "{user}@example.com {} {}\n",
+                fields.next().unwrap(),
+                fields.next().unwrap()
+            ));
         }
     }
     ws.write("allowed_signers", &signers);
@@ -31,7 +44,9 @@ pub(crate) fn team() -> Workspace {
 }
 
 pub(crate) fn now() -> String {
-    jiff::Timestamp::from_second(jiff::Timestamp::now().as_second()).unwrap().to_string()
+    jiff::Timestamp::from_second(jiff::Timestamp::now().as_second())
+        .unwrap()
+        .to_string()
 }
 
 /// Runs with the real clock for planning, as apply always uses it.
@@ -40,13 +55,28 @@ pub(crate) fn run(ws: &Workspace, args: &[&str]) -> Run {
 }
 
 fn ok(run: &Run) {
-    assert_eq!(run.code, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
 }
 
 /// A plan signed by alice and approved by bob and carol: what apply accepts.
 pub(crate) fn approved_plan(ws: &Workspace, name: &str) {
     ok(&run(ws, &["plan", "-o", name, "--sign-key", "alice.key"]));
-    ok(&run(ws, &["approve", name, "--key", "bob.key", "--yes", "--comment", "diff reviewed"]));
+    ok(&run(
+        ws,
+        &[
+            "approve",
+            name,
+            "--key",
+            "bob.key",
+            "--yes",
+            "--comment",
+            "diff reviewed",
+        ],
+    ));
     ok(&run(ws, &["approve", name, "--key", "carol.key", "--yes"]));
 }
 
@@ -58,10 +88,25 @@ fn apply(ws: &Workspace, plan: &str) -> Run {
 fn refuses(ws: &Workspace, plan: &str, code: &str) -> Run {
     let before = ws.bytes("estate.json");
     let result = apply(ws, plan);
-    assert_eq!(result.code, 1, "apply must refuse with `{code}`:\n{}", result.stderr);
-    assert!(result.stderr.contains(code), "expected `{code}` in:\n{}", result.stderr);
-    assert_eq!(ws.bytes("estate.json"), before, "a refused apply changed the estate");
-    assert!(!ws.path().join("secrets").exists(), "a refused apply delivered key material");
+    assert_eq!(
+        result.code, 1,
+        "apply must refuse with `{code}`:\n{}",
+        result.stderr
+    );
+    assert!(
+        result.stderr.contains(code),
+        "expected `{code}` in:\n{}",
+        result.stderr
+    );
+    assert_eq!(
+        ws.bytes("estate.json"),
+        before,
+        "a refused apply changed the estate"
+    );
+    assert!(
+        !ws.path().join("secrets").exists(),
+        "a refused apply delivered key material"
+    );
     result
 }
 
@@ -81,40 +126,104 @@ fn approved_plan_applies_exactly_and_replanning_finds_nothing() {
     approved_plan(&ws, "q.plan");
     let verified = run(&ws, &["verify", "q.plan", "--trust", "trust.yaml"]);
     ok(&verified);
-    assert!(verified.stderr.contains("author:   `alice@example.com`"), "{}", verified.stderr);
-    assert!(verified.stderr.contains("approved: `bob@example.com`"), "{}", verified.stderr);
-    assert!(verified.stderr.contains("\"diff reviewed\""), "{}", verified.stderr);
-    assert!(verified.stderr.contains("approvals: 2 of 2 required"), "{}", verified.stderr);
+    assert!(
+        verified.stderr.contains("author:   `alice@example.com`"),
+        "{}",
+        verified.stderr
+    );
+    assert!(
+        verified.stderr.contains("approved: `bob@example.com`"),
+        "{}",
+        verified.stderr
+    );
+    assert!(
+        verified.stderr.contains("\"diff reviewed\""),
+        "{}",
+        verified.stderr
+    );
+    assert!(
+        verified.stderr.contains("approvals: 2 of 2 required"),
+        "{}",
+        verified.stderr
+    );
 
-    let applied = run(&ws, &["apply", "q.plan", "--trust", "trust.yaml", "--key", "carol.key", "--detailed-exitcode"]);
+    let applied = run(
+        &ws,
+        &[
+            "apply",
+            "q.plan",
+            "--trust",
+            "trust.yaml",
+            "--key",
+            "carol.key",
+            "--detailed-exitcode",
+        ],
+    );
     assert_eq!(applied.code, 2, "{}", applied.stderr);
-    assert!(applied.stderr.contains("Apply complete: 12 changes applied"), "{}", applied.stderr);
+    assert!(
+        applied
+            .stderr
+            .contains("Apply complete: 12 changes applied"),
+        "{}",
+        applied.stderr
+    );
 
     // The exact state after apply.
     let estate: serde_json::Value = serde_json::from_str(&ws.read("estate.json")).unwrap();
     let identities = estate["identities"].as_array().unwrap();
-    let names: Vec<&str> = identities.iter().map(|i| i["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["backup-runner", "ci-deployer", "legacy-bot", "metrics-exporter", "web-api"]);
+    let names: Vec<&str> = identities
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "backup-runner",
+            "ci-deployer",
+            "legacy-bot",
+            "metrics-exporter",
+            "web-api"
+        ]
+    );
     let ci = &identities[1];
-    let roles: Vec<&str> = ci["bindings"].as_array().unwrap().iter().map(|b| b["role"].as_str().unwrap()).collect();
+    let roles: Vec<&str> = ci["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["role"].as_str().unwrap())
+        .collect();
     assert_eq!(roles, ["artifact-upload", "deployer"]);
-    assert_eq!(ci["bindings"][0]["policy"]["Statement"][0]["Action"], serde_json::json!(["s3:PutObject"]));
+    assert_eq!(
+        ci["bindings"][0]["policy"]["Statement"][0]["Action"],
+        serde_json::json!(["s3:PutObject"])
+    );
     let keys = ci["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 1);
-    assert_ne!(keys[0]["id"], "LK3H8D2K5N7B1C4F6G9J", "the old key was rotated out");
+    assert_ne!(
+        keys[0]["id"], "LK3H8D2K5N7B1C4F6G9J",
+        "the old key was rotated out"
+    );
     let web = &identities[4];
     assert_eq!(web["keys"].as_array().unwrap().len(), 1);
     assert_eq!(web["bindings"].as_array().unwrap().len(), 2);
 
     // Secrets went to their sinks (0600) and nowhere else.
-    for sink in ["secrets/ci-deployer-primary.key", "secrets/web-api-primary.key"] {
+    for sink in [
+        "secrets/ci-deployer-primary.key",
+        "secrets/web-api-primary.key",
+    ] {
         let path = ws.path().join(sink);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600, "{sink}");
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600,
+                "{sink}"
+            );
         }
-        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let secret = doc["secret"].as_str().unwrap();
         assert!(secret.len() > 20);
         for (what, text) in [
@@ -129,10 +238,30 @@ fn approved_plan_applies_exactly_and_replanning_finds_nothing() {
     }
 
     // The receipt verifies and names the plan.
-    let receipt = run(&ws, &["verify", "q.plan.receipt.json", "--trust", "trust.yaml", "--plan", "q.plan"]);
+    let receipt = run(
+        &ws,
+        &[
+            "verify",
+            "q.plan.receipt.json",
+            "--trust",
+            "trust.yaml",
+            "--plan",
+            "q.plan",
+        ],
+    );
     ok(&receipt);
-    assert!(receipt.stderr.contains("signed by `carol@example.com`"), "{}", receipt.stderr);
-    assert!(receipt.stderr.contains("the receipt belongs to the given plan"), "{}", receipt.stderr);
+    assert!(
+        receipt.stderr.contains("signed by `carol@example.com`"),
+        "{}",
+        receipt.stderr
+    );
+    assert!(
+        receipt
+            .stderr
+            .contains("the receipt belongs to the given plan"),
+        "{}",
+        receipt.stderr
+    );
 
     let again = run(&ws, &["plan", "--detailed-exitcode"]);
     assert_eq!(again.code, 0, "{}", again.stdout);
@@ -145,29 +274,82 @@ fn every_tampering_is_refused_and_changes_nothing() {
     approved_plan(&ws, "good.plan");
     type Tamper = fn(&Workspace);
     let cases: &[(&str, Tamper, &str)] = &[
-        ("one byte of the body", |ws| edit_plan(ws, "t.plan", |v| {
-            let body = v["body"].as_str().unwrap().replacen("web-team@example.com", "web-tean@example.com", 1);
-            v["body"] = body.into();
-        }), "nhi::plan::digest_mismatch"),
-        ("body and digest rewritten together", |ws| edit_plan(ws, "t.plan", |v| {
-            let body = v["body"].as_str().unwrap().replacen("web-team@example.com", "web-tean@example.com", 1);
-            v["body_digest"] = sha256(&body).into();
-            v["body"] = body.into();
-        }), "nhi::trust::wrong_plan"),
-        ("author signature relabelled as an approval", |ws| edit_plan(ws, "t.plan", |v| {
-            let statement = v["signatures"][0]["statement"].as_str().unwrap().replace("role: author", "role: approver");
-            v["signatures"][0]["statement"] = statement.into();
-        }), "nhi::trust::bad_signature"),
-        ("signatures dropped", |ws| edit_plan(ws, "t.plan", |v| v["signatures"] = serde_json::json!([])), "nhi::trust::unsigned"),
-        ("approvals dropped", |ws| edit_plan(ws, "t.plan", |v| {
-            v["signatures"].as_array_mut().unwrap().truncate(1);
-        }), "nhi::trust::insufficient_approvals"),
-        ("unknown format version", |ws| edit_plan(ws, "t.plan", |v| v["nhi_plan"] = 2.into()), "nhi::plan::unsupported_format"),
-        ("risk understated", |ws| edit_plan(ws, "t.plan", |v| {
-            let body = v["body"].as_str().unwrap().replacen("\"risk\":\"destructive\"", "\"risk\":\"low\"", 1);
-            v["body_digest"] = sha256(&body).into();
-            v["body"] = body.into();
-        }), "nhi::plan::inconsistent"),
+        (
+            "one byte of the body",
+            |ws| {
+                edit_plan(ws, "t.plan", |v| {
+                    let body = v["body"].as_str().unwrap().replacen(
+                        "web-team@example.com",
+                        "web-tean@example.com",
+                        1,
+                    );
+                    v["body"] = body.into();
+                })
+            },
+            "nhi::plan::digest_mismatch",
+        ),
+        (
+            "body and digest rewritten together",
+            |ws| {
+                edit_plan(ws, "t.plan", |v| {
+                    let body = v["body"].as_str().unwrap().replacen(
+                        "web-team@example.com",
+                        "web-tean@example.com",
+                        1,
+                    );
+                    v["body_digest"] = sha256(&body).into();
+                    v["body"] = body.into();
+                })
+            },
+            "nhi::trust::wrong_plan",
+        ),
+        (
+            "author signature relabelled as an approval",
+            |ws| {
+                edit_plan(ws, "t.plan", |v| {
+                    let statement = v["signatures"][0]["statement"]
+                        .as_str()
+                        .unwrap()
+                        .replace("role: author", "role: approver");
+                    v["signatures"][0]["statement"] = statement.into();
+                })
+            },
+            "nhi::trust::bad_signature",
+        ),
+        (
+            "signatures dropped",
+            |ws| edit_plan(ws, "t.plan", |v| v["signatures"] = serde_json::json!([])),
+            "nhi::trust::unsigned",
+        ),
+        (
+            "approvals dropped",
+            |ws| {
+                edit_plan(ws, "t.plan", |v| {
+                    v["signatures"].as_array_mut().unwrap().truncate(1);
+                })
+            },
+            "nhi::trust::insufficient_approvals",
+        ),
+        (
+            "unknown format version",
+            |ws| edit_plan(ws, "t.plan", |v| v["nhi_plan"] = 2.into()),
+            "nhi::plan::unsupported_format",
+        ),
+        (
+            "risk understated",
+            |ws| {
+                edit_plan(ws, "t.plan", |v| {
+                    let body = v["body"].as_str().unwrap().replacen(
+                        "\"risk\":\"destructive\"",
+                        "\"risk\":\"low\"",
+                        1,
+                    );
+                    v["body_digest"] = sha256(&body).into();
+                    v["body"] = body.into();
+                })
+            },
+            "nhi::plan::inconsistent",
+        ),
     ];
     for (name, tamper, code) in cases {
         std::fs::copy(ws.path().join("good.plan"), ws.path().join("t.plan")).unwrap();
@@ -185,9 +367,14 @@ fn signatures_cannot_move_between_plans() {
     let ws = team();
     approved_plan(&ws, "a.plan");
     // A second plan, for a different estate state, approved by nobody.
-    let estate = ws.read("estate.json").replace("Nightly database backups", "Nightly backups");
+    let estate = ws
+        .read("estate.json")
+        .replace("Nightly database backups", "Nightly backups");
     ws.write("estate.json", &estate);
-    ok(&run(&ws, &["plan", "-o", "b.plan", "--sign-key", "alice.key"]));
+    ok(&run(
+        &ws,
+        &["plan", "-o", "b.plan", "--sign-key", "alice.key"],
+    ));
     let approvals: serde_json::Value = serde_json::from_str(&ws.read("a.plan")).unwrap();
     edit_plan(&ws, "b.plan", |v| {
         let list = v["signatures"].as_array_mut().unwrap();
@@ -195,49 +382,144 @@ fn signatures_cannot_move_between_plans() {
         list.push(approvals["signatures"][2].clone());
     });
     let refused = refuses(&ws, "b.plan", "nhi::trust::wrong_plan");
-    assert!(refused.stderr.contains("was made for another plan"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("was made for another plan"),
+        "{}",
+        refused.stderr
+    );
 }
 
 #[test]
 fn approvals_that_do_not_count() {
     let ws = team();
     // An approval by a key that is not in allowed_signers.
-    ok(&run(&ws, &["plan", "-o", "m.plan", "--sign-key", "alice.key"]));
-    ok(&run(&ws, &["approve", "m.plan", "--key", "mallory.key", "--yes"]));
+    ok(&run(
+        &ws,
+        &["plan", "-o", "m.plan", "--sign-key", "alice.key"],
+    ));
+    ok(&run(
+        &ws,
+        &["approve", "m.plan", "--key", "mallory.key", "--yes"],
+    ));
     let refused = refuses(&ws, "m.plan", "nhi::trust::unknown_signer");
-    assert!(refused.stderr.contains("mallory@example.com"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("mallory@example.com"),
+        "{}",
+        refused.stderr
+    );
     // Mallory claiming to be bob.
-    ok(&run(&ws, &["plan", "-o", "m2.plan", "--sign-key", "alice.key"]));
-    ok(&run(&ws, &["approve", "m2.plan", "--key", "mallory.key", "--principal", "bob@example.com", "--yes"]));
+    ok(&run(
+        &ws,
+        &["plan", "-o", "m2.plan", "--sign-key", "alice.key"],
+    ));
+    ok(&run(
+        &ws,
+        &[
+            "approve",
+            "m2.plan",
+            "--key",
+            "mallory.key",
+            "--principal",
+            "bob@example.com",
+            "--yes",
+        ],
+    ));
     refuses(&ws, "m2.plan", "nhi::trust::unknown_signer");
     // Self-approval, and the same reviewer twice.
-    ok(&run(&ws, &["plan", "-o", "s.plan", "--sign-key", "alice.key"]));
-    ok(&run(&ws, &["approve", "s.plan", "--key", "alice.key", "--yes"]));
-    ok(&run(&ws, &["approve", "s.plan", "--key", "bob.key", "--yes"]));
-    ok(&run(&ws, &["approve", "s.plan", "--key", "bob.key", "--yes"]));
+    ok(&run(
+        &ws,
+        &["plan", "-o", "s.plan", "--sign-key", "alice.key"],
+    ));
+    ok(&run(
+        &ws,
+        &["approve", "s.plan", "--key", "alice.key", "--yes"],
+    ));
+    ok(&run(
+        &ws,
+        &["approve", "s.plan", "--key", "bob.key", "--yes"],
+    ));
+    ok(&run(
+        &ws,
+        &["approve", "s.plan", "--key", "bob.key", "--yes"],
+    ));
     let refused = refuses(&ws, "s.plan", "nhi::trust::insufficient_approvals");
-    assert!(refused.stderr.contains("(1 counted, 2 required)"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("(1 counted, 2 required)"),
+        "{}",
+        refused.stderr
+    );
     let verified = run(&ws, &["verify", "s.plan", "--trust", "trust.yaml"]);
     assert_eq!(verified.code, 1);
-    assert!(verified.stderr.contains("the author cannot approve their own plan"), "{}", verified.stderr);
-    assert!(verified.stderr.contains("this principal already approved"), "{}", verified.stderr);
-    assert!(verified.stderr.contains("missing:  destructive changes require 2 distinct approvers"), "{}", verified.stderr);
+    assert!(
+        verified
+            .stderr
+            .contains("the author cannot approve their own plan"),
+        "{}",
+        verified.stderr
+    );
+    assert!(
+        verified.stderr.contains("this principal already approved"),
+        "{}",
+        verified.stderr
+    );
+    assert!(
+        verified
+            .stderr
+            .contains("missing:  destructive changes require 2 distinct approvers"),
+        "{}",
+        verified.stderr
+    );
 }
 
 #[test]
 fn expired_plans_are_refused() {
     let ws = team();
-    let old = jiff::Timestamp::now().checked_sub(jiff::SignedDuration::from_hours(25)).unwrap();
-    let old = jiff::Timestamp::from_second(old.as_second()).unwrap().to_string();
+    let old = jiff::Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_hours(25))
+        .unwrap();
+    let old = jiff::Timestamp::from_second(old.as_second())
+        .unwrap()
+        .to_string();
     let env = [("NHI_NOW", old.as_str())];
-    assert_eq!(ws.run_env(&["plan", "-o", "old.plan", "--sign-key", "alice.key"], &env).code, 0);
-    ok(&run(&ws, &["approve", "old.plan", "--key", "bob.key", "--yes"]));
-    ok(&run(&ws, &["approve", "old.plan", "--key", "carol.key", "--yes"]));
+    assert_eq!(
+        ws.run_env(&["plan", "-o", "old.plan", "--sign-key", "alice.key"], &env)
+            .code,
+        0
+    );
+    ok(&run(
+        &ws,
+        &["approve", "old.plan", "--key", "bob.key", "--yes"],
+    ));
+    ok(&run(
+        &ws,
+        &["approve", "old.plan", "--key", "carol.key", "--yes"],
+    ));
     refuses(&ws, "old.plan", "nhi::plan::expired");
     // The policy's max age binds even when the plan claims a long validity.
-    assert_eq!(ws.run_env(&["plan", "-o", "long.plan", "--valid-for", "30d", "--sign-key", "alice.key"], &env).code, 0);
-    ok(&run(&ws, &["approve", "long.plan", "--key", "bob.key", "--yes"]));
-    ok(&run(&ws, &["approve", "long.plan", "--key", "carol.key", "--yes"]));
+    assert_eq!(
+        ws.run_env(
+            &[
+                "plan",
+                "-o",
+                "long.plan",
+                "--valid-for",
+                "30d",
+                "--sign-key",
+                "alice.key"
+            ],
+            &env
+        )
+        .code,
+        0
+    );
+    ok(&run(
+        &ws,
+        &["approve", "long.plan", "--key", "bob.key", "--yes"],
+    ));
+    ok(&run(
+        &ws,
+        &["approve", "long.plan", "--key", "carol.key", "--yes"],
+    ));
     ok(&apply_dry(&ws, "long.plan"));
     ws.write("trust.yaml", &format!("{TRUST}max_plan_age: 12h\n"));
     refuses(&ws, "long.plan", "nhi::plan::expired");
@@ -252,28 +534,58 @@ fn apply_dry(ws: &Workspace, plan: &str) -> Run {
 fn live_changes_between_plan_and_apply_make_the_plan_stale() {
     type Drift = fn(&str) -> String;
     let cases: &[(&str, Drift, &str)] = &[
-        ("touched identity changed", |e| e.replace("\"owner\":\"platform-team@example.com\"", "\"owner\":\"mallory@example.com\""),
-            "`local.demo/identity/ci-deployer` changed"),
-        ("touched key deleted", |e| e.replace(
-            "{\"id\":\"LK3H8D2K5N7B1C4F6G9J\",\"name\":\"primary\",\"created\":\"2025-03-14T09:26:53Z\",\"status\":\"active\",\"last_used\":\"2026-11-20T18:02:11Z\"}", ""),
-            "`local.demo/identity/ci-deployer/key/primary` was deleted"),
-        ("object the plan creates now exists", |e| e.replacen("{\"name\":\"backup-runner\"",
-            "{\"name\":\"web-api\",\"kind\":\"service_account\",\"owner\":\"x@example.com\",\"description\":\"\",\"tags\":{},\"keys\":[],\"bindings\":[]},\n{\"name\":\"backup-runner\"", 1),
-            "`local.demo/identity/web-api` now exists"),
+        (
+            "touched identity changed",
+            |e| {
+                e.replace(
+                    "\"owner\":\"platform-team@example.com\"",
+                    "\"owner\":\"mallory@example.com\"",
+                )
+            },
+            "`local.demo/identity/ci-deployer` changed",
+        ),
+        (
+            "touched key deleted",
+            |e| {
+                e.replace(
+            "{\"id\":\"LK3H8D2K5N7B1C4F6G9J\",\"name\":\"primary\",\"created\":\"2025-03-14T09:26:53Z\",\"status\":\"active\",\"last_used\":\"2026-11-20T18:02:11Z\"}", "")
+            },
+            "`local.demo/identity/ci-deployer/key/primary` was deleted",
+        ),
+        (
+            "object the plan creates now exists",
+            |e| {
+                e.replacen("{\"name\":\"backup-runner\"",
+            "{\"name\":\"web-api\",\"kind\":\"service_account\",\"owner\":\"x@example.com\",\"description\":\"\",\"tags\":{},\"keys\":[],\"bindings\":[]},\n{\"name\":\"backup-runner\"", 1)
+            },
+            "`local.demo/identity/web-api` now exists",
+        ),
     ];
     for (name, drift, message) in cases {
         let ws = team();
         approved_plan(&ws, "q.plan");
         let changed = drift(&ws.read("estate.json"));
-        assert_ne!(changed, ws.read("estate.json"), "{name}: the drift must change the estate");
+        assert_ne!(
+            changed,
+            ws.read("estate.json"),
+            "{name}: the drift must change the estate"
+        );
         ws.write("estate.json", &changed);
         let refused = refuses(&ws, "q.plan", "nhi::plan::stale");
-        assert!(refused.stderr.contains(message), "{name}:\n{}", refused.stderr);
+        assert!(
+            refused.stderr.contains(message),
+            "{name}:\n{}",
+            refused.stderr
+        );
     }
     // Using a key (its last use moves) does not make a plan stale.
     let ws = team();
     approved_plan(&ws, "q.plan");
-    ws.write("estate.json", &ws.read("estate.json").replace("2026-11-20T18:02:11Z", "2026-11-21T18:02:11Z"));
+    ws.write(
+        "estate.json",
+        &ws.read("estate.json")
+            .replace("2026-11-20T18:02:11Z", "2026-11-21T18:02:11Z"),
+    );
     ok(&apply(&ws, "q.plan"));
 }
 
@@ -291,26 +603,51 @@ fn configuration_and_sinks_are_checked_before_anything_changes() {
     let ws = team();
     approved_plan(&ws, "q.plan");
     let config = ws.read("nhi.yaml");
-    ws.write("nhi.yaml", &config.replace("Serves the public API", "Serves the API"));
+    ws.write(
+        "nhi.yaml",
+        &config.replace("Serves the public API", "Serves the API"),
+    );
     refuses(&ws, "q.plan", "nhi::apply::config_changed");
     ws.write("nhi.yaml", &config);
     ws.write("secrets/web-api-primary.key", "an older key\n");
     let before = ws.bytes("estate.json");
     let refused = apply(&ws, "q.plan");
-    assert!(refused.stderr.contains("nhi::apply::sink_exists"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("nhi::apply::sink_exists"),
+        "{}",
+        refused.stderr
+    );
     assert_eq!(ws.bytes("estate.json"), before);
-    assert_eq!(ws.read("secrets/web-api-primary.key"), "an older key\n", "never overwritten");
+    assert_eq!(
+        ws.read("secrets/web-api-primary.key"),
+        "an older key\n",
+        "never overwritten"
+    );
 }
 
 #[test]
 fn a_held_lock_refuses_at_once_naming_the_holder() {
     let ws = team();
     approved_plan(&ws, "q.plan");
-    let lock = std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(ws.path().join("estate.json.lock")).unwrap();
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(ws.path().join("estate.json.lock"))
+        .unwrap();
     lock.try_lock().unwrap();
-    std::fs::write(ws.path().join("estate.json.lock"), "dave@example.com (pid 4242)").unwrap();
+    std::fs::write(
+        ws.path().join("estate.json.lock"),
+        "dave@example.com (pid 4242)",
+    )
+    .unwrap();
     let refused = refuses(&ws, "q.plan", "nhi::apply::locked");
-    assert!(refused.stderr.contains("dave@example.com"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("dave@example.com"),
+        "{}",
+        refused.stderr
+    );
     lock.unlock().unwrap();
     ok(&apply(&ws, "q.plan"));
 }
@@ -320,16 +657,39 @@ fn trust_policy_rules() {
     let ws = team();
     approved_plan(&ws, "q.plan");
     // A rule that needs a particular approver.
-    ws.write("trust.yaml", &format!("{TRUST}  - when: privilege_increasing\n    require_one_of: [security@example.com]\n"));
+    ws.write(
+        "trust.yaml",
+        &format!(
+            "{TRUST}  - when: privilege_increasing\n    require_one_of: [security@example.com]\n"
+        ),
+    );
     let refused = refuses(&ws, "q.plan", "nhi::trust::insufficient_approvals");
-    assert!(refused.stderr.contains("privilege-increasing changes need an approval from one of security@example.com"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(
+            "privilege-increasing changes need an approval from one of security@example.com"
+        ),
+        "{}",
+        refused.stderr
+    );
     // Letting the author count lowers the bar only when the applier's policy says so.
-    ok(&run(&ws, &["plan", "-o", "s.plan", "--sign-key", "alice.key"]));
-    ok(&run(&ws, &["approve", "s.plan", "--key", "alice.key", "--yes"]));
-    ok(&run(&ws, &["approve", "s.plan", "--key", "bob.key", "--yes"]));
+    ok(&run(
+        &ws,
+        &["plan", "-o", "s.plan", "--sign-key", "alice.key"],
+    ));
+    ok(&run(
+        &ws,
+        &["approve", "s.plan", "--key", "alice.key", "--yes"],
+    ));
+    ok(&run(
+        &ws,
+        &["approve", "s.plan", "--key", "bob.key", "--yes"],
+    ));
     ws.write("trust.yaml", TRUST);
     refuses(&ws, "s.plan", "nhi::trust::insufficient_approvals");
-    ws.write("trust.yaml", &TRUST.replace("  required: 1\n", "  required: 1\n  author_counts: true\n"));
+    ws.write(
+        "trust.yaml",
+        &TRUST.replace("  required: 1\n", "  required: 1\n  author_counts: true\n"),
+    );
     ok(&apply_dry(&ws, "s.plan"));
     // Unknown fields in the policy are errors, not ignored.
     ws.write("trust.yaml", &format!("{TRUST}approvers_optional: true\n"));
@@ -340,32 +700,54 @@ fn trust_policy_rules() {
 #[test]
 fn signatures_interoperate_with_ssh_keygen_both_ways() {
     let ws = team();
-    ok(&run(&ws, &["plan", "-o", "q.plan", "--sign-key", "alice.key"]));
+    ok(&run(
+        &ws,
+        &["plan", "-o", "q.plan", "--sign-key", "alice.key"],
+    ));
     // ssh-keygen signs an approval statement; nhi accepts it.
     let plan: serde_json::Value = serde_json::from_str(&ws.read("q.plan")).unwrap();
     let digest = plan["body_digest"].as_str().unwrap();
-    let statement = format!("nhi-signature-v1\nrole: approver\nprincipal: bob@example.com\ndigest: {digest}\nsigned-at: {}\n", now());
+    let statement = format!(
+        "nhi-signature-v1\nrole: approver\nprincipal: bob@example.com\ndigest: {digest}\nsigned-at: {}\n",
+        now()
+    );
     ws.write("stmt.txt", &statement);
     let status = Command::new("ssh-keygen")
         .current_dir(ws.path())
-        .args(["-q", "-Y", "sign", "-f", "bob.key", "-n", "nhi-plan", "stmt.txt"])
+        .args([
+            "-q", "-Y", "sign", "-f", "bob.key", "-n", "nhi-plan", "stmt.txt",
+        ])
         .status()
         .unwrap();
     assert!(status.success());
     let signature = ws.read("stmt.txt.sig");
     edit_plan(&ws, "q.plan", |v| {
-        v["signatures"].as_array_mut().unwrap().push(serde_json::json!({"statement": statement, "signature": signature}));
+        v["signatures"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"statement": statement, "signature": signature}));
     });
     let verified = run(&ws, &["verify", "q.plan", "--trust", "trust.yaml"]);
-    assert!(verified.stderr.contains("approved: `bob@example.com`"), "{}", verified.stderr);
+    assert!(
+        verified.stderr.contains("approved: `bob@example.com`"),
+        "{}",
+        verified.stderr
+    );
 }
 
 /// The README's "Verify a plan without nhi" script, run with stock tools.
 #[test]
 fn readme_verification_walkthrough_runs_with_stock_tools() {
     let readme = std::fs::read_to_string(crate::harness::repo().join("README.md")).unwrap();
-    let section = readme.split("## Verify a plan without nhi").nth(1).expect("README has the section");
-    let script = section.split("```bash\n").nth(1).and_then(|s| s.split("```").next()).expect("a bash block");
+    let section = readme
+        .split("## Verify a plan without nhi")
+        .nth(1)
+        .expect("README has the section");
+    let script = section
+        .split("```bash\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("a bash block");
     let ws = team();
     approved_plan(&ws, "plan.json");
     let verify = |ws: &Workspace| {
@@ -378,24 +760,54 @@ fn readme_verification_walkthrough_runs_with_stock_tools() {
             .unwrap()
     };
     let good = verify(&ws);
-    assert!(good.status.success(), "{}\n{}", String::from_utf8_lossy(&good.stdout), String::from_utf8_lossy(&good.stderr));
+    assert!(
+        good.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&good.stdout),
+        String::from_utf8_lossy(&good.stderr)
+    );
     let out = String::from_utf8_lossy(&good.stdout);
-    assert_eq!(out.matches("Good \"nhi-plan\" signature").count() + String::from_utf8_lossy(&good.stderr).matches("Good \"nhi-plan\" signature").count(), 3, "{out}");
+    assert_eq!(
+        out.matches("Good \"nhi-plan\" signature").count()
+            + String::from_utf8_lossy(&good.stderr)
+                .matches("Good \"nhi-plan\" signature")
+                .count(),
+        3,
+        "{out}"
+    );
 
     // A consistently tampered body fails the digest comparison.
-    std::fs::copy(ws.path().join("plan.json"), ws.path().join("plan.json.orig")).unwrap();
+    std::fs::copy(
+        ws.path().join("plan.json"),
+        ws.path().join("plan.json.orig"),
+    )
+    .unwrap();
     edit_plan(&ws, "plan.json", |v| {
-        let body = v["body"].as_str().unwrap().replacen("web-team@example.com", "web-tean@example.com", 1);
+        let body =
+            v["body"]
+                .as_str()
+                .unwrap()
+                .replacen("web-team@example.com", "web-tean@example.com", 1);
         v["body_digest"] = sha256(&body).into();
         v["body"] = body.into();
     });
-    assert_ne!(ws.read("plan.json"), ws.read("plan.json.orig"), "the tamper changed the plan");
+    assert_ne!(
+        ws.read("plan.json"),
+        ws.read("plan.json.orig"),
+        "the tamper changed the plan"
+    );
     assert!(!verify(&ws).status.success(), "a tampered body must fail");
     // A tampered statement fails ssh-keygen.
     approved_plan(&ws, "plan.json");
     edit_plan(&ws, "plan.json", |v| {
-        let s = v["signatures"][1]["statement"].as_str().unwrap().replace("diff reviewed", "diff unreviewed");
+        let s = v["signatures"][1]["statement"]
+            .as_str()
+            .unwrap()
+            .replace("diff reviewed", "diff unreviewed");
         v["signatures"][1]["statement"] = s.into();
     });
-    assert!(!verify(&ws).status.success(), "a tampered statement must fail");
+    assert!(
+        !verify(&ws).status.success(),
+        "a tampered statement must fail"
+    );
 }

@@ -12,12 +12,20 @@ fn every_example_validates() {
             if file.extension().is_some_and(|e| e == "yaml") {
                 let text = std::fs::read_to_string(&file).unwrap();
                 assert!(
-                    text.starts_with("# yaml-language-server: $schema=../../schemas/nhi.schema.json"),
+                    text.starts_with(
+                        "# yaml-language-server: $schema=../../schemas/nhi.schema.json"
+                    ),
                     "{} must start with the schema line",
                     file.display()
                 );
                 let ws = Workspace::empty();
-                let run = ws.run(&["-C", dir.to_str().unwrap(), "--config", file.file_name().unwrap().to_str().unwrap(), "validate"]);
+                let run = ws.run(&[
+                    "-C",
+                    dir.to_str().unwrap(),
+                    "--config",
+                    file.file_name().unwrap().to_str().unwrap(),
+                    "validate",
+                ]);
                 assert_eq!(run.code, 0, "{}: {}", file.display(), run.stderr);
                 seen += 1;
             }

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 /// Contract: `<type>.<provider>/identity/<name>` for identities, followed by
 /// `/key/<key>` for keys and `/binding/<role>` (or `/binding/<role>@<resource>` when
 /// the binding has a resource other than `*`) for bindings.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(transparent)]
 #[must_use]
 pub struct Address(String);
@@ -77,8 +79,14 @@ mod tests {
         let p = Address::provider("local", "demo");
         let id = p.identity("ci");
         assert_eq!(id.as_str(), "local.demo/identity/ci");
-        assert_eq!(id.key("primary").as_str(), "local.demo/identity/ci/key/primary");
-        assert_eq!(id.binding("viewer", "*").as_str(), "local.demo/identity/ci/binding/viewer");
+        assert_eq!(
+            id.key("primary").as_str(),
+            "local.demo/identity/ci/key/primary"
+        );
+        assert_eq!(
+            id.binding("viewer", "*").as_str(),
+            "local.demo/identity/ci/binding/viewer"
+        );
         assert_eq!(
             id.binding("viewer", "bucket/a").as_str(),
             "local.demo/identity/ci/binding/viewer@bucket/a"

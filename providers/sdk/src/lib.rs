@@ -17,6 +17,6 @@ pub use error::ProviderError;
 pub use model::{Binding, Identity, KeyStatus, ObservedIdentity, ObservedKey, ObservedState};
 pub use operation::{Operation, Sink};
 pub use provider::{
-    ApplyRequest, ApplyResponse, DescribeResponse, LockGuard, LockRequest, Provider, ProviderContext,
-    ProviderType, ReadRequest, ReadResponse, SecretMaterial,
+    ApplyRequest, ApplyResponse, DescribeResponse, LockGuard, LockRequest, Provider,
+    ProviderContext, ProviderType, ReadRequest, ReadResponse, SecretMaterial,
 };

@@ -12,20 +12,50 @@ use crate::{Binding, Identity, ObservedKey};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Operation {
-    CreateIdentity { identity: Identity },
-    UpdateIdentity { before: Identity, after: Identity },
+    CreateIdentity {
+        identity: Identity,
+    },
+    UpdateIdentity {
+        before: Identity,
+        after: Identity,
+    },
     /// Delete then create: the kind changed. Keys and bindings of the old identity
     /// are deleted by earlier changes and recreated by later ones.
-    ReplaceIdentity { before: Identity, after: Identity },
-    DeleteIdentity { identity: Identity },
+    ReplaceIdentity {
+        before: Identity,
+        after: Identity,
+    },
+    DeleteIdentity {
+        identity: Identity,
+    },
     /// Create a key named `key`; its secret goes to the change's sink.
-    CreateKey { identity: String, key: String },
+    CreateKey {
+        identity: String,
+        key: String,
+    },
     /// Create a new key named `key`, then delete `old`.
-    RotateKey { identity: String, key: String, old: ObservedKey },
-    DeleteKey { identity: String, key: ObservedKey },
-    CreateBinding { identity: String, binding: Binding },
-    UpdateBinding { identity: String, before: Binding, after: Binding },
-    DeleteBinding { identity: String, binding: Binding },
+    RotateKey {
+        identity: String,
+        key: String,
+        old: ObservedKey,
+    },
+    DeleteKey {
+        identity: String,
+        key: ObservedKey,
+    },
+    CreateBinding {
+        identity: String,
+        binding: Binding,
+    },
+    UpdateBinding {
+        identity: String,
+        before: Binding,
+        after: Binding,
+    },
+    DeleteBinding {
+        identity: String,
+        binding: Binding,
+    },
 }
 
 impl Operation {
