@@ -90,3 +90,24 @@ pub fn plan(file: &PlanFile) -> PlanJson {
 pub fn schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(PlanJson)).expect("invariant: schemas serialise")
 }
+
+#[cfg(test)]
+mod tests {
+    /// `schemas/plan-json.schema.json` is generated from [`super::PlanJson`];
+    /// `NHI_UPDATE_SCHEMAS=1` rewrites it.
+    #[test]
+    fn plan_json_schema_is_up_to_date() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/plan-json.schema.json");
+        let mut generated = serde_json::to_string_pretty(&super::schema()).unwrap();
+        generated.push('\n');
+        if std::env::var_os("NHI_UPDATE_SCHEMAS").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            on_disk == generated,
+            "schemas/plan-json.schema.json is out of date: run `NHI_UPDATE_SCHEMAS=1 scripts/test`"
+        );
+    }
+}

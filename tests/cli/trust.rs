@@ -811,3 +811,184 @@ fn readme_verification_walkthrough_runs_with_stock_tools() {
         "a tampered statement must fail"
     );
 }
+
+const OPEN_TRUST: &str = "allowed_signers: allowed_signers\nrequire_author_signature: false\napprovals:\n  required: 0\n";
+
+fn partial_config(third_key: bool) -> String {
+    let mut yaml = String::from(
+        "version: 1\nproviders:\n  - name: demo\n    type: local\n    settings:\n      state: estate.json\nidentities:\n  - name: x\n    provider: demo\n    owner: a@example.com\n    keys:\n",
+    );
+    let keys: &[&str] = if third_key {
+        &["a", "b", "c"]
+    } else {
+        &["a", "b"]
+    };
+    for k in keys {
+        yaml.push_str(&format!(
+            "      - name: {k}\n        sink: {{file: secrets/x-{k}.key}}\n"
+        ));
+    }
+    yaml.push_str("  - name: y\n    provider: demo\n    owner: a@example.com\n    keys:\n      - name: a\n        sink: {file: secrets/y-a.key}\n");
+    yaml
+}
+
+#[test]
+fn a_failing_change_stops_apply_and_the_receipt_says_what_ran() {
+    let ws = Workspace::empty();
+    ws.write("allowed_signers", "");
+    ws.write("trust.yaml", OPEN_TRUST);
+    // The local provider, like AWS, allows two keys per identity: the third fails.
+    ws.write("nhi.yaml", &partial_config(true));
+    ok(&run(&ws, &["plan", "-o", "p.plan"]));
+    let failed = run(&ws, &["apply", "p.plan", "--trust", "trust.yaml"]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("nhi::apply::change_failed"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed
+            .stderr
+            .contains("change 5 of 6 (`local.demo/identity/x/key/c`) failed"),
+        "{}",
+        failed.stderr
+    );
+    let receipt: serde_json::Value = serde_json::from_str(&ws.read("p.plan.receipt.json")).unwrap();
+    let body: serde_json::Value = serde_json::from_str(receipt["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["outcome"], "failed");
+    let statuses: Vec<(&str, &str)> = body["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap(),
+                c["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("local.demo/identity/x", "completed"),
+            ("local.demo/identity/y", "completed"),
+            ("local.demo/identity/x/key/a", "completed"),
+            ("local.demo/identity/x/key/b", "completed"),
+            ("local.demo/identity/x/key/c", "failed"),
+            ("local.demo/identity/y/key/a", "not_attempted"),
+        ]
+    );
+    assert!(
+        body["changes"][4]["error"]
+            .as_str()
+            .unwrap()
+            .contains("already has 2 keys"),
+        "{body}"
+    );
+    assert!(ws.path().join("secrets/x-b.key").exists());
+    assert!(!ws.path().join("secrets/y-a.key").exists());
+
+    // Re-planning shows exactly what remains, and applying it converges.
+    ws.write("nhi.yaml", &partial_config(false));
+    let replan = run(&ws, &["plan", "-o", "q.plan"]);
+    ok(&replan);
+    assert!(
+        replan
+            .stdout
+            .contains("Plan: 1 to create, 0 to update, 0 to rotate, 0 to delete."),
+        "{}",
+        replan.stdout
+    );
+    assert!(
+        replan
+            .stdout
+            .contains("# local.demo/identity/y/key/a will be created"),
+        "{}",
+        replan.stdout
+    );
+    ok(&run(&ws, &["apply", "q.plan", "--trust", "trust.yaml"]));
+    let last = run(&ws, &["plan", "--detailed-exitcode"]);
+    assert_eq!(last.code, 0, "{}", last.stdout);
+}
+
+/// A running ssh-agent on a private socket, killed on drop.
+struct Agent {
+    child: std::process::Child,
+    socket: std::path::PathBuf,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent(ws: &Workspace) -> Agent {
+    let socket = ws.path().join("agent.sock");
+    let child = Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&socket)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if socket.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Agent { child, socket }
+}
+
+#[test]
+fn signing_through_ssh_agent_with_a_public_key() {
+    let ws = team();
+    let agent = agent(&ws);
+    let sock = agent.socket.to_str().unwrap().to_owned();
+    let added = Command::new("ssh-add")
+        .arg(ws.path().join("bob.key"))
+        .env("SSH_AUTH_SOCK", &sock)
+        .output()
+        .unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    // Only the public half is on disk for this signer.
+    std::fs::remove_file(ws.path().join("bob.key")).unwrap();
+    ok(&run(
+        &ws,
+        &["plan", "-o", "q.plan", "--sign-key", "alice.key"],
+    ));
+    let approved = ws.run_env(
+        &["approve", "q.plan", "--key", "bob.key.pub", "--yes"],
+        &[("SSH_AUTH_SOCK", &sock)],
+    );
+    ok(&approved);
+    assert!(
+        approved.stderr.contains("as `bob@example.com`"),
+        "{}",
+        approved.stderr
+    );
+    let verified = run(&ws, &["verify", "q.plan", "--trust", "trust.yaml"]);
+    assert!(
+        verified.stderr.contains("approved: `bob@example.com`"),
+        "{}",
+        verified.stderr
+    );
+    // Without an agent, a public key cannot sign.
+    let refused = run(
+        &ws,
+        &["approve", "q.plan", "--key", "carol.key.pub", "--yes"],
+    );
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("nhi::trust::agent"),
+        "{}",
+        refused.stderr
+    );
+}

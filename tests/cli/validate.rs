@@ -48,3 +48,66 @@ fn usage_error_exits_one() {
     assert_eq!(ws.run(&["plan", "--no-such-flag"]).code, 1);
     assert_eq!(ws.run(&["--help"]).code, 0);
 }
+
+#[test]
+fn config_errors_point_at_the_line_and_change_nothing() {
+    let ws = Workspace::example("quickstart");
+    let estate = ws.bytes("estate.json");
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "undefined provider",
+            "    provider: demo\n    kind: service_account\n    owner: platform",
+            &["nhi::config::undefined_provider", "nhi.yaml:"],
+        ),
+        (
+            "unknown field",
+            "    owner: platform-team@example.com\n",
+            &["nhi::config::unknown_field", "ownr"],
+        ),
+        (
+            "bad duration",
+            "rotate_after: 90d",
+            &["nhi::config::invalid_duration", "90 days"],
+        ),
+    ];
+    let original = ws.read("nhi.yaml");
+    for (name, needle, expect) in cases {
+        assert!(original.contains(needle), "{name}: fixture text");
+        let broken = match *name {
+            "undefined provider" => original.replacen(
+                needle,
+                "    provider: prod\n    kind: service_account\n    owner: platform",
+                1,
+            ),
+            "unknown field" => {
+                original.replacen(needle, "    ownr: platform-team@example.com\n", 1)
+            }
+            _ => original.replacen(needle, "rotate_after: 90 days", 1),
+        };
+        ws.write("nhi.yaml", &broken);
+        for command in [&["validate"][..], &["plan"][..]] {
+            let run = ws.run(command);
+            assert_eq!(run.code, 1, "{name}: {}", run.stderr);
+            for e in *expect {
+                assert!(
+                    run.stderr.contains(e),
+                    "{name}: expected `{e}` in\n{}",
+                    run.stderr
+                );
+            }
+            assert!(run.stdout.is_empty(), "{name}: nothing on stdout");
+        }
+        assert_eq!(ws.bytes("estate.json"), estate);
+    }
+}
+
+#[test]
+fn validate_reports_what_it_checked() {
+    let ws = Workspace::example("quickstart");
+    let run = ws.run(&["validate"]);
+    assert_eq!(run.code, 0);
+    assert_eq!(
+        run.stderr,
+        "`nhi.yaml` is valid: 1 provider, 5 identities, 3 keys, 7 bindings\n"
+    );
+}
