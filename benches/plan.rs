@@ -32,7 +32,7 @@ use nhi_provider_sdk::{
 };
 
 /// Bump when the generated files change, so that cached estates are regenerated.
-const GENERATOR: &str = "nhi-bench-plan v1";
+const GENERATOR: &str = "nhi-bench-plan v2";
 /// The clock every plan runs at, so that key ages (and so the plan) never change.
 const NOW: &str = "2026-11-22T12:00:00Z";
 const TARGET_N: usize = 100_000;
@@ -231,15 +231,17 @@ fn splitmix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// Evenly spread and exact: 1 in 100 missing, 1 in 100 drifted (owner, extra
+/// binding and old key in turn).
 fn fate(i: usize, variant: Variant) -> Fate {
     if variant == Variant::NoChange {
         return Fate::Same;
     }
-    match splitmix(i as u64) % 300 {
-        0..=2 => Fate::Missing,
-        3 => Fate::OwnerChanged,
-        4 => Fate::ExtraBinding,
-        5 => Fate::OldKey,
+    match (i % 100, (i / 100) % 3) {
+        (71, _) => Fate::Missing,
+        (37, 0) => Fate::OwnerChanged,
+        (37, 1) => Fate::ExtraBinding,
+        (37, _) => Fate::OldKey,
         _ => Fate::Same,
     }
 }

@@ -124,8 +124,16 @@ fn receipt(args: &VerifyArgs, bytes: &[u8], signers: &AllowedSigners) -> miette:
     );
     let _ = writeln!(
         out,
-        "  applied plan `{}` by `{}` from {} to {}: {:?}",
-        body.plan_digest, body.applier, body.started_at, body.finished_at, body.outcome
+        "  applied plan `{}` by `{}` from {} to {}: {}",
+        body.plan_digest,
+        body.applier,
+        body.started_at,
+        body.finished_at,
+        if body.outcome == crate::apply::Outcome::Succeeded {
+            "succeeded"
+        } else {
+            "FAILED"
+        }
     );
     for (i, c) in body.changes.iter().enumerate() {
         let _ = writeln!(

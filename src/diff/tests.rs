@@ -477,7 +477,7 @@ impl AgeDays for Age {
     }
 }
 
-fn arb_estate() -> impl Strategy<Value = (Config, ObservedState)> {
+pub(crate) fn arb_estate() -> impl Strategy<Value = (Config, ObservedState)> {
     (
         prop::collection::vec(any::<(bool, bool)>(), 1..6),
         any::<bool>(),

@@ -55,6 +55,55 @@ pub(crate) fn check(body: &PlanBody) -> Result<(), PlanError> {
     Ok(())
 }
 
+/// Binds what an operation believes about the live object to the fingerprint
+/// apply checks: the object an update, rotation or delete acts on must be the one
+/// whose fingerprint was recorded, and a create must target an absent object
+/// (or one an earlier change removes).
+fn check_before(body: &PlanBody, index: usize, change: &Change) -> Result<(), String> {
+    let recorded = body
+        .touched
+        .binary_search_by(|t| t.address.cmp(&change.address))
+        .ok()
+        .and_then(|i| body.touched[i].fingerprint);
+    let before = match &change.operation {
+        Operation::UpdateIdentity { before, .. } | Operation::ReplaceIdentity { before, .. } => {
+            Some(nhi_provider_sdk::fingerprint(before))
+        }
+        Operation::DeleteIdentity { identity } => Some(nhi_provider_sdk::fingerprint(identity)),
+        Operation::RotateKey { old: key, .. } | Operation::DeleteKey { key, .. } => {
+            Some(key.fingerprint())
+        }
+        Operation::UpdateBinding {
+            before: binding, ..
+        }
+        | Operation::DeleteBinding { binding, .. } => Some(nhi_provider_sdk::fingerprint(binding)),
+        Operation::CreateIdentity { .. }
+        | Operation::CreateKey { .. }
+        | Operation::CreateBinding { .. } => None,
+    };
+    match before {
+        Some(before) if recorded != Some(before) => {
+            Err("the object it acts on is not the one whose fingerprint was recorded".into())
+        }
+        Some(_) => Ok(()),
+        None if recorded.is_none() => Ok(()),
+        None => {
+            let removed_earlier = body.changes[..index].iter().any(|c| {
+                c.address == change.address
+                    && matches!(
+                        c.action,
+                        crate::diff::Action::Delete | crate::diff::Action::Replace
+                    )
+            });
+            if removed_earlier {
+                Ok(())
+            } else {
+                Err("it creates an object that was recorded as existing".into())
+            }
+        }
+    }
+}
+
 fn check_change(body: &PlanBody, change: &Change) -> Result<(), String> {
     let op = &change.operation;
     let Some(scope) = body.scope_of(&change.address) else {

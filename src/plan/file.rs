@@ -198,3 +198,81 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::PlanFile;
+
+    fn sample() -> PlanFile {
+        let yaml = "version: 1\nproviders:\n  - name: demo\n    type: local\n    settings: {state: estate.json}\nidentities:\n  - name: a\n    provider: demo\n    owner: o@example.com\n    keys:\n      - name: k\n        sink: {file: k.key}\n    bindings:\n      - role: viewer\n";
+        let config = crate::config::parse(std::path::Path::new("nhi.yaml"), yaml).unwrap();
+        let observed = nhi_provider_sdk::ObservedState::default();
+        let scopes = [crate::diff::Scope {
+            block: &config.providers[0],
+            observed: &observed,
+        }];
+        let now: jiff::Timestamp = "2026-11-22T12:00:00Z".parse().unwrap();
+        let diff = crate::diff::diff(&config, &scopes, now);
+        let reads = [super::super::ScopeRead {
+            block: &config.providers[0],
+            scope: "s".into(),
+            observed: &observed,
+        }];
+        let options = super::super::PlanOptions {
+            author: "a".into(),
+            now,
+            valid_for: jiff::SignedDuration::from_hours(24),
+        };
+        PlanFile::new(super::super::build(&config, &reads, diff, &options))
+    }
+
+    #[test]
+    fn encode_decode_round_trips_exactly() {
+        let file = sample();
+        let bytes = file.encode();
+        let back = PlanFile::decode(&bytes).unwrap();
+        assert_eq!(back.body, file.body);
+        assert_eq!(back.encode(), bytes);
+    }
+
+    proptest! {
+        #[test]
+        fn every_plan_the_engine_builds_passes_its_own_checks(estate in crate::diff::tests::arb_estate()) {
+            let (config, observed) = estate;
+            let scopes = [crate::diff::Scope { block: &config.providers[0], observed: &observed }];
+            let now = crate::diff::tests::now();
+            let diff = crate::diff::diff(&config, &scopes, now);
+            let reads = [super::super::ScopeRead { block: &config.providers[0], scope: "s".into(), observed: &observed }];
+            let options = super::super::PlanOptions { author: "a".into(), now, valid_for: jiff::SignedDuration::from_hours(24) };
+            let file = PlanFile::new(super::super::build(&config, &reads, diff, &options));
+            let decoded = PlanFile::decode(&file.encode());
+            prop_assert!(decoded.is_ok(), "{:?}", decoded.err());
+        }
+
+        #[test]
+        fn hostile_bytes_never_panic(flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8)) {
+            let mut bytes = sample().encode();
+            for (at, byte) in flips {
+                let i = at.index(bytes.len());
+                bytes[i] = byte;
+            }
+            let _ = PlanFile::decode(&bytes);
+        }
+
+        #[test]
+        fn any_change_to_the_body_is_caught(at in any::<prop::sample::Index>(), byte in 0x20u8..0x7f) {
+            let file = sample();
+            let mut value: serde_json::Value = serde_json::from_slice(&file.encode()).unwrap();
+            let mut body = value["body"].as_str().unwrap().as_bytes().to_vec();
+            let i = at.index(body.len());
+            prop_assume!(body[i] != byte);
+            body[i] = byte;
+            let Ok(body) = String::from_utf8(body) else { return Ok(()) };
+            value["body"] = body.into();
+            let err = PlanFile::decode(&serde_json::to_vec(&value).unwrap()).unwrap_err();
+            prop_assert!(matches!(err, super::PlanError::DigestMismatch { .. }), "{err:?}");
+        }
+    }
+}

@@ -992,3 +992,25 @@ fn signing_through_ssh_agent_with_a_public_key() {
         refused.stderr
     );
 }
+
+#[test]
+fn quickstart_walkthrough_script_runs() {
+    let script = crate::harness::repo().join("examples/quickstart/walkthrough.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_nhi"))
+        .env_remove("NHI_NOW")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{}\n{stderr}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        stderr.contains("Apply complete: 12 changes applied"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No changes."));
+}
