@@ -19,7 +19,6 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{BufWriter, Write as _};
@@ -27,12 +26,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nhi_provider_sdk::{
-    Binding, Identity, KeyStatus, ObservedIdentity, ObservedKey, ObservedState,
-};
+use nhi_provider_sdk::{ObservedIdentity, ObservedState};
 
 /// Bump when the generated files change, so that cached estates are regenerated.
-const GENERATOR: &str = "nhi-bench-plan v2";
+const GENERATOR: &str = "nhi-bench-plan v3";
 /// The clock every plan runs at, so that key ages (and so the plan) never change.
 const NOW: &str = "2026-11-22T12:00:00Z";
 const TARGET_N: usize = 100_000;
@@ -280,18 +277,10 @@ fn policy(i: usize) -> serde_json::Value {
     })
 }
 
-fn bindings(i: usize) -> Vec<Binding> {
+fn bindings(i: usize) -> Vec<serde_json::Value> {
     vec![
-        Binding {
-            role: "reader".into(),
-            resource: format!("bucket/data-{:04}", i % 5000),
-            policy: None,
-        },
-        Binding {
-            role: "publisher".into(),
-            resource: format!("queue/jobs-{:03}", i % 500),
-            policy: Some(policy(i)),
-        },
+        serde_json::json!({"role": "reader", "resource": format!("bucket/data-{:04}", i % 5000)}),
+        serde_json::json!({"role": "publisher", "resource": format!("queue/jobs-{:03}", i % 500), "policy": policy(i)}),
     ]
 }
 
@@ -341,14 +330,15 @@ fn write_config(path: &Path, n: usize) -> std::io::Result<()> {
     out.flush()
 }
 
-fn timestamp(s: &str) -> jiff::Timestamp {
-    s.parse().expect("valid timestamp")
+/// Built through serde, so that fields the SDK adds with defaults need no change here.
+fn observed(value: serde_json::Value) -> ObservedIdentity {
+    serde_json::from_value(value).expect("a valid ObservedIdentity")
 }
 
 fn estate(n: usize, variant: Variant) -> ObservedState {
-    let fresh = timestamp("2026-10-01T09:00:00Z");
-    let old = timestamp("2026-03-01T09:00:00Z");
-    let used = timestamp("2026-11-21T18:00:00Z");
+    let fresh = "2026-10-01T09:00:00Z";
+    let old = "2026-03-01T09:00:00Z";
+    let used = "2026-11-21T18:00:00Z";
     let mut identities = Vec::with_capacity(n + n / 200 + 1);
     for i in 0..n {
         let fate = fate(i, variant);
@@ -357,58 +347,35 @@ fn estate(n: usize, variant: Variant) -> ObservedState {
         }
         let mut bindings = bindings(i);
         if fate == Fate::ExtraBinding {
-            bindings.push(Binding {
-                role: "admin".into(),
-                resource: "*".into(),
-                policy: None,
-            });
+            bindings.push(serde_json::json!({"role": "admin", "resource": "*"}));
         }
-        identities.push(ObservedIdentity {
-            identity: Identity {
-                name: name(i),
-                kind: "service_account".into(),
-                owner: if fate == Fate::OwnerChanged {
-                    "someone-else@example.com".into()
-                } else {
-                    owner(i)
-                },
-                description: format!("Benchmark identity {i}"),
-                tags: BTreeMap::from([("team".to_owned(), team(i))]),
-            },
-            keys: vec![ObservedKey {
-                id: key_id(i, 0),
-                name: Some("primary".into()),
-                created: if fate == Fate::OldKey { old } else { fresh },
-                status: KeyStatus::Active,
-                last_used: Some(used),
+        identities.push(observed(serde_json::json!({
+            "name": name(i),
+            "kind": "service_account",
+            "owner": if fate == Fate::OwnerChanged { "someone-else@example.com".to_owned() } else { owner(i) },
+            "description": format!("Benchmark identity {i}"),
+            "tags": {"team": team(i)},
+            "keys": [{
+                "id": key_id(i, 0),
+                "name": "primary",
+                "created": if fate == Fate::OldKey { old } else { fresh },
+                "status": "active",
+                "last_used": used,
             }],
-            bindings,
-        });
+            "bindings": bindings,
+        })));
     }
     if variant == Variant::Drift {
         // Created by hand: reported as unmanaged (the block does not prune).
         for j in 0..n / 200 {
-            identities.push(ObservedIdentity {
-                identity: Identity {
-                    name: format!("manual-{j:06}"),
-                    kind: "service_account".into(),
-                    owner: "unknown".into(),
-                    description: "Created by hand".into(),
-                    tags: BTreeMap::new(),
-                },
-                keys: vec![ObservedKey {
-                    id: key_id(j, 1),
-                    name: None,
-                    created: old,
-                    status: KeyStatus::Active,
-                    last_used: None,
-                }],
-                bindings: vec![Binding {
-                    role: "editor".into(),
-                    resource: "*".into(),
-                    policy: None,
-                }],
-            });
+            identities.push(observed(serde_json::json!({
+                "name": format!("manual-{j:06}"),
+                "kind": "service_account",
+                "owner": "unknown",
+                "description": "Created by hand",
+                "keys": [{"id": key_id(j, 1), "name": null, "created": old, "status": "active"}],
+                "bindings": [{"role": "editor", "resource": "*"}],
+            })));
         }
     }
     ObservedState { identities }

@@ -134,28 +134,22 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
             .find(|(s, _)| s.provider == change.address.provider_prefix())
             .expect("invariant: checked plans only address their own scopes")
             .1;
-        let result = provider
-            .apply(ApplyRequest {
-                operation: change.operation.clone(),
-            })
-            .await;
+        let request = ApplyRequest {
+            operation: change.operation.clone(),
+            sink: change.sink.clone(),
+        };
+        let result = provider.apply(request).await;
         let outcome = &mut outcomes[index];
         match result {
             Ok(response) => {
                 outcome.status = Status::Completed;
-                if let Some(secret) = response.secret {
-                    outcome.new_key_id = Some(secret.key_id.clone());
-                    let delivered = match &change.sink {
-                        Some(sink) => sink::deliver(sink, &change.address, &secret),
-                        None => Err("the plan names no sink for this key".to_owned()),
-                    };
-                    if let Err(e) = delivered {
-                        outcome.status = Status::Failed;
-                        outcome.error = Some(format!(
-                            "key `{}` was created but its secret could not be delivered ({e}); the secret is lost: delete the key",
-                            secret.key_id
-                        ));
-                    }
+                outcome.new_key_id = response
+                    .new_key_id
+                    .clone()
+                    .or_else(|| response.secret.as_ref().map(|s| s.key_id.clone()));
+                if let Some(Err(e)) = deliver_local(change, response.secret) {
+                    outcome.status = Status::Failed;
+                    outcome.error = Some(e);
                 }
             }
             Err(e) => {
@@ -235,6 +229,24 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         changes: body.changes.len(),
         receipt: options.receipt_path.clone(),
     })
+}
+
+/// Delivers key material the provider handed back to the change's local sink.
+/// `None` when the change has no local sink (nothing minted, or the provider
+/// delivered it to its own sink).
+fn deliver_local(
+    change: &crate::diff::Change,
+    secret: Option<nhi_provider_sdk::SecretMaterial>,
+) -> Option<Result<(), String>> {
+    let sink = change.sink.as_ref().filter(|s| s.is_local())?;
+    let Some(secret) = secret else {
+        return Some(Err(
+            "the provider created a key but returned no key material for the sink".to_owned(),
+        ));
+    };
+    Some(sink::deliver(sink, &change.address, &secret).map_err(|e| {
+        format!("key `{}` was created but its secret could not be delivered ({e}); the secret is lost: delete the key", secret.key_id)
+    }))
 }
 
 fn check_config(path: &str, planned: Digest) -> Result<(), ApplyError> {

@@ -37,6 +37,7 @@ pub enum ProblemKind {
     InvalidDate,
     InvalidSink,
     InvalidPolicy,
+    InvalidAttributes,
 }
 
 impl ProblemKind {
@@ -65,6 +66,7 @@ impl ProblemKind {
             Self::InvalidDate => "nhi::config::invalid_date",
             Self::InvalidSink => "nhi::config::invalid_sink",
             Self::InvalidPolicy => "nhi::config::invalid_policy",
+            Self::InvalidAttributes => "nhi::config::invalid_attributes",
         }
     }
 }

@@ -152,6 +152,7 @@ identities:
                         owner: "platform@example.com".into(),
                         description: "Deploys web".into(),
                         tags: BTreeMap::from([("team".into(), "platform".into())]),
+                        attributes: BTreeMap::new(),
                     },
                     expires: date(2027, 1, 31),
                     keys: vec![DesiredKey {
@@ -174,6 +175,7 @@ identities:
                         owner: "data@example.com".into(),
                         description: String::new(),
                         tags: BTreeMap::new(),
+                        attributes: BTreeMap::new(),
                     },
                     expires: None,
                     keys: vec![DesiredKey {

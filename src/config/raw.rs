@@ -75,6 +75,10 @@ pub(crate) struct RawIdentity {
     /// Tags (AWS) or labels (GCP).
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Provider-specific attributes, e.g. an AWS role's `trust_policy` and
+    /// `permissions_boundary`; each provider type says which it accepts.
+    #[schemars(with = "Option<BTreeMap<String, Value>>")]
+    pub attributes: Option<Spanned<Value>>,
     /// Day (`YYYY-MM-DD`, UTC) after which the identity must no longer exist.
     #[schemars(with = "Option<String>", extend("format" = "date"))]
     pub expires: Option<Spanned<String>>,

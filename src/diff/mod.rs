@@ -35,6 +35,8 @@ pub struct Diff {
 pub struct Scope<'a> {
     pub block: &'a ProviderBlock,
     pub observed: &'a ObservedState,
+    /// The most keys an identity may hold at once in this scope, if limited.
+    pub key_slots: Option<usize>,
 }
 
 /// Compares the configuration with what each scope holds. `scopes` must hold one
@@ -150,7 +152,7 @@ impl Builder {
         for want in desired {
             let address = prefix.identity(&want.identity.name);
             let have = observed.get(want.identity.name.as_str()).copied();
-            self.identity(&address, want, have);
+            self.identity(&address, want, have, scope.key_slots);
         }
         let declared: std::collections::HashSet<&str> =
             desired.iter().map(|d| d.identity.name.as_str()).collect();
@@ -173,6 +175,7 @@ impl Builder {
         address: &Address,
         want: &DesiredIdentity,
         have: Option<&ObservedIdentity>,
+        slots: Option<usize>,
     ) {
         let expired = want.expires.is_some_and(|d| d < self.today);
         self.parent = have.map(|h| nhi_provider_sdk::fingerprint(&h.identity));
@@ -241,14 +244,22 @@ impl Builder {
                         },
                     );
                 }
-                self.keys(address, want, have);
+                self.keys(address, want, have, slots);
                 self.bindings(address, want, have);
             }
         }
     }
 
-    fn keys(&mut self, address: &Address, want: &DesiredIdentity, have: &ObservedIdentity) {
+    fn keys(
+        &mut self,
+        address: &Address,
+        want: &DesiredIdentity,
+        have: &ObservedIdentity,
+        slots: Option<usize>,
+    ) {
         let name = &want.identity.name;
+        let mut rotations = Vec::new();
+        let mut deleted = 0;
         for (key_address, key) in key_addresses(address, &have.keys) {
             let declared = key
                 .name
@@ -262,6 +273,7 @@ impl Builder {
                     Reason::Drift,
                     Some("not declared in the configuration".into()),
                 );
+                deleted += 1;
                 continue;
             };
             if key_address != address.key(&spec.name) {
@@ -273,11 +285,13 @@ impl Builder {
                     Reason::Drift,
                     Some(format!("a second live key named `{}`", spec.name)),
                 );
+                deleted += 1;
                 continue;
             }
             if self.key_expired(spec) {
                 let detail = spec.expires.map(|d| format!("expired on {d}"));
                 self.delete_key(&key_address, name, key, Reason::Expired, detail);
+                deleted += 1;
                 continue;
             }
             let age = self.now.duration_since(key.created);
@@ -295,7 +309,36 @@ impl Builder {
             } else {
                 continue;
             };
+            rotations.push((key_address, key, spec, reason, detail));
+        }
+        let missing: Vec<&DesiredKey> = want
+            .keys
+            .iter()
+            .filter(|spec| {
+                !self.key_expired(spec)
+                    && !have
+                        .keys
+                        .iter()
+                        .any(|k| k.name.as_deref() == Some(spec.name.as_str()))
+            })
+            .collect();
+        // A rotation needs a free slot for the new key while the old one lives.
+        let in_use = have.keys.len() - deleted + missing.len();
+        let free = slots.map_or(usize::MAX, |s| s.saturating_sub(in_use));
+        for (key_address, key, spec, reason, detail) in rotations {
             self.touch(&key_address, Some(key.fingerprint()));
+            if free == 0 {
+                let detail = format!(
+                    "{detail}; every key slot is in use ({} at most), so the old key is deleted before its replacement is created",
+                    slots.unwrap_or_default()
+                );
+                self.delete_key(&key_address, name, key, reason, Some(detail.clone()));
+                self.create_key(address, name, spec, reason);
+                if let Some(last) = self.planned.last_mut() {
+                    last.1.detail = Some(detail);
+                }
+                continue;
+            }
             self.push(
                 Phase::PutParts,
                 key_address,
@@ -311,14 +354,8 @@ impl Builder {
                 last.1.sink = Some(spec.sink.clone());
             }
         }
-        for spec in &want.keys {
-            let exists = have
-                .keys
-                .iter()
-                .any(|k| k.name.as_deref() == Some(spec.name.as_str()));
-            if !exists && !self.key_expired(spec) {
-                self.create_key(address, name, spec, Reason::New);
-            }
+        for spec in missing {
+            self.create_key(address, name, spec, Reason::New);
         }
     }
 

@@ -31,6 +31,7 @@ fn identity(name: &str) -> Identity {
         owner: "team@example.com".into(),
         description: String::new(),
         tags: BTreeMap::new(),
+        attributes: BTreeMap::new(),
     }
 }
 
@@ -97,6 +98,7 @@ fn run(config: &Config, observed: &ObservedState) -> super::Diff {
     let scopes = [Scope {
         block: &config.providers[0],
         observed,
+        key_slots: None,
     }];
     diff(config, &scopes, now())
 }
@@ -612,4 +614,51 @@ proptest! {
             prop_assert_eq!(live.get(address), recorded.as_ref(), "{}", address);
         }
     }
+}
+
+#[test]
+fn rotation_with_every_key_slot_taken_deletes_the_old_key_first() {
+    let mut d = desired("a");
+    d.keys.push(DesiredKey {
+        name: "backup".into(),
+        rotate_after: None,
+        expires: None,
+        sink: Sink::Stdout,
+    });
+    let mut o = observed_of(&d);
+    o.keys[0] = key(Some("primary"), "OLD", 120);
+    let cfg = config(vec![d], false);
+    let observed = ObservedState {
+        identities: vec![o],
+    };
+    let scopes = [Scope {
+        block: &cfg.providers[0],
+        observed: &observed,
+        key_slots: Some(2),
+    }];
+    let got = diff(&cfg, &scopes, now());
+    assert_eq!(
+        summary(&got),
+        [
+            "- local.demo/identity/a/key/primary (rotation due)",
+            "+ local.demo/identity/a/key/primary (rotation due)",
+        ]
+    );
+    assert!(
+        got.changes[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("every key slot is in use (2 at most)")
+    );
+    // With a free slot the new key comes first.
+    let scopes = [Scope {
+        block: &cfg.providers[0],
+        observed: &observed,
+        key_slots: Some(3),
+    }];
+    assert_eq!(
+        summary(&diff(&cfg, &scopes, now())),
+        ["+/- local.demo/identity/a/key/primary (rotation due)"]
+    );
 }

@@ -49,6 +49,14 @@ fn identity_rows(identity: &Identity) -> Vec<(String, String)> {
     for (k, v) in &identity.tags {
         rows.push((format!("tags.{k}"), quoted(v)));
     }
+    for (k, v) in &identity.attributes {
+        let text = if v.is_object() || v.is_array() {
+            serde_json::to_string_pretty(v)
+        } else {
+            serde_json::to_string(v)
+        };
+        rows.push((k.clone(), text.unwrap_or_default()));
+    }
     rows
 }
 
@@ -88,6 +96,9 @@ pub(crate) fn sink_text(sink: &Sink) -> String {
     match sink {
         Sink::File(path) => format!("file {}", quoted(path)),
         Sink::Stdout => "stdout".to_owned(),
+        Sink::AwsSecretsManager { secret_id } => {
+            format!("aws secrets manager {}", quoted(secret_id))
+        }
     }
 }
 

@@ -209,6 +209,8 @@ struct IdentityRef<'a> {
     owner: &'a str,
     description: &'a str,
     tags: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    attributes: &'a BTreeMap<String, serde_json::Value>,
     keys: &'a [ObservedKey],
     bindings: &'a [Binding],
 }
@@ -223,6 +225,7 @@ impl<'a> From<&'a ObservedIdentity> for IdentityRef<'a> {
                     owner,
                     description,
                     tags,
+                    attributes,
                 },
             keys,
             bindings,
@@ -233,6 +236,7 @@ impl<'a> From<&'a ObservedIdentity> for IdentityRef<'a> {
             owner,
             description,
             tags,
+            attributes,
             keys,
             bindings,
         }
@@ -251,6 +255,8 @@ struct RawIdentity {
     #[serde(default)]
     tags: BTreeMap<String, String>,
     #[serde(default)]
+    attributes: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
     keys: Vec<ObservedKey>,
     #[serde(default)]
     bindings: Vec<Binding>,
@@ -264,6 +270,7 @@ impl From<RawIdentity> for ObservedIdentity {
             owner,
             description,
             tags,
+            attributes,
             keys,
             bindings,
         } = raw;
@@ -274,6 +281,7 @@ impl From<RawIdentity> for ObservedIdentity {
                 owner,
                 description,
                 tags,
+                attributes,
             },
             keys,
             bindings,

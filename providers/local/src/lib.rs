@@ -59,6 +59,16 @@ impl ProviderType for LocalType {
         check_name(name)
     }
 
+    /// The local estate stands in for any cloud, so it keeps whatever
+    /// attributes the configuration declares.
+    fn check_attributes(
+        &self,
+        _kind: &str,
+        _attributes: &std::collections::BTreeMap<String, serde_json::Value>,
+    ) -> Result<(), String> {
+        Ok(())
+    }
+
     fn check_settings(&self, settings: &serde_json::Value) -> Result<(), String> {
         state_setting(settings).map(|_| ())
     }

@@ -118,8 +118,10 @@ impl Shared {
                 }
             }
         }
+        let new_key_id = outcome.secret.as_ref().map(|s| s.key_id.clone());
         Ok(ApplyResponse {
             secret: outcome.secret,
+            new_key_id,
         })
     }
 }

@@ -23,6 +23,11 @@ pub struct Identity {
     /// Tags (AWS) or labels (GCP); sorted by key.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Provider-specific managed attributes, checked by the provider type: e.g.
+    /// an AWS role's `trust_policy` and `permissions_boundary`, a GCP service
+    /// account's `display_name` and `disabled`. Sorted by name; empty by default.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, serde_json::Value>,
 }
 
 /// A grant held by an identity: a role or policy on a resource, optionally with an

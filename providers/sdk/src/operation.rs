@@ -88,4 +88,15 @@ pub enum Sink {
     File(String),
     /// Standard output, only when apply is run with `--allow-secrets-on-stdout`.
     Stdout,
+    /// A secret in AWS Secrets Manager (created, or given a new version), written
+    /// by the AWS provider that minted the key.
+    AwsSecretsManager { secret_id: String },
+}
+
+impl Sink {
+    /// Whether the engine delivers to this sink itself (files, stdout); other
+    /// sinks are delivered by the provider that mints the key.
+    pub fn is_local(&self) -> bool {
+        matches!(self, Self::File(_) | Self::Stdout)
+    }
 }

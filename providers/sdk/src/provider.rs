@@ -9,7 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use zeroize::Zeroizing;
 
-use crate::{ObservedState, Operation, ProviderError};
+use std::collections::BTreeMap;
+
+use crate::{ObservedState, Operation, ProviderError, Sink};
 
 /// What a provider is constructed from: its block of the configuration.
 #[derive(Debug, Clone)]
@@ -33,6 +35,37 @@ pub trait ProviderType: Send + Sync {
     fn check_identity_name(&self, kind: &str, name: &str) -> Result<(), String>;
     /// Whether the settings are usable; `Err` says what is wrong.
     fn check_settings(&self, settings: &serde_json::Value) -> Result<(), String>;
+    /// Whether provider-specific identity attributes are valid for this kind;
+    /// by default a provider has none.
+    fn check_attributes(
+        &self,
+        kind: &str,
+        attributes: &BTreeMap<String, serde_json::Value>,
+    ) -> Result<(), String> {
+        let _ = kind;
+        match attributes.keys().next() {
+            None => Ok(()),
+            Some(name) => Err(format!(
+                "`{}` identities have no attribute `{name}`",
+                self.type_name()
+            )),
+        }
+    }
+    /// The most keys an identity may hold at once (AWS: 2), if the cloud limits
+    /// it; rotation then deletes the old key first when every slot is taken.
+    fn key_slots(&self) -> Option<usize> {
+        None
+    }
+    /// Brings an inline policy document to the form the provider reports it in,
+    /// so that equivalent documents never show as drift.
+    fn normalize_policy(&self, policy: serde_json::Value) -> serde_json::Value {
+        policy
+    }
+    /// Whether this provider can deliver key material to `sink`; files and
+    /// standard output are always delivered by the engine.
+    fn accepts_sink(&self, sink: &Sink) -> bool {
+        sink.is_local()
+    }
     /// Construct a provider for one block.
     fn connect(&self, context: ProviderContext) -> Result<Box<dyn Provider>, ProviderError>;
 }
@@ -67,13 +100,18 @@ pub trait LockGuard: Send {}
 #[derive(Debug, Clone)]
 pub struct ApplyRequest {
     pub operation: Operation,
+    /// Where new key material goes, for operations that mint a key. The provider
+    /// delivers to sinks that are not [`Sink::is_local`] itself.
+    pub sink: Option<Sink>,
 }
 
 #[derive(Debug, Default)]
 pub struct ApplyResponse {
-    /// New key material, when the operation created a key. The engine delivers it
-    /// to the configured sink and nowhere else.
+    /// New key material, when the operation created a key and its sink is local.
+    /// The engine delivers it to that sink and nowhere else.
     pub secret: Option<SecretMaterial>,
+    /// The id of a key the operation created (not secret), for the receipt.
+    pub new_key_id: Option<String>,
 }
 
 /// New key material. Its `Debug` never shows the secret, and its memory is wiped

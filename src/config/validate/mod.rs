@@ -299,17 +299,21 @@ impl Validator<'_> {
         }
 
         let expires = raw.expires.as_ref().and_then(|e| self.date(e));
+        let attributes = self.attributes(raw.attributes.as_ref(), provider_type, kind, &who);
         let mut keys = Vec::with_capacity(raw.keys.len());
         let mut key_names: HashMap<&str, SourceSpan> = HashMap::new();
         for key in &raw.keys {
-            if let Some(key) = self.key(key, &who, &mut key_names) {
+            if let Some(key) = self.key(key, &who, &mut key_names, provider_type) {
                 keys.push(key);
             }
         }
         let mut bindings = Vec::with_capacity(raw.bindings.len());
         let mut binding_ids: HashMap<(&str, &str), SourceSpan> = HashMap::new();
         for binding in &raw.bindings {
-            if let Some(binding) = self.binding(binding, &who, &mut binding_ids) {
+            if let Some(mut binding) = self.binding(binding, &who, &mut binding_ids) {
+                if let Some(provider_type) = provider_type {
+                    binding.policy = binding.policy.map(|p| provider_type.normalize_policy(p));
+                }
                 bindings.push(binding);
             }
         }
@@ -325,11 +329,56 @@ impl Validator<'_> {
                 owner: owner?.to_owned(),
                 description: raw.description.clone(),
                 tags: raw.tags.clone(),
+                attributes: attributes?,
             },
             expires,
             keys,
             bindings,
         })
+    }
+
+    /// Provider-specific attributes: a mapping the provider type accepts for the kind.
+    fn attributes(
+        &mut self,
+        raw: Option<&Spanned<Value>>,
+        provider_type: Option<&'static dyn ProviderType>,
+        kind: Option<&str>,
+        who: &str,
+    ) -> Option<std::collections::BTreeMap<String, Value>> {
+        let Some(raw) = raw else {
+            return Some(std::collections::BTreeMap::new());
+        };
+        let map: std::collections::BTreeMap<String, Value> = match &raw.value {
+            Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            _ => {
+                let problem = self
+                    .problem(
+                        K::InvalidAttributes,
+                        format!("the attributes of {who} are not a mapping"),
+                    )
+                    .label(self.span(raw), "not a mapping")
+                    .with_help("write `attributes:` as a mapping of names to values");
+                self.push(problem);
+                return None;
+            }
+        };
+        if let (Some(provider_type), Some(kind)) = (provider_type, kind)
+            && let Err(reason) = provider_type.check_attributes(kind, &map)
+        {
+            let problem = self
+                .problem(
+                    K::InvalidAttributes,
+                    format!("invalid attributes for {who}"),
+                )
+                .label(self.span(raw), reason)
+                .with_help(format!(
+                    "use only the attributes the `{}` provider type accepts",
+                    provider_type.type_name()
+                ));
+            self.push(problem);
+            return None;
+        }
+        Some(map)
     }
 
     /// The type of the provider block an identity names, if the block exists and its

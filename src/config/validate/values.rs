@@ -56,6 +56,7 @@ impl Validator<'_> {
         entry: &'r Spanned<RawKey>,
         who: &str,
         names: &mut HashMap<&'r str, SourceSpan>,
+        provider_type: Option<&'static dyn nhi_provider_sdk::ProviderType>,
     ) -> Option<DesiredKey> {
         let raw = &entry.value;
         let before = self.problems.len();
@@ -105,7 +106,7 @@ impl Validator<'_> {
         );
         let sink = self
             .required(raw.sink.as_ref(), entry, &key_who, "sink", "stdout")
-            .and_then(|s| self.sink(s, &key_who));
+            .and_then(|s| self.sink(s, &key_who, provider_type));
         if self.problems.len() > before {
             return None;
         }
@@ -117,19 +118,42 @@ impl Validator<'_> {
         })
     }
 
-    fn sink(&mut self, value: &Spanned<Value>, who: &str) -> Option<Sink> {
+    fn sink(
+        &mut self,
+        value: &Spanned<Value>,
+        who: &str,
+        provider_type: Option<&'static dyn nhi_provider_sdk::ProviderType>,
+    ) -> Option<Sink> {
+        let secret_id = |v: &Value| match v {
+            Value::Object(m) if m.len() == 1 => match m.get("secret_id") {
+                Some(Value::String(id)) if !id.trim().is_empty() => Some(id.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
         let sink = match &value.value {
             Value::String(s) if s == "stdout" => Ok(Sink::Stdout),
-            Value::Object(map) if map.len() == 1 => match map.get("file") {
-                Some(Value::String(path)) if !path.trim().is_empty() => {
-                    Ok(Sink::File(path.clone()))
+            Value::Object(map) if map.len() == 1 => {
+                match (map.get("file"), map.get("aws_secrets_manager")) {
+                    (Some(Value::String(path)), _) if !path.trim().is_empty() => {
+                        Ok(Sink::File(path.clone()))
+                    }
+                    (Some(Value::String(_)), _) => Err("the file path is empty"),
+                    (Some(_), _) => Err("`file` must be a path"),
+                    (None, Some(v)) => secret_id(v)
+                        .map(|secret_id| Sink::AwsSecretsManager { secret_id })
+                        .ok_or("write `aws_secrets_manager: {secret_id: <name or ARN>}`"),
+                    (None, None) => Err("not `stdout` or `{file: <path>}`"),
                 }
-                Some(Value::String(_)) => Err("the file path is empty"),
-                Some(_) => Err("`file` must be a path"),
-                None => Err("not `stdout` or `{file: <path>}`"),
-            },
+            }
             _ => Err("not `stdout` or `{file: <path>}`"),
         };
+        let sink = sink.and_then(|sink| match provider_type {
+            Some(t) if !t.accepts_sink(&sink) => {
+                Err("this provider type cannot deliver to this sink")
+            }
+            _ => Ok(sink),
+        });
         sink.map_err(|label| {
             let problem = self
                 .problem(K::InvalidSink, format!("invalid sink for {who}"))

@@ -11,6 +11,7 @@ fn identity(name: &str) -> ObservedIdentity {
             owner: "team-a".to_owned(),
             description: "does things".to_owned(),
             tags: BTreeMap::from([("env".to_owned(), "prod".to_owned())]),
+            attributes: BTreeMap::new(),
         },
         keys: vec![ObservedKey {
             id: format!("LK{name}"),

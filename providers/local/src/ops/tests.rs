@@ -13,6 +13,7 @@ fn identity(name: &str, kind: &str) -> Identity {
         owner: "team-a".to_owned(),
         description: String::new(),
         tags: BTreeMap::new(),
+        attributes: BTreeMap::new(),
     }
 }
 

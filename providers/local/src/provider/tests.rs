@@ -29,6 +29,7 @@ fn identity(name: &str, kind: &str) -> Identity {
         owner: "team-a".to_owned(),
         description: "deploys".to_owned(),
         tags: BTreeMap::from([("env".to_owned(), "prod".to_owned())]),
+        attributes: BTreeMap::new(),
     }
 }
 
@@ -44,7 +45,12 @@ async fn apply(
     provider: &dyn Provider,
     operation: Operation,
 ) -> Result<ApplyResponse, ProviderError> {
-    provider.apply(ApplyRequest { operation }).await
+    provider
+        .apply(ApplyRequest {
+            operation,
+            sink: None,
+        })
+        .await
 }
 
 async fn read(provider: &dyn Provider) -> Vec<ObservedIdentity> {
