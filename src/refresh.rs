@@ -90,6 +90,13 @@ pub async fn read(
             source,
         })?;
     let mut state = response.state;
+    check_state(&block.name, &mut state)?;
+    Ok((state, response.api_calls))
+}
+
+/// Refuses live state a provider should never return: duplicate identities, or
+/// duplicate keys or bindings on one identity. Sorts identities by name.
+pub fn check_state(provider: &str, state: &mut ObservedState) -> Result<(), RefreshError> {
     if !state
         .identities
         .windows(2)
@@ -104,7 +111,7 @@ pub async fn read(
             .find(|w| w[0].identity.name == w[1].identity.name)
         {
             return Err(RefreshError::Duplicate {
-                provider: block.name.clone(),
+                provider: provider.to_owned(),
                 name: w[0].identity.name.clone(),
             });
         }
@@ -118,7 +125,7 @@ pub async fn read(
             .find(|(i, k)| keys[..*i].iter().any(|o| o.id == k.id))
         {
             return Err(RefreshError::DuplicatePart {
-                provider: block.name.clone(),
+                provider: provider.to_owned(),
                 name: name.clone(),
                 what: format!("key `{}`", key.id),
             });
@@ -130,13 +137,13 @@ pub async fn read(
             .find(|(i, b)| bindings[..*i].iter().any(|o| o.same_object(b)))
         {
             return Err(RefreshError::DuplicatePart {
-                provider: block.name.clone(),
+                provider: provider.to_owned(),
                 name: name.clone(),
                 what: format!("binding `{}` on `{}`", b.role, b.resource),
             });
         }
     }
-    Ok((state, response.api_calls))
+    Ok(())
 }
 
 /// Connects and reads every provider block, in configuration order.
@@ -166,4 +173,80 @@ pub async fn refresh(config: &Config) -> Result<Vec<Refreshed>, RefreshError> {
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use nhi_provider_sdk::{
+        Binding, Identity, KeyStatus, ObservedIdentity, ObservedKey, ObservedState,
+    };
+
+    use super::{RefreshError, check_state};
+
+    fn identity(name: &str) -> ObservedIdentity {
+        ObservedIdentity {
+            identity: Identity {
+                name: name.into(),
+                kind: "service_account".into(),
+                owner: "o".into(),
+                description: String::new(),
+                tags: std::collections::BTreeMap::new(),
+                attributes: std::collections::BTreeMap::new(),
+            },
+            keys: vec![],
+            bindings: vec![],
+        }
+    }
+
+    #[test]
+    fn hostile_live_state_is_refused() {
+        let key = ObservedKey {
+            id: "K".into(),
+            name: None,
+            created: jiff::Timestamp::UNIX_EPOCH,
+            status: KeyStatus::Active,
+            last_used: None,
+        };
+        let binding = Binding {
+            role: "r".into(),
+            resource: "*".into(),
+            policy: None,
+        };
+        let mut dup_keys = identity("b");
+        dup_keys.keys = vec![key.clone(), key];
+        let mut dup_bindings = identity("c");
+        dup_bindings.bindings = vec![
+            binding.clone(),
+            Binding {
+                policy: Some(serde_json::json!({})),
+                ..binding
+            },
+        ];
+        let cases: Vec<(Vec<ObservedIdentity>, Option<&str>)> = vec![
+            (vec![identity("b"), identity("a")], None),
+            (
+                vec![identity("a"), identity("b"), identity("a")],
+                Some("returned identity `a` twice"),
+            ),
+            (
+                vec![dup_keys],
+                Some("returned key `K` twice on identity `b`"),
+            ),
+            (
+                vec![dup_bindings],
+                Some("returned binding `r` on `*` twice on identity `c`"),
+            ),
+        ];
+        for (identities, want) in cases {
+            let mut state = ObservedState { identities };
+            let got = check_state("p", &mut state).map_err(|e: RefreshError| e.to_string());
+            match want {
+                None => {
+                    assert!(got.is_ok());
+                    assert_eq!(state.identities[0].identity.name, "a", "sorted");
+                }
+                Some(message) => assert_eq!(got.unwrap_err(), format!("provider `p` {message}")),
+            }
+        }
+    }
 }

@@ -313,8 +313,15 @@ async fn observe(
                 scope: scope.provider.clone(),
                 detail: e.to_string(),
             })?;
+        let mut state = response.state;
+        crate::refresh::check_state(&scope.provider, &mut state).map_err(|e| {
+            ApplyError::Provider {
+                scope: scope.provider.clone(),
+                detail: e.to_string(),
+            }
+        })?;
         let prefix = Address::raw(&scope.provider);
-        out.extend(crate::diff::fingerprints(&prefix, &response.state, &names));
+        out.extend(crate::diff::fingerprints(&prefix, &state, &names));
     }
     Ok(out)
 }

@@ -40,9 +40,22 @@ pub(crate) struct PlanArgs {
 
 pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
     let started = std::time::Instant::now();
-    let config = crate::config::load(&global.config)?;
+    let mut phases: Vec<(&str, f64)> = Vec::new();
+    let mut lap = std::time::Instant::now();
+    let mut phase = |name: &'static str, phases: &mut Vec<(&str, f64)>| {
+        phases.push((name, lap.elapsed().as_secs_f64()));
+        lap = std::time::Instant::now();
+    };
+    let spinner = crate::render::spinner(format!("reading {}", global.config.display()));
+    let config = crate::config::load(&global.config);
+    if let Some(s) = spinner {
+        s.finish_and_clear();
+    }
+    let config = config?;
+    phase("config", &mut phases);
     let now = super::now()?;
     let refreshed = super::runtime()?.block_on(crate::refresh::refresh(&config))?;
+    phase("refresh", &mut phases);
     if global.verbose {
         for r in &refreshed {
             crate::render::note(&format!(
@@ -64,6 +77,7 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         })
         .collect();
     let diff = crate::diff::diff(&config, &scopes, now);
+    phase("diff", &mut phases);
     let reads: Vec<_> = refreshed
         .iter()
         .map(|r| ScopeRead {
@@ -90,6 +104,7 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         valid_for: args.valid_for.as_duration(),
     };
     let file = PlanFile::new(crate::plan::build(&config, &reads, diff, &options));
+    phase("plan", &mut phases);
     if let Some(out) = &args.out {
         file.write(out)?;
         if let Some(key) = &args.sign_key {
@@ -111,6 +126,7 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         crate::render::text::plan(&file.body, global.painter)
     };
     crate::render::stdout(&rendered).map_err(|e| miette::miette!("cannot write to stdout: {e}"))?;
+    phase("write", &mut phases);
     if let Some(out) = &args.out {
         crate::render::note(&format!(
             "Saved the plan to `{}` (digest `{}`).",
