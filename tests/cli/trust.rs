@@ -1014,3 +1014,48 @@ fn quickstart_walkthrough_script_runs() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("No changes."));
 }
+
+#[test]
+fn stdout_sink_needs_the_flag_and_warns() {
+    let ws = Workspace::empty();
+    ws.write("allowed_signers", "");
+    ws.write("trust.yaml", OPEN_TRUST);
+    ws.write(
+        "nhi.yaml",
+        "version: 1\nproviders:\n  - name: demo\n    type: local\n    settings: {state: estate.json}\nidentities:\n  - name: x\n    provider: demo\n    owner: a@example.com\n    keys:\n      - name: k\n        sink: stdout\n",
+    );
+    ok(&run(&ws, &["plan", "-o", "p.plan"]));
+    let refused = run(&ws, &["apply", "p.plan", "--trust", "trust.yaml"]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("nhi::apply::stdout_sink"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !ws.path().join("estate.json").exists(),
+        "nothing was created"
+    );
+    let applied = run(
+        &ws,
+        &[
+            "apply",
+            "p.plan",
+            "--trust",
+            "trust.yaml",
+            "--allow-secrets-on-stdout",
+        ],
+    );
+    ok(&applied);
+    assert!(
+        applied.stderr.contains(
+            "warning: writing key material for `local.demo/identity/x/key/k` to standard output"
+        ),
+        "{}",
+        applied.stderr
+    );
+    let doc: serde_json::Value = serde_json::from_str(applied.stdout.trim()).unwrap();
+    let secret = doc["secret"].as_str().unwrap();
+    assert!(!ws.read("p.plan.receipt.json").contains(secret));
+    assert!(!ws.read("estate.json").contains(secret));
+}

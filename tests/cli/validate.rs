@@ -111,3 +111,109 @@ fn validate_reports_what_it_checked() {
         "`nhi.yaml` is valid: 1 provider, 5 identities, 3 keys, 7 bindings\n"
     );
 }
+
+/// One whole file per error class: the code, and the `file:line:col` it points at.
+#[test]
+fn every_error_class_is_reported_with_its_location() {
+    const HEAD: &str = "version: 1\nproviders:\n  - name: demo\n    type: local\n    settings: {state: e.json}\nidentities:\n";
+    let cases: &[(&str, &str, &str, &str)] = &[
+        ("empty file", "", "nhi::config::empty", "is empty"),
+        (
+            "binary garbage",
+            "\u{0}\u{1}\u{2}garbage\u{7f}",
+            "nhi::config::",
+            "nhi.yaml",
+        ),
+        (
+            "syntax",
+            "version: 1\nproviders: [\n",
+            "nhi::config::syntax",
+            "nhi.yaml:",
+        ),
+        (
+            "tabs",
+            "version: 1\nproviders:\n\t- name: demo\n",
+            "nhi::config::syntax",
+            "nhi.yaml:3",
+        ),
+        (
+            "wrong type",
+            "version: 1\nproviders: 7\n",
+            "nhi::config::wrong_type",
+            "nhi.yaml:2",
+        ),
+        (
+            "unsupported version",
+            "version: 2\nproviders: []\n",
+            "nhi::config::unsupported_version",
+            "nhi.yaml:1",
+        ),
+        (
+            "unknown type",
+            "version: 1\nproviders:\n  - name: demo\n    type: azure\n",
+            "nhi::config::unknown_type",
+            "nhi.yaml:4",
+        ),
+        (
+            "duplicate identity",
+            &format!(
+                "{HEAD}  - name: a\n    provider: demo\n    owner: o\n  - name: a\n    provider: demo\n    owner: o\n"
+            ),
+            "nhi::config::duplicate_name",
+            "nhi.yaml:10",
+        ),
+        (
+            "name the provider rejects",
+            &format!("{HEAD}  - name: Bad_Name\n    provider: demo\n    owner: o\n"),
+            "nhi::config::invalid_name",
+            "nhi.yaml:7",
+        ),
+        (
+            "bad date",
+            &format!(
+                "{HEAD}  - name: a\n    provider: demo\n    owner: o\n    expires: 2026-02-30\n"
+            ),
+            "nhi::config::invalid_date",
+            "nhi.yaml:10",
+        ),
+        (
+            "unknown kind",
+            &format!("{HEAD}  - name: a\n    provider: demo\n    kind: robot\n    owner: o\n"),
+            "nhi::config::unknown_kind",
+            "nhi.yaml:9",
+        ),
+        (
+            "missing sink",
+            &format!(
+                "{HEAD}  - name: a\n    provider: demo\n    owner: o\n    keys:\n      - name: k\n"
+            ),
+            "nhi::config::missing_field",
+            "nhi.yaml:11",
+        ),
+        (
+            "policy not an object",
+            &format!(
+                "{HEAD}  - name: a\n    provider: demo\n    owner: o\n    bindings:\n      - role: r\n        policy: \"[1]\"\n"
+            ),
+            "nhi::config::invalid_policy",
+            "nhi.yaml:12",
+        ),
+    ];
+    for (name, text, code, at) in cases {
+        let ws = Workspace::empty();
+        ws.write("nhi.yaml", text);
+        let run = ws.run(&["validate"]);
+        assert_eq!(run.code, 1, "{name}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(code),
+            "{name}: expected `{code}` in\n{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(at),
+            "{name}: expected `{at}` in\n{}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("panicked"), "{name}");
+    }
+}
