@@ -1,0 +1,157 @@
+//! `nhi-provider-aws`: the `aws` provider, IAM users and roles managed through the
+//! official AWS SDK (`aws-sdk-iam`, plus `aws-sdk-secretsmanager` for the Secrets
+//! Manager sink), with the standard credential chain and endpoint conventions.
+//!
+//! Map: [`AwsType`] validates settings, names and attributes offline (`settings`,
+//! `policy` for the canonical form of policy documents) and connects an
+//! [`AwsProvider`] (`provider`), which loads its SDK clients lazily (`clients`),
+//! reads the scope (`read`, with `paginate` and `credential_report`), maps IAM
+//! objects to the neutral model (`mapping`), carries out operations (`apply`, with
+//! `secrets` for key material), turns SDK errors into provider errors (`error`)
+//! and takes the scope lock (`lock`, a file on this machine).
+
+mod apply;
+mod clients;
+mod credential_report;
+mod error;
+mod lock;
+mod mapping;
+mod paginate;
+mod policy;
+mod provider;
+mod read;
+mod secrets;
+mod settings;
+
+use std::collections::BTreeMap;
+
+pub use policy::normalize_policy;
+pub use provider::AwsProvider;
+
+use nhi_provider_sdk::{Provider, ProviderContext, ProviderError, ProviderType, Sink};
+
+/// Identity kinds: IAM users (the default) and IAM roles.
+const KINDS: &[&str] = &["user", "role"];
+
+/// The `aws` provider type.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AwsType;
+
+impl ProviderType for AwsType {
+    fn type_name(&self) -> &'static str {
+        "aws"
+    }
+
+    fn kinds(&self) -> &'static [&'static str] {
+        KINDS
+    }
+
+    fn check_identity_name(&self, kind: &str, name: &str) -> Result<(), String> {
+        if !KINDS.contains(&kind) {
+            return Err(format!(
+                "kind `{kind}` is not one the aws provider knows (`user`, `role`)"
+            ));
+        }
+        check_name(name)
+    }
+
+    fn check_settings(&self, settings: &serde_json::Value) -> Result<(), String> {
+        settings::Settings::parse(settings).map(|_| ())
+    }
+
+    fn check_attributes(
+        &self,
+        kind: &str,
+        attributes: &BTreeMap<String, serde_json::Value>,
+    ) -> Result<(), String> {
+        mapping::check_attributes(kind, attributes)
+    }
+
+    fn key_slots(&self) -> Option<usize> {
+        Some(2)
+    }
+
+    fn normalize_policy(&self, policy: serde_json::Value) -> serde_json::Value {
+        normalize_policy(policy)
+    }
+
+    fn accepts_sink(&self, sink: &Sink) -> bool {
+        sink.is_local() || matches!(sink, Sink::AwsSecretsManager { .. })
+    }
+
+    fn connect(&self, context: ProviderContext) -> Result<Box<dyn Provider>, ProviderError> {
+        Ok(Box::new(AwsProvider::new(context)?))
+    }
+}
+
+/// IAM's rule for user and role names, `[A-Za-z0-9+=,.@_-]{1,64}`.
+fn check_name(name: &str) -> Result<(), String> {
+    let valid = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+    if valid {
+        Ok(())
+    } else {
+        Err("must be 1 to 64 characters: letters, digits and `+=,.@_-`".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn identity_names() {
+        let long = "a".repeat(64);
+        let too_long = "a".repeat(65);
+        let cases: &[(&str, bool)] = &[
+            ("ci-deployer", true),
+            ("CI_Deployer+x=y,z.w@v", true),
+            ("1", true),
+            (&long, true),
+            (&too_long, false),
+            ("", false),
+            ("a b", false),
+            ("a/b", false),
+            ("a:b", false),
+            ("é", false),
+        ];
+        for (name, ok) in cases {
+            assert_eq!(
+                AwsType.check_identity_name("user", name).is_ok(),
+                *ok,
+                "{name}"
+            );
+            assert_eq!(
+                AwsType.check_identity_name("role", name).is_ok(),
+                *ok,
+                "{name}"
+            );
+        }
+        let err = AwsType.check_identity_name("group", "ok").unwrap_err();
+        assert!(err.contains("`group`"), "{err}");
+    }
+
+    #[test]
+    fn type_facts() {
+        assert_eq!(AwsType.type_name(), "aws");
+        assert_eq!(AwsType.kinds(), ["user", "role"]);
+        assert_eq!(AwsType.key_slots(), Some(2));
+        assert!(AwsType.accepts_sink(&Sink::Stdout));
+        assert!(AwsType.accepts_sink(&Sink::File("k.json".into())));
+        assert!(AwsType.accepts_sink(&Sink::AwsSecretsManager {
+            secret_id: "ci/key".into()
+        }));
+        let context = ProviderContext {
+            name: "prod".into(),
+            settings: json!({"path_prefix": "nhi"}),
+            base_dir: ".".into(),
+        };
+        let Err(err) = AwsType.connect(context) else {
+            panic!("connected with bad settings")
+        };
+        assert!(matches!(err, ProviderError::Settings(_)), "{err}");
+    }
+}

@@ -1,0 +1,466 @@
+//! How IAM users and roles map to the neutral model: which tags carry the owner,
+//! the description and key names, which attributes a kind has, and how bindings
+//! name managed and inline policies.
+
+use std::collections::BTreeMap;
+
+use nhi_provider_sdk::{Binding, Identity, ProviderError};
+use serde_json::Value;
+
+use crate::policy;
+use crate::settings::Settings;
+
+/// Tag holding an identity's owner.
+pub(crate) const OWNER_TAG: &str = "nhi:owner";
+/// Tag holding a user's description (roles have a native description).
+pub(crate) const DESCRIPTION_TAG: &str = "nhi:description";
+/// Prefix of the user tag `nhi:key:<AccessKeyId>` = `<key name>`.
+pub(crate) const KEY_TAG_PREFIX: &str = "nhi:key:";
+/// Tags under this prefix belong to nhi and are never part of `tags`.
+const RESERVED_PREFIX: &str = "nhi:";
+/// Binding role prefix of inline policies: `inline:<PolicyName>`.
+pub(crate) const INLINE_PREFIX: &str = "inline:";
+pub(crate) const TRUST_POLICY: &str = "trust_policy";
+pub(crate) const PERMISSIONS_BOUNDARY: &str = "permissions_boundary";
+
+/// The two kinds of IAM identity nhi manages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    User,
+    Role,
+}
+
+impl Kind {
+    pub(crate) fn parse(kind: &str) -> Result<Self, ProviderError> {
+        match kind {
+            "user" => Ok(Self::User),
+            "role" => Ok(Self::Role),
+            other => Err(ProviderError::Other(format!(
+                "kind `{other}` is not one the aws provider knows (`user`, `role`)"
+            ))),
+        }
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Role => "role",
+        }
+    }
+}
+
+/// An IAM user or role as the API reports it, before mapping to the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RawIdentity {
+    pub(crate) kind: Kind,
+    pub(crate) name: String,
+    pub(crate) path: String,
+    pub(crate) tags: BTreeMap<String, String>,
+    /// A role's description.
+    pub(crate) description: Option<String>,
+    /// A role's trust policy, as the API returns it (URL-encoded).
+    pub(crate) trust_policy: Option<String>,
+    pub(crate) permissions_boundary: Option<String>,
+}
+
+impl RawIdentity {
+    /// Whether the block manages this object: under its path, and tagged when it
+    /// has a managed tag.
+    pub(crate) fn in_scope(&self, settings: &Settings) -> bool {
+        self.path.starts_with(&settings.path_prefix)
+            && settings
+                .managed_tag
+                .as_ref()
+                .is_none_or(|tag| self.tags.get(tag).is_some_and(|v| v == "true"))
+    }
+
+    /// The managed attributes of this object, in the model.
+    pub(crate) fn identity(&self, managed_tag: Option<&str>) -> Result<Identity, ProviderError> {
+        let owner = self.tags.get(OWNER_TAG).cloned().unwrap_or_default();
+        let description = match self.kind {
+            Kind::User => self.tags.get(DESCRIPTION_TAG).cloned(),
+            Kind::Role => self.description.clone(),
+        }
+        .unwrap_or_default();
+        let tags = self
+            .tags
+            .iter()
+            .filter(|(k, _)| !k.starts_with(RESERVED_PREFIX) && Some(k.as_str()) != managed_tag)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut attributes = BTreeMap::new();
+        if let Some(document) = &self.trust_policy {
+            let policy = policy::decode_document(document).map_err(|err| {
+                ProviderError::Corrupt(format!("trust policy of role `{}`: {err}", self.name))
+            })?;
+            attributes.insert(TRUST_POLICY.to_owned(), policy);
+        }
+        if let Some(arn) = &self.permissions_boundary {
+            attributes.insert(PERMISSIONS_BOUNDARY.to_owned(), Value::String(arn.clone()));
+        }
+        Ok(Identity {
+            name: self.name.clone(),
+            kind: self.kind.as_str().to_owned(),
+            owner,
+            description,
+            tags,
+            attributes,
+        })
+    }
+
+    /// Key names recorded on a user, by access key id.
+    pub(crate) fn key_names(&self) -> BTreeMap<&str, &str> {
+        self.tags
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix(KEY_TAG_PREFIX)?, v.as_str())))
+            .collect()
+    }
+}
+
+/// The tags nhi keeps on an identity: its owner, a user's description, the
+/// managed tag and the user's own tags. Key-name tags are managed separately.
+pub(crate) fn identity_tags(
+    identity: &Identity,
+    kind: Kind,
+    managed_tag: Option<&str>,
+) -> Result<BTreeMap<String, String>, ProviderError> {
+    let mut tags = BTreeMap::new();
+    for (key, value) in &identity.tags {
+        if key.starts_with(RESERVED_PREFIX) || Some(key.as_str()) == managed_tag {
+            return Err(ProviderError::Other(format!(
+                "tag `{key}` of `{}` is reserved by nhi; rename it",
+                identity.name
+            )));
+        }
+        tags.insert(key.clone(), value.clone());
+    }
+    if !identity.owner.is_empty() {
+        tags.insert(OWNER_TAG.to_owned(), identity.owner.clone());
+    }
+    if kind == Kind::User && !identity.description.is_empty() {
+        tags.insert(DESCRIPTION_TAG.to_owned(), identity.description.clone());
+    }
+    if let Some(tag) = managed_tag {
+        tags.insert(tag.to_owned(), "true".to_owned());
+    }
+    Ok(tags)
+}
+
+/// The trust policy of a role identity, as JSON text for the API.
+pub(crate) fn trust_policy_text(identity: &Identity) -> Result<Option<String>, ProviderError> {
+    identity
+        .attributes
+        .get(TRUST_POLICY)
+        .map(|policy| {
+            serde_json::to_string(policy)
+                .map_err(|err| ProviderError::Other(format!("trust policy: {err}")))
+        })
+        .transpose()
+}
+
+pub(crate) fn permissions_boundary(identity: &Identity) -> Option<&str> {
+    identity
+        .attributes
+        .get(PERMISSIONS_BOUNDARY)
+        .and_then(Value::as_str)
+}
+
+/// What a binding stands for in IAM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Grant<'a> {
+    /// A managed policy attachment, by ARN.
+    Managed(&'a str),
+    /// An inline policy, by name, with its document.
+    Inline { name: &'a str, document: &'a Value },
+}
+
+/// The grant a binding stands for, or why it cannot exist in IAM.
+pub(crate) fn grant(binding: &Binding) -> Result<Grant<'_>, ProviderError> {
+    let bad = |why: &str| {
+        ProviderError::Other(format!(
+            "binding `{}` cannot exist in IAM: {why}",
+            binding.role
+        ))
+    };
+    if binding.resource != "*" {
+        return Err(bad("IAM policies are not bound to one resource; use `*`"));
+    }
+    if let Some(name) = binding.role.strip_prefix(INLINE_PREFIX) {
+        let document = binding
+            .policy
+            .as_ref()
+            .ok_or_else(|| bad("an inline policy needs a `policy` document"))?;
+        if name.is_empty() {
+            return Err(bad("an inline policy needs a name after `inline:`"));
+        }
+        return Ok(Grant::Inline { name, document });
+    }
+    if !binding.role.starts_with("arn:") {
+        return Err(bad(
+            "the role must be a managed policy ARN or `inline:<policy name>`",
+        ));
+    }
+    if binding.policy.is_some() {
+        return Err(bad(
+            "a managed policy attachment takes no `policy` document",
+        ));
+    }
+    Ok(Grant::Managed(&binding.role))
+}
+
+/// `ProviderType::check_attributes` for the aws provider.
+pub(crate) fn check_attributes(
+    kind: &str,
+    attributes: &BTreeMap<String, Value>,
+) -> Result<(), String> {
+    let allowed: &[&str] = match kind {
+        "role" => &[TRUST_POLICY, PERMISSIONS_BOUNDARY],
+        _ => &[PERMISSIONS_BOUNDARY],
+    };
+    if let Some(name) = attributes.keys().find(|k| !allowed.contains(&k.as_str())) {
+        let known: Vec<String> = allowed.iter().map(|k| format!("`{k}`")).collect();
+        return Err(format!(
+            "`aws` {kind} identities have no attribute `{name}`; they take {}",
+            known.join(", ")
+        ));
+    }
+    if kind == "role" {
+        match attributes.get(TRUST_POLICY) {
+            None => {
+                return Err(
+                    "`aws` roles need the attribute `trust_policy`: who may assume the role"
+                        .to_owned(),
+                );
+            }
+            Some(Value::Object(_)) => {}
+            Some(_) => {
+                return Err(
+                    "attribute `trust_policy` must be a policy document (a mapping)".to_owned(),
+                );
+            }
+        }
+    }
+    match attributes.get(PERMISSIONS_BOUNDARY) {
+        None => Ok(()),
+        Some(Value::String(arn)) if arn.starts_with("arn:") => Ok(()),
+        Some(_) => Err(
+            "attribute `permissions_boundary` must be a managed policy ARN (`arn:...`)".to_owned(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn raw(kind: Kind, tags: &[(&str, &str)]) -> RawIdentity {
+        RawIdentity {
+            kind,
+            name: "ci".into(),
+            path: "/nhi/team/".into(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            description: None,
+            trust_policy: None,
+            permissions_boundary: None,
+        }
+    }
+
+    fn settings(prefix: &str, managed: Option<&str>) -> Settings {
+        let mut s = Settings::parse(&json!({ "path_prefix": prefix })).unwrap();
+        s.managed_tag = managed.map(str::to_owned);
+        s
+    }
+
+    #[test]
+    fn scope_by_path_and_tag() {
+        let tagged = raw(Kind::User, &[("managed", "true")]);
+        let untagged = raw(Kind::User, &[("managed", "yes")]);
+        let cases = [
+            (&tagged, settings("/nhi/", None), true),
+            (&tagged, settings("/nhi/team/", None), true),
+            (&tagged, settings("/other/", None), false),
+            (&tagged, settings("/nhi/", Some("managed")), true),
+            (&untagged, settings("/nhi/", Some("managed")), false),
+            (&untagged, settings("/", None), true),
+        ];
+        for (raw, settings, want) in cases {
+            assert_eq!(raw.in_scope(&settings), want, "{raw:?} {settings:?}");
+        }
+    }
+
+    #[test]
+    fn user_round_trips_through_tags() {
+        let user = raw(
+            Kind::User,
+            &[
+                ("nhi:owner", "team-a"),
+                ("nhi:description", "deploys"),
+                ("nhi:key:AKIA1", "primary"),
+                ("nhi:future", "x"),
+                ("managed", "true"),
+                ("env", "prod"),
+            ],
+        );
+        let identity = user.identity(Some("managed")).unwrap();
+        assert_eq!(identity.owner, "team-a");
+        assert_eq!(identity.description, "deploys");
+        assert_eq!(identity.kind, "user");
+        assert_eq!(
+            identity.tags,
+            BTreeMap::from([("env".to_owned(), "prod".to_owned())])
+        );
+        assert!(identity.attributes.is_empty());
+        assert_eq!(user.key_names(), BTreeMap::from([("AKIA1", "primary")]));
+        let tags = identity_tags(&identity, Kind::User, Some("managed")).unwrap();
+        let want: BTreeMap<String, String> = user
+            .tags
+            .iter()
+            .filter(|(k, _)| !k.starts_with("nhi:key:") && *k != "nhi:future")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        assert_eq!(tags, want);
+    }
+
+    #[test]
+    fn role_description_and_attributes() {
+        let mut role = raw(Kind::Role, &[("nhi:owner", "o")]);
+        role.description = Some("assumed by CI".into());
+        role.trust_policy = Some(
+            "%7B%22Statement%22%3A%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%7D".into(),
+        );
+        role.permissions_boundary = Some("arn:aws:iam::aws:policy/ReadOnlyAccess".into());
+        let identity = role.identity(None).unwrap();
+        assert_eq!(identity.description, "assumed by CI");
+        assert_eq!(
+            identity.attributes[TRUST_POLICY],
+            json!({"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]})
+        );
+        assert_eq!(
+            permissions_boundary(&identity),
+            Some("arn:aws:iam::aws:policy/ReadOnlyAccess")
+        );
+        // A role's description is not a tag.
+        let tags = identity_tags(&identity, Kind::Role, None).unwrap();
+        assert_eq!(
+            tags,
+            BTreeMap::from([("nhi:owner".to_owned(), "o".to_owned())])
+        );
+
+        role.trust_policy = Some("not json".into());
+        assert!(matches!(
+            role.identity(None),
+            Err(ProviderError::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn reserved_tags_are_refused() {
+        let mut identity = raw(Kind::User, &[]).identity(None).unwrap();
+        identity.tags.insert("nhi:owner".into(), "x".into());
+        assert!(identity_tags(&identity, Kind::User, None).is_err());
+        identity.tags.clear();
+        identity.tags.insert("managed".into(), "true".into());
+        assert!(identity_tags(&identity, Kind::User, Some("managed")).is_err());
+        assert!(identity_tags(&identity, Kind::User, None).is_ok());
+    }
+
+    #[test]
+    fn grants() {
+        let doc = json!({"Statement": []});
+        let b = |role: &str, resource: &str, policy: Option<Value>| Binding {
+            role: role.into(),
+            resource: resource.into(),
+            policy,
+        };
+        let managed = b("arn:aws:iam::aws:policy/ReadOnlyAccess", "*", None);
+        assert_eq!(
+            grant(&managed).unwrap(),
+            Grant::Managed("arn:aws:iam::aws:policy/ReadOnlyAccess")
+        );
+        let inline = b("inline:s3", "*", Some(doc.clone()));
+        assert_eq!(
+            grant(&inline).unwrap(),
+            Grant::Inline {
+                name: "s3",
+                document: &doc
+            }
+        );
+        for bad in [
+            b("inline:s3", "*", None),
+            b("inline:", "*", Some(doc.clone())),
+            b("viewer", "*", None),
+            b("arn:aws:iam::aws:policy/X", "bucket", None),
+            b("arn:aws:iam::aws:policy/X", "*", Some(doc.clone())),
+        ] {
+            assert!(grant(&bad).is_err(), "{bad:?}");
+        }
+    }
+
+    type Case = (
+        &'static str,
+        BTreeMap<String, Value>,
+        Result<(), &'static str>,
+    );
+
+    #[test]
+    fn attributes() {
+        let trust = json!({"Statement": []});
+        let boundary = json!("arn:aws:iam::aws:policy/X");
+        let attrs = |pairs: &[(&str, Value)]| -> BTreeMap<String, Value> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect()
+        };
+        let cases: &[Case] = &[
+            ("user", attrs(&[]), Ok(())),
+            (
+                "user",
+                attrs(&[(PERMISSIONS_BOUNDARY, boundary.clone())]),
+                Ok(()),
+            ),
+            (
+                "user",
+                attrs(&[(TRUST_POLICY, trust.clone())]),
+                Err("no attribute `trust_policy`"),
+            ),
+            ("role", attrs(&[(TRUST_POLICY, trust.clone())]), Ok(())),
+            (
+                "role",
+                attrs(&[
+                    (TRUST_POLICY, trust.clone()),
+                    (PERMISSIONS_BOUNDARY, boundary),
+                ]),
+                Ok(()),
+            ),
+            ("role", attrs(&[]), Err("need the attribute `trust_policy`")),
+            (
+                "role",
+                attrs(&[(TRUST_POLICY, json!("x"))]),
+                Err("must be a policy document"),
+            ),
+            (
+                "role",
+                attrs(&[(TRUST_POLICY, trust), ("display_name", json!("x"))]),
+                Err("no attribute `display_name`"),
+            ),
+            (
+                "user",
+                attrs(&[(PERMISSIONS_BOUNDARY, json!("ReadOnly"))]),
+                Err("must be a managed policy ARN"),
+            ),
+        ];
+        for (kind, attributes, want) in cases {
+            let got = check_attributes(kind, attributes);
+            match (got, want) {
+                (Ok(()), Ok(())) => {}
+                (Err(err), Err(want)) => assert!(err.contains(want), "{err}"),
+                (got, want) => panic!("{kind} {attributes:?}: {got:?} != {want:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The connected `aws` provider for one provider block: its settings, its SDK
+//! clients (built on first use, since loading credentials is asynchronous) and
+//! the kinds of the identities it has seen.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use aws_sdk_iam::config::Credentials;
+use nhi_provider_sdk::{
+    ApplyRequest, ApplyResponse, DescribeResponse, LockGuard, LockRequest, Provider,
+    ProviderContext, ProviderError, ReadRequest, ReadResponse,
+};
+use tokio::sync::OnceCell;
+
+use crate::apply::{self, Ctx};
+use crate::clients::{self, Clients};
+use crate::lock;
+use crate::mapping::Kind;
+use crate::read::{self, Calls};
+use crate::settings::Settings;
+
+/// A provider for one `aws` block.
+pub struct AwsProvider {
+    block: String,
+    base_dir: PathBuf,
+    settings: Settings,
+    credentials: Option<Credentials>,
+    clients: OnceCell<Clients>,
+    kinds: Mutex<HashMap<String, Kind>>,
+}
+
+impl AwsProvider {
+    /// A provider for the block in `context`; fails only on bad settings. No AWS
+    /// call is made until the provider is used.
+    pub fn new(context: ProviderContext) -> Result<Self, ProviderError> {
+        let settings = Settings::parse(&context.settings).map_err(ProviderError::Settings)?;
+        Ok(Self {
+            block: context.name,
+            base_dir: context.base_dir,
+            settings,
+            credentials: None,
+            clients: OnceCell::new(),
+            kinds: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Uses these static credentials instead of the standard credential chain
+    /// (tests against an emulator, embedding). Must be called before first use.
+    #[must_use]
+    pub fn with_static_credentials(mut self, access_key_id: &str, secret_access_key: &str) -> Self {
+        self.credentials = Some(Credentials::new(
+            access_key_id,
+            secret_access_key,
+            None,
+            None,
+            "nhi-static",
+        ));
+        self.clients = OnceCell::new();
+        self
+    }
+
+    async fn clients(&self) -> &Clients {
+        self.clients
+            .get_or_init(|| clients::load(&self.settings, self.credentials.clone()))
+            .await
+    }
+}
+
+impl std::fmt::Debug for AwsProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Credentials stay out of it; their own Debug redacts them anyway.
+        f.debug_struct("AwsProvider")
+            .field("block", &self.block)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl Provider for AwsProvider {
+    async fn describe(&self) -> Result<DescribeResponse, ProviderError> {
+        let s = &self.settings;
+        let mut scope = format!("IAM path `{}`", s.path_prefix);
+        if let Some(tag) = &s.managed_tag {
+            scope = format!("{scope} tagged `{tag}=true`");
+        }
+        let place: Vec<String> = [("region", &s.region), ("endpoint", &s.endpoint_url)]
+            .into_iter()
+            .filter_map(|(what, value)| value.as_ref().map(|v| format!("{what} `{v}`")))
+            .collect();
+        if !place.is_empty() {
+            scope = format!("{scope} ({})", place.join(", "));
+        }
+        Ok(DescribeResponse { scope })
+    }
+
+    async fn read(&self, _request: ReadRequest) -> Result<ReadResponse, ProviderError> {
+        let clients = self.clients().await;
+        let calls = Calls::default();
+        let snapshot = read::read(&clients.iam, &self.settings, &calls).await?;
+        *self
+            .kinds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = snapshot.kinds;
+        Ok(ReadResponse {
+            state: snapshot.state,
+            api_calls: calls.total(),
+        })
+    }
+
+    async fn lock(&self, request: LockRequest) -> Result<Box<dyn LockGuard>, ProviderError> {
+        lock::acquire(&lock::lock_path(&self.base_dir, &self.block), &request).await
+    }
+
+    async fn apply(&self, request: ApplyRequest) -> Result<ApplyResponse, ProviderError> {
+        let clients = self.clients().await;
+        let ctx = Ctx {
+            iam: &clients.iam,
+            secrets: clients.secrets.as_ref(),
+            settings: &self.settings,
+            kinds: &self.kinds,
+        };
+        apply::apply(&ctx, request).await
+    }
+}
