@@ -3,10 +3,11 @@
 use nhi_provider_sdk::ProviderType;
 
 static LOCAL: nhi_provider_local::LocalType = nhi_provider_local::LocalType;
+static AWS: nhi_provider_aws::AwsType = nhi_provider_aws::AwsType;
 
 /// Every provider type, in the order `--help` and errors list them.
-pub(crate) fn all() -> [&'static dyn ProviderType; 1] {
-    [&LOCAL]
+pub(crate) fn all() -> [&'static dyn ProviderType; 2] {
+    [&LOCAL, &AWS]
 }
 
 /// The provider type named `name`, if this build has it.

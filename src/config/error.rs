@@ -38,6 +38,8 @@ pub enum ProblemKind {
     InvalidSink,
     InvalidPolicy,
     InvalidAttributes,
+    InvalidBinding,
+    InvalidTags,
 }
 
 impl ProblemKind {
@@ -67,6 +69,8 @@ impl ProblemKind {
             Self::InvalidSink => "nhi::config::invalid_sink",
             Self::InvalidPolicy => "nhi::config::invalid_policy",
             Self::InvalidAttributes => "nhi::config::invalid_attributes",
+            Self::InvalidBinding => "nhi::config::invalid_binding",
+            Self::InvalidTags => "nhi::config::invalid_tags",
         }
     }
 }

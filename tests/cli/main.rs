@@ -6,7 +6,9 @@
     clippy::semicolon_if_nothing_returned
 )]
 
+mod aws;
 mod harness;
+mod moto;
 mod plan;
 mod trust;
 mod validate;

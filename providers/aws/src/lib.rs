@@ -75,6 +75,31 @@ impl ProviderType for AwsType {
         normalize_policy(policy)
     }
 
+    fn normalize_attributes(
+        &self,
+        _kind: &str,
+        mut attributes: BTreeMap<String, serde_json::Value>,
+    ) -> BTreeMap<String, serde_json::Value> {
+        if let Some(doc) = attributes.remove(mapping::TRUST_POLICY) {
+            attributes.insert(mapping::TRUST_POLICY.to_owned(), normalize_policy(doc));
+        }
+        attributes
+    }
+
+    fn check_binding(
+        &self,
+        _kind: &str,
+        binding: &nhi_provider_sdk::Binding,
+    ) -> Result<(), String> {
+        mapping::grant(binding)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn check_tags(&self, tags: &BTreeMap<String, String>) -> Result<(), String> {
+        mapping::check_tags(tags)
+    }
+
     fn accepts_sink(&self, sink: &Sink) -> bool {
         sink.is_local() || matches!(sink, Sink::AwsSecretsManager { .. })
     }

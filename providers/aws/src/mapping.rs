@@ -165,6 +165,30 @@ pub(crate) fn permissions_boundary(identity: &Identity) -> Option<&str> {
         .and_then(Value::as_str)
 }
 
+/// Tags IAM would refuse, or that nhi reserves (`nhi:*`, `aws:*`). IAM allows
+/// letters, digits, spaces and `_.:/=+-@` in keys (128) and values (256).
+pub(crate) fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), String> {
+    let allowed = |c: char| c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c);
+    for (key, value) in tags {
+        if key.starts_with(RESERVED_PREFIX) || key.starts_with("aws:") {
+            return Err(format!(
+                "tag `{key}` is reserved (`nhi:` and `aws:` prefixes)"
+            ));
+        }
+        if key.is_empty() || key.chars().count() > 128 || !key.chars().all(allowed) {
+            return Err(format!(
+                "tag key `{key}` is not valid in IAM (letters, digits, spaces and `_.:/=+-@`, at most 128)"
+            ));
+        }
+        if value.chars().count() > 256 || !value.chars().all(allowed) {
+            return Err(format!(
+                "the value of tag `{key}` is not valid in IAM (letters, digits, spaces and `_.:/=+-@`, at most 256)"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// What a binding stands for in IAM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Grant<'a> {

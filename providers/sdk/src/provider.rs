@@ -51,6 +51,27 @@ pub trait ProviderType: Send + Sync {
             )),
         }
     }
+    /// Brings provider-specific attributes to the form the provider reports them
+    /// in (e.g. a policy document), so equivalent values never show as drift.
+    fn normalize_attributes(
+        &self,
+        kind: &str,
+        attributes: BTreeMap<String, serde_json::Value>,
+    ) -> BTreeMap<String, serde_json::Value> {
+        let _ = kind;
+        attributes
+    }
+    /// Whether a binding can exist in this cloud (e.g. AWS: a policy ARN or an
+    /// `inline:<name>` with a document); `Err` says why not.
+    fn check_binding(&self, kind: &str, binding: &crate::Binding) -> Result<(), String> {
+        let _ = (kind, binding);
+        Ok(())
+    }
+    /// Whether the cloud accepts these tags (reserved keys, value syntax).
+    fn check_tags(&self, tags: &BTreeMap<String, String>) -> Result<(), String> {
+        let _ = tags;
+        Ok(())
+    }
     /// The most keys an identity may hold at once (AWS: 2), if the cloud limits
     /// it; rotation then deletes the old key first when every slot is taken.
     fn key_slots(&self) -> Option<usize> {

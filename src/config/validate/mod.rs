@@ -309,13 +309,38 @@ impl Validator<'_> {
         }
         let mut bindings = Vec::with_capacity(raw.bindings.len());
         let mut binding_ids: HashMap<(&str, &str), SourceSpan> = HashMap::new();
-        for binding in &raw.bindings {
-            if let Some(mut binding) = self.binding(binding, &who, &mut binding_ids) {
-                if let Some(provider_type) = provider_type {
+        for entry in &raw.bindings {
+            if let Some(mut binding) = self.binding(entry, &who, &mut binding_ids) {
+                if let (Some(provider_type), Some(kind)) = (provider_type, kind) {
+                    if let Err(reason) = provider_type.check_binding(kind, &binding) {
+                        let problem = self
+                            .problem(
+                                K::InvalidBinding,
+                                format!(
+                                    "a binding of {who} cannot exist in `{}`",
+                                    provider_type.type_name()
+                                ),
+                            )
+                            .label(self.span(entry), reason)
+                            .with_help(
+                                "write a binding this provider type can create (see its README)",
+                            );
+                        self.push(problem);
+                        continue;
+                    }
                     binding.policy = binding.policy.map(|p| provider_type.normalize_policy(p));
                 }
                 bindings.push(binding);
             }
+        }
+        if let Some(provider_type) = provider_type
+            && let Err(reason) = provider_type.check_tags(&raw.tags)
+        {
+            let problem = self
+                .problem(K::InvalidTags, format!("invalid tags on {who}"))
+                .label(self.span(entry), reason)
+                .with_help("rename or remove the tag");
+            self.push(problem);
         }
 
         if self.problems.len() > before {
@@ -378,7 +403,11 @@ impl Validator<'_> {
             self.push(problem);
             return None;
         }
-        Some(map)
+        Some(
+            provider_type
+                .zip(kind)
+                .map_or(map.clone(), |(t, k)| t.normalize_attributes(k, map)),
+        )
     }
 
     /// The type of the provider block an identity names, if the block exists and its
