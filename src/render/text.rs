@@ -81,7 +81,7 @@ pub fn plan(body: &PlanBody, p: Painter) -> String {
     for scope in &body.scopes {
         let _ = writeln!(
             out,
-            "Scope {}: {} ({} identities observed{}).",
+            "Scope {}: {}; {} identities observed{}.",
             scope.provider,
             scope.scope,
             scope.observed_identities,

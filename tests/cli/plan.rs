@@ -19,7 +19,7 @@ fn detailed_exitcode_is_two_with_changes_and_zero_without() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         run.stdout,
-        "Scope local.demo: estate file `empty.json` (0 identities observed).\nNo changes. Live state matches the configuration.\n"
+        "Scope local.demo: estate file `empty.json`; 0 identities observed.\nNo changes. Live state matches the configuration.\n"
     );
 }
 
