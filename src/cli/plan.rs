@@ -73,7 +73,8 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         .map(|r| crate::diff::Scope {
             block: &r.block,
             observed: &r.observed,
-            key_slots: crate::registry::find(&r.block.type_name).and_then(|t| t.key_slots()),
+            key_slots: crate::registry::find(&r.block.type_name)
+                .and_then(nhi_provider_sdk::ProviderType::key_slots),
         })
         .collect();
     let diff = crate::diff::diff(&config, &scopes, now);

@@ -34,7 +34,9 @@ pub(crate) fn check(body: &PlanBody) -> Result<(), PlanError> {
         }
     }
     for (index, change) in body.changes.iter().enumerate() {
-        if let Err(detail) = check_change(body, change) {
+        if let Err(detail) =
+            check_change(body, change).and_then(|()| check_before(body, index, change))
+        {
             return fail(format!(
                 "change {} (`{}`): {detail}",
                 index + 1,

@@ -336,6 +336,21 @@ fn every_tampering_is_refused_and_changes_nothing() {
             "nhi::plan::unsupported_format",
         ),
         (
+            "a delete aimed at another key than the one checked",
+            |ws| {
+                edit_plan(ws, "t.plan", |v| {
+                    let body = v["body"].as_str().unwrap().replacen(
+                        "LK7Q2M4XJ9P3R8T6V1WZ",
+                        "LK9W4E6R2T8Y1U3I5O7P",
+                        1,
+                    );
+                    v["body_digest"] = sha256(&body).into();
+                    v["body"] = body.into();
+                });
+            },
+            "nhi::plan::inconsistent",
+        ),
+        (
             "risk understated",
             |ws| {
                 edit_plan(ws, "t.plan", |v| {

@@ -373,20 +373,19 @@ impl Validator<'_> {
         let Some(raw) = raw else {
             return Some(std::collections::BTreeMap::new());
         };
-        let map: std::collections::BTreeMap<String, Value> = match &raw.value {
-            Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            _ => {
-                let problem = self
-                    .problem(
-                        K::InvalidAttributes,
-                        format!("the attributes of {who} are not a mapping"),
-                    )
-                    .label(self.span(raw), "not a mapping")
-                    .with_help("write `attributes:` as a mapping of names to values");
-                self.push(problem);
-                return None;
-            }
+        let Value::Object(object) = &raw.value else {
+            let problem = self
+                .problem(
+                    K::InvalidAttributes,
+                    format!("the attributes of {who} are not a mapping"),
+                )
+                .label(self.span(raw), "not a mapping")
+                .with_help("write `attributes:` as a mapping of names to values");
+            self.push(problem);
+            return None;
         };
+        let map: std::collections::BTreeMap<String, Value> =
+            object.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         if let (Some(provider_type), Some(kind)) = (provider_type, kind)
             && let Err(reason) = provider_type.check_attributes(kind, &map)
         {
@@ -403,11 +402,10 @@ impl Validator<'_> {
             self.push(problem);
             return None;
         }
-        Some(
-            provider_type
-                .zip(kind)
-                .map_or(map.clone(), |(t, k)| t.normalize_attributes(k, map)),
-        )
+        Some(match provider_type.zip(kind) {
+            Some((t, k)) => t.normalize_attributes(k, map),
+            None => map,
+        })
     }
 
     /// The type of the provider block an identity names, if the block exists and its
