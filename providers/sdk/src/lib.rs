@@ -6,6 +6,7 @@ mod address;
 mod age;
 mod digest;
 mod error;
+pub mod lockfile;
 mod model;
 mod operation;
 mod provider;
