@@ -2,7 +2,7 @@
 //! started on a free 127.0.0.1 port, stopped when the test process exits.
 
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::process::{ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::harness::{Run, Workspace, repo};
@@ -12,7 +12,15 @@ const MISSING: &str = "moto is not installed: run scripts/moto-install";
 pub struct Moto {
     pub endpoint: String,
     /// moto's wrapper shell kills it when this pipe closes, however the test ends.
-    _lifeline: ChildStdin,
+    lifeline: Option<ChildStdin>,
+    wrapper: Child,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        drop(self.lifeline.take());
+        let _ = self.wrapper.wait();
+    }
 }
 
 /// Starts moto, or returns `None` (skip) when it is not installed outside CI.
@@ -49,7 +57,8 @@ pub fn start() -> Option<Moto> {
     }
     Some(Moto {
         endpoint: format!("http://127.0.0.1:{port}"),
-        _lifeline: lifeline,
+        lifeline: Some(lifeline),
+        wrapper: child,
     })
 }
 

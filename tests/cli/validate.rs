@@ -217,3 +217,58 @@ fn every_error_class_is_reported_with_its_location() {
         assert!(!run.stderr.contains("panicked"), "{name}");
     }
 }
+
+#[test]
+fn provider_rules_are_checked_offline() {
+    const HEAD: &str = "version: 1\nproviders:\n  - name: prod\n    type: aws\n    settings: {path_prefix: /nhi/}\nidentities:\n  - name: ci\n    provider: prod\n    kind: user\n    owner: o@example.com\n";
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "binding that is neither an ARN nor inline",
+            "    bindings:\n      - role: admin\n",
+            "nhi::config::invalid_binding",
+        ),
+        (
+            "inline policy without a document",
+            "    bindings:\n      - role: inline:deploy\n",
+            "nhi::config::invalid_binding",
+        ),
+        (
+            "reserved tag",
+            "    tags: {\"nhi:owner\": x}\n",
+            "nhi::config::invalid_tags",
+        ),
+        (
+            "unknown attribute",
+            "    attributes: {color: blue}\n",
+            "nhi::config::invalid_attributes",
+        ),
+        (
+            "a sink the provider cannot serve",
+            "    keys:\n      - name: k\n        sink: {aws_secrets_manager: {secret_id: \"\"}}\n",
+            "nhi::config::invalid_sink",
+        ),
+    ];
+    for (name, tail, code) in cases {
+        let ws = Workspace::empty();
+        ws.write("nhi.yaml", &format!("{HEAD}{tail}"));
+        let run = ws.run(&["validate"]);
+        assert_eq!(run.code, 1, "{name}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(code),
+            "{name}: expected `{code}` in\n{}",
+            run.stderr
+        );
+    }
+    // A role without a trust policy, and the same file with one.
+    let ws = Workspace::empty();
+    let role = "version: 1\nproviders:\n  - name: prod\n    type: aws\n    settings: {path_prefix: /nhi/}\nidentities:\n  - name: app\n    provider: prod\n    kind: role\n    owner: o@example.com\n";
+    ws.write("nhi.yaml", role);
+    assert!(
+        ws.run(&["validate"])
+            .stderr
+            .contains("nhi::config::invalid_attributes")
+    );
+    ws.write("nhi.yaml", &format!("{role}    attributes:\n      trust_policy: {{Version: \"2012-10-17\", Statement: []}}\n"));
+    let run = ws.run(&["validate"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
