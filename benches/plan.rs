@@ -4,20 +4,29 @@
 //! Target (docs/benchmark.md, DESIGN.md): 100,000 identities, each with 1 key and 2
 //! bindings, planned in under 1 s and under 256 MiB peak RSS.
 //!
-//! Usage: `cargo bench --bench plan -- [N ...] [--runs K] [--terraform N] [--no-terraform] [--check]`
+//! Usage: `cargo bench --bench plan -- [N ...] [--runs K] [--terraform N] [--no-terraform] [--no-change] [--check]`
 //!
 //! - `N ...`: estate sizes (default `10000 100000`; `_` separators allowed).
 //! - `--runs K`: timed runs per size after one warm-up (default 5).
 //! - `--terraform N`: also time a no-change `terraform plan` over N `terraform_data`
 //!   resources, beside a no-change `nhi plan` over N identities. Repeatable; default
-//!   1000 when `terraform` is on PATH. 10000 takes minutes, so it is opt-in.
+//!   1000 when `terraform` is on PATH. 10000 is opt-in: its one-off `terraform apply`
+//!   alone takes a long time (about 45 s at 1000, growing faster than linearly).
 //! - `--no-terraform`: skip the Terraform reference.
+//! - `--no-change`: also time each size on an estate that matches the configuration.
 //! - `--check`: exit 1 when the 100,000 row misses the target.
 //!
 //! Estates are generated under `target/bench-estates/` and reused while the
 //! generator version matches. Peak RSS comes from GNU `/usr/bin/time` (`%M`).
 
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+// A measuring program: it prints, and converts byte counts and times to floats.
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
 
 use std::fmt::Write as _;
 use std::fs;
@@ -42,6 +51,7 @@ struct Args {
     runs: usize,
     terraform: Vec<usize>,
     no_terraform: bool,
+    no_change: bool,
     check: bool,
 }
 
@@ -51,6 +61,7 @@ fn parse_args() -> Result<Args, String> {
         runs: 5,
         terraform: Vec::new(),
         no_terraform: false,
+        no_change: false,
         check: false,
     };
     let number = |s: Option<String>, what: &str| -> Result<usize, String> {
@@ -67,10 +78,11 @@ fn parse_args() -> Result<Args, String> {
             "--runs" => args.runs = number(it.next(), "--runs")?.max(1),
             "--terraform" => args.terraform.push(number(it.next(), "--terraform")?),
             "--no-terraform" => args.no_terraform = true,
+            "--no-change" => args.no_change = true,
             "--check" => args.check = true,
             "-h" | "--help" => {
                 println!(
-                    "usage: cargo bench --bench plan -- [N ...] [--runs K] [--terraform N] [--no-terraform] [--check]"
+                    "usage: cargo bench --bench plan -- [N ...] [--runs K] [--terraform N] [--no-terraform] [--no-change] [--check]"
                 );
                 std::process::exit(0);
             }
@@ -112,38 +124,52 @@ fn main() {
     println!("nhi: {}", nhi.display());
     println!("estates: {}", root.display());
     println!(
+        "cores: {}; load average before: {}",
+        std::thread::available_parallelism().map_or(0, usize::from),
+        loadavg()
+    );
+    println!(
         "clock: NHI_NOW={NOW}; {} timed run(s) after 1 warm-up per size",
         args.runs
     );
     println!();
 
     let mut rows = Vec::new();
+    let variants: &[Variant] = if args.no_change {
+        &[Variant::Drift, Variant::NoChange]
+    } else {
+        &[Variant::Drift]
+    };
     for &n in &args.sizes {
-        let dir = root.join(format!("drift-{n}"));
-        let t = Instant::now();
-        let spec = prepare(&dir, n, Variant::Drift);
-        eprintln!(
-            "[{n}] estate ready in {:.1} s ({})",
-            t.elapsed().as_secs_f64(),
-            dir.display()
-        );
-        let m = measure(&nhi, &dir, args.runs, gnu_time);
-        eprintln!(
-            "[{n}] median {:.3} s, min {:.3} s, peak {}",
-            m.median,
-            m.min,
-            mib(m.peak_kib)
-        );
-        rows.push((n, spec, m));
+        for &variant in variants {
+            let dir = root.join(format!("{}-{n}", variant.dir()));
+            let t = Instant::now();
+            let spec = prepare(&dir, n, variant);
+            eprintln!(
+                "[{n} {}] estate ready in {:.1} s ({})",
+                variant.label(),
+                t.elapsed().as_secs_f64(),
+                dir.display()
+            );
+            let m = measure(&nhi, &dir, args.runs, gnu_time);
+            eprintln!(
+                "[{n} {}] median {:.3} s, min {:.3} s, peak {}",
+                variant.label(),
+                m.median,
+                m.min,
+                mib(m.peak_kib)
+            );
+            rows.push((n, variant, spec, m));
+        }
     }
 
-    println!("### nhi plan, local provider, ~1% drifted, ~1% missing, ~0.5% unmanaged\n");
+    println!("### nhi plan, local provider (drift: 1% drifted, 1% missing, 0.5% unmanaged)\n");
     println!(
-        "| N | identities / keys / bindings | plan changes | unmanaged | config | estate | plan file | median | min | peak RSS | target (<{TARGET_SECS} s, <{TARGET_MIB} MiB at {TARGET_N}) |"
+        "| N | estate | identities / keys / bindings | plan changes | unmanaged | config | estate | plan file | median wall | min wall | median CPU | peak RSS | target (<{TARGET_SECS} s, <{TARGET_MIB} MiB at {TARGET_N}) |"
     );
-    println!("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     let mut failed = false;
-    for (n, spec, m) in &rows {
+    for (n, variant, spec, m) in &rows {
         let verdict = if *n == TARGET_N {
             let time_ok = m.median < TARGET_SECS;
             let mem_ok = m.peak_kib.is_some_and(|k| (k as f64) / 1024.0 < TARGET_MIB);
@@ -162,7 +188,8 @@ fn main() {
             "n/a".to_owned()
         };
         println!(
-            "| {n} | {} / {} / {} | {} | {} | {} | {} | {} | {:.3} s | {:.3} s | {} | {verdict} |",
+            "| {n} | {} | {} / {} / {} | {} | {} | {} | {} | {} | {:.3} s | {:.3} s | {} | {} | {verdict} |",
+            variant.label(),
             spec.identities,
             spec.keys,
             spec.bindings,
@@ -173,9 +200,12 @@ fn main() {
             bytes(m.plan_bytes),
             m.median,
             m.min,
+            m.cpu
+                .map_or_else(|| "n/a".to_owned(), |c| format!("{c:.2} s")),
             mib(m.peak_kib),
         );
     }
+    println!("load average after: {}", loadavg());
     println!();
 
     if args.no_terraform {
@@ -200,6 +230,22 @@ enum Variant {
     Drift,
     /// Live state matches the configuration exactly.
     NoChange,
+}
+
+impl Variant {
+    fn dir(self) -> &'static str {
+        match self {
+            Variant::Drift => "drift",
+            Variant::NoChange => "nochange",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Variant::Drift => "drift",
+            Variant::NoChange => "no change",
+        }
+    }
 }
 
 /// What the configuration declares, and the sizes of the generated files.
@@ -416,6 +462,8 @@ fn size(path: &Path) -> u64 {
 struct Measured {
     median: f64,
     min: f64,
+    /// Median user + system CPU seconds.
+    cpu: Option<f64>,
     peak_kib: Option<u64>,
     changes: String,
     unmanaged: String,
@@ -425,6 +473,8 @@ struct Measured {
 struct Run {
     wall: Duration,
     max_rss_kib: Option<u64>,
+    /// User + system CPU seconds, from GNU time.
+    cpu: Option<f64>,
     stdout: String,
     stderr: String,
     success: bool,
@@ -438,7 +488,7 @@ fn timed(program: &Path, args: &[&str], dir: &Path, envs: &[(&str, &str)], gnu_t
     let mut cmd = if gnu_time {
         let mut c = Command::new(GNU_TIME);
         c.arg("-f")
-            .arg("%e %M")
+            .arg("%e %M %U %S")
             .arg("-o")
             .arg(&time_out)
             .arg(program);
@@ -455,15 +505,22 @@ fn timed(program: &Path, args: &[&str], dir: &Path, envs: &[(&str, &str)], gnu_t
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
     let wall = started.elapsed();
-    let max_rss_kib = fs::read_to_string(&time_out).ok().and_then(|s| {
-        s.lines()
-            .last()
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|m| m.parse().ok())
-    });
+    // `%e %M %U %S` on the last line (earlier ones may report a signal or exit status).
+    let fields: Vec<f64> = fs::read_to_string(&time_out)
+        .ok()
+        .and_then(|s| s.lines().last().map(str::to_owned))
+        .map(|l| {
+            l.split_whitespace()
+                .filter_map(|f| f.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let max_rss_kib = fields.get(1).map(|&k| k as u64);
+    let cpu = (fields.len() == 4).then(|| fields[2] + fields[3]);
     Run {
         wall,
         max_rss_kib,
+        cpu,
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         success: out.status.success(),
@@ -488,20 +545,24 @@ fn nhi_plan(nhi: &Path, dir: &Path, gnu_time: bool) -> Run {
 fn measure(nhi: &Path, dir: &Path, runs: usize, gnu_time: bool) -> Measured {
     let warm = nhi_plan(nhi, dir, gnu_time);
     let mut walls = Vec::with_capacity(runs);
+    let mut cpus = Vec::with_capacity(runs);
     let mut peak = warm.max_rss_kib;
     for _ in 0..runs {
         let run = nhi_plan(nhi, dir, gnu_time);
         walls.push(run.wall.as_secs_f64());
+        cpus.extend(run.cpu);
         peak = match (peak, run.max_rss_kib) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
     }
     walls.sort_by(f64::total_cmp);
+    cpus.sort_by(f64::total_cmp);
     let (changes, unmanaged) = summary(nhi, dir);
     Measured {
         median: median(&walls),
         min: walls[0],
+        cpu: (!cpus.is_empty()).then(|| median(&cpus)),
         peak_kib: peak,
         changes,
         unmanaged,
@@ -540,7 +601,7 @@ fn summary(nhi: &Path, dir: &Path) -> (String, String) {
         let _ = write!(text, " ({})", detail.join(", "));
     }
     if s.is_null() {
-        text = "?".to_owned();
+        "?".clone_into(&mut text);
     }
     (text, count("unmanaged").to_string())
 }
@@ -558,6 +619,14 @@ fn bytes(b: u64) -> String {
     } else {
         format!("{:.1} KiB", b as f64 / 1024.0)
     }
+}
+
+/// The 1, 5 and 15 minute load averages: timings mean little on a busy machine.
+fn loadavg() -> String {
+    fs::read_to_string("/proc/loadavg").map_or_else(
+        |_| "unknown".to_owned(),
+        |s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    )
 }
 
 fn on_path(program: &str) -> bool {
@@ -601,14 +670,19 @@ fn terraform_reference(nhi: &Path, root: &Path, sizes: &[usize], runs: usize, gn
         return;
     }
     println!("### No-change plan: nhi (local provider) vs {version} (`terraform_data`)\n");
-    println!("| N | nhi median | nhi peak RSS | terraform plan | terraform peak RSS | ratio |");
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| N | nhi wall (median) | nhi CPU | nhi peak RSS | terraform plan wall (1 run) | terraform CPU | terraform peak RSS | wall ratio |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let secs = |c: Option<f64>| c.map_or_else(|| "n/a".to_owned(), |c| format!("{c:.2} s"));
     for (n, m, tf) in rows {
         println!(
-            "| {n} | {:.3} s | {} | {:.2} s | {} | {:.0}x |",
+            "| {n} | {:.3} s | {} | {} | {:.2} s | {} | {} | {:.0}x |",
             m.median,
+            secs(m.cpu),
             mib(m.peak_kib),
             tf.wall.as_secs_f64(),
+            secs(tf.cpu),
             mib(tf.max_rss_kib),
             tf.wall.as_secs_f64() / m.median
         );

@@ -147,7 +147,12 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
             started.elapsed().as_secs_f64()
         ));
     }
-    Ok(if args.detailed_exitcode && file.body.has_changes() {
+    let changes = file.body.has_changes();
+    // The process ends here: freeing a large estate and configuration piece by
+    // piece costs time (about 0.4 s at 100,000 identities) and returns nothing
+    // the OS does not reclaim at exit.
+    std::mem::forget((config, refreshed, file));
+    Ok(if args.detailed_exitcode && changes {
         Outcome::Changes
     } else {
         Outcome::Success

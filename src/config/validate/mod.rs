@@ -299,7 +299,13 @@ impl Validator<'_> {
         }
 
         let expires = raw.expires.as_ref().and_then(|e| self.date(e));
-        let attributes = self.attributes(raw.attributes.as_ref(), provider_type, kind, &who);
+        let attributes = self.attributes(
+            raw.attributes.as_ref(),
+            provider_type,
+            kind,
+            &who,
+            self.span(entry),
+        );
         let mut keys = Vec::with_capacity(raw.keys.len());
         let mut key_names: HashMap<&str, SourceSpan> = HashMap::new();
         for key in &raw.keys {
@@ -369,11 +375,17 @@ impl Validator<'_> {
         provider_type: Option<&'static dyn ProviderType>,
         kind: Option<&str>,
         who: &str,
+        fallback: SourceSpan,
     ) -> Option<std::collections::BTreeMap<String, Value>> {
-        let Some(raw) = raw else {
-            return Some(std::collections::BTreeMap::new());
+        let (object, span) = match raw {
+            // Absent attributes are still checked: a kind may require some.
+            None => (&serde_json::Map::new(), fallback),
+            Some(raw) => match &raw.value {
+                Value::Object(object) => (object, self.span(raw)),
+                _ => (&serde_json::Map::new(), self.span(raw)),
+            },
         };
-        let Value::Object(object) = &raw.value else {
+        if let Some(raw) = raw.filter(|r| !r.value.is_object()) {
             let problem = self
                 .problem(
                     K::InvalidAttributes,
@@ -383,7 +395,7 @@ impl Validator<'_> {
                 .with_help("write `attributes:` as a mapping of names to values");
             self.push(problem);
             return None;
-        };
+        }
         let map: std::collections::BTreeMap<String, Value> =
             object.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         if let (Some(provider_type), Some(kind)) = (provider_type, kind)
@@ -394,7 +406,7 @@ impl Validator<'_> {
                     K::InvalidAttributes,
                     format!("invalid attributes for {who}"),
                 )
-                .label(self.span(raw), reason)
+                .label(span, reason)
                 .with_help(format!(
                     "use only the attributes the `{}` provider type accepts",
                     provider_type.type_name()
