@@ -46,6 +46,19 @@ pub enum ApplyError {
     #[diagnostic(code(nhi::apply::unknown_provider))]
     UnknownProvider { type_name: String },
 
+    #[error("scope `{scope}` connects to {actual}, but the plan says {planned}")]
+    #[diagnostic(
+        code(nhi::apply::scope_mismatch),
+        help(
+            "the plan's provider settings do not describe what reviewers were shown; do not apply it"
+        )
+    )]
+    ScopeMismatch {
+        scope: String,
+        planned: String,
+        actual: String,
+    },
+
     #[error("cannot lock scope `{scope}`: {detail}")]
     #[diagnostic(
         code(nhi::apply::locked),

@@ -81,7 +81,25 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     // 7: connect and lock every scope, in plan order.
     let mut providers: Vec<(&ScopeRecord, Box<dyn Provider>)> = Vec::new();
     for scope in &body.scopes {
-        providers.push((scope, connect(scope, &options.base_dir)?));
+        let provider = connect(scope, &options.base_dir)?;
+        // What reviewers read about a scope must be what these settings reach.
+        let actual = provider
+            .describe()
+            .await
+            .map_err(|e| ApplyError::Provider {
+                scope: scope.provider.clone(),
+                detail: e.to_string(),
+            })?
+            .scope;
+        if actual != scope.scope {
+            return Err(ApplyError::ScopeMismatch {
+                scope: scope.provider.clone(),
+                planned: scope.scope.clone(),
+                actual,
+            }
+            .into());
+        }
+        providers.push((scope, provider));
     }
     let mut guards: Vec<Box<dyn LockGuard>> = Vec::new();
     for (scope, provider) in &providers {

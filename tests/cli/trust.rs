@@ -351,6 +351,21 @@ fn every_tampering_is_refused_and_changes_nothing() {
             "nhi::plan::inconsistent",
         ),
         (
+            "settings pointing elsewhere than the scope reviewers read",
+            |ws| {
+                edit_plan(ws, "t.plan", |v| {
+                    let body = v["body"].as_str().unwrap().replacen(
+                        "\"state\":\"estate.json\"",
+                        "\"state\":\"other.json\"",
+                        1,
+                    );
+                    v["body_digest"] = sha256(&body).into();
+                    v["body"] = body.into();
+                });
+            },
+            "nhi::trust::wrong_plan",
+        ),
+        (
             "risk understated",
             |ws| {
                 edit_plan(ws, "t.plan", |v| {
@@ -1073,4 +1088,26 @@ fn stdout_sink_needs_the_flag_and_warns() {
     let secret = doc["secret"].as_str().unwrap();
     assert!(!ws.read("p.plan.receipt.json").contains(secret));
     assert!(!ws.read("estate.json").contains(secret));
+}
+
+#[test]
+fn a_signed_plan_whose_settings_reach_another_estate_is_refused() {
+    // A malicious author crafts the body, then signs it and gets it approved: the
+    // signatures are valid, but the settings do not reach what reviewers read.
+    let ws = team();
+    ok(&run(&ws, &["plan", "-o", "c.plan"]));
+    std::fs::copy(ws.path().join("estate.json"), ws.path().join("other.json")).unwrap();
+    edit_plan(&ws, "c.plan", |v| {
+        let body = v["body"].as_str().unwrap().replacen("\"state\":\"estate.json\"", "\"state\":\"other.json\"", 1);
+        assert!(body.contains("other.json"));
+        v["body_digest"] = sha256(&body).into();
+        v["body"] = body.into();
+    });
+    ok(&run(&ws, &["sign", "c.plan", "--key", "alice.key"]));
+    ok(&run(&ws, &["approve", "c.plan", "--key", "bob.key", "--yes"]));
+    ok(&run(&ws, &["approve", "c.plan", "--key", "carol.key", "--yes"]));
+    let before = ws.bytes("other.json");
+    let refused = refuses(&ws, "c.plan", "nhi::apply::scope_mismatch");
+    assert!(refused.stderr.contains("connects to estate file `other.json`, but the plan says estate file `estate.json`"), "{}", refused.stderr);
+    assert_eq!(ws.bytes("other.json"), before);
 }
