@@ -1098,16 +1098,32 @@ fn a_signed_plan_whose_settings_reach_another_estate_is_refused() {
     ok(&run(&ws, &["plan", "-o", "c.plan"]));
     std::fs::copy(ws.path().join("estate.json"), ws.path().join("other.json")).unwrap();
     edit_plan(&ws, "c.plan", |v| {
-        let body = v["body"].as_str().unwrap().replacen("\"state\":\"estate.json\"", "\"state\":\"other.json\"", 1);
+        let body = v["body"].as_str().unwrap().replacen(
+            "\"state\":\"estate.json\"",
+            "\"state\":\"other.json\"",
+            1,
+        );
         assert!(body.contains("other.json"));
         v["body_digest"] = sha256(&body).into();
         v["body"] = body.into();
     });
     ok(&run(&ws, &["sign", "c.plan", "--key", "alice.key"]));
-    ok(&run(&ws, &["approve", "c.plan", "--key", "bob.key", "--yes"]));
-    ok(&run(&ws, &["approve", "c.plan", "--key", "carol.key", "--yes"]));
+    ok(&run(
+        &ws,
+        &["approve", "c.plan", "--key", "bob.key", "--yes"],
+    ));
+    ok(&run(
+        &ws,
+        &["approve", "c.plan", "--key", "carol.key", "--yes"],
+    ));
     let before = ws.bytes("other.json");
     let refused = refuses(&ws, "c.plan", "nhi::apply::scope_mismatch");
-    assert!(refused.stderr.contains("connects to estate file `other.json`, but the plan says estate file `estate.json`"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(
+            "connects to estate file `other.json`, but the plan says estate file `estate.json`"
+        ),
+        "{}",
+        refused.stderr
+    );
     assert_eq!(ws.bytes("other.json"), before);
 }
