@@ -35,6 +35,7 @@ pub fn verify_record(
     namespace: &str,
     digest: &Digest,
     signers: &AllowedSigners,
+    now: Option<jiff::Timestamp>,
 ) -> Result<Signed, TrustError> {
     let bad = |detail: String| TrustError::BadSignature { index, detail };
     let sig = SshSig::from_pem(record.signature.as_bytes())
@@ -66,7 +67,20 @@ pub fn verify_record(
             actual: digest.to_string(),
         });
     }
-    if !signers.allows(&statement.principal, &key, namespace, statement.signed_at) {
+    // The signed-at time is the signer's claim. When judging for use (`now` given),
+    // the key must be valid now as well, so a key past its `valid-before` cannot
+    // keep signing by backdating, and no signature may come from the future.
+    if let Some(now) = now
+        && statement.signed_at > now + jiff::SignedDuration::from_mins(5)
+    {
+        return Err(bad(format!(
+            "it claims to be signed at {}, in the future",
+            statement.signed_at
+        )));
+    }
+    let valid_now =
+        now.is_none_or(|now| signers.allows(&statement.principal, &key, namespace, now));
+    if !valid_now || !signers.allows(&statement.principal, &key, namespace, statement.signed_at) {
         let listed = signers.principals_of(&key);
         return Err(TrustError::UnknownSigner {
             role: statement.role.to_string(),
@@ -110,7 +124,28 @@ pub fn judge_plan(
     let mut standing = Standing::default();
     let mut signed = Vec::new();
     for (index, record) in records.iter().enumerate() {
-        match verify_record(index + 1, record, super::PLAN_NAMESPACE, digest, signers) {
+        match verify_record(
+            index + 1,
+            record,
+            super::PLAN_NAMESPACE,
+            digest,
+            signers,
+            Some(now),
+        ) {
+            Ok(s)
+                if s.statement.signed_at + jiff::SignedDuration::from_mins(5) < body.created_at =>
+            {
+                return (
+                    standing,
+                    Some(TrustError::BadSignature {
+                        index: index + 1,
+                        detail: format!(
+                            "it claims to be signed at {}, before the plan was made",
+                            s.statement.signed_at
+                        ),
+                    }),
+                );
+            }
             Ok(s) if s.statement.role == Role::Applier => {
                 return (
                     standing,

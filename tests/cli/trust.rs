@@ -1127,3 +1127,71 @@ fn a_signed_plan_whose_settings_reach_another_estate_is_refused() {
     );
     assert_eq!(ws.bytes("other.json"), before);
 }
+
+#[test]
+fn a_retired_key_cannot_approve_by_backdating() {
+    let ws = team();
+    let at = |hours: i64| {
+        let t = jiff::Timestamp::now()
+            .checked_sub(jiff::SignedDuration::from_hours(hours))
+            .unwrap();
+        jiff::Timestamp::from_second(t.as_second()).unwrap()
+    };
+    // The plan is three days old but valid for a week.
+    let created = at(72).to_string();
+    assert_eq!(
+        ws.run_env(
+            &[
+                "plan",
+                "-o",
+                "q.plan",
+                "--valid-for",
+                "7d",
+                "--sign-key",
+                "alice.key"
+            ],
+            &[("NHI_NOW", &created)]
+        )
+        .code,
+        0
+    );
+    ok(&run(
+        &ws,
+        &["approve", "q.plan", "--key", "carol.key", "--yes"],
+    ));
+    // Bob's key was retired two days ago; he signs now but claims 60 hours ago.
+    let retired = at(48).strftime("%Y%m%d%H%M%SZ").to_string();
+    let signers = ws.read("allowed_signers").replace(
+        "bob@example.com ",
+        &format!("bob@example.com valid-before={retired} "),
+    );
+    ws.write("allowed_signers", &signers);
+    let plan: serde_json::Value = serde_json::from_str(&ws.read("q.plan")).unwrap();
+    let digest = plan["body_digest"].as_str().unwrap();
+    let statement = format!(
+        "nhi-signature-v1\nrole: approver\nprincipal: bob@example.com\ndigest: {digest}\nsigned-at: {}\n",
+        at(60)
+    );
+    ws.write("stmt.txt", &statement);
+    let status = Command::new("ssh-keygen")
+        .current_dir(ws.path())
+        .args([
+            "-q", "-Y", "sign", "-f", "bob.key", "-n", "nhi-plan", "stmt.txt",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let signature = ws.read("stmt.txt.sig");
+    edit_plan(&ws, "q.plan", |v| {
+        v["signatures"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"statement": statement, "signature": signature}));
+    });
+    let refused = refuses(&ws, "q.plan", "nhi::trust::unknown_signer");
+    assert!(
+        refused.stderr.contains("bob@example.com"),
+        "{}",
+        refused.stderr
+    );
+}
