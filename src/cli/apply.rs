@@ -60,11 +60,7 @@ pub(crate) fn run(_global: &Global, args: &ApplyArgs) -> miette::Result<Outcome>
             .or_else(|_| std::env::var("USER"))
             .unwrap_or_else(|_| "unknown".into()),
     };
-    let receipt_path = args.receipt.clone().unwrap_or_else(|| {
-        let mut name = args.file.file_name().unwrap_or_default().to_os_string();
-        name.push(".receipt.json");
-        args.file.with_file_name(name)
-    });
+    let receipt_path = receipt_path(args)?;
     let options = ApplyOptions {
         policy: &policy,
         signers: &signers,
@@ -102,4 +98,38 @@ pub(crate) fn run(_global: &Global, args: &ApplyArgs) -> miette::Result<Outcome>
             })
         }
     }
+}
+
+/// Where the receipt goes. Receipts are evidence and are never overwritten: a
+/// named `--receipt` must not exist; the default takes the first free name of
+/// `PLAN.receipt.json`, `PLAN.receipt-2.json`, …
+fn receipt_path(args: &ApplyArgs) -> miette::Result<PathBuf> {
+    if let Some(path) = &args.receipt {
+        if path.exists() {
+            return Err(miette::miette!(
+                code = "nhi::apply::receipt_exists",
+                help = "receipts are never overwritten; name a new file",
+                "receipt `{}` already exists",
+                path.display()
+            ));
+        }
+        return Ok(path.clone());
+    }
+    let stem = args
+        .file
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    (1..10_000)
+        .map(|n| {
+            let name = if n == 1 {
+                format!("{stem}.receipt.json")
+            } else {
+                format!("{stem}.receipt-{n}.json")
+            };
+            args.file.with_file_name(name)
+        })
+        .find(|p| !p.exists())
+        .ok_or_else(|| miette::miette!("no free receipt name beside `{}`", args.file.display()))
 }

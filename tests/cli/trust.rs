@@ -940,6 +940,39 @@ fn a_failing_change_stops_apply_and_the_receipt_says_what_ran() {
     ok(&run(&ws, &["apply", "q.plan", "--trust", "trust.yaml"]));
     let last = run(&ws, &["plan", "--detailed-exitcode"]);
     assert_eq!(last.code, 0, "{}", last.stdout);
+
+    // The failed attempt's receipt is evidence: a later apply never overwrites it.
+    let first = ws.read("p.plan.receipt.json");
+    std::fs::copy(
+        ws.path().join("q.plan.receipt.json"),
+        ws.path().join("p.plan.receipt-2.json"),
+    )
+    .unwrap();
+    ws.write("nhi.yaml", &partial_config(true));
+    ok(&run(&ws, &["plan", "-o", "p.plan"]));
+    let again = run(&ws, &["apply", "p.plan", "--trust", "trust.yaml"]);
+    assert_eq!(again.code, 1);
+    assert_eq!(ws.read("p.plan.receipt.json"), first);
+    assert!(
+        ws.path().join("p.plan.receipt-3.json").exists(),
+        "the next free name"
+    );
+    let named = run(
+        &ws,
+        &[
+            "apply",
+            "p.plan",
+            "--trust",
+            "trust.yaml",
+            "--receipt",
+            "p.plan.receipt.json",
+        ],
+    );
+    assert!(
+        named.stderr.contains("nhi::apply::receipt_exists"),
+        "{}",
+        named.stderr
+    );
 }
 
 /// A running ssh-agent on a private socket, killed on drop.
