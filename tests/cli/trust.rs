@@ -116,6 +116,18 @@ fn edit_plan(ws: &Workspace, name: &str, edit: impl FnOnce(&mut serde_json::Valu
     ws.write(name, &serde_json::to_string_pretty(&value).unwrap());
 }
 
+/// Replaces the first `from` in the body by `to` and records the new digest, as an
+/// attacker rewriting a plan consistently would.
+fn rewrite_body(ws: &Workspace, name: &str, from: &str, to: &str) {
+    edit_plan(ws, name, |v| {
+        let old = v["body"].as_str().unwrap().to_owned();
+        let body = old.replacen(from, to, 1);
+        assert_ne!(body, old, "`{from}` must be in the body");
+        v["body_digest"] = sha256(&body).into();
+        v["body"] = body.into();
+    });
+}
+
 fn sha256(text: &str) -> String {
     nhi_provider_sdk::Digest::of(text.as_bytes()).to_string()
 }
@@ -290,17 +302,7 @@ fn every_tampering_is_refused_and_changes_nothing() {
         ),
         (
             "body and digest rewritten together",
-            |ws| {
-                edit_plan(ws, "t.plan", |v| {
-                    let body = v["body"].as_str().unwrap().replacen(
-                        "web-team@example.com",
-                        "web-tean@example.com",
-                        1,
-                    );
-                    v["body_digest"] = sha256(&body).into();
-                    v["body"] = body.into();
-                })
-            },
+            |ws| rewrite_body(ws, "t.plan", "web-team@example.com", "web-tean@example.com"),
             "nhi::trust::wrong_plan",
         ),
         (
@@ -338,46 +340,25 @@ fn every_tampering_is_refused_and_changes_nothing() {
         (
             "a delete aimed at another key than the one checked",
             |ws| {
-                edit_plan(ws, "t.plan", |v| {
-                    let body = v["body"].as_str().unwrap().replacen(
-                        "LK7Q2M4XJ9P3R8T6V1WZ",
-                        "LK9W4E6R2T8Y1U3I5O7P",
-                        1,
-                    );
-                    v["body_digest"] = sha256(&body).into();
-                    v["body"] = body.into();
-                });
+                rewrite_body(ws, "t.plan", "LK7Q2M4XJ9P3R8T6V1WZ", "LK9W4E6R2T8Y1U3I5O7P");
             },
             "nhi::plan::inconsistent",
         ),
         (
             "settings pointing elsewhere than the scope reviewers read",
             |ws| {
-                edit_plan(ws, "t.plan", |v| {
-                    let body = v["body"].as_str().unwrap().replacen(
-                        "\"state\":\"estate.json\"",
-                        "\"state\":\"other.json\"",
-                        1,
-                    );
-                    v["body_digest"] = sha256(&body).into();
-                    v["body"] = body.into();
-                });
+                rewrite_body(
+                    ws,
+                    "t.plan",
+                    "\"state\":\"estate.json\"",
+                    "\"state\":\"other.json\"",
+                );
             },
             "nhi::trust::wrong_plan",
         ),
         (
             "risk understated",
-            |ws| {
-                edit_plan(ws, "t.plan", |v| {
-                    let body = v["body"].as_str().unwrap().replacen(
-                        "\"risk\":\"destructive\"",
-                        "\"risk\":\"low\"",
-                        1,
-                    );
-                    v["body_digest"] = sha256(&body).into();
-                    v["body"] = body.into();
-                })
-            },
+            |ws| rewrite_body(ws, "t.plan", "\"risk\":\"destructive\"", "\"risk\":\"low\""),
             "nhi::plan::inconsistent",
         ),
     ];
@@ -1130,16 +1111,12 @@ fn a_signed_plan_whose_settings_reach_another_estate_is_refused() {
     let ws = team();
     ok(&run(&ws, &["plan", "-o", "c.plan"]));
     std::fs::copy(ws.path().join("estate.json"), ws.path().join("other.json")).unwrap();
-    edit_plan(&ws, "c.plan", |v| {
-        let body = v["body"].as_str().unwrap().replacen(
-            "\"state\":\"estate.json\"",
-            "\"state\":\"other.json\"",
-            1,
-        );
-        assert!(body.contains("other.json"));
-        v["body_digest"] = sha256(&body).into();
-        v["body"] = body.into();
-    });
+    rewrite_body(
+        &ws,
+        "c.plan",
+        "\"state\":\"estate.json\"",
+        "\"state\":\"other.json\"",
+    );
     ok(&run(&ws, &["sign", "c.plan", "--key", "alice.key"]));
     ok(&run(
         &ws,
