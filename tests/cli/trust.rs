@@ -128,6 +128,41 @@ fn rewrite_body(ws: &Workspace, name: &str, from: &str, to: &str) {
     });
 }
 
+/// Signs an approval statement with stock `ssh-keygen -Y sign`, claiming
+/// `signed_at`, and appends it to the plan: what a reviewer without nhi, or an
+/// attacker with a key, can do.
+fn approve_with_ssh_keygen(ws: &Workspace, plan: &str, user: &str, signed_at: &str) {
+    let value: serde_json::Value = serde_json::from_str(&ws.read(plan)).unwrap();
+    let digest = value["body_digest"].as_str().unwrap();
+    let statement = format!(
+        "nhi-signature-v1\nrole: approver\nprincipal: {user}@example.com\ndigest: {digest}\nsigned-at: {signed_at}\n"
+    );
+    ws.write("stmt.txt", &statement);
+    let _ = std::fs::remove_file(ws.path().join("stmt.txt.sig"));
+    let status = Command::new("ssh-keygen")
+        .current_dir(ws.path())
+        .args([
+            "-q",
+            "-Y",
+            "sign",
+            "-f",
+            &format!("{user}.key"),
+            "-n",
+            "nhi-plan",
+            "stmt.txt",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let signature = ws.read("stmt.txt.sig");
+    edit_plan(ws, plan, |v| {
+        v["signatures"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"statement": statement, "signature": signature}));
+    });
+}
+
 fn sha256(text: &str) -> String {
     nhi_provider_sdk::Digest::of(text.as_bytes()).to_string()
 }
@@ -716,28 +751,7 @@ fn signatures_interoperate_with_ssh_keygen_both_ways() {
         &["plan", "-o", "q.plan", "--sign-key", "alice.key"],
     ));
     // ssh-keygen signs an approval statement; nhi accepts it.
-    let plan: serde_json::Value = serde_json::from_str(&ws.read("q.plan")).unwrap();
-    let digest = plan["body_digest"].as_str().unwrap();
-    let statement = format!(
-        "nhi-signature-v1\nrole: approver\nprincipal: bob@example.com\ndigest: {digest}\nsigned-at: {}\n",
-        now()
-    );
-    ws.write("stmt.txt", &statement);
-    let status = Command::new("ssh-keygen")
-        .current_dir(ws.path())
-        .args([
-            "-q", "-Y", "sign", "-f", "bob.key", "-n", "nhi-plan", "stmt.txt",
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let signature = ws.read("stmt.txt.sig");
-    edit_plan(&ws, "q.plan", |v| {
-        v["signatures"]
-            .as_array_mut()
-            .unwrap()
-            .push(serde_json::json!({"statement": statement, "signature": signature}));
-    });
+    approve_with_ssh_keygen(&ws, "q.plan", "bob", &now().to_string());
     let verified = run(&ws, &["verify", "q.plan", "--trust", "trust.yaml"]);
     assert!(
         verified.stderr.contains("approved: `bob@example.com`"),
@@ -1176,28 +1190,7 @@ fn a_retired_key_cannot_approve_by_backdating() {
         &format!("bob@example.com valid-before={retired} "),
     );
     ws.write("allowed_signers", &signers);
-    let plan: serde_json::Value = serde_json::from_str(&ws.read("q.plan")).unwrap();
-    let digest = plan["body_digest"].as_str().unwrap();
-    let statement = format!(
-        "nhi-signature-v1\nrole: approver\nprincipal: bob@example.com\ndigest: {digest}\nsigned-at: {}\n",
-        at(60)
-    );
-    ws.write("stmt.txt", &statement);
-    let status = Command::new("ssh-keygen")
-        .current_dir(ws.path())
-        .args([
-            "-q", "-Y", "sign", "-f", "bob.key", "-n", "nhi-plan", "stmt.txt",
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let signature = ws.read("stmt.txt.sig");
-    edit_plan(&ws, "q.plan", |v| {
-        v["signatures"]
-            .as_array_mut()
-            .unwrap()
-            .push(serde_json::json!({"statement": statement, "signature": signature}));
-    });
+    approve_with_ssh_keygen(&ws, "q.plan", "bob", &at(60).to_string());
     let refused = refuses(&ws, "q.plan", "nhi::trust::unknown_signer");
     assert!(
         refused.stderr.contains("bob@example.com"),
