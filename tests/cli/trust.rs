@@ -751,7 +751,7 @@ fn signatures_interoperate_with_ssh_keygen_both_ways() {
         &["plan", "-o", "q.plan", "--sign-key", "alice.key"],
     ));
     // ssh-keygen signs an approval statement; nhi accepts it.
-    approve_with_ssh_keygen(&ws, "q.plan", "bob", &now().to_string());
+    approve_with_ssh_keygen(&ws, "q.plan", "bob", &now());
     let verified = run(&ws, &["verify", "q.plan", "--trust", "trust.yaml"]);
     assert!(
         verified.stderr.contains("approved: `bob@example.com`"),
