@@ -82,8 +82,7 @@ pub struct ReceiptFile {
 
 impl ReceiptFile {
     pub fn new(body: ReceiptBody) -> Self {
-        let body_text = serde_json::to_string(&body).expect("invariant: receipts serialise");
-        let digest = Digest::of(body_text.as_bytes());
+        let (body_text, digest) = crate::plan::seal(&body);
         Self {
             body,
             body_text,
@@ -114,14 +113,7 @@ impl ReceiptFile {
                 supported: RECEIPT_FORMAT_VERSION,
             });
         }
-        let recorded: Digest = envelope
-            .body_digest
-            .parse()
-            .map_err(|e: nhi_provider_sdk::DigestError| malformed(e.to_string()))?;
-        let computed = Digest::of(envelope.body.as_bytes());
-        if recorded != computed {
-            return Err(PlanError::DigestMismatch { recorded, computed });
-        }
+        let computed = crate::plan::check_digest(&envelope.body_digest, &envelope.body)?;
         let body: ReceiptBody = serde_json::from_str(&envelope.body)
             .map_err(|e| malformed(format!("receipt body: {e}")))?;
         if body.format_version != RECEIPT_FORMAT_VERSION {

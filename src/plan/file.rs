@@ -67,8 +67,7 @@ impl PlanFile {
     /// Wraps a freshly built body; its canonical text is compact JSON with fields
     /// in declaration order and every map sorted.
     pub fn new(body: PlanBody) -> Self {
-        let body_text = serde_json::to_string(&body).expect("invariant: plan bodies serialise");
-        let digest = Digest::of(body_text.as_bytes());
+        let (body_text, digest) = seal(&body);
         Self {
             body,
             body_text,
@@ -126,17 +125,7 @@ impl PlanFile {
             serde_json::from_slice(bytes).map_err(|e| PlanError::Malformed {
                 detail: e.to_string(),
             })?;
-        let recorded: Digest =
-            envelope
-                .body_digest
-                .parse()
-                .map_err(|e: nhi_provider_sdk::DigestError| PlanError::Malformed {
-                    detail: e.to_string(),
-                })?;
-        let computed = Digest::of(envelope.body.as_bytes());
-        if recorded != computed {
-            return Err(PlanError::DigestMismatch { recorded, computed });
-        }
+        let computed = check_digest(&envelope.body_digest, &envelope.body)?;
         let body: PlanBody =
             serde_json::from_str(&envelope.body).map_err(|e| PlanError::Malformed {
                 detail: format!("body: {e}"),
@@ -155,14 +144,16 @@ impl PlanFile {
             path: path.to_owned(),
             source,
         };
-        let file = std::fs::File::open(path).map_err(read)?;
-        let len = file.metadata().map_err(read)?.len();
-        if len > MAX_PLAN_BYTES {
-            return Err(PlanError::TooLarge {
-                limit: MAX_PLAN_BYTES,
-            });
-        }
-        let bytes = std::fs::read(path).map_err(read)?;
+        // One open and one bounded read: the size check holds for the bytes decoded.
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|file| {
+                std::io::Read::read_to_end(
+                    &mut std::io::Read::take(file, MAX_PLAN_BYTES + 1),
+                    &mut bytes,
+                )
+            })
+            .map_err(read)?;
         Self::decode(&bytes)
     }
 
@@ -173,6 +164,28 @@ impl PlanFile {
             source,
         })
     }
+}
+
+/// The canonical text of a plan or receipt body (compact JSON, fields in
+/// declaration order, maps sorted) and its digest.
+pub(crate) fn seal<T: Serialize>(body: &T) -> (String, Digest) {
+    let text = serde_json::to_string(body).expect("invariant: plan and receipt bodies serialise");
+    let digest = Digest::of(text.as_bytes());
+    (text, digest)
+}
+
+/// Checks an envelope's recorded digest against the exact body text it carries.
+pub(crate) fn check_digest(recorded: &str, body: &str) -> Result<Digest, PlanError> {
+    let recorded: Digest = recorded
+        .parse()
+        .map_err(|e: nhi_provider_sdk::DigestError| PlanError::Malformed {
+            detail: e.to_string(),
+        })?;
+    let computed = Digest::of(body.as_bytes());
+    if recorded != computed {
+        return Err(PlanError::DigestMismatch { recorded, computed });
+    }
+    Ok(computed)
 }
 
 /// Writes bytes to a temporary file in the target's directory, syncs, and renames

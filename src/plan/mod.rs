@@ -10,5 +10,5 @@ mod file;
 pub use body::{BODY_FORMAT_VERSION, ConfigRecord, PlanBody, ScopeRecord, Summary, Touched};
 pub use build::{PlanOptions, ScopeRead, build};
 pub use error::PlanError;
-pub(crate) use file::write_atomic;
 pub use file::{FILE_FORMAT_VERSION, MAX_PLAN_BYTES, PlanFile, SignatureRecord};
+pub(crate) use file::{check_digest, seal, write_atomic};
