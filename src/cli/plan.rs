@@ -87,36 +87,38 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
             observed: &r.observed,
         })
         .collect();
-    // Without `--author`, a signed plan names its signer as author.
-    let signer_principal = match &args.sign_key {
-        Some(key) if args.author.is_none() => {
+    let signer = match &args.sign_key {
+        Some(key) => {
             let signer = crate::trust::Signer::open(key)?;
-            Some(crate::trust::principal_for(
-                &signer,
-                args.principal.as_deref(),
-            )?)
+            let principal = crate::trust::principal_for(&signer, args.principal.as_deref())?;
+            Some((signer, principal))
         }
-        _ => None,
+        None => None,
     };
-    let author = signer_principal.unwrap_or_else(|| author(args.author.as_deref()));
+    // Without `--author`, a signed plan names its signer as author.
+    let author = match (&args.author, &signer) {
+        (None, Some((_, principal))) => principal.clone(),
+        _ => author(args.author.as_deref()),
+    };
     let options = PlanOptions {
         author,
         now,
         valid_for: args.valid_for.as_duration(),
     };
-    let file = PlanFile::new(crate::plan::build(&config, &reads, diff, &options));
+    let mut file = PlanFile::new(crate::plan::build(&config, &reads, diff, &options));
     phase("plan", &mut phases);
     if let Some(out) = &args.out {
-        file.write(out)?;
-        if let Some(key) = &args.sign_key {
-            super::sign::add_signature(
+        if let Some((signer, principal)) = &signer {
+            super::sign::sign_file(
+                &mut file,
                 out,
-                key,
-                args.principal.as_deref(),
+                signer,
+                principal,
                 crate::trust::Role::Author,
                 None,
             )?;
         }
+        file.write(out)?;
     }
     let rendered = if args.json {
         let mut text = serde_json::to_string_pretty(&crate::render::json::plan(&file))

@@ -107,6 +107,20 @@ pub(crate) fn add_signature(
     let mut file = PlanFile::read(path)?;
     let signer = Signer::open(key)?;
     let principal = crate::trust::principal_for(&signer, principal)?;
+    sign_file(&mut file, path, &signer, &principal, role, comment)?;
+    file.write(path)?;
+    Ok(())
+}
+
+/// Adds a signature to a plan in memory, and says so; `path` names it in messages.
+pub(crate) fn sign_file(
+    file: &mut PlanFile,
+    path: &Path,
+    signer: &Signer,
+    principal: &str,
+    role: Role,
+    comment: Option<&str>,
+) -> miette::Result<()> {
     if role == Role::Author
         && file
             .signatures
@@ -121,16 +135,15 @@ pub(crate) fn add_signature(
         ));
     }
     let record = crate::trust::sign(
-        &signer,
+        signer,
         crate::trust::PLAN_NAMESPACE,
         role,
-        &principal,
+        principal,
         file.digest,
         super::whole_seconds(jiff::Timestamp::now()),
         comment,
     )?;
     file.signatures.push(record);
-    file.write(path)?;
     let what = if role == Role::Author {
         "Signed"
     } else {
