@@ -158,7 +158,9 @@ fn fence_safe(text: &str) -> String {
     for line in text.replace("```", "'''").lines() {
         let trimmed = line.trim_start();
         let indent = line.len() - trimmed.len();
+        // Only our own indentation (ASCII spaces) is rearranged.
         let moves = indent > 0
+            && line.as_bytes()[..indent].iter().all(|b| *b == b' ')
             && (trimmed.starts_with("+ ") || trimmed.starts_with("- "))
             && !trimmed.starts_with("+/-")
             && !trimmed.starts_with("-/+");

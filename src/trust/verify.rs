@@ -260,9 +260,6 @@ fn apply_rules(standing: &mut Standing, body: &PlanBody, policy: &TrustPolicy) {
             ));
         }
     }
-    if !body.has_changes() && policy.required > 0 && standing.counted.is_empty() {
-        // A plan with nothing to do still needs its approvals: it may be evidence.
-    }
     if standing.counted.len() < standing.required {
         standing.missing.insert(
             0,
