@@ -4,10 +4,11 @@ use nhi_provider_sdk::ProviderType;
 
 static LOCAL: nhi_provider_local::LocalType = nhi_provider_local::LocalType;
 static AWS: nhi_provider_aws::AwsType = nhi_provider_aws::AwsType;
+static GCP: nhi_provider_gcp::GcpType = nhi_provider_gcp::GcpType;
 
 /// Every provider type, in the order `--help` and errors list them.
-pub(crate) fn all() -> [&'static dyn ProviderType; 2] {
-    [&LOCAL, &AWS]
+pub(crate) fn all() -> [&'static dyn ProviderType; 3] {
+    [&LOCAL, &AWS, &GCP]
 }
 
 /// The provider type named `name`, if this build has it.

@@ -75,9 +75,12 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
             observed: &r.observed,
             key_slots: crate::registry::find(&r.block.type_name)
                 .and_then(nhi_provider_sdk::ProviderType::key_slots),
+            retire: crate::registry::find(&r.block.type_name)
+                .and_then(|t| t.retire_first(&r.block.settings)),
         })
         .collect();
-    let diff = crate::diff::diff(&config, &scopes, now);
+    let mut diff = crate::diff::diff(&config, &scopes, now);
+    advise(&mut diff, &refreshed);
     phase("diff", &mut phases);
     let reads: Vec<_> = refreshed
         .iter()
@@ -166,4 +169,27 @@ fn author(flag: Option<&str>) -> String {
         .or_else(|| std::env::var("NHI_AUTHOR").ok())
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Adds each provider type's warning for reviewers to the changes it concerns
+/// (e.g. that deleting a Google Cloud service account becomes irreversible).
+fn advise(diff: &mut crate::diff::Diff, refreshed: &[crate::refresh::Refreshed]) {
+    for change in &mut diff.changes {
+        let prefix = change.address.provider_prefix();
+        let Some(block) = refreshed
+            .iter()
+            .map(|r| &r.block)
+            .find(|b| prefix == format!("{}.{}", b.type_name, b.name))
+        else {
+            continue;
+        };
+        let advice =
+            crate::registry::find(&block.type_name).and_then(|t| t.advice(&change.operation));
+        if let Some(advice) = advice {
+            change.detail = Some(match change.detail.take() {
+                Some(detail) => format!("{detail}. {advice}"),
+                None => advice.to_owned(),
+            });
+        }
+    }
 }

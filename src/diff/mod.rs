@@ -31,12 +31,16 @@ pub struct Diff {
 }
 
 /// Live state of one provider block, as read for the diff.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Scope<'a> {
     pub block: &'a ProviderBlock,
     pub observed: &'a ObservedState,
     /// The most keys an identity may hold at once in this scope, if limited.
     pub key_slots: Option<usize>,
+    /// The attribute and value that retire an identity before it may be deleted
+    /// (see `ProviderType::retire_first`): a deletion sets it first, and only an
+    /// identity that already has it is deleted.
+    pub retire: Option<(String, serde_json::Value)>,
 }
 
 /// Compares the configuration with what each scope holds. `scopes` must hold one
@@ -48,6 +52,7 @@ pub fn diff(config: &Config, scopes: &[Scope<'_>], now: jiff::Timestamp) -> Diff
         planned: Vec::new(),
         diff: Diff::default(),
         parent: None,
+        retire: None,
     };
     for scope in scopes {
         let desired: Vec<&DesiredIdentity> = config
@@ -138,11 +143,14 @@ struct Builder {
     /// Fingerprint of the live identity whose parts are being compared (`None`
     /// while it is new): a change to a part also depends on it.
     parent: Option<Digest>,
+    /// The retiring attribute of the scope being compared.
+    retire: Option<(String, serde_json::Value)>,
 }
 
 impl Builder {
     fn scope(&mut self, scope: &Scope<'_>, desired: &[&DesiredIdentity]) {
         let prefix = Address::provider(&scope.block.type_name, &scope.block.name);
+        self.retire.clone_from(&scope.retire);
         let observed: HashMap<&str, &ObservedIdentity> = scope
             .observed
             .identities
@@ -511,6 +519,28 @@ impl Builder {
         reason: Reason,
         detail: Option<String>,
     ) {
+        if let Some((name, value)) = &self.retire
+            && have.identity.attributes.get(name) != Some(value)
+        {
+            let mut after = have.identity.clone();
+            after.attributes.insert(name.clone(), value.clone());
+            let detail = format!(
+                "{}; retired first (`{name}: {value}`), deleted by a later plan",
+                detail.as_deref().unwrap_or("to be deleted")
+            );
+            self.touch(address, Some(nhi_provider_sdk::fingerprint(&have.identity)));
+            self.push(
+                Phase::PutIdentities,
+                address.clone(),
+                reason,
+                Some(detail),
+                Operation::UpdateIdentity {
+                    before: have.identity.clone(),
+                    after,
+                },
+            );
+            return;
+        }
         self.remove_parts(address, have, reason);
         self.touch(address, Some(nhi_provider_sdk::fingerprint(&have.identity)));
         self.push(

@@ -99,6 +99,7 @@ fn run(config: &Config, observed: &ObservedState) -> super::Diff {
         block: &config.providers[0],
         observed,
         key_slots: None,
+        retire: None,
     }];
     diff(config, &scopes, now())
 }
@@ -635,6 +636,7 @@ fn rotation_with_every_key_slot_taken_deletes_the_old_key_first() {
         block: &cfg.providers[0],
         observed: &observed,
         key_slots: Some(2),
+        retire: None,
     }];
     let got = diff(&cfg, &scopes, now());
     assert_eq!(
@@ -656,6 +658,7 @@ fn rotation_with_every_key_slot_taken_deletes_the_old_key_first() {
         block: &cfg.providers[0],
         observed: &observed,
         key_slots: Some(3),
+        retire: None,
     }];
     assert_eq!(
         summary(&diff(&cfg, &scopes, now())),

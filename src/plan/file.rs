@@ -226,6 +226,7 @@ mod tests {
             block: &config.providers[0],
             observed: &observed,
             key_slots: None,
+            retire: None,
         }];
         let now: jiff::Timestamp = "2026-11-22T12:00:00Z".parse().unwrap();
         let diff = crate::diff::diff(&config, &scopes, now);
@@ -255,7 +256,7 @@ mod tests {
         #[test]
         fn every_plan_the_engine_builds_passes_its_own_checks(estate in crate::diff::tests::arb_estate()) {
             let (config, observed) = estate;
-            let scopes = [crate::diff::Scope { block: &config.providers[0], observed: &observed, key_slots: None }];
+            let scopes = [crate::diff::Scope { block: &config.providers[0], observed: &observed, key_slots: None, retire: None }];
             let now = crate::diff::tests::now();
             let diff = crate::diff::diff(&config, &scopes, now);
             let reads = [super::super::ScopeRead { block: &config.providers[0], scope: "s".into(), observed: &observed }];

@@ -2,10 +2,8 @@
 //! nothing, converge, detect and correct out-of-band drift, prune, rotate with
 //! both key slots taken, refuse stale plans, and keep secrets in their sinks.
 
-use crate::harness::{Run, Workspace};
-use crate::moto::{self, Moto};
-
-const TRUST: &str = "allowed_signers: allowed_signers\nrequire_author_signature: false\napprovals:\n  required: 0\n";
+use crate::flow::{changes, no_changes, ok, plan_and_apply, workspace};
+use crate::moto;
 
 fn config(prune: bool, extra: &str) -> String {
     format!(
@@ -54,45 +52,6 @@ identities:
       - role: arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess
 {extra}"#
     )
-}
-
-fn ok(run: &Run) {
-    assert_eq!(
-        run.code, 0,
-        "stdout:\n{}\nstderr:\n{}",
-        run.stdout, run.stderr
-    );
-}
-
-/// Plans to a file and applies it; returns the plan's text.
-fn plan_and_apply(moto: &Moto, ws: &Workspace, name: &str) -> String {
-    let planned = moto.nhi(ws, &["plan", "-o", name]);
-    ok(&planned);
-    ok(&moto.nhi(ws, &["apply", name, "--trust", "trust.yaml"]));
-    planned.stdout
-}
-
-fn no_changes(moto: &Moto, ws: &Workspace) {
-    let again = moto.nhi(ws, &["plan", "--detailed-exitcode"]);
-    assert_eq!(
-        again.code, 0,
-        "expected no changes:\n{}\n{}",
-        again.stdout, again.stderr
-    );
-}
-
-fn changes(plan: &str) -> Vec<&str> {
-    plan.lines()
-        .filter_map(|l| l.trim_start().strip_prefix("# "))
-        .filter(|l| l.contains(" will be "))
-        .collect()
-}
-
-fn workspace() -> Workspace {
-    let ws = Workspace::empty();
-    ws.write("allowed_signers", "");
-    ws.write("trust.yaml", TRUST);
-    ws
 }
 
 #[test]

@@ -7,8 +7,11 @@
 )]
 
 mod aws;
+mod flow;
+mod gcp;
 mod harness;
 mod moto;
 mod plan;
+mod standin;
 mod trust;
 mod validate;

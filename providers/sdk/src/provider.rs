@@ -82,6 +82,20 @@ pub trait ProviderType: Send + Sync {
     fn normalize_policy(&self, policy: serde_json::Value) -> serde_json::Value {
         policy
     }
+    /// The attribute and value that retire an identity reversibly before it is
+    /// deleted, when the block's settings ask for it (GCP: `disabled: true` under
+    /// `on_delete: disable_first`). A plan then sets that attribute instead of
+    /// deleting, and a later plan deletes the identity once it holds.
+    fn retire_first(&self, settings: &serde_json::Value) -> Option<(String, serde_json::Value)> {
+        let _ = settings;
+        None
+    }
+    /// A warning for reviewers about an operation in this cloud (e.g. that a
+    /// deletion becomes irreversible), shown with the planned change.
+    fn advice(&self, operation: &crate::Operation) -> Option<&'static str> {
+        let _ = operation;
+        None
+    }
     /// Whether this provider can deliver key material to `sink`; files and
     /// standard output are always delivered by the engine.
     fn accepts_sink(&self, sink: &Sink) -> bool {

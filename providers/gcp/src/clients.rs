@@ -1,0 +1,67 @@
+//! The official clients, built once per provider: IAM (service accounts and keys)
+//! and Resource Manager (the project's IAM policy), with the block's endpoint,
+//! credentials and retry policy.
+
+use std::time::Duration;
+
+use google_cloud_gax::exponential_backoff::ExponentialBackoffBuilder;
+use google_cloud_gax::retry_policy::{Aip194Strict, RetryPolicyExt, TooManyRequests};
+use google_cloud_iam_admin_v1::client::Iam;
+use google_cloud_resourcemanager_v3::client::Projects;
+use nhi_provider_sdk::ProviderError;
+
+use crate::settings::{CredentialSource, Settings};
+
+/// First wait after a quota or availability error; it doubles up to the maximum.
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub(crate) struct Clients {
+    pub(crate) iam: Iam,
+    pub(crate) projects: Projects,
+}
+
+/// Builds both clients. Quota errors (429, `RESOURCE_EXHAUSTED`) are retried for
+/// every call, since Google refuses such calls before doing anything; other
+/// transient errors only for idempotent calls (AIP-194). Each call makes at most
+/// `max_attempts` attempts with exponential backoff.
+pub(crate) async fn build(settings: &Settings) -> Result<Clients, ProviderError> {
+    let backoff = || {
+        ExponentialBackoffBuilder::new()
+            .with_initial_delay(FIRST_BACKOFF)
+            .with_maximum_delay(MAX_BACKOFF)
+            .build()
+            .map_err(|e| ProviderError::Other(format!("backoff policy: {e}")))
+    };
+    let retry = || TooManyRequests::new(Aip194Strict).with_attempt_limit(settings.max_attempts);
+
+    let mut iam = Iam::builder()
+        .with_retry_policy(retry())
+        .with_backoff_policy(backoff()?);
+    let mut projects = Projects::builder()
+        .with_retry_policy(retry())
+        .with_backoff_policy(backoff()?);
+    if let Some(endpoint) = &settings.endpoint {
+        iam = iam.with_endpoint(endpoint);
+        projects = projects.with_endpoint(endpoint);
+    }
+    if settings.credentials == CredentialSource::Anonymous {
+        let anonymous = google_cloud_auth::credentials::anonymous::Builder::new().build();
+        iam = iam.with_credentials(anonymous.clone());
+        projects = projects.with_credentials(anonymous);
+    }
+    let connect = |what: &str, e: &dyn std::fmt::Display| {
+        ProviderError::Other(format!(
+            "cannot set up the Google Cloud {what} client: {e} (credentials come from \
+             application default credentials: `GOOGLE_APPLICATION_CREDENTIALS` or \
+             `gcloud auth application-default login`)"
+        ))
+    };
+    let iam = iam.build().await.map_err(|e| connect("IAM", &e))?;
+    let projects = projects
+        .build()
+        .await
+        .map_err(|e| connect("Resource Manager", &e))?;
+    Ok(Clients { iam, projects })
+}

@@ -1,0 +1,35 @@
+//! Client errors as provider errors.
+
+use google_cloud_gax::error::Error;
+use google_cloud_gax::error::rpc::Code;
+use nhi_provider_sdk::ProviderError;
+
+/// Maps a failed call of `method` (e.g. `serviceAccounts.create`) on `object`
+/// (e.g. ``service account `ci-bot` ``). Messages come from Google and never
+/// carry request bodies, so no key material reaches them.
+pub(crate) fn api_error(method: &str, object: &str, err: &Error) -> ProviderError {
+    let Some(status) = err.status() else {
+        return ProviderError::Other(format!("`{method}` on {object} failed: {err}"));
+    };
+    match status.code {
+        Code::NotFound => ProviderError::NotFound(object.to_owned()),
+        Code::AlreadyExists => ProviderError::AlreadyExists(object.to_owned()),
+        Code::PermissionDenied | Code::Unauthenticated => ProviderError::AccessDenied(format!(
+            "`{method}` on {object} was refused: {}",
+            status.message
+        )),
+        code => ProviderError::Other(format!(
+            "`{method}` on {object} failed: {code:?}: {}",
+            status.message
+        )),
+    }
+}
+
+/// Whether a write lost a compare-and-swap race (HTTP 409, `ABORTED`): the policy
+/// changed since it was read.
+pub(crate) fn is_conflict(err: &Error) -> bool {
+    match err.status() {
+        Some(status) => status.code == Code::Aborted,
+        None => err.http_status_code() == Some(409),
+    }
+}

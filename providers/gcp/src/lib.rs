@@ -1,0 +1,120 @@
+//! `nhi-provider-gcp`: the `gcp` provider, Google Cloud service accounts, their
+//! user-managed keys and their project IAM policy bindings, managed through the
+//! official Google Cloud Rust clients (`google-cloud-iam-admin-v1`,
+//! `google-cloud-resourcemanager-v3`) with application default credentials.
+//!
+//! Map: [`GcpType`] validates settings, names, attributes and bindings offline
+//! (`settings`, `mapping`) and connects a [`GcpProvider`] (`provider`), which
+//! builds its clients on first use (`clients`), reads a project (`read`), carries
+//! out operations (`apply`), keeps calls inside Google's per-minute quotas
+//! (`pace`) and turns client errors into provider errors (`error`).
+//!
+//! A block's scope is one project: every service account whose email is in the
+//! project's `iam.gserviceaccount.com` domain. Google-created accounts (such as the
+//! Compute Engine default account) and service agents are never in scope.
+
+mod apply;
+mod clients;
+mod error;
+mod mapping;
+mod pace;
+mod provider;
+mod read;
+mod settings;
+
+use std::collections::BTreeMap;
+
+pub use provider::GcpProvider;
+
+use nhi_provider_sdk::{
+    Binding, Operation, Provider, ProviderContext, ProviderError, ProviderType,
+};
+
+/// The `gcp` provider type.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GcpType;
+
+impl ProviderType for GcpType {
+    fn type_name(&self) -> &'static str {
+        "gcp"
+    }
+
+    fn kinds(&self) -> &'static [&'static str] {
+        &[mapping::KIND]
+    }
+
+    fn check_identity_name(&self, kind: &str, name: &str) -> Result<(), String> {
+        if kind != mapping::KIND {
+            return Err(format!(
+                "kind `{kind}` is not one the gcp provider knows (`{}`)",
+                mapping::KIND
+            ));
+        }
+        mapping::check_account_id(name)
+    }
+
+    fn check_settings(&self, settings: &serde_json::Value) -> Result<(), String> {
+        settings::Settings::parse(settings).map(|_| ())
+    }
+
+    fn check_attributes(
+        &self,
+        _kind: &str,
+        attributes: &BTreeMap<String, serde_json::Value>,
+    ) -> Result<(), String> {
+        mapping::check_attributes(attributes)
+    }
+
+    fn normalize_attributes(
+        &self,
+        _kind: &str,
+        attributes: BTreeMap<String, serde_json::Value>,
+    ) -> BTreeMap<String, serde_json::Value> {
+        mapping::normalize_attributes(attributes)
+    }
+
+    fn check_binding(&self, _kind: &str, binding: &Binding) -> Result<(), String> {
+        mapping::check_role(&binding.role)?;
+        mapping::condition(binding).map(|_| ())
+    }
+
+    fn check_tags(&self, tags: &BTreeMap<String, String>) -> Result<(), String> {
+        match tags.keys().next() {
+            None => Ok(()),
+            Some(key) => Err(format!(
+                "Google Cloud service accounts have no labels or tags (`{key}`); use \
+                 `description` or `attributes.display_name`"
+            )),
+        }
+    }
+
+    fn normalize_policy(&self, policy: serde_json::Value) -> serde_json::Value {
+        mapping::normalize_policy(policy)
+    }
+
+    fn retire_first(&self, settings: &serde_json::Value) -> Option<(String, serde_json::Value)> {
+        let settings = settings::Settings::parse(settings).ok()?;
+        (settings.on_delete == settings::OnDelete::DisableFirst)
+            .then(|| (mapping::DISABLED.to_owned(), serde_json::Value::Bool(true)))
+    }
+
+    fn advice(&self, operation: &Operation) -> Option<&'static str> {
+        match operation {
+            Operation::DeleteIdentity { .. } => Some(
+                "Deleting a service account can be undone for 30 days only; after that it is \
+                 gone for good, and a new account with the same name is a different member. \
+                 `on_delete: disable_first` disables it first",
+            ),
+            Operation::CreateKey { .. } | Operation::RotateKey { .. } => Some(
+                "User-managed keys are discouraged: unless an organization policy sets an \
+                 expiry they stay valid until deleted (years). Prefer attached service \
+                 accounts, workload identity federation or short-lived impersonation tokens",
+            ),
+            _ => None,
+        }
+    }
+
+    fn connect(&self, context: ProviderContext) -> Result<Box<dyn Provider>, ProviderError> {
+        Ok(Box::new(GcpProvider::new(context)?))
+    }
+}

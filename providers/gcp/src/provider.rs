@@ -1,0 +1,100 @@
+//! The connected `gcp` provider for one provider block.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use nhi_provider_sdk::{
+    ApplyRequest, ApplyResponse, DescribeResponse, LockGuard, LockRequest, Provider,
+    ProviderContext, ProviderError, ReadRequest, ReadResponse,
+};
+use tokio::sync::OnceCell;
+
+use crate::apply::{self, Ctx};
+use crate::clients::{self, Clients};
+use crate::pace::Pace;
+use crate::read::{self, Calls};
+use crate::settings::Settings;
+
+/// A provider for one `gcp` block.
+pub struct GcpProvider {
+    block: String,
+    base_dir: PathBuf,
+    settings: Settings,
+    clients: OnceCell<Clients>,
+    reads: Arc<Pace>,
+    writes: Pace,
+}
+
+impl GcpProvider {
+    /// A provider for the block in `context`; fails only on bad settings. No call
+    /// is made until the provider is used.
+    pub fn new(context: ProviderContext) -> Result<Self, ProviderError> {
+        let settings = Settings::parse(&context.settings).map_err(ProviderError::Settings)?;
+        Ok(Self {
+            block: context.name,
+            base_dir: context.base_dir,
+            reads: Arc::new(Pace::per_minute(settings.reads_per_minute)),
+            writes: Pace::per_minute(settings.writes_per_minute),
+            settings,
+            clients: OnceCell::new(),
+        })
+    }
+
+    async fn clients(&self) -> Result<&Clients, ProviderError> {
+        self.clients
+            .get_or_try_init(|| clients::build(&self.settings))
+            .await
+    }
+}
+
+impl std::fmt::Debug for GcpProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GcpProvider")
+            .field("block", &self.block)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl Provider for GcpProvider {
+    async fn describe(&self) -> Result<DescribeResponse, ProviderError> {
+        let mut scope = format!(
+            "service accounts of Google Cloud project `{}`",
+            self.settings.project
+        );
+        if let Some(endpoint) = &self.settings.endpoint {
+            scope = format!("{scope} (endpoint `{endpoint}`)");
+        }
+        Ok(DescribeResponse { scope })
+    }
+
+    async fn read(&self, _request: ReadRequest) -> Result<ReadResponse, ProviderError> {
+        let clients = self.clients().await?;
+        let calls = Arc::new(Calls::default());
+        let (state, _records) = read::read(clients, &self.settings, &self.reads, &calls).await?;
+        Ok(ReadResponse {
+            state,
+            api_calls: calls.total(),
+        })
+    }
+
+    async fn lock(&self, request: LockRequest) -> Result<Box<dyn LockGuard>, ProviderError> {
+        let path = self.base_dir.join(format!(".nhi-gcp-{}.lock", self.block));
+        nhi_provider_sdk::lockfile::acquire(&path, &request).await
+    }
+
+    async fn apply(&self, request: ApplyRequest) -> Result<ApplyResponse, ProviderError> {
+        let clients = self.clients().await?;
+        let calls = Calls::default();
+        let ctx = Ctx {
+            clients,
+            settings: &self.settings,
+            reads: &self.reads,
+            writes: &self.writes,
+            calls: &calls,
+        };
+        apply::apply(&ctx, request).await
+    }
+}
