@@ -370,3 +370,43 @@ fn the_standin_matches_google_discovery_documents() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn gcp_example_walkthrough_runs() {
+    let script = repo().join("examples/gcp/walkthrough.sh");
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_nhi"))
+        .env_remove("NHI_NOW")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("Plan: 7 to create, 0 to update, 0 to rotate, 0 to delete."),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("gcp.prod/identity/web-runtime/binding/roles/owner will be deleted (drift"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("No changes."), "{stdout}");
+}
+
+#[test]
+fn the_standin_passes_its_own_checks() {
+    let out = std::process::Command::new("python3")
+        .arg(repo().join("providers/gcp/standin/selftest.py"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains(" passed, 0 failed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -151,15 +151,31 @@ pub(crate) async fn keys(
             name: account.record.keys.get(&id).cloned(),
             id,
             created,
-            status: if key.disabled {
-                KeyStatus::Inactive
-            } else {
-                KeyStatus::Active
-            },
+            status: key_status(
+                key.disabled,
+                key.valid_before_time
+                    .and_then(|t| jiff::Timestamp::new(t.seconds(), t.nanos()).ok()),
+                jiff::Timestamp::now(),
+            ),
             last_used: None,
         });
     }
     Ok(keys)
+}
+
+/// A key is active while it is enabled and not past its expiry (`validBeforeTime`,
+/// set when an organization policy limits key lifetimes): an expired key
+/// authenticates nothing, so the plan replaces it like a disabled one.
+fn key_status(
+    disabled: bool,
+    valid_before: Option<jiff::Timestamp>,
+    now: jiff::Timestamp,
+) -> KeyStatus {
+    if disabled || valid_before.is_some_and(|t| t <= now) {
+        KeyStatus::Inactive
+    } else {
+        KeyStatus::Active
+    }
 }
 
 /// The project's IAM policy at version 3 (conditions shown as they are).
@@ -276,4 +292,65 @@ pub(crate) async fn read(
         });
     }
     Ok((ObservedState { identities }, records))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disabled_and_expired_keys_are_inactive() {
+        let now: jiff::Timestamp = "2026-11-22T12:00:00Z".parse().unwrap();
+        let later: jiff::Timestamp = "2036-11-22T12:00:00Z".parse().unwrap();
+        // Google's "never" (9999-12-31T23:59:59Z) is past jiff's range: no expiry.
+        assert_eq!(jiff::Timestamp::new(253_402_300_799, 0).ok(), None);
+        assert_eq!(key_status(false, None, now), KeyStatus::Active);
+        assert_eq!(key_status(false, Some(later), now), KeyStatus::Active);
+        assert_eq!(key_status(true, Some(later), now), KeyStatus::Inactive);
+        assert_eq!(key_status(false, Some(now), now), KeyStatus::Inactive);
+    }
+
+    #[test]
+    fn bindings_are_read_at_member_level() {
+        use google_cloud_iam_v1::model::Binding as PolicyBinding;
+        use google_cloud_type::model::Expr;
+        let policy = Policy::new().set_bindings([
+            PolicyBinding::new()
+                .set_role("roles/viewer")
+                .set_members(["user:a@example.com", "serviceAccount:x@p"]),
+            PolicyBinding::new()
+                .set_role("roles/editor")
+                .set_members(["user:a@example.com"]),
+            PolicyBinding::new()
+                .set_role("roles/viewer")
+                .set_members(["serviceAccount:x@p"])
+                .set_condition(Expr::new().set_title("t").set_expression("true")),
+        ]);
+        let got = member_bindings(&policy, "serviceAccount:x@p", "x").unwrap();
+        let got: Vec<(&str, &str)> = got
+            .iter()
+            .map(|b| (b.role.as_str(), b.resource.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [("roles/viewer", "*"), ("roles/viewer", "condition:t")]
+        );
+
+        let twice = Policy::new().set_bindings([
+            PolicyBinding::new()
+                .set_role("roles/viewer")
+                .set_members(["serviceAccount:x@p"])
+                .set_condition(Expr::new().set_title("t").set_expression("a")),
+            PolicyBinding::new()
+                .set_role("roles/viewer")
+                .set_members(["serviceAccount:x@p"])
+                .set_condition(Expr::new().set_title("t").set_expression("b")),
+        ]);
+        let err = member_bindings(&twice, "serviceAccount:x@p", "x").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("give the conditions distinct titles"),
+            "{err}"
+        );
+    }
 }
