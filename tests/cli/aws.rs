@@ -241,19 +241,7 @@ fn aws_example_walkthrough_runs() {
     if crate::moto::start().is_none() {
         return;
     }
-    let script = crate::harness::repo().join("examples/aws/walkthrough.sh");
-    let out = std::process::Command::new("bash")
-        .arg(script)
-        .arg(env!("CARGO_BIN_EXE_nhi"))
-        .env_remove("NHI_NOW")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = crate::flow::walkthrough("aws");
     assert!(
         stdout
             .contains("binding/arn:aws:iam::aws:policy/AdministratorAccess will be deleted (drift"),

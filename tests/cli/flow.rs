@@ -61,3 +61,22 @@ pub fn workspace() -> Workspace {
     ws.write("trust.yaml", TRUST);
     ws
 }
+
+/// Runs `examples/<name>/walkthrough.sh` with this build of `nhi` and the real
+/// clock; asserts it succeeded and returns its standard output.
+pub fn walkthrough(name: &str) -> String {
+    let script = crate::harness::repo().join(format!("examples/{name}/walkthrough.sh"));
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_nhi"))
+        .env_remove("NHI_NOW")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout.into_owned()
+}

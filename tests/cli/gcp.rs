@@ -373,19 +373,7 @@ fn the_standin_matches_google_discovery_documents() {
 
 #[test]
 fn gcp_example_walkthrough_runs() {
-    let script = repo().join("examples/gcp/walkthrough.sh");
-    let out = std::process::Command::new("bash")
-        .arg(script)
-        .arg(env!("CARGO_BIN_EXE_nhi"))
-        .env_remove("NHI_NOW")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = crate::flow::walkthrough("gcp");
     assert!(
         stdout.contains("Plan: 7 to create, 0 to update, 0 to rotate, 0 to delete."),
         "{stdout}"
