@@ -228,13 +228,18 @@ fn gcp_concurrent_policy_writer_and_quota_errors_are_ridden_out() {
     ws.write("nhi.yaml", &config(&standin, "", ""));
     ok(&standin.nhi(&ws, &["plan", "-o", "create.plan"]));
     // Another writer changes the policy between nhi's read and its write, twice;
-    // and the IAM API answers one create and one listing with 429.
+    // the IAM API answers one create and one listing with 429, each policy call
+    // once with 503, and does not see the new account at once (404).
     standin.ok(
         "POST",
         "/_standin/faults",
         r#"[{"method": "setIamPolicy", "fault": "etag_race", "count": 2},
             {"method": "serviceAccounts.create", "fault": "429", "count": 1},
-            {"method": "serviceAccounts.keys.list", "fault": "429", "count": 1}]"#,
+            {"method": "serviceAccounts.keys.list", "fault": "429", "count": 1},
+            {"method": "getIamPolicy", "fault": "503", "count": 1},
+            {"method": "setIamPolicy", "fault": "503", "count": 1},
+            {"method": "serviceAccounts.keys.create", "fault": "404", "count": 1},
+            {"method": "serviceAccounts.get", "fault": "404", "count": 2}]"#,
     );
     let applied = standin.nhi(&ws, &["apply", "create.plan", "--trust", "trust.yaml"]);
     ok(&applied);

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use google_cloud_gax::options::RequestOptionsBuilder as _;
 use google_cloud_iam_admin_v1::model::ServiceAccount;
 use google_cloud_iam_v1::model::{Binding as PolicyBinding, Policy};
 use google_cloud_type::model::Expr;
@@ -18,7 +19,7 @@ use nhi_provider_sdk::{
 use zeroize::Zeroizing;
 
 use crate::clients::Clients;
-use crate::error::{api_error, is_conflict};
+use crate::error::{api_error, is_conflict, is_unseen_member};
 use crate::mapping::{self, Record};
 use crate::pace::Pace;
 use crate::read::{self, Calls, POLICY_VERSION};
@@ -28,6 +29,30 @@ use crate::settings::Settings;
 const POLICY_TRIES: u32 = 5;
 /// Pause before another round after losing an etag race (doubles each round).
 const POLICY_FIRST_WAIT: Duration = Duration::from_millis(50);
+/// Tries of a call that may not see an account created a moment ago: IAM reads
+/// are eventually consistent. The first wait doubles each time (1.5 s in all).
+const SETTLE_TRIES: u32 = 5;
+const SETTLE_FIRST_WAIT: Duration = Duration::from_millis(100);
+
+/// Runs `call` again while it reports `NotFound`, a bounded number of times.
+async fn settle<T, F, Fut>(mut call: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    let mut wait = SETTLE_FIRST_WAIT;
+    let mut tries = 1;
+    loop {
+        match call().await {
+            Err(ProviderError::NotFound(_)) if tries < SETTLE_TRIES => {
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
+}
 
 pub(crate) struct Ctx<'a> {
     pub(crate) clients: &'a Clients,
@@ -129,15 +154,18 @@ async fn create_identity(ctx: &Ctx<'_>, identity: &Identity) -> Result<(), Provi
 
 /// The live service account, for its record (key names) and state.
 async fn get_account(ctx: &Ctx<'_>, name: &str) -> Result<ServiceAccount, ProviderError> {
-    ctx.reads.take().await;
-    ctx.calls.add();
-    ctx.clients
-        .iam
-        .get_service_account()
-        .set_name(ctx.settings.account_resource(name))
-        .send()
-        .await
-        .map_err(|e| api_error("serviceAccounts.get", &object(name), &e))
+    settle(|| async {
+        ctx.reads.take().await;
+        ctx.calls.add();
+        ctx.clients
+            .iam
+            .get_service_account()
+            .set_name(ctx.settings.account_resource(name))
+            .send()
+            .await
+            .map_err(|e| api_error("serviceAccounts.get", &object(name), &e))
+    })
+    .await
 }
 
 /// Writes display name and description (with nhi's record).
@@ -159,6 +187,7 @@ async fn patch_account(
                 .set_description(description),
         )
         .set_update_mask(FieldMask::default().set_paths(["display_name", "description"]))
+        .with_idempotency(true)
         .send()
         .await
         .map_err(|e| api_error("serviceAccounts.patch", &object(name), &e))?;
@@ -189,6 +218,10 @@ async fn update_identity(
 }
 
 async fn set_disabled(ctx: &Ctx<'_>, name: &str, disabled: bool) -> Result<(), ProviderError> {
+    settle(|| switch(ctx, name, disabled)).await
+}
+
+async fn switch(ctx: &Ctx<'_>, name: &str, disabled: bool) -> Result<(), ProviderError> {
     ctx.writes.take().await;
     ctx.calls.add();
     let resource = ctx.settings.account_resource(name);
@@ -197,6 +230,7 @@ async fn set_disabled(ctx: &Ctx<'_>, name: &str, disabled: bool) -> Result<(), P
             .iam
             .disable_service_account()
             .set_name(resource)
+            .with_idempotency(true)
             .send()
             .await
             .map_err(|e| api_error("serviceAccounts.disable", &object(name), &e))
@@ -205,6 +239,7 @@ async fn set_disabled(ctx: &Ctx<'_>, name: &str, disabled: bool) -> Result<(), P
             .iam
             .enable_service_account()
             .set_name(resource)
+            .with_idempotency(true)
             .send()
             .await
             .map_err(|e| api_error("serviceAccounts.enable", &object(name), &e))
@@ -249,16 +284,19 @@ async fn create_key(
     identity: &str,
     key: &str,
 ) -> Result<ApplyResponse, ProviderError> {
-    ctx.writes.take().await;
-    ctx.calls.add();
-    let created = ctx
-        .clients
-        .iam
-        .create_service_account_key()
-        .set_name(ctx.settings.account_resource(identity))
-        .send()
-        .await
-        .map_err(|e| api_error("serviceAccounts.keys.create", &object(identity), &e))?;
+    // A 404 here means the account is not visible yet, and nothing was created.
+    let created = settle(|| async {
+        ctx.writes.take().await;
+        ctx.calls.add();
+        ctx.clients
+            .iam
+            .create_service_account_key()
+            .set_name(ctx.settings.account_resource(identity))
+            .send()
+            .await
+            .map_err(|e| api_error("serviceAccounts.keys.create", &object(identity), &e))
+    })
+    .await?;
     let id = mapping::key_id(&created.name)?.to_owned();
     // The private key file is JSON (the client has already decoded the base64).
     let secret = Zeroizing::new(
@@ -354,11 +392,16 @@ async fn change_member(
             .set_iam_policy()
             .set_resource(ctx.settings.project_resource())
             .set_policy(policy)
+            // With the etag, a repeated write that already took effect gets 409
+            // and the next round finds nothing left to change.
+            .with_idempotency(true)
             .send()
             .await
         {
             Ok(_) => return Ok(()),
-            Err(e) if is_conflict(&e) && round < POLICY_TRIES => {
+            // A lost etag race, or a member Google does not see yet (an account
+            // created a moment ago): read again and re-apply the same change.
+            Err(e) if (is_conflict(&e) || is_unseen_member(&e)) && round < POLICY_TRIES => {
                 tokio::time::sleep(wait).await;
                 wait *= 2;
             }

@@ -33,3 +33,13 @@ pub(crate) fn is_conflict(err: &Error) -> bool {
         None => err.http_status_code() == Some(409),
     }
 }
+
+/// Whether `setIamPolicy` refused a `serviceAccount:` member that does not exist,
+/// which for an account created a moment ago means Google does not see it yet.
+pub(crate) fn is_unseen_member(err: &Error) -> bool {
+    err.status().is_some_and(|s| {
+        s.code == Code::InvalidArgument
+            && s.message.starts_with("Service account ")
+            && s.message.ends_with(" does not exist.")
+    })
+}

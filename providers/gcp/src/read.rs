@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use google_cloud_gax::options::RequestOptionsBuilder as _;
 use google_cloud_gax::paginator::Paginator as _;
 use google_cloud_iam_admin_v1::model::list_service_account_keys_request::KeyType;
 use google_cloud_iam_v1::model::{GetPolicyOptions, Policy};
@@ -192,6 +193,8 @@ pub(crate) async fn policy(
         .get_iam_policy()
         .set_resource(settings.project_resource())
         .set_options(GetPolicyOptions::new().set_requested_policy_version(POLICY_VERSION))
+        // A read, though sent as POST: safe to retry on 503.
+        .with_idempotency(true)
         .send()
         .await
         .map_err(|e| {

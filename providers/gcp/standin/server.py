@@ -241,7 +241,7 @@ MEMBER_PREFIXES = (
 MEMBER_WORDS = ("allUsers", "allAuthenticatedUsers")
 RACE_MEMBER = "user:other-writer@example.com"
 RACE_ROLES = ["roles/viewer", "roles/browser", "roles/iam.securityReviewer", "roles/logging.viewer"]
-FAULTS = ("429", "500", "503", "etag_race")
+FAULTS = ("404", "429", "500", "503", "etag_race")
 USER_KEY_LIMIT = 10
 NO_EXPIRY = datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.timezone.utc)
 
@@ -1022,6 +1022,10 @@ def fault_error(fault, proj_number):
                              }])
     if fault == "500":
         return ApiError(500, "Internal error encountered.")
+    if fault == "404":
+        # Google's IAM reads are eventually consistent: an object created a moment
+        # ago may still be missing from a read.
+        return ApiError(404, "Not found; the object is not visible yet.")
     return ApiError(503, "The service is currently unavailable.")
 
 
