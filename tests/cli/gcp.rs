@@ -330,6 +330,11 @@ fn gcp_prune_with_disable_first_retires_then_deletes_and_reads_are_paged() {
     ok(&standin.nhi(&ws, &["apply", "retire.plan", "--trust", "trust.yaml"]));
     let disabled = standin.ok("GET", &Standin::account_path("stray-0007"), "");
     assert_eq!(disabled["disabled"], true);
+    assert_eq!(
+        disabled.get("description"),
+        None,
+        "only disabled, not described"
+    );
 
     let delete = standin.nhi(&ws, &["plan", "-o", "delete.plan"]);
     ok(&delete);

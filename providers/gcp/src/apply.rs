@@ -78,8 +78,8 @@ pub(crate) async fn apply(
             create_identity(ctx, &identity).await?;
             Ok(ApplyResponse::default())
         }
-        Operation::UpdateIdentity { before, after } => {
-            update_identity(ctx, &before, &after).await?;
+        Operation::UpdateIdentity { after, .. } => {
+            update_identity(ctx, &after).await?;
             Ok(ApplyResponse::default())
         }
         Operation::ReplaceIdentity { after, .. } => Err(ProviderError::Other(format!(
@@ -194,24 +194,25 @@ async fn patch_account(
     Ok(())
 }
 
-async fn update_identity(
-    ctx: &Ctx<'_>,
-    before: &Identity,
-    after: &Identity,
-) -> Result<(), ProviderError> {
+async fn update_identity(ctx: &Ctx<'_>, after: &Identity) -> Result<(), ProviderError> {
     let live = get_account(ctx, &after.name).await?;
-    let (_, record) = mapping::split_description(&live.description);
-    let record = Record {
-        owner: after.owner.clone(),
-        keys: record.unwrap_or_default().keys,
-    };
-    let description =
-        mapping::compose_description(&after.description, &record).map_err(ProviderError::Other)?;
+    let (text, record) = mapping::split_description(&live.description);
     let display_name = mapping::display_name(after);
-    if description != live.description || display_name != live.display_name {
+    // Only what differs is written: retiring an account nhi never described
+    // (an unmanaged one) leaves its description as it is.
+    let owner_matches = record
+        .as_ref()
+        .map_or(after.owner.is_empty(), |r| r.owner == after.owner);
+    if text != after.description || !owner_matches || display_name != live.display_name {
+        let record = Record {
+            owner: after.owner.clone(),
+            keys: record.unwrap_or_default().keys,
+        };
+        let description = mapping::compose_description(&after.description, &record)
+            .map_err(ProviderError::Other)?;
         patch_account(ctx, &after.name, display_name, description).await?;
     }
-    if mapping::disabled(after) != live.disabled || mapping::disabled(before) != live.disabled {
+    if mapping::disabled(after) != live.disabled {
         set_disabled(ctx, &after.name, mapping::disabled(after)).await?;
     }
     Ok(())
