@@ -45,7 +45,9 @@ pub fn deliver(sink: &Sink, address: &Address, secret: &SecretMaterial) -> Resul
             ));
             crate::render::stdout(&document).map_err(|e| e.to_string())
         }
-        Sink::AwsSecretsManager { .. } => Err("this sink is delivered by its provider".to_owned()),
+        Sink::AwsSecretsManager { .. } | Sink::GcpSecretManager { .. } => {
+            Err("this sink is delivered by its provider".to_owned())
+        }
     }
 }
 

@@ -99,6 +99,9 @@ pub(crate) fn sink_text(sink: &Sink) -> String {
         Sink::AwsSecretsManager { secret_id } => {
             format!("aws secrets manager {}", quoted(secret_id))
         }
+        Sink::GcpSecretManager { secret_id } => {
+            format!("gcp secret manager {}", quoted(secret_id))
+        }
     }
 }
 

@@ -408,3 +408,60 @@ fn the_standin_passes_its_own_checks() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn gcp_secret_manager_sink_receives_the_key_file_and_nothing_else_does() {
+    let standin = standin::start();
+    let ws = workspace();
+    let config = config(&standin, "", "").replace(
+        "sink: {file: secrets/ci-primary.json}",
+        "sink: {gcp_secret_manager: {secret_id: ci-deployer-key}}",
+    );
+    ws.write("nhi.yaml", &config);
+    let planned = standin.nhi(&ws, &["plan", "-o", "create.plan"]);
+    ok(&planned);
+    assert!(
+        planned
+            .stdout
+            .contains(r#"secret_sink = gcp secret manager "ci-deployer-key""#),
+        "{}",
+        planned.stdout
+    );
+    let applied = standin.nhi(&ws, &["apply", "create.plan", "--trust", "trust.yaml"]);
+    ok(&applied);
+    let access = standin.ok(
+        "GET",
+        &format!("/v1/projects/{PROJECT}/secrets/ci-deployer-key/versions/latest:access"),
+        "",
+    );
+    let encoded = access["payload"]["data"].as_str().unwrap().to_owned();
+    let decoded = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import base64, sys; sys.stdout.write(base64.b64decode(sys.argv[1]).decode())",
+        ])
+        .arg(&encoded)
+        .output()
+        .unwrap();
+    let key_file: serde_json::Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(key_file["type"], "service_account");
+    let body = key_file["private_key"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap();
+    let elsewhere = everything_but_secrets(&ws, &[&planned, &applied]);
+    assert!(!elsewhere.contains(body), "key material outside its sink");
+    assert!(
+        !elsewhere.contains(&encoded[..40]),
+        "key material outside its sink"
+    );
+    assert!(!ws.path().join("secrets").exists());
+    let state = standin.ok("GET", "/_standin/state", "");
+    assert!(
+        !state.to_string().contains(&encoded[..40]),
+        "the stand-in keeps payloads private"
+    );
+    no_changes(&standin, &ws);
+}

@@ -14,7 +14,7 @@ use google_cloud_type::model::Expr;
 use google_cloud_wkt::FieldMask;
 use nhi_provider_sdk::{
     ApplyRequest, ApplyResponse, Binding, Identity, ObservedKey, Operation, ProviderError,
-    SecretMaterial,
+    SecretMaterial, Sink,
 };
 use zeroize::Zeroizing;
 
@@ -23,6 +23,7 @@ use crate::error::{api_error, is_conflict, is_unseen_member};
 use crate::mapping::{self, Record};
 use crate::pace::Pace;
 use crate::read::{self, Calls, POLICY_VERSION};
+use crate::secrets;
 use crate::settings::Settings;
 
 /// Read-modify-write rounds of the project policy before giving up.
@@ -66,13 +67,17 @@ pub(crate) async fn apply(
     ctx: &Ctx<'_>,
     request: ApplyRequest,
 ) -> Result<ApplyResponse, ProviderError> {
-    if let Some(sink) = &request.sink
-        && !sink.is_local()
-    {
-        return Err(ProviderError::Other(format!(
-            "the gcp provider cannot deliver key material to {sink:?}; use a file sink"
-        )));
-    }
+    let secret_id = match &request.sink {
+        None => None,
+        Some(sink) if sink.is_local() => None,
+        Some(Sink::GcpSecretManager { secret_id }) => Some(secret_id.as_str()),
+        Some(sink) => {
+            return Err(ProviderError::Other(format!(
+                "the gcp provider cannot deliver key material to {sink:?}; use a file or \
+                 `gcp_secret_manager` sink"
+            )));
+        }
+    };
     match request.operation {
         Operation::CreateIdentity { identity } => {
             create_identity(ctx, &identity).await?;
@@ -91,9 +96,9 @@ pub(crate) async fn apply(
             delete_identity(ctx, &identity.name).await?;
             Ok(ApplyResponse::default())
         }
-        Operation::CreateKey { identity, key } => create_key(ctx, &identity, &key).await,
+        Operation::CreateKey { identity, key } => create_key(ctx, &identity, &key, secret_id).await,
         Operation::RotateKey { identity, key, old } => {
-            let response = create_key(ctx, &identity, &key).await?;
+            let response = create_key(ctx, &identity, &key, secret_id).await?;
             delete_key(ctx, &identity, &old).await?;
             Ok(response)
         }
@@ -278,12 +283,14 @@ async fn record_keys(
     patch_account(ctx, name, &live.display_name, description).await
 }
 
-/// Creates a key, records its name, and returns its private key file for the
-/// engine to deliver to the sink (and nowhere else).
+/// Creates a key and records its name. Its private key file goes to Secret
+/// Manager when `secret_id` is set, else back to the engine for a local sink; it
+/// goes nowhere else.
 async fn create_key(
     ctx: &Ctx<'_>,
     identity: &str,
     key: &str,
+    secret_id: Option<&str>,
 ) -> Result<ApplyResponse, ProviderError> {
     // A 404 here means the account is not visible yet, and nothing was created.
     let created = settle(|| async {
@@ -313,18 +320,27 @@ async fn create_key(
             "Google returned no private key data for the new key `{id}` of `{identity}`"
         )));
     }
-    if let Err(err) = record_keys(ctx, identity, |keys| {
-        keys.insert(id.clone(), key.to_owned());
-    })
-    .await
-    {
-        // An unrecorded key would be an unnamed one: take it back rather than leave
-        // a credential nobody holds a record of.
+    let delivered = match secret_id {
+        Some(secret_id) => secrets::deliver(ctx, secret_id, secret.as_bytes()).await,
+        None => Ok(()),
+    };
+    let recorded = match delivered {
+        Ok(()) => {
+            record_keys(ctx, identity, |keys| {
+                keys.insert(id.clone(), key.to_owned());
+            })
+            .await
+        }
+        Err(err) => Err(err),
+    };
+    if let Err(err) = recorded {
+        // A key nobody received, or one without a record (an unnamed key): take it
+        // back rather than leave a credential behind.
         let _ = delete_key_by_id(ctx, identity, &id).await;
         return Err(err);
     }
     Ok(ApplyResponse {
-        secret: Some(SecretMaterial {
+        secret: secret_id.is_none().then(|| SecretMaterial {
             key_id: id.clone(),
             secret,
         }),

@@ -1,6 +1,6 @@
-//! The official clients, built once per provider: IAM (service accounts and keys)
-//! and Resource Manager (the project's IAM policy), with the block's endpoint,
-//! credentials and retry policy.
+//! The official clients, built once per provider: IAM (service accounts and keys),
+//! Resource Manager (the project's IAM policy) and Secret Manager (a key sink),
+//! with the block's endpoint, credentials and retry policy.
 
 use std::time::Duration;
 
@@ -8,6 +8,7 @@ use google_cloud_gax::exponential_backoff::ExponentialBackoffBuilder;
 use google_cloud_gax::retry_policy::{Aip194Strict, RetryPolicyExt, TooManyRequests};
 use google_cloud_iam_admin_v1::client::Iam;
 use google_cloud_resourcemanager_v3::client::Projects;
+use google_cloud_secretmanager_v1::client::SecretManagerService;
 use nhi_provider_sdk::ProviderError;
 
 use crate::settings::{CredentialSource, Settings};
@@ -20,6 +21,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 pub(crate) struct Clients {
     pub(crate) iam: Iam,
     pub(crate) projects: Projects,
+    pub(crate) secrets: SecretManagerService,
 }
 
 /// Builds both clients. Quota errors (429, `RESOURCE_EXHAUSTED`) are retried for
@@ -42,14 +44,19 @@ pub(crate) async fn build(settings: &Settings) -> Result<Clients, ProviderError>
     let mut projects = Projects::builder()
         .with_retry_policy(retry())
         .with_backoff_policy(backoff()?);
+    let mut secrets = SecretManagerService::builder()
+        .with_retry_policy(retry())
+        .with_backoff_policy(backoff()?);
     if let Some(endpoint) = &settings.endpoint {
         iam = iam.with_endpoint(endpoint);
         projects = projects.with_endpoint(endpoint);
+        secrets = secrets.with_endpoint(endpoint);
     }
     if settings.credentials == CredentialSource::Anonymous {
         let anonymous = google_cloud_auth::credentials::anonymous::Builder::new().build();
         iam = iam.with_credentials(anonymous.clone());
-        projects = projects.with_credentials(anonymous);
+        projects = projects.with_credentials(anonymous.clone());
+        secrets = secrets.with_credentials(anonymous);
     }
     let connect = |what: &str, e: &dyn std::fmt::Display| {
         ProviderError::Other(format!(
@@ -63,5 +70,13 @@ pub(crate) async fn build(settings: &Settings) -> Result<Clients, ProviderError>
         .build()
         .await
         .map_err(|e| connect("Resource Manager", &e))?;
-    Ok(Clients { iam, projects })
+    let secrets = secrets
+        .build()
+        .await
+        .map_err(|e| connect("Secret Manager", &e))?;
+    Ok(Clients {
+        iam,
+        projects,
+        secrets,
+    })
 }

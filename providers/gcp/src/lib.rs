@@ -20,6 +20,7 @@ mod mapping;
 mod pace;
 mod provider;
 mod read;
+mod secrets;
 mod settings;
 
 use std::collections::BTreeMap;
@@ -27,7 +28,7 @@ use std::collections::BTreeMap;
 pub use provider::GcpProvider;
 
 use nhi_provider_sdk::{
-    Binding, Operation, Provider, ProviderContext, ProviderError, ProviderType,
+    Binding, Operation, Provider, ProviderContext, ProviderError, ProviderType, Sink,
 };
 
 /// The `gcp` provider type.
@@ -88,6 +89,10 @@ impl ProviderType for GcpType {
         }
     }
 
+    fn accepts_sink(&self, sink: &Sink) -> bool {
+        sink.is_local() || matches!(sink, Sink::GcpSecretManager { .. })
+    }
+
     fn normalize_policy(&self, policy: serde_json::Value) -> serde_json::Value {
         mapping::normalize_policy(policy)
     }
@@ -116,5 +121,40 @@ impl ProviderType for GcpType {
 
     fn connect(&self, context: ProviderContext) -> Result<Box<dyn Provider>, ProviderError> {
         Ok(Box::new(GcpProvider::new(context)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nhi_provider_sdk::{ProviderType, Sink};
+
+    use super::GcpType;
+
+    #[test]
+    fn key_material_goes_to_files_stdout_or_secret_manager() {
+        assert!(GcpType.accepts_sink(&Sink::File("k.json".into())));
+        assert!(GcpType.accepts_sink(&Sink::GcpSecretManager {
+            secret_id: "ci-key".into()
+        }));
+        assert!(!GcpType.accepts_sink(&Sink::AwsSecretsManager {
+            secret_id: "ci-key".into()
+        }));
+    }
+
+    #[test]
+    fn tags_are_refused_and_disable_first_retires() {
+        let err = GcpType
+            .check_tags(&[("team".to_owned(), "a".to_owned())].into())
+            .unwrap_err();
+        assert!(err.contains("no labels"), "{err}");
+        let settings = serde_json::json!({"project": "acme-prod", "on_delete": "disable_first"});
+        assert_eq!(
+            GcpType.retire_first(&settings),
+            Some(("disabled".to_owned(), serde_json::json!(true)))
+        );
+        assert_eq!(
+            GcpType.retire_first(&serde_json::json!({"project": "acme-prod"})),
+            None
+        );
     }
 }

@@ -3,8 +3,9 @@
 
     .venv/bin/python providers/gcp/standin/check_discovery.py [--verbose]
 
-Loads `iam.v1.json` and `cloudresourcemanager.v3.json` as bundled with
-google-api-python-client (scripts/moto-install puts it in .venv), then:
+Loads `iam.v1.json`, `cloudresourcemanager.v3.json` and `secretmanager.v1.json`
+as bundled with google-api-python-client (scripts/moto-install puts it in
+.venv), then:
 
 1. statically: every route of the stand-in (HTTP method, flatPath, request and
    response schema, query parameters) is a documented method, every field of
@@ -37,6 +38,10 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 INT_ALT = "%24alt=json%3Benum-encoding%3Dint"
+DOCUMENTS = (("iam", "iam.v1.json"), ("crm", "cloudresourcemanager.v3.json"),
+             ("sm", "secretmanager.v1.json"))
+METHOD_ID_PREFIX = {"iam": "iam.projects.", "crm": "cloudresourcemanager.projects.",
+                    "sm": "secretmanager.projects."}
 
 CANONICAL_HTTP = {
     "INVALID_ARGUMENT": 400, "FAILED_PRECONDITION": 400, "OUT_OF_RANGE": 400,
@@ -67,7 +72,7 @@ def find_documents():
         REPO, ".venv", "lib", "python3*", "site-packages", "googleapiclient",
         "discovery_cache", "documents")))
     for c in candidates:
-        if os.path.isfile(os.path.join(c, "iam.v1.json")):
+        if all(os.path.isfile(os.path.join(c, f)) for _, f in DOCUMENTS):
             return c
     sys.exit("check_discovery: cannot find googleapiclient's discovery documents; "
              "run scripts/moto-install (or set NHI_DISCOVERY_DIR)")
@@ -79,6 +84,13 @@ def load_server():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def api_of(name, flat):
+    """Which discovery document documents a stand-in route."""
+    if name.startswith("secrets."):
+        return "sm"
+    return "crm" if flat.startswith("v3/") else "iam"
 
 
 def all_methods(resources):
@@ -94,7 +106,7 @@ def all_methods(resources):
 def check_static(srv, docs):
     checked_schemas = {}
     for http_method, _rx, name, flat, req, resp, params, served in srv.ROUTES:
-        api = "iam" if flat.startswith("v1/") else "crm"
+        api = api_of(name, flat)
         doc = docs[api]
         found = [m for m in all_methods(doc["resources"])
                  if m.get("flatPath") == flat and m["httpMethod"] == http_method]
@@ -135,6 +147,33 @@ def check_static(srv, docs):
     list_sa = find_method(iam, "iam.projects.serviceAccounts.list")
     if "default is 20, and the maximum is 100" not in list_sa["parameters"]["pageSize"]["description"]:
         problem("serviceAccounts.list pageSize: documented default/maximum changed (stand-in: 20/100)")
+    # Secret Manager limits the stand-in enforces, as documented.
+    sm = docs["sm"]
+    documented = [
+        (sm["schemas"]["SecretPayload"]["properties"]["data"]["description"],
+         "Must be no larger than 64KiB", f"payload limit (stand-in: {srv.SECRET_PAYLOAD_LIMIT})"),
+        (find_method(sm, "secretmanager.projects.secrets.create")["parameters"]["secretId"]
+         ["description"], "maximum length of 255 characters and can contain uppercase and "
+         "lowercase letters, numerals, and the hyphen (`-`) and underscore (`_`)",
+         f"secretId pattern (stand-in: {srv.SECRET_ID_RE.pattern})"),
+        (find_method(sm, "secretmanager.projects.secrets.versions.access")["description"],
+         "versions/latest` is an alias to the most recently created SecretVersion",
+         "the `latest` alias"),
+        (sm["schemas"]["Secret"]["properties"]["labels"]["description"],
+         "No more than 64 labels", f"label count (stand-in: {srv.SECRET_LABEL_LIMIT})"),
+        (sm["schemas"]["Secret"]["properties"]["annotations"]["description"],
+         "The total size of annotation keys and values must be less than 16KiB",
+         f"annotation size (stand-in: < {srv.ANNOTATIONS_SIZE_LIMIT})"),
+        (sm["schemas"]["SecretPayload"]["properties"]["dataCrc32c"]["description"],
+         "will verify the integrity of the received data", "dataCrc32c verification"),
+        (sm["schemas"]["SecretVersion"]["properties"]["name"]["description"],
+         "start at 1 and are incremented", "version numbering"),
+    ]
+    for text, phrase, what in documented:
+        if phrase not in text:
+            problem(f"Secret Manager: documented {what} changed: {text[:200]!r}")
+    if srv.SECRET_PAYLOAD_LIMIT != 64 * 1024:
+        problem(f"Secret Manager payload limit {srv.SECRET_PAYLOAD_LIMIT} is not 64KiB")
 
 
 def find_method(doc, method_id):
@@ -193,11 +232,16 @@ def check_field_type(srv, where, ftype, prop):
                 problem(f"{where}: stand-in enum, documented {prop.get('type')}")
             else:
                 compare_enum(srv, arg, prop["enum"], where)
+        elif kind == "map":
+            if prop.get("type") != "object" or "additionalProperties" not in prop:
+                problem(f"{where}: stand-in map, documented {prop}")
+            else:
+                check_field_type(srv, where + "{}", arg, prop["additionalProperties"])
         return
     want = {
         "string": ("string", None), "bytes": ("string", "byte"),
         "timestamp": ("string", "google-datetime"), "fieldmask": ("string", "google-fieldmask"),
-        "bool": ("boolean", None), "int32": ("integer", "int32"),
+        "bool": ("boolean", None), "int32": ("integer", "int32"), "int64": ("string", "int64"),
     }[ftype]
     got = (prop.get("type"), prop.get("format"))
     if got != want:
@@ -430,6 +474,91 @@ def drive(c, srv):
         status, ctype, payload = c.raw("GET", SAS)
         expect_error(status, payload, code, f"fault {fault}")
     c.call(iam, pre + "delete", "DELETE", name)
+    drive_secrets(c, srv)
+
+
+def crc32c_ref(data):
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 & -(crc & 1))
+    return crc ^ 0xFFFFFFFF
+
+
+def drive_secrets(c, srv):
+    P = srv.DEFAULT_PROJECT
+    sm, spre = "sm", "secretmanager.projects.secrets."
+    number = srv.project_number(P)
+    SEC = f"/v1/projects/{P}/secrets"
+    if srv.crc32c(b"123456789") != 0xE3069283 or srv.crc32c(b"") != 0:
+        problem("stand-in CRC32C does not match the Castagnoli check value")
+    # Both encodings; the bodies are what google-cloud-secretmanager-v1 serializes.
+    for ints in (True, False):
+        c.call(sm, spre + "create", "POST", f"{SEC}?secretId=checker-auto-{int(ints)}",
+               {"replication": {"automatic": {}}, "labels": {"team": "nhi", "empty": ""},
+                "annotations": {"nhi.owner": "checker"}}, int_enums=ints)
+    st, um = c.call(sm, spre + "create", "POST", f"{SEC}?secretId=checker_user_managed", {
+        "replication": {"userManaged": {"replicas": [
+            {"location": "us-east1"}, {"location": "europe-west1"}]}}})
+    for ints in (True, False):
+        st, sec = c.call(sm, spre + "get", "GET", f"{SEC}/checker-auto-1", int_enums=ints)
+        c.call(sm, spre + "get", "GET", f"/v1/projects/{number}/secrets/checker_user_managed",
+               int_enums=ints)
+    if sec and sec.get("name") != f"projects/{number}/secrets/checker-auto-1":
+        problem(f"secrets.get: name {sec.get('name')!r} does not carry the project number")
+    for ints in (True, False):
+        for secret in ("checker-auto-1", "checker_user_managed"):
+            data = f"value {ints} {secret}".encode()
+            c.call(sm, spre + "addVersion", "POST", f"{SEC}/{secret}:addVersion",
+                   {"payload": {"data": base64.b64encode(data).decode(),
+                                "dataCrc32c": str(crc32c_ref(data))}}, int_enums=ints)
+            st, ver = c.call(sm, spre + "addVersion", "POST", f"{SEC}/{secret}:addVersion",
+                             {"payload": {"data": base64.b64encode(data).decode()}},
+                             int_enums=ints)
+    for ints in (True, False):
+        for v in ("latest", "1"):
+            st, acc = c.call(sm, spre + "versions.access", "GET",
+                             f"{SEC}/checker-auto-1/versions/{v}:access", int_enums=ints)
+    if not acc or acc.get("payload", {}).get("dataCrc32c") != str(crc32c_ref(
+            base64.b64decode((acc or {}).get("payload", {}).get("data", "")))):
+        problem(f"versions.access: dataCrc32c is not the payload's CRC32C: {acc}")
+    # Errors.
+    auto = {"replication": {"automatic": {}}}
+    c.call(sm, spre + "create", "POST", f"{SEC}?secretId=checker-auto-1", auto, expect=409)
+    c.call(sm, spre + "create", "POST", f"{SEC}?secretId=bad.id", auto, expect=400)
+    c.call(sm, spre + "create", "POST", f"{SEC}?secretId=no-replication", {}, expect=400)
+    c.call(sm, spre + "create", "POST", "/v1/projects/unknown-project/secrets?secretId=x", auto,
+           expect=403)
+    c.call(sm, spre + "get", "GET", f"{SEC}/missing", expect=404)
+    c.call(sm, spre + "addVersion", "POST", f"{SEC}/checker-auto-1:addVersion",
+           {"payload": {"data": base64.b64encode(b"x").decode(),
+                        "dataCrc32c": str(crc32c_ref(b"y"))}}, expect=400)
+    c.call(sm, spre + "addVersion", "POST", f"{SEC}/checker-auto-1:addVersion",
+           {"payload": {"data": base64.b64encode(b"x" * (64 * 1024 + 1)).decode()}}, expect=400)
+    c.call(sm, spre + "addVersion", "POST", f"{SEC}/missing:addVersion",
+           {"payload": {"data": "eA=="}}, expect=404)
+    c.call(sm, spre + "versions.access", "GET", f"{SEC}/checker-auto-1/versions/99:access",
+           expect=404)
+    status, ctype, payload = c.raw("GET", f"{SEC}/checker-auto-1/versions/1")
+    expect_error(status, payload, 501, "documented but unserved Secret Manager method")
+    for method in ("secrets.create", "secrets.get", "secrets.addVersion",
+                   "secrets.versions.access"):
+        c.raw("POST", "/_standin/faults", json.dumps(
+            {"method": method, "fault": "429", "count": 1}).encode())
+    status, ctype, payload = c.raw("POST", f"{SEC}?secretId=faulted", json.dumps(auto).encode())
+    expect_error(status, payload, 429, "fault 429 on secrets.create")
+    status, ctype, payload = c.raw("GET", f"{SEC}/checker-auto-1")
+    expect_error(status, payload, 429, "fault 429 on secrets.get")
+    status, ctype, payload = c.raw("POST", f"{SEC}/checker-auto-1:addVersion",
+                                   json.dumps({"payload": {"data": "eA=="}}).encode())
+    expect_error(status, payload, 429, "fault 429 on secrets.addVersion")
+    status, ctype, payload = c.raw("GET", f"{SEC}/checker-auto-1/versions/latest:access")
+    expect_error(status, payload, 429, "fault 429 on secrets.versions.access")
+    # The control plane's state carries no payload.
+    status, ctype, payload = c.raw("GET", "/_standin/state")
+    if b"value True checker" in payload or b"dmFsdWUg" in payload or b"dataCrc32c" in payload:
+        problem("/_standin/state leaks secret payloads")
 
 
 def expect_error(status, payload, code, what):
@@ -444,7 +573,7 @@ def expect_error(status, payload, code, what):
 def main():
     docs_dir = find_documents()
     docs = {}
-    for api, fname in (("iam", "iam.v1.json"), ("crm", "cloudresourcemanager.v3.json")):
+    for api, fname in DOCUMENTS:
         with open(os.path.join(docs_dir, fname)) as fh:
             docs[api] = json.load(fh)
     srv = load_server()
@@ -464,8 +593,7 @@ def main():
                 port = int(fh.read())
             client = Client(port, docs)
             drive(client, srv)
-            served = {("iam.projects." if r[3].startswith("v1/") else "cloudresourcemanager.projects.")
-                      + r[2] for r in srv.ROUTES if r[7]}
+            served = {METHOD_ID_PREFIX[api_of(r[2], r[3])] + r[2] for r in srv.ROUTES if r[7]}
             for missing in sorted(served - client.exercised):
                 problem(f"method {missing} was not exercised successfully")
         finally:
@@ -489,7 +617,8 @@ def main():
         return 1
     print(f"check_discovery: ok ({len(srv.ROUTES)} routes, {len(srv.SCHEMAS)} schemas, "
           f"{len(served)} methods driven; revisions iam {docs['iam'].get('revision')}, "
-          f"cloudresourcemanager {docs['crm'].get('revision')})")
+          f"cloudresourcemanager {docs['crm'].get('revision')}, "
+          f"secretmanager {docs['sm'].get('revision')})")
     return 0
 
 

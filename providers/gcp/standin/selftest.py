@@ -321,10 +321,216 @@ def injected_errors(api):
     assert status == 400
 
 
+SECRETS = f"/v1/projects/{P}/secrets"
+AUTO = {"replication": {"automatic": {}}}
+
+
+def crc32c(data):
+    """Bitwise CRC-32C, independent of the server's table-driven one."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 & -(crc & 1))
+    return crc ^ 0xFFFFFFFF
+
+
+def payload(data, crc=True):
+    out = {"data": base64.b64encode(data).decode()}
+    if crc:
+        out["dataCrc32c"] = str(crc32c(data))  # int64 as a string, as the Rust client sends it
+    return {"payload": out}
+
+
+def project_number(api):
+    return api.ok("GET", "/_standin/state", alt=False)["projects"][P]["projectNumber"]
+
+
+@test
+def secret_create_and_get(api):
+    number = project_number(api)
+    assert crc32c(b"123456789") == 0xE3069283
+    sec = api.ok("POST", SECRETS + "?secretId=db-password", {
+        "replication": {"automatic": {}}, "labels": {"team": "nhi", "tier": ""}})
+    # Google names secrets by project number, whichever form the request used.
+    assert sec["name"] == f"projects/{number}/secrets/db-password", sec
+    assert sec["replication"] == {"automatic": {}} and sec["labels"] == {"team": "nhi", "tier": ""}
+    assert sec["createTime"].endswith("Z") and sec["etag"].startswith('"')
+    assert api.ok("GET", f"{SECRETS}/db-password") == sec
+    assert api.ok("GET", f"/v1/projects/{number}/secrets/db-password") == sec
+    msg = api.err("POST", SECRETS + "?secretId=db-password", AUTO, 409, "ALREADY_EXISTS")
+    assert f"projects/{number}/secrets/db-password" in msg, msg
+    api.err("POST", f"/v1/projects/{number}/secrets?secretId=db-password", AUTO, 409,
+            "ALREADY_EXISTS")
+    um = api.ok("POST", SECRETS + "?secretId=Mixed_Case-9", {"replication": {"userManaged": {
+        "replicas": [{"location": "us-east1"}, {"location": "europe-west1"}]}}})
+    assert [r["location"] for r in um["replication"]["userManaged"]["replicas"]] == [
+        "us-east1", "europe-west1"]
+    api.ok("POST", SECRETS + "?secretId=" + "x" * 255, AUTO)
+    for bad in ("", "x" * 256, "has.dot", "has%20space", "%C3%A9t%C3%A9"):
+        api.err("POST", SECRETS + "?secretId=" + bad, AUTO, 400, "INVALID_ARGUMENT")
+    api.err("POST", SECRETS, AUTO, 400, "INVALID_ARGUMENT")  # no secretId at all
+    api.err("POST", SECRETS + "?secretId=no-replication", {}, 400, "INVALID_ARGUMENT")
+    api.err("POST", SECRETS + "?secretId=both", {"replication": {
+        "automatic": {}, "userManaged": {"replicas": [{"location": "us-east1"}]}}},
+        400, "INVALID_ARGUMENT")
+    api.err("POST", SECRETS + "?secretId=no-replicas", {"replication": {"userManaged": {}}},
+            400, "INVALID_ARGUMENT")
+    for labels in ({"Upper": "x"}, {"9lead": "x"}, {"ok": "UPPER"}, {"": "x"},
+                   {f"k{i}": "" for i in range(65)}):
+        api.err("POST", SECRETS + "?secretId=bad-labels", {**AUTO, "labels": labels},
+                400, "INVALID_ARGUMENT")
+    api.err("POST", SECRETS + "?secretId=unknown-field", {**AUTO, "bogus": 1},
+            400, "INVALID_ARGUMENT")
+    api.err("GET", f"{SECRETS}/bad-labels", None, 404, "NOT_FOUND")
+    msg = api.err("GET", f"{SECRETS}/missing", None, 404, "NOT_FOUND")
+    assert msg == f"Secret [projects/{number}/secrets/missing] not found.", msg
+    api.err("POST", "/v1/projects/nope/secrets?secretId=x", AUTO, 403, "PERMISSION_DENIED")
+    api.err("GET", "/v1/projects/nope/secrets/x", None, 403, "PERMISSION_DENIED")
+
+
+@test
+def secret_versions_and_access(api):
+    number = project_number(api)
+    api.ok("POST", SECRETS + "?secretId=api-token", AUTO)
+    api.err("GET", f"{SECRETS}/api-token/versions/latest:access", None, 404, "NOT_FOUND")
+    v1 = api.ok("POST", f"{SECRETS}/api-token:addVersion", payload(b"first value"))
+    assert v1["name"] == f"projects/{number}/secrets/api-token/versions/1", v1
+    assert v1["state"] == 1 and v1["clientSpecifiedPayloadChecksum"] is True, v1
+    assert v1["replicationStatus"] == {"automatic": {}} and v1["createTime"].endswith("Z")
+    assert "payload" not in v1
+    # Without a checksum, with the camelCase or snake_case name, or as a JSON number.
+    v2 = api.ok("POST", f"{SECRETS}/api-token:addVersion", payload(b"second value", crc=False),
+                alt=False)
+    assert v2["name"].endswith("/versions/2") and v2["state"] == "ENABLED", v2
+    assert "clientSpecifiedPayloadChecksum" not in v2
+    latest = api.ok("GET", f"{SECRETS}/api-token/versions/latest:access")
+    assert latest["name"] == f"projects/{number}/secrets/api-token/versions/2", latest
+    assert base64.b64decode(latest["payload"]["data"]) == b"second value"
+    assert latest["payload"]["dataCrc32c"] == str(crc32c(b"second value")), latest
+    first = api.ok("GET", f"/v1/projects/{number}/secrets/api-token/versions/1:access")
+    assert base64.b64decode(first["payload"]["data"]) == b"first value"
+    for missing in ("3", "0", "some-alias"):
+        api.err("GET", f"{SECRETS}/api-token/versions/{missing}:access", None, 404, "NOT_FOUND")
+    data = b"third"
+    api.ok("POST", f"{SECRETS}/api-token:addVersion",
+           {"payload": {"data": base64.b64encode(data).decode(), "data_crc32c": crc32c(data)}})
+    # A wrong checksum is refused and stores nothing.
+    bad = payload(b"tampered")
+    bad["payload"]["dataCrc32c"] = str(crc32c(b"tampered") ^ 1)
+    api.err("POST", f"{SECRETS}/api-token:addVersion", bad, 400, "INVALID_ARGUMENT")
+    api.err("POST", f"{SECRETS}/api-token:addVersion",
+            {"payload": {"data": "", "dataCrc32c": "1"}}, 400, "INVALID_ARGUMENT")
+    latest = api.ok("GET", f"{SECRETS}/api-token/versions/latest:access")
+    assert latest["name"].endswith("/versions/3"), latest
+    # 64 KiB is the limit.
+    big = bytes(range(256)) * 256
+    assert len(big) == 65536
+    v4 = api.ok("POST", f"{SECRETS}/api-token:addVersion", payload(big))
+    assert v4["name"].endswith("/versions/4")
+    api.err("POST", f"{SECRETS}/api-token:addVersion", payload(big + b"!"), 400,
+            "INVALID_ARGUMENT")
+    api.err("POST", f"{SECRETS}/api-token:addVersion", payload(big + b"!", crc=False), 400,
+            "INVALID_ARGUMENT")
+    got = api.ok("GET", f"{SECRETS}/api-token/versions/latest:access")
+    assert got["name"].endswith("/versions/4") and base64.b64decode(got["payload"]["data"]) == big
+    # Empty payloads have CRC32C 0, which is still sent (the field has presence).
+    api.ok("POST", SECRETS + "?secretId=empty", AUTO)
+    api.ok("POST", f"{SECRETS}/empty:addVersion", {"payload": {}})
+    empty = api.ok("GET", f"{SECRETS}/empty/versions/1:access")
+    assert empty["payload"] == {"dataCrc32c": "0"}, empty
+    api.err("POST", f"{SECRETS}/empty:addVersion", {}, 400, "INVALID_ARGUMENT")
+    api.err("POST", f"{SECRETS}/missing:addVersion", payload(b"x"), 404, "NOT_FOUND")
+    api.err("GET", f"{SECRETS}/missing/versions/latest:access", None, 404, "NOT_FOUND")
+    # User-managed replication shows in the version's replication status.
+    api.ok("POST", SECRETS + "?secretId=regional", {"replication": {"userManaged": {
+        "replicas": [{"location": "us-east1"}]}}})
+    rv = api.ok("POST", f"{SECRETS}/regional:addVersion", payload(b"r"))
+    assert rv["replicationStatus"] == {"userManaged": {"replicas": [{"location": "us-east1"}]}}
+    counts = api.ok("GET", "/_standin/calls", alt=False)["counts"]
+    assert counts == {"secrets.create": 3, "secrets.addVersion": 12,
+                      "secrets.versions.access": 10}, counts
+
+
+@test
+def secret_state_never_holds_payloads(api):
+    number = project_number(api)
+    api.ok("POST", SECRETS + "?secretId=leak-check", {**AUTO, "labels": {"k": "v"}})
+    values = [b"s3cr3t-VALUE-one", b"s3cr3t-VALUE-two"]
+    created = [api.ok("POST", f"{SECRETS}/leak-check:addVersion", payload(v)) for v in values]
+    state = api.ok("GET", "/_standin/state", alt=False)
+    secrets = state["projects"][P]["secrets"]
+    assert [s["name"] for s in secrets] == [f"projects/{number}/secrets/leak-check"], secrets
+    assert secrets[0]["labels"] == {"k": "v"} and secrets[0]["createTime"].endswith("Z")
+    assert secrets[0]["versions"] == [
+        {"version": i + 1, "name": c["name"], "createTime": c["createTime"], "state": "ENABLED"}
+        for i, c in enumerate(created)], secrets[0]["versions"]
+    dumped = json.dumps(state)
+    for v in values:
+        for form in (v.decode(), base64.b64encode(v).decode(), str(crc32c(v))):
+            assert form not in dumped, f"state leaks {form}"
+    assert "payload" not in dumped and "dataCrc32c" not in dumped
+    log = json.dumps(api.ok("GET", "/_standin/calls", alt=False))
+    assert all(base64.b64encode(v).decode() not in log for v in values)
+
+
+@test
+def secret_faults(api):
+    api.ok("POST", SECRETS + "?secretId=flaky", AUTO)
+    api.ok("POST", "/_standin/faults", [
+        {"method": "secrets.create", "fault": "429"},
+        {"method": "secrets.get", "fault": "404"},
+        {"method": "secrets.addVersion", "fault": "503"},
+        {"method": "secrets.versions.access", "fault": "500", "count": 2},
+    ], alt=False)
+    status, err = api("POST", SECRETS + "?secretId=flaky-2", AUTO)
+    assert status == 429 and err["error"]["status"] == "RESOURCE_EXHAUSTED", err
+    assert "secretmanager.googleapis.com" in err["error"]["message"], err
+    api.err("GET", f"{SECRETS}/flaky", None, 404, "NOT_FOUND")
+    api.err("POST", f"{SECRETS}/flaky:addVersion", payload(b"v"), 503, "UNAVAILABLE")
+    api.err("GET", f"{SECRETS}/flaky/versions/latest:access", None, 500, "INTERNAL")
+    api.err("GET", f"{SECRETS}/flaky/versions/latest:access", None, 500, "INTERNAL")
+    assert api.ok("GET", "/_standin/faults", alt=False) == {"faults": []}
+    # The faulted calls changed nothing: no flaky-2, no version.
+    api.ok("GET", f"{SECRETS}/flaky")
+    api.err("GET", f"{SECRETS}/flaky-2", None, 404, "NOT_FOUND")
+    api.err("GET", f"{SECRETS}/flaky/versions/latest:access", None, 404, "NOT_FOUND")
+    counts = api.ok("GET", "/_standin/calls", alt=False)["counts"]
+    assert counts == {"secrets.create": 2, "secrets.get": 3, "secrets.addVersion": 1,
+                      "secrets.versions.access": 3}, counts
+    status, _ = api("POST", "/_standin/faults", {"method": "secrets.addVersion",
+                                                 "fault": "etag_race"}, alt=False)
+    assert status == 400
+    status, _ = api("POST", "/_standin/faults", {"method": "secrets.nope", "fault": "500"},
+                    alt=False)
+    assert status == 400
+    # Documented methods the stand-in does not serve.
+    api.err("GET", SECRETS, None, 501, "UNIMPLEMENTED")
+    api.err("DELETE", f"{SECRETS}/flaky", None, 501, "UNIMPLEMENTED")
+    api.err("GET", f"{SECRETS}/flaky/versions/1", None, 501, "UNIMPLEMENTED")
+
+
+@test
+def rust_client_request_shapes(api):
+    # What google-cloud-secretmanager-v1 sends: `secretId` and `$alt` in the query,
+    # the Secret itself as the body of create; `{payload}` for addVersion.
+    path = SECRETS + "?secretId=from-rust&%24alt=json%3Benum-encoding%3Dint"
+    sec = api.ok("POST", path, {"replication": {"automatic": {}}, "labels": {"managed-by": "nhi"}},
+                 alt=False)
+    assert sec["name"].endswith("/secrets/from-rust")
+    ver = api.ok("POST", f"{SECRETS}/from-rust:addVersion?%24alt=json%3Benum-encoding%3Dint",
+                 payload(b"{\"k\": 1}"), alt=False)
+    assert ver["state"] == 1
+    status, err = api("GET", f"{SECRETS}/from-rust?secretId=x")
+    assert status == 400, err  # secretId only binds on create
+
+
 @test
 def reset_restores_seed(api):
     before = api.ok("GET", "/_standin/state", alt=False)
     api.ok("POST", SAS, {"accountId": "temporary"})
+    api.ok("POST", SECRETS + "?secretId=temporary", AUTO)
+    api.ok("POST", f"{SECRETS}/temporary:addVersion", payload(b"gone after reset"))
     api.ok("POST", "/_standin/reset", alt=False)
     assert api.ok("GET", "/_standin/state", alt=False) == before
     api.ok("POST", "/_standin/reset", {"conditionalSeed": False}, alt=False)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A local stand-in for Google Cloud IAM (v1) and Cloud Resource Manager (v3).
+"""A local stand-in for Google Cloud IAM (v1), Cloud Resource Manager (v3) and Secret Manager (v1).
 
 Serves the subset of the REST surface that `nhi`'s GCP provider uses, on one
 origin, so that the official Rust client crates can be pointed at it in tests.
@@ -22,18 +22,20 @@ import signal
 import socket
 import sys
 import threading
+import unicodedata
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DEFAULT_PROJECT = "nhi-standin"
 
 # --------------------------------------------------------------------------
-# Schemas. A faithful subset of the discovery documents (iam.v1 and
-# cloudresourcemanager.v3); check_discovery.py verifies every entry here
-# against the bundled discovery documents. Field types:
-#   "string", "bool", "int32", "bytes" (base64 string), "timestamp"
-#   (RFC 3339 string), "fieldmask" (comma-separated string),
-#   ("enum", NAME), ("msg", NAME), ("list", TYPE).
+# Schemas. A faithful subset of the discovery documents (iam.v1,
+# cloudresourcemanager.v3 and secretmanager.v1); check_discovery.py verifies
+# every entry here against the bundled discovery documents. Field types:
+#   "string", "bool", "int32", "int64" (decimal string; a JSON number is
+#   accepted on input), "bytes" (base64 string), "timestamp" (RFC 3339 string),
+#   "fieldmask" (comma-separated string), ("enum", NAME), ("msg", NAME),
+#   ("list", TYPE), ("map", TYPE) (JSON object with string keys).
 # --------------------------------------------------------------------------
 
 ENUMS = {
@@ -48,6 +50,7 @@ ENUMS = {
     "ServiceAccountKeyOrigin": ["ORIGIN_UNSPECIFIED", "USER_PROVIDED", "GOOGLE_PROVIDED"],
     "KeyType": ["KEY_TYPE_UNSPECIFIED", "USER_MANAGED", "SYSTEM_MANAGED"],
     "LogType": ["LOG_TYPE_UNSPECIFIED", "ADMIN_READ", "DATA_WRITE", "DATA_READ"],
+    "SecretVersion.State": ["STATE_UNSPECIFIED", "ENABLED", "DISABLED", "DESTROYED"],
 }
 
 SCHEMAS = {
@@ -128,6 +131,52 @@ SCHEMAS = {
         "logType": ("enum", "LogType"),
         "exemptedMembers": ("list", "string"),
     },
+    # secretmanager.v1
+    "Secret": {
+        "name": "string",
+        "replication": ("msg", "Replication"),
+        "createTime": "timestamp",
+        "labels": ("map", "string"),
+        "annotations": ("map", "string"),
+        "etag": "string",
+    },
+    "Replication": {
+        "automatic": ("msg", "Automatic"),
+        "userManaged": ("msg", "UserManaged"),
+    },
+    "Automatic": {"customerManagedEncryption": ("msg", "CustomerManagedEncryption")},
+    "UserManaged": {"replicas": ("list", ("msg", "Replica"))},
+    "Replica": {
+        "location": "string",
+        "customerManagedEncryption": ("msg", "CustomerManagedEncryption"),
+    },
+    "CustomerManagedEncryption": {"kmsKeyName": "string"},
+    "AddSecretVersionRequest": {"payload": ("msg", "SecretPayload")},
+    "SecretPayload": {"data": "bytes", "dataCrc32c": "int64"},
+    "SecretVersion": {
+        "name": "string",
+        "createTime": "timestamp",
+        "state": ("enum", "SecretVersion.State"),
+        "replicationStatus": ("msg", "ReplicationStatus"),
+        "etag": "string",
+        "clientSpecifiedPayloadChecksum": "bool",
+    },
+    "ReplicationStatus": {
+        "automatic": ("msg", "AutomaticStatus"),
+        "userManaged": ("msg", "UserManagedStatus"),
+    },
+    "AutomaticStatus": {},
+    "UserManagedStatus": {"replicas": ("list", ("msg", "ReplicaStatus"))},
+    "ReplicaStatus": {"location": "string"},
+    "AccessSecretVersionResponse": {
+        "name": "string",
+        "payload": ("msg", "SecretPayload"),
+    },
+}
+
+# Protobuf oneofs among the modelled fields: at most one member may be set.
+ONEOFS = {
+    "Replication": ("replication", ["automatic", "userManaged"]),
 }
 
 # Query parameters every Google REST method accepts (the discovery documents'
@@ -139,6 +188,9 @@ SYSTEM_QUERY_PARAMS = {
 
 SA = r"projects/(?P<project>[^/:]+)/serviceAccounts/(?P<sa>[^/:]+)"
 KEY = SA + r"/keys/(?P<key>[^/:]+)"
+SECRET = r"projects/(?P<project>[^/:]+)/secrets/(?P<secret>[^/:]+)"
+VERSION = SECRET + r"/versions/(?P<version>[^/:]+)"
+SM_FLAT = "v1/projects/{projectsId}/secrets"
 
 # Routes: (HTTP method, regex on the path, method name, discovery flatPath,
 # request schema or None, response schema, query parameters of the method,
@@ -187,6 +239,18 @@ ROUTES = [
      "v3/projects/{projectsId}:getIamPolicy", "GetIamPolicyRequest", "Policy", set(), True),
     ("POST", r"/v3/projects/(?P<project>[^/:]+):setIamPolicy", "setIamPolicy",
      "v3/projects/{projectsId}:setIamPolicy", "SetIamPolicyRequest", "Policy", set(), True),
+    # Secret Manager v1. The Rust client sends the Secret itself as the body of
+    # create and the secret id as a query parameter.
+    ("POST", r"/v1/projects/(?P<project>[^/:]+)/secrets", "secrets.create",
+     SM_FLAT, "Secret", "Secret", {"secretId"}, True),
+    ("GET", "/v1/" + SECRET, "secrets.get",
+     SM_FLAT + "/{secretsId}", None, "Secret", set(), True),
+    ("POST", "/v1/" + SECRET + ":addVersion", "secrets.addVersion",
+     SM_FLAT + "/{secretsId}:addVersion", "AddSecretVersionRequest", "SecretVersion", set(),
+     True),
+    ("GET", "/v1/" + VERSION + ":access", "secrets.versions.access",
+     SM_FLAT + "/{secretsId}/versions/{versionsId}:access", None,
+     "AccessSecretVersionResponse", set(), True),
     # Documented by Google, not served here: answered with 501 UNIMPLEMENTED.
     ("PUT", "/v1/" + SA, "serviceAccounts.update",
      "v1/projects/{projectsId}/serviceAccounts/{serviceAccountsId}", None, None, set(), False),
@@ -211,6 +275,26 @@ ROUTES = [
     ("POST", "/v1/" + SA + "/keys:upload", "serviceAccounts.keys.upload",
      "v1/projects/{projectsId}/serviceAccounts/{serviceAccountsId}/keys:upload", None, None,
      set(), False),
+    ("GET", r"/v1/projects/(?P<project>[^/:]+)/secrets", "secrets.list", SM_FLAT, None, None,
+     set(), False),
+    ("PATCH", "/v1/" + SECRET, "secrets.patch", SM_FLAT + "/{secretsId}", None, None, set(),
+     False),
+    ("DELETE", "/v1/" + SECRET, "secrets.delete", SM_FLAT + "/{secretsId}", None, None, set(),
+     False),
+    ("GET", "/v1/" + SECRET + ":getIamPolicy", "secrets.getIamPolicy",
+     SM_FLAT + "/{secretsId}:getIamPolicy", None, None, set(), False),
+    ("POST", "/v1/" + SECRET + ":setIamPolicy", "secrets.setIamPolicy",
+     SM_FLAT + "/{secretsId}:setIamPolicy", None, None, set(), False),
+    ("GET", "/v1/" + SECRET + "/versions", "secrets.versions.list",
+     SM_FLAT + "/{secretsId}/versions", None, None, set(), False),
+    ("GET", "/v1/" + VERSION, "secrets.versions.get",
+     SM_FLAT + "/{secretsId}/versions/{versionsId}", None, None, set(), False),
+    ("POST", "/v1/" + VERSION + ":disable", "secrets.versions.disable",
+     SM_FLAT + "/{secretsId}/versions/{versionsId}:disable", None, None, set(), False),
+    ("POST", "/v1/" + VERSION + ":enable", "secrets.versions.enable",
+     SM_FLAT + "/{secretsId}/versions/{versionsId}:enable", None, None, set(), False),
+    ("POST", "/v1/" + VERSION + ":destroy", "secrets.versions.destroy",
+     SM_FLAT + "/{secretsId}/versions/{versionsId}:destroy", None, None, set(), False),
 ]
 COMPILED_ROUTES = [(m, re.compile("^" + rx + "$"), *rest) for (m, rx, *rest) in ROUTES]
 
@@ -243,6 +327,11 @@ RACE_MEMBER = "user:other-writer@example.com"
 RACE_ROLES = ["roles/viewer", "roles/browser", "roles/iam.securityReviewer", "roles/logging.viewer"]
 FAULTS = ("404", "429", "500", "503", "etag_race")
 USER_KEY_LIMIT = 10
+SECRET_ID_RE = re.compile(r"[a-zA-Z0-9_-]{1,255}")
+ANNOTATION_KEY_RE = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9._-]{0,61}[a-zA-Z0-9])?")
+SECRET_PAYLOAD_LIMIT = 65536  # "Must be no larger than 64KiB."
+SECRET_LABEL_LIMIT = 64
+ANNOTATIONS_SIZE_LIMIT = 16384
 NO_EXPIRY = datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.timezone.utc)
 
 
@@ -271,6 +360,37 @@ def now():
 
 def rfc3339(t):
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def now_precise():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def rfc3339_precise(t):
+    # Secret Manager's times carry fractional seconds.
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _crc32c_table():
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+CRC32C_TABLE = _crc32c_table()
+
+
+def crc32c(data):
+    """CRC-32C (Castagnoli), as Secret Manager's dataCrc32c: crc32c(b"123456789") == 0xE3069283."""
+    crc = 0xFFFFFFFF
+    table = CRC32C_TABLE
+    for byte in data:
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
 
 
 def b64(data):
@@ -308,6 +428,12 @@ def decode_message(value, schema, path):
             continue
         sub = f"{path}.{key}" if path else key
         out[key] = decode_value(raw_val, fields[key], sub)
+    if schema in ONEOFS:
+        oneof, members = ONEOFS[schema]
+        present = [k for k in members if k in out]
+        if len(present) > 1:
+            raise invalid(f"Invalid JSON payload received. Oneof field '{oneof}' is already set. "
+                          f"Cannot set '{present[1]}'")
     return out
 
 
@@ -325,6 +451,15 @@ def decode_value(value, ftype, path):
             return [decode_value(v, arg, f"{path}[{i}]") for i, v in enumerate(value)]
         if kind == "enum":
             return decode_enum(value, arg, bad)
+        if kind == "map":
+            if not isinstance(value, dict):
+                raise bad()
+            out = {}
+            for k, v in value.items():
+                if v is None:
+                    raise invalid(f"Invalid value at '{path}[{k}]', null")
+                out[k] = decode_value(v, arg, f"{path}[{k}]")
+            return out
     if ftype in ("string", "fieldmask", "timestamp"):
         if not isinstance(value, str):
             raise bad()
@@ -343,7 +478,7 @@ def decode_value(value, ftype, path):
         if not isinstance(value, bool):
             raise bad()
         return value
-    if ftype == "int32":
+    if ftype in ("int32", "int64"):
         if isinstance(value, bool):
             raise bad()
         if isinstance(value, int):
@@ -374,9 +509,11 @@ def decode_enum(value, enum, bad):
 
 def type_label(ftype):
     if isinstance(ftype, tuple):
-        return {"msg": "TYPE_MESSAGE", "list": "TYPE_REPEATED", "enum": "TYPE_ENUM"}[ftype[0]]
+        return {"msg": "TYPE_MESSAGE", "list": "TYPE_REPEATED", "enum": "TYPE_ENUM",
+                "map": "TYPE_MESSAGE"}[ftype[0]]
     return {"string": "TYPE_STRING", "fieldmask": "TYPE_STRING", "timestamp": "TYPE_STRING",
-            "bytes": "TYPE_BYTES", "bool": "TYPE_BOOL", "int32": "TYPE_INT32"}[ftype]
+            "bytes": "TYPE_BYTES", "bool": "TYPE_BOOL", "int32": "TYPE_INT32",
+            "int64": "TYPE_INT64"}[ftype]
 
 
 # --------------------------------------------------------------------------
@@ -409,6 +546,16 @@ def encode_value(value, ftype, int_enums):
             if value == ENUMS[arg][0]:
                 return None
             return ENUMS[arg].index(value) if int_enums else value
+        if kind == "map":
+            # Map entries are kept even when their value is the default.
+            out = {}
+            for k, v in value.items():
+                enc = encode_value(v, arg, int_enums)
+                out[k] = enc if enc is not None else ("" if arg == "string" else enc)
+            return out or None
+    if ftype == "int64":
+        # Only optional int64 fields (with presence) are modelled: 0 is kept.
+        return str(value)
     if ftype == "bytes":
         return b64(value) if value else None
     if ftype == "int32":
@@ -446,7 +593,8 @@ class State:
 
     def seed_project(self, pid, conditional_seed):
         number = project_number(pid)
-        proj = {"id": pid, "number": number, "accounts": {}, "keys": {}, "policy": None}
+        proj = {"id": pid, "number": number, "accounts": {}, "keys": {}, "policy": None,
+                "secrets": {}}
         compute = f"{number}-compute@developer.gserviceaccount.com"
         self.add_account(proj, account_id=f"{number}-compute", email=compute,
                          display_name="Compute Engine default service account", description="",
@@ -523,6 +671,22 @@ class State:
                                 "(or it may not exist).")
         return proj
 
+    def secret_project(self, ref, permission):
+        """Secret Manager takes a project id or number; its names use the number."""
+        for proj in self.projects.values():
+            if ref in (proj["id"], proj["number"]):
+                return proj
+        raise ApiError(403, f"Permission '{permission}' denied for resource 'projects/{ref}' "
+                            "(or it may not exist).")
+
+    def find_secret(self, ref, secret_id, permission):
+        proj = self.secret_project(ref, permission)
+        sec = proj["secrets"].get(secret_id)
+        if sec is None:
+            raise ApiError(404, f"Secret [projects/{proj['number']}/secrets/{secret_id}] "
+                                "not found.")
+        return proj, sec
+
     def find_account(self, pid, ident, permission):
         """Resolves `projects/{pid}/serviceAccounts/{ident}` (email or unique id)."""
         if pid == "-":
@@ -570,6 +734,32 @@ class State:
             "keyOrigin": key["keyOrigin"],
             "keyType": key["keyType"],
             "disabled": key["disabled"],
+        }
+
+    def secret_view(self, proj, sec):
+        return {
+            "name": f"projects/{proj['number']}/secrets/{sec['id']}",
+            "replication": sec["replication"],
+            "createTime": rfc3339_precise(sec["createTime"]),
+            "labels": sec["labels"],
+            "annotations": sec["annotations"],
+            "etag": sec["etag"],
+        }
+
+    def version_view(self, proj, sec, ver):
+        if "userManaged" in sec["replication"]:
+            status = {"userManaged": {"replicas": [
+                {"location": r.get("location", "")}
+                for r in sec["replication"]["userManaged"]["replicas"]]}}
+        else:
+            status = {"automatic": {}}
+        return {
+            "name": f"projects/{proj['number']}/secrets/{sec['id']}/versions/{ver['number']}",
+            "createTime": rfc3339_precise(ver["createTime"]),
+            "state": ver["state"],
+            "replicationStatus": status,
+            "etag": ver["etag"],
+            "clientSpecifiedPayloadChecksum": ver["clientChecksum"],
         }
 
     def policy_view(self, proj, requested_version):
@@ -641,7 +831,19 @@ class State:
                                                 False) for k in proj["keys"][a["uniqueId"]]]
                     for a in accounts},
                 "policy": encode_message(self.policy_view(proj, 3), "Policy", False),
+                # Metadata only: payloads (and their checksums) are never dumped.
+                "secrets": [self.secret_state(proj, s)
+                            for _, s in sorted(proj["secrets"].items())],
             }
+        return out
+
+    def secret_state(self, proj, sec):
+        out = encode_message(self.secret_view(proj, sec), "Secret", False)
+        out["versions"] = []
+        for ver in sec["versions"]:
+            v = encode_message(self.version_view(proj, sec, ver), "SecretVersion", False)
+            out["versions"].append({"version": ver["number"], "name": v["name"],
+                                    "createTime": v["createTime"], "state": v["state"]})
         return out
 
 
@@ -899,6 +1101,139 @@ def credentials_file(st, proj, acct, key, algorithm):
     return (json.dumps(doc, indent=2) + "\n").encode()
 
 
+# ---- Secret Manager --------------------------------------------------------
+
+def secret_etag(t):
+    # Secret Manager's etags are a quoted hex string.
+    return '"%x"' % (int(t.timestamp()) * 1000000 + t.microsecond)
+
+
+def is_label_char(ch, first):
+    cat = unicodedata.category(ch)
+    if cat in ("Ll", "Lo"):
+        return True
+    return not first and (cat in ("Nd", "Nl", "No") or ch in "_-")
+
+
+def check_labels(labels):
+    if len(labels) > SECRET_LABEL_LIMIT:
+        raise invalid(f"A resource can have at most {SECRET_LABEL_LIMIT} labels.")
+    for k, v in labels.items():
+        if not (1 <= len(k) <= 63 and len(k.encode()) <= 128
+                and is_label_char(k[0], True) and all(is_label_char(c, False) for c in k[1:])):
+            raise invalid(f"Invalid label key '{k}': label keys must start with a lowercase "
+                          "letter and contain only lowercase letters, digits, '_' and '-' "
+                          "(at most 63 characters).")
+        if not (len(v) <= 63 and len(v.encode()) <= 128
+                and all(is_label_char(c, False) for c in v)):
+            raise invalid(f"Invalid value '{v}' for label key '{k}': label values contain only "
+                          "lowercase letters, digits, '_' and '-' (at most 63 characters).")
+
+
+def check_annotations(annotations):
+    size = 0
+    for k, v in annotations.items():
+        if not ANNOTATION_KEY_RE.fullmatch(k) or len(k.encode()) > 128:
+            raise invalid(f"Invalid annotation key '{k}'.")
+        size += len(k.encode()) + len(v.encode())
+    if size >= ANNOTATIONS_SIZE_LIMIT:
+        raise invalid("The total size of annotation keys and values must be less than 16KiB.")
+
+
+def check_replication(rep):
+    if not rep:
+        raise invalid("Secret.replication is required: set replication.automatic or "
+                      "replication.user_managed.")
+    if "userManaged" in rep:
+        replicas = rep["userManaged"].get("replicas", [])
+        if not replicas:
+            raise invalid("Secret.replication.user_managed.replicas must not be empty.")
+        seen = set()
+        for i, r in enumerate(replicas):
+            loc = r.get("location", "")
+            if not loc:
+                raise invalid(f"Secret.replication.user_managed.replicas[{i}].location is "
+                              "required.")
+            if loc in seen:
+                raise invalid(f"Duplicate replica location '{loc}'.")
+            seen.add(loc)
+            if "customerManagedEncryption" in r:
+                raise ApiError(501, "Customer-managed encryption is not implemented by the nhi "
+                                    "stand-in.")
+    elif "customerManagedEncryption" in rep.get("automatic", {}):
+        raise ApiError(501, "Customer-managed encryption is not implemented by the nhi stand-in.")
+
+
+def secrets_create(st, g, q, body):
+    proj = st.secret_project(g["project"], "secretmanager.secrets.create")
+    secret_id = q.get("secretId", [""])[-1]
+    if not secret_id:
+        raise invalid("secret_id is required.")
+    if not SECRET_ID_RE.fullmatch(secret_id):
+        raise invalid(f"Invalid secret ID '{secret_id}': a secret ID has at most 255 characters "
+                      "and contains only letters, digits, '-' and '_'.")
+    check_replication(body.get("replication"))
+    labels = body.get("labels", {})
+    check_labels(labels)
+    annotations = body.get("annotations", {})
+    check_annotations(annotations)
+    if secret_id in proj["secrets"]:
+        raise ApiError(409, f"Secret [projects/{proj['number']}/secrets/{secret_id}] already "
+                            "exists.", status="ALREADY_EXISTS")
+    created = now_precise()
+    # Output-only fields in the body (name, createTime, etag) are ignored.
+    sec = {"id": secret_id, "createTime": created, "etag": secret_etag(created),
+           "replication": body["replication"], "labels": dict(labels),
+           "annotations": dict(annotations), "versions": []}
+    proj["secrets"][secret_id] = sec
+    return st.secret_view(proj, sec)
+
+
+def secrets_get(st, g, q, body):
+    proj, sec = st.find_secret(g["project"], g["secret"], "secretmanager.secrets.get")
+    return st.secret_view(proj, sec)
+
+
+def secrets_add_version(st, g, q, body):
+    proj, sec = st.find_secret(g["project"], g["secret"], "secretmanager.versions.add")
+    if "payload" not in body:
+        raise invalid("payload is required.")
+    payload = body["payload"]
+    data = payload.get("data", b"")
+    if len(data) > SECRET_PAYLOAD_LIMIT:
+        raise invalid(f"Secret payload is {len(data)} bytes; it must be no larger than "
+                      f"{SECRET_PAYLOAD_LIMIT} bytes (64KiB).")
+    actual = crc32c(data)
+    claimed = payload.get("dataCrc32c")
+    if claimed is not None and claimed != actual:
+        raise invalid("Checksum mismatch: the data_crc32c of the payload does not match "
+                      "the CRC32C of the received data.")
+    created = now_precise()
+    ver = {"number": len(sec["versions"]) + 1, "createTime": created, "state": "ENABLED",
+           "etag": secret_etag(created), "data": data, "crc32c": actual,
+           "clientChecksum": claimed is not None}
+    sec["versions"].append(ver)
+    return st.version_view(proj, sec, ver)
+
+
+def secrets_versions_access(st, g, q, body):
+    proj, sec = st.find_secret(g["project"], g["secret"], "secretmanager.versions.access")
+    ref = g["version"]
+    name = f"projects/{proj['number']}/secrets/{sec['id']}"
+    if ref == "latest":
+        if not sec["versions"]:
+            raise ApiError(404, f"Secret [{name}] not found or has no versions.")
+        ver = sec["versions"][-1]
+    else:
+        # Numbers, or aliases (not modelled, so never found).
+        n = int(ref) if ref.isdigit() else 0
+        if not 1 <= n <= len(sec["versions"]):
+            raise ApiError(404, f"Secret Version [{name}/versions/{ref}] not found.")
+        ver = sec["versions"][n - 1]
+    return {"name": f"{name}/versions/{ver['number']}",
+            "payload": {"data": ver["data"], "dataCrc32c": ver["crc32c"]}}
+
+
 def get_iam_policy(st, g, q, body):
     proj = st.project(g["project"], "resourcemanager.projects.getIamPolicy")
     version = body.get("options", {}).get("requestedPolicyVersion", 0)
@@ -1005,19 +1340,32 @@ HANDLERS = {
     "serviceAccounts.keys.enable": keys_set_disabled(False),
     "getIamPolicy": get_iam_policy,
     "setIamPolicy": set_iam_policy,
+    "secrets.create": secrets_create,
+    "secrets.get": secrets_get,
+    "secrets.addVersion": secrets_add_version,
+    "secrets.versions.access": secrets_versions_access,
 }
 METHOD_NAMES = [r[2] for r in ROUTES]
 
 
-def fault_error(fault, proj_number):
+def service_of(method):
+    if method.startswith("secrets."):
+        return "secretmanager.googleapis.com"
+    if method in ("getIamPolicy", "setIamPolicy"):
+        return "cloudresourcemanager.googleapis.com"
+    return "iam.googleapis.com"
+
+
+def fault_error(fault, proj_number, method):
+    service = service_of(method)
     if fault == "429":
         return ApiError(429, "Quota exceeded for quota metric 'Requests' and limit 'Requests per "
-                             "minute' of service 'iam.googleapis.com' for consumer "
+                             f"minute' of service '{service}' for consumer "
                              f"'project_number:{proj_number}'.", details=[{
                                  "@type": "type.googleapis.com/google.rpc.ErrorInfo",
                                  "reason": "RATE_LIMIT_EXCEEDED",
                                  "domain": "googleapis.com",
-                                 "metadata": {"service": "iam.googleapis.com",
+                                 "metadata": {"service": service,
                                               "consumer": f"projects/{proj_number}"},
                              }])
     if fault == "500":
@@ -1129,8 +1477,9 @@ class Handler(BaseHTTPRequestHandler):
             if proj is not None:
                 st.race(proj)
         elif fault is not None:
-            proj = st.projects.get(groups.get("project"))
-            raise fault_error(fault, proj["number"] if proj else "0")
+            ref = groups.get("project")
+            proj = next((p for p in st.projects.values() if ref in (p["id"], p["number"])), None)
+            raise fault_error(fault, proj["number"] if proj else "0", name)
         value = HANDLERS[name](st, groups, query, body)
         return encode_message(value, resp_schema, int_enums)
 

@@ -91,6 +91,10 @@ pub enum Sink {
     /// A secret in AWS Secrets Manager (created, or given a new version), written
     /// by the AWS provider that minted the key.
     AwsSecretsManager { secret_id: String },
+    /// A secret in Google Cloud Secret Manager, in the provider block's project
+    /// (created if missing, else given a new version), written by the GCP
+    /// provider that minted the key.
+    GcpSecretManager { secret_id: String },
 }
 
 impl Sink {

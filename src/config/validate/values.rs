@@ -133,6 +133,15 @@ impl Validator<'_> {
         };
         let sink = match &value.value {
             Value::String(s) if s == "stdout" => Ok(Sink::Stdout),
+            Value::Object(map) if map.len() == 1 && map.contains_key("gcp_secret_manager") => map
+                .get("gcp_secret_manager")
+                .and_then(secret_id)
+                .filter(|id| is_gcp_secret_id(id))
+                .map(|secret_id| Sink::GcpSecretManager { secret_id })
+                .ok_or(
+                    "write `gcp_secret_manager: {secret_id: <id>}`, an id of 1 to 255 \
+                         letters, digits, `-` and `_` in the provider block's project",
+                ),
             Value::Object(map) if map.len() == 1 => {
                 match (map.get("file"), map.get("aws_secrets_manager")) {
                     (Some(Value::String(path)), _) if !path.trim().is_empty() => {
@@ -247,4 +256,12 @@ impl Validator<'_> {
             })
             .ok()
     }
+}
+
+/// Secret Manager's rule for secret ids: 1 to 255 of `[A-Za-z0-9_-]`.
+fn is_gcp_secret_id(id: &str) -> bool {
+    (1..=255).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
