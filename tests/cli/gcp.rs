@@ -219,6 +219,79 @@ fn gcp_project_from_nothing_converges_and_corrects_drift() {
     assert_eq!(account.get("disabled"), None, "enabled again");
     // The unmanaged account is reported, not deleted (prune is off).
     standin.ok("GET", &Standin::account_path("stray-account"), "");
+
+    let first_key_file = ws.read("secrets/ci-primary.json");
+    // Rotation: the key is past its age (`1s` here). The old key cannot be
+    // deleted once, so the new one is taken back and nothing changes.
+    ws.write(
+        "nhi.yaml",
+        &config(&standin, "", "").replace("rotate_after: 90d", "rotate_after: 1s"),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let rotate = standin.nhi(&ws, &["plan", "-o", "rotate.plan"]);
+    ok(&rotate);
+    assert!(
+        rotate
+            .stdout
+            .contains("Plan: 0 to create, 0 to update, 1 to rotate, 0 to delete."),
+        "{}",
+        rotate.stdout
+    );
+    let keys_before = standin.ok(
+        "GET",
+        &format!(
+            "{}/keys?keyTypes=USER_MANAGED",
+            Standin::account_path("ci-deployer")
+        ),
+        "",
+    );
+    standin.ok(
+        "POST",
+        "/_standin/faults",
+        r#"{"method": "serviceAccounts.keys.delete", "fault": "500", "count": 1}"#,
+    );
+    std::fs::rename(
+        ws.path().join("secrets/ci-primary.json"),
+        ws.path().join("secrets/old.json"),
+    )
+    .unwrap();
+    let failed = standin.nhi(&ws, &["apply", "rotate.plan", "--trust", "trust.yaml"]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(
+        failed
+            .stderr
+            .contains("`serviceAccounts.keys.delete` on key"),
+        "{}",
+        failed.stderr
+    );
+    let keys_after = standin.ok(
+        "GET",
+        &format!(
+            "{}/keys?keyTypes=USER_MANAGED",
+            Standin::account_path("ci-deployer")
+        ),
+        "",
+    );
+    assert_eq!(keys_after, keys_before, "the new key was taken back");
+    assert!(
+        !ws.path().join("secrets/ci-primary.json").exists(),
+        "no key file for a key that was taken back"
+    );
+    // Without the fault the rotation goes through: one key, a new one, in a new file.
+    let rotate = standin.nhi(&ws, &["plan", "-o", "rotate2.plan"]);
+    ok(&rotate);
+    ok(&standin.nhi(&ws, &["apply", "rotate2.plan", "--trust", "trust.yaml"]));
+    let keys_now = standin.ok(
+        "GET",
+        &format!(
+            "{}/keys?keyTypes=USER_MANAGED",
+            Standin::account_path("ci-deployer")
+        ),
+        "",
+    );
+    assert_eq!(keys_now["keys"].as_array().unwrap().len(), 1);
+    assert_ne!(keys_now, keys_before);
+    assert_ne!(ws.read("secrets/ci-primary.json"), first_key_file);
 }
 
 #[test]

@@ -98,9 +98,14 @@ pub(crate) async fn apply(
         }
         Operation::CreateKey { identity, key } => create_key(ctx, &identity, &key, secret_id).await,
         Operation::RotateKey { identity, key, old } => {
-            let response = create_key(ctx, &identity, &key, secret_id).await?;
-            delete_key(ctx, &identity, &old).await?;
-            Ok(response)
+            let minted = create_key(ctx, &identity, &key, secret_id).await?;
+            match delete_key(ctx, &identity, &old).await {
+                Ok(()) => Ok(minted),
+                Err(err) => Err(after_failed_rotation(
+                    ctx, &identity, minted, secret_id, &old.id, err,
+                )
+                .await),
+            }
         }
         Operation::DeleteKey { identity, key } => {
             delete_key(ctx, &identity, &key).await?;
@@ -255,14 +260,16 @@ async fn switch(ctx: &Ctx<'_>, name: &str, disabled: bool) -> Result<(), Provide
 async fn delete_identity(ctx: &Ctx<'_>, name: &str) -> Result<(), ProviderError> {
     ctx.writes.take().await;
     ctx.calls.add();
-    ctx.clients
+    let deleted = ctx
+        .clients
         .iam
         .delete_service_account()
         .set_name(ctx.settings.account_resource(name))
         .send()
         .await
-        .map_err(|e| api_error("serviceAccounts.delete", &object(name), &e))?;
-    Ok(())
+        .map(drop)
+        .map_err(|e| api_error("serviceAccounts.delete", &object(name), &e));
+    gone_is_ok(deleted)
 }
 
 /// Rewrites nhi's record of key names on the service account.
@@ -370,8 +377,45 @@ async fn delete_key_by_id(ctx: &Ctx<'_>, identity: &str, id: &str) -> Result<(),
     Ok(())
 }
 
+/// The error of a rotation whose new key exists but whose old key could not be
+/// deleted. A key file the engine would never deliver is useless, so a new key
+/// bound for a local sink is deleted again; one already in Secret Manager stays,
+/// and the error says where it is.
+async fn after_failed_rotation(
+    ctx: &Ctx<'_>,
+    identity: &str,
+    minted: ApplyResponse,
+    secret_id: Option<&str>,
+    old: &str,
+    err: ProviderError,
+) -> ProviderError {
+    let new = minted.new_key_id.unwrap_or_default();
+    if let Some(secret_id) = secret_id {
+        return ProviderError::Other(format!(
+            "the new key `{new}` of service account `{identity}` is in secret `{secret_id}`, \
+             but the old key `{old}` could not be deleted: {err}"
+        ));
+    }
+    drop(minted.secret);
+    let _ = delete_key_by_id(ctx, identity, &new).await;
+    let _ = record_keys(ctx, identity, |keys| {
+        keys.remove(&new);
+    })
+    .await;
+    err
+}
+
+/// A delete whose object is already gone has done its work (a re-run after a
+/// partial failure converges).
+fn gone_is_ok(result: Result<(), ProviderError>) -> Result<(), ProviderError> {
+    match result {
+        Err(ProviderError::NotFound(_)) => Ok(()),
+        other => other,
+    }
+}
+
 async fn delete_key(ctx: &Ctx<'_>, identity: &str, key: &ObservedKey) -> Result<(), ProviderError> {
-    delete_key_by_id(ctx, identity, &key.id).await?;
+    gone_is_ok(delete_key_by_id(ctx, identity, &key.id).await)?;
     record_keys(ctx, identity, |keys| {
         keys.remove(&key.id);
     })
