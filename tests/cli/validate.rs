@@ -247,18 +247,19 @@ fn provider_rules_are_checked_offline() {
             "    keys:\n      - name: k\n        sink: {aws_secrets_manager: {secret_id: \"\"}}\n",
             "nhi::config::invalid_sink",
         ),
+        (
+            "a user description IAM cannot keep in a tag",
+            "    description: Deploys, then tests\n",
+            "(no commas), at most 256",
+        ),
     ];
-    for (name, tail, code) in cases {
-        let ws = Workspace::empty();
-        ws.write("nhi.yaml", &format!("{HEAD}{tail}"));
-        let run = ws.run(&["validate"]);
-        assert_eq!(run.code, 1, "{name}: {}", run.stderr);
-        assert!(
-            run.stderr.contains(code),
-            "{name}: expected `{code}` in\n{}",
-            run.stderr
-        );
-    }
+    refused_offline(HEAD, cases);
+    // A role's own description field takes commas.
+    let ws = Workspace::empty();
+    let role = "version: 1\nproviders:\n  - name: prod\n    type: aws\n    settings: {path_prefix: /nhi/}\nidentities:\n  - name: app\n    provider: prod\n    kind: role\n    owner: o@example.com\n    description: Serves, then sleeps\n    attributes:\n      trust_policy: {Version: \"2012-10-17\", Statement: []}\n";
+    ws.write("nhi.yaml", role);
+    let run = ws.run(&["validate"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
     // A role without a trust policy, and the same file with one.
     let ws = Workspace::empty();
     let role = "version: 1\nproviders:\n  - name: prod\n    type: aws\n    settings: {path_prefix: /nhi/}\nidentities:\n  - name: app\n    provider: prod\n    kind: role\n    owner: o@example.com\n";
@@ -269,6 +270,90 @@ fn provider_rules_are_checked_offline() {
             .contains("nhi::config::invalid_attributes")
     );
     ws.write("nhi.yaml", &format!("{role}    attributes:\n      trust_policy: {{Version: \"2012-10-17\", Statement: []}}\n"));
+    let run = ws.run(&["validate"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+/// Each case (name, tail appended to `head`, expected text) fails `nhi validate`
+/// with exit 1 and says the expected text.
+fn refused_offline(head: &str, cases: &[(&str, &str, &str)]) {
+    for (name, tail, expected) in cases {
+        let ws = Workspace::empty();
+        ws.write("nhi.yaml", &format!("{head}{tail}"));
+        let run = ws.run(&["validate"]);
+        assert_eq!(run.code, 1, "{name}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(expected),
+            "{name}: expected `{expected}` in\n{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn gcp_rules_are_checked_offline() {
+    const HEAD: &str = "version: 1\nproviders:\n  - name: prod\n    type: gcp\n    settings: {project: acme-prod}\nidentities:\n  - name: ci-bot\n    provider: prod\n    owner: o@example.com\n";
+    let long = "d".repeat(230);
+    let too_long = format!("    description: {long}\n");
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "a role that is not a role",
+            "    bindings:\n      - role: admin\n",
+            "nhi::config::invalid_binding",
+        ),
+        (
+            "a resource that is not the project",
+            "    bindings:\n      - role: roles/viewer\n        resource: bucket/x\n",
+            "use `*` (the project) or `condition:<title>`",
+        ),
+        (
+            "a condition without an expression",
+            "    bindings:\n      - role: roles/viewer\n        resource: condition:t\n        policy: {description: x}\n",
+            "needs a non-empty string `expression`",
+        ),
+        ("labels", "    tags: {team: a}\n", "have no labels or tags"),
+        (
+            "an unknown attribute",
+            "    attributes: {color: blue}\n",
+            "nhi::config::invalid_attributes",
+        ),
+        (
+            "a description with no room for the owner and key record",
+            &too_long,
+            "holds at most 256: shorten the description or owner",
+        ),
+        (
+            "another cloud's sink",
+            "    keys:\n      - name: k\n        sink: {aws_secrets_manager: {secret_id: x}}\n",
+            "nhi::config::invalid_sink",
+        ),
+        (
+            "a secret id Secret Manager refuses",
+            "    keys:\n      - name: k\n        sink: {gcp_secret_manager: {secret_id: \"a/b\"}}\n",
+            "nhi::config::invalid_sink",
+        ),
+    ];
+    refused_offline(HEAD, cases);
+    let bad_name = HEAD.replace("name: ci-bot", "name: CI");
+    refused_offline(
+        &bad_name,
+        &[(
+            "an account id Google refuses",
+            "",
+            "not a valid service account id",
+        )],
+    );
+    let no_project = HEAD.replace("{project: acme-prod}", "{}");
+    refused_offline(
+        &no_project,
+        &[("no project", "", "missing setting `project`")],
+    );
+    // The same identity, well formed, validates.
+    let ws = Workspace::empty();
+    ws.write(
+        "nhi.yaml",
+        &format!("{HEAD}    description: Deploys\n    keys:\n      - name: k\n        sink: {{gcp_secret_manager: {{secret_id: ci-bot-key}}}}\n    bindings:\n      - role: roles/viewer\n"),
+    );
     let run = ws.run(&["validate"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
 }

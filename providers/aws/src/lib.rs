@@ -100,6 +100,16 @@ impl ProviderType for AwsType {
         mapping::check_tags(tags)
     }
 
+    fn check_description(
+        &self,
+        kind: &str,
+        owner: &str,
+        description: &str,
+        _key_names: &[&str],
+    ) -> Result<(), String> {
+        mapping::check_description(kind, owner, description)
+    }
+
     fn accepts_sink(&self, sink: &Sink) -> bool {
         sink.is_local() || matches!(sink, Sink::AwsSecretsManager { .. })
     }

@@ -189,6 +189,38 @@ pub(crate) fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), String> 
     Ok(())
 }
 
+/// Whether IAM can hold the owner (tag `nhi:owner`) and the description (a user's
+/// tag `nhi:description`, a role's own description field).
+pub(crate) fn check_description(kind: &str, owner: &str, description: &str) -> Result<(), String> {
+    let tag_value = |value: &str| {
+        value.chars().count() <= 256
+            && value
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c))
+    };
+    if !tag_value(owner) {
+        return Err(format!(
+            "the owner is kept in tag `{OWNER_TAG}`, whose value IAM limits to letters, digits, \
+             spaces and `_.:/=+-@`, at most 256"
+        ));
+    }
+    if kind == "role" {
+        let role_text = |c: char| matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{a1}'..='\u{ff}');
+        if description.chars().count() > 1000 || !description.chars().all(role_text) {
+            return Err(
+                "a role's description is at most 1000 characters of printable Latin-1 text"
+                    .to_owned(),
+            );
+        }
+    } else if !tag_value(description) {
+        return Err(format!(
+            "a user's description is kept in tag `{DESCRIPTION_TAG}`, whose value IAM limits to \
+             letters, digits, spaces and `_.:/=+-@` (no commas), at most 256"
+        ));
+    }
+    Ok(())
+}
+
 /// What a binding stands for in IAM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Grant<'a> {

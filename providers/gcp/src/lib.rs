@@ -89,6 +89,25 @@ impl ProviderType for GcpType {
         }
     }
 
+    fn check_description(
+        &self,
+        _kind: &str,
+        owner: &str,
+        description: &str,
+        key_names: &[&str],
+    ) -> Result<(), String> {
+        // Key ids are 40 hex digits; the record holds one entry a live key.
+        let record = mapping::Record {
+            owner: owner.to_owned(),
+            keys: key_names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| (format!("{i:040x}"), (*name).to_owned()))
+                .collect(),
+        };
+        mapping::compose_description(description, &record).map(drop)
+    }
+
     fn accepts_sink(&self, sink: &Sink) -> bool {
         sink.is_local() || matches!(sink, Sink::GcpSecretManager { .. })
     }

@@ -72,6 +72,19 @@ pub trait ProviderType: Send + Sync {
         let _ = tags;
         Ok(())
     }
+    /// Whether the cloud can hold this identity's owner and description where the
+    /// provider keeps them (AWS: tags; GCP: the account's 256-byte description,
+    /// beside the record of the named keys).
+    fn check_description(
+        &self,
+        kind: &str,
+        owner: &str,
+        description: &str,
+        key_names: &[&str],
+    ) -> Result<(), String> {
+        let _ = (kind, owner, description, key_names);
+        Ok(())
+    }
     /// The most keys an identity may hold at once (AWS: 2), if the cloud limits
     /// it; rotation then deletes the old key first when every slot is taken.
     fn key_slots(&self) -> Option<usize> {

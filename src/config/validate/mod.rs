@@ -348,6 +348,21 @@ impl Validator<'_> {
                 .with_help("rename or remove the tag");
             self.push(problem);
         }
+        if let (Some(provider_type), Some(kind), Some(owner)) = (provider_type, kind, owner) {
+            let key_names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+            if let Err(reason) =
+                provider_type.check_description(kind, owner, &raw.description, &key_names)
+            {
+                let problem = self
+                    .problem(
+                        K::InvalidValue,
+                        format!("the owner or description of {who} cannot be stored"),
+                    )
+                    .label(self.span(entry), reason)
+                    .with_help("shorten the description or the owner");
+                self.push(problem);
+            }
+        }
 
         if self.problems.len() > before {
             return None;
