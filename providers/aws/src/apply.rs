@@ -12,11 +12,12 @@ use nhi_provider_sdk::{
 };
 use zeroize::Zeroize as _;
 
-use crate::error::{api_error, gone_is_ok, settle};
+use crate::error::api_error;
 use crate::mapping::{self, Grant, INLINE_PREFIX, KEY_TAG_PREFIX, Kind, RawIdentity, TRUST_POLICY};
 use crate::policy::normalize_policy;
 use crate::secrets;
 use crate::settings::Settings;
+use nhi_provider_sdk::settle::{gone_is_ok, settle};
 
 /// What an apply works with.
 pub(crate) struct Ctx<'a> {

@@ -18,6 +18,8 @@ use nhi_provider_sdk::{
 };
 use zeroize::Zeroizing;
 
+use nhi_provider_sdk::settle::{gone_is_ok, settle};
+
 use crate::clients::Clients;
 use crate::error::{api_error, is_conflict, is_unseen_member};
 use crate::mapping::{self, Record};
@@ -30,30 +32,6 @@ use crate::settings::Settings;
 const POLICY_TRIES: u32 = 5;
 /// Pause before another round after losing an etag race (doubles each round).
 const POLICY_FIRST_WAIT: Duration = Duration::from_millis(50);
-/// Tries of a call that may not see an account created a moment ago: IAM reads
-/// are eventually consistent. The first wait doubles each time (1.5 s in all).
-const SETTLE_TRIES: u32 = 5;
-const SETTLE_FIRST_WAIT: Duration = Duration::from_millis(100);
-
-/// Runs `call` again while it reports `NotFound`, a bounded number of times.
-async fn settle<T, F, Fut>(mut call: F) -> Result<T, ProviderError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, ProviderError>>,
-{
-    let mut wait = SETTLE_FIRST_WAIT;
-    let mut tries = 1;
-    loop {
-        match call().await {
-            Err(ProviderError::NotFound(_)) if tries < SETTLE_TRIES => {
-                tokio::time::sleep(wait).await;
-                wait *= 2;
-                tries += 1;
-            }
-            other => return other,
-        }
-    }
-}
 
 pub(crate) struct Ctx<'a> {
     pub(crate) clients: &'a Clients,
@@ -403,15 +381,6 @@ async fn after_failed_rotation(
     })
     .await;
     err
-}
-
-/// A delete whose object is already gone has done its work (a re-run after a
-/// partial failure converges).
-fn gone_is_ok(result: Result<(), ProviderError>) -> Result<(), ProviderError> {
-    match result {
-        Err(ProviderError::NotFound(_)) => Ok(()),
-        other => other,
-    }
 }
 
 async fn delete_key(ctx: &Ctx<'_>, identity: &str, key: &ObservedKey) -> Result<(), ProviderError> {

@@ -10,6 +10,7 @@ pub mod lockfile;
 mod model;
 mod operation;
 mod provider;
+pub mod settle;
 
 pub use address::Address;
 pub use age::{Age, AgeError};
