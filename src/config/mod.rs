@@ -6,6 +6,7 @@
 //! code and the offending text underlined; well-formed files report all at once.
 
 mod error;
+mod fast;
 mod model;
 mod raw;
 mod schema;
@@ -38,18 +39,10 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let name = path.display().to_string();
     let src = error::Source::new(&name, text);
-    let raw = yaml::parse(&src, text).map_err(ConfigError::Problem)?;
-    let valid = validate::validate(&src, &raw).map_err(|mut problems| {
-        if problems.len() == 1 {
-            ConfigError::Problem(Box::new(problems.remove(0)))
-        } else {
-            ConfigError::Invalid {
-                path: name.clone(),
-                src: src.named(),
-                problems,
-            }
-        }
-    })?;
+    let valid = match fast::parse(&src, text) {
+        Some(valid) => valid,
+        None => slow(&src, text)?,
+    };
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
@@ -60,6 +53,24 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         digest: Digest::of(text.as_bytes()),
         providers: valid.providers,
         identities: valid.identities,
+    })
+}
+
+/// The general path: serde-saphyr with spans, then validation. Every error comes
+/// from here.
+fn slow(src: &error::Source<'_>, text: &str) -> Result<validate::Valid, ConfigError> {
+    let name = src.name().to_owned();
+    let raw = yaml::parse(src, text).map_err(ConfigError::Problem)?;
+    validate::validate(src, &raw).map_err(|mut problems| {
+        if problems.len() == 1 {
+            ConfigError::Problem(Box::new(problems.remove(0)))
+        } else {
+            ConfigError::Invalid {
+                path: name.clone(),
+                src: src.named(),
+                problems,
+            }
+        }
     })
 }
 

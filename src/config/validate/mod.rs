@@ -26,37 +26,108 @@ pub(crate) struct Valid {
 
 /// Check everything; on failure, every problem found, in file order.
 pub(crate) fn validate(source: &Source<'_>, raw: &RawConfig) -> Result<Valid, Vec<Problem>> {
-    let mut v = Validator {
-        source,
-        problems: Vec::new(),
-        types: HashMap::new(),
-    };
-    if let Some(version) = &raw.version
-        && version.value != 1
-    {
-        let problem = v
-            .problem(K::UnsupportedVersion, format!("unsupported configuration version `{}`", version.value))
-            .label(v.span(version), "this version")
-            .with_help("this nhi reads `version: 1`; write that, or use the nhi release that wrote this file");
-        v.problems.push(problem);
+    let mut v = Incremental::new(source);
+    if let Some(version) = &raw.version {
+        v.version(version);
     }
-    let providers: Vec<ProviderBlock> =
-        raw.providers.iter().filter_map(|p| v.provider(p)).collect();
-    let mut seen = HashMap::new();
-    let identities: Vec<DesiredIdentity> = raw
-        .identities
-        .iter()
-        .filter_map(|i| v.identity(i, &mut seen))
-        .collect();
-    if v.problems.is_empty() {
-        Ok(Valid {
-            providers,
-            identities,
-        })
-    } else {
-        let mut problems = v.problems;
-        problems.sort_by_key(Problem::offset);
-        Err(problems)
+    for provider in &raw.providers {
+        v.provider(provider);
+    }
+    for identity in &raw.identities {
+        v.identity(identity);
+    }
+    v.finish()
+}
+
+/// Validation one entry at a time, so that a reader can check each identity as it
+/// is read instead of holding the whole raw configuration. Provider blocks must all
+/// be given before the first identity.
+pub(crate) struct Incremental<'a> {
+    v: Validator<'a>,
+    seen: HashMap<(String, String), SourceSpan>,
+    providers: Vec<ProviderBlock>,
+    identities: Vec<DesiredIdentity>,
+}
+
+impl<'a> Incremental<'a> {
+    pub(crate) fn new(source: &'a Source<'a>) -> Self {
+        Self {
+            v: Validator {
+                source,
+                problems: Vec::new(),
+                types: HashMap::new(),
+            },
+            seen: HashMap::new(),
+            providers: Vec::new(),
+            identities: Vec::new(),
+        }
+    }
+
+    pub(crate) fn version(&mut self, version: &Spanned<i64>) {
+        let v = &mut self.v;
+        if version.value != 1 {
+            let problem = v
+                .problem(K::UnsupportedVersion, format!("unsupported configuration version `{}`", version.value))
+                .label(v.span(version), "this version")
+                .with_help("this nhi reads `version: 1`; write that, or use the nhi release that wrote this file");
+            v.problems.push(problem);
+        }
+    }
+
+    pub(crate) fn provider(&mut self, provider: &Spanned<RawProvider>) {
+        if let Some(block) = self.v.provider(provider) {
+            self.providers.push(block);
+        }
+    }
+
+    pub(crate) fn identity(&mut self, identity: &Spanned<RawIdentity>) {
+        if let Some(identity) = self.v.identity(identity, &mut self.seen) {
+            self.identities.push(identity);
+        }
+    }
+
+    /// Whether any problem was found so far.
+    pub(crate) fn has_problems(&self) -> bool {
+        !self.v.problems.is_empty()
+    }
+
+    pub(crate) fn reserve_identities(&mut self, additional: usize) {
+        self.identities.reserve(additional);
+        self.seen.reserve(additional);
+    }
+
+    /// Takes over the identities `other` validated after those of `self`, when
+    /// neither has problems and no identity is declared in both.
+    pub(crate) fn merge(&mut self, other: Self) -> Result<(), ()> {
+        if self.has_problems() || other.has_problems() {
+            return Err(());
+        }
+        if self.identities.is_empty() {
+            self.seen = other.seen;
+            self.identities = other.identities;
+            return Ok(());
+        }
+        for (key, span) in other.seen {
+            if self.seen.insert(key, span).is_some() {
+                return Err(());
+            }
+        }
+        self.identities.extend(other.identities);
+        Ok(())
+    }
+
+    /// The valid configuration, or every problem found, in file order.
+    pub(crate) fn finish(self) -> Result<Valid, Vec<Problem>> {
+        if self.v.problems.is_empty() {
+            Ok(Valid {
+                providers: self.providers,
+                identities: self.identities,
+            })
+        } else {
+            let mut problems = self.v.problems;
+            problems.sort_by_key(Problem::offset);
+            Err(problems)
+        }
     }
 }
 
