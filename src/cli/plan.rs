@@ -77,14 +77,28 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
                 .and_then(nhi_provider_sdk::ProviderType::key_slots),
         })
         .collect();
-    let diff = crate::diff::diff(&config, &scopes, now);
+    // Hashing each scope's whole live state takes as long as a large diff: both
+    // run at once.
+    let (diff, digests) = std::thread::scope(|threads| {
+        let digests = threads.spawn(|| {
+            refreshed
+                .iter()
+                .map(|r| nhi_provider_sdk::fingerprint(&r.observed))
+                .collect::<Vec<_>>()
+        });
+        let diff = crate::diff::diff(&config, &scopes, now);
+        (diff, digests.join())
+    });
+    let digests = digests.map_err(|_| miette::miette!("hashing the live state failed"))?;
     phase("diff", &mut phases);
     let reads: Vec<_> = refreshed
         .iter()
-        .map(|r| ScopeRead {
+        .zip(digests)
+        .map(|(r, digest)| ScopeRead {
             block: &r.block,
             scope: r.scope.clone(),
             observed: &r.observed,
+            observed_digest: Some(digest),
         })
         .collect();
     let signer = match &args.sign_key {
@@ -144,9 +158,14 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         }
     }
     if global.verbose {
+        let laps: Vec<String> = phases
+            .iter()
+            .map(|(name, secs)| format!("{name} {secs:.3} s"))
+            .collect();
         crate::render::note(&format!(
-            "planned in {:.3} s",
-            started.elapsed().as_secs_f64()
+            "planned in {:.3} s ({})",
+            started.elapsed().as_secs_f64(),
+            laps.join(", ")
         ));
     }
     let changes = file.body.has_changes();

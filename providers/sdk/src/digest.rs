@@ -41,7 +41,7 @@ pub fn fingerprint<T: Serialize>(value: &T) -> Digest {
     Digest(hasher.sha.finalize().into())
 }
 
-/// Hashes what is written. serde_json writes a few bytes at a time; gathering them
+/// Hashes what is written. `serde_json` writes a few bytes at a time; gathering them
 /// first makes hashing a large state several times faster (same bytes, same digest).
 struct HashWriter {
     sha: Sha256,
