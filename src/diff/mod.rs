@@ -555,12 +555,11 @@ impl<'a> Builder<'a> {
             .or_insert(fingerprint);
         // A change below an identity also depends on the identity itself being as observed.
         let parent = address.identity_of();
-        if parent != *address {
-            if let std::collections::btree_map::Entry::Vacant(slot) =
+        if parent != *address
+            && let std::collections::btree_map::Entry::Vacant(slot) =
                 self.diff.touched.entry(parent)
-            {
-                slot.insert(self.parent.fingerprint());
-            }
+        {
+            slot.insert(self.parent.fingerprint());
         }
     }
 
