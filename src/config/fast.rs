@@ -99,7 +99,7 @@ fn read(source: &Source<'_>, text: &str, parallel_bytes: usize) -> R<Valid> {
 
 /// Validates one identity; declines on its first problem.
 fn one(v: &mut Incremental<'_>, node: Node<'_>) -> R<()> {
-    v.identity(&spanned(identity(node)?));
+    v.identity(&mut spanned(identity(node)?));
     if v.has_problems() {
         return Err(Decline);
     }
@@ -179,7 +179,22 @@ fn spanned<T>(value: T) -> Spanned<T> {
 /// separators, byte order marks and non-characters.
 fn check_characters(text: &str) -> R<()> {
     let bytes = text.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
+    // Nearly every block is printable ASCII: a branch-free test per block first.
+    for (n, block) in bytes.chunks(64).enumerate() {
+        let plain = block.iter().fold(true, |ok, &b| {
+            ok & ((0x20..0x7f).contains(&b) | (b == b'\n'))
+        });
+        if !plain {
+            check_bytes(bytes, n * 64, n * 64 + block.len())?;
+        }
+    }
+    Ok(())
+}
+
+/// [`check_characters`] for `bytes[from..to]`, looking past `to` for sequences
+/// that straddle it.
+fn check_bytes(bytes: &[u8], from: usize, to: usize) -> R<()> {
+    for (i, &b) in bytes.iter().enumerate().take(to).skip(from) {
         let bad = match b {
             b'\n' => false,
             0..0x20 | 0x7f => true,

@@ -39,10 +39,22 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let name = path.display().to_string();
     let src = error::Source::new(&name, text);
-    let valid = match fast::parse(&src, text) {
-        Some(valid) => valid,
-        None => slow(&src, text)?,
+    let read = || match fast::parse(&src, text) {
+        Some(valid) => Ok(valid),
+        None => slow(&src, text),
     };
+    // A large file is hashed while it is read.
+    let (valid, digest) = if text.len() < 1 << 20 {
+        (read(), Digest::of(text.as_bytes()))
+    } else {
+        std::thread::scope(|threads| {
+            let digest = threads.spawn(|| Digest::of(text.as_bytes()));
+            let valid = read();
+            let digest = digest.join().expect("invariant: hashing does not panic");
+            (valid, digest)
+        })
+    };
+    let valid = valid?;
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
@@ -50,7 +62,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     Ok(Config {
         path: path.to_path_buf(),
         dir,
-        digest: Digest::of(text.as_bytes()),
+        digest,
         providers: valid.providers,
         identities: valid.identities,
     })
@@ -60,8 +72,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
 /// from here.
 fn slow(src: &error::Source<'_>, text: &str) -> Result<validate::Valid, ConfigError> {
     let name = src.name().to_owned();
-    let raw = yaml::parse(src, text).map_err(ConfigError::Problem)?;
-    validate::validate(src, &raw).map_err(|mut problems| {
+    let mut raw = yaml::parse(src, text).map_err(ConfigError::Problem)?;
+    validate::validate(src, &mut raw).map_err(|mut problems| {
         if problems.len() == 1 {
             ConfigError::Problem(Box::new(problems.remove(0)))
         } else {

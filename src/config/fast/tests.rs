@@ -12,8 +12,8 @@ use super::{parse, read};
 /// What the slow path makes of `text`: the validated model, or `None` on any error.
 fn slow(text: &str) -> Option<validate::Valid> {
     let source = Source::new("nhi.yaml", text);
-    let raw = yaml::parse(&source, text).ok()?;
-    validate::validate(&source, &raw).ok()
+    let mut raw = yaml::parse(&source, text).ok()?;
+    validate::validate(&source, &mut raw).ok()
 }
 
 fn fast(text: &str) -> Option<validate::Valid> {

@@ -25,7 +25,8 @@ pub(crate) struct Valid {
 }
 
 /// Check everything; on failure, every problem found, in file order.
-pub(crate) fn validate(source: &Source<'_>, raw: &RawConfig) -> Result<Valid, Vec<Problem>> {
+/// Moves values out of `raw` into the model instead of copying them.
+pub(crate) fn validate(source: &Source<'_>, raw: &mut RawConfig) -> Result<Valid, Vec<Problem>> {
     let mut v = Incremental::new(source);
     if let Some(version) = &raw.version {
         v.version(version);
@@ -33,7 +34,7 @@ pub(crate) fn validate(source: &Source<'_>, raw: &RawConfig) -> Result<Valid, Ve
     for provider in &raw.providers {
         v.provider(provider);
     }
-    for identity in &raw.identities {
+    for identity in &mut raw.identities {
         v.identity(identity);
     }
     v.finish()
@@ -80,7 +81,8 @@ impl<'a> Incremental<'a> {
         }
     }
 
-    pub(crate) fn identity(&mut self, identity: &Spanned<RawIdentity>) {
+    /// Moves the description, tags and policies out of `identity`.
+    pub(crate) fn identity(&mut self, identity: &mut Spanned<RawIdentity>) {
         if let Some(identity) = self.v.identity(identity, &mut self.seen) {
             self.identities.push(identity);
         }
@@ -309,9 +311,16 @@ impl Validator<'_> {
 
     fn identity(
         &mut self,
-        entry: &Spanned<RawIdentity>,
+        entry: &mut Spanned<RawIdentity>,
         seen: &mut HashMap<(String, String), SourceSpan>,
     ) -> Option<DesiredIdentity> {
+        // Policies are the largest values: moved, not copied, into the model.
+        let mut policies: Vec<Option<Spanned<Value>>> = entry
+            .value
+            .bindings
+            .iter_mut()
+            .map(|b| b.value.policy.take())
+            .collect();
         let raw = &entry.value;
         let before = self.problems.len();
         let name = self.required(raw.name.as_ref(), entry, "identity", "name", "ci-deployer");
@@ -386,8 +395,8 @@ impl Validator<'_> {
         }
         let mut bindings = Vec::with_capacity(raw.bindings.len());
         let mut binding_ids: HashMap<(&str, &str), SourceSpan> = HashMap::new();
-        for entry in &raw.bindings {
-            if let Some(mut binding) = self.binding(entry, &who, &mut binding_ids) {
+        for (entry, policy) in raw.bindings.iter().zip(policies.iter_mut()) {
+            if let Some(mut binding) = self.binding(entry, policy.take(), &who, &mut binding_ids) {
                 if let (Some(provider_type), Some(kind)) = (provider_type, kind) {
                     if let Err(reason) = provider_type.check_binding(kind, &binding) {
                         let problem = self
@@ -423,15 +432,18 @@ impl Validator<'_> {
         if self.problems.len() > before {
             return None;
         }
+        let (provider, name) = (provider?.value.clone(), name?.value.clone());
+        let (kind, owner, attributes) = (kind?.to_owned(), owner?.to_owned(), attributes?);
+        let raw = &mut entry.value;
         Some(DesiredIdentity {
-            provider: provider?.value.clone(),
+            provider,
             identity: Identity {
-                name: name?.value.clone(),
-                kind: kind?.to_owned(),
-                owner: owner?.to_owned(),
-                description: raw.description.clone(),
-                tags: raw.tags.clone(),
-                attributes: attributes?,
+                name,
+                kind,
+                owner,
+                description: std::mem::take(&mut raw.description),
+                tags: std::mem::take(&mut raw.tags),
+                attributes,
             },
             expires,
             keys,

@@ -167,6 +167,7 @@ impl Validator<'_> {
     pub(super) fn binding<'r>(
         &mut self,
         entry: &'r Spanned<RawBinding>,
+        policy: Option<Spanned<Value>>,
         who: &str,
         ids: &mut HashMap<(&'r str, &'r str), SourceSpan>,
     ) -> Option<Binding> {
@@ -211,7 +212,7 @@ impl Validator<'_> {
                 }
             }
         }
-        let policy = raw.policy.as_ref().and_then(|p| self.policy(p, &what));
+        let policy = policy.and_then(|p| self.policy(p, &what));
         if self.problems.len() > before {
             return None;
         }
@@ -222,29 +223,33 @@ impl Validator<'_> {
         })
     }
 
-    fn policy(&mut self, value: &Spanned<Value>, what: &str) -> Option<Value> {
+    fn policy(&mut self, value: Spanned<Value>, what: &str) -> Option<Value> {
+        // `Ok(None)`: the value itself is the policy.
         let result = match &value.value {
-            Value::Object(_) => Ok(value.value.clone()),
+            Value::Object(_) => Ok(None),
             Value::String(text) => match serde_json::from_str::<Value>(text) {
-                Ok(parsed @ Value::Object(_)) => Ok(parsed),
+                Ok(parsed @ Value::Object(_)) => Ok(Some(parsed)),
                 Ok(_) => Err("this JSON is not an object".to_owned()),
                 Err(err) => Err(format!("not JSON: {err}")),
             },
             _ => Err("neither a mapping nor a string".to_owned()),
         };
-        result
-            .map_err(|label| {
+        match result {
+            Ok(None) => Some(value.value),
+            Ok(Some(parsed)) => Some(parsed),
+            Err(label) => {
                 let problem = self
                     .problem(
                         K::InvalidPolicy,
                         format!("the policy of {what} is not a JSON object"),
                     )
-                    .label(self.span(value), label)
+                    .label(self.span(&value), label)
                     .with_help(
                         "write the policy as a YAML mapping, or as a string holding a JSON object",
                     );
                 self.push(problem);
-            })
-            .ok()
+                None
+            }
+        }
     }
 }
