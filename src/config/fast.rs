@@ -181,9 +181,9 @@ fn check_characters(text: &str) -> R<()> {
     let bytes = text.as_bytes();
     // Nearly every block is printable ASCII: a branch-free test per block first.
     for (n, block) in bytes.chunks(64).enumerate() {
-        let plain = block.iter().fold(true, |ok, &b| {
-            ok & ((0x20..0x7f).contains(&b) | (b == b'\n'))
-        });
+        let plain = block.iter().fold(0u8, |bad, &b| {
+            bad | u8::from(!(0x20..0x7f).contains(&b) && b != b'\n')
+        }) == 0;
         if !plain {
             check_bytes(bytes, n * 64, n * 64 + block.len())?;
         }
