@@ -47,14 +47,31 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         lap = std::time::Instant::now();
     };
     let spinner = crate::render::spinner(format!("reading {}", global.config.display()));
-    let config = crate::config::load(&global.config);
+    // In a large configuration the provider blocks come first and are checked
+    // first: their live state is read on another thread while the identities are.
+    let (config, early) = std::thread::scope(|threads| {
+        let mut early = None;
+        let config = crate::config::load_with(&global.config, &mut |dir, blocks| {
+            let (dir, blocks) = (dir.to_path_buf(), blocks.to_vec());
+            early = Some(threads.spawn(move || {
+                let refreshed = super::runtime().map(|runtime| {
+                    runtime.block_on(crate::refresh::refresh_blocks(&dir, &blocks, false))
+                });
+                (blocks, refreshed)
+            }));
+        });
+        (config, early.map(std::thread::ScopedJoinHandle::join))
+    });
     if let Some(s) = spinner {
         s.finish_and_clear();
     }
     let config = config?;
     phase("config", &mut phases);
     let now = super::now()?;
-    let refreshed = super::runtime()?.block_on(crate::refresh::refresh(&config))?;
+    let refreshed = match early {
+        Some(Ok((blocks, Ok(refreshed)))) if blocks == config.providers => refreshed?,
+        _ => super::runtime()?.block_on(crate::refresh::refresh(&config))?,
+    };
     phase("refresh", &mut phases);
     if global.verbose {
         for r in &refreshed {

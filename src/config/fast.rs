@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 use serde_saphyr::{Location, Spanned};
 
 use super::error::Source;
+use super::model::ProviderBlock;
 use super::raw::{RawBinding, RawIdentity, RawKey, RawProvider};
 use super::validate::{Incremental, Valid};
 
@@ -32,13 +33,25 @@ const MAX_DEPTH: usize = 24;
 
 /// The validated configuration in `text`, or `None` when the text is outside the
 /// subset or has any problem.
-pub(crate) fn parse(source: &Source<'_>, text: &str) -> Option<Valid> {
-    read(source, text, PARALLEL_BYTES).ok()
+///
+/// `early` is called with the provider blocks, once they are valid, before a
+/// large `identities:` sequence is read.
+pub(crate) fn parse(
+    source: &Source<'_>,
+    text: &str,
+    early: &mut dyn FnMut(&[ProviderBlock]),
+) -> Option<Valid> {
+    read(source, text, PARALLEL_BYTES, early).ok()
 }
 
 /// [`parse`], reading the identities on several threads when they take at least
 /// `parallel_bytes`.
-fn read(source: &Source<'_>, text: &str, parallel_bytes: usize) -> R<Valid> {
+fn read(
+    source: &Source<'_>,
+    text: &str,
+    parallel_bytes: usize,
+    early: &mut dyn FnMut(&[ProviderBlock]),
+) -> R<Valid> {
     check_characters(text)?;
     let mut cursor = Cursor::new(text);
     let first = cursor.peek().ok_or(Decline)?;
@@ -77,8 +90,11 @@ fn read(source: &Source<'_>, text: &str, parallel_bytes: usize) -> R<Valid> {
                         .try_for_each(|node| one(&mut v, node))?;
                     continue;
                 }
-                if cursor.peeked.is_some() {
+                if cursor.peeked.is_some() || v.has_problems() {
                     return Err(Decline);
+                }
+                if cursor.rest.len() >= parallel_bytes {
+                    early(v.providers());
                 }
                 for part in in_parallel(source, &blocks, cursor.rest, parallel_bytes)? {
                     v.merge(part).map_err(|()| Decline)?;

@@ -26,9 +26,20 @@ pub use schema::json_schema;
 ///
 /// Errors name the file as `path` is written; the digest covers its exact bytes.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    load_with(path, &mut |_, _| {})
+}
+
+/// [`load`], calling `early` with the configuration's directory and its provider
+/// blocks as soon as they are known to be valid, before the identities are read,
+/// when the file is large and the fast reader reads it. The blocks are those the
+/// returned configuration will have, unless loading fails.
+pub fn load_with(
+    path: &Path,
+    early: &mut dyn FnMut(&Path, &[ProviderBlock]),
+) -> Result<Config, ConfigError> {
     let bytes = source::read(path)?;
     let text = source::decode(&path.display().to_string(), &bytes)?;
-    parse(path, text)
+    parse_with(path, text, early)
 }
 
 /// Validate configuration `text` that was read from `path`.
@@ -37,9 +48,22 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 /// (or `.`) is [`Config::dir`]. The digest covers `text`'s bytes, which are the
 /// file's bytes when `text` was read unchanged.
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    parse_with(path, text, &mut |_, _| {})
+}
+
+fn parse_with(
+    path: &Path,
+    text: &str,
+    early: &mut dyn FnMut(&Path, &[ProviderBlock]),
+) -> Result<Config, ConfigError> {
     let name = path.display().to_string();
     let src = error::Source::new(&name, text);
-    let read = || match fast::parse(&src, text) {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut early = |blocks: &[ProviderBlock]| early(&dir, blocks);
+    let mut read = || match fast::parse(&src, text, &mut early) {
         Some(valid) => Ok(valid),
         None => slow(&src, text),
     };
@@ -55,10 +79,6 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         })
     };
     let valid = valid?;
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
     Ok(Config {
         path: path.to_path_buf(),
         dir,

@@ -17,9 +17,9 @@ fn slow(text: &str) -> Option<validate::Valid> {
 }
 
 fn fast(text: &str) -> Option<validate::Valid> {
-    let accepted = parse(&Source::new("nhi.yaml", text), text);
+    let accepted = parse(&Source::new("nhi.yaml", text), text, &mut |_| {});
     // Read in parts on every size, the result must be the same.
-    let parts = read(&Source::new("nhi.yaml", text), text, 0).ok();
+    let parts = read(&Source::new("nhi.yaml", text), text, 0, &mut |_| {}).ok();
     assert_eq!(
         accepted.as_ref().map(|v| (&v.providers, &v.identities)),
         parts.as_ref().map(|v| (&v.providers, &v.identities)),
@@ -78,7 +78,7 @@ fn identities_read_in_parts_are_the_identities_read_whole() {
     }
     let whole = slow(&text).unwrap();
     for parts in [0, 1, 100, 1_000, usize::MAX] {
-        let read = read(&Source::new("nhi.yaml", &text), &text, parts).unwrap();
+        let read = read(&Source::new("nhi.yaml", &text), &text, parts, &mut |_| {}).unwrap();
         assert_eq!(read.identities, whole.identities, "{parts}");
     }
     // The same identity at both ends is found across parts.
@@ -87,7 +87,7 @@ fn identities_read_in_parts_are_the_identities_read_whole() {
         "  - name: svc-0\n    provider: demo\n    owner: again"
     )
     .unwrap();
-    assert!(read(&Source::new("nhi.yaml", &text), &text, 0).is_err());
+    assert!(read(&Source::new("nhi.yaml", &text), &text, 0, &mut |_| {}).is_err());
     assert!(slow(&text).is_none());
 }
 
@@ -382,5 +382,37 @@ proptest! {
         let mut edited = text.clone();
         edited.insert_str(at, insert);
         agree(&edited);
+    }
+}
+
+#[test]
+fn early_provider_blocks_are_the_blocks_of_the_result() {
+    let mut calls = Vec::new();
+    let valid = read(&Source::new("nhi.yaml", BASE), BASE, 0, &mut |blocks| {
+        calls.push(blocks.to_vec());
+    })
+    .unwrap();
+    assert_eq!(calls, [valid.providers]);
+    // Below the size for parallel reading, nothing is started early.
+    let mut called = false;
+    read(
+        &Source::new("nhi.yaml", BASE),
+        BASE,
+        usize::MAX,
+        &mut |_| called = true,
+    )
+    .unwrap();
+    assert!(!called);
+    // A file the fast path declines after the blocks still loads the same blocks.
+    let text = format!("{BASE}    attributes: {{a: 1}}\n");
+    let mut early = Vec::new();
+    assert!(
+        read(&Source::new("nhi.yaml", &text), &text, 0, &mut |b| early
+            .push(b.to_vec()))
+        .is_err()
+    );
+    let config = super::super::parse(std::path::Path::new("nhi.yaml"), &text);
+    if let Ok(config) = config {
+        assert_eq!(early, [config.providers]);
     }
 }

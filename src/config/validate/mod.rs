@@ -88,6 +88,11 @@ impl<'a> Incremental<'a> {
         }
     }
 
+    /// The valid provider blocks so far.
+    pub(crate) fn providers(&self) -> &[ProviderBlock] {
+        &self.providers
+    }
+
     /// Whether any problem was found so far.
     pub(crate) fn has_problems(&self) -> bool {
         !self.v.problems.is_empty()
