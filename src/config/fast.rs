@@ -443,9 +443,15 @@ fn split_key(text: &str) -> Option<(&str, &str)> {
 
 /// Words some YAML readers take for booleans or null.
 fn is_special_word(word: &str) -> bool {
-    ["true", "false", "null", "yes", "no", "on", "off", "y", "n"]
-        .iter()
-        .any(|w| word.eq_ignore_ascii_case(w))
+    let words: &[&str] = match word.len() {
+        1 => &["y", "n"],
+        2 => &["no", "on"],
+        3 => &["yes", "off"],
+        4 => &["true", "null"],
+        5 => &["false"],
+        _ => return false,
+    };
+    words.iter().any(|w| word.eq_ignore_ascii_case(w))
 }
 
 /// A value written on the rest of a line: a scalar or a flow collection of scalars.
