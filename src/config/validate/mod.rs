@@ -6,6 +6,7 @@ mod values;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::fmt;
 
 use miette::SourceSpan;
 use nhi_provider_sdk::{Identity, ProviderType};
@@ -15,6 +16,17 @@ use serde_saphyr::Spanned;
 use super::error::{Problem, ProblemKind as K, Source, did_you_mean, list, quote};
 use super::model::{DesiredIdentity, ProviderBlock};
 use super::raw::{RawConfig, RawIdentity, RawProvider};
+
+/// Text written only when it is displayed: messages that name an entry are needed
+/// only when there is a problem, and formatting them for every valid entry of a
+/// large file costs more than checking it.
+pub(super) struct Lazy<F>(pub(super) F);
+
+impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Lazy<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (self.0)(f)
+    }
+}
 
 const NAME_HELP: &str = "a name starts with a lowercase letter and has at most 63 lowercase letters, digits, `-` or `_`";
 
@@ -163,7 +175,7 @@ impl Validator<'_> {
         &mut self,
         field: Option<&'v Spanned<T>>,
         entry: &Spanned<impl Sized>,
-        what: &str,
+        what: &dyn fmt::Display,
         name: &str,
         example: &str,
     ) -> Option<&'v Spanned<T>> {
@@ -195,7 +207,7 @@ impl Validator<'_> {
     fn non_empty<'s>(
         &mut self,
         value: &'s Spanned<String>,
-        what: &str,
+        what: &dyn fmt::Display,
         help: &str,
     ) -> Option<&'s str> {
         if !value.value.trim().is_empty() {
@@ -227,11 +239,11 @@ impl Validator<'_> {
 
     fn provider(&mut self, entry: &Spanned<RawProvider>) -> Option<ProviderBlock> {
         let raw = &entry.value;
-        let name = self.required(raw.name.as_ref(), entry, "provider block", "name", "demo");
+        let name = self.required(raw.name.as_ref(), entry, &"provider block", "name", "demo");
         let type_name = self.required(
             raw.type_name.as_ref(),
             entry,
-            "provider block",
+            &"provider block",
             "type",
             "local",
         );
@@ -328,23 +340,25 @@ impl Validator<'_> {
             .collect();
         let raw = &entry.value;
         let before = self.problems.len();
-        let name = self.required(raw.name.as_ref(), entry, "identity", "name", "ci-deployer");
-        let who = name.map_or_else(
-            || "this identity".to_owned(),
-            |n| format!("identity {}", quote(&n.value)),
-        );
-        let provider = self.required(raw.provider.as_ref(), entry, &who, "provider", "demo");
-        let owner = self.required(raw.owner.as_ref(), entry, &who, "owner", "team@example.com");
+        let name = self.required(raw.name.as_ref(), entry, &"identity", "name", "ci-deployer");
+        // Messages name the identity only when there is a problem to report.
+        let who = Lazy(|f: &mut fmt::Formatter<'_>| match name {
+            Some(n) => write!(f, "identity {}", quote(&n.value)),
+            None => f.write_str("this identity"),
+        });
+        let who = &who as &dyn fmt::Display;
+        let provider = self.required(raw.provider.as_ref(), entry, who, "provider", "demo");
+        let owner = self.required(raw.owner.as_ref(), entry, who, "owner", "team@example.com");
         let owner = owner.and_then(|o| {
             self.non_empty(
                 o,
-                &format!("the owner of {who}"),
+                &format_args!("the owner of {who}"),
                 "name who answers for this identity: a person, team or mailbox",
             )
         });
 
-        let provider_type = provider.and_then(|p| self.provider_type(p, &who));
-        let kind = provider_type.and_then(|t| self.kind(t, raw.kind.as_ref(), &who));
+        let provider_type = provider.and_then(|p| self.provider_type(p, who));
+        let kind = provider_type.and_then(|t| self.kind(t, raw.kind.as_ref(), who));
 
         if let (Some(name), Some(provider), Some(provider_type), Some(kind)) =
             (name, provider, provider_type, kind)
@@ -388,20 +402,20 @@ impl Validator<'_> {
             raw.attributes.as_ref(),
             provider_type,
             kind,
-            &who,
+            who,
             self.span(entry),
         );
         let mut keys = Vec::with_capacity(raw.keys.len());
         let mut key_names: HashMap<&str, SourceSpan> = HashMap::new();
         for key in &raw.keys {
-            if let Some(key) = self.key(key, &who, &mut key_names, provider_type) {
+            if let Some(key) = self.key(key, who, &mut key_names, provider_type) {
                 keys.push(key);
             }
         }
         let mut bindings = Vec::with_capacity(raw.bindings.len());
         let mut binding_ids: HashMap<(&str, &str), SourceSpan> = HashMap::new();
         for (entry, policy) in raw.bindings.iter().zip(policies.iter_mut()) {
-            if let Some(mut binding) = self.binding(entry, policy.take(), &who, &mut binding_ids) {
+            if let Some(mut binding) = self.binding(entry, policy.take(), who, &mut binding_ids) {
                 if let (Some(provider_type), Some(kind)) = (provider_type, kind) {
                     if let Err(reason) = provider_type.check_binding(kind, &binding) {
                         let problem = self
@@ -462,7 +476,7 @@ impl Validator<'_> {
         raw: Option<&Spanned<Value>>,
         provider_type: Option<&'static dyn ProviderType>,
         kind: Option<&str>,
-        who: &str,
+        who: &dyn fmt::Display,
         fallback: SourceSpan,
     ) -> Option<std::collections::BTreeMap<String, Value>> {
         let (object, span) = match raw {
@@ -513,7 +527,7 @@ impl Validator<'_> {
     fn provider_type(
         &mut self,
         provider: &Spanned<String>,
-        who: &str,
+        who: &dyn fmt::Display,
     ) -> Option<&'static dyn ProviderType> {
         if let Some((provider_type, _)) = self.types.get(&provider.value) {
             return *provider_type;
@@ -550,7 +564,7 @@ impl Validator<'_> {
         &mut self,
         provider_type: &'static dyn ProviderType,
         kind: Option<&Spanned<String>>,
-        who: &str,
+        who: &dyn fmt::Display,
     ) -> Option<&'static str> {
         let kinds = provider_type.kinds();
         let Some(kind) = kind else {

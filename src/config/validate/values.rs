@@ -3,13 +3,14 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::fmt;
 
 use miette::SourceSpan;
 use nhi_provider_sdk::{Age, AgeError, Binding, Sink};
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
-use super::Validator;
+use super::{Lazy, Validator};
 use crate::config::error::{ProblemKind as K, quote};
 use crate::config::model::DesiredKey;
 use crate::config::raw::{RawBinding, RawKey};
@@ -54,7 +55,7 @@ impl Validator<'_> {
     pub(super) fn key<'r>(
         &mut self,
         entry: &'r Spanned<RawKey>,
-        who: &str,
+        who: &dyn fmt::Display,
         names: &mut HashMap<&'r str, SourceSpan>,
         provider_type: Option<&'static dyn nhi_provider_sdk::ProviderType>,
     ) -> Option<DesiredKey> {
@@ -63,7 +64,7 @@ impl Validator<'_> {
         let name = self.required(
             raw.name.as_ref(),
             entry,
-            &format!("a key of {who}"),
+            &format_args!("a key of {who}"),
             "name",
             "primary",
         );
@@ -100,10 +101,10 @@ impl Validator<'_> {
             }
         });
         let expires = raw.expires.as_ref().and_then(|e| self.date(e));
-        let key_who = name.map_or_else(
-            || format!("a key of {who}"),
-            |n| format!("key {} of {who}", quote(&n.value)),
-        );
+        let key_who = Lazy(|f: &mut fmt::Formatter<'_>| match name {
+            Some(n) => write!(f, "key {} of {who}", quote(&n.value)),
+            None => write!(f, "a key of {who}"),
+        });
         let sink = self
             .required(raw.sink.as_ref(), entry, &key_who, "sink", "stdout")
             .and_then(|s| self.sink(s, &key_who, provider_type));
@@ -121,7 +122,7 @@ impl Validator<'_> {
     fn sink(
         &mut self,
         value: &Spanned<Value>,
-        who: &str,
+        who: &dyn fmt::Display,
         provider_type: Option<&'static dyn nhi_provider_sdk::ProviderType>,
     ) -> Option<Sink> {
         let secret_id = |v: &Value| match v {
@@ -168,24 +169,24 @@ impl Validator<'_> {
         &mut self,
         entry: &'r Spanned<RawBinding>,
         policy: Option<Spanned<Value>>,
-        who: &str,
+        who: &dyn fmt::Display,
         ids: &mut HashMap<(&'r str, &'r str), SourceSpan>,
     ) -> Option<Binding> {
         let raw = &entry.value;
         let before = self.problems.len();
-        let what = format!("a binding of {who}");
+        let what = Lazy(|f: &mut fmt::Formatter<'_>| write!(f, "a binding of {who}"));
         let role = self.required(raw.role.as_ref(), entry, &what, "role", "viewer");
         let role = role.and_then(|r| {
             self.non_empty(
                 r,
-                &format!("the role of {what}"),
+                &format_args!("the role of {what}"),
                 "name the role or policy to grant",
             )
         });
         let resource = match &raw.resource {
             Some(r) => self.non_empty(
                 r,
-                &format!("the resource of {what}"),
+                &format_args!("the resource of {what}"),
                 "write `*` for a grant not tied to one resource, or remove `resource`",
             ),
             None => Some("*"),
@@ -223,7 +224,7 @@ impl Validator<'_> {
         })
     }
 
-    fn policy(&mut self, value: Spanned<Value>, what: &str) -> Option<Value> {
+    fn policy(&mut self, value: Spanned<Value>, what: &dyn fmt::Display) -> Option<Value> {
         // `Ok(None)`: the value itself is the policy.
         let result = match &value.value {
             Value::Object(_) => Ok(None),
