@@ -163,6 +163,11 @@ fn parse_lines_in(bytes: &[u8], parallel_bytes: usize) -> Option<Vec<ObservedIde
             } else {
                 line
             };
+            // An object, as the whole-file decoder requires (serde would also
+            // accept a struct written as an array).
+            if line.first() != Some(&b'{') {
+                return None;
+            }
             let identity =
                 ObservedIdentity::from(serde_json::from_slice::<RawIdentity>(line).ok()?);
             check_members(&identity).ok()?;

@@ -254,6 +254,11 @@ fn line_by_line_decoding_agrees_with_whole_file_decoding() {
             }
         }
     }
+    // An identity written as an array: serde reads structs from arrays, the
+    // whole-file decoder does not, so neither does the fast path.
+    let array = "{\"nhi_local_estate\":1,\"identities\":[\n[\"a\",\"user\",\"o\"]\n]}\n";
+    assert!(parse_lines_in(array.as_bytes(), 0).is_none());
+    assert!(parse_whole(array.as_bytes(), Path::new("e")).is_err());
     // Out of order, duplicated, or with a duplicate key: left to the whole-file reader.
     let mut swapped = identities.clone();
     swapped.swap(3, 200);
