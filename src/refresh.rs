@@ -61,6 +61,14 @@ pub struct Refreshed {
 
 /// Connects one provider block.
 pub fn connect(config: &Config, block: &ProviderBlock) -> Result<Box<dyn Provider>, RefreshError> {
+    connect_in(&config.dir, block)
+}
+
+/// Connects one provider block of a configuration in `dir`.
+fn connect_in(
+    dir: &std::path::Path,
+    block: &ProviderBlock,
+) -> Result<Box<dyn Provider>, RefreshError> {
     let provider_type =
         crate::registry::find(&block.type_name).ok_or_else(|| RefreshError::UnknownType {
             type_name: block.type_name.clone(),
@@ -69,7 +77,7 @@ pub fn connect(config: &Config, block: &ProviderBlock) -> Result<Box<dyn Provide
         .connect(ProviderContext {
             name: block.name.clone(),
             settings: block.settings.clone(),
-            base_dir: config.dir.clone(),
+            base_dir: dir.to_path_buf(),
         })
         .map_err(|source| RefreshError::Connect {
             provider: block.name.clone(),
@@ -148,10 +156,23 @@ pub fn check_state(provider: &str, state: &mut ObservedState) -> Result<(), Refr
 
 /// Connects and reads every provider block, in configuration order.
 pub async fn refresh(config: &Config) -> Result<Vec<Refreshed>, RefreshError> {
-    let mut out = Vec::with_capacity(config.providers.len());
-    for block in &config.providers {
-        let spinner = crate::render::spinner(format!("reading {}.{}", block.type_name, block.name));
-        let provider = connect(config, block)?;
+    refresh_blocks(&config.dir, &config.providers, true).await
+}
+
+/// [`refresh`] for the provider blocks of a configuration in `dir`: `nhi plan`
+/// starts it as soon as the blocks are validated, while the identities are read.
+/// `progress` shows a spinner per block on a terminal.
+pub async fn refresh_blocks(
+    dir: &std::path::Path,
+    blocks: &[ProviderBlock],
+    progress: bool,
+) -> Result<Vec<Refreshed>, RefreshError> {
+    let mut out = Vec::with_capacity(blocks.len());
+    for block in blocks {
+        let spinner = progress
+            .then(|| crate::render::spinner(format!("reading {}.{}", block.type_name, block.name)))
+            .flatten();
+        let provider = connect_in(dir, block)?;
         let scope = provider
             .describe()
             .await

@@ -47,14 +47,31 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         lap = std::time::Instant::now();
     };
     let spinner = crate::render::spinner(format!("reading {}", global.config.display()));
-    let config = crate::config::load(&global.config);
+    // In a large configuration the provider blocks come first and are checked
+    // first: their live state is read on another thread while the identities are.
+    let (config, early) = std::thread::scope(|threads| {
+        let mut early = None;
+        let config = crate::config::load_with(&global.config, &mut |dir, blocks| {
+            let (dir, blocks) = (dir.to_path_buf(), blocks.to_vec());
+            early = Some(threads.spawn(move || {
+                let refreshed = super::runtime().map(|runtime| {
+                    runtime.block_on(crate::refresh::refresh_blocks(&dir, &blocks, false))
+                });
+                (blocks, refreshed)
+            }));
+        });
+        (config, early.map(std::thread::ScopedJoinHandle::join))
+    });
     if let Some(s) = spinner {
         s.finish_and_clear();
     }
     let config = config?;
     phase("config", &mut phases);
     let now = super::now()?;
-    let refreshed = super::runtime()?.block_on(crate::refresh::refresh(&config))?;
+    let refreshed = match early {
+        Some(Ok((blocks, Ok(refreshed)))) if blocks == config.providers => refreshed?,
+        _ => super::runtime()?.block_on(crate::refresh::refresh(&config))?,
+    };
     phase("refresh", &mut phases);
     if global.verbose {
         for r in &refreshed {
@@ -79,15 +96,29 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
                 .and_then(|t| t.retire_first(&r.block.settings)),
         })
         .collect();
-    let mut diff = crate::diff::diff(&config, &scopes, now);
+    // Hashing each scope's whole live state takes as long as a large diff: both
+    // run at once.
+    let (mut diff, digests) = std::thread::scope(|threads| {
+        let digests = threads.spawn(|| {
+            refreshed
+                .iter()
+                .map(|r| nhi_provider_sdk::fingerprint(&r.observed))
+                .collect::<Vec<_>>()
+        });
+        let diff = crate::diff::diff(&config, &scopes, now);
+        (diff, digests.join())
+    });
+    let digests = digests.map_err(|_| miette::miette!("hashing the live state failed"))?;
     advise(&mut diff, &refreshed);
     phase("diff", &mut phases);
     let reads: Vec<_> = refreshed
         .iter()
-        .map(|r| ScopeRead {
+        .zip(digests)
+        .map(|(r, digest)| ScopeRead {
             block: &r.block,
             scope: r.scope.clone(),
             observed: &r.observed,
+            observed_digest: Some(digest),
         })
         .collect();
     let signer = match &args.sign_key {
@@ -147,9 +178,14 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         }
     }
     if global.verbose {
+        let laps: Vec<String> = phases
+            .iter()
+            .map(|(name, secs)| format!("{name} {secs:.3} s"))
+            .collect();
         crate::render::note(&format!(
-            "planned in {:.3} s",
-            started.elapsed().as_secs_f64()
+            "planned in {:.3} s ({})",
+            started.elapsed().as_secs_f64(),
+            laps.join(", ")
         ));
     }
     let changes = file.body.has_changes();

@@ -6,6 +6,7 @@
 //! code and the offending text underlined; well-formed files report all at once.
 
 mod error;
+mod fast;
 mod model;
 mod raw;
 mod schema;
@@ -25,9 +26,20 @@ pub use schema::json_schema;
 ///
 /// Errors name the file as `path` is written; the digest covers its exact bytes.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    load_with(path, &mut |_, _| {})
+}
+
+/// [`load`], calling `early` with the configuration's directory and its provider
+/// blocks as soon as they are known to be valid, before the identities are read,
+/// when the file is large and the fast reader reads it. The blocks are those the
+/// returned configuration will have, unless loading fails.
+pub fn load_with(
+    path: &Path,
+    early: &mut dyn FnMut(&Path, &[ProviderBlock]),
+) -> Result<Config, ConfigError> {
     let bytes = source::read(path)?;
     let text = source::decode(&path.display().to_string(), &bytes)?;
-    parse(path, text)
+    parse_with(path, text, early)
 }
 
 /// Validate configuration `text` that was read from `path`.
@@ -36,10 +48,52 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 /// (or `.`) is [`Config::dir`]. The digest covers `text`'s bytes, which are the
 /// file's bytes when `text` was read unchanged.
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    parse_with(path, text, &mut |_, _| {})
+}
+
+fn parse_with(
+    path: &Path,
+    text: &str,
+    early: &mut dyn FnMut(&Path, &[ProviderBlock]),
+) -> Result<Config, ConfigError> {
     let name = path.display().to_string();
     let src = error::Source::new(&name, text);
-    let raw = yaml::parse(&src, text).map_err(ConfigError::Problem)?;
-    let valid = validate::validate(&src, &raw).map_err(|mut problems| {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut early = |blocks: &[ProviderBlock]| early(&dir, blocks);
+    let mut read = || match fast::parse(&src, text, &mut early) {
+        Some(valid) => Ok(valid),
+        None => slow(&src, text),
+    };
+    // A large file is hashed while it is read.
+    let (valid, digest) = if text.len() < 1 << 20 {
+        (read(), Digest::of(text.as_bytes()))
+    } else {
+        std::thread::scope(|threads| {
+            let digest = threads.spawn(|| Digest::of(text.as_bytes()));
+            let valid = read();
+            let digest = digest.join().expect("invariant: hashing does not panic");
+            (valid, digest)
+        })
+    };
+    let valid = valid?;
+    Ok(Config {
+        path: path.to_path_buf(),
+        dir,
+        digest,
+        providers: valid.providers,
+        identities: valid.identities,
+    })
+}
+
+/// The general path: serde-saphyr with spans, then validation. Every error comes
+/// from here.
+fn slow(src: &error::Source<'_>, text: &str) -> Result<validate::Valid, ConfigError> {
+    let name = src.name().to_owned();
+    let mut raw = yaml::parse(src, text).map_err(ConfigError::Problem)?;
+    validate::validate(src, &mut raw).map_err(|mut problems| {
         if problems.len() == 1 {
             ConfigError::Problem(Box::new(problems.remove(0)))
         } else {
@@ -49,17 +103,6 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
                 problems,
             }
         }
-    })?;
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    Ok(Config {
-        path: path.to_path_buf(),
-        dir,
-        digest: Digest::of(text.as_bytes()),
-        providers: valid.providers,
-        identities: valid.identities,
     })
 }
 

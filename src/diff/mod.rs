@@ -51,7 +51,7 @@ pub fn diff(config: &Config, scopes: &[Scope<'_>], now: jiff::Timestamp) -> Diff
         today: now.to_zoned(jiff::tz::TimeZone::UTC).date(),
         planned: Vec::new(),
         diff: Diff::default(),
-        parent: None,
+        parent: Parent::New,
         retire: None,
     };
     for scope in scopes {
@@ -135,20 +135,44 @@ enum Phase {
     PutParts,
 }
 
-struct Builder {
+struct Builder<'a> {
     now: jiff::Timestamp,
     today: jiff::civil::Date,
     planned: Vec<(Phase, Change)>,
     diff: Diff,
     /// Fingerprint of the live identity whose parts are being compared (`None`
     /// while it is new): a change to a part also depends on it.
-    parent: Option<Digest>,
+    parent: Parent<'a>,
     /// The retiring attribute of the scope being compared.
     retire: Option<(String, serde_json::Value)>,
 }
 
-impl Builder {
-    fn scope(&mut self, scope: &Scope<'_>, desired: &[&DesiredIdentity]) {
+/// The identity above the parts being compared, fingerprinted on first use: most
+/// identities have no change, and hashing every one of them is a tenth of a diff.
+#[derive(Clone, Copy)]
+enum Parent<'a> {
+    /// New: the identity does not exist yet.
+    New,
+    Live(&'a nhi_provider_sdk::Identity),
+    Fingerprinted(Digest),
+}
+
+impl Parent<'_> {
+    fn fingerprint(&mut self) -> Option<Digest> {
+        match *self {
+            Parent::New => None,
+            Parent::Live(identity) => {
+                let digest = nhi_provider_sdk::fingerprint(identity);
+                *self = Parent::Fingerprinted(digest);
+                Some(digest)
+            }
+            Parent::Fingerprinted(digest) => Some(digest),
+        }
+    }
+}
+
+impl<'a> Builder<'a> {
+    fn scope(&mut self, scope: &Scope<'a>, desired: &[&'a DesiredIdentity]) {
         let prefix = Address::provider(&scope.block.type_name, &scope.block.name);
         self.retire.clone_from(&scope.retire);
         let observed: HashMap<&str, &ObservedIdentity> = scope
@@ -169,7 +193,7 @@ impl Builder {
                 continue;
             }
             let address = prefix.identity(&have.identity.name);
-            self.parent = Some(nhi_provider_sdk::fingerprint(&have.identity));
+            self.parent = Parent::Live(&have.identity);
             if scope.block.prune {
                 self.remove_all(&address, have, Reason::Unmanaged);
             } else {
@@ -182,11 +206,11 @@ impl Builder {
         &mut self,
         address: &Address,
         want: &DesiredIdentity,
-        have: Option<&ObservedIdentity>,
+        have: Option<&'a ObservedIdentity>,
         slots: Option<usize>,
     ) {
         let expired = want.expires.is_some_and(|d| d < self.today);
-        self.parent = have.map(|h| nhi_provider_sdk::fingerprint(&h.identity));
+        self.parent = have.map_or(Parent::New, |h| Parent::Live(&h.identity));
         match have {
             None if expired => {}
             None => {
@@ -561,8 +585,11 @@ impl Builder {
             .or_insert(fingerprint);
         // A change below an identity also depends on the identity itself being as observed.
         let parent = address.identity_of();
-        if parent != *address {
-            self.diff.touched.entry(parent).or_insert(self.parent);
+        if parent != *address
+            && let std::collections::btree_map::Entry::Vacant(slot) =
+                self.diff.touched.entry(parent)
+        {
+            slot.insert(self.parent.fingerprint());
         }
     }
 

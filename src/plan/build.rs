@@ -23,6 +23,9 @@ pub struct ScopeRead<'a> {
     /// The provider's description of its scope.
     pub scope: String,
     pub observed: &'a ObservedState,
+    /// `fingerprint(observed)` when the caller already computed it (e.g. on
+    /// another thread while diffing); computed here when `None`.
+    pub observed_digest: Option<nhi_provider_sdk::Digest>,
 }
 
 pub fn build(
@@ -38,7 +41,9 @@ pub fn build(
             scope: read.scope.clone(),
             settings: read.block.settings.clone(),
             prune: read.block.prune,
-            observed_digest: nhi_provider_sdk::fingerprint(read.observed),
+            observed_digest: read
+                .observed_digest
+                .unwrap_or_else(|| nhi_provider_sdk::fingerprint(read.observed)),
             observed_identities: read.observed.identities.len() as u64,
         })
         .collect();

@@ -234,6 +234,7 @@ mod tests {
             block: &config.providers[0],
             scope: "s".into(),
             observed: &observed,
+            observed_digest: None,
         }];
         let options = super::super::PlanOptions {
             author: "a".into(),
@@ -259,7 +260,7 @@ mod tests {
             let scopes = [crate::diff::Scope { block: &config.providers[0], observed: &observed, key_slots: None, retire: None }];
             let now = crate::diff::tests::now();
             let diff = crate::diff::diff(&config, &scopes, now);
-            let reads = [super::super::ScopeRead { block: &config.providers[0], scope: "s".into(), observed: &observed }];
+            let reads = [super::super::ScopeRead { block: &config.providers[0], scope: "s".into(), observed: &observed, observed_digest: None }];
             let options = super::super::PlanOptions { author: "a".into(), now, valid_for: jiff::SignedDuration::from_hours(24) };
             let file = PlanFile::new(super::super::build(&config, &reads, diff, &options));
             let decoded = PlanFile::decode(&file.encode());

@@ -6,6 +6,7 @@ mod values;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::fmt;
 
 use miette::SourceSpan;
 use nhi_provider_sdk::{Identity, ProviderType};
@@ -16,6 +17,17 @@ use super::error::{Problem, ProblemKind as K, Source, did_you_mean, list, quote}
 use super::model::{DesiredIdentity, ProviderBlock};
 use super::raw::{RawConfig, RawIdentity, RawProvider};
 
+/// Text written only when it is displayed: messages that name an entry are needed
+/// only when there is a problem, and formatting them for every valid entry of a
+/// large file costs more than checking it.
+pub(super) struct Lazy<F>(pub(super) F);
+
+impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Lazy<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (self.0)(f)
+    }
+}
+
 const NAME_HELP: &str = "a name starts with a lowercase letter and has at most 63 lowercase letters, digits, `-` or `_`";
 
 /// What validation produces when nothing is wrong.
@@ -25,38 +37,116 @@ pub(crate) struct Valid {
 }
 
 /// Check everything; on failure, every problem found, in file order.
-pub(crate) fn validate(source: &Source<'_>, raw: &RawConfig) -> Result<Valid, Vec<Problem>> {
-    let mut v = Validator {
-        source,
-        problems: Vec::new(),
-        types: HashMap::new(),
-    };
-    if let Some(version) = &raw.version
-        && version.value != 1
-    {
-        let problem = v
-            .problem(K::UnsupportedVersion, format!("unsupported configuration version `{}`", version.value))
-            .label(v.span(version), "this version")
-            .with_help("this nhi reads `version: 1`; write that, or use the nhi release that wrote this file");
-        v.problems.push(problem);
+/// Moves values out of `raw` into the model instead of copying them.
+pub(crate) fn validate(source: &Source<'_>, raw: &mut RawConfig) -> Result<Valid, Vec<Problem>> {
+    let mut v = Incremental::new(source);
+    if let Some(version) = &raw.version {
+        v.version(version);
     }
-    let providers: Vec<ProviderBlock> =
-        raw.providers.iter().filter_map(|p| v.provider(p)).collect();
-    let mut seen = HashMap::new();
-    let identities: Vec<DesiredIdentity> = raw
-        .identities
-        .iter()
-        .filter_map(|i| v.identity(i, &mut seen))
-        .collect();
-    if v.problems.is_empty() {
-        Ok(Valid {
-            providers,
-            identities,
-        })
-    } else {
-        let mut problems = v.problems;
-        problems.sort_by_key(Problem::offset);
-        Err(problems)
+    for provider in &raw.providers {
+        v.provider(provider);
+    }
+    for identity in &mut raw.identities {
+        v.identity(identity);
+    }
+    v.finish()
+}
+
+/// Validation one entry at a time, so that a reader can check each identity as it
+/// is read instead of holding the whole raw configuration. Provider blocks must all
+/// be given before the first identity.
+pub(crate) struct Incremental<'a> {
+    v: Validator<'a>,
+    seen: HashMap<(String, String), SourceSpan>,
+    providers: Vec<ProviderBlock>,
+    identities: Vec<DesiredIdentity>,
+}
+
+impl<'a> Incremental<'a> {
+    pub(crate) fn new(source: &'a Source<'a>) -> Self {
+        Self {
+            v: Validator {
+                source,
+                problems: Vec::new(),
+                types: HashMap::new(),
+            },
+            seen: HashMap::new(),
+            providers: Vec::new(),
+            identities: Vec::new(),
+        }
+    }
+
+    pub(crate) fn version(&mut self, version: &Spanned<i64>) {
+        let v = &mut self.v;
+        if version.value != 1 {
+            let problem = v
+                .problem(K::UnsupportedVersion, format!("unsupported configuration version `{}`", version.value))
+                .label(v.span(version), "this version")
+                .with_help("this nhi reads `version: 1`; write that, or use the nhi release that wrote this file");
+            v.problems.push(problem);
+        }
+    }
+
+    pub(crate) fn provider(&mut self, provider: &Spanned<RawProvider>) {
+        if let Some(block) = self.v.provider(provider) {
+            self.providers.push(block);
+        }
+    }
+
+    /// Moves the description, tags and policies out of `identity`.
+    pub(crate) fn identity(&mut self, identity: &mut Spanned<RawIdentity>) {
+        if let Some(identity) = self.v.identity(identity, &mut self.seen) {
+            self.identities.push(identity);
+        }
+    }
+
+    /// The valid provider blocks so far.
+    pub(crate) fn providers(&self) -> &[ProviderBlock] {
+        &self.providers
+    }
+
+    /// Whether any problem was found so far.
+    pub(crate) fn has_problems(&self) -> bool {
+        !self.v.problems.is_empty()
+    }
+
+    pub(crate) fn reserve_identities(&mut self, additional: usize) {
+        self.identities.reserve(additional);
+        self.seen.reserve(additional);
+    }
+
+    /// Takes over the identities `other` validated after those of `self`, when
+    /// neither has problems and no identity is declared in both.
+    pub(crate) fn merge(&mut self, other: Self) -> Result<(), ()> {
+        if self.has_problems() || other.has_problems() {
+            return Err(());
+        }
+        if self.identities.is_empty() {
+            self.seen = other.seen;
+            self.identities = other.identities;
+            return Ok(());
+        }
+        for (key, span) in other.seen {
+            if self.seen.insert(key, span).is_some() {
+                return Err(());
+            }
+        }
+        self.identities.extend(other.identities);
+        Ok(())
+    }
+
+    /// The valid configuration, or every problem found, in file order.
+    pub(crate) fn finish(self) -> Result<Valid, Vec<Problem>> {
+        if self.v.problems.is_empty() {
+            Ok(Valid {
+                providers: self.providers,
+                identities: self.identities,
+            })
+        } else {
+            let mut problems = self.v.problems;
+            problems.sort_by_key(Problem::offset);
+            Err(problems)
+        }
     }
 }
 
@@ -85,7 +175,7 @@ impl Validator<'_> {
         &mut self,
         field: Option<&'v Spanned<T>>,
         entry: &Spanned<impl Sized>,
-        what: &str,
+        what: &dyn fmt::Display,
         name: &str,
         example: &str,
     ) -> Option<&'v Spanned<T>> {
@@ -117,7 +207,7 @@ impl Validator<'_> {
     fn non_empty<'s>(
         &mut self,
         value: &'s Spanned<String>,
-        what: &str,
+        what: &dyn fmt::Display,
         help: &str,
     ) -> Option<&'s str> {
         if !value.value.trim().is_empty() {
@@ -149,11 +239,11 @@ impl Validator<'_> {
 
     fn provider(&mut self, entry: &Spanned<RawProvider>) -> Option<ProviderBlock> {
         let raw = &entry.value;
-        let name = self.required(raw.name.as_ref(), entry, "provider block", "name", "demo");
+        let name = self.required(raw.name.as_ref(), entry, &"provider block", "name", "demo");
         let type_name = self.required(
             raw.type_name.as_ref(),
             entry,
-            "provider block",
+            &"provider block",
             "type",
             "local",
         );
@@ -238,28 +328,37 @@ impl Validator<'_> {
 
     fn identity(
         &mut self,
-        entry: &Spanned<RawIdentity>,
+        entry: &mut Spanned<RawIdentity>,
         seen: &mut HashMap<(String, String), SourceSpan>,
     ) -> Option<DesiredIdentity> {
+        // Policies are the largest values: moved, not copied, into the model.
+        let mut policies: Vec<Option<Spanned<Value>>> = entry
+            .value
+            .bindings
+            .iter_mut()
+            .map(|b| b.value.policy.take())
+            .collect();
         let raw = &entry.value;
         let before = self.problems.len();
-        let name = self.required(raw.name.as_ref(), entry, "identity", "name", "ci-deployer");
-        let who = name.map_or_else(
-            || "this identity".to_owned(),
-            |n| format!("identity {}", quote(&n.value)),
-        );
-        let provider = self.required(raw.provider.as_ref(), entry, &who, "provider", "demo");
-        let owner = self.required(raw.owner.as_ref(), entry, &who, "owner", "team@example.com");
+        let name = self.required(raw.name.as_ref(), entry, &"identity", "name", "ci-deployer");
+        // Messages name the identity only when there is a problem to report.
+        let who = Lazy(|f: &mut fmt::Formatter<'_>| match name {
+            Some(n) => write!(f, "identity {}", quote(&n.value)),
+            None => f.write_str("this identity"),
+        });
+        let who = &who as &dyn fmt::Display;
+        let provider = self.required(raw.provider.as_ref(), entry, who, "provider", "demo");
+        let owner = self.required(raw.owner.as_ref(), entry, who, "owner", "team@example.com");
         let owner = owner.and_then(|o| {
             self.non_empty(
                 o,
-                &format!("the owner of {who}"),
+                &format_args!("the owner of {who}"),
                 "name who answers for this identity: a person, team or mailbox",
             )
         });
 
-        let provider_type = provider.and_then(|p| self.provider_type(p, &who));
-        let kind = provider_type.and_then(|t| self.kind(t, raw.kind.as_ref(), &who));
+        let provider_type = provider.and_then(|p| self.provider_type(p, who));
+        let kind = provider_type.and_then(|t| self.kind(t, raw.kind.as_ref(), who));
 
         if let (Some(name), Some(provider), Some(provider_type), Some(kind)) =
             (name, provider, provider_type, kind)
@@ -303,20 +402,20 @@ impl Validator<'_> {
             raw.attributes.as_ref(),
             provider_type,
             kind,
-            &who,
+            who,
             self.span(entry),
         );
         let mut keys = Vec::with_capacity(raw.keys.len());
         let mut key_names: HashMap<&str, SourceSpan> = HashMap::new();
         for key in &raw.keys {
-            if let Some(key) = self.key(key, &who, &mut key_names, provider_type) {
+            if let Some(key) = self.key(key, who, &mut key_names, provider_type) {
                 keys.push(key);
             }
         }
         let mut bindings = Vec::with_capacity(raw.bindings.len());
         let mut binding_ids: HashMap<(&str, &str), SourceSpan> = HashMap::new();
-        for entry in &raw.bindings {
-            if let Some(mut binding) = self.binding(entry, &who, &mut binding_ids) {
+        for (entry, policy) in raw.bindings.iter().zip(policies.iter_mut()) {
+            if let Some(mut binding) = self.binding(entry, policy.take(), who, &mut binding_ids) {
                 if let (Some(provider_type), Some(kind)) = (provider_type, kind) {
                     if let Err(reason) = provider_type.check_binding(kind, &binding) {
                         let problem = self
@@ -367,15 +466,18 @@ impl Validator<'_> {
         if self.problems.len() > before {
             return None;
         }
+        let (provider, name) = (provider?.value.clone(), name?.value.clone());
+        let (kind, owner, attributes) = (kind?.to_owned(), owner?.to_owned(), attributes?);
+        let raw = &mut entry.value;
         Some(DesiredIdentity {
-            provider: provider?.value.clone(),
+            provider,
             identity: Identity {
-                name: name?.value.clone(),
-                kind: kind?.to_owned(),
-                owner: owner?.to_owned(),
-                description: raw.description.clone(),
-                tags: raw.tags.clone(),
-                attributes: attributes?,
+                name,
+                kind,
+                owner,
+                description: std::mem::take(&mut raw.description),
+                tags: std::mem::take(&mut raw.tags),
+                attributes,
             },
             expires,
             keys,
@@ -389,7 +491,7 @@ impl Validator<'_> {
         raw: Option<&Spanned<Value>>,
         provider_type: Option<&'static dyn ProviderType>,
         kind: Option<&str>,
-        who: &str,
+        who: &dyn fmt::Display,
         fallback: SourceSpan,
     ) -> Option<std::collections::BTreeMap<String, Value>> {
         let (object, span) = match raw {
@@ -440,7 +542,7 @@ impl Validator<'_> {
     fn provider_type(
         &mut self,
         provider: &Spanned<String>,
-        who: &str,
+        who: &dyn fmt::Display,
     ) -> Option<&'static dyn ProviderType> {
         if let Some((provider_type, _)) = self.types.get(&provider.value) {
             return *provider_type;
@@ -477,7 +579,7 @@ impl Validator<'_> {
         &mut self,
         provider_type: &'static dyn ProviderType,
         kind: Option<&Spanned<String>>,
-        who: &str,
+        who: &dyn fmt::Display,
     ) -> Option<&'static str> {
         let kinds = provider_type.kinds();
         let Some(kind) = kind else {

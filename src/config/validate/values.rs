@@ -3,13 +3,14 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::fmt;
 
 use miette::SourceSpan;
 use nhi_provider_sdk::{Age, AgeError, Binding, Sink};
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
-use super::Validator;
+use super::{Lazy, Validator};
 use crate::config::error::{ProblemKind as K, quote};
 use crate::config::model::DesiredKey;
 use crate::config::raw::{RawBinding, RawKey};
@@ -54,7 +55,7 @@ impl Validator<'_> {
     pub(super) fn key<'r>(
         &mut self,
         entry: &'r Spanned<RawKey>,
-        who: &str,
+        who: &dyn fmt::Display,
         names: &mut HashMap<&'r str, SourceSpan>,
         provider_type: Option<&'static dyn nhi_provider_sdk::ProviderType>,
     ) -> Option<DesiredKey> {
@@ -63,7 +64,7 @@ impl Validator<'_> {
         let name = self.required(
             raw.name.as_ref(),
             entry,
-            &format!("a key of {who}"),
+            &format_args!("a key of {who}"),
             "name",
             "primary",
         );
@@ -100,10 +101,10 @@ impl Validator<'_> {
             }
         });
         let expires = raw.expires.as_ref().and_then(|e| self.date(e));
-        let key_who = name.map_or_else(
-            || format!("a key of {who}"),
-            |n| format!("key {} of {who}", quote(&n.value)),
-        );
+        let key_who = Lazy(|f: &mut fmt::Formatter<'_>| match name {
+            Some(n) => write!(f, "key {} of {who}", quote(&n.value)),
+            None => write!(f, "a key of {who}"),
+        });
         let sink = self
             .required(raw.sink.as_ref(), entry, &key_who, "sink", "stdout")
             .and_then(|s| self.sink(s, &key_who, provider_type));
@@ -121,7 +122,7 @@ impl Validator<'_> {
     fn sink(
         &mut self,
         value: &Spanned<Value>,
-        who: &str,
+        who: &dyn fmt::Display,
         provider_type: Option<&'static dyn nhi_provider_sdk::ProviderType>,
     ) -> Option<Sink> {
         let secret_id = |v: &Value| match v {
@@ -176,24 +177,25 @@ impl Validator<'_> {
     pub(super) fn binding<'r>(
         &mut self,
         entry: &'r Spanned<RawBinding>,
-        who: &str,
+        policy: Option<Spanned<Value>>,
+        who: &dyn fmt::Display,
         ids: &mut HashMap<(&'r str, &'r str), SourceSpan>,
     ) -> Option<Binding> {
         let raw = &entry.value;
         let before = self.problems.len();
-        let what = format!("a binding of {who}");
+        let what = Lazy(|f: &mut fmt::Formatter<'_>| write!(f, "a binding of {who}"));
         let role = self.required(raw.role.as_ref(), entry, &what, "role", "viewer");
         let role = role.and_then(|r| {
             self.non_empty(
                 r,
-                &format!("the role of {what}"),
+                &format_args!("the role of {what}"),
                 "name the role or policy to grant",
             )
         });
         let resource = match &raw.resource {
             Some(r) => self.non_empty(
                 r,
-                &format!("the resource of {what}"),
+                &format_args!("the resource of {what}"),
                 "write `*` for a grant not tied to one resource, or remove `resource`",
             ),
             None => Some("*"),
@@ -220,7 +222,7 @@ impl Validator<'_> {
                 }
             }
         }
-        let policy = raw.policy.as_ref().and_then(|p| self.policy(p, &what));
+        let policy = policy.and_then(|p| self.policy(p, &what));
         if self.problems.len() > before {
             return None;
         }
@@ -231,30 +233,34 @@ impl Validator<'_> {
         })
     }
 
-    fn policy(&mut self, value: &Spanned<Value>, what: &str) -> Option<Value> {
+    fn policy(&mut self, value: Spanned<Value>, what: &dyn fmt::Display) -> Option<Value> {
+        // `Ok(None)`: the value itself is the policy.
         let result = match &value.value {
-            Value::Object(_) => Ok(value.value.clone()),
+            Value::Object(_) => Ok(None),
             Value::String(text) => match serde_json::from_str::<Value>(text) {
-                Ok(parsed @ Value::Object(_)) => Ok(parsed),
+                Ok(parsed @ Value::Object(_)) => Ok(Some(parsed)),
                 Ok(_) => Err("this JSON is not an object".to_owned()),
                 Err(err) => Err(format!("not JSON: {err}")),
             },
             _ => Err("neither a mapping nor a string".to_owned()),
         };
-        result
-            .map_err(|label| {
+        match result {
+            Ok(None) => Some(value.value),
+            Ok(Some(parsed)) => Some(parsed),
+            Err(label) => {
                 let problem = self
                     .problem(
                         K::InvalidPolicy,
                         format!("the policy of {what} is not a JSON object"),
                     )
-                    .label(self.span(value), label)
+                    .label(self.span(&value), label)
                     .with_help(
                         "write the policy as a YAML mapping, or as a string holding a JSON object",
                     );
                 self.push(problem);
-            })
-            .ok()
+                None
+            }
+        }
     }
 }
 

@@ -215,3 +215,68 @@ fn failed_store_names_the_file_and_leaves_nothing() {
         "{err}"
     );
 }
+
+/// The line-by-line reader must decode exactly what the whole-file reader does,
+/// in any number of parts, and leave every file it does not fully accept to it.
+#[test]
+fn line_by_line_decoding_agrees_with_whole_file_decoding() {
+    let mut identities: Vec<ObservedIdentity> =
+        (0..300).map(|i| identity(&format!("svc-{i:04}"))).collect();
+    identities[7].keys.clear();
+    identities[8].bindings.clear();
+    identities[9].identity.tags.clear();
+    identities[10].identity.description = "quote \" and newline \n and , \\n".into();
+    identities[11]
+        .identity
+        .attributes
+        .insert("trust".into(), serde_json::json!({"a": [1, "x"]}));
+    let text = encoded(&identities);
+    let whole = parse_whole(text.as_bytes(), Path::new("e")).unwrap();
+    assert_eq!(whole, identities);
+    for parallel_bytes in [0, 100, 10_000, usize::MAX] {
+        assert_eq!(
+            parse_lines_in(text.as_bytes(), parallel_bytes).as_ref(),
+            Some(&identities),
+            "{parallel_bytes}"
+        );
+    }
+    // Every one-byte edit: the fast path either declines or agrees with the slow one.
+    let small = encoded(&identities[..14]);
+    let bytes = small.as_bytes();
+    for at in (0..bytes.len()).step_by(5) {
+        for insert in [b"\n".as_slice(), b" ", b",", b"}", b"x", b"\"", b"\\"] {
+            let mut edited = bytes.to_vec();
+            edited.splice(at..at, insert.iter().copied());
+            if let Some(fast) = parse_lines_in(&edited, 0) {
+                let slow = parse_whole(&edited, Path::new("e"))
+                    .unwrap_or_else(|e| panic!("fast path accepted a corrupt file: {e:?}"));
+                assert_eq!(fast, slow);
+            }
+        }
+    }
+    // An identity written as an array: serde reads structs from arrays, the
+    // whole-file decoder does not, so neither does the fast path.
+    let array = "{\"nhi_local_estate\":1,\"identities\":[\n[\"a\",\"user\",\"o\"]\n]}\n";
+    assert!(parse_lines_in(array.as_bytes(), 0).is_none());
+    assert!(parse_whole(array.as_bytes(), Path::new("e")).is_err());
+    // Out of order, duplicated, or with a duplicate key: left to the whole-file reader.
+    let mut swapped = identities.clone();
+    swapped.swap(3, 200);
+    let mut out = Vec::new();
+    encode(&mut out, &swapped).unwrap();
+    assert!(parse_lines_in(&out, 0).is_none());
+    assert_eq!(parse(&out, Path::new("e")).unwrap(), identities);
+    let mut twice = identities.clone();
+    twice[5] = twice[4].clone();
+    let mut out = Vec::new();
+    encode(&mut out, &twice).unwrap();
+    assert!(parse_lines_in(&out, 0).is_none());
+    assert!(corrupt(&out).contains("appears more than once"));
+    let mut dup_key = identities;
+    let key = dup_key[1].keys[0].clone();
+    dup_key[1].keys.push(key);
+    let mut out = Vec::new();
+    encode(&mut out, &dup_key).unwrap();
+    assert!(parse_lines_in(&out, 0).is_none());
+    assert!(corrupt(&out).contains("more than once"));
+}
