@@ -73,7 +73,7 @@ impl Provider for GcpProvider {
     async fn read(&self, _request: ReadRequest) -> Result<ReadResponse, ProviderError> {
         let clients = self.clients().await?;
         let calls = Arc::new(Calls::default());
-        let (state, _records) = read::read(clients, &self.settings, &self.reads, &calls).await?;
+        let state = read::read(clients, &self.settings, &self.reads, &calls).await?;
         Ok(ReadResponse {
             state,
             api_calls: calls.total(),

@@ -1,7 +1,7 @@
 //! Reading a project: service accounts page by page, their user-managed keys
 //! concurrently (bounded and paced), and the project's IAM policy once.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -206,40 +206,49 @@ pub(crate) async fn policy(
         })
 }
 
-/// The bindings of `member` in `policy`, at member level: one per policy binding
-/// that holds the member. Sorted; `Err` when two policy bindings map to the same
-/// role and condition title (nhi could not tell them apart).
-pub(crate) fn member_bindings(
-    policy: &Policy,
-    member: &str,
+/// The policy's grants by member, at member level: for each member, one binding
+/// per policy binding that holds it (role and condition).
+pub(crate) fn bindings_by_member(policy: &Policy) -> HashMap<&str, Vec<Binding>> {
+    let mut out: HashMap<&str, Vec<Binding>> = HashMap::new();
+    for b in &policy.bindings {
+        let condition = b.condition.as_ref().map(|c| {
+            (
+                c.title.as_str(),
+                c.expression.as_str(),
+                c.description.as_str(),
+            )
+        });
+        for member in &b.members {
+            out.entry(member.as_str())
+                .or_default()
+                .push(mapping::observed_binding(&b.role, condition));
+        }
+    }
+    out
+}
+
+/// One managed account's bindings, sorted. The same grant listed twice is one
+/// grant; `Err` when two different policy bindings map to the same role and
+/// condition title (nhi could not tell them apart).
+pub(crate) fn account_bindings(
+    mut bindings: Vec<Binding>,
     account: &str,
 ) -> Result<Vec<Binding>, ProviderError> {
-    let mut out: Vec<Binding> = policy
-        .bindings
-        .iter()
-        .filter(|b| b.members.iter().any(|m| m == member))
-        .map(|b| {
-            mapping::observed_binding(
-                &b.role,
-                b.condition.as_ref().map(|c| {
-                    (
-                        c.title.as_str(),
-                        c.expression.as_str(),
-                        c.description.as_str(),
-                    )
-                }),
-            )
-        })
-        .collect();
-    out.sort_by(|a, b| (&a.role, &a.resource).cmp(&(&b.role, &b.resource)));
-    if let Some(twice) = out.windows(2).find(|w| w[0].same_object(&w[1])) {
+    let policy_text = |b: &Binding| b.policy.as_ref().map(ToString::to_string);
+    bindings.sort_by(|a, b| {
+        (&a.role, &a.resource)
+            .cmp(&(&b.role, &b.resource))
+            .then_with(|| policy_text(a).cmp(&policy_text(b)))
+    });
+    bindings.dedup();
+    if let Some(twice) = bindings.windows(2).find(|w| w[0].same_object(&w[1])) {
         return Err(ProviderError::Corrupt(format!(
-            "service account `{account}` holds `{}` on `{}` twice (two conditions with one \
-             title); give the conditions distinct titles",
+            "service account `{account}` holds `{}` on `{}` twice with different conditions \
+             of one title; give the conditions distinct titles",
             twice[0].role, twice[0].resource
         )));
     }
-    Ok(out)
+    Ok(bindings)
 }
 
 /// The whole scope: every managed service account with its keys and bindings.
@@ -248,7 +257,7 @@ pub(crate) async fn read(
     settings: &Settings,
     pace: &Arc<Pace>,
     calls: &Arc<Calls>,
-) -> Result<(ObservedState, BTreeMap<String, Record>), ProviderError> {
+) -> Result<ObservedState, ProviderError> {
     let (accounts, policy) = tokio::try_join!(
         accounts(clients, settings, pace, calls),
         policy(clients, settings, pace, calls)
@@ -279,22 +288,21 @@ pub(crate) async fn read(
             joined.map_err(|e| ProviderError::Other(format!("a key listing failed: {e}")))??;
         keys_of[index] = keys;
     }
-    let mut records = BTreeMap::new();
+    let mut by_member = bindings_by_member(&policy);
     let mut identities = Vec::with_capacity(accounts.len());
     for (account, keys) in accounts.into_iter().zip(keys_of) {
-        let bindings = member_bindings(
-            &policy,
-            &format!("serviceAccount:{}", account.email),
+        let member = format!("serviceAccount:{}", account.email);
+        let bindings = account_bindings(
+            by_member.remove(member.as_str()).unwrap_or_default(),
             &account.identity.name,
         )?;
-        records.insert(account.identity.name.clone(), account.record);
         identities.push(ObservedIdentity {
             identity: account.identity,
             keys,
             bindings,
         });
     }
-    Ok((ObservedState { identities }, records))
+    Ok(ObservedState { identities })
 }
 
 #[cfg(test)]
@@ -329,7 +337,9 @@ mod tests {
                 .set_members(["serviceAccount:x@p"])
                 .set_condition(Expr::new().set_title("t").set_expression("true")),
         ]);
-        let got = member_bindings(&policy, "serviceAccount:x@p", "x").unwrap();
+        let mut by_member = bindings_by_member(&policy);
+        assert_eq!(by_member["user:a@example.com"].len(), 2);
+        let got = account_bindings(by_member.remove("serviceAccount:x@p").unwrap(), "x").unwrap();
         let got: Vec<(&str, &str)> = got
             .iter()
             .map(|b| (b.role.as_str(), b.resource.as_str()))
@@ -349,11 +359,26 @@ mod tests {
                 .set_members(["serviceAccount:x@p"])
                 .set_condition(Expr::new().set_title("t").set_expression("b")),
         ]);
-        let err = member_bindings(&twice, "serviceAccount:x@p", "x").unwrap_err();
+        let mut by_member = bindings_by_member(&twice);
+        let err =
+            account_bindings(by_member.remove("serviceAccount:x@p").unwrap(), "x").unwrap_err();
         assert!(
             err.to_string()
                 .contains("give the conditions distinct titles"),
             "{err}"
         );
+
+        // The same grant listed twice is one grant.
+        let repeated = Policy::new().set_bindings([
+            PolicyBinding::new()
+                .set_role("roles/viewer")
+                .set_members(["serviceAccount:x@p"]),
+            PolicyBinding::new()
+                .set_role("roles/viewer")
+                .set_members(["serviceAccount:x@p"]),
+        ]);
+        let mut by_member = bindings_by_member(&repeated);
+        let got = account_bindings(by_member.remove("serviceAccount:x@p").unwrap(), "x").unwrap();
+        assert_eq!(got.len(), 1);
     }
 }
