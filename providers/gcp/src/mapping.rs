@@ -321,7 +321,11 @@ pub(crate) fn normalize_policy(policy: Value) -> Value {
 /// The key id at the end of a key's resource name.
 pub(crate) fn key_id(name: &str) -> Result<&str, ProviderError> {
     match name.rsplit_once("/keys/") {
-        Some((_, id)) if !id.is_empty() && !id.contains('/') => Ok(id),
+        Some((_, id))
+            if (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+        {
+            Ok(id)
+        }
         _ => Err(ProviderError::Corrupt(format!(
             "a service account key is named `{name}`, not `…/keys/<id>`"
         ))),
@@ -508,5 +512,7 @@ mod tests {
         );
         assert!(key_id("projects/p/serviceAccounts/a@b").is_err());
         assert!(key_id("projects/p/serviceAccounts/a@b/keys/").is_err());
+        assert!(key_id("projects/p/serviceAccounts/a@b/keys/..%2f").is_err());
+        assert!(key_id("projects/p/serviceAccounts/a@b/keys/a?x=1").is_err());
     }
 }

@@ -88,6 +88,11 @@ pub(crate) async fn accounts(
             ) else {
                 continue;
             };
+            // Ids end up in request paths and addresses: one Google would not
+            // issue means the answer cannot be trusted.
+            mapping::check_account_id(&identity.name).map_err(|reason| {
+                ProviderError::Corrupt(format!("the listing holds `{}`: {reason}", account.email))
+            })?;
             out.push(Account {
                 resource: settings.account_resource(&identity.name),
                 email: account.email,
