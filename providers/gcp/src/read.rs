@@ -49,13 +49,15 @@ pub(crate) struct Account {
 }
 
 /// Lists the project's service accounts whose email is in the project's
-/// `iam.gserviceaccount.com` domain; Google-created accounts and service agents
-/// are never in scope.
+/// `iam.gserviceaccount.com` domain, in the order listed, telling `found` about
+/// each one as its page arrives; Google-created accounts and service agents are
+/// never in scope.
 pub(crate) async fn accounts(
     clients: &Clients,
     settings: &Settings,
     pace: &Pace,
     calls: &Calls,
+    found: &mut (dyn FnMut(usize, &Account) + Send),
 ) -> Result<Vec<Account>, ProviderError> {
     let domain = settings.email_domain();
     let mut pages = clients
@@ -93,23 +95,15 @@ pub(crate) async fn accounts(
             mapping::check_account_id(&identity.name).map_err(|reason| {
                 ProviderError::Corrupt(format!("the listing holds `{}`: {reason}", account.email))
             })?;
-            out.push(Account {
+            let account = Account {
                 resource: settings.account_resource(&identity.name),
                 email: account.email,
                 identity,
                 record,
-            });
+            };
+            found(out.len(), &account);
+            out.push(account);
         }
-    }
-    out.sort_by(|a, b| a.identity.name.cmp(&b.identity.name));
-    if let Some(twice) = out
-        .windows(2)
-        .find(|w| w[0].identity.name == w[1].identity.name)
-    {
-        return Err(ProviderError::Corrupt(format!(
-            "service account `{}` was listed twice",
-            twice[0].identity.name
-        )));
     }
     Ok(out)
 }
@@ -263,13 +257,11 @@ pub(crate) async fn read(
     pace: &Arc<Pace>,
     calls: &Arc<Calls>,
 ) -> Result<ObservedState, ProviderError> {
-    let (accounts, policy) = tokio::try_join!(
-        accounts(clients, settings, pace, calls),
-        policy(clients, settings, pace, calls)
-    )?;
+    // Each account's key listing starts as soon as its page arrives (bounded by
+    // `concurrency`), while further pages and the policy are fetched.
     let limit = Arc::new(Semaphore::new(settings.concurrency));
     let mut tasks = tokio::task::JoinSet::new();
-    for (index, account) in accounts.iter().enumerate() {
+    let mut spawn = |index: usize, account: &Account| {
         let (clients, account, pace, calls, limit) = (
             clients.clone(),
             account.clone(),
@@ -286,16 +278,32 @@ pub(crate) async fn read(
                 .await
                 .map(|keys| (index, keys))
         });
-    }
+    };
+    let (accounts, policy) = tokio::try_join!(
+        accounts(clients, settings, pace, calls, &mut spawn),
+        policy(clients, settings, pace, calls)
+    )?;
     let mut keys_of: Vec<Vec<ObservedKey>> = vec![Vec::new(); accounts.len()];
     while let Some(joined) = tasks.join_next().await {
         let (index, keys) =
             joined.map_err(|e| ProviderError::Other(format!("a key listing failed: {e}")))??;
         keys_of[index] = keys;
     }
+    let mut accounts: Vec<(Account, Vec<ObservedKey>)> =
+        accounts.into_iter().zip(keys_of).collect();
+    accounts.sort_by(|a, b| a.0.identity.name.cmp(&b.0.identity.name));
+    if let Some(twice) = accounts
+        .windows(2)
+        .find(|w| w[0].0.identity.name == w[1].0.identity.name)
+    {
+        return Err(ProviderError::Corrupt(format!(
+            "service account `{}` was listed twice",
+            twice[0].0.identity.name
+        )));
+    }
     let mut by_member = bindings_by_member(&policy);
     let mut identities = Vec::with_capacity(accounts.len());
-    for (account, keys) in accounts.into_iter().zip(keys_of) {
+    for (account, keys) in accounts {
         let member = format!("serviceAccount:{}", account.email);
         let bindings = account_bindings(
             by_member.remove(member.as_str()).unwrap_or_default(),
