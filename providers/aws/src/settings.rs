@@ -1,6 +1,7 @@
 //! The `settings` of an `aws` provider block: what the block manages (an IAM path
 //! prefix and optionally a managed tag) and how to reach AWS.
 
+use nhi_provider_sdk::settings::{self, number, string};
 use serde_json::Value;
 
 /// Every setting the aws provider takes, for messages.
@@ -36,26 +37,8 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
-    pub(crate) fn parse(settings: &Value) -> Result<Self, String> {
-        let Some(fields) = settings.as_object() else {
-            return Err(
-                "settings must be a mapping with at least `path_prefix`, e.g. `/nhi/`".to_owned(),
-            );
-        };
-        let unknown: Vec<String> = fields
-            .keys()
-            .filter(|k| !KNOWN.contains(&k.as_str()))
-            .map(|k| format!("`{k}`"))
-            .collect();
-        if !unknown.is_empty() {
-            let plural = if unknown.len() == 1 { "" } else { "s" };
-            let known: Vec<String> = KNOWN.iter().map(|k| format!("`{k}`")).collect();
-            return Err(format!(
-                "unknown setting{plural} {}; the aws provider takes {}",
-                unknown.join(", "),
-                known.join(", ")
-            ));
-        }
+    pub(crate) fn parse(value: &Value) -> Result<Self, String> {
+        let fields = settings::fields(value, "aws", KNOWN, "at least `path_prefix`, e.g. `/nhi/`")?;
         let path_prefix = match string(fields.get("path_prefix"), "path_prefix")? {
             None => {
                 return Err(
@@ -68,17 +51,7 @@ impl Settings {
         let managed_tag = string(fields.get("managed_tag"), "managed_tag")?
             .map(check_managed_tag)
             .transpose()?;
-        let endpoint_url = string(fields.get("endpoint_url"), "endpoint_url")?
-            .map(|url| {
-                if url.starts_with("http://") || url.starts_with("https://") {
-                    Ok(url.to_owned())
-                } else {
-                    Err(format!(
-                        "setting `endpoint_url` must be an http:// or https:// URL, not `{url}`"
-                    ))
-                }
-            })
-            .transpose()?;
+        let endpoint_url = settings::url(fields.get("endpoint_url"), "endpoint_url")?;
         Ok(Self {
             path_prefix,
             managed_tag,
@@ -94,31 +67,6 @@ impl Settings {
                     u32::try_from(n).expect("invariant: at most 10")
                 }),
         })
-    }
-}
-
-/// A non-empty string setting, if present.
-fn string<'a>(value: Option<&'a Value>, name: &str) -> Result<Option<&'a str>, String> {
-    match value {
-        None => Ok(None),
-        Some(Value::String(text)) if text.is_empty() => {
-            Err(format!("setting `{name}` is empty; leave it out instead"))
-        }
-        Some(Value::String(text)) => Ok(Some(text)),
-        Some(_) => Err(format!("setting `{name}` must be a string")),
-    }
-}
-
-/// A whole-number setting in `1..=max`, if present.
-fn number(value: Option<&Value>, name: &str, max: u64) -> Result<Option<u64>, String> {
-    match value {
-        None => Ok(None),
-        Some(value) => match value.as_u64() {
-            Some(n) if (1..=max).contains(&n) => Ok(Some(n)),
-            _ => Err(format!(
-                "setting `{name}` must be a whole number from 1 to {max}"
-            )),
-        },
     }
 }
 

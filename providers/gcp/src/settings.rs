@@ -1,6 +1,7 @@
 //! The `settings` of a `gcp` provider block: the project it manages, how to reach
 //! Google Cloud, and what deleting a service account means.
 
+use nhi_provider_sdk::settings::{self, number, string};
 use serde_json::Value;
 
 /// Every setting the gcp provider takes, for messages.
@@ -20,7 +21,7 @@ const KNOWN: &[&str] = &[
 /// so reads also pace themselves (see `read`).
 const DEFAULT_CONCURRENCY: usize = 8;
 /// Upper bound on `concurrency`: more would only meet the quota sooner.
-const MAX_CONCURRENCY: usize = 32;
+const MAX_CONCURRENCY: u64 = 32;
 const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 /// Google's default quotas are 6,000 reads and 600 writes per project per minute;
 /// by default nhi keeps to five sixths of them, leaving room for other callers.
@@ -66,27 +67,13 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
-    pub(crate) fn parse(settings: &Value) -> Result<Self, String> {
-        let Some(fields) = settings.as_object() else {
-            return Err(
-                "settings must be a mapping with at least `project`, e.g. `my-project-123`"
-                    .to_owned(),
-            );
-        };
-        let unknown: Vec<String> = fields
-            .keys()
-            .filter(|k| !KNOWN.contains(&k.as_str()))
-            .map(|k| format!("`{k}`"))
-            .collect();
-        if !unknown.is_empty() {
-            let plural = if unknown.len() == 1 { "" } else { "s" };
-            let known: Vec<String> = KNOWN.iter().map(|k| format!("`{k}`")).collect();
-            return Err(format!(
-                "unknown setting{plural} {}; the gcp provider takes {}",
-                unknown.join(", "),
-                known.join(", ")
-            ));
-        }
+    pub(crate) fn parse(value: &Value) -> Result<Self, String> {
+        let fields = settings::fields(
+            value,
+            "gcp",
+            KNOWN,
+            "at least `project`, e.g. `my-project-123`",
+        )?;
         let project = match string(fields.get("project"), "project")? {
             None => {
                 return Err(
@@ -95,17 +82,7 @@ impl Settings {
             }
             Some(project) => check_project(project)?,
         };
-        let endpoint = string(fields.get("endpoint"), "endpoint")?
-            .map(|url| {
-                if url.starts_with("http://") || url.starts_with("https://") {
-                    Ok(url.trim_end_matches('/').to_owned())
-                } else {
-                    Err(format!(
-                        "setting `endpoint` must be an http:// or https:// URL, not `{url}`"
-                    ))
-                }
-            })
-            .transpose()?;
+        let endpoint = settings::url(fields.get("endpoint"), "endpoint")?;
         let credentials = match string(fields.get("credentials"), "credentials")? {
             None | Some("default") => CredentialSource::Default,
             Some("anonymous") if endpoint.is_some() => CredentialSource::Anonymous,
@@ -131,26 +108,14 @@ impl Settings {
                 ));
             }
         };
-        let concurrency = match fields.get("concurrency") {
-            None => DEFAULT_CONCURRENCY,
-            Some(v) => match v.as_u64() {
-                Some(n @ 1..) if n <= MAX_CONCURRENCY as u64 => usize::try_from(n).unwrap_or(1),
-                _ => {
-                    return Err(format!(
-                        "setting `concurrency` must be a whole number from 1 to {MAX_CONCURRENCY}"
-                    ));
-                }
-            },
-        };
-        let max_attempts = match fields.get("max_attempts") {
-            None => DEFAULT_MAX_ATTEMPTS,
-            Some(v) => match v.as_u64() {
-                Some(n @ 1..=10) => u32::try_from(n).unwrap_or(1),
-                _ => {
-                    return Err("setting `max_attempts` must be a whole number from 1 to 10".into());
-                }
-            },
-        };
+        let concurrency = number(fields.get("concurrency"), "concurrency", MAX_CONCURRENCY)?
+            .map_or(DEFAULT_CONCURRENCY, |n| {
+                usize::try_from(n).expect("invariant: at most MAX_CONCURRENCY")
+            });
+        let max_attempts = number(fields.get("max_attempts"), "max_attempts", 10)?
+            .map_or(DEFAULT_MAX_ATTEMPTS, |n| {
+                u32::try_from(n).expect("invariant: at most 10")
+            });
         let reads_per_minute = per_minute(fields.get("reads_per_minute"), "reads_per_minute")?
             .unwrap_or(DEFAULT_READS_PER_MINUTE);
         let writes_per_minute = per_minute(fields.get("writes_per_minute"), "writes_per_minute")?
@@ -194,24 +159,11 @@ impl Settings {
     }
 }
 
+/// A quota pace in calls per minute, if present.
 fn per_minute(value: Option<&Value>, name: &str) -> Result<Option<u32>, String> {
-    match value {
-        None => Ok(None),
-        Some(v) => match v.as_u64().and_then(|n| u32::try_from(n).ok()) {
-            Some(n @ 1..=1_000_000) => Ok(Some(n)),
-            _ => Err(format!(
-                "setting `{name}` must be a whole number from 1 to 1000000 (calls per minute)"
-            )),
-        },
-    }
-}
-
-fn string<'a>(value: Option<&'a Value>, name: &str) -> Result<Option<&'a str>, String> {
-    match value {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(format!("setting `{name}` must be a string")),
-    }
+    number(value, name, 1_000_000)
+        .map(|n| n.map(|n| u32::try_from(n).expect("invariant: at most 1,000,000")))
+        .map_err(|e| format!("{e} (calls per minute)"))
 }
 
 /// Google's rule for project ids: 6 to 30 characters, lowercase letters, digits

@@ -10,6 +10,7 @@ pub mod lockfile;
 mod model;
 mod operation;
 mod provider;
+pub mod settings;
 pub mod settle;
 
 pub use address::Address;
