@@ -8,7 +8,7 @@ use nhi_provider_sdk::{Binding, Identity, ProviderError};
 use serde_json::Value;
 
 use crate::policy;
-use crate::settings::Settings;
+use crate::settings::{Settings, tag_char};
 
 /// Tag holding an identity's owner.
 pub(crate) const OWNER_TAG: &str = "nhi:owner";
@@ -168,19 +168,18 @@ pub(crate) fn permissions_boundary(identity: &Identity) -> Option<&str> {
 /// Tags IAM would refuse, or that nhi reserves (`nhi:*`, `aws:*`). IAM allows
 /// letters, digits, spaces and `_.:/=+-@` in keys (128) and values (256).
 pub(crate) fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), String> {
-    let allowed = |c: char| c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c);
     for (key, value) in tags {
         if key.starts_with(RESERVED_PREFIX) || key.starts_with("aws:") {
             return Err(format!(
                 "tag `{key}` is reserved (`nhi:` and `aws:` prefixes)"
             ));
         }
-        if key.is_empty() || key.chars().count() > 128 || !key.chars().all(allowed) {
+        if key.is_empty() || key.chars().count() > 128 || !key.chars().all(tag_char) {
             return Err(format!(
                 "tag key `{key}` is not valid in IAM (letters, digits, spaces and `_.:/=+-@`, at most 128)"
             ));
         }
-        if value.chars().count() > 256 || !value.chars().all(allowed) {
+        if value.chars().count() > 256 || !value.chars().all(tag_char) {
             return Err(format!(
                 "the value of tag `{key}` is not valid in IAM (letters, digits, spaces and `_.:/=+-@`, at most 256)"
             ));
@@ -192,12 +191,7 @@ pub(crate) fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), String> 
 /// Whether IAM can hold the owner (tag `nhi:owner`) and the description (a user's
 /// tag `nhi:description`, a role's own description field).
 pub(crate) fn check_description(kind: &str, owner: &str, description: &str) -> Result<(), String> {
-    let tag_value = |value: &str| {
-        value.chars().count() <= 256
-            && value
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c))
-    };
+    let tag_value = |value: &str| value.chars().count() <= 256 && value.chars().all(tag_char);
     if !tag_value(owner) {
         return Err(format!(
             "the owner is kept in tag `{OWNER_TAG}`, whose value IAM limits to letters, digits, \
