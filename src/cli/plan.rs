@@ -87,13 +87,14 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
     }
     let scopes: Vec<_> = refreshed
         .iter()
-        .map(|r| crate::diff::Scope {
-            block: &r.block,
-            observed: &r.observed,
-            key_slots: crate::registry::find(&r.block.type_name)
-                .and_then(nhi_provider_sdk::ProviderType::key_slots),
-            retire: crate::registry::find(&r.block.type_name)
-                .and_then(|t| t.retire_first(&r.block.settings)),
+        .map(|r| {
+            let provider_type = crate::registry::find(&r.block.type_name);
+            crate::diff::Scope {
+                block: &r.block,
+                observed: &r.observed,
+                key_slots: provider_type.and_then(nhi_provider_sdk::ProviderType::key_slots),
+                retire: provider_type.and_then(|t| t.retire_first(&r.block.settings)),
+            }
         })
         .collect();
     // Hashing each scope's whole live state takes as long as a large diff: both
@@ -210,17 +211,19 @@ fn author(flag: Option<&str>) -> String {
 /// Adds each provider type's warning for reviewers to the changes it concerns
 /// (e.g. that deleting a Google Cloud service account becomes irreversible).
 fn advise(diff: &mut crate::diff::Diff, refreshed: &[crate::refresh::Refreshed]) {
+    let types: Vec<(String, &dyn nhi_provider_sdk::ProviderType)> = refreshed
+        .iter()
+        .filter_map(|r| {
+            let prefix = format!("{}.{}", r.block.type_name, r.block.name);
+            crate::registry::find(&r.block.type_name).map(|t| (prefix, t))
+        })
+        .collect();
     for change in &mut diff.changes {
         let prefix = change.address.provider_prefix();
-        let Some(block) = refreshed
+        let advice = types
             .iter()
-            .map(|r| &r.block)
-            .find(|b| prefix == format!("{}.{}", b.type_name, b.name))
-        else {
-            continue;
-        };
-        let advice =
-            crate::registry::find(&block.type_name).and_then(|t| t.advice(&change.operation));
+            .find(|(p, _)| p == prefix)
+            .and_then(|(_, t)| t.advice(&change.operation));
         if let Some(advice) = advice {
             change.detail = Some(match change.detail.take() {
                 Some(detail) => format!("{detail}. {advice}"),
