@@ -211,7 +211,7 @@ mod tests {
                 kind: "service_account".into(),
                 owner: "o".into(),
                 description: String::new(),
-                tags: std::collections::BTreeMap::new(),
+                tags: nhi_provider_sdk::Tags::new(),
                 attributes: std::collections::BTreeMap::new(),
             },
             keys: vec![],
@@ -239,7 +239,7 @@ mod tests {
         dup_bindings.bindings = vec![
             binding.clone(),
             Binding {
-                policy: Some(serde_json::json!({})),
+                policy: Some(serde_json::json!({}).into()),
                 ..binding
             },
         ];

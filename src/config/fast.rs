@@ -691,7 +691,7 @@ fn identity(node: Node<'_>) -> R<RawIdentity> {
         kind: None,
         owner: None,
         description: String::new(),
-        tags: std::collections::BTreeMap::new(),
+        tags: nhi_provider_sdk::Tags::new(),
         attributes: None,
         expires: None,
         keys: Vec::new(),

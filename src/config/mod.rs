@@ -112,7 +112,7 @@ mod tests {
     use std::fmt::Write as _;
 
     use miette::Diagnostic;
-    use nhi_provider_sdk::{Binding, Identity, Sink};
+    use nhi_provider_sdk::{Binding, Identity, Sink, Tags};
     use proptest::prelude::*;
     use serde_json::json;
 
@@ -194,7 +194,7 @@ identities:
                         kind: "service_account".into(),
                         owner: "platform@example.com".into(),
                         description: "Deploys web".into(),
-                        tags: BTreeMap::from([("team".into(), "platform".into())]),
+                        tags: Tags::from([("team".into(), "platform".into())]),
                         attributes: BTreeMap::new(),
                     },
                     expires: date(2027, 1, 31),
@@ -207,7 +207,7 @@ identities:
                     bindings: vec![Binding {
                         role: "deployer".into(),
                         resource: "project/web".into(),
-                        policy: Some(json!({"Version": "2012-10-17"})),
+                        policy: Some(json!({"Version": "2012-10-17"}).into()),
                     }],
                 },
                 DesiredIdentity {
@@ -217,7 +217,7 @@ identities:
                         kind: "service_account".into(),
                         owner: "data@example.com".into(),
                         description: String::new(),
-                        tags: BTreeMap::new(),
+                        tags: Tags::new(),
                         attributes: BTreeMap::new(),
                     },
                     expires: None,
@@ -230,7 +230,7 @@ identities:
                     bindings: vec![Binding {
                         role: "viewer".into(),
                         resource: "*".into(),
-                        policy: Some(json!({"Statement": []})),
+                        policy: Some(json!({"Statement": []}).into()),
                     }],
                 },
             ]

@@ -74,7 +74,7 @@ pub(crate) struct RawIdentity {
     pub description: String,
     /// Tags (AWS) or labels (GCP).
     #[serde(default)]
-    pub tags: BTreeMap<String, String>,
+    pub tags: nhi_provider_sdk::Tags,
     /// Provider-specific attributes, e.g. an AWS role's `trust_policy` and
     /// `permissions_boundary`; each provider type says which it accepts.
     #[schemars(with = "Option<BTreeMap<String, Value>>")]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use nhi_provider_sdk::{
     Age, Binding, Digest, Identity, KeyStatus, ObservedIdentity, ObservedKey, ObservedState,
-    Operation, Sink,
+    Operation, Sink, Tags,
 };
 use proptest::prelude::*;
 
@@ -30,7 +30,7 @@ fn identity(name: &str) -> Identity {
         kind: "service_account".into(),
         owner: "team@example.com".into(),
         description: String::new(),
-        tags: BTreeMap::new(),
+        tags: Tags::new(),
         attributes: BTreeMap::new(),
     }
 }
@@ -177,15 +177,15 @@ fn table_of_single_drifts() {
         (
             "policy drift",
             |d, o| {
-                d.bindings[0].policy = Some(serde_json::json!({"a": 1}));
-                o.bindings[0].policy = Some(serde_json::json!({"a": 2}));
+                d.bindings[0].policy = Some(serde_json::json!({"a": 1}).into());
+                o.bindings[0].policy = Some(serde_json::json!({"a": 2}).into());
             },
             &["~ local.demo/identity/a/binding/viewer (drift)"],
         ),
         (
             "policy key order is not drift",
             |d, o| {
-                d.bindings[0].policy = Some(serde_json::json!({"a": 1, "b": 2}));
+                d.bindings[0].policy = Some(serde_json::json!({"a": 1, "b": 2}).into());
                 o.bindings[0].policy = serde_json::from_str(r#"{"b": 2, "a": 1}"#).ok();
             },
             &[],
@@ -430,7 +430,7 @@ fn arb_identity(name: String) -> impl Strategy<Value = (DesiredIdentity, Observe
             let mut d = desired(&name);
             d.identity.kind = kind.into();
             d.identity.owner = owner.into();
-            d.identity.tags = tags;
+            d.identity.tags = tags.into();
             d.expires = expires.map(|e| e.parse().unwrap());
             d.keys = vec![];
             d.bindings = vec![];
@@ -454,7 +454,7 @@ fn arb_identity(name: String) -> impl Strategy<Value = (DesiredIdentity, Observe
                 let b = Binding {
                     role: role.into(),
                     resource: resource.into(),
-                    policy: policy.map(|p| serde_json::json!({"p": p})),
+                    policy: policy.map(|p| serde_json::json!({"p": p}).into()),
                 };
                 if seed % 2 == 0 && !o.bindings.iter().any(|x| x.same_object(&b)) {
                     o.bindings.push(b.clone());
@@ -565,13 +565,13 @@ fn fingerprints_agree_with_touched_for_every_change() {
         expires: None,
         sink: Sink::Stdout,
     });
-    d.bindings[0].policy = Some(serde_json::json!({"x": 1}));
+    d.bindings[0].policy = Some(serde_json::json!({"x": 1}).into());
     let mut o = observed_of(&d);
     o.identity.owner = "drifted@x".into();
     o.keys[0] = key(Some("primary"), "OLD", 120);
     o.keys.push(key(Some("primary"), "OLDER", 300));
     o.keys.push(key(None, "STRAY", 2));
-    o.bindings[0].policy = Some(serde_json::json!({"x": 2}));
+    o.bindings[0].policy = Some(serde_json::json!({"x": 2}).into());
     o.bindings.push(Binding {
         role: "extra".into(),
         resource: "r".into(),

@@ -604,8 +604,7 @@ async fn put_binding(
             .await
         }
         Grant::Inline { name, document } => {
-            let text = serde_json::to_string(document)
-                .map_err(|err| ProviderError::Other(format!("inline policy `{name}`: {err}")))?;
+            let text = document.as_str();
             let object = format!("inline policy `{name}` of {owner}");
             settle(|| async {
                 match kind {
@@ -614,7 +613,7 @@ async fn put_binding(
                         .put_user_policy()
                         .user_name(identity)
                         .policy_name(name)
-                        .policy_document(&text)
+                        .policy_document(text)
                         .send()
                         .await
                         .map(drop)
@@ -624,7 +623,7 @@ async fn put_binding(
                         .put_role_policy()
                         .role_name(identity)
                         .policy_name(name)
-                        .policy_document(&text)
+                        .policy_document(text)
                         .send()
                         .await
                         .map(drop)

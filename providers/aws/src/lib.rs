@@ -96,7 +96,7 @@ impl ProviderType for AwsType {
             .map_err(|e| e.to_string())
     }
 
-    fn check_tags(&self, tags: &BTreeMap<String, String>) -> Result<(), String> {
+    fn check_tags(&self, tags: &nhi_provider_sdk::Tags) -> Result<(), String> {
         mapping::check_tags(tags)
     }
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use nhi_provider_sdk::{Binding, Identity, ProviderError};
+use nhi_provider_sdk::{Binding, Identity, Policy, ProviderError, Tags};
 use serde_json::Value;
 
 use crate::policy;
@@ -167,7 +167,7 @@ pub(crate) fn permissions_boundary(identity: &Identity) -> Option<&str> {
 
 /// Tags IAM would refuse, or that nhi reserves (`nhi:*`, `aws:*`). IAM allows
 /// letters, digits, spaces and `_.:/=+-@` in keys (128) and values (256).
-pub(crate) fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), String> {
+pub(crate) fn check_tags(tags: &Tags) -> Result<(), String> {
     for (key, value) in tags {
         if key.starts_with(RESERVED_PREFIX) || key.starts_with("aws:") {
             return Err(format!(
@@ -221,7 +221,7 @@ pub(crate) enum Grant<'a> {
     /// A managed policy attachment, by ARN.
     Managed(&'a str),
     /// An inline policy, by name, with its document.
-    Inline { name: &'a str, document: &'a Value },
+    Inline { name: &'a str, document: &'a Policy },
 }
 
 /// The grant a binding stands for, or why it cannot exist in IAM.
@@ -361,7 +361,7 @@ mod tests {
         assert_eq!(identity.kind, "user");
         assert_eq!(
             identity.tags,
-            BTreeMap::from([("env".to_owned(), "prod".to_owned())])
+            Tags::from([("env".to_owned(), "prod".to_owned())])
         );
         assert!(identity.attributes.is_empty());
         assert_eq!(user.key_names(), BTreeMap::from([("AKIA1", "primary")]));
@@ -420,8 +420,8 @@ mod tests {
 
     #[test]
     fn grants() {
-        let doc = json!({"Statement": []});
-        let b = |role: &str, resource: &str, policy: Option<Value>| Binding {
+        let doc = Policy::new(&json!({"Statement": []}));
+        let b = |role: &str, resource: &str, policy: Option<Policy>| Binding {
             role: role.into(),
             resource: resource.into(),
             policy,

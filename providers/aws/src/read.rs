@@ -361,7 +361,7 @@ fn bindings(
         bindings.push(Binding {
             role: format!("{INLINE_PREFIX}{name}"),
             resource: "*".to_owned(),
-            policy: Some(document),
+            policy: Some(document.into()),
         });
     }
     Ok(bindings)

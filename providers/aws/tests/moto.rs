@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use nhi_provider_aws::{AwsProvider, normalize_policy};
 use nhi_provider_sdk::{
     ApplyRequest, ApplyResponse, Binding, Identity, KeyStatus, ObservedIdentity, Operation,
-    Provider, ProviderError, ReadRequest, ReadResponse, Sink,
+    Provider, ProviderError, ReadRequest, ReadResponse, Sink, Tags,
 };
 use serde_json::{Value, json};
 
@@ -32,7 +32,7 @@ fn user(name: &str, owner: &str) -> Identity {
         kind: "user".into(),
         owner: owner.into(),
         description: format!("{name} service account"),
-        tags: BTreeMap::from([("env".to_owned(), "test".to_owned())]),
+        tags: Tags::from([("env".to_owned(), "test".to_owned())]),
         attributes: BTreeMap::new(),
     }
 }
@@ -55,7 +55,7 @@ fn role(name: &str) -> Identity {
         kind: "role".into(),
         owner: "platform".into(),
         description: "assumed by CI".into(),
-        tags: BTreeMap::new(),
+        tags: Tags::new(),
         attributes: BTreeMap::from([
             ("trust_policy".to_owned(), trust()),
             ("permissions_boundary".to_owned(), json!(READ_ONLY)),
@@ -75,7 +75,7 @@ fn inline(name: &str, policy: Value) -> Binding {
     Binding {
         role: format!("inline:{name}"),
         resource: "*".into(),
-        policy: Some(policy),
+        policy: Some(policy.into()),
     }
 }
 

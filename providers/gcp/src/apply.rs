@@ -520,7 +520,7 @@ mod tests {
 
     use super::*;
 
-    fn binding(role: &str, resource: &str, policy: Option<serde_json::Value>) -> Binding {
+    fn binding(role: &str, resource: &str, policy: Option<nhi_provider_sdk::Policy>) -> Binding {
         Binding {
             role: role.into(),
             resource: resource.into(),
@@ -609,13 +609,13 @@ mod tests {
         let other_expression = binding(
             "roles/viewer",
             "condition:office-hours",
-            Some(json!({"expression": "true"})),
+            Some(json!({"expression": "true"}).into()),
         );
         assert!(!remove_member(&mut p, "serviceAccount:a@p", &other_expression).unwrap());
         let exact = binding(
             "roles/viewer",
             "condition:office-hours",
-            Some(json!({"expression": "request.time.getHours() < 18"})),
+            Some(json!({"expression": "request.time.getHours() < 18"}).into()),
         );
         assert!(remove_member(&mut p, "serviceAccount:a@p", &exact).unwrap());
         assert_eq!(

@@ -79,7 +79,7 @@ impl ProviderType for GcpType {
         mapping::condition(binding).map(|_| ())
     }
 
-    fn check_tags(&self, tags: &BTreeMap<String, String>) -> Result<(), String> {
+    fn check_tags(&self, tags: &nhi_provider_sdk::Tags) -> Result<(), String> {
         match tags.keys().next() {
             None => Ok(()),
             Some(key) => Err(format!(

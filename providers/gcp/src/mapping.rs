@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use nhi_provider_sdk::{Binding, Identity, ProviderError};
+use nhi_provider_sdk::{Binding, Identity, Policy, ProviderError, Tags};
 use serde_json::{Map, Value};
 
 /// The only identity kind: a service account.
@@ -114,7 +114,7 @@ pub(crate) fn identity(
         kind: KIND.to_owned(),
         owner: record.owner.clone(),
         description: text,
-        tags: BTreeMap::new(),
+        tags: Tags::new(),
         attributes,
     };
     Some((identity, record))
@@ -196,8 +196,8 @@ pub(crate) fn check_account_id(name: &str) -> Result<(), String> {
 /// A binding's condition, when it has one: `(title, expression, description)`.
 pub(crate) struct Condition<'a> {
     pub(crate) title: &'a str,
-    pub(crate) expression: &'a str,
-    pub(crate) description: &'a str,
+    pub(crate) expression: String,
+    pub(crate) description: String,
 }
 
 /// The condition a configured or planned binding stands for; `Err` says what is
@@ -223,7 +223,7 @@ pub(crate) fn condition(binding: &Binding) -> Result<Option<Condition<'_>>, Stri
     if title.is_empty() {
         return Err("a conditional binding needs a title: `condition:<title>`".into());
     }
-    let Some(Value::Object(fields)) = &binding.policy else {
+    let Some(Value::Object(mut fields)) = binding.policy.as_ref().map(Policy::to_value) else {
         return Err(format!(
             "conditional binding `{}` on `{}` needs `policy: {{expression: ...}}`",
             binding.role, binding.resource
@@ -237,12 +237,12 @@ pub(crate) fn condition(binding: &Binding) -> Result<Option<Condition<'_>>, Stri
             "a condition has `expression` and `description`, not `{other}`"
         ));
     }
-    let expression = match fields.get("expression") {
+    let expression = match fields.remove("expression") {
         Some(Value::String(e)) if !e.trim().is_empty() => e,
         _ => return Err("a condition needs a non-empty string `expression` (CEL)".into()),
     };
-    let description = match fields.get("description") {
-        None => "",
+    let description = match fields.remove("description") {
+        None => String::new(),
         Some(Value::String(d)) => d,
         Some(_) => return Err("a condition's `description` must be a string".into()),
     };
@@ -298,7 +298,7 @@ pub(crate) fn observed_binding(role: &str, condition: Option<(&str, &str, &str)>
             Binding {
                 role: role.to_owned(),
                 resource: format!("{CONDITION_PREFIX}{title}"),
-                policy: Some(Value::Object(fields)),
+                policy: Some(Policy::new(&Value::Object(fields))),
             }
         }
     }
@@ -468,29 +468,29 @@ mod tests {
         assert!(condition(&plain).unwrap().is_none());
         let conditional = observed_binding("roles/viewer", Some(("office-hours", "true", "")));
         assert_eq!(conditional.resource, "condition:office-hours");
-        assert_eq!(conditional.policy, Some(json!({"expression": "true"})));
+        assert_eq!(conditional.policy, Some(json!({"expression": "true"}).into()));
         let c = condition(&conditional).unwrap().unwrap();
         assert_eq!(
-            (c.title, c.expression, c.description),
+            (c.title, c.expression.as_str(), c.description.as_str()),
             ("office-hours", "true", "")
         );
         for (resource, policy, want) in [
-            ("*", Some(json!({"expression": "true"})), "unconditional"),
+            ("*", Some(json!({"expression": "true"}).into()), "unconditional"),
             ("bucket/x", None, "not one the gcp provider binds"),
             (
                 "condition:",
-                Some(json!({"expression": "true"})),
+                Some(json!({"expression": "true"}).into()),
                 "needs a title",
             ),
             ("condition:t", None, "needs `policy"),
             (
                 "condition:t",
-                Some(json!({"expression": ""})),
+                Some(json!({"expression": ""}).into()),
                 "non-empty string",
             ),
             (
                 "condition:t",
-                Some(json!({"expression": "true", "x": 1})),
+                Some(json!({"expression": "true", "x": 1}).into()),
                 "not `x`",
             ),
         ] {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use nhi_provider_sdk::{
-    Binding, Identity, ObservedIdentity, ObservedKey, ObservedState, ProviderError,
+    Binding, Identity, ObservedIdentity, ObservedKey, ObservedState, ProviderError, Tags,
 };
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -298,7 +298,7 @@ struct IdentityRef<'a> {
     kind: &'a str,
     owner: &'a str,
     description: &'a str,
-    tags: &'a BTreeMap<String, String>,
+    tags: &'a Tags,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     attributes: &'a BTreeMap<String, serde_json::Value>,
     keys: &'a [ObservedKey],
@@ -343,7 +343,7 @@ struct RawIdentity {
     #[serde(default)]
     description: String,
     #[serde(default)]
-    tags: BTreeMap<String, String>,
+    tags: Tags,
     #[serde(default)]
     attributes: BTreeMap<String, serde_json::Value>,
     #[serde(default)]

@@ -4,6 +4,7 @@
 
 mod address;
 mod age;
+mod compact;
 mod digest;
 mod error;
 pub mod lockfile;
@@ -15,6 +16,7 @@ pub mod settle;
 
 pub use address::Address;
 pub use age::{Age, AgeError};
+pub use compact::{Policy, Tags};
 pub use digest::{Digest, DigestError, fingerprint};
 pub use error::ProviderError;
 pub use model::{Binding, Identity, KeyStatus, ObservedIdentity, ObservedKey, ObservedState};

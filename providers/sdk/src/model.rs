@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::{Policy, Tags};
+
 /// The managed attributes of an identity: what is compared between desired and
 /// observed state. Keys and bindings are separate objects with their own addresses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -22,7 +24,7 @@ pub struct Identity {
     pub description: String,
     /// Tags (AWS) or labels (GCP); sorted by key.
     #[serde(default)]
-    pub tags: BTreeMap<String, String>,
+    pub tags: Tags,
     /// Provider-specific managed attributes, checked by the provider type: e.g.
     /// an AWS role's `trust_policy` and `permissions_boundary`, a GCP service
     /// account's `display_name` and `disabled`. Sorted by name; empty by default.
@@ -35,14 +37,15 @@ pub struct Identity {
 ///
 /// Contract: `(role, resource)` identifies the binding within its identity;
 /// `resource` is `*` when the grant is not tied to one resource; `policy` is
-/// compared as JSON (object key order and whitespace never count as drift).
+/// compared as JSON (object key order and whitespace never count as drift: it is
+/// held as canonical text, see [`Policy`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Binding {
     pub role: String,
     pub resource: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub policy: Option<serde_json::Value>,
+    pub policy: Option<Policy>,
 }
 
 impl Binding {

@@ -68,7 +68,7 @@ pub trait ProviderType: Send + Sync {
         Ok(())
     }
     /// Whether the cloud accepts these tags (reserved keys, value syntax).
-    fn check_tags(&self, tags: &BTreeMap<String, String>) -> Result<(), String> {
+    fn check_tags(&self, tags: &crate::Tags) -> Result<(), String> {
         let _ = tags;
         Ok(())
     }

@@ -415,7 +415,9 @@ impl Validator<'_> {
         let mut bindings = Vec::with_capacity(raw.bindings.len());
         let mut binding_ids: HashMap<(&str, &str), SourceSpan> = HashMap::new();
         for (entry, policy) in raw.bindings.iter().zip(policies.iter_mut()) {
-            if let Some(mut binding) = self.binding(entry, policy.take(), who, &mut binding_ids) {
+            if let Some(binding) =
+                self.binding(entry, policy.take(), who, &mut binding_ids, provider_type)
+            {
                 if let (Some(provider_type), Some(kind)) = (provider_type, kind) {
                     if let Err(reason) = provider_type.check_binding(kind, &binding) {
                         let problem = self
@@ -433,7 +435,6 @@ impl Validator<'_> {
                         self.push(problem);
                         continue;
                     }
-                    binding.policy = binding.policy.map(|p| provider_type.normalize_policy(p));
                 }
                 bindings.push(binding);
             }

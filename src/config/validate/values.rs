@@ -6,7 +6,7 @@ use std::collections::hash_map::Entry;
 use std::fmt;
 
 use miette::SourceSpan;
-use nhi_provider_sdk::{Age, AgeError, Binding, Sink};
+use nhi_provider_sdk::{Age, AgeError, Binding, Policy, ProviderType, Sink};
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
@@ -180,6 +180,7 @@ impl Validator<'_> {
         policy: Option<Spanned<Value>>,
         who: &dyn fmt::Display,
         ids: &mut HashMap<(&'r str, &'r str), SourceSpan>,
+        provider_type: Option<&dyn ProviderType>,
     ) -> Option<Binding> {
         let raw = &entry.value;
         let before = self.problems.len();
@@ -222,7 +223,13 @@ impl Validator<'_> {
                 }
             }
         }
-        let policy = policy.and_then(|p| self.policy(p, &what));
+        // In the form the provider reports it, then as canonical text.
+        let policy = policy.and_then(|p| self.policy(p, &what)).map(|p| {
+            Policy::new(&match provider_type {
+                Some(t) => t.normalize_policy(p),
+                None => p,
+            })
+        });
         if self.problems.len() > before {
             return None;
         }

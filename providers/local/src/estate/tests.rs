@@ -10,7 +10,7 @@ fn identity(name: &str) -> ObservedIdentity {
             kind: "service_account".to_owned(),
             owner: "team-a".to_owned(),
             description: "does things".to_owned(),
-            tags: BTreeMap::from([("env".to_owned(), "prod".to_owned())]),
+            tags: nhi_provider_sdk::Tags::from([("env".to_owned(), "prod".to_owned())]),
             attributes: BTreeMap::new(),
         },
         keys: vec![ObservedKey {
@@ -23,7 +23,7 @@ fn identity(name: &str) -> ObservedIdentity {
         bindings: vec![Binding {
             role: "viewer".to_owned(),
             resource: "*".to_owned(),
-            policy: Some(serde_json::json!({"Statement": []})),
+            policy: Some(serde_json::json!({"Statement": []}).into()),
         }],
     }
 }

@@ -12,7 +12,7 @@ fn identity(name: &str, kind: &str) -> Identity {
         kind: kind.to_owned(),
         owner: "team-a".to_owned(),
         description: String::new(),
-        tags: BTreeMap::new(),
+        tags: nhi_provider_sdk::Tags::new(),
         attributes: BTreeMap::new(),
     }
 }
@@ -39,7 +39,7 @@ fn binding(role: &str, policy: Option<&str>) -> Binding {
     Binding {
         role: role.to_owned(),
         resource: "*".to_owned(),
-        policy: policy.map(|p| serde_json::json!({ "p": p })),
+        policy: policy.map(|p| serde_json::json!({ "p": p }).into()),
     }
 }
 

@@ -28,7 +28,7 @@ fn identity(name: &str, kind: &str) -> Identity {
         kind: kind.to_owned(),
         owner: "team-a".to_owned(),
         description: "deploys".to_owned(),
-        tags: BTreeMap::from([("env".to_owned(), "prod".to_owned())]),
+        tags: nhi_provider_sdk::Tags::from([("env".to_owned(), "prod".to_owned())]),
         attributes: BTreeMap::new(),
     }
 }
@@ -37,7 +37,7 @@ fn viewer(policy: serde_json::Value) -> Binding {
     Binding {
         role: "viewer".into(),
         resource: "bucket/a".into(),
-        policy: Some(policy),
+        policy: Some(policy.into()),
     }
 }
 
