@@ -154,14 +154,9 @@ pub fn check_state(provider: &str, state: &mut ObservedState) -> Result<(), Refr
     Ok(())
 }
 
-/// Connects and reads every provider block, in configuration order.
-pub async fn refresh(config: &Config) -> Result<Vec<Refreshed>, RefreshError> {
-    refresh_blocks(&config.dir, &config.providers, true).await
-}
-
-/// [`refresh`] for the provider blocks of a configuration in `dir`: `nhi plan`
-/// starts it as soon as the blocks are validated, while the identities are read.
-/// `progress` shows a spinner per block on a terminal.
+/// Connects and reads the provider blocks of a configuration in `dir`, in order.
+/// `nhi plan` starts it for some blocks as soon as they are validated, while the
+/// identities are read. `progress` shows a spinner per block on a terminal.
 pub async fn refresh_blocks(
     dir: &std::path::Path,
     blocks: &[ProviderBlock],

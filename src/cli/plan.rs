@@ -48,11 +48,23 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
     };
     let spinner = crate::render::spinner(format!("reading {}", global.config.display()));
     // In a large configuration the provider blocks come first and are checked
-    // first: their live state is read on another thread while the identities are.
+    // first: a cloud's live state is read on another thread while the identities
+    // are (see `ProviderType::read_beside_config`).
     let (config, early) = std::thread::scope(|threads| {
         let mut early = None;
         let config = crate::config::load_with(&global.config, &mut |dir, blocks| {
-            let (dir, blocks) = (dir.to_path_buf(), blocks.to_vec());
+            let blocks: Vec<_> = blocks
+                .iter()
+                .filter(|b| {
+                    crate::registry::find(&b.type_name)
+                        .is_some_and(nhi_provider_sdk::ProviderType::read_beside_config)
+                })
+                .cloned()
+                .collect();
+            if blocks.is_empty() {
+                return;
+            }
+            let dir = dir.to_path_buf();
             early = Some(threads.spawn(move || {
                 let refreshed = super::runtime().map(|runtime| {
                     runtime.block_on(crate::refresh::refresh_blocks(&dir, &blocks, false))
@@ -68,10 +80,39 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
     let config = config?;
     phase("config", &mut phases);
     let now = super::now()?;
-    let refreshed = match early {
-        Some(Ok((blocks, Ok(refreshed)))) if blocks == config.providers => refreshed?,
-        _ => super::runtime()?.block_on(crate::refresh::refresh(&config))?,
+    let mut early = match early {
+        Some(Ok((blocks, Ok(refreshed))))
+            if blocks.iter().all(|b| config.providers.contains(b)) =>
+        {
+            refreshed?
+        }
+        _ => Vec::new(),
     };
+    let rest: Vec<_> = config
+        .providers
+        .iter()
+        .filter(|block| !early.iter().any(|r| r.block == **block))
+        .cloned()
+        .collect();
+    let mut rest = if rest.is_empty() {
+        Vec::new()
+    } else {
+        super::runtime()?.block_on(crate::refresh::refresh_blocks(&config.dir, &rest, true))?
+    };
+    // In configuration order.
+    let refreshed: Vec<_> = config
+        .providers
+        .iter()
+        .filter_map(|block| {
+            let from = if early.iter().any(|r| r.block == *block) {
+                &mut early
+            } else {
+                &mut rest
+            };
+            let at = from.iter().position(|r| r.block == *block)?;
+            Some(from.remove(at))
+        })
+        .collect();
     phase("refresh", &mut phases);
     if global.verbose {
         for r in &refreshed {

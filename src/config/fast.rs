@@ -58,7 +58,7 @@ fn read(
     if first.indent != 0 {
         return Err(Decline);
     }
-    let mut v = Incremental::new(source);
+    let mut v = Incremental::deferring_duplicates(source);
     let mut blocks = Vec::new();
     let (mut version, mut providers, mut identities) = (false, false, false);
     while let Some((key, inline)) = cursor.key(0)? {
@@ -107,7 +107,7 @@ fn read(
             return Err(Decline);
         }
     }
-    if cursor.peek().is_some() {
+    if cursor.peek().is_some() || v.has_duplicates() {
         return Err(Decline);
     }
     v.finish().map_err(|_| Decline)
@@ -154,13 +154,14 @@ fn in_parallel<'s>(
     }
     bounds.push(text.len());
     bounds.dedup();
-    let read_part = |part: &str| -> R<Incremental<'s>> {
-        let mut v = Incremental::new(source);
+    let read_part = |part: &str, reserve: usize| -> R<Incremental<'s>> {
+        let mut v = Incremental::deferring_duplicates(source);
         for block in blocks {
             v.provider(block);
         }
-        // Rough count, for one allocation of the model.
-        v.reserve_identities(part.len() / 600);
+        // Items take about 500 bytes and more: one allocation of the model, whose
+        // unused end is never touched. The first part's takes every part's items.
+        v.reserve_identities(reserve / 256 + 1);
         let mut cursor = Cursor::new(part);
         cursor.items(indent, 1, &mut |node| one(&mut v, node))?;
         if cursor.peek().is_some() {
@@ -170,14 +171,14 @@ fn in_parallel<'s>(
     };
     let chunks: Vec<&str> = bounds.windows(2).map(|w| &text[w[0]..w[1]]).collect();
     if chunks.len() == 1 {
-        return Ok(vec![read_part(chunks[0])?]);
+        return Ok(vec![read_part(chunks[0], text.len())?]);
     }
     std::thread::scope(|scope| {
         let handles: Vec<_> = chunks[1..]
             .iter()
-            .map(|chunk| scope.spawn(|| read_part(chunk)))
+            .map(|chunk| scope.spawn(|| read_part(chunk, chunk.len())))
             .collect();
-        let mut out = vec![read_part(chunks[0])?];
+        let mut out = vec![read_part(chunks[0], text.len())?];
         for handle in handles {
             out.push(handle.join().map_err(|_| Decline)??);
         }

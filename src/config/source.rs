@@ -8,8 +8,31 @@ use miette::SourceSpan;
 
 use super::error::{ConfigError, MAX_FILE_BYTES, ProblemKind, Source, quote};
 
+/// From this size on a configuration is read into an anonymous mapping.
+const MAPPED_BYTES: u64 = 1 << 20;
+
+/// The bytes of a configuration file. A large file is read into an anonymous
+/// mapping, which goes back to the OS the moment it is dropped: the allocator
+/// would keep a freed block that size resident for a while, and `nhi plan` reads
+/// the live state right after the configuration.
+pub(crate) enum Bytes {
+    Heap(Vec<u8>),
+    Mapped(memmap2::MmapMut, usize),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Self::Heap(bytes) => bytes,
+            Self::Mapped(map, len) => &map[..*len],
+        }
+    }
+}
+
 /// The bytes of the file at `path`, refusing files over [`MAX_FILE_BYTES`].
-pub(crate) fn read(path: &Path) -> Result<Vec<u8>, ConfigError> {
+pub(crate) fn read(path: &Path) -> Result<Bytes, ConfigError> {
     let name = path.display().to_string();
     let read_error = |source| ConfigError::Read {
         path: name.clone(),
@@ -22,10 +45,26 @@ pub(crate) fn read(path: &Path) -> Result<Vec<u8>, ConfigError> {
     }
     // The length can change between metadata and read (or lie, for special files):
     // read one byte past the cap to notice.
-    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_error)?;
+    let mut file = file.take(MAX_FILE_BYTES + 1);
+    let mut bytes = Vec::new();
+    if size >= MAPPED_BYTES {
+        let capacity = usize::try_from(size + 1).unwrap_or(usize::MAX);
+        let mut map = memmap2::MmapMut::map_anon(capacity).map_err(read_error)?;
+        let mut len = 0;
+        while len < map.len() {
+            match file.read(&mut map[len..]) {
+                Ok(0) => return Ok(Bytes::Mapped(map, len)),
+                Ok(n) => len += n,
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(read_error(err)),
+            }
+        }
+        // Longer than it said: read on, into memory, up to the cap.
+        bytes.extend_from_slice(&map[..len]);
+    } else {
+        bytes.reserve_exact(usize::try_from(size).unwrap_or(0));
+    }
+    file.read_to_end(&mut bytes).map_err(read_error)?;
     let read = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
     if read > MAX_FILE_BYTES {
         return Err(ConfigError::TooLarge {
@@ -33,7 +72,7 @@ pub(crate) fn read(path: &Path) -> Result<Vec<u8>, ConfigError> {
             size: read,
         });
     }
-    Ok(bytes)
+    Ok(Bytes::Heap(bytes))
 }
 
 /// The bytes as text, or a `not_utf8` problem pointing at the first bad byte.

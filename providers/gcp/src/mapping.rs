@@ -468,14 +468,21 @@ mod tests {
         assert!(condition(&plain).unwrap().is_none());
         let conditional = observed_binding("roles/viewer", Some(("office-hours", "true", "")));
         assert_eq!(conditional.resource, "condition:office-hours");
-        assert_eq!(conditional.policy, Some(json!({"expression": "true"}).into()));
+        assert_eq!(
+            conditional.policy,
+            Some(json!({"expression": "true"}).into())
+        );
         let c = condition(&conditional).unwrap().unwrap();
         assert_eq!(
             (c.title, c.expression.as_str(), c.description.as_str()),
             ("office-hours", "true", "")
         );
         for (resource, policy, want) in [
-            ("*", Some(json!({"expression": "true"}).into()), "unconditional"),
+            (
+                "*",
+                Some(json!({"expression": "true"}).into()),
+                "unconditional",
+            ),
             ("bucket/x", None, "not one the gcp provider binds"),
             (
                 "condition:",

@@ -90,6 +90,12 @@ pub(crate) fn load(path: &Path) -> Result<(Option<Stamp>, Vec<ObservedIdentity>)
     let meta = file
         .metadata()
         .map_err(|err| ProviderError::io(context(), err))?;
+    // Decoded as it is read where the layout allows; the text is read whole
+    // only for the decoder that reports problems.
+    #[cfg(unix)]
+    if let Some(identities) = parse_lines_at(&OpenFile(&file, meta.len()), PARALLEL_BYTES) {
+        return Ok((Some(Stamp::of(&meta)), identities));
+    }
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).saturating_add(1));
     file.read_to_end(&mut bytes)
         .map_err(|err| ProviderError::io(context(), err))?;
@@ -133,57 +139,170 @@ fn parse_lines(bytes: &[u8]) -> Option<Vec<ObservedIdentity>> {
     parse_lines_in(bytes, PARALLEL_BYTES)
 }
 
+/// Bytes read by position: an open file, or bytes in memory.
+trait ReadAt: Sync {
+    fn size(&self) -> u64;
+    /// Reads at most `buf.len()` bytes at `offset`; 0 at the end.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+}
+
+impl ReadAt for [u8] {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let rest = usize::try_from(offset)
+            .ok()
+            .and_then(|at| self.get(at..))
+            .unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        Ok(n)
+    }
+}
+
+/// An open estate file and the length it had when opened. `store` replaces the
+/// file by renaming a new one over it, so an open file never changes under nhi.
+#[cfg(unix)]
+struct OpenFile<'a>(&'a File, u64);
+
+#[cfg(unix)]
+impl ReadAt for OpenFile<'_> {
+    fn size(&self) -> u64 {
+        self.1
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt as _;
+        let left = usize::try_from(self.1.saturating_sub(offset)).unwrap_or(usize::MAX);
+        let n = buf.len().min(left);
+        self.0.read_at(&mut buf[..n], offset)
+    }
+}
+
+/// The bytes `from..to` of a [`ReadAt`], as a reader.
+struct Range<'a, A: ?Sized> {
+    at: &'a A,
+    from: u64,
+    to: u64,
+}
+
+impl<A: ReadAt + ?Sized> io::Read for Range<'_, A> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = usize::try_from(self.to.saturating_sub(self.from)).unwrap_or(usize::MAX);
+        let n = buf.len().min(left);
+        let read = self.at.read_at(&mut buf[..n], self.from)?;
+        self.from += read as u64;
+        Ok(read)
+    }
+}
+
+/// Exactly the bytes `from..to`, or `None`.
+fn bytes_at<A: ReadAt + ?Sized>(at: &A, from: u64, to: u64) -> Option<Vec<u8>> {
+    let len = to.checked_sub(from)?;
+    let mut out = Vec::new();
+    io::Read::read_to_end(&mut io::Read::take(Range { at, from, to }, len), &mut out).ok()?;
+    (out.len() as u64 == len).then_some(out)
+}
+
+/// Where the first `,\n` at or after `from` (and before `to`) starts.
+fn separator_at<A: ReadAt + ?Sized>(at: &A, from: u64, to: u64) -> Option<u64> {
+    const WINDOW: u64 = 1 << 16;
+    let mut start = from;
+    while start < to {
+        // Windows overlap by a byte, so a separator across two is found.
+        let window = bytes_at(at, start, (start + WINDOW).min(to))?;
+        if let Some(i) = window.windows(2).position(|w| w == b",\n") {
+            return Some(start + i as u64);
+        }
+        start += WINDOW - 1;
+    }
+    None
+}
+
 /// [`parse_lines`], on several threads when the identities take `parallel_bytes`.
 fn parse_lines_in(bytes: &[u8], parallel_bytes: usize) -> Option<Vec<ObservedIdentity>> {
+    parse_lines_at(bytes, parallel_bytes)
+}
+
+/// [`parse_lines_in`], reading by position instead of from memory: each thread
+/// reads its own part of the file, so the file's text is never held whole.
+fn parse_lines_at<A: ReadAt + ?Sized>(
+    at: &A,
+    parallel_bytes: usize,
+) -> Option<Vec<ObservedIdentity>> {
+    const TAIL: &[u8] = b"\n]}\n";
     let head = format!("{{\"nhi_local_estate\":{FORMAT_VERSION},\"identities\":[\n");
-    let body = bytes
-        .strip_prefix(head.as_bytes())?
-        .strip_suffix(b"\n]}\n")?;
-    let parts = if body.len() < parallel_bytes {
+    let size = at.size();
+    let body_from = head.len() as u64;
+    let body_to = size.checked_sub(TAIL.len() as u64)?;
+    if body_to < body_from
+        || bytes_at(at, 0, body_from)? != head.as_bytes()
+        || bytes_at(at, body_to, size)? != TAIL
+    {
+        return None;
+    }
+    let body_len = body_to - body_from;
+    let parts = if body_len < parallel_bytes as u64 {
         1
     } else {
         std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
     };
     // Parts end before a `,\n` between two identities.
-    let mut bounds = vec![(0, 0)];
-    for k in 1..parts {
-        let from = (body.len() * k / parts).max(bounds[bounds.len() - 1].1);
-        if let Some(at) = body[from..].windows(2).position(|w| w == b",\n") {
-            bounds.push((from + at, from + at + 2));
+    let mut bounds = vec![(body_from, body_from)];
+    for k in 1..parts as u64 {
+        let from = (body_from + body_len * k / parts as u64).max(bounds[bounds.len() - 1].1);
+        if let Some(sep) = separator_at(at, from, body_to) {
+            bounds.push((sep, sep + 2));
         }
     }
-    bounds.push((body.len(), body.len()));
-    let chunks: Vec<&[u8]> = bounds.windows(2).map(|w| &body[w[0].1..w[1].0]).collect();
-    let decode = |chunk: &[u8]| -> Option<Vec<ObservedIdentity>> {
-        let mut lines = chunk.split(|&b| b == b'\n').peekable();
-        let mut out = Vec::with_capacity(chunk.len() / 256);
-        while let Some(line) = lines.next() {
-            let line = if lines.peek().is_some() {
-                line.strip_suffix(b",")?
+    bounds.push((body_to, body_to));
+    let ranges: Vec<(u64, u64)> = bounds.windows(2).map(|w| (w[0].1, w[1].0)).collect();
+    // Lines take 256 bytes and more. The first part's vector takes every part's
+    // identities, so it is sized for all: its unused end is never touched.
+    let capacity = |bytes: u64| usize::try_from(bytes / 256).unwrap_or(0);
+    let decode = |(from, to): (u64, u64)| -> Option<Vec<ObservedIdentity>> {
+        let mut reader = io::BufReader::with_capacity(1 << 16, Range { at, from, to });
+        let mut out = Vec::with_capacity(capacity(if from == body_from {
+            body_len
+        } else {
+            to - from
+        }));
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            io::BufRead::read_until(&mut reader, b'\n', &mut line).ok()?;
+            // Every line of a part but its last ends with `,\n`.
+            let last = line.last() != Some(&b'\n');
+            let text = if last {
+                &line[..]
             } else {
-                line
+                line[..line.len() - 1].strip_suffix(b",")?
             };
             // An object, as the whole-file decoder requires (serde would also
             // accept a struct written as an array).
-            if line.first() != Some(&b'{') {
+            if text.first() != Some(&b'{') {
                 return None;
             }
             let identity =
-                ObservedIdentity::from(serde_json::from_slice::<RawIdentity>(line).ok()?);
+                ObservedIdentity::from(serde_json::from_slice::<RawIdentity>(text).ok()?);
             check_members(&identity).ok()?;
             out.push(identity);
+            if last {
+                return Some(out);
+            }
         }
-        Some(out)
     };
-    let decoded: Vec<Option<Vec<ObservedIdentity>>> = if chunks.len() == 1 {
-        vec![decode(chunks[0])]
+    let decoded: Vec<Option<Vec<ObservedIdentity>>> = if ranges.len() == 1 {
+        vec![decode(ranges[0])]
     } else {
         std::thread::scope(|scope| {
-            let handles: Vec<_> = chunks[1..]
+            let handles: Vec<_> = ranges[1..]
                 .iter()
-                .map(|chunk| scope.spawn(|| decode(chunk)))
+                .map(|&range| scope.spawn(move || decode(range)))
                 .collect();
-            let mut out = vec![decode(chunks[0])];
+            let mut out = vec![decode(ranges[0])];
             out.extend(handles.into_iter().map(|h| h.join().ok().flatten()));
             out
         })
@@ -361,9 +480,13 @@ impl From<RawIdentity> for ObservedIdentity {
             description,
             tags,
             attributes,
-            keys,
-            bindings,
+            mut keys,
+            mut bindings,
         } = raw;
+        // Decoded lists start with room for four; an estate holds many identities
+        // with one or two of each.
+        keys.shrink_to_fit();
+        bindings.shrink_to_fit();
         Self {
             identity: Identity {
                 name,

@@ -73,6 +73,11 @@ impl ProviderType for LocalType {
         state_setting(settings).map(|_| ())
     }
 
+    /// Decoding an estate is work for the cores, not a wait on the network.
+    fn read_beside_config(&self) -> bool {
+        false
+    }
+
     fn connect(&self, context: ProviderContext) -> Result<Box<dyn Provider>, ProviderError> {
         let state = state_setting(&context.settings).map_err(ProviderError::Settings)?;
         Ok(Box::new(LocalProvider::new(state, &context.base_dir)))

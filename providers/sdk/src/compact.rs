@@ -250,9 +250,161 @@ impl fmt::Display for Policy {
 
 impl Serialize for Policy {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // Through the value, so that every format (pretty JSON in plan files
-        // included) writes exactly what it wrote for the document itself.
-        self.to_value().serialize(serializer)
+        // As the document itself, so that every format (pretty JSON in plan files
+        // included) writes what it wrote for the `Value`; walked in place rather
+        // than parsed, which also keeps every float exactly as it was.
+        Canonical(&self.0).serialize(serializer)
+    }
+}
+
+/// One value of the canonical JSON text in a [`Policy`] (as `serde_json` writes
+/// a `Value`: no whitespace, escapes only for `"`, `\\` and control
+/// characters), serialised as `serde_json` serialises that `Value`.
+struct Canonical<'a>(&'a str);
+
+impl Canonical<'_> {
+    /// The first value of `text` and what follows it.
+    fn split(text: &str) -> (&str, &str) {
+        let bytes = text.as_bytes();
+        let mut end = bytes.len();
+        match bytes.first() {
+            Some(b'"') => {
+                let mut i = 1;
+                while i < bytes.len() {
+                    match bytes[i] {
+                        b'\\' => i += 2,
+                        b'"' => {
+                            end = i + 1;
+                            break;
+                        }
+                        _ => i += 1,
+                    }
+                }
+            }
+            Some(b'{' | b'[') => {
+                let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+                for (i, &b) in bytes.iter().enumerate() {
+                    if in_string {
+                        match (escaped, b) {
+                            (true, _) => escaped = false,
+                            (false, b'\\') => escaped = true,
+                            (false, b'"') => in_string = false,
+                            _ => {}
+                        }
+                        continue;
+                    }
+                    match b {
+                        b'"' => in_string = true,
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                end = i + 1;
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {
+                end = bytes
+                    .iter()
+                    .position(|&b| matches!(b, b',' | b'}' | b']'))
+                    .unwrap_or(bytes.len());
+            }
+        }
+        text.split_at(end)
+    }
+
+    /// The members of an object's or array's inner text: `(key, value)` pairs,
+    /// keys (still quoted) empty for arrays.
+    fn members(inner: &str, object: bool) -> impl Iterator<Item = (&str, Canonical<'_>)> {
+        let mut rest = inner;
+        std::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            let mut key = "";
+            if object {
+                let (quoted, after) = Self::split(rest);
+                key = quoted;
+                rest = after.get(1..).unwrap_or("");
+            }
+            let (value, after) = Self::split(rest);
+            rest = after.strip_prefix(',').unwrap_or(after);
+            Some((key, Canonical(value)))
+        })
+    }
+
+    /// The string a quoted JSON string stands for.
+    fn unquote(quoted: &str) -> Option<std::borrow::Cow<'_, str>> {
+        let inner = quoted.strip_prefix('"')?.strip_suffix('"')?;
+        if !inner.contains('\\') {
+            return Some(inner.into());
+        }
+        let mut out = String::with_capacity(inner.len());
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            out.push(match chars.next()? {
+                'b' => '\u{8}',
+                'f' => '\u{c}',
+                'n' => '\n',
+                'r' => '\r',
+                't' => '\t',
+                'u' => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?
+                }
+                other => other,
+            });
+        }
+        Some(out.into())
+    }
+}
+
+impl Serialize for Canonical<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+
+        let text = self.0;
+        let bad = || S::Error::custom("invariant: a policy holds canonical JSON");
+        let inner = || text.get(1..text.len().saturating_sub(1)).ok_or_else(bad);
+        match text.as_bytes().first().ok_or_else(bad)? {
+            b'{' => {
+                let inner = inner()?;
+                let len = Self::members(inner, true).count();
+                let mut map = serializer.serialize_map(Some(len))?;
+                for (key, value) in Self::members(inner, true) {
+                    map.serialize_entry(&Self::unquote(key).ok_or_else(bad)?, &value)?;
+                }
+                map.end()
+            }
+            b'[' => {
+                let inner = inner()?;
+                let len = Self::members(inner, false).count();
+                let mut seq = serializer.serialize_seq(Some(len))?;
+                for (_, value) in Self::members(inner, false) {
+                    seq.serialize_element(&value)?;
+                }
+                seq.end()
+            }
+            b'"' => serializer.serialize_str(&Self::unquote(text).ok_or_else(bad)?),
+            b't' => serializer.serialize_bool(true),
+            b'f' => serializer.serialize_bool(false),
+            b'n' => serializer.serialize_unit(),
+            // `serde_json` writes floats with a point or an exponent, and reads
+            // other numbers as `u64`, or `i64` when negative.
+            _ if text.contains(['.', 'e', 'E']) => {
+                serializer.serialize_f64(text.parse().map_err(|_| bad())?)
+            }
+            b'-' => serializer.serialize_i64(text.parse().map_err(|_| bad())?),
+            _ => serializer.serialize_u64(text.parse().map_err(|_| bad())?),
+        }
     }
 }
 
@@ -322,6 +474,46 @@ mod tests {
         }
     }
 
+    fn json() -> impl Strategy<Value = serde_json::Value> {
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            prop_oneof![Just(0.0), Just(-0.0), Just(1e300), Just(-2.5)].prop_map(Value::from),
+            "[a-c\"\\\n\u{e9}/:,{}\\[\\] -]{0,5}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::from),
+                prop::collection::btree_map("[a-c\"{},:\\[\\]]{0,3}", inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// A policy serialises to exactly the bytes of its document, compact or
+        /// pretty, floats and escapes included.
+        #[test]
+        fn policies_serialise_as_their_documents(document in json()) {
+            let policy = Policy::new(&document);
+            prop_assert_eq!(serde_json::to_string(&policy).unwrap(), serde_json::to_string(&document).unwrap());
+            prop_assert_eq!(serde_json::to_string_pretty(&policy).unwrap(), serde_json::to_string_pretty(&document).unwrap());
+            // Reading JSON text back is `serde_json`'s, whose floats may move by
+            // one unit in the last place; everything else comes back as it was.
+            if !policy.as_str().contains(['.', 'e', 'E']) {
+                prop_assert_eq!(policy.to_value(), document.clone());
+                let read: Policy = serde_json::from_str(&serde_json::to_string_pretty(&document).unwrap()).unwrap();
+                prop_assert_eq!(read, policy);
+            }
+        }
+    }
+
     #[test]
     fn tags_read_from_json_keep_the_last_value_of_a_key() {
         let tags: Tags = serde_json::from_str(r#"{"b":"1","a":"2","b":"3"}"#).unwrap();
@@ -353,7 +545,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(reordered, policy);
-        assert_ne!(Policy::new(&json!({"a": 1})), Policy::new(&json!({"a": 1.0})));
-        assert_ne!(Policy::new(&json!({"a": "1"})), Policy::new(&json!({"a": 1})));
+        assert_ne!(
+            Policy::new(&json!({"a": 1})),
+            Policy::new(&json!({"a": 1.0}))
+        );
+        assert_ne!(
+            Policy::new(&json!({"a": "1"})),
+            Policy::new(&json!({"a": 1}))
+        );
     }
 }

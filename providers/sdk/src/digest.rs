@@ -50,6 +50,17 @@ struct HashWriter {
 }
 
 impl std::io::Write for HashWriter {
+    #[inline]
+    fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+        if self.len + data.len() <= self.buf.len() {
+            self.buf[self.len..self.len + data.len()].copy_from_slice(data);
+            self.len += data.len();
+            Ok(())
+        } else {
+            self.write(data).map(drop)
+        }
+    }
+
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
         if self.len + data.len() > self.buf.len() {
             self.sha.update(&self.buf[..self.len]);

@@ -37,13 +37,13 @@ pub struct Identity {
 ///
 /// Contract: `(role, resource)` identifies the binding within its identity;
 /// `resource` is `*` when the grant is not tied to one resource; `policy` is
-/// compared as JSON (object key order and whitespace never count as drift: it is
-/// held as canonical text, see [`Policy`]).
+/// compared as JSON (object key order and whitespace never count as drift).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Binding {
     pub role: String,
     pub resource: String,
+    // Held as canonical JSON text, which compares as the document does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<Policy>,
 }

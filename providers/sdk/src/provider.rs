@@ -114,6 +114,14 @@ pub trait ProviderType: Send + Sync {
     fn accepts_sink(&self, sink: &Sink) -> bool {
         sink.is_local()
     }
+    /// Whether the engine may read this provider's live state while it still
+    /// reads the identities of a large configuration. Yes by default: reading a
+    /// cloud mostly waits on the network. No for the local provider, whose read
+    /// takes the same cores as the configuration's: one after the other, planning
+    /// never holds the configuration's text and the whole live state at once.
+    fn read_beside_config(&self) -> bool {
+        true
+    }
     /// Construct a provider for one block.
     fn connect(&self, context: ProviderContext) -> Result<Box<dyn Provider>, ProviderError>;
 }

@@ -57,7 +57,9 @@ pub(crate) fn validate(source: &Source<'_>, raw: &mut RawConfig) -> Result<Valid
 /// be given before the first identity.
 pub(crate) struct Incremental<'a> {
     v: Validator<'a>,
-    seen: HashMap<(String, String), SourceSpan>,
+    /// Identities so far by `(provider, name)`, to report one declared twice;
+    /// `None` when the caller checks with [`Self::has_duplicates`] at the end.
+    seen: Option<HashMap<(String, String), SourceSpan>>,
     providers: Vec<ProviderBlock>,
     identities: Vec<DesiredIdentity>,
 }
@@ -70,10 +72,31 @@ impl<'a> Incremental<'a> {
                 problems: Vec::new(),
                 types: HashMap::new(),
             },
-            seen: HashMap::new(),
+            seen: Some(HashMap::new()),
             providers: Vec::new(),
             identities: Vec::new(),
         }
+    }
+
+    /// [`Self::new`] without the per-identity duplicate check, for a reader that
+    /// declines on any problem: it calls [`Self::has_duplicates`] once every
+    /// identity is in, which costs a sort instead of a map of every name.
+    pub(crate) fn deferring_duplicates(source: &'a Source<'a>) -> Self {
+        Self {
+            seen: None,
+            ..Self::new(source)
+        }
+    }
+
+    /// Whether two identities share a provider and a name.
+    pub(crate) fn has_duplicates(&self) -> bool {
+        let mut keys: Vec<(&str, &str)> = self
+            .identities
+            .iter()
+            .map(|d| (d.provider.as_str(), d.identity.name.as_str()))
+            .collect();
+        keys.sort_unstable();
+        keys.windows(2).any(|w| w[0] == w[1])
     }
 
     pub(crate) fn version(&mut self, version: &Spanned<i64>) {
@@ -95,7 +118,7 @@ impl<'a> Incremental<'a> {
 
     /// Moves the description, tags and policies out of `identity`.
     pub(crate) fn identity(&mut self, identity: &mut Spanned<RawIdentity>) {
-        if let Some(identity) = self.v.identity(identity, &mut self.seen) {
+        if let Some(identity) = self.v.identity(identity, self.seen.as_mut()) {
             self.identities.push(identity);
         }
     }
@@ -111,8 +134,10 @@ impl<'a> Incremental<'a> {
     }
 
     pub(crate) fn reserve_identities(&mut self, additional: usize) {
-        self.identities.reserve(additional);
-        self.seen.reserve(additional);
+        self.identities.reserve_exact(additional);
+        if let Some(seen) = &mut self.seen {
+            seen.reserve(additional);
+        }
     }
 
     /// Takes over the identities `other` validated after those of `self`, when
@@ -126,11 +151,19 @@ impl<'a> Incremental<'a> {
             self.identities = other.identities;
             return Ok(());
         }
-        for (key, span) in other.seen {
-            if self.seen.insert(key, span).is_some() {
-                return Err(());
+        match (&mut self.seen, other.seen) {
+            (Some(seen), Some(other_seen)) => {
+                seen.reserve(other_seen.len());
+                for (key, span) in other_seen {
+                    if seen.insert(key, span).is_some() {
+                        return Err(());
+                    }
+                }
             }
+            (None, None) => {}
+            _ => return Err(()),
         }
+        self.identities.reserve_exact(other.identities.len());
         self.identities.extend(other.identities);
         Ok(())
     }
@@ -329,7 +362,7 @@ impl Validator<'_> {
     fn identity(
         &mut self,
         entry: &mut Spanned<RawIdentity>,
-        seen: &mut HashMap<(String, String), SourceSpan>,
+        seen: Option<&mut HashMap<(String, String), SourceSpan>>,
     ) -> Option<DesiredIdentity> {
         // Policies are the largest values: moved, not copied, into the model.
         let mut policies: Vec<Option<Spanned<Value>>> = entry
@@ -380,8 +413,9 @@ impl Validator<'_> {
                     ));
                 self.push(problem);
             }
-            match seen.entry((provider.value.clone(), name.value.clone())) {
-                Entry::Occupied(first) => self.duplicate(
+            match seen.map(|seen| seen.entry((provider.value.clone(), name.value.clone()))) {
+                None => {}
+                Some(Entry::Occupied(first)) => self.duplicate(
                     K::DuplicateName,
                     format!(
                         "{who} is defined twice for provider {}",
@@ -391,7 +425,7 @@ impl Validator<'_> {
                     *first.get(),
                     "rename or remove one of the two identities",
                 ),
-                Entry::Vacant(slot) => {
+                Some(Entry::Vacant(slot)) => {
                     slot.insert(self.source.span(&name.referenced));
                 }
             }
@@ -418,23 +452,23 @@ impl Validator<'_> {
             if let Some(binding) =
                 self.binding(entry, policy.take(), who, &mut binding_ids, provider_type)
             {
-                if let (Some(provider_type), Some(kind)) = (provider_type, kind) {
-                    if let Err(reason) = provider_type.check_binding(kind, &binding) {
-                        let problem = self
-                            .problem(
-                                K::InvalidBinding,
-                                format!(
-                                    "a binding of {who} cannot exist in `{}`",
-                                    provider_type.type_name()
-                                ),
-                            )
-                            .label(self.span(entry), reason)
-                            .with_help(
-                                "write a binding this provider type can create (see its README)",
-                            );
-                        self.push(problem);
-                        continue;
-                    }
+                if let (Some(provider_type), Some(kind)) = (provider_type, kind)
+                    && let Err(reason) = provider_type.check_binding(kind, &binding)
+                {
+                    let problem = self
+                        .problem(
+                            K::InvalidBinding,
+                            format!(
+                                "a binding of {who} cannot exist in `{}`",
+                                provider_type.type_name()
+                            ),
+                        )
+                        .label(self.span(entry), reason)
+                        .with_help(
+                            "write a binding this provider type can create (see its README)",
+                        );
+                    self.push(problem);
+                    continue;
                 }
                 bindings.push(binding);
             }

@@ -280,3 +280,26 @@ fn line_by_line_decoding_agrees_with_whole_file_decoding() {
     assert!(parse_lines_in(&out, 0).is_none());
     assert!(corrupt(&out).contains("more than once"));
 }
+
+#[test]
+fn a_large_file_is_decoded_in_parts_as_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("estate.json");
+    let identities: Vec<ObservedIdentity> = (0..8_000)
+        .map(|i| identity(&format!("svc-{i:05}")))
+        .collect();
+    let text = encoded(&identities);
+    assert!(text.len() > 2 * PARALLEL_BYTES, "{}", text.len());
+    fs::write(&path, &text).unwrap();
+    let file = File::open(&path).unwrap();
+    let size = file.metadata().unwrap().len();
+    assert_eq!(
+        parse_lines_at(&OpenFile(&file, size), PARALLEL_BYTES).as_ref(),
+        Some(&identities)
+    );
+    assert_eq!(read_estate(&path).unwrap().identities, identities);
+    // A file cut short is left to the whole-file decoder, which says where.
+    fs::write(&path, &text.as_bytes()[..text.len() - 3]).unwrap();
+    let err = read_estate(&path).unwrap_err().to_string();
+    assert!(err.contains("EOF while parsing"), "{err}");
+}
