@@ -144,7 +144,7 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         let digests = threads.spawn(|| {
             refreshed
                 .iter()
-                .map(|r| nhi_provider_sdk::fingerprint(&r.observed))
+                .map(|r| r.observed.digest())
                 .collect::<Vec<_>>()
         });
         let diff = crate::diff::diff(&config, &scopes, now);

@@ -264,20 +264,29 @@ impl<'a> Cursor<'a> {
     /// The next line that is not blank or a comment.
     fn peek(&mut self) -> Option<Line<'a>> {
         if self.peeked.is_none() {
-            while !self.rest.is_empty() {
-                let (line, rest) = self.rest.split_once('\n').unwrap_or((self.rest, ""));
-                self.rest = rest;
-                let text = line.trim_start_matches(' ');
-                let text = text.trim_end_matches(' ');
-                if text.is_empty() || text.starts_with('#') {
+            // Byte by byte: lines are short, and split at ASCII bytes only.
+            let bytes = self.rest.as_bytes();
+            let mut at = 0;
+            while at < bytes.len() {
+                let end = bytes[at..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(bytes.len(), |n| at + n);
+                let line = &bytes[at..end];
+                let indent = line.iter().take_while(|&&b| b == b' ').count();
+                let stop = line.len() - line.iter().rev().take_while(|&&b| b == b' ').count();
+                let start = at;
+                at = (end + 1).min(bytes.len());
+                if stop <= indent || line[indent] == b'#' {
                     continue;
                 }
                 self.peeked = Some(Line {
-                    indent: line.len() - line.trim_start_matches(' ').len(),
-                    text,
+                    indent,
+                    text: &self.rest[start + indent..start + stop],
                 });
                 break;
             }
+            self.rest = &self.rest[at..];
         }
         self.peeked
     }
@@ -423,15 +432,20 @@ fn is_item(text: &str) -> bool {
 /// `key:` or `key: rest` with a plain key of letters, digits, `_`, `-`, `.` and `/`
 /// that starts with a letter or `_` and is not a YAML 1.1 boolean or null word.
 fn split_key(text: &str) -> Option<(&str, &str)> {
-    let end = text.find(':')?;
+    let bytes = text.as_bytes();
+    let first = *bytes.first()?;
+    if !(first.is_ascii_alphabetic() || first == b'_') {
+        return None;
+    }
+    // The key's characters, up to the first colon.
+    let end = bytes
+        .iter()
+        .position(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/')))?;
+    if bytes[end] != b':' {
+        return None;
+    }
     let (key, rest) = (&text[..end], &text[end + 1..]);
-    let first = key.bytes().next()?;
-    let ok = (first.is_ascii_alphabetic() || first == b'_')
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/'))
-        && !is_special_word(key);
-    if !ok {
+    if is_special_word(key) {
         return None;
     }
     if rest.is_empty() {
@@ -475,7 +489,12 @@ fn inline(text: &str) -> R<Node<'_>> {
             }
         }
         _ => {
-            if !plain_ok(text) || text.contains(": ") || text.contains(" #") || text.ends_with(':')
+            let bytes = text.as_bytes();
+            if !plain_ok(text)
+                || bytes.ends_with(b":")
+                || bytes
+                    .windows(2)
+                    .any(|w| matches!(w, [b':', b' '] | [b' ', b'#']))
             {
                 return Err(Decline);
             }

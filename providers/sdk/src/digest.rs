@@ -30,20 +30,25 @@ impl Digest {
 /// (fields in declaration order, maps sorted). Apply recomputes it from a fresh read
 /// to tell whether the object moved since planning.
 pub fn fingerprint<T: Serialize>(value: &T) -> Digest {
+    hash_with(|out| serde_json::to_writer(out, value).map_err(std::io::Error::from))
+}
+
+/// The digest of what `write` writes.
+pub(crate) fn hash_with(write: impl FnOnce(&mut HashWriter) -> std::io::Result<()>) -> Digest {
     let mut hasher = HashWriter {
         sha: Sha256::new(),
         buf: [0; 2048],
         len: 0,
     };
-    // Serialising plain data structs into a hasher cannot fail.
-    serde_json::to_writer(&mut hasher, value).expect("invariant: model types serialise");
+    // Writing plain data into a hasher cannot fail.
+    write(&mut hasher).expect("invariant: model types serialise");
     hasher.sha.update(&hasher.buf[..hasher.len]);
     Digest(hasher.sha.finalize().into())
 }
 
 /// Hashes what is written. `serde_json` writes a few bytes at a time; gathering them
 /// first makes hashing a large state several times faster (same bytes, same digest).
-struct HashWriter {
+pub(crate) struct HashWriter {
     sha: Sha256,
     buf: [u8; 2048],
     len: usize,
