@@ -139,10 +139,12 @@ fn in_parallel<'s>(
         Some(line) if is_item(line.text) => line.indent,
         _ => return Err(Decline),
     };
+    let threads = nhi_provider_sdk::pieces::threads();
+    // Several pieces a thread: threads that finish early take more.
     let parts = if text.len() < parallel_bytes {
         1
     } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+        threads * 4
     };
     let marker = format!("\n{}- ", " ".repeat(indent));
     let mut bounds = vec![0];
@@ -170,20 +172,11 @@ fn in_parallel<'s>(
         Ok(v)
     };
     let chunks: Vec<&str> = bounds.windows(2).map(|w| &text[w[0]..w[1]]).collect();
-    if chunks.len() == 1 {
-        return Ok(vec![read_part(chunks[0], text.len())?]);
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks[1..]
-            .iter()
-            .map(|chunk| scope.spawn(|| read_part(chunk, chunk.len())))
-            .collect();
-        let mut out = vec![read_part(chunks[0], text.len())?];
-        for handle in handles {
-            out.push(handle.join().map_err(|_| Decline)??);
-        }
-        Ok(out)
+    nhi_provider_sdk::pieces::in_order(chunks.len(), threads, |i| {
+        read_part(chunks[i], if i == 0 { text.len() } else { chunks[i].len() })
     })
+    .into_iter()
+    .collect()
 }
 
 /// Spans are only needed for problems, and a problem makes this reader decline.

@@ -244,10 +244,12 @@ fn parse_lines_at<A: ReadAt + ?Sized>(
         return None;
     }
     let body_len = body_to - body_from;
+    let threads = nhi_provider_sdk::pieces::threads();
+    // Several pieces a thread: threads that finish early take more.
     let parts = if body_len < parallel_bytes as u64 {
         1
     } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+        threads * 4
     };
     // Parts end before a `,\n` between two identities.
     let mut bounds = vec![(body_from, body_from)];
@@ -294,19 +296,7 @@ fn parse_lines_at<A: ReadAt + ?Sized>(
             }
         }
     };
-    let decoded: Vec<Option<Vec<ObservedIdentity>>> = if ranges.len() == 1 {
-        vec![decode(ranges[0])]
-    } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = ranges[1..]
-                .iter()
-                .map(|&range| scope.spawn(move || decode(range)))
-                .collect();
-            let mut out = vec![decode(ranges[0])];
-            out.extend(handles.into_iter().map(|h| h.join().ok().flatten()));
-            out
-        })
-    };
+    let decoded = nhi_provider_sdk::pieces::in_order(ranges.len(), threads, |i| decode(ranges[i]));
     let mut identities = Vec::new();
     for part in decoded {
         let part = part?;

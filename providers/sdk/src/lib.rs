@@ -10,6 +10,7 @@ mod error;
 pub mod lockfile;
 mod model;
 mod operation;
+pub mod pieces;
 mod provider;
 pub mod settings;
 pub mod settle;
