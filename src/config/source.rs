@@ -49,7 +49,12 @@ pub(crate) fn read(path: &Path) -> Result<Bytes, ConfigError> {
     let mut bytes = Vec::new();
     if size >= MAPPED_BYTES {
         let capacity = usize::try_from(size + 1).unwrap_or(usize::MAX);
-        let mut map = memmap2::MmapMut::map_anon(capacity).map_err(read_error)?;
+        // Faulted in at once by the kernel rather than a page at a time.
+        let mut map = memmap2::MmapOptions::new()
+            .len(capacity)
+            .populate()
+            .map_anon()
+            .map_err(read_error)?;
         let mut len = 0;
         while len < map.len() {
             match file.read(&mut map[len..]) {
