@@ -224,27 +224,9 @@ impl From<serde_json::Value> for Policy {
     }
 }
 
-impl From<&serde_json::Value> for Policy {
-    fn from(document: &serde_json::Value) -> Self {
-        Self::new(document)
-    }
-}
-
-impl PartialEq<serde_json::Value> for Policy {
-    fn eq(&self, other: &serde_json::Value) -> bool {
-        *self == Self::new(other)
-    }
-}
-
 impl fmt::Debug for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Policy({})", self.0)
-    }
-}
-
-impl fmt::Display for Policy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -531,7 +513,7 @@ mod tests {
             r#"{"Statement":[{"Action":["s3:GetObject"],"Effect":"Allow","m":-2,"n":1.5}],"Version":"2012-10-17"}"#
         );
         assert_eq!(policy.to_value(), document);
-        assert_eq!(policy, document);
+        assert_eq!(policy, Policy::new(&document));
         assert_eq!(
             serde_json::to_string(&policy).unwrap(),
             serde_json::to_string(&document).unwrap()
