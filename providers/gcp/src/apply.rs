@@ -451,14 +451,17 @@ async fn change_member(
     )))
 }
 
-/// Whether a policy binding is the one `binding` stands for (same role and the
-/// same condition, compared exactly).
-fn matches(policy_binding: &PolicyBinding, binding: &Binding) -> Result<bool, ProviderError> {
-    let condition = mapping::condition(binding).map_err(ProviderError::Other)?;
+/// Whether a policy binding is the one `binding` (whose condition is
+/// `condition`) stands for: same role and the same condition, compared exactly.
+fn matches(
+    policy_binding: &PolicyBinding,
+    binding: &Binding,
+    condition: Option<&mapping::Condition<'_>>,
+) -> bool {
     if policy_binding.role != binding.role {
-        return Ok(false);
+        return false;
     }
-    Ok(match (&policy_binding.condition, condition) {
+    match (&policy_binding.condition, condition) {
         (None, None) => true,
         (Some(have), Some(want)) => {
             have.title == want.title
@@ -466,7 +469,7 @@ fn matches(policy_binding: &PolicyBinding, binding: &Binding) -> Result<bool, Pr
                 && have.description == want.description
         }
         _ => false,
-    })
+    }
 }
 
 fn remove_member(
@@ -474,9 +477,10 @@ fn remove_member(
     member: &str,
     binding: &Binding,
 ) -> Result<bool, ProviderError> {
+    let condition = mapping::condition(binding).map_err(ProviderError::Other)?;
     let mut changed = false;
     for policy_binding in &mut policy.bindings {
-        if matches(policy_binding, binding)? {
+        if matches(policy_binding, binding, condition.as_ref()) {
             let before = policy_binding.members.len();
             policy_binding.members.retain(|m| m != member);
             changed |= policy_binding.members.len() != before;
@@ -488,8 +492,9 @@ fn remove_member(
 }
 
 fn add_member(policy: &mut Policy, member: &str, binding: &Binding) -> Result<bool, ProviderError> {
+    let condition = mapping::condition(binding).map_err(ProviderError::Other)?;
     for policy_binding in &mut policy.bindings {
-        if matches(policy_binding, binding)? {
+        if matches(policy_binding, binding, condition.as_ref()) {
             if policy_binding.members.iter().any(|m| m == member) {
                 return Ok(false);
             }
@@ -497,14 +502,12 @@ fn add_member(policy: &mut Policy, member: &str, binding: &Binding) -> Result<bo
             return Ok(true);
         }
     }
-    let condition = mapping::condition(binding)
-        .map_err(ProviderError::Other)?
-        .map(|c| {
-            Expr::new()
-                .set_title(c.title)
-                .set_expression(c.expression)
-                .set_description(c.description)
-        });
+    let condition = condition.map(|c| {
+        Expr::new()
+            .set_title(c.title)
+            .set_expression(c.expression)
+            .set_description(c.description)
+    });
     policy.bindings.push(
         PolicyBinding::new()
             .set_role(&binding.role)

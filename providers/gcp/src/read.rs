@@ -233,7 +233,9 @@ pub(crate) fn account_bindings(
     mut bindings: Vec<Binding>,
     account: &str,
 ) -> Result<Vec<Binding>, ProviderError> {
-    let policy_text = |b: &Binding| b.policy.as_ref().map(ToString::to_string);
+    fn policy_text(b: &Binding) -> Option<&str> {
+        b.policy.as_ref().map(nhi_provider_sdk::Policy::as_str)
+    }
     bindings.sort_by(|a, b| {
         (&a.role, &a.resource)
             .cmp(&(&b.role, &b.resource))
