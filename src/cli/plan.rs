@@ -80,7 +80,7 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
     let config = config?;
     phase("config", &mut phases);
     let now = super::now()?;
-    let mut early = match early {
+    let early = match early {
         Some(Ok((blocks, Ok(refreshed))))
             if blocks.iter().all(|b| config.providers.contains(b)) =>
         {
@@ -94,25 +94,14 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         .filter(|block| !early.iter().any(|r| r.block == **block))
         .cloned()
         .collect();
-    let mut rest = if rest.is_empty() {
+    let rest = if rest.is_empty() {
         Vec::new()
     } else {
         super::runtime()?.block_on(crate::refresh::refresh_blocks(&config.dir, &rest, true))?
     };
     // In configuration order.
-    let refreshed: Vec<_> = config
-        .providers
-        .iter()
-        .filter_map(|block| {
-            let from = if early.iter().any(|r| r.block == *block) {
-                &mut early
-            } else {
-                &mut rest
-            };
-            let at = from.iter().position(|r| r.block == *block)?;
-            Some(from.remove(at))
-        })
-        .collect();
+    let mut refreshed: Vec<_> = early.into_iter().chain(rest).collect();
+    refreshed.sort_by_key(|r| config.providers.iter().position(|b| *b == r.block));
     phase("refresh", &mut phases);
     if global.verbose {
         for r in &refreshed {

@@ -136,7 +136,7 @@ const PARALLEL_BYTES: usize = 1 << 20;
 /// or names out of order: [`parse`] then decodes the file whole, and its errors
 /// say where the problem is.
 fn parse_lines(bytes: &[u8]) -> Option<Vec<ObservedIdentity>> {
-    parse_lines_in(bytes, PARALLEL_BYTES)
+    parse_lines_at(bytes, PARALLEL_BYTES)
 }
 
 /// Bytes read by position: an open file, or bytes in memory.
@@ -221,13 +221,9 @@ fn separator_at<A: ReadAt + ?Sized>(at: &A, from: u64, to: u64) -> Option<u64> {
     None
 }
 
-/// [`parse_lines`], on several threads when the identities take `parallel_bytes`.
-fn parse_lines_in(bytes: &[u8], parallel_bytes: usize) -> Option<Vec<ObservedIdentity>> {
-    parse_lines_at(bytes, parallel_bytes)
-}
-
-/// [`parse_lines_in`], reading by position instead of from memory: each thread
-/// reads its own part of the file, so the file's text is never held whole.
+/// [`parse_lines`] for bytes in memory or an open file, on several threads when
+/// the identities take `parallel_bytes`. Each thread reads its own pieces by
+/// position, so a file's text is never held whole.
 fn parse_lines_at<A: ReadAt + ?Sized>(
     at: &A,
     parallel_bytes: usize,

@@ -235,7 +235,7 @@ fn line_by_line_decoding_agrees_with_whole_file_decoding() {
     assert_eq!(whole, identities);
     for parallel_bytes in [0, 100, 10_000, usize::MAX] {
         assert_eq!(
-            parse_lines_in(text.as_bytes(), parallel_bytes).as_ref(),
+            parse_lines_at(text.as_bytes(), parallel_bytes).as_ref(),
             Some(&identities),
             "{parallel_bytes}"
         );
@@ -247,7 +247,7 @@ fn line_by_line_decoding_agrees_with_whole_file_decoding() {
         for insert in [b"\n".as_slice(), b" ", b",", b"}", b"x", b"\"", b"\\"] {
             let mut edited = bytes.to_vec();
             edited.splice(at..at, insert.iter().copied());
-            if let Some(fast) = parse_lines_in(&edited, 0) {
+            if let Some(fast) = parse_lines_at(&edited, 0) {
                 let slow = parse_whole(&edited, Path::new("e"))
                     .unwrap_or_else(|e| panic!("fast path accepted a corrupt file: {e:?}"));
                 assert_eq!(fast, slow);
@@ -257,27 +257,27 @@ fn line_by_line_decoding_agrees_with_whole_file_decoding() {
     // An identity written as an array: serde reads structs from arrays, the
     // whole-file decoder does not, so neither does the fast path.
     let array = "{\"nhi_local_estate\":1,\"identities\":[\n[\"a\",\"user\",\"o\"]\n]}\n";
-    assert!(parse_lines_in(array.as_bytes(), 0).is_none());
+    assert!(parse_lines_at(array.as_bytes(), 0).is_none());
     assert!(parse_whole(array.as_bytes(), Path::new("e")).is_err());
     // Out of order, duplicated, or with a duplicate key: left to the whole-file reader.
     let mut swapped = identities.clone();
     swapped.swap(3, 200);
     let mut out = Vec::new();
     encode(&mut out, &swapped).unwrap();
-    assert!(parse_lines_in(&out, 0).is_none());
+    assert!(parse_lines_at(&out, 0).is_none());
     assert_eq!(parse(&out, Path::new("e")).unwrap(), identities);
     let mut twice = identities.clone();
     twice[5] = twice[4].clone();
     let mut out = Vec::new();
     encode(&mut out, &twice).unwrap();
-    assert!(parse_lines_in(&out, 0).is_none());
+    assert!(parse_lines_at(&out, 0).is_none());
     assert!(corrupt(&out).contains("appears more than once"));
     let mut dup_key = identities;
     let key = dup_key[1].keys[0].clone();
     dup_key[1].keys.push(key);
     let mut out = Vec::new();
     encode(&mut out, &dup_key).unwrap();
-    assert!(parse_lines_in(&out, 0).is_none());
+    assert!(parse_lines_at(&out, 0).is_none());
     assert!(corrupt(&out).contains("more than once"));
 }
 
