@@ -247,7 +247,7 @@ fn line_by_line_decoding_agrees_with_whole_file_decoding() {
         for insert in [b"\n".as_slice(), b" ", b",", b"}", b"x", b"\"", b"\\"] {
             let mut edited = bytes.to_vec();
             edited.splice(at..at, insert.iter().copied());
-            if let Some(fast) = parse_lines_at(&edited, 0) {
+            if let Some(fast) = parse_lines_at(&edited[..], 0) {
                 let slow = parse_whole(&edited, Path::new("e"))
                     .unwrap_or_else(|e| panic!("fast path accepted a corrupt file: {e:?}"));
                 assert_eq!(fast, slow);
@@ -264,20 +264,20 @@ fn line_by_line_decoding_agrees_with_whole_file_decoding() {
     swapped.swap(3, 200);
     let mut out = Vec::new();
     encode(&mut out, &swapped).unwrap();
-    assert!(parse_lines_at(&out, 0).is_none());
+    assert!(parse_lines_at(&out[..], 0).is_none());
     assert_eq!(parse(&out, Path::new("e")).unwrap(), identities);
     let mut twice = identities.clone();
     twice[5] = twice[4].clone();
     let mut out = Vec::new();
     encode(&mut out, &twice).unwrap();
-    assert!(parse_lines_at(&out, 0).is_none());
+    assert!(parse_lines_at(&out[..], 0).is_none());
     assert!(corrupt(&out).contains("appears more than once"));
     let mut dup_key = identities;
     let key = dup_key[1].keys[0].clone();
     dup_key[1].keys.push(key);
     let mut out = Vec::new();
     encode(&mut out, &dup_key).unwrap();
-    assert!(parse_lines_at(&out, 0).is_none());
+    assert!(parse_lines_at(&out[..], 0).is_none());
     assert!(corrupt(&out).contains("more than once"));
 }
 
