@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use nhi_provider_sdk::{
-    Binding, Identity, ObservedIdentity, ObservedKey, ObservedState, ProviderError, Tags,
+    Binding, Identity, ObservedIdentity, ObservedKey, ObservedState, Policy, ProviderError, Tags,
 };
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -454,7 +454,32 @@ struct RawIdentity {
     #[serde(default)]
     keys: Vec<ObservedKey>,
     #[serde(default)]
-    bindings: Vec<Binding>,
+    bindings: Vec<RawBinding>,
+}
+
+/// The mirror of [`Binding`] for reading, whose policy is kept as the estate
+/// wrote it when that is already its canonical text.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBinding {
+    role: String,
+    resource: String,
+    #[serde(default, deserialize_with = "policy")]
+    policy: Option<Policy>,
+}
+
+/// A policy from its JSON text: taken as it is when canonical (as `write_estate`
+/// writes it), parsed and rewritten when not.
+fn policy<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Policy>, D::Error> {
+    let Some(raw) = Option::<Box<serde_json::value::RawValue>>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    match Policy::from_canonical(raw.into()) {
+        Ok(policy) => Ok(Some(policy)),
+        Err(text) => serde_json::from_str::<serde_json::Value>(&text)
+            .map(|document| Some(Policy::new(&document)))
+            .map_err(de::Error::custom),
+    }
 }
 
 impl From<RawIdentity> for ObservedIdentity {
@@ -467,11 +492,25 @@ impl From<RawIdentity> for ObservedIdentity {
             tags,
             attributes,
             mut keys,
-            mut bindings,
+            bindings,
         } = raw;
         // Decoded lists start with room for four; an estate holds many identities
         // with one or two of each.
         keys.shrink_to_fit();
+        let mut bindings: Vec<Binding> = bindings
+            .into_iter()
+            .map(
+                |RawBinding {
+                     role,
+                     resource,
+                     policy,
+                 }| Binding {
+                    role,
+                    resource,
+                    policy,
+                },
+            )
+            .collect();
         bindings.shrink_to_fit();
         Self {
             identity: Identity {

@@ -207,6 +207,20 @@ impl Policy {
         )
     }
 
+    /// `text` as a policy without parsing it into a document, when it is already
+    /// the canonical text [`Policy::new`] would write, of a plain kind: no
+    /// whitespace, object keys without escapes in strictly increasing order,
+    /// strings without escapes, integers of at most 18 digits, nesting at most 100
+    /// deep. Any other text, valid JSON or not, is handed back unchanged: parse it
+    /// and use [`Policy::new`].
+    pub fn from_canonical(text: Box<str>) -> Result<Self, Box<str>> {
+        if plain::value(text.as_bytes(), 0, 0) == Some(text.len()) {
+            Ok(Self(text))
+        } else {
+            Err(text)
+        }
+    }
+
     /// The document as canonical JSON text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -236,6 +250,108 @@ impl Serialize for Policy {
         // included) writes what it wrote for the `Value`; walked in place rather
         // than parsed, which also keeps every float exactly as it was.
         Canonical(&self.0).serialize(serializer)
+    }
+}
+
+/// A strict reader for [`Policy::from_canonical`]: each function takes the text
+/// and where a value starts, and gives where it ends when it is plain canonical
+/// JSON (so that `serde_json` would write it back byte for byte), `None` when not.
+mod plain {
+    /// Deeper documents go the long way, where `serde_json` sets its own limit.
+    const MAX_DEPTH: usize = 100;
+
+    pub(super) fn value(text: &[u8], at: usize, depth: usize) -> Option<usize> {
+        match *text.get(at)? {
+            b'{' => object(text, at, depth + 1),
+            b'[' => array(text, at, depth + 1),
+            b'"' => string(text, at),
+            b't' => literal(text, at, b"true"),
+            b'f' => literal(text, at, b"false"),
+            b'n' => literal(text, at, b"null"),
+            b'-' | b'0'..=b'9' => integer(text, at),
+            _ => None,
+        }
+    }
+
+    fn object(text: &[u8], at: usize, depth: usize) -> Option<usize> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let mut i = at + 1;
+        if text.get(i) == Some(&b'}') {
+            return Some(i + 1);
+        }
+        let mut previous: Option<&[u8]> = None;
+        loop {
+            let end = string(text, i)?;
+            // Unescaped, so the bytes are the key's, in the order of its `String`.
+            let key = &text[i + 1..end - 1];
+            if previous.is_some_and(|p| p >= key) || text.get(end) != Some(&b':') {
+                return None;
+            }
+            previous = Some(key);
+            i = value(text, end + 1, depth)?;
+            match *text.get(i)? {
+                b',' => i += 1,
+                b'}' => return Some(i + 1),
+                _ => return None,
+            }
+        }
+    }
+
+    fn array(text: &[u8], at: usize, depth: usize) -> Option<usize> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let mut i = at + 1;
+        if text.get(i) == Some(&b']') {
+            return Some(i + 1);
+        }
+        loop {
+            i = value(text, i, depth)?;
+            match *text.get(i)? {
+                b',' => i += 1,
+                b']' => return Some(i + 1),
+                _ => return None,
+            }
+        }
+    }
+
+    fn string(text: &[u8], at: usize) -> Option<usize> {
+        if text.get(at) != Some(&b'"') {
+            return None;
+        }
+        let mut i = at + 1;
+        loop {
+            match *text.get(i)? {
+                b'"' => return Some(i + 1),
+                b'\\' | 0..=0x1f => return None,
+                _ => i += 1,
+            }
+        }
+    }
+
+    fn literal(text: &[u8], at: usize, word: &[u8]) -> Option<usize> {
+        text[at..].starts_with(word).then_some(at + word.len())
+    }
+
+    /// `0` or `-?[1-9][0-9]{0,17}`, which `serde_json` reads as an integer and
+    /// writes back the same; `-0`, fractions and exponents are not plain.
+    fn integer(text: &[u8], at: usize) -> Option<usize> {
+        let start = if text[at] == b'-' { at + 1 } else { at };
+        let digits = text[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let zero = text.get(start) == Some(&b'0');
+        if digits == 0 || digits > 18 || (zero && (digits > 1 || start > at)) {
+            return None;
+        }
+        let end = start + digits;
+        match text.get(end) {
+            Some(b'.' | b'e' | b'E') => None,
+            _ => Some(end),
+        }
     }
 }
 
@@ -494,6 +610,108 @@ mod tests {
                 prop_assert_eq!(read, policy);
             }
         }
+    }
+
+    /// Whether the document has no floats, no integers of over 18 digits and no
+    /// string or key that needs an escape.
+    fn plain_document(document: &serde_json::Value) -> bool {
+        use serde_json::Value;
+        let plain_str = |s: &str| !s.contains(|c: char| c == '"' || c == '\\' || c < ' ');
+        match document {
+            Value::Number(n) => !n.is_f64() && n.to_string().trim_start_matches('-').len() <= 18,
+            Value::String(s) => plain_str(s),
+            Value::Array(items) => items.iter().all(plain_document),
+            Value::Object(map) => map.iter().all(|(k, v)| plain_str(k) && plain_document(v)),
+            Value::Null | Value::Bool(_) => true,
+        }
+    }
+
+    /// A canonical text with one byte inserted, removed or swapped with the next.
+    fn edited_text() -> impl Strategy<Value = String> {
+        (
+            json(),
+            any::<prop::sample::Index>(),
+            0..3u8,
+            prop::sample::select(b" ,:\"\\{}[]0-9.eEa-".to_vec()),
+        )
+            .prop_map(|(document, at, edit, byte)| {
+                let mut bytes = serde_json::to_string(&document).unwrap().into_bytes();
+                let i = at.index(bytes.len() + 1);
+                match edit {
+                    0 => bytes.insert(i, byte),
+                    1 if i < bytes.len() => drop(bytes.remove(i)),
+                    _ if i + 1 < bytes.len() => bytes.swap(i, i + 1),
+                    _ => {}
+                }
+                String::from_utf8_lossy(&bytes).into_owned()
+            })
+    }
+
+    proptest! {
+        /// Text taken as it is holds exactly what `Policy::new` would write for the
+        /// document it encodes; canonical text without floats or escapes is taken.
+        #[test]
+        fn canonical_text_is_taken_as_it_is(text in edited_text(), document in json()) {
+            if let Ok(policy) = Policy::from_canonical(text.clone().into()) {
+                let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+                prop_assert_eq!(policy, Policy::new(&parsed));
+            }
+            let canonical = serde_json::to_string(&document).unwrap();
+            let plain = plain_document(&document);
+            let taken = Policy::from_canonical(canonical.clone().into());
+            prop_assert_eq!(taken.is_ok(), plain, "{}", canonical);
+            if let Ok(policy) = taken {
+                prop_assert_eq!(policy, Policy::new(&document));
+            }
+        }
+    }
+
+    #[test]
+    fn only_plain_canonical_text_is_taken_as_it_is() {
+        let taken = |text: &str| Policy::from_canonical(text.into()).is_ok();
+        for text in [
+            r#"{"Statement":[{"Action":["s3:GetObject"],"Effect":"Allow"}],"Version":"2012-10-17"}"#,
+            "{}",
+            "[]",
+            r#"[0,-1,123456789012345678,true,false,null,"",{"":[]}]"#,
+            "\"caf\u{e9}/\u{7f}\"",
+        ] {
+            assert!(taken(text), "{text}");
+        }
+        for text in [
+            r#"{"b":1,"a":2}"#,
+            r#"{"a":1,"a":2}"#,
+            r#"{"a":1,}"#,
+            "[1,]",
+            r#"{"a" :1}"#,
+            " {}",
+            "{} ",
+            "{}{}",
+            "",
+            "-0",
+            "01",
+            "1.5",
+            "1e3",
+            "-",
+            "1234567890123456789",
+            r#""a\nb""#,
+            r#""\u0041""#,
+            r#""a"#,
+            "nul",
+            "True",
+            r#"{"a":1"#,
+        ] {
+            assert!(!taken(text), "{text}");
+        }
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(taken(&deep(100)));
+        assert!(!taken(&deep(101)));
+        assert_eq!(
+            Policy::from_canonical(r#"{"b":1,"a":2}"#.into())
+                .unwrap_err()
+                .as_ref(),
+            r#"{"b":1,"a":2}"#
+        );
     }
 
     #[test]

@@ -100,6 +100,10 @@ fn hostile_input_is_corrupt_with_path_and_position() {
         ("deep policy", estate(format!(
             r#"{{"name":"a","kind":"user","owner":"o","bindings":[{{"role":"r","resource":"*","policy":{}}}]}}"#,
             "[".repeat(100_000)
+        )), "expected value at line 2 column 100087"),
+        ("deep closed policy", estate(format!(
+            r#"{{"name":"a","kind":"user","owner":"o","bindings":[{{"role":"r","resource":"*","policy":{}{}}}]}}"#,
+            "[".repeat(100_000), "]".repeat(100_000)
         )), "recursion limit exceeded"),
         ("truncated", br#"{"nhi_local_estate":1,"identities":[{"name":"a""#.to_vec(), "EOF while parsing"),
         ("no version", br#"{"identities":[]}"#.to_vec(), "missing field `nhi_local_estate`"),
@@ -218,6 +222,35 @@ fn failed_store_names_the_file_and_leaves_nothing() {
 
 /// The line-by-line reader must decode exactly what the whole-file reader does,
 /// in any number of parts, and leave every file it does not fully accept to it.
+#[test]
+fn policies_decode_as_the_sdk_decodes_them_however_they_are_spelled() {
+    for policy in [
+        r#"{"Statement":[{"Action":["s3:GetObject"],"Effect":"Allow"}],"Version":"2012-10-17"}"#,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"]}]}"#,
+        r#"{ "b" : [ 1 , 2 ] , "a" : null }"#,
+        r#"{"a":1,"a":2}"#,
+        r#"{"n":1.50,"m":-0,"e":1e2,"big":123456789012345678901}"#,
+        r#"{"s":"line\nbreak \u0041 \/ caf\u00e9"}"#,
+        r#""just a string""#,
+        "[]",
+    ] {
+        let line = format!(
+            r#"{{"name":"a","kind":"user","owner":"o","bindings":[{{"role":"r","resource":"*","policy":{policy}}}]}}"#
+        );
+        let text = format!("{{\"nhi_local_estate\":1,\"identities\":[\n{line}\n]}}\n");
+        let sdk: Binding = serde_json::from_str(&format!(
+            r#"{{"role":"r","resource":"*","policy":{policy}}}"#
+        ))
+        .unwrap();
+        let want = Policy::new(&serde_json::from_str(policy).unwrap());
+        assert_eq!(sdk.policy.as_ref(), Some(&want), "{policy}");
+        let whole = parse_whole(text.as_bytes(), Path::new("e")).unwrap();
+        assert_eq!(whole[0].bindings, std::slice::from_ref(&sdk), "{policy}");
+        let lines = parse_lines_at(text.as_bytes(), 0).unwrap();
+        assert_eq!(lines[0].bindings, [sdk], "{policy}");
+    }
+}
+
 #[test]
 fn line_by_line_decoding_agrees_with_whole_file_decoding() {
     let mut identities: Vec<ObservedIdentity> =
