@@ -257,14 +257,11 @@ impl<'a> Cursor<'a> {
     /// The next line that is not blank or a comment.
     fn peek(&mut self) -> Option<Line<'a>> {
         if self.peeked.is_none() {
-            // Byte by byte: lines are short, and split at ASCII bytes only.
+            // By bytes: lines are split at ASCII bytes only.
             let bytes = self.rest.as_bytes();
             let mut at = 0;
             while at < bytes.len() {
-                let end = bytes[at..]
-                    .iter()
-                    .position(|&b| b == b'\n')
-                    .map_or(bytes.len(), |n| at + n);
+                let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |n| at + n);
                 let line = &bytes[at..end];
                 let indent = line.iter().take_while(|&&b| b == b' ').count();
                 let stop = line.len() - line.iter().rev().take_while(|&&b| b == b' ').count();
