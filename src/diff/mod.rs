@@ -175,7 +175,7 @@ impl<'a> Builder<'a> {
     fn scope(&mut self, scope: &Scope<'a>, desired: &[&'a DesiredIdentity]) {
         let prefix = Address::provider(&scope.block.type_name, &scope.block.name);
         self.retire.clone_from(&scope.retire);
-        let observed: foldhash::HashMap<&str, &ObservedIdentity> = scope
+        let observed: HashMap<&str, &ObservedIdentity> = scope
             .observed
             .identities
             .iter()
@@ -186,7 +186,7 @@ impl<'a> Builder<'a> {
             let have = observed.get(want.identity.name.as_str()).copied();
             self.identity(&address, want, have, scope.key_slots);
         }
-        let declared: foldhash::HashSet<&str> =
+        let declared: std::collections::HashSet<&str> =
             desired.iter().map(|d| d.identity.name.as_str()).collect();
         for have in &scope.observed.identities {
             if declared.contains(have.identity.name.as_str()) {

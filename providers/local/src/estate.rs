@@ -482,6 +482,21 @@ fn policy<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Policy>, 
     }
 }
 
+impl From<RawBinding> for Binding {
+    fn from(raw: RawBinding) -> Self {
+        let RawBinding {
+            role,
+            resource,
+            policy,
+        } = raw;
+        Self {
+            role,
+            resource,
+            policy,
+        }
+    }
+}
+
 impl From<RawIdentity> for ObservedIdentity {
     fn from(raw: RawIdentity) -> Self {
         let RawIdentity {
@@ -497,20 +512,7 @@ impl From<RawIdentity> for ObservedIdentity {
         // Decoded lists start with room for four; an estate holds many identities
         // with one or two of each.
         keys.shrink_to_fit();
-        let mut bindings: Vec<Binding> = bindings
-            .into_iter()
-            .map(
-                |RawBinding {
-                     role,
-                     resource,
-                     policy,
-                 }| Binding {
-                    role,
-                    resource,
-                    policy,
-                },
-            )
-            .collect();
+        let mut bindings: Vec<Binding> = bindings.into_iter().map(Binding::from).collect();
         bindings.shrink_to_fit();
         Self {
             identity: Identity {

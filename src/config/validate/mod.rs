@@ -4,10 +4,10 @@
 
 mod values;
 
+use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fmt;
 
-use foldhash::HashMap;
 use miette::SourceSpan;
 use nhi_provider_sdk::{Identity, ProviderType};
 use serde_json::Value;
@@ -70,9 +70,9 @@ impl<'a> Incremental<'a> {
             v: Validator {
                 source,
                 problems: Vec::new(),
-                types: HashMap::default(),
+                types: HashMap::new(),
             },
-            seen: Some(HashMap::default()),
+            seen: Some(HashMap::new()),
             providers: Vec::new(),
             identities: Vec::new(),
         }
@@ -440,14 +440,14 @@ impl Validator<'_> {
             self.span(entry),
         );
         let mut keys = Vec::with_capacity(raw.keys.len());
-        let mut key_names: HashMap<&str, SourceSpan> = HashMap::default();
+        let mut key_names: HashMap<&str, SourceSpan> = HashMap::new();
         for key in &raw.keys {
             if let Some(key) = self.key(key, who, &mut key_names, provider_type) {
                 keys.push(key);
             }
         }
         let mut bindings = Vec::with_capacity(raw.bindings.len());
-        let mut binding_ids: HashMap<(&str, &str), SourceSpan> = HashMap::default();
+        let mut binding_ids: HashMap<(&str, &str), SourceSpan> = HashMap::new();
         for (entry, policy) in raw.bindings.iter().zip(policies.iter_mut()) {
             if let Some(binding) =
                 self.binding(entry, policy.take(), who, &mut binding_ids, provider_type)

@@ -1,10 +1,10 @@
 //! Checks of the values inside an identity: keys, sinks, bindings, policies, and
 //! dates.
 
+use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fmt;
 
-use foldhash::HashMap;
 use miette::SourceSpan;
 use nhi_provider_sdk::{Age, AgeError, Binding, Policy, ProviderType, Sink};
 use serde_json::Value;
