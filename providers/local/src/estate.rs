@@ -202,7 +202,7 @@ impl<A: ReadAt + ?Sized> io::Read for Range<'_, A> {
 fn bytes_at<A: ReadAt + ?Sized>(at: &A, from: u64, to: u64) -> Option<Vec<u8>> {
     let len = to.checked_sub(from)?;
     let mut out = Vec::new();
-    io::Read::read_to_end(&mut io::Read::take(Range { at, from, to }, len), &mut out).ok()?;
+    io::Read::read_to_end(&mut Range { at, from, to }, &mut out).ok()?;
     (out.len() as u64 == len).then_some(out)
 }
 
@@ -484,15 +484,10 @@ fn policy<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Policy>, 
 
 impl From<RawBinding> for Binding {
     fn from(raw: RawBinding) -> Self {
-        let RawBinding {
-            role,
-            resource,
-            policy,
-        } = raw;
         Self {
-            role,
-            resource,
-            policy,
+            role: raw.role,
+            resource: raw.resource,
+            policy: raw.policy,
         }
     }
 }

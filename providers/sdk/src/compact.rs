@@ -261,9 +261,25 @@ mod plain {
     const MAX_DEPTH: usize = 100;
 
     pub(super) fn value(text: &[u8], at: usize, depth: usize) -> Option<usize> {
-        match *text.get(at)? {
-            b'{' => object(text, at, depth + 1),
-            b'[' => array(text, at, depth + 1),
+        let open = *text.get(at)?;
+        if matches!(open, b'{' | b'[') && depth >= MAX_DEPTH {
+            return None;
+        }
+        match open {
+            b'{' => {
+                let mut previous: Option<&[u8]> = None;
+                members(text, at, b'}', |i| {
+                    let end = string(text, i)?;
+                    // Unescaped, so the bytes are the key's, in the order of its `String`.
+                    let key = &text[i + 1..end - 1];
+                    if previous.is_some_and(|p| p >= key) || text.get(end) != Some(&b':') {
+                        return None;
+                    }
+                    previous = Some(key);
+                    value(text, end + 1, depth + 1)
+                })
+            }
+            b'[' => members(text, at, b']', |i| value(text, i, depth + 1)),
             b'"' => string(text, at),
             b't' => literal(text, at, b"true"),
             b'f' => literal(text, at, b"false"),
@@ -273,45 +289,23 @@ mod plain {
         }
     }
 
-    fn object(text: &[u8], at: usize, depth: usize) -> Option<usize> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
+    /// The members of the object or array opened at `at`, each read by `member`
+    /// from where it starts, separated by commas and ended by `close`.
+    fn members(
+        text: &[u8],
+        at: usize,
+        close: u8,
+        mut member: impl FnMut(usize) -> Option<usize>,
+    ) -> Option<usize> {
         let mut i = at + 1;
-        if text.get(i) == Some(&b'}') {
-            return Some(i + 1);
-        }
-        let mut previous: Option<&[u8]> = None;
-        loop {
-            let end = string(text, i)?;
-            // Unescaped, so the bytes are the key's, in the order of its `String`.
-            let key = &text[i + 1..end - 1];
-            if previous.is_some_and(|p| p >= key) || text.get(end) != Some(&b':') {
-                return None;
-            }
-            previous = Some(key);
-            i = value(text, end + 1, depth)?;
-            match *text.get(i)? {
-                b',' => i += 1,
-                b'}' => return Some(i + 1),
-                _ => return None,
-            }
-        }
-    }
-
-    fn array(text: &[u8], at: usize, depth: usize) -> Option<usize> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
-        let mut i = at + 1;
-        if text.get(i) == Some(&b']') {
+        if text.get(i) == Some(&close) {
             return Some(i + 1);
         }
         loop {
-            i = value(text, i, depth)?;
+            i = member(i)?;
             match *text.get(i)? {
                 b',' => i += 1,
-                b']' => return Some(i + 1),
+                b if b == close => return Some(i + 1),
                 _ => return None,
             }
         }
