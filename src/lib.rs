@@ -12,10 +12,14 @@
 
 pub mod apply;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod diff;
+pub mod events;
 pub mod plan;
+pub mod receipt;
 pub mod refresh;
-mod registry;
+pub mod registry;
 pub mod render;
+pub mod sealed;
 pub mod trust;

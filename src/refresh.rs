@@ -1,11 +1,16 @@
-//! Refresh: connect every provider block and read what its scope holds. Live state
-//! is hostile input too: duplicate or unsorted identities are refused here, before
-//! the diff sees them.
+//! Refresh, the one read path of plan and apply: connect a provider block (its
+//! settings checked), ask what scope it manages, and read what that scope holds.
+//! Live state is hostile input too: duplicate or unsorted identities are refused
+//! here, before the diff sees them.
 
 use miette::Diagnostic;
 use nhi_provider_sdk::{ObservedState, Provider, ProviderContext, ProviderError, ReadRequest};
 
-use crate::config::{Config, ProviderBlock};
+use std::path::Path;
+
+use crate::config::ProviderBlock;
+use crate::events::{Event, Events};
+use crate::registry::Registry;
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum RefreshError {
@@ -29,6 +34,12 @@ pub enum RefreshError {
         #[source]
         source: ProviderError,
     },
+    #[error("provider `{provider}` has unusable settings: {detail}")]
+    #[diagnostic(
+        code(nhi::provider::settings),
+        help("check the provider block's settings; a plan carries the settings it was made with")
+    )]
+    Settings { provider: String, detail: String },
     #[error("provider `{provider}` returned identity `{name}` twice")]
     #[diagnostic(
         code(nhi::provider::invalid_state),
@@ -59,19 +70,25 @@ pub struct Refreshed {
     pub api_calls: u64,
 }
 
-/// Connects one provider block.
-pub fn connect(config: &Config, block: &ProviderBlock) -> Result<Box<dyn Provider>, RefreshError> {
-    connect_in(&config.dir, block)
-}
-
-/// Connects one provider block of a configuration in `dir`.
-fn connect_in(
-    dir: &std::path::Path,
+/// Connects one provider block of a configuration in `dir` (relative paths in
+/// its settings resolve against it), checking its settings first: plans carry
+/// settings too, and a plan file is hostile input.
+pub fn connect(
+    registry: &Registry,
+    dir: &Path,
     block: &ProviderBlock,
 ) -> Result<Box<dyn Provider>, RefreshError> {
     let provider_type =
-        crate::registry::find(&block.type_name).ok_or_else(|| RefreshError::UnknownType {
-            type_name: block.type_name.clone(),
+        registry
+            .find(&block.type_name)
+            .ok_or_else(|| RefreshError::UnknownType {
+                type_name: block.type_name.clone(),
+            })?;
+    provider_type
+        .check_settings(&block.settings)
+        .map_err(|detail| RefreshError::Settings {
+            provider: block.name.clone(),
+            detail,
         })?;
     provider_type
         .connect(ProviderContext {
@@ -80,6 +97,21 @@ fn connect_in(
             base_dir: dir.to_path_buf(),
         })
         .map_err(|source| RefreshError::Connect {
+            provider: block.name.clone(),
+            source,
+        })
+}
+
+/// The one-line description of what a connected block manages exhaustively.
+pub async fn describe(
+    block: &ProviderBlock,
+    provider: &dyn Provider,
+) -> Result<String, RefreshError> {
+    provider
+        .describe()
+        .await
+        .map(|d| d.scope)
+        .map_err(|source| RefreshError::Read {
             provider: block.name.clone(),
             source,
         })
@@ -100,6 +132,13 @@ pub async fn read(
     let mut state = response.state;
     check_state(&block.name, &mut state)?;
     Ok((state, response.api_calls))
+}
+
+/// A single-threaded runtime: providers do their own concurrency where they need it.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }
 
 /// Refuses live state a provider should never return: duplicate identities, or
@@ -154,39 +193,34 @@ pub fn check_state(provider: &str, state: &mut ObservedState) -> Result<(), Refr
     Ok(())
 }
 
-/// Connects and reads the provider blocks of a configuration in `dir`, in order.
-/// `nhi plan` starts it for some blocks as soon as they are validated, while the
-/// identities are read. `progress` shows a spinner per block on a terminal.
+/// Connects and reads the provider blocks of a configuration in `dir`, in order,
+/// reporting each read to `events`. `nhi plan` starts it for some blocks as soon
+/// as they are validated, while the identities are read.
 pub async fn refresh_blocks(
-    dir: &std::path::Path,
+    registry: &Registry,
+    dir: &Path,
     blocks: &[ProviderBlock],
-    progress: bool,
+    events: &dyn Events,
 ) -> Result<Vec<Refreshed>, RefreshError> {
     let mut out = Vec::with_capacity(blocks.len());
     for block in blocks {
-        let spinner = progress
-            .then(|| crate::render::spinner(format!("reading {}.{}", block.type_name, block.name)))
-            .flatten();
-        let provider = connect_in(dir, block)?;
-        let scope = provider
-            .describe()
-            .await
-            .map_err(|source| RefreshError::Read {
-                provider: block.name.clone(),
-                source,
-            })?
-            .scope;
-        let (observed, api_calls) = read(block, provider.as_ref()).await?;
-        if let Some(s) = spinner {
-            s.finish_and_clear();
+        let label = format!("{}.{}", block.type_name, block.name);
+        events.event(Event::ReadStarted { provider: &label });
+        let read = async {
+            let provider = connect(registry, dir, block)?;
+            let scope = describe(block, provider.as_ref()).await?;
+            let (observed, api_calls) = read(block, provider.as_ref()).await?;
+            Ok::<_, RefreshError>(Refreshed {
+                block: block.clone(),
+                provider,
+                scope,
+                observed,
+                api_calls,
+            })
         }
-        out.push(Refreshed {
-            block: block.clone(),
-            provider,
-            scope,
-            observed,
-            api_calls,
-        });
+        .await;
+        events.event(Event::ReadFinished { provider: &label });
+        out.push(read?);
     }
     Ok(out)
 }

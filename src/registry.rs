@@ -1,22 +1,98 @@
-//! The provider types this build knows, by their `type:` name.
+//! The provider types a run of nhi can plan and apply with, found by their `type:`
+//! name: the built-in ones, and any registered at run time (external plugins,
+//! tests). A value, not a fixed table, so the set can grow while nhi runs.
+
+use std::sync::{Arc, LazyLock};
 
 use nhi_provider_sdk::ProviderType;
 
-static LOCAL: nhi_provider_local::LocalType = nhi_provider_local::LocalType;
-static AWS: nhi_provider_aws::AwsType = nhi_provider_aws::AwsType;
-static GCP: nhi_provider_gcp::GcpType = nhi_provider_gcp::GcpType;
-
-/// Every provider type, in the order `--help` and errors list them.
-pub(crate) fn all() -> [&'static dyn ProviderType; 3] {
-    [&LOCAL, &AWS, &GCP]
+/// Provider types by name, in the order errors and `--help` list them.
+#[derive(Clone)]
+pub struct Registry {
+    types: Vec<Arc<dyn ProviderType>>,
 }
 
-/// The provider type named `name`, if this build has it.
-pub(crate) fn find(name: &str) -> Option<&'static dyn ProviderType> {
-    all().into_iter().find(|t| t.type_name() == name)
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
 }
 
-/// Names of all provider types, for error messages.
-pub(crate) fn names() -> Vec<&'static str> {
-    all().iter().map(|t| t.type_name()).collect()
+/// A second provider type under a name the registry already has.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("provider type `{type_name}` is registered twice")]
+#[diagnostic(
+    code(nhi::provider::duplicate_type),
+    help("each provider type name may be registered once; rename or remove one of them")
+)]
+pub struct DuplicateType {
+    pub type_name: String,
+}
+
+static BUILTIN: LazyLock<Registry> = LazyLock::new(|| Registry {
+    types: vec![
+        Arc::new(nhi_provider_local::LocalType),
+        Arc::new(nhi_provider_aws::AwsType),
+        Arc::new(nhi_provider_gcp::GcpType),
+    ],
+});
+
+impl Registry {
+    /// The provider types built into this nhi: `local`, `aws`, `gcp`.
+    pub fn builtin() -> &'static Self {
+        &BUILTIN
+    }
+
+    /// No provider types at all.
+    pub fn empty() -> Self {
+        Self { types: Vec::new() }
+    }
+
+    /// Adds a provider type found at run time; its name must be new.
+    pub fn register(&mut self, provider_type: Arc<dyn ProviderType>) -> Result<(), DuplicateType> {
+        let name = provider_type.type_name();
+        if self.find(name).is_some() {
+            return Err(DuplicateType {
+                type_name: name.to_owned(),
+            });
+        }
+        self.types.push(provider_type);
+        Ok(())
+    }
+
+    /// The provider type named `name`, if registered.
+    pub fn find(&self, name: &str) -> Option<&dyn ProviderType> {
+        self.types
+            .iter()
+            .find(|t| t.type_name() == name)
+            .map(AsRef::as_ref)
+    }
+
+    /// Names of every registered type, for error messages.
+    pub fn names(&self) -> Vec<&str> {
+        self.types.iter().map(|t| t.type_name()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::Registry;
+
+    #[test]
+    fn a_type_registered_at_run_time_is_found_and_a_second_of_one_name_refused() {
+        let mut registry = Registry::empty();
+        assert!(registry.find("local").is_none());
+        registry
+            .register(Arc::new(nhi_provider_local::LocalType))
+            .unwrap();
+        assert_eq!(registry.names(), ["local"]);
+        assert!(registry.find("local").is_some());
+        let err = registry
+            .register(Arc::new(nhi_provider_local::LocalType))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "provider type `local` is registered twice");
+        assert_eq!(Registry::builtin().names(), ["local", "aws", "gcp"]);
+    }
 }

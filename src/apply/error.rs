@@ -42,10 +42,6 @@ pub enum ApplyError {
     )]
     StdoutSink { address: String },
 
-    #[error("the plan names provider type `{type_name}`, which this nhi does not have")]
-    #[diagnostic(code(nhi::apply::unknown_provider))]
-    UnknownProvider { type_name: String },
-
     #[error("scope `{scope}` connects to {actual}, but the plan says {planned}")]
     #[diagnostic(
         code(nhi::apply::scope_mismatch),
@@ -66,12 +62,10 @@ pub enum ApplyError {
     )]
     Locked { scope: String, detail: String },
 
-    #[error("provider `{scope}` failed: {detail}")]
-    #[diagnostic(
-        code(nhi::apply::provider),
-        help("nothing was changed; fix the cause and apply again")
-    )]
-    Provider { scope: String, detail: String },
+    /// Connecting or reading a scope failed (the one read path plan uses too).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Refresh(#[from] crate::refresh::RefreshError),
 
     #[error("the plan is stale: {} object{} changed since planning:\n{}", objects.len(), if objects.len() == 1 { "" } else { "s" }, objects.join("\n"))]
     #[diagnostic(

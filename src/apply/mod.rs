@@ -4,23 +4,24 @@
 //! runs before the first change; a refusal changes nothing.
 
 mod error;
-mod receipt;
 mod sink;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nhi_provider_sdk::{
-    Address, ApplyRequest, Digest, LockGuard, LockRequest, Provider, ProviderContext,
-};
+use nhi_provider_sdk::{Address, ApplyRequest, Digest, LockGuard, LockRequest, Provider};
 
 pub use error::ApplyError;
-pub use receipt::{
-    ChangeOutcome, Outcome, RECEIPT_FORMAT_VERSION, ReceiptBody, ReceiptFile, Status, is_receipt,
-};
+pub use sink::StdoutWriter;
 
+use crate::config::ProviderBlock;
+use crate::events::{Event, Events};
 use crate::plan::{PlanFile, ScopeRecord, Touched};
+use crate::receipt::{
+    ChangeOutcome, Outcome, RECEIPT_FORMAT_VERSION, ReceiptBody, ReceiptFile, Status,
+};
+use crate::registry::Registry;
 use crate::trust::{AllowedSigners, Role, Signer, TrustError, TrustPolicy};
 
 /// Everything apply needs besides the plan.
@@ -31,7 +32,8 @@ pub struct ApplyOptions<'a> {
     pub now: jiff::Timestamp,
     /// Compare the configuration on disk with the plan's digest.
     pub check_config: bool,
-    pub allow_stdout_secrets: bool,
+    /// Where `sink: stdout` writes key material; `None` refuses such plans.
+    pub stdout_secrets: Option<StdoutWriter<'a>>,
     pub lock_timeout: Duration,
     /// Who applies, for the lock and the receipt.
     pub applier: String,
@@ -40,6 +42,10 @@ pub struct ApplyOptions<'a> {
     pub receipt_signer: Option<&'a Signer>,
     /// Directory relative paths in provider settings resolve against.
     pub base_dir: PathBuf,
+    /// The provider types the plan's scopes may name.
+    pub registry: &'a Registry,
+    /// Progress: each change as it starts and ends, and warnings.
+    pub events: &'a dyn Events,
 }
 
 /// What apply did.
@@ -79,18 +85,15 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         check_config(&body.config.path, body.config.digest)?;
     }
     // 7: connect and lock every scope, in plan order.
-    let mut providers: Vec<(&ScopeRecord, Box<dyn Provider>)> = Vec::new();
+    let mut providers: Vec<(&ScopeRecord, ProviderBlock, Box<dyn Provider>)> = Vec::new();
     for scope in &body.scopes {
-        let provider = connect(scope, &options.base_dir)?;
+        let block = block_of(scope);
+        let provider = crate::refresh::connect(options.registry, &options.base_dir, &block)
+            .map_err(ApplyError::from)?;
         // What reviewers read about a scope must be what these settings reach.
-        let actual = provider
-            .describe()
+        let actual = crate::refresh::describe(&block, provider.as_ref())
             .await
-            .map_err(|e| ApplyError::Provider {
-                scope: scope.provider.clone(),
-                detail: e.to_string(),
-            })?
-            .scope;
+            .map_err(ApplyError::from)?;
         if actual != scope.scope {
             return Err(ApplyError::ScopeMismatch {
                 scope: scope.provider.clone(),
@@ -99,10 +102,10 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
             }
             .into());
         }
-        providers.push((scope, provider));
+        providers.push((scope, block, provider));
     }
     let mut guards: Vec<Box<dyn LockGuard>> = Vec::new();
-    for (scope, provider) in &providers {
+    for (scope, _, provider) in &providers {
         let request = LockRequest {
             holder: options.applier.clone(),
             timeout: options.lock_timeout,
@@ -127,10 +130,12 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     }
     // Sinks are checked before the first change, so no key is minted whose secret
     // has nowhere to go.
-    sink::preflight(&body.changes, options.allow_stdout_secrets)?;
+    sink::preflight(&body.changes, options.stdout_secrets.is_some())?;
     // 9: execute in order; stop at the first failure.
-    let started_at = crate::cli::whole_seconds(jiff::Timestamp::now());
-    let progress = crate::render::progress(body.changes.len() as u64, "applying");
+    let started_at = crate::clock::system_now();
+    options.events.event(Event::ApplyStarted {
+        total: body.changes.len(),
+    });
     let mut outcomes: Vec<ChangeOutcome> = body
         .changes
         .iter()
@@ -144,14 +149,15 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         .collect();
     let mut failed = None;
     for (index, change) in body.changes.iter().enumerate() {
-        if let Some(bar) = &progress {
-            bar.set_message(change.address.to_string());
-        }
+        options.events.event(Event::ChangeStarted {
+            index,
+            address: &change.address,
+        });
         let provider = &providers
             .iter()
-            .find(|(s, _)| s.provider == change.address.provider_prefix())
+            .find(|(s, _, _)| s.provider == change.address.provider_prefix())
             .expect("invariant: checked plans only address their own scopes")
-            .1;
+            .2;
         let request = ApplyRequest {
             operation: change.operation.clone(),
             sink: change.sink.clone(),
@@ -165,7 +171,7 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
                     .new_key_id
                     .clone()
                     .or_else(|| response.secret.as_ref().map(|s| s.key_id.clone()));
-                if let Some(Err(e)) = deliver_local(change, response.secret) {
+                if let Some(Err(e)) = deliver_local(change, response.secret, options) {
                     outcome.status = Status::Failed;
                     outcome.error = Some(e);
                 }
@@ -175,17 +181,18 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
                 outcome.error = Some(e.to_string());
             }
         }
-        if outcome.status == Status::Failed {
+        let ok = outcome.status != Status::Failed;
+        options.events.event(Event::ChangeFinished {
+            index,
+            address: &change.address,
+            ok,
+        });
+        if !ok {
             failed = Some((index, outcome.error.clone().unwrap_or_default()));
             break;
         }
-        if let Some(bar) = &progress {
-            bar.inc(1);
-        }
     }
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
+    options.events.event(Event::ApplyFinished);
     // 10: the receipt, with what the touched objects look like now.
     let after = observe(&providers, &body.touched).await.unwrap_or_default();
     drop(guards);
@@ -203,7 +210,7 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         plan_digest: file.digest,
         applier: options.applier.clone(),
         started_at,
-        finished_at: crate::cli::whole_seconds(jiff::Timestamp::now()),
+        finished_at: crate::clock::system_now(),
         outcome: if failed.is_some() {
             Outcome::Failed
         } else {
@@ -224,14 +231,14 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
             Role::Applier,
             &options.applier,
             receipt.digest,
-            crate::cli::whole_seconds(jiff::Timestamp::now()),
+            crate::clock::system_now(),
             None,
         )
         .map_err(|e| receipt_error(e.to_string()))?;
         receipt.signatures.push(record);
     }
     receipt
-        .write(&options.receipt_path)
+        .store(&options.receipt_path)
         .map_err(|e| receipt_error(e.to_string()))?;
     if let Some((index, detail)) = failed {
         return Err(ApplyError::ChangeFailed {
@@ -255,6 +262,7 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
 fn deliver_local(
     change: &crate::diff::Change,
     secret: Option<nhi_provider_sdk::SecretMaterial>,
+    options: &ApplyOptions<'_>,
 ) -> Option<Result<(), String>> {
     let sink = change.sink.as_ref().filter(|s| s.is_local())?;
     let Some(secret) = secret else {
@@ -262,7 +270,14 @@ fn deliver_local(
             "the provider created a key but returned no key material for the sink".to_owned(),
         ));
     };
-    Some(sink::deliver(sink, &change.address, &secret).map_err(|e| {
+    let delivered = sink::deliver(
+        sink,
+        &change.address,
+        &secret,
+        options.stdout_secrets,
+        options.events,
+    );
+    Some(delivered.map_err(|e| {
         format!("key `{}` was created but its secret could not be delivered ({e}); the secret is lost: delete the key", secret.key_id)
     }))
 }
@@ -282,40 +297,27 @@ fn check_config(path: &str, planned: Digest) -> Result<(), ApplyError> {
     Ok(())
 }
 
-fn connect(scope: &ScopeRecord, base_dir: &Path) -> Result<Box<dyn Provider>, ApplyError> {
+/// The provider block a plan's scope record was planned from, as apply connects it.
+fn block_of(scope: &ScopeRecord) -> ProviderBlock {
     let (type_name, name) = scope
         .provider
         .split_once('.')
         .expect("invariant: checked plans name scopes `<type>.<name>`");
-    let provider_type =
-        crate::registry::find(type_name).ok_or_else(|| ApplyError::UnknownProvider {
-            type_name: type_name.to_owned(),
-        })?;
-    provider_type
-        .check_settings(&scope.settings)
-        .map_err(|detail| ApplyError::Provider {
-            scope: scope.provider.clone(),
-            detail,
-        })?;
-    provider_type
-        .connect(ProviderContext {
-            name: name.to_owned(),
-            settings: scope.settings.clone(),
-            base_dir: base_dir.to_owned(),
-        })
-        .map_err(|e| ApplyError::Provider {
-            scope: scope.provider.clone(),
-            detail: e.to_string(),
-        })
+    ProviderBlock {
+        name: name.to_owned(),
+        type_name: type_name.to_owned(),
+        prune: scope.prune,
+        settings: scope.settings.clone(),
+    }
 }
 
 /// Current fingerprints of the touched objects (absent objects are missing from the map).
 async fn observe(
-    providers: &[(&ScopeRecord, Box<dyn Provider>)],
+    providers: &[(&ScopeRecord, ProviderBlock, Box<dyn Provider>)],
     touched: &[Touched],
 ) -> Result<HashMap<Address, Digest>, ApplyError> {
     let mut out = HashMap::new();
-    for (scope, provider) in providers {
+    for (scope, block, provider) in providers {
         let names: HashSet<&str> = touched
             .iter()
             .filter(|t| t.address.provider_prefix() == scope.provider)
@@ -324,20 +326,7 @@ async fn observe(
         if names.is_empty() {
             continue;
         }
-        let response = provider
-            .read(nhi_provider_sdk::ReadRequest::default())
-            .await
-            .map_err(|e| ApplyError::Provider {
-                scope: scope.provider.clone(),
-                detail: e.to_string(),
-            })?;
-        let mut state = response.state;
-        crate::refresh::check_state(&scope.provider, &mut state).map_err(|e| {
-            ApplyError::Provider {
-                scope: scope.provider.clone(),
-                detail: e.to_string(),
-            }
-        })?;
+        let (state, _) = crate::refresh::read(block, provider.as_ref()).await?;
         let prefix = Address::raw(&scope.provider);
         out.extend(crate::diff::fingerprints(&prefix, &state, &names));
     }

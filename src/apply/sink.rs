@@ -9,6 +9,11 @@ use zeroize::Zeroizing;
 
 use super::ApplyError;
 use crate::diff::Change;
+use crate::events::{Event, Events};
+
+/// Writes key material bound for `sink: stdout`. The engine writes to no stream
+/// itself: the CLI passes its standard output, and only when the applier allowed it.
+pub type StdoutWriter<'a> = &'a (dyn Fn(&str) -> std::io::Result<()> + Sync);
 
 /// Checks every sink before anything changes: file sinks must not exist yet, and
 /// standard output only when allowed.
@@ -30,7 +35,13 @@ pub fn preflight(changes: &[Change], allow_stdout: bool) -> Result<(), ApplyErro
 }
 
 /// Delivers new key material to its sink.
-pub fn deliver(sink: &Sink, address: &Address, secret: &SecretMaterial) -> Result<(), String> {
+pub fn deliver(
+    sink: &Sink,
+    address: &Address,
+    secret: &SecretMaterial,
+    stdout: Option<StdoutWriter<'_>>,
+    events: &dyn Events,
+) -> Result<(), String> {
     let document = Zeroizing::new(format!(
         "{{\"address\":{},\"key_id\":{},\"secret\":{}}}\n",
         json_string(address.as_str()),
@@ -40,10 +51,13 @@ pub fn deliver(sink: &Sink, address: &Address, secret: &SecretMaterial) -> Resul
     match sink {
         Sink::File(path) => write_new_private(Path::new(path), document.as_bytes()),
         Sink::Stdout => {
-            crate::render::note(&format!(
+            let Some(stdout) = stdout else {
+                return Err("standard output was not allowed for key material".to_owned());
+            };
+            events.event(Event::Warning(&format!(
                 "warning: writing key material for `{address}` to standard output"
-            ));
-            crate::render::stdout(&document).map_err(|e| e.to_string())
+            )));
+            stdout(&document).map_err(|e| e.to_string())
         }
         Sink::AwsSecretsManager { .. } | Sink::GcpSecretManager { .. } => {
             Err("this sink is delivered by its provider".to_owned())

@@ -7,7 +7,7 @@ use clap::Args;
 use super::{Global, Outcome};
 use crate::apply::{Applied, ApplyOptions};
 use crate::plan::PlanFile;
-use crate::trust::{AllowedSigners, Signer, TrustPolicy};
+use crate::trust::{AllowedSigners, TrustPolicy};
 
 #[derive(Debug, Args)]
 pub(crate) struct ApplyArgs {
@@ -48,25 +48,31 @@ pub(crate) struct ApplyArgs {
     detailed_exitcode: bool,
 }
 
-pub(crate) fn run(_global: &Global, args: &ApplyArgs) -> miette::Result<Outcome> {
+pub(crate) fn run(global: &Global, args: &ApplyArgs) -> miette::Result<Outcome> {
     // 1–2: format version and digest over the exact bytes.
     let file = PlanFile::read(&args.file)?;
-    let policy = TrustPolicy::locate(args.trust.as_deref())?;
+    let policy = TrustPolicy::locate(&global.env.trust_location(args.trust.as_deref()))?;
     let signers = AllowedSigners::read(&policy.allowed_signers)?;
-    let signer = args.key.as_deref().map(Signer::open).transpose()?;
+    let signer = args
+        .key
+        .as_deref()
+        .map(|key| global.env.signer(key))
+        .transpose()?;
     let applier = match &signer {
         Some(s) => crate::trust::principal_for(s, args.principal.as_deref())?,
-        None => std::env::var("NHI_AUTHOR")
-            .or_else(|_| std::env::var("USER"))
-            .unwrap_or_else(|_| "unknown".into()),
+        None => global.env.user(),
     };
+    let progress = crate::render::progress::Progress::default();
+    let stdout = |text: &str| crate::render::stdout(text);
     let receipt_path = receipt_path(args)?;
     let options = ApplyOptions {
         policy: &policy,
         signers: &signers,
         now: jiff::Timestamp::now(),
         check_config: !args.ignore_config,
-        allow_stdout_secrets: args.allow_secrets_on_stdout,
+        stdout_secrets: args
+            .allow_secrets_on_stdout
+            .then_some(&stdout as crate::apply::StdoutWriter<'_>),
         lock_timeout: args.lock_timeout.map_or(std::time::Duration::ZERO, |a| {
             std::time::Duration::from_secs(a.seconds().unsigned_abs())
         }),
@@ -74,6 +80,8 @@ pub(crate) fn run(_global: &Global, args: &ApplyArgs) -> miette::Result<Outcome>
         receipt_path,
         receipt_signer: signer.as_ref(),
         base_dir: PathBuf::from("."),
+        registry: crate::registry::Registry::builtin(),
+        events: &progress,
     };
     if args.ignore_config {
         crate::render::note(

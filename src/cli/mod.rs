@@ -4,6 +4,7 @@
 
 mod apply;
 mod plan;
+mod settings;
 mod show;
 mod sign;
 mod validate;
@@ -74,12 +75,14 @@ enum Command {
     Apply(apply::ApplyArgs),
 }
 
-/// Settings shared by every subcommand, resolved from global flags.
+/// Settings shared by every subcommand, resolved from global flags and the
+/// environment (read once, here).
 #[derive(Debug, Clone)]
 pub(crate) struct Global {
     pub config: PathBuf,
     pub painter: crate::render::Painter,
     pub verbose: bool,
+    pub env: settings::Environment,
 }
 
 pub fn main() -> ExitCode {
@@ -95,8 +98,9 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    install_error_handler(cli.no_color);
-    match run(cli) {
+    let env = settings::Environment::read();
+    install_error_handler(cli.no_color, &env);
+    match run(cli, env) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Changes) => ExitCode::from(2),
         Err(report) => {
@@ -106,10 +110,10 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn install_error_handler(no_color: bool) {
+fn install_error_handler(no_color: bool, env: &settings::Environment) {
     use std::io::IsTerminal as _;
     let terminal = std::io::stderr().is_terminal();
-    let color = !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && terminal;
+    let color = !no_color && !env.no_color && terminal;
     let _ = miette::set_hook(Box::new(move |_| {
         // Logs and CI read whole lines: wrap only for a person at a terminal.
         Box::new(
@@ -123,7 +127,7 @@ fn install_error_handler(no_color: bool) {
     }));
 }
 
-fn run(cli: Cli) -> miette::Result<Outcome> {
+fn run(cli: Cli, env: settings::Environment) -> miette::Result<Outcome> {
     if let Some(dir) = &cli.directory {
         std::env::set_current_dir(dir).map_err(|e| {
             miette::miette!(
@@ -138,8 +142,9 @@ fn run(cli: Cli) -> miette::Result<Outcome> {
             .config
             .clone()
             .unwrap_or_else(|| PathBuf::from("nhi.yaml")),
-        painter: crate::render::painter(cli.no_color),
+        painter: crate::render::painter(cli.no_color || env.no_color),
         verbose: cli.verbose,
+        env,
     };
     match cli.command {
         Command::Validate(args) => validate::run(&global, &args),
@@ -152,29 +157,7 @@ fn run(cli: Cli) -> miette::Result<Outcome> {
     }
 }
 
-/// The clock: real time, or `NHI_NOW` (RFC 3339) for reproducible plans and tests.
-pub(crate) fn now() -> miette::Result<jiff::Timestamp> {
-    match std::env::var("NHI_NOW") {
-        Ok(text) => text.parse().map_err(|e| {
-            miette::miette!(
-                code = "nhi::cli::clock",
-                help = "use RFC 3339, e.g. 2026-11-22T12:00:00Z",
-                "`NHI_NOW` is not a timestamp: {e}"
-            )
-        }),
-        Err(_) => Ok(whole_seconds(jiff::Timestamp::now())),
-    }
-}
-
-/// Plans, signatures and receipts record time to the second.
-pub(crate) fn whole_seconds(t: jiff::Timestamp) -> jiff::Timestamp {
-    jiff::Timestamp::from_second(t.as_second()).unwrap_or(t)
-}
-
 /// A single-threaded runtime: providers do their own concurrency where they need it.
 pub(crate) fn runtime() -> miette::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))
+    crate::refresh::runtime().map_err(|e| miette::miette!("cannot start the async runtime: {e}"))
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{Global, Outcome};
-use crate::plan::{PlanFile, PlanOptions, ScopeRead};
+use crate::plan::PlanOptions;
 
 #[derive(Debug, Args)]
 pub(crate) struct PlanArgs {
@@ -40,71 +40,33 @@ pub(crate) struct PlanArgs {
 
 pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
     let started = std::time::Instant::now();
-    let mut phases: Vec<(&str, f64)> = Vec::new();
-    let mut lap = std::time::Instant::now();
-    let mut phase = |name: &'static str, phases: &mut Vec<(&str, f64)>| {
-        phases.push((name, lap.elapsed().as_secs_f64()));
-        lap = std::time::Instant::now();
-    };
-    let spinner = crate::render::spinner(format!("reading {}", global.config.display()));
-    // In a large configuration the provider blocks come first and are checked
-    // first: a cloud's live state is read on another thread while the identities
-    // are (see `ProviderType::read_beside_config`).
-    let (config, early) = std::thread::scope(|threads| {
-        let mut early = None;
-        let config = crate::config::load_with(&global.config, &mut |dir, blocks| {
-            let blocks: Vec<_> = blocks
-                .iter()
-                .filter(|b| {
-                    crate::registry::find(&b.type_name)
-                        .is_some_and(nhi_provider_sdk::ProviderType::read_beside_config)
-                })
-                .cloned()
-                .collect();
-            if blocks.is_empty() {
-                return;
-            }
-            let dir = dir.to_path_buf();
-            early = Some(threads.spawn(move || {
-                let refreshed = super::runtime().map(|runtime| {
-                    runtime.block_on(crate::refresh::refresh_blocks(&dir, &blocks, false))
-                });
-                (blocks, refreshed)
-            }));
-        });
-        (config, early.map(std::thread::ScopedJoinHandle::join))
-    });
-    if let Some(s) = spinner {
-        s.finish_and_clear();
-    }
-    let config = config?;
-    phase("config", &mut phases);
-    let now = super::now()?;
-    let early = match early {
-        Some(Ok((blocks, Ok(refreshed))))
-            if blocks.iter().all(|b| config.providers.contains(b)) =>
-        {
-            refreshed?
+    let clock = crate::clock::Clock::from_setting(global.env.now.as_deref())?;
+    let signer = match &args.sign_key {
+        Some(key) => {
+            let signer = global.env.signer(key)?;
+            let principal = crate::trust::principal_for(&signer, args.principal.as_deref())?;
+            Some((signer, principal))
         }
-        _ => Vec::new(),
+        None => None,
     };
-    let rest: Vec<_> = config
-        .providers
-        .iter()
-        .filter(|block| !early.iter().any(|r| r.block == **block))
-        .cloned()
-        .collect();
-    let rest = if rest.is_empty() {
-        Vec::new()
-    } else {
-        super::runtime()?.block_on(crate::refresh::refresh_blocks(&config.dir, &rest, true))?
+    // Without `--author`, a signed plan names its signer as author.
+    let author = match (&args.author, &signer) {
+        (Some(author), _) => author.clone(),
+        (None, Some((_, principal))) => principal.clone(),
+        (None, None) => global.env.user(),
     };
-    // In configuration order.
-    let mut refreshed: Vec<_> = early.into_iter().chain(rest).collect();
-    refreshed.sort_by_key(|r| config.providers.iter().position(|b| *b == r.block));
-    phase("refresh", &mut phases);
+    let progress = crate::render::progress::Progress::default();
+    let planned = crate::plan::plan(&PlanOptions {
+        config: &global.config,
+        author,
+        clock,
+        valid_for: args.valid_for.as_duration(),
+        registry: crate::registry::Registry::builtin(),
+        events: &progress,
+    });
+    let mut planned = planned?;
     if global.verbose {
-        for r in &refreshed {
+        for r in &planned.refreshed {
             crate::render::note(&format!(
                 "{}.{}: {} identities observed in {} API call{}",
                 r.block.type_name,
@@ -115,67 +77,12 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
             ));
         }
     }
-    let scopes: Vec<_> = refreshed
-        .iter()
-        .map(|r| {
-            let provider_type = crate::registry::find(&r.block.type_name);
-            crate::diff::Scope {
-                block: &r.block,
-                observed: &r.observed,
-                key_slots: provider_type.and_then(nhi_provider_sdk::ProviderType::key_slots),
-                retire: provider_type.and_then(|t| t.retire_first(&r.block.settings)),
-            }
-        })
-        .collect();
-    // Hashing each scope's whole live state takes as long as a large diff: both
-    // run at once.
-    let (mut diff, digests) = std::thread::scope(|threads| {
-        let digests = threads.spawn(|| {
-            refreshed
-                .iter()
-                .map(|r| r.observed.digest())
-                .collect::<Vec<_>>()
-        });
-        let diff = crate::diff::diff(&config, &scopes, now);
-        (diff, digests.join())
-    });
-    let digests = digests.map_err(|_| miette::miette!("hashing the live state failed"))?;
-    advise(&mut diff, &refreshed);
-    phase("diff", &mut phases);
-    let reads: Vec<_> = refreshed
-        .iter()
-        .zip(digests)
-        .map(|(r, digest)| ScopeRead {
-            block: &r.block,
-            scope: r.scope.clone(),
-            observed: &r.observed,
-            observed_digest: Some(digest),
-        })
-        .collect();
-    let signer = match &args.sign_key {
-        Some(key) => {
-            let signer = crate::trust::Signer::open(key)?;
-            let principal = crate::trust::principal_for(&signer, args.principal.as_deref())?;
-            Some((signer, principal))
-        }
-        None => None,
-    };
-    // Without `--author`, a signed plan names its signer as author.
-    let author = match (&args.author, &signer) {
-        (None, Some((_, principal))) => principal.clone(),
-        _ => author(args.author.as_deref()),
-    };
-    let options = PlanOptions {
-        author,
-        now,
-        valid_for: args.valid_for.as_duration(),
-    };
-    let mut file = PlanFile::new(crate::plan::build(&config, &reads, diff, &options));
-    phase("plan", &mut phases);
+    let lap = std::time::Instant::now();
+    let file = &mut planned.file;
     if let Some(out) = &args.out {
         if let Some((signer, principal)) = &signer {
             super::sign::sign_file(
-                &mut file,
+                file,
                 out,
                 signer,
                 principal,
@@ -186,7 +93,7 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         file.write(out)?;
     }
     let rendered = if args.json {
-        let mut text = serde_json::to_string_pretty(&crate::render::json::plan(&file))
+        let mut text = serde_json::to_string_pretty(&crate::render::json::plan(file))
             .map_err(|e| miette::miette!("{e}"))?;
         text.push('\n');
         text
@@ -194,14 +101,14 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         crate::render::text::plan(&file.body, global.painter)
     };
     crate::render::stdout(&rendered).map_err(|e| miette::miette!("cannot write to stdout: {e}"))?;
-    phase("write", &mut phases);
+    planned.phases.push(("write", lap.elapsed()));
     if let Some(out) = &args.out {
         crate::render::note(&format!(
             "Saved the plan to `{}` (digest `{}`).",
             out.display(),
-            file.digest
+            planned.file.digest
         ));
-        if file.body.has_changes() {
+        if planned.file.body.has_changes() {
             crate::render::note(&format!(
                 "Next: `nhi sign {0}` or `nhi approve {0}`, then `nhi apply {0}`.",
                 out.display()
@@ -209,9 +116,10 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         }
     }
     if global.verbose {
-        let laps: Vec<String> = phases
+        let laps: Vec<String> = planned
+            .phases
             .iter()
-            .map(|(name, secs)| format!("{name} {secs:.3} s"))
+            .map(|(name, took)| format!("{name} {:.3} s", took.as_secs_f64()))
             .collect();
         crate::render::note(&format!(
             "planned in {:.3} s ({})",
@@ -219,46 +127,14 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
             laps.join(", ")
         ));
     }
-    let changes = file.body.has_changes();
+    let changes = planned.file.body.has_changes();
     // The process ends here: freeing a large estate and configuration piece by
     // piece costs time (about 0.4 s at 100,000 identities) and returns nothing
     // the OS does not reclaim at exit.
-    std::mem::forget((config, refreshed, file));
+    std::mem::forget(planned);
     Ok(if args.detailed_exitcode && changes {
         Outcome::Changes
     } else {
         Outcome::Success
     })
-}
-
-fn author(flag: Option<&str>) -> String {
-    flag.map(str::to_owned)
-        .or_else(|| std::env::var("NHI_AUTHOR").ok())
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".to_owned())
-}
-
-/// Adds each provider type's warning for reviewers to the changes it concerns
-/// (e.g. that deleting a Google Cloud service account becomes irreversible).
-fn advise(diff: &mut crate::diff::Diff, refreshed: &[crate::refresh::Refreshed]) {
-    let types: Vec<(String, &dyn nhi_provider_sdk::ProviderType)> = refreshed
-        .iter()
-        .filter_map(|r| {
-            let prefix = format!("{}.{}", r.block.type_name, r.block.name);
-            crate::registry::find(&r.block.type_name).map(|t| (prefix, t))
-        })
-        .collect();
-    for change in &mut diff.changes {
-        let prefix = change.address.provider_prefix();
-        let advice = types
-            .iter()
-            .find(|(p, _)| p == prefix)
-            .and_then(|(_, t)| t.advice(&change.operation));
-        if let Some(advice) = advice {
-            change.detail = Some(match change.detail.take() {
-                Some(detail) => format!("{detail}. {advice}"),
-                None => advice.to_owned(),
-            });
-        }
-    }
 }

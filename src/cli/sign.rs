@@ -47,8 +47,8 @@ pub(crate) struct ApproveArgs {
 }
 
 pub(crate) fn sign(global: &Global, args: &SignArgs) -> miette::Result<Outcome> {
-    let _ = global;
     add_signature(
+        &global.env,
         &args.file,
         &args.key,
         args.principal.as_deref(),
@@ -87,6 +87,7 @@ pub(crate) fn approve(global: &Global, args: &ApproveArgs) -> miette::Result<Out
         }
     }
     add_signature(
+        &global.env,
         &args.file,
         &args.key,
         args.principal.as_deref(),
@@ -98,6 +99,7 @@ pub(crate) fn approve(global: &Global, args: &ApproveArgs) -> miette::Result<Out
 
 /// Signs the plan at `path` in `role` and writes it back with the new signature.
 pub(crate) fn add_signature(
+    env: &super::settings::Environment,
     path: &Path,
     key: &Path,
     principal: Option<&str>,
@@ -105,7 +107,7 @@ pub(crate) fn add_signature(
     comment: Option<&str>,
 ) -> miette::Result<()> {
     let mut file = PlanFile::read(path)?;
-    let signer = Signer::open(key)?;
+    let signer = env.signer(key)?;
     let principal = crate::trust::principal_for(&signer, principal)?;
     sign_file(&mut file, path, &signer, &principal, role, comment)?;
     file.write(path)?;
@@ -121,12 +123,7 @@ pub(crate) fn sign_file(
     role: Role,
     comment: Option<&str>,
 ) -> miette::Result<()> {
-    if role == Role::Author
-        && file
-            .signatures
-            .iter()
-            .any(|s| s.statement.contains("\nrole: author\n"))
-    {
+    if role == Role::Author && crate::trust::has_author_signature(&file.signatures) {
         return Err(miette::miette!(
             code = "nhi::sign::already_signed",
             help = "a plan has exactly one author; plan again to re-sign",
@@ -140,7 +137,7 @@ pub(crate) fn sign_file(
         role,
         principal,
         file.digest,
-        super::whole_seconds(jiff::Timestamp::now()),
+        crate::clock::system_now(),
         comment,
     )?;
     file.signatures.push(record);

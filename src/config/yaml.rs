@@ -93,7 +93,6 @@ fn problem(source: &Source<'_>, err: &Error) -> Problem {
 
 /// Kind, message, label and help for one parse error.
 fn describe(source: &Source<'_>, err: &Error) -> (ProblemKind, String, String, String) {
-    use ProblemKind as K;
     match err {
         Error::SerdeUnknownField {
             field, expected, ..
@@ -103,14 +102,14 @@ fn describe(source: &Source<'_>, err: &Error) -> (ProblemKind, String, String, S
                 None => format!("fields here: {}", list(expected.iter().copied())),
             };
             (
-                K::UnknownField,
+                ProblemKind::UnknownField,
                 format!("unknown field {}", quote(field)),
                 "not a field here".into(),
                 help,
             )
         }
         Error::SerdeMissingField { field, .. } => (
-            K::MissingField,
+            ProblemKind::MissingField,
             format!("missing field {}", quote(field)),
             "in this entry".into(),
             format!("add {}", quote(field)),
@@ -118,7 +117,7 @@ fn describe(source: &Source<'_>, err: &Error) -> (ProblemKind, String, String, S
         Error::DuplicateMappingKey { key, .. } => {
             let key = key.as_deref().map_or_else(|| "a key".to_owned(), quote);
             (
-                K::DuplicateKey,
+                ProblemKind::DuplicateKey,
                 format!("duplicate key {key}"),
                 "already given above".into(),
                 "keep one of the two entries".into(),
@@ -129,7 +128,7 @@ fn describe(source: &Source<'_>, err: &Error) -> (ProblemKind, String, String, S
             expected,
             ..
         } => (
-            K::WrongType,
+            ProblemKind::WrongType,
             format!("expected {}, found {}", expected_text(expected), unexpected),
             format!("expected {}", expected_text(expected)),
             "change the value to the expected type".into(),
@@ -142,7 +141,7 @@ fn describe(source: &Source<'_>, err: &Error) -> (ProblemKind, String, String, S
                 "change the value to the expected type"
             };
             (
-                K::WrongType,
+                ProblemKind::WrongType,
                 format!("expected {expected}"),
                 format!("expected {expected}"),
                 help.into(),
@@ -151,26 +150,26 @@ fn describe(source: &Source<'_>, err: &Error) -> (ProblemKind, String, String, S
         Error::InvalidScalar { ty, .. } => {
             let expected = expected_text(ty);
             (
-                K::WrongType,
+                ProblemKind::WrongType,
                 format!("expected {expected}"),
                 format!("not {expected}"),
                 "change the value to the expected type".into(),
             )
         }
         Error::InvalidBooleanStrict { .. } => (
-            K::WrongType,
+            ProblemKind::WrongType,
             "expected `true` or `false`".into(),
             "not `true` or `false`".into(),
             "write `true` or `false`".into(),
         ),
         Error::NullIntoString { .. } => (
-            K::WrongType,
+            ProblemKind::WrongType,
             "expected a string, found nothing".into(),
             "empty value".into(),
             "write a value after the colon, or remove the key".into(),
         ),
         Error::NonFiniteFloat { value, .. } => (
-            K::InvalidValue,
+            ProblemKind::InvalidValue,
             format!("{} is not a finite number", quote(value)),
             "not a finite number".into(),
             "quote the value to keep it as a string".into(),
@@ -180,13 +179,13 @@ fn describe(source: &Source<'_>, err: &Error) -> (ProblemKind, String, String, S
             expected,
             ..
         } => (
-            K::InvalidValue,
+            ProblemKind::InvalidValue,
             format!("invalid value {unexpected}, expected {expected}"),
             "invalid value".into(),
             format!("write {expected}"),
         ),
         Error::SerdeInvalidLength { len, expected, .. } => (
-            K::InvalidValue,
+            ProblemKind::InvalidValue,
             format!("expected {expected}, found {len} elements"),
             "wrong number of elements".into(),
             format!("write {expected}"),
@@ -194,19 +193,19 @@ fn describe(source: &Source<'_>, err: &Error) -> (ProblemKind, String, String, S
         Error::SerdeUnknownVariant {
             variant, expected, ..
         } => (
-            K::InvalidValue,
+            ProblemKind::InvalidValue,
             format!("unknown value {}", quote(variant)),
             "not allowed here".into(),
             format!("use one of {}", list(expected.iter().copied())),
         ),
         Error::MultipleDocuments { .. } => (
-            K::Syntax,
+            ProblemKind::Syntax,
             format!("{} holds more than one YAML document", quote(source.name())),
             "a second document starts here".into(),
             "keep one document: remove this `---` and merge what follows into the first".into(),
         ),
         Error::Budget { breach, .. } => (
-            K::TooComplex,
+            ProblemKind::TooComplex,
             format!(
                 "{} is too complex to read safely: {}",
                 quote(source.name()),
@@ -219,7 +218,7 @@ fn describe(source: &Source<'_>, err: &Error) -> (ProblemKind, String, String, S
         | Error::AliasExpansionLimitExceeded { .. }
         | Error::AliasReplayStackDepthExceeded { .. }
         | Error::AliasReplayCounterOverflow { .. } => (
-            K::TooComplex,
+            ProblemKind::TooComplex,
             format!(
                 "{} is too complex to read safely: aliases expand to too much",
                 quote(source.name())
@@ -230,7 +229,7 @@ fn describe(source: &Source<'_>, err: &Error) -> (ProblemKind, String, String, S
             ),
         ),
         Error::Eof { .. } => (
-            K::Syntax,
+            ProblemKind::Syntax,
             "unexpected end of file".into(),
             "the file ends here".into(),
             "complete the last entry".into(),
@@ -245,7 +244,7 @@ fn describe(source: &Source<'_>, err: &Error) -> (ProblemKind, String, String, S
                 "fix the YAML syntax here"
             };
             (
-                K::Syntax,
+                ProblemKind::Syntax,
                 format!("invalid YAML: {message}"),
                 "here".into(),
                 help.into(),

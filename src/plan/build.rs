@@ -8,7 +8,7 @@ use crate::diff::Diff;
 
 /// What planning was asked to do beyond the configuration.
 #[derive(Debug, Clone)]
-pub struct PlanOptions {
+pub struct BuildOptions {
     pub author: String,
     /// The planning clock.
     pub now: jiff::Timestamp,
@@ -32,7 +32,7 @@ pub fn build(
     config: &Config,
     reads: &[ScopeRead<'_>],
     diff: Diff,
-    options: &PlanOptions,
+    options: &BuildOptions,
 ) -> PlanBody {
     let scopes = reads
         .iter()

@@ -6,9 +6,10 @@ mod build;
 mod check;
 mod error;
 mod file;
+mod operation;
 
 pub use body::{BODY_FORMAT_VERSION, ConfigRecord, PlanBody, ScopeRecord, Summary, Touched};
-pub use build::{PlanOptions, ScopeRead, build};
+pub use build::{BuildOptions, ScopeRead, build};
 pub use error::PlanError;
 pub use file::{FILE_FORMAT_VERSION, MAX_PLAN_BYTES, PlanFile, SignatureRecord};
-pub(crate) use file::{check_digest, seal, write_atomic};
+pub use operation::{PlanOptions, Planned, PlanningError, plan};

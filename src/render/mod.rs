@@ -4,19 +4,20 @@
 
 pub mod json;
 pub mod markdown;
+pub mod progress;
 pub mod text;
+pub mod verify;
 mod view;
 
 use std::io::{IsTerminal as _, Write as _};
 
 pub use text::Painter;
 
-/// Whether to colour output written to stdout: a terminal, and neither `NO_COLOR`
-/// nor `--no-color`.
-pub fn painter(no_color_flag: bool) -> Painter {
-    let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+/// Whether to colour output written to stdout: a terminal, unless colour is off
+/// (`NO_COLOR` or `--no-color`, resolved by the caller).
+pub fn painter(no_color: bool) -> Painter {
     Painter {
-        color: !no_color_flag && !no_color_env && std::io::stdout().is_terminal(),
+        color: !no_color && std::io::stdout().is_terminal(),
     }
 }
 

@@ -82,6 +82,10 @@ pub enum TrustError {
     )]
     BadSignature { index: usize, detail: String },
 
+    #[error("receipt signature {index} is not an applier signature")]
+    #[diagnostic(code(nhi::trust::bad_signature))]
+    NotApplier { index: usize },
+
     #[error(
         "the {role} signature of `{principal}` was made for another plan (`{signed}`), not this one (`{actual}`)"
     )]

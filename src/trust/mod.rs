@@ -5,16 +5,18 @@
 mod allowed_signers;
 mod error;
 mod policy;
+mod receipt;
 mod signer;
 mod statement;
 mod verify;
 
 pub use allowed_signers::AllowedSigners;
 pub use error::TrustError;
-pub use policy::{Rule, TrustPolicy, default_path};
+pub use policy::{PolicyLocation, Rule, TrustPolicy, default_path};
+pub use receipt::judge_receipt;
 pub use signer::Signer;
 pub use statement::{Role, Statement, clean_comment, valid_principal};
-pub use verify::{Signed, Standing, check_time, judge_plan, verify_record};
+pub use verify::{Signed, Standing, check_time, has_author_signature, judge_plan, verify_record};
 
 use nhi_provider_sdk::Digest;
 

@@ -90,33 +90,42 @@ fn one() -> usize {
 }
 
 /// Where the policy is looked for without `--trust` and `NHI_TRUST`:
-/// `$XDG_CONFIG_HOME/nhi/trust.yaml`, else `~/.config/nhi/trust.yaml`. Never the
-/// directory of the configuration being applied.
-pub fn default_path() -> PathBuf {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+/// `$XDG_CONFIG_HOME/nhi/trust.yaml`, else `$HOME/.config/nhi/trust.yaml`. Never
+/// the directory of the configuration being applied. The caller reads the
+/// environment (an empty `XDG_CONFIG_HOME` counts as unset).
+pub fn default_path(xdg_config_home: Option<&Path>, home: Option<&Path>) -> PathBuf {
+    let base = xdg_config_home
+        .filter(|v| !v.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .or_else(|| home.map(|h| h.join(".config")))
         .unwrap_or_else(|| PathBuf::from(".config"));
     base.join("nhi").join("trust.yaml")
 }
 
+/// Where to find the applier's trust policy, most specific first.
+#[derive(Debug, Clone)]
+pub struct PolicyLocation {
+    /// `--trust FILE`.
+    pub flag: Option<PathBuf>,
+    /// `NHI_TRUST`, when set and not empty.
+    pub env: Option<PathBuf>,
+    /// [`default_path`].
+    pub default: PathBuf,
+}
+
 impl TrustPolicy {
     /// Loads `--trust FILE`, else `NHI_TRUST`, else the default path.
-    pub fn locate(flag: Option<&Path>) -> Result<Self, TrustError> {
-        if let Some(path) = flag {
+    pub fn locate(location: &PolicyLocation) -> Result<Self, TrustError> {
+        if let Some(path) = location.flag.as_deref().or(location.env.as_deref()) {
             return Self::load(path);
         }
-        if let Some(path) = std::env::var_os("NHI_TRUST").filter(|v| !v.is_empty()) {
-            return Self::load(Path::new(&path));
-        }
-        let default = default_path();
+        let default = &location.default;
         if !default.exists() {
             return Err(TrustError::NoPolicy {
                 default: default.display().to_string(),
             });
         }
-        Self::load(&default)
+        Self::load(default)
     }
 
     pub fn load(path: &Path) -> Result<Self, TrustError> {

@@ -26,8 +26,9 @@ impl std::fmt::Debug for Signer {
 
 impl Signer {
     /// Opens `--key FILE`: a private key file signs directly; a public key file
-    /// (`.pub`) signs through the ssh-agent at `SSH_AUTH_SOCK` with that key.
-    pub fn open(path: &Path) -> Result<Self, TrustError> {
+    /// (`.pub`) signs through the ssh-agent at `agent` (the caller's
+    /// `SSH_AUTH_SOCK`) with that key.
+    pub fn open(path: &Path, agent: Option<&Path>) -> Result<Self, TrustError> {
         let text = std::fs::read_to_string(path).map_err(|e| TrustError::Key {
             path: path.to_owned(),
             detail: e.to_string(),
@@ -55,8 +56,8 @@ impl Signer {
             ))
         })?;
         check_algorithm(&public.algorithm()).map_err(key_error)?;
-        let socket = std::env::var_os("SSH_AUTH_SOCK")
-            .map(PathBuf::from)
+        let socket = agent
+            .map(Path::to_path_buf)
             .ok_or_else(|| TrustError::Agent {
                 detail: "`SSH_AUTH_SOCK` is not set".into(),
             })?;

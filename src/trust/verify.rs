@@ -26,6 +26,14 @@ impl Signed {
     }
 }
 
+/// Whether a plan already carries an author signature: a record whose statement
+/// reads as one in the author role (verified or not: a plan has one author slot).
+pub fn has_author_signature(signatures: &[SignatureRecord]) -> bool {
+    signatures.iter().any(|s| {
+        Statement::parse(&s.statement).is_ok_and(|statement| statement.role == Role::Author)
+    })
+}
+
 /// Verifies one signature record: armored SSHSIG, our namespace, ed25519, the
 /// statement's canonical form and digest, the cryptographic signature, and the
 /// allowed signers entry for the claimed principal at the signing time.

@@ -28,7 +28,10 @@ use std::collections::BTreeMap;
 pub use policy::normalize_policy;
 pub use provider::AwsProvider;
 
-use nhi_provider_sdk::{Provider, ProviderContext, ProviderError, ProviderType, Sink};
+use nhi_provider_sdk::{
+    DeclaredPart, Provider, ProviderContext, ProviderError, ProviderType, Sink, ValidateRequest,
+    ValidateResponse,
+};
 
 /// Identity kinds: IAM users (the default) and IAM roles.
 const KINDS: &[&str] = &["user", "role"];
@@ -46,25 +49,43 @@ impl ProviderType for AwsType {
         KINDS
     }
 
-    fn check_identity_name(&self, kind: &str, name: &str) -> Result<(), String> {
-        if !KINDS.contains(&kind) {
-            return Err(format!(
-                "kind `{kind}` is not one the aws provider knows (`user`, `role`)"
-            ));
-        }
-        check_name(name)
-    }
-
     fn check_settings(&self, settings: &serde_json::Value) -> Result<(), String> {
         settings::Settings::parse(settings).map(|_| ())
     }
 
-    fn check_attributes(
-        &self,
-        kind: &str,
-        attributes: &BTreeMap<String, serde_json::Value>,
-    ) -> Result<(), String> {
-        mapping::check_attributes(kind, attributes)
+    fn validate(&self, request: &ValidateRequest<'_>) -> ValidateResponse {
+        let mut response = ValidateResponse::default();
+        for (i, identity) in request.identities.iter().enumerate() {
+            let Some(kind) = identity.kind else {
+                response.check(i, DeclaredPart::Tags, mapping::check_tags(identity.tags));
+                continue;
+            };
+            if let Some(name) = identity.name {
+                response.check(i, DeclaredPart::Name, check_identity_name(kind, name));
+            }
+            if let Some(attributes) = identity.attributes {
+                response.check(
+                    i,
+                    DeclaredPart::Attributes,
+                    mapping::check_attributes(kind, attributes),
+                );
+            }
+            for (b, binding) in identity.bindings.iter().enumerate() {
+                let grant = mapping::grant(binding)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string());
+                response.check(i, DeclaredPart::Binding(b), grant);
+            }
+            response.check(i, DeclaredPart::Tags, mapping::check_tags(identity.tags));
+            if let Some(owner) = identity.owner {
+                response.check(
+                    i,
+                    DeclaredPart::Description,
+                    mapping::check_description(kind, owner, identity.description),
+                );
+            }
+        }
+        response
     }
 
     fn key_slots(&self) -> Option<usize> {
@@ -86,30 +107,6 @@ impl ProviderType for AwsType {
         attributes
     }
 
-    fn check_binding(
-        &self,
-        _kind: &str,
-        binding: &nhi_provider_sdk::Binding,
-    ) -> Result<(), String> {
-        mapping::grant(binding)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    }
-
-    fn check_tags(&self, tags: &nhi_provider_sdk::Tags) -> Result<(), String> {
-        mapping::check_tags(tags)
-    }
-
-    fn check_description(
-        &self,
-        kind: &str,
-        owner: &str,
-        description: &str,
-        _key_names: &[&str],
-    ) -> Result<(), String> {
-        mapping::check_description(kind, owner, description)
-    }
-
     fn accepts_sink(&self, sink: &Sink) -> bool {
         sink.is_local() || matches!(sink, Sink::AwsSecretsManager { .. })
     }
@@ -117,6 +114,15 @@ impl ProviderType for AwsType {
     fn connect(&self, context: ProviderContext) -> Result<Box<dyn Provider>, ProviderError> {
         Ok(Box::new(AwsProvider::new(context)?))
     }
+}
+
+fn check_identity_name(kind: &str, name: &str) -> Result<(), String> {
+    if !KINDS.contains(&kind) {
+        return Err(format!(
+            "kind `{kind}` is not one the aws provider knows (`user`, `role`)"
+        ));
+    }
+    check_name(name)
 }
 
 /// IAM's rule for user and role names, `[A-Za-z0-9+=,.@_-]{1,64}`.
@@ -154,18 +160,10 @@ mod tests {
             ("é", false),
         ];
         for (name, ok) in cases {
-            assert_eq!(
-                AwsType.check_identity_name("user", name).is_ok(),
-                *ok,
-                "{name}"
-            );
-            assert_eq!(
-                AwsType.check_identity_name("role", name).is_ok(),
-                *ok,
-                "{name}"
-            );
+            assert_eq!(check_identity_name("user", name).is_ok(), *ok, "{name}");
+            assert_eq!(check_identity_name("role", name).is_ok(), *ok, "{name}");
         }
-        let err = AwsType.check_identity_name("group", "ok").unwrap_err();
+        let err = check_identity_name("group", "ok").unwrap_err();
         assert!(err.contains("`group`"), "{err}");
     }
 

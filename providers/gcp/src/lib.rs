@@ -28,7 +28,8 @@ use std::collections::BTreeMap;
 pub use provider::GcpProvider;
 
 use nhi_provider_sdk::{
-    Binding, Operation, Provider, ProviderContext, ProviderError, ProviderType, Sink,
+    Binding, DeclaredPart, Operation, Provider, ProviderContext, ProviderError, ProviderType, Sink,
+    ValidateRequest, ValidateResponse,
 };
 
 /// The `gcp` provider type.
@@ -44,26 +45,37 @@ impl ProviderType for GcpType {
         &[mapping::KIND]
     }
 
-    fn check_identity_name(&self, kind: &str, name: &str) -> Result<(), String> {
-        if kind != mapping::KIND {
-            return Err(format!(
-                "kind `{kind}` is not one the gcp provider knows (`{}`)",
-                mapping::KIND
-            ));
-        }
-        mapping::check_account_id(name)
-    }
-
     fn check_settings(&self, settings: &serde_json::Value) -> Result<(), String> {
         settings::Settings::parse(settings).map(|_| ())
     }
 
-    fn check_attributes(
-        &self,
-        _kind: &str,
-        attributes: &BTreeMap<String, serde_json::Value>,
-    ) -> Result<(), String> {
-        mapping::check_attributes(attributes)
+    fn validate(&self, request: &ValidateRequest<'_>) -> ValidateResponse {
+        let mut response = ValidateResponse::default();
+        for (i, identity) in request.identities.iter().enumerate() {
+            response.check(i, DeclaredPart::Tags, check_tags(identity.tags));
+            let Some(kind) = identity.kind else { continue };
+            if let Some(name) = identity.name {
+                response.check(i, DeclaredPart::Name, check_identity_name(kind, name));
+            }
+            if let Some(attributes) = identity.attributes {
+                response.check(
+                    i,
+                    DeclaredPart::Attributes,
+                    mapping::check_attributes(attributes),
+                );
+            }
+            for (b, binding) in identity.bindings.iter().enumerate() {
+                response.check(i, DeclaredPart::Binding(b), check_binding(binding));
+            }
+            if let Some(owner) = identity.owner {
+                response.check(
+                    i,
+                    DeclaredPart::Description,
+                    check_description(owner, identity.description, identity.key_names),
+                );
+            }
+        }
+        response
     }
 
     fn normalize_attributes(
@@ -72,40 +84,6 @@ impl ProviderType for GcpType {
         attributes: BTreeMap<String, serde_json::Value>,
     ) -> BTreeMap<String, serde_json::Value> {
         mapping::normalize_attributes(attributes)
-    }
-
-    fn check_binding(&self, _kind: &str, binding: &Binding) -> Result<(), String> {
-        mapping::check_role(&binding.role)?;
-        mapping::condition(binding).map(|_| ())
-    }
-
-    fn check_tags(&self, tags: &nhi_provider_sdk::Tags) -> Result<(), String> {
-        match tags.keys().next() {
-            None => Ok(()),
-            Some(key) => Err(format!(
-                "Google Cloud service accounts have no labels or tags (`{key}`); use \
-                 `description` or `attributes.display_name`"
-            )),
-        }
-    }
-
-    fn check_description(
-        &self,
-        _kind: &str,
-        owner: &str,
-        description: &str,
-        key_names: &[&str],
-    ) -> Result<(), String> {
-        // Key ids are 40 hex digits; the record holds one entry a live key.
-        let record = mapping::Record {
-            owner: owner.to_owned(),
-            keys: key_names
-                .iter()
-                .enumerate()
-                .map(|(i, name)| (format!("{i:040x}"), (*name).to_owned()))
-                .collect(),
-        };
-        mapping::compose_description(description, &record).map(drop)
     }
 
     fn accepts_sink(&self, sink: &Sink) -> bool {
@@ -143,6 +121,46 @@ impl ProviderType for GcpType {
     }
 }
 
+fn check_identity_name(kind: &str, name: &str) -> Result<(), String> {
+    if kind != mapping::KIND {
+        return Err(format!(
+            "kind `{kind}` is not one the gcp provider knows (`{}`)",
+            mapping::KIND
+        ));
+    }
+    mapping::check_account_id(name)
+}
+
+fn check_binding(binding: &Binding) -> Result<(), String> {
+    mapping::check_role(&binding.role)?;
+    mapping::condition(binding).map(|_| ())
+}
+
+fn check_tags(tags: &nhi_provider_sdk::Tags) -> Result<(), String> {
+    match tags.keys().next() {
+        None => Ok(()),
+        Some(key) => Err(format!(
+            "Google Cloud service accounts have no labels or tags (`{key}`); use \
+             `description` or `attributes.display_name`"
+        )),
+    }
+}
+
+/// Whether the owner, the description and the record of the named keys fit in
+/// the account's description.
+fn check_description(owner: &str, description: &str, key_names: &[&str]) -> Result<(), String> {
+    // Key ids are 40 hex digits; the record holds one entry a live key.
+    let record = mapping::Record {
+        owner: owner.to_owned(),
+        keys: key_names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (format!("{i:040x}"), (*name).to_owned()))
+            .collect(),
+    };
+    mapping::compose_description(description, &record).map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use nhi_provider_sdk::{ProviderType, Sink};
@@ -162,9 +180,7 @@ mod tests {
 
     #[test]
     fn tags_are_refused_and_disable_first_retires() {
-        let err = GcpType
-            .check_tags(&[("team".to_owned(), "a".to_owned())].into())
-            .unwrap_err();
+        let err = super::check_tags(&[("team".to_owned(), "a".to_owned())].into()).unwrap_err();
         assert!(err.contains("no labels"), "{err}");
         let settings = serde_json::json!({"project": "acme-prod", "on_delete": "disable_first"});
         assert_eq!(

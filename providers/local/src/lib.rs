@@ -32,7 +32,10 @@ mod provider;
 pub use estate::{FORMAT_VERSION, read_estate, write_estate};
 pub use provider::LocalProvider;
 
-use nhi_provider_sdk::{Provider, ProviderContext, ProviderError, ProviderType};
+use nhi_provider_sdk::{
+    DeclaredPart, Provider, ProviderContext, ProviderError, ProviderType, ValidateRequest,
+    ValidateResponse,
+};
 
 /// Identity kinds of the local estate; the first is the default.
 const KINDS: &[&str] = &["service_account", "user", "role"];
@@ -50,23 +53,17 @@ impl ProviderType for LocalType {
         KINDS
     }
 
-    fn check_identity_name(&self, kind: &str, name: &str) -> Result<(), String> {
-        if !KINDS.contains(&kind) {
-            return Err(format!(
-                "kind `{kind}` is not one the local provider knows (`service_account`, `user`, `role`)"
-            ));
+    /// Names follow the estate's rule; the local estate stands in for any cloud,
+    /// so it keeps whatever attributes, bindings and tags the configuration
+    /// declares.
+    fn validate(&self, request: &ValidateRequest<'_>) -> ValidateResponse {
+        let mut response = ValidateResponse::default();
+        for (i, identity) in request.identities.iter().enumerate() {
+            if let (Some(kind), Some(name)) = (identity.kind, identity.name) {
+                response.check(i, DeclaredPart::Name, check_identity_name(kind, name));
+            }
         }
-        check_name(name)
-    }
-
-    /// The local estate stands in for any cloud, so it keeps whatever
-    /// attributes the configuration declares.
-    fn check_attributes(
-        &self,
-        _kind: &str,
-        _attributes: &std::collections::BTreeMap<String, serde_json::Value>,
-    ) -> Result<(), String> {
-        Ok(())
+        response
     }
 
     fn check_settings(&self, settings: &serde_json::Value) -> Result<(), String> {
@@ -82,6 +79,15 @@ impl ProviderType for LocalType {
         let state = state_setting(&context.settings).map_err(ProviderError::Settings)?;
         Ok(Box::new(LocalProvider::new(state, &context.base_dir)))
     }
+}
+
+fn check_identity_name(kind: &str, name: &str) -> Result<(), String> {
+    if !KINDS.contains(&kind) {
+        return Err(format!(
+            "kind `{kind}` is not one the local provider knows (`service_account`, `user`, `role`)"
+        ));
+    }
+    check_name(name)
 }
 
 /// The rule `^[a-z][a-z0-9-]{0,62}$`, without a regex engine.
@@ -159,18 +165,15 @@ mod tests {
         ];
         for (name, ok) in cases {
             assert_eq!(
-                LocalType
-                    .check_identity_name("service_account", name)
-                    .is_ok(),
+                super::check_identity_name("service_account", name).is_ok(),
                 *ok,
                 "{name}"
             );
         }
-        let err = LocalType.check_identity_name("user", "Bad").unwrap_err();
+        let err = super::check_identity_name("user", "Bad").unwrap_err();
         assert!(err.contains("lowercase letter"), "{err}");
         assert!(
-            LocalType
-                .check_identity_name("robot", "ok")
+            super::check_identity_name("robot", "ok")
                 .unwrap_err()
                 .contains("`robot`")
         );

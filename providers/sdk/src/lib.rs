@@ -14,6 +14,7 @@ pub mod pieces;
 mod provider;
 pub mod settings;
 pub mod settle;
+mod validate;
 
 pub use address::Address;
 pub use age::{Age, AgeError};
@@ -25,4 +26,7 @@ pub use operation::{Operation, Sink};
 pub use provider::{
     ApplyRequest, ApplyResponse, DescribeResponse, LockGuard, LockRequest, Provider,
     ProviderContext, ProviderType, ReadRequest, ReadResponse, SecretMaterial,
+};
+pub use validate::{
+    DeclaredIdentity, DeclaredPart, ValidateRequest, ValidateResponse, ValidationProblem,
 };

@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use std::collections::BTreeMap;
 
+use crate::validate::{DeclaredPart, ValidateRequest, ValidateResponse};
 use crate::{ObservedState, Operation, ProviderError, Sink};
 
 /// What a provider is constructed from: its block of the configuration.
@@ -31,28 +32,33 @@ pub trait ProviderType: Send + Sync {
     fn type_name(&self) -> &'static str;
     /// Identity kinds this provider manages; the first is the default.
     fn kinds(&self) -> &'static [&'static str];
-    /// Whether the cloud would accept this identity name; `Err` says why not.
-    fn check_identity_name(&self, kind: &str, name: &str) -> Result<(), String>;
-    /// Whether the settings are usable; `Err` says what is wrong.
+    /// Whether the settings are usable; `Err` says what is wrong. Asked at
+    /// validation and again before connecting, since plans carry settings too.
     fn check_settings(&self, settings: &serde_json::Value) -> Result<(), String>;
-    /// Whether provider-specific identity attributes are valid for this kind;
-    /// by default a provider has none.
-    fn check_attributes(
-        &self,
-        kind: &str,
-        attributes: &BTreeMap<String, serde_json::Value>,
-    ) -> Result<(), String> {
-        let _ = kind;
-        match attributes.keys().next() {
-            None => Ok(()),
-            Some(name) => Err(format!(
-                "`{}` identities have no attribute `{name}`",
-                self.type_name()
-            )),
+    /// Checks declared identities offline: names, attributes, bindings, tags, and
+    /// whether the owner and description can be stored where the provider keeps
+    /// them (AWS: tags; GCP: the account's 256-byte description, beside the
+    /// record of the named keys). By default a provider accepts every name,
+    /// binding and tag, and has no attributes.
+    fn validate(&self, request: &ValidateRequest<'_>) -> ValidateResponse {
+        let mut response = ValidateResponse::default();
+        for (i, identity) in request.identities.iter().enumerate() {
+            if let Some(name) = identity.attributes.and_then(|a| a.keys().next()) {
+                response.check(
+                    i,
+                    DeclaredPart::Attributes,
+                    Err(format!(
+                        "`{}` identities have no attribute `{name}`",
+                        self.type_name()
+                    )),
+                );
+            }
         }
+        response
     }
     /// Brings provider-specific attributes to the form the provider reports them
     /// in (e.g. a policy document), so equivalent values never show as drift.
+    /// Called only for attributes [`Self::validate`] accepted.
     fn normalize_attributes(
         &self,
         kind: &str,
@@ -60,30 +66,6 @@ pub trait ProviderType: Send + Sync {
     ) -> BTreeMap<String, serde_json::Value> {
         let _ = kind;
         attributes
-    }
-    /// Whether a binding can exist in this cloud (e.g. AWS: a policy ARN or an
-    /// `inline:<name>` with a document); `Err` says why not.
-    fn check_binding(&self, kind: &str, binding: &crate::Binding) -> Result<(), String> {
-        let _ = (kind, binding);
-        Ok(())
-    }
-    /// Whether the cloud accepts these tags (reserved keys, value syntax).
-    fn check_tags(&self, tags: &crate::Tags) -> Result<(), String> {
-        let _ = tags;
-        Ok(())
-    }
-    /// Whether the cloud can hold this identity's owner and description where the
-    /// provider keeps them (AWS: tags; GCP: the account's 256-byte description,
-    /// beside the record of the named keys).
-    fn check_description(
-        &self,
-        kind: &str,
-        owner: &str,
-        description: &str,
-        key_names: &[&str],
-    ) -> Result<(), String> {
-        let _ = (kind, owner, description, key_names);
-        Ok(())
     }
     /// The most keys an identity may hold at once (AWS: 2), if the cloud limits
     /// it; rotation then deletes the old key first when every slot is taken.

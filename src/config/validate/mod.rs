@@ -9,26 +9,37 @@ use std::collections::hash_map::Entry;
 use std::fmt;
 
 use miette::SourceSpan;
-use nhi_provider_sdk::{Identity, ProviderType};
+use nhi_provider_sdk::{
+    DeclaredIdentity, DeclaredPart, Identity, ProviderType, ValidateRequest, ValidationProblem,
+};
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
-use super::error::{Problem, ProblemKind as K, Source, did_you_mean, list, quote};
+use super::error::{Problem, ProblemKind, Source, did_you_mean, list, quote};
 use super::model::{DesiredIdentity, ProviderBlock};
 use super::raw::{RawConfig, RawIdentity, RawProvider};
 
 /// Text written only when it is displayed: messages that name an entry are needed
 /// only when there is a problem, and formatting them for every valid entry of a
 /// large file costs more than checking it.
-pub(super) struct Lazy<F>(pub(super) F);
+pub(super) struct OnDisplay<F>(pub(super) F);
 
-impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Lazy<F> {
+impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for OnDisplay<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         (self.0)(f)
     }
 }
 
 const NAME_HELP: &str = "a name starts with a lowercase letter and has at most 63 lowercase letters, digits, `-` or `_`";
+
+/// Where the parts of one identity a provider type may object to are written.
+struct Spans<'s> {
+    name: Option<SourceSpan>,
+    attributes: Option<SourceSpan>,
+    /// One per binding in the request, in order.
+    bindings: &'s [SourceSpan],
+    entry: SourceSpan,
+}
 
 /// What validation produces when nothing is wrong.
 pub(crate) struct Valid {
@@ -103,7 +114,7 @@ impl<'a> Incremental<'a> {
         let v = &mut self.v;
         if version.value != 1 {
             let problem = v
-                .problem(K::UnsupportedVersion, format!("unsupported configuration version `{}`", version.value))
+                .problem(ProblemKind::UnsupportedVersion, format!("unsupported configuration version `{}`", version.value))
                 .label(v.span(version), "this version")
                 .with_help("this nhi reads `version: 1`; write that, or use the nhi release that wrote this file");
             v.problems.push(problem);
@@ -191,7 +202,7 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn problem(&self, kind: K, message: impl Into<String>) -> Problem {
+    fn problem(&self, kind: ProblemKind, message: impl Into<String>) -> Problem {
         self.source.problem(kind, message)
     }
 
@@ -214,7 +225,7 @@ impl Validator<'_> {
     ) -> Option<&'v Spanned<T>> {
         if field.is_none() {
             let problem = self
-                .problem(K::MissingField, format!("{what} has no `{name}`"))
+                .problem(ProblemKind::MissingField, format!("{what} has no `{name}`"))
                 .label(self.span(entry), format!("`{name}` is missing here"))
                 .with_help(format!("add `{name}: {example}`"));
             self.push(problem);
@@ -228,7 +239,7 @@ impl Validator<'_> {
         }
         let problem = self
             .problem(
-                K::InvalidName,
+                ProblemKind::InvalidName,
                 format!("{} is not a valid {what} name", quote(&name.value)),
             )
             .label(self.span(name), "not a valid name")
@@ -247,7 +258,7 @@ impl Validator<'_> {
             return Some(&value.value);
         }
         let problem = self
-            .problem(K::EmptyValue, format!("{what} is empty"))
+            .problem(ProblemKind::EmptyValue, format!("{what} is empty"))
             .label(self.span(value), "empty")
             .with_help(help);
         self.push(problem);
@@ -256,7 +267,7 @@ impl Validator<'_> {
 
     fn duplicate(
         &mut self,
-        kind: K,
+        kind: ProblemKind,
         message: String,
         again: SourceSpan,
         first: SourceSpan,
@@ -286,16 +297,16 @@ impl Validator<'_> {
         );
 
         let provider_type = type_name.and_then(|t| {
-            let found = crate::registry::find(&t.value);
+            let found = crate::registry::Registry::builtin().find(&t.value);
             if found.is_none() {
-                let known = crate::registry::names();
+                let known = crate::registry::Registry::builtin().names();
                 let help = match did_you_mean(&t.value, known.iter().copied()) {
                     Some(close) => format!("did you mean {}?", quote(close)),
                     None => format!("known provider types: {}", list(known.iter().copied())),
                 };
                 let problem = self
                     .problem(
-                        K::UnknownType,
+                        ProblemKind::UnknownType,
                         format!("unknown provider type {}", quote(&t.value)),
                     )
                     .label(self.span(t), "not a provider type this nhi knows")
@@ -312,7 +323,7 @@ impl Validator<'_> {
             let syntax_ok = self.name_syntax(name, "provider");
             if let Some(&(_, first)) = self.types.get(&name.value) {
                 self.duplicate(
-                    K::DuplicateName,
+                    ProblemKind::DuplicateName,
                     format!("provider {} is defined twice", quote(&name.value)),
                     self.span(name),
                     first,
@@ -341,7 +352,10 @@ impl Validator<'_> {
                 .as_ref()
                 .map_or_else(|| self.span(entry), |s| self.span(s));
             let problem = self
-                .problem(K::InvalidSettings, format!("invalid settings for {who}"))
+                .problem(
+                    ProblemKind::InvalidSettings,
+                    format!("invalid settings for {who}"),
+                )
                 .label(span, reason)
                 .with_help(format!(
                     "change `settings` to what the `{}` provider type accepts",
@@ -375,7 +389,7 @@ impl Validator<'_> {
         let before = self.problems.len();
         let name = self.required(raw.name.as_ref(), entry, &"identity", "name", "ci-deployer");
         // Messages name the identity only when there is a problem to report.
-        let who = Lazy(|f: &mut fmt::Formatter<'_>| match name {
+        let who = OnDisplay(|f: &mut fmt::Formatter<'_>| match name {
             Some(n) => write!(f, "identity {}", quote(&n.value)),
             None => f.write_str("this identity"),
         });
@@ -393,30 +407,13 @@ impl Validator<'_> {
         let provider_type = provider.and_then(|p| self.provider_type(p, who));
         let kind = provider_type.and_then(|t| self.kind(t, raw.kind.as_ref(), who));
 
-        if let (Some(name), Some(provider), Some(provider_type), Some(kind)) =
+        if let (Some(name), Some(provider), Some(_), Some(_)) =
             (name, provider, provider_type, kind)
         {
-            if let Err(reason) = provider_type.check_identity_name(kind, &name.value) {
-                let problem = self
-                    .problem(
-                        K::InvalidName,
-                        format!(
-                            "{} is not a valid `{kind}` name for provider {}",
-                            quote(&name.value),
-                            quote(&provider.value)
-                        ),
-                    )
-                    .label(self.span(name), reason)
-                    .with_help(format!(
-                        "choose a name the `{}` provider type accepts",
-                        provider_type.type_name()
-                    ));
-                self.push(problem);
-            }
             match seen.map(|seen| seen.entry((provider.value.clone(), name.value.clone()))) {
                 None => {}
                 Some(Entry::Occupied(first)) => self.duplicate(
-                    K::DuplicateName,
+                    ProblemKind::DuplicateName,
                     format!(
                         "{who} is defined twice for provider {}",
                         quote(&provider.value)
@@ -432,13 +429,7 @@ impl Validator<'_> {
         }
 
         let expires = raw.expires.as_ref().and_then(|e| self.date(e));
-        let attributes = self.attributes(
-            raw.attributes.as_ref(),
-            provider_type,
-            kind,
-            who,
-            self.span(entry),
-        );
+        let attributes = self.attributes(raw.attributes.as_ref(), who, self.span(entry));
         let mut keys = Vec::with_capacity(raw.keys.len());
         let mut key_names: HashMap<&str, SourceSpan> = HashMap::new();
         for key in &raw.keys {
@@ -447,60 +438,49 @@ impl Validator<'_> {
             }
         }
         let mut bindings = Vec::with_capacity(raw.bindings.len());
+        let mut binding_spans = Vec::with_capacity(raw.bindings.len());
         let mut binding_ids: HashMap<(&str, &str), SourceSpan> = HashMap::new();
         for (entry, policy) in raw.bindings.iter().zip(policies.iter_mut()) {
             if let Some(binding) =
                 self.binding(entry, policy.take(), who, &mut binding_ids, provider_type)
             {
-                if let (Some(provider_type), Some(kind)) = (provider_type, kind)
-                    && let Err(reason) = provider_type.check_binding(kind, &binding)
-                {
-                    let problem = self
-                        .problem(
-                            K::InvalidBinding,
-                            format!(
-                                "a binding of {who} cannot exist in `{}`",
-                                provider_type.type_name()
-                            ),
-                        )
-                        .label(self.span(entry), reason)
-                        .with_help(
-                            "write a binding this provider type can create (see its README)",
-                        );
-                    self.push(problem);
-                    continue;
-                }
                 bindings.push(binding);
+                binding_spans.push(self.span(entry));
             }
         }
-        if let Some(provider_type) = provider_type
-            && let Err(reason) = provider_type.check_tags(&raw.tags)
-        {
-            let problem = self
-                .problem(K::InvalidTags, format!("invalid tags on {who}"))
-                .label(self.span(entry), reason)
-                .with_help("rename or remove the tag");
-            self.push(problem);
-        }
-        if let (Some(provider_type), Some(kind), Some(owner)) = (provider_type, kind, owner) {
+        if let Some(provider_type) = provider_type {
             let key_names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
-            if let Err(reason) =
-                provider_type.check_description(kind, owner, &raw.description, &key_names)
-            {
-                let problem = self
-                    .problem(
-                        K::InvalidValue,
-                        format!("the owner or description of {who} cannot be stored"),
-                    )
-                    .label(self.span(entry), reason)
-                    .with_help("shorten the description or the owner");
-                self.push(problem);
+            let declared = DeclaredIdentity {
+                kind,
+                name: name.map(|n| n.value.as_str()),
+                owner,
+                description: &raw.description,
+                tags: &raw.tags,
+                attributes: attributes.as_ref().map(|(map, _)| map),
+                key_names: &key_names,
+                bindings: &bindings,
+            };
+            let response = provider_type.validate(&ValidateRequest {
+                identities: std::slice::from_ref(&declared),
+            });
+            let spans = Spans {
+                name: name.map(|n| self.span(n)),
+                attributes: attributes.as_ref().map(|(_, span)| *span),
+                bindings: &binding_spans,
+                entry: self.span(entry),
+            };
+            for problem in response.problems {
+                self.provider_problem(provider_type, &declared, &spans, provider, who, problem);
             }
         }
 
         if self.problems.len() > before {
             return None;
         }
+        let attributes = attributes.map(|(map, _)| match provider_type.zip(kind) {
+            Some((t, k)) => t.normalize_attributes(k, map),
+            None => map,
+        });
         let (provider, name) = (provider?.value.clone(), name?.value.clone());
         let (kind, owner, attributes) = (kind?.to_owned(), owner?.to_owned(), attributes?);
         let raw = &mut entry.value;
@@ -520,15 +500,14 @@ impl Validator<'_> {
         })
     }
 
-    /// Provider-specific attributes: a mapping the provider type accepts for the kind.
+    /// Provider-specific attributes: a mapping (the provider type judges its
+    /// contents), and where it is written.
     fn attributes(
         &mut self,
         raw: Option<&Spanned<Value>>,
-        provider_type: Option<&'static dyn ProviderType>,
-        kind: Option<&str>,
         who: &dyn fmt::Display,
         fallback: SourceSpan,
-    ) -> Option<std::collections::BTreeMap<String, Value>> {
+    ) -> Option<(std::collections::BTreeMap<String, Value>, SourceSpan)> {
         let (object, span) = match raw {
             // Absent attributes are still checked: a kind may require some.
             None => (&serde_json::Map::new(), fallback),
@@ -540,7 +519,7 @@ impl Validator<'_> {
         if let Some(raw) = raw.filter(|r| !r.value.is_object()) {
             let problem = self
                 .problem(
-                    K::InvalidAttributes,
+                    ProblemKind::InvalidAttributes,
                     format!("the attributes of {who} are not a mapping"),
                 )
                 .label(self.span(raw), "not a mapping")
@@ -550,26 +529,73 @@ impl Validator<'_> {
         }
         let map: std::collections::BTreeMap<String, Value> =
             object.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        if let (Some(provider_type), Some(kind)) = (provider_type, kind)
-            && let Err(reason) = provider_type.check_attributes(kind, &map)
-        {
-            let problem = self
+        Some((map, span))
+    }
+
+    /// Reports one problem a provider type found, at the text it is about.
+    fn provider_problem(
+        &mut self,
+        provider_type: &dyn ProviderType,
+        declared: &DeclaredIdentity<'_>,
+        spans: &Spans<'_>,
+        provider: Option<&Spanned<String>>,
+        who: &dyn fmt::Display,
+        found: ValidationProblem,
+    ) {
+        let type_name = provider_type.type_name();
+        // A provider's answer is input too: a part it names that is not there
+        // is reported at the identity.
+        let problem = match found.part {
+            DeclaredPart::Name => match (declared.name, declared.kind, spans.name, provider) {
+                (Some(name), Some(kind), Some(span), Some(provider)) => self
+                    .problem(
+                        ProblemKind::InvalidName,
+                        format!(
+                            "{} is not a valid `{kind}` name for provider {}",
+                            quote(name),
+                            quote(&provider.value)
+                        ),
+                    )
+                    .label(span, found.reason)
+                    .with_help(format!(
+                        "choose a name the `{type_name}` provider type accepts"
+                    )),
+                _ => self
+                    .problem(ProblemKind::InvalidName, format!("invalid name for {who}"))
+                    .label(spans.entry, found.reason),
+            },
+            DeclaredPart::Attributes => self
                 .problem(
-                    K::InvalidAttributes,
+                    ProblemKind::InvalidAttributes,
                     format!("invalid attributes for {who}"),
                 )
-                .label(span, reason)
+                .label(spans.attributes.unwrap_or(spans.entry), found.reason)
                 .with_help(format!(
-                    "use only the attributes the `{}` provider type accepts",
-                    provider_type.type_name()
-                ));
-            self.push(problem);
-            return None;
-        }
-        Some(match provider_type.zip(kind) {
-            Some((t, k)) => t.normalize_attributes(k, map),
-            None => map,
-        })
+                    "use only the attributes the `{type_name}` provider type accepts"
+                )),
+            DeclaredPart::Binding(i) => self
+                .problem(
+                    ProblemKind::InvalidBinding,
+                    format!("a binding of {who} cannot exist in `{type_name}`"),
+                )
+                .label(
+                    spans.bindings.get(i).copied().unwrap_or(spans.entry),
+                    found.reason,
+                )
+                .with_help("write a binding this provider type can create (see its README)"),
+            DeclaredPart::Tags => self
+                .problem(ProblemKind::InvalidTags, format!("invalid tags on {who}"))
+                .label(spans.entry, found.reason)
+                .with_help("rename or remove the tag"),
+            DeclaredPart::Description => self
+                .problem(
+                    ProblemKind::InvalidValue,
+                    format!("the owner or description of {who} cannot be stored"),
+                )
+                .label(spans.entry, found.reason)
+                .with_help("shorten the description or the owner"),
+        };
+        self.push(problem);
     }
 
     /// The type of the provider block an identity names, if the block exists and its
@@ -598,7 +624,7 @@ impl Validator<'_> {
         };
         let problem = self
             .problem(
-                K::UndefinedProvider,
+                ProblemKind::UndefinedProvider,
                 format!(
                     "{who} refers to undefined provider {}",
                     quote(&provider.value)
@@ -633,7 +659,7 @@ impl Validator<'_> {
         };
         let problem = self
             .problem(
-                K::UnknownKind,
+                ProblemKind::UnknownKind,
                 format!(
                     "{who} has kind {}, which the `{}` provider type does not have",
                     quote(&kind.value),

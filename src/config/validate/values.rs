@@ -10,8 +10,8 @@ use nhi_provider_sdk::{Age, AgeError, Binding, Policy, ProviderType, Sink};
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
-use super::{Lazy, Validator};
-use crate::config::error::{ProblemKind as K, quote};
+use super::{OnDisplay, Validator};
+use crate::config::error::{ProblemKind, quote};
 use crate::config::model::DesiredKey;
 use crate::config::raw::{RawBinding, RawKey};
 
@@ -41,7 +41,7 @@ impl Validator<'_> {
                 };
                 let problem = self
                     .problem(
-                        K::InvalidDate,
+                        ProblemKind::InvalidDate,
                         format!("{} is not a valid date", quote(text)),
                     )
                     .label(self.span(value), label)
@@ -74,7 +74,7 @@ impl Validator<'_> {
             let span = self.span(name);
             match names.entry(&name.value) {
                 Entry::Occupied(first) => self.duplicate(
-                    K::DuplicateName,
+                    ProblemKind::DuplicateName,
                     format!("key {} is defined twice in {who}", quote(&name.value)),
                     span,
                     *first.get(),
@@ -93,7 +93,7 @@ impl Validator<'_> {
                     AgeError::Invalid(_) => "not a duration",
                 };
                 let problem = self
-                    .problem(K::InvalidDuration, format!("{} is not a valid duration", quote(&r.value)))
+                    .problem(ProblemKind::InvalidDuration, format!("{} is not a valid duration", quote(&r.value)))
                     .label(self.span(r), label)
                     .with_help("write a whole number and a unit (`s`, `m`, `h`, `d` or `w`), e.g. `90d`");
                 self.push(problem);
@@ -101,7 +101,7 @@ impl Validator<'_> {
             }
         });
         let expires = raw.expires.as_ref().and_then(|e| self.date(e));
-        let key_who = Lazy(|f: &mut fmt::Formatter<'_>| match name {
+        let key_who = OnDisplay(|f: &mut fmt::Formatter<'_>| match name {
             Some(n) => write!(f, "key {} of {who}", quote(&n.value)),
             None => write!(f, "a key of {who}"),
         });
@@ -166,7 +166,7 @@ impl Validator<'_> {
         });
         sink.map_err(|label| {
             let problem = self
-                .problem(K::InvalidSink, format!("invalid sink for {who}"))
+                .problem(ProblemKind::InvalidSink, format!("invalid sink for {who}"))
                 .label(self.span(value), label)
                 .with_help("write `sink: stdout` or `sink: {file: <path relative to this file>}`");
             self.push(problem);
@@ -184,7 +184,7 @@ impl Validator<'_> {
     ) -> Option<Binding> {
         let raw = &entry.value;
         let before = self.problems.len();
-        let what = Lazy(|f: &mut fmt::Formatter<'_>| write!(f, "a binding of {who}"));
+        let what = OnDisplay(|f: &mut fmt::Formatter<'_>| write!(f, "a binding of {who}"));
         let role = self.required(raw.role.as_ref(), entry, &what, "role", "viewer");
         let role = role.and_then(|r| {
             self.non_empty(
@@ -208,7 +208,7 @@ impl Validator<'_> {
                 .map_or_else(|| self.span(entry), |r| self.span(r));
             match ids.entry((role, resource)) {
                 Entry::Occupied(first) => self.duplicate(
-                    K::DuplicateBinding,
+                    ProblemKind::DuplicateBinding,
                     format!(
                         "{who} has role {} on {} twice",
                         quote(role),
@@ -257,7 +257,7 @@ impl Validator<'_> {
             Err(label) => {
                 let problem = self
                     .problem(
-                        K::InvalidPolicy,
+                        ProblemKind::InvalidPolicy,
                         format!("the policy of {what} is not a JSON object"),
                     )
                     .label(self.span(&value), label)

@@ -1,0 +1,212 @@
+//! The plan operation: load the configuration, read every scope's live state,
+//! diff, add each provider's advice for reviewers, and build the plan file. It
+//! returns values; callers (the CLI, and later import, drift and audit) sign,
+//! write and render them. The rest of `plan` is pure: this file does its I/O
+//! through `config` and `refresh` only.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use miette::Diagnostic;
+
+use super::{BuildOptions, PlanFile, ScopeRead};
+use crate::clock::Clock;
+use crate::config::{Config, ConfigError};
+use crate::events::{Event, Events, Silent};
+use crate::refresh::{RefreshError, Refreshed};
+use crate::registry::Registry;
+
+/// What to plan, and how.
+pub struct PlanOptions<'a> {
+    /// The configuration file.
+    pub config: &'a Path,
+    /// Who plans, as recorded in the body (`--author`, or the signer).
+    pub author: String,
+    /// The planning clock (`NHI_NOW` fixes it).
+    pub clock: Clock,
+    /// How long the plan stays valid for apply.
+    pub valid_for: jiff::SignedDuration,
+    pub registry: &'a Registry,
+    /// Progress of each scope's read.
+    pub events: &'a dyn Events,
+}
+
+/// A plan and what it was made from.
+pub struct Planned {
+    pub config: Config,
+    /// Each scope as read, in configuration order.
+    pub refreshed: Vec<Refreshed>,
+    /// The unsigned plan file.
+    pub file: PlanFile,
+    /// How long each phase took, in order: config, refresh, diff, plan.
+    pub phases: Vec<(&'static str, Duration)>,
+}
+
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum PlanningError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Refresh(#[from] RefreshError),
+    #[error("cannot start the async runtime: {0}")]
+    #[diagnostic(code(nhi::plan::runtime))]
+    Runtime(#[source] std::io::Error),
+    #[error("hashing the live state failed")]
+    #[diagnostic(code(nhi::plan::digest))]
+    Digest,
+}
+
+/// Plans the configuration at `options.config` against live state.
+pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
+    let mut phases = Vec::new();
+    let mut lap = Instant::now();
+    let mut phase = |name: &'static str, phases: &mut Vec<(&'static str, Duration)>| {
+        phases.push((name, lap.elapsed()));
+        lap = Instant::now();
+    };
+    let registry = options.registry;
+    // In a large configuration the provider blocks come first and are checked
+    // first: a cloud's live state is read on another thread while the identities
+    // are (see `ProviderType::read_beside_config`).
+    options.events.event(Event::LoadStarted {
+        path: options.config,
+    });
+    let (config, early) = std::thread::scope(|threads| {
+        let mut early = None;
+        let config = crate::config::load_with(options.config, &mut |dir, blocks| {
+            let blocks: Vec<_> = blocks
+                .iter()
+                .filter(|b| {
+                    registry
+                        .find(&b.type_name)
+                        .is_some_and(nhi_provider_sdk::ProviderType::read_beside_config)
+                })
+                .cloned()
+                .collect();
+            if blocks.is_empty() {
+                return;
+            }
+            let dir = dir.to_path_buf();
+            early = Some(threads.spawn(move || {
+                let refreshed = crate::refresh::runtime().map(|runtime| {
+                    runtime.block_on(crate::refresh::refresh_blocks(
+                        registry, &dir, &blocks, &Silent,
+                    ))
+                });
+                (blocks, refreshed)
+            }));
+        });
+        (config, early.map(std::thread::ScopedJoinHandle::join))
+    });
+    options.events.event(Event::LoadFinished);
+    let config = config?;
+    phase("config", &mut phases);
+    let now = options.clock.now();
+    let early = match early {
+        Some(Ok((blocks, Ok(refreshed))))
+            if blocks.iter().all(|b| config.providers.contains(b)) =>
+        {
+            refreshed?
+        }
+        _ => Vec::new(),
+    };
+    let rest: Vec<_> = config
+        .providers
+        .iter()
+        .filter(|block| !early.iter().any(|r| r.block == **block))
+        .cloned()
+        .collect();
+    let rest = if rest.is_empty() {
+        Vec::new()
+    } else {
+        crate::refresh::runtime()
+            .map_err(PlanningError::Runtime)?
+            .block_on(crate::refresh::refresh_blocks(
+                registry,
+                &config.dir,
+                &rest,
+                options.events,
+            ))?
+    };
+    // In configuration order.
+    let mut refreshed: Vec<_> = early.into_iter().chain(rest).collect();
+    refreshed.sort_by_key(|r| config.providers.iter().position(|b| *b == r.block));
+    phase("refresh", &mut phases);
+    let scopes: Vec<_> = refreshed
+        .iter()
+        .map(|r| {
+            let provider_type = registry.find(&r.block.type_name);
+            crate::diff::Scope {
+                block: &r.block,
+                observed: &r.observed,
+                key_slots: provider_type.and_then(nhi_provider_sdk::ProviderType::key_slots),
+                retire: provider_type.and_then(|t| t.retire_first(&r.block.settings)),
+            }
+        })
+        .collect();
+    // Hashing each scope's whole live state takes as long as a large diff: both
+    // run at once.
+    let (mut diff, digests) = std::thread::scope(|threads| {
+        let digests = threads.spawn(|| {
+            refreshed
+                .iter()
+                .map(|r| r.observed.digest())
+                .collect::<Vec<_>>()
+        });
+        let diff = crate::diff::diff(&config, &scopes, now);
+        (diff, digests.join())
+    });
+    let digests = digests.map_err(|_| PlanningError::Digest)?;
+    advise(registry, &mut diff, &refreshed);
+    phase("diff", &mut phases);
+    let reads: Vec<_> = refreshed
+        .iter()
+        .zip(digests)
+        .map(|(r, digest)| ScopeRead {
+            block: &r.block,
+            scope: r.scope.clone(),
+            observed: &r.observed,
+            observed_digest: Some(digest),
+        })
+        .collect();
+    let build = BuildOptions {
+        author: options.author.clone(),
+        now,
+        valid_for: options.valid_for,
+    };
+    let file = PlanFile::new(super::build(&config, &reads, diff, &build));
+    phase("plan", &mut phases);
+    Ok(Planned {
+        config,
+        refreshed,
+        file,
+        phases,
+    })
+}
+
+/// Adds each provider type's warning for reviewers to the changes it concerns
+/// (e.g. that deleting a Google Cloud service account becomes irreversible).
+fn advise(registry: &Registry, diff: &mut crate::diff::Diff, refreshed: &[Refreshed]) {
+    let types: Vec<(String, &dyn nhi_provider_sdk::ProviderType)> = refreshed
+        .iter()
+        .filter_map(|r| {
+            let prefix = format!("{}.{}", r.block.type_name, r.block.name);
+            registry.find(&r.block.type_name).map(|t| (prefix, t))
+        })
+        .collect();
+    for change in &mut diff.changes {
+        let prefix = change.address.provider_prefix();
+        let advice = types
+            .iter()
+            .find(|(p, _)| p == prefix)
+            .and_then(|(_, t)| t.advice(&change.operation));
+        if let Some(advice) = advice {
+            change.detail = Some(match change.detail.take() {
+                Some(detail) => format!("{detail}. {advice}"),
+                None => advice.to_owned(),
+            });
+        }
+    }
+}
