@@ -1,0 +1,104 @@
+//! Provider blocks: name, type, prune flag and settings, checked by the provider
+//! type the block names.
+
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+use super::super::error::{ProblemKind, did_you_mean, list, quote};
+use super::super::model::ProviderBlock;
+use super::super::raw::RawProvider;
+use super::Validator;
+
+impl Validator<'_> {
+    pub(super) fn provider(&mut self, entry: &Spanned<RawProvider>) -> Option<ProviderBlock> {
+        let raw = &entry.value;
+        let name = self.required(raw.name.as_ref(), entry, &"provider block", "name", "demo");
+        let type_name = self.required(
+            raw.type_name.as_ref(),
+            entry,
+            &"provider block",
+            "type",
+            "local",
+        );
+        let who = name.map_or_else(
+            || "this provider block".to_owned(),
+            |n| format!("provider {}", quote(&n.value)),
+        );
+
+        let provider_type = type_name.and_then(|t| {
+            let found = crate::registry::Registry::builtin().find(&t.value);
+            if found.is_none() {
+                let known = crate::registry::Registry::builtin().names();
+                let help = match did_you_mean(&t.value, known.iter().copied()) {
+                    Some(close) => format!("did you mean {}?", quote(close)),
+                    None => format!("known provider types: {}", list(known.iter().copied())),
+                };
+                let problem = self
+                    .problem(
+                        ProblemKind::UnknownType,
+                        format!("unknown provider type {}", quote(&t.value)),
+                    )
+                    .label(self.span(t), "not a provider type this nhi knows")
+                    .with_help(help);
+                self.push(problem);
+            }
+            found
+        });
+
+        // A badly spelt name is still registered, so identities that use it do not
+        // also report an undefined provider.
+        let mut name_ok = false;
+        if let Some(name) = name {
+            let syntax_ok = self.name_syntax(name, "provider");
+            if let Some(&(_, first)) = self.types.get(&name.value) {
+                self.duplicate(
+                    ProblemKind::DuplicateName,
+                    format!("provider {} is defined twice", quote(&name.value)),
+                    self.span(name),
+                    first,
+                    "rename or remove one of the two provider blocks",
+                );
+            } else {
+                self.types
+                    .insert(name.value.clone(), (provider_type, self.span(name)));
+                name_ok = syntax_ok;
+            }
+        }
+
+        let settings = Value::Object(
+            raw.settings
+                .as_ref()
+                .map(|s| s.value.clone())
+                .unwrap_or_default(),
+        );
+        let mut settings_ok = true;
+        if let Some(provider_type) = provider_type
+            && let Err(reason) = provider_type.check_settings(&settings)
+        {
+            settings_ok = false;
+            let span = raw
+                .settings
+                .as_ref()
+                .map_or_else(|| self.span(entry), |s| self.span(s));
+            let problem = self
+                .problem(
+                    ProblemKind::InvalidSettings,
+                    format!("invalid settings for {who}"),
+                )
+                .label(span, reason)
+                .with_help(format!(
+                    "change `settings` to what the `{}` provider type accepts",
+                    provider_type.type_name()
+                ));
+            self.push(problem);
+        }
+
+        let (name, provider_type) = (name?, provider_type?);
+        (name_ok && settings_ok).then(|| ProviderBlock {
+            name: name.value.clone(),
+            type_name: provider_type.type_name().to_owned(),
+            prune: raw.prune.as_ref().is_some_and(|p| p.value),
+            settings,
+        })
+    }
+}
