@@ -1,14 +1,22 @@
 //! `nhi` plans, signs, approves and applies changes to non-human identities.
 //!
-//! Architecture, following the data:
-//! - [`config`] turns desired-state YAML into a validated model, with spans for errors;
-//! - providers (crates under `providers/`, found through `registry`) read live state;
+//! Architecture, following the data (docs/architecture.md has the picture):
+//! - [`config`] turns desired-state YAML into a validated model, with spans for
+//!   errors; provider types (found in a [`registry::Registry`]) judge what only a
+//!   cloud can, in one batched `validate` request;
+//! - [`refresh`] is the one read path: connect a provider block, describe its
+//!   scope, read and check its live state;
 //! - [`diff`] compares desired and observed state into ordered changes (pure);
-//! - [`plan`] owns the plan body, its canonical bytes, digests and the file envelope;
-//! - `render` is the only place that writes to stdout;
+//! - [`plan`] owns the plan body and its checks; [`plan::plan`] is the plan
+//!   operation (configuration, refresh, diff, build);
+//! - [`sealed`] is the one envelope of plan and receipt files (exact body bytes,
+//!   digest, signatures); [`receipt`] is the record of an apply;
 //! - [`trust`] signs and verifies plans and receipts, and judges approvals;
-//! - [`apply`] verifies, locks, re-reads, refuses stale plans, executes and writes receipts;
-//! - `cli` maps each subcommand onto those pieces.
+//! - [`apply`] verifies, locks, re-reads, refuses stale plans, executes and writes
+//!   receipts;
+//! - [`events`] carry progress out of long operations; [`clock`] is the time;
+//! - `render` is the only place that writes to stdout or stderr, and `cli` maps
+//!   each subcommand onto the operations above.
 
 pub mod apply;
 pub mod cli;
