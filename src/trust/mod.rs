@@ -7,6 +7,8 @@ mod error;
 mod policy;
 mod signer;
 mod statement;
+#[cfg(test)]
+mod tests;
 mod verify;
 
 pub use allowed_signers::AllowedSigners;
