@@ -7,6 +7,7 @@
 )]
 
 mod apply;
+mod auditor;
 mod aws;
 mod flow;
 mod gcp;
