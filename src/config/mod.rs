@@ -6,8 +6,8 @@
 //! code and the offending text underlined; well-formed files report all at once.
 
 mod error;
-mod fast;
 mod model;
+mod plain_yaml;
 mod raw;
 mod schema;
 mod source;
@@ -63,7 +63,7 @@ fn parse_with(
         _ => PathBuf::from("."),
     };
     let mut early = |blocks: &[ProviderBlock]| early(&dir, blocks);
-    let mut read = || match fast::parse(&src, text, &mut early) {
+    let mut read = || match plain_yaml::parse(&src, text, &mut early) {
         Some(valid) => Ok(valid),
         None => slow(&src, text),
     };

@@ -8,6 +8,8 @@ mod policy;
 mod receipt;
 mod signer;
 mod statement;
+#[cfg(test)]
+mod tests;
 mod verify;
 
 pub use allowed_signers::AllowedSigners;

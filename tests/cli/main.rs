@@ -6,12 +6,17 @@
     clippy::semicolon_if_nothing_returned
 )]
 
+mod apply;
+mod auditor;
 mod aws;
 mod flow;
 mod gcp;
 mod harness;
 mod moto;
 mod plan;
+mod refusals;
 mod standin;
+mod team;
 mod trust;
 mod validate;
+mod walkthroughs;
