@@ -95,4 +95,24 @@ mod tests {
         assert_eq!(err.to_string(), "provider type `local` is registered twice");
         assert_eq!(Registry::builtin().names(), ["local", "aws", "gcp"]);
     }
+
+    #[test]
+    fn configuration_is_validated_against_the_registry_it_is_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nhi.yaml");
+        std::fs::write(
+            &path,
+            "version: 1\nproviders:\n  - name: prod\n    type: aws\n    settings: {path_prefix: /nhi/}\n",
+        )
+        .unwrap();
+        assert!(crate::config::load(&path).is_ok());
+        let mut only_local = Registry::empty();
+        only_local
+            .register(Arc::new(nhi_provider_local::LocalType))
+            .unwrap();
+        let err = crate::config::load_with(&path, &only_local, &mut |_, _| {}).unwrap_err();
+        let report = format!("{:?}", miette::Report::new(err));
+        assert!(report.contains("unknown provider type `aws`"), "{report}");
+        assert!(report.contains("known provider types: `local`"), "{report}");
+    }
 }

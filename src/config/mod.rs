@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 
 use nhi_provider_sdk::Digest;
 
+use crate::registry::Registry;
+
 pub use error::{ConfigError, Problem, ProblemKind};
 pub use model::{Config, DesiredIdentity, DesiredKey, ProviderBlock};
 pub use schema::json_schema;
@@ -26,20 +28,21 @@ pub use schema::json_schema;
 ///
 /// Errors name the file as `path` is written; the digest covers its exact bytes.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    load_with(path, &mut |_, _| {})
+    load_with(path, Registry::builtin(), &mut |_, _| {})
 }
 
 /// [`load`], calling `early` with the configuration's directory and its provider
 /// blocks as soon as they are known to be valid, before the identities are read,
-/// when the file is large and the fast reader reads it. The blocks are those the
+/// when the file is large and the plain block-YAML reader reads it. The blocks are those the
 /// returned configuration will have, unless loading fails.
 pub fn load_with(
     path: &Path,
+    registry: &Registry,
     early: &mut dyn FnMut(&Path, &[ProviderBlock]),
 ) -> Result<Config, ConfigError> {
     let bytes = source::read(path)?;
     let text = source::decode(&path.display().to_string(), &bytes)?;
-    parse_with(path, text, early)
+    parse_with(path, text, registry, early)
 }
 
 /// Validate configuration `text` that was read from `path`.
@@ -48,12 +51,13 @@ pub fn load_with(
 /// (or `.`) is [`Config::dir`]. The digest covers `text`'s bytes, which are the
 /// file's bytes when `text` was read unchanged.
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-    parse_with(path, text, &mut |_, _| {})
+    parse_with(path, text, Registry::builtin(), &mut |_, _| {})
 }
 
 fn parse_with(
     path: &Path,
     text: &str,
+    registry: &Registry,
     early: &mut dyn FnMut(&Path, &[ProviderBlock]),
 ) -> Result<Config, ConfigError> {
     let name = path.display().to_string();
@@ -63,9 +67,9 @@ fn parse_with(
         _ => PathBuf::from("."),
     };
     let mut early = |blocks: &[ProviderBlock]| early(&dir, blocks);
-    let mut read = || match plain_yaml::parse(&src, text, &mut early) {
+    let mut read = || match plain_yaml::parse(&src, registry, text, &mut early) {
         Some(valid) => Ok(valid),
-        None => slow(&src, text),
+        None => full_parser(&src, registry, text),
     };
     // A large file is hashed while it is read.
     let (valid, digest) = if text.len() < 1 << 20 {
@@ -90,10 +94,14 @@ fn parse_with(
 
 /// The general path: serde-saphyr with spans, then validation. Every error comes
 /// from here.
-fn slow(src: &error::Source<'_>, text: &str) -> Result<validate::Valid, ConfigError> {
+fn full_parser(
+    src: &error::Source<'_>,
+    registry: &Registry,
+    text: &str,
+) -> Result<validate::Valid, ConfigError> {
     let name = src.name().to_owned();
     let mut raw = yaml::parse(src, text).map_err(ConfigError::Problem)?;
-    validate::validate(src, &mut raw).map_err(|mut problems| {
+    validate::validate(src, registry, &mut raw).map_err(|mut problems| {
         if problems.len() == 1 {
             ConfigError::Problem(Box::new(problems.remove(0)))
         } else {

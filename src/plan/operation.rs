@@ -75,7 +75,7 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
     });
     let (config, early) = std::thread::scope(|threads| {
         let mut early = None;
-        let config = crate::config::load_with(options.config, &mut |dir, blocks| {
+        let config = crate::config::load_with(options.config, registry, &mut |dir, blocks| {
             let blocks: Vec<_> = blocks
                 .iter()
                 .filter(|b| {

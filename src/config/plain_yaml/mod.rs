@@ -21,6 +21,7 @@ mod lines;
 mod node;
 mod to_raw;
 
+use crate::registry::Registry;
 use serde_saphyr::{Location, Spanned};
 
 use self::lines::{Lines, is_item};
@@ -44,16 +45,18 @@ type InSubset<T> = Result<T, Decline>;
 /// large `identities:` sequence is read.
 pub(crate) fn parse(
     source: &Source<'_>,
+    registry: &Registry,
     text: &str,
     early: &mut dyn FnMut(&[ProviderBlock]),
 ) -> Option<Valid> {
-    read(source, text, PARALLEL_BYTES, early).ok()
+    read(source, registry, text, PARALLEL_BYTES, early).ok()
 }
 
 /// [`parse`], reading the identities on several threads when they take at least
 /// `parallel_bytes`.
 fn read(
     source: &Source<'_>,
+    registry: &Registry,
     text: &str,
     parallel_bytes: usize,
     early: &mut dyn FnMut(&[ProviderBlock]),
@@ -64,7 +67,7 @@ fn read(
     if first.indent != 0 {
         return Err(Decline);
     }
-    let mut v = Incremental::deferring_duplicates(source);
+    let mut v = Incremental::deferring_duplicates(source, registry);
     let mut blocks = Vec::new();
     let (mut version, mut providers, mut identities) = (false, false, false);
     while let Some((key, inline)) = lines.key(0)? {
@@ -102,7 +105,8 @@ fn read(
                 if lines.rest.len() >= parallel_bytes {
                     early(v.providers());
                 }
-                for part in read_identities(source, &blocks, lines.rest, parallel_bytes)? {
+                for part in read_identities(source, registry, &blocks, lines.rest, parallel_bytes)?
+                {
                     v.merge(part).map_err(|()| Decline)?;
                 }
                 lines.rest = "";
@@ -137,6 +141,7 @@ const PARALLEL_BYTES: usize = 1 << 20;
 /// file of this subset are always new items; each part must end its text.
 fn read_identities<'s>(
     source: &'s Source<'s>,
+    registry: &'s Registry,
     blocks: &[Spanned<RawProvider>],
     text: &str,
     parallel_bytes: usize,
@@ -163,7 +168,7 @@ fn read_identities<'s>(
     bounds.push(text.len());
     bounds.dedup();
     let read_part = |part: &str, reserve: usize| -> InSubset<Incremental<'s>> {
-        let mut v = Incremental::deferring_duplicates(source);
+        let mut v = Incremental::deferring_duplicates(source, registry);
         for block in blocks {
             v.provider(block);
         }

@@ -2,6 +2,7 @@
 //! accepts, both must build the same model; inputs outside the subset must be
 //! declined.
 
+use crate::registry::Registry;
 use std::fmt::Write as _;
 
 use proptest::prelude::*;
@@ -14,14 +15,26 @@ use super::{parse, read};
 fn full(text: &str) -> Option<validate::Valid> {
     let source = Source::new("nhi.yaml", text);
     let mut raw = yaml::parse(&source, text).ok()?;
-    validate::validate(&source, &mut raw).ok()
+    validate::validate(&source, Registry::builtin(), &mut raw).ok()
 }
 
 /// What this reader makes of `text`, read whole and read in parts.
 fn plain(text: &str) -> Option<validate::Valid> {
-    let accepted = parse(&Source::new("nhi.yaml", text), text, &mut |_| {});
+    let accepted = parse(
+        &Source::new("nhi.yaml", text),
+        Registry::builtin(),
+        text,
+        &mut |_| {},
+    );
     // Read in parts on every size, the result must be the same.
-    let parts = read(&Source::new("nhi.yaml", text), text, 0, &mut |_| {}).ok();
+    let parts = read(
+        &Source::new("nhi.yaml", text),
+        Registry::builtin(),
+        text,
+        0,
+        &mut |_| {},
+    )
+    .ok();
     assert_eq!(
         accepted.as_ref().map(|v| (&v.providers, &v.identities)),
         parts.as_ref().map(|v| (&v.providers, &v.identities)),
@@ -78,7 +91,14 @@ fn identities_read_in_parts_are_the_identities_read_whole() {
     }
     let whole = full(&text).unwrap();
     for parts in [0, 1, 100, 1_000, usize::MAX] {
-        let read = read(&Source::new("nhi.yaml", &text), &text, parts, &mut |_| {}).unwrap();
+        let read = read(
+            &Source::new("nhi.yaml", &text),
+            Registry::builtin(),
+            &text,
+            parts,
+            &mut |_| {},
+        )
+        .unwrap();
         assert_eq!(read.identities, whole.identities, "{parts}");
     }
     // The same identity at both ends is found across parts.
@@ -87,7 +107,16 @@ fn identities_read_in_parts_are_the_identities_read_whole() {
         "  - name: svc-0\n    provider: demo\n    owner: again"
     )
     .unwrap();
-    assert!(read(&Source::new("nhi.yaml", &text), &text, 0, &mut |_| {}).is_err());
+    assert!(
+        read(
+            &Source::new("nhi.yaml", &text),
+            Registry::builtin(),
+            &text,
+            0,
+            &mut |_| {}
+        )
+        .is_err()
+    );
     assert!(full(&text).is_none());
 }
 
@@ -388,15 +417,22 @@ proptest! {
 #[test]
 fn early_provider_blocks_are_the_blocks_of_the_result() {
     let mut calls = Vec::new();
-    let valid = read(&Source::new("nhi.yaml", BASE), BASE, 0, &mut |blocks| {
-        calls.push(blocks.to_vec());
-    })
+    let valid = read(
+        &Source::new("nhi.yaml", BASE),
+        Registry::builtin(),
+        BASE,
+        0,
+        &mut |blocks| {
+            calls.push(blocks.to_vec());
+        },
+    )
     .unwrap();
     assert_eq!(calls, [valid.providers]);
     // Below the size for parallel reading, nothing is started early.
     let mut called = false;
     read(
         &Source::new("nhi.yaml", BASE),
+        Registry::builtin(),
         BASE,
         usize::MAX,
         &mut |_| called = true,
@@ -407,8 +443,13 @@ fn early_provider_blocks_are_the_blocks_of_the_result() {
     let text = format!("{BASE}    attributes: {{a: 1}}\n");
     let mut early = Vec::new();
     assert!(
-        read(&Source::new("nhi.yaml", &text), &text, 0, &mut |b| early
-            .push(b.to_vec()))
+        read(
+            &Source::new("nhi.yaml", &text),
+            Registry::builtin(),
+            &text,
+            0,
+            &mut |b| early.push(b.to_vec())
+        )
         .is_err()
     );
     let config = super::super::parse(std::path::Path::new("nhi.yaml"), &text);

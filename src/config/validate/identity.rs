@@ -27,7 +27,7 @@ struct Spans<'s> {
     entry: SourceSpan,
 }
 
-impl Validator<'_> {
+impl<'a> Validator<'a> {
     pub(super) fn identity(
         &mut self,
         entry: &mut Spanned<RawIdentity>,
@@ -259,7 +259,7 @@ impl Validator<'_> {
         &mut self,
         provider: &Spanned<String>,
         who: &dyn fmt::Display,
-    ) -> Option<&'static dyn ProviderType> {
+    ) -> Option<&'a dyn ProviderType> {
         if let Some((provider_type, _)) = self.types.get(&provider.value) {
             return *provider_type;
         }
@@ -293,7 +293,7 @@ impl Validator<'_> {
 
     fn kind(
         &mut self,
-        provider_type: &'static dyn ProviderType,
+        provider_type: &'a dyn ProviderType,
         kind: Option<&Spanned<String>>,
         who: &dyn fmt::Display,
     ) -> Option<&'static str> {

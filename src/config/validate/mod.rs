@@ -13,6 +13,8 @@ use miette::SourceSpan;
 use nhi_provider_sdk::ProviderType;
 use serde_saphyr::Spanned;
 
+use crate::registry::Registry;
+
 use super::error::{Problem, ProblemKind, Source, quote};
 use super::model::{DesiredIdentity, ProviderBlock};
 use super::raw::{RawConfig, RawIdentity, RawProvider};
@@ -38,8 +40,12 @@ pub(crate) struct Valid {
 
 /// Check everything; on failure, every problem found, in file order.
 /// Moves values out of `raw` into the model instead of copying them.
-pub(crate) fn validate(source: &Source<'_>, raw: &mut RawConfig) -> Result<Valid, Vec<Problem>> {
-    let mut v = Incremental::new(source);
+pub(crate) fn validate(
+    source: &Source<'_>,
+    registry: &Registry,
+    raw: &mut RawConfig,
+) -> Result<Valid, Vec<Problem>> {
+    let mut v = Incremental::new(source, registry);
     if let Some(version) = &raw.version {
         v.version(version);
     }
@@ -65,10 +71,11 @@ pub(crate) struct Incremental<'a> {
 }
 
 impl<'a> Incremental<'a> {
-    pub(crate) fn new(source: &'a Source<'a>) -> Self {
+    pub(crate) fn new(source: &'a Source<'a>, registry: &'a Registry) -> Self {
         Self {
             v: Validator {
                 source,
+                registry,
                 problems: Vec::new(),
                 types: HashMap::new(),
             },
@@ -81,10 +88,10 @@ impl<'a> Incremental<'a> {
     /// [`Self::new`] without the per-identity duplicate check, for a reader that
     /// declines on any problem: it calls [`Self::has_duplicates`] once every
     /// identity is in, which costs a sort instead of a map of every name.
-    pub(crate) fn deferring_duplicates(source: &'a Source<'a>) -> Self {
+    pub(crate) fn deferring_duplicates(source: &'a Source<'a>, registry: &'a Registry) -> Self {
         Self {
             seen: None,
-            ..Self::new(source)
+            ..Self::new(source, registry)
         }
     }
 
@@ -187,10 +194,12 @@ struct Validator<'a> {
     source: &'a Source<'a>,
     problems: Vec<Problem>,
     /// Provider block name → its type (when known) and where the name is.
-    types: HashMap<String, (Option<&'static dyn ProviderType>, SourceSpan)>,
+    /// The provider types block types are looked up in.
+    registry: &'a Registry,
+    types: HashMap<String, (Option<&'a dyn ProviderType>, SourceSpan)>,
 }
 
-impl Validator<'_> {
+impl<'a> Validator<'a> {
     fn problem(&self, kind: ProblemKind, message: impl Into<String>) -> Problem {
         self.source.problem(kind, message)
     }

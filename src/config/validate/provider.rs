@@ -9,7 +9,7 @@ use super::super::model::ProviderBlock;
 use super::super::raw::RawProvider;
 use super::Validator;
 
-impl Validator<'_> {
+impl<'a> Validator<'a> {
     pub(super) fn provider(&mut self, entry: &Spanned<RawProvider>) -> Option<ProviderBlock> {
         let raw = &entry.value;
         let name = self.required(raw.name.as_ref(), entry, &"provider block", "name", "demo");
@@ -26,9 +26,9 @@ impl Validator<'_> {
         );
 
         let provider_type = type_name.and_then(|t| {
-            let found = crate::registry::Registry::builtin().find(&t.value);
+            let found = self.registry.find(&t.value);
             if found.is_none() {
-                let known = crate::registry::Registry::builtin().names();
+                let known = self.registry.names();
                 let help = match did_you_mean(&t.value, known.iter().copied()) {
                     Some(close) => format!("did you mean {}?", quote(close)),
                     None => format!("known provider types: {}", list(known.iter().copied())),

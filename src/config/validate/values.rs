@@ -15,7 +15,7 @@ use crate::config::error::{ProblemKind, quote};
 use crate::config::model::DesiredKey;
 use crate::config::raw::{RawBinding, RawKey};
 
-impl Validator<'_> {
+impl<'a> Validator<'a> {
     pub(super) fn date(&mut self, value: &Spanned<String>) -> Option<jiff::civil::Date> {
         let text = value.value.as_str();
         let shaped = text.len() == 10
@@ -57,7 +57,7 @@ impl Validator<'_> {
         entry: &'r Spanned<RawKey>,
         who: &dyn fmt::Display,
         names: &mut HashMap<&'r str, SourceSpan>,
-        provider_type: Option<&'static dyn nhi_provider_sdk::ProviderType>,
+        provider_type: Option<&'a dyn nhi_provider_sdk::ProviderType>,
     ) -> Option<DesiredKey> {
         let raw = &entry.value;
         let before = self.problems.len();
@@ -123,7 +123,7 @@ impl Validator<'_> {
         &mut self,
         value: &Spanned<Value>,
         who: &dyn fmt::Display,
-        provider_type: Option<&'static dyn nhi_provider_sdk::ProviderType>,
+        provider_type: Option<&'a dyn nhi_provider_sdk::ProviderType>,
     ) -> Option<Sink> {
         let secret_id = |v: &Value| match v {
             Value::Object(m) if m.len() == 1 => match m.get("secret_id") {
