@@ -199,7 +199,7 @@ struct Validator<'a> {
     types: HashMap<String, (Option<&'a dyn ProviderType>, SourceSpan)>,
 }
 
-impl<'a> Validator<'a> {
+impl Validator<'_> {
     fn problem(&self, kind: ProblemKind, message: impl Into<String>) -> Problem {
         self.source.problem(kind, message)
     }

@@ -9,7 +9,7 @@ use super::super::model::ProviderBlock;
 use super::super::raw::RawProvider;
 use super::Validator;
 
-impl<'a> Validator<'a> {
+impl Validator<'_> {
     pub(super) fn provider(&mut self, entry: &Spanned<RawProvider>) -> Option<ProviderBlock> {
         let raw = &entry.value;
         let name = self.required(raw.name.as_ref(), entry, &"provider block", "name", "demo");
