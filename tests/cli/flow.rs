@@ -17,7 +17,7 @@ impl Cloud for crate::moto::Moto {
 /// The stand-in needs no environment: the configuration names its endpoint.
 impl Cloud for crate::standin::Standin {
     fn nhi(&self, ws: &Workspace, args: &[&str]) -> Run {
-        ws.run_env(args, &[("NHI_NOW", &crate::trust::now())])
+        ws.run_env(args, &[("NHI_NOW", &crate::team::now())])
     }
 }
 

@@ -77,7 +77,7 @@ impl Moto {
 
     /// Runs `nhi` against this server with the real clock.
     pub fn nhi(&self, ws: &Workspace, args: &[&str]) -> Run {
-        let now = crate::trust::now();
+        let now = crate::team::now();
         let owned = self.env();
         let mut pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
         pairs.push(("NHI_NOW", &now));

@@ -5,11 +5,9 @@
 use std::process::Command;
 
 use crate::harness::Workspace;
-// flow.rs and moto.rs take the real clock from here.
-pub(crate) use crate::team::now;
 use crate::team::{
-    TRUST, apply, apply_dry, approve_with_ssh_keygen, approved_plan, edit_plan, ok, refuses, run,
-    team,
+    TRUST, apply, apply_dry, approve_with_ssh_keygen, approved_plan, edit_plan, now, ok, refuses,
+    run, team,
 };
 
 #[test]
