@@ -9,7 +9,7 @@ mod error;
 pub mod lockfile;
 mod model;
 mod operation;
-pub mod pieces;
+pub mod parallel;
 mod policy;
 mod provider;
 pub mod settings;

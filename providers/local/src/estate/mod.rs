@@ -240,7 +240,7 @@ fn parse_lines_at<A: ReadAt + ?Sized>(
         return None;
     }
     let body_len = body_to - body_from;
-    let threads = nhi_provider_sdk::pieces::threads();
+    let threads = nhi_provider_sdk::parallel::threads();
     // Several pieces a thread: threads that finish early take more.
     let parts = if body_len < parallel_bytes as u64 {
         1
@@ -292,7 +292,7 @@ fn parse_lines_at<A: ReadAt + ?Sized>(
             }
         }
     };
-    let decoded = nhi_provider_sdk::pieces::in_order(ranges.len(), threads, |i| decode(ranges[i]));
+    let decoded = nhi_provider_sdk::parallel::map(ranges.len(), threads, |i| decode(ranges[i]));
     let mut identities = Vec::new();
     for part in decoded {
         let part = part?;
