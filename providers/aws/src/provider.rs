@@ -14,7 +14,7 @@ use nhi_provider_sdk::{
 };
 use tokio::sync::OnceCell;
 
-use crate::apply::{self, Ctx};
+use crate::apply::{self, Target};
 use crate::clients::{self, Clients};
 use crate::lock;
 use crate::mapping::Kind;
@@ -116,12 +116,12 @@ impl Provider for AwsProvider {
 
     async fn apply(&self, request: ApplyRequest) -> Result<ApplyResponse, ProviderError> {
         let clients = self.clients().await;
-        let ctx = Ctx {
+        let target = Target {
             iam: &clients.iam,
             secrets: clients.secrets.as_ref(),
             settings: &self.settings,
             kinds: &self.kinds,
         };
-        apply::apply(&ctx, request).await
+        apply::apply(&target, request).await
     }
 }

@@ -6,8 +6,9 @@
 //! Map: [`GcpType`] validates settings, names, attributes and bindings offline
 //! (`settings`, `mapping`) and connects a [`GcpProvider`] (`provider`), which
 //! builds its clients on first use (`clients`), reads a project (`read`), carries
-//! out operations (`apply`), keeps calls inside Google's per-minute quotas
-//! (`pace`) and turns client errors into provider errors (`error`).
+//! out operations on it (`apply`, given a `target`; `secrets` for the Secret
+//! Manager sink), keeps calls inside Google's per-minute quotas (`pace`) and
+//! turns client errors into provider errors (`error`).
 //!
 //! A block's scope is one project: every service account whose email is in the
 //! project's `iam.gserviceaccount.com` domain. Google-created accounts (such as the
@@ -22,6 +23,7 @@ mod provider;
 mod read;
 mod secrets;
 mod settings;
+mod target;
 
 use std::collections::BTreeMap;
 

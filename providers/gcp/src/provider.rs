@@ -10,11 +10,12 @@ use nhi_provider_sdk::{
 };
 use tokio::sync::OnceCell;
 
-use crate::apply::{self, Ctx};
+use crate::apply;
 use crate::clients::{self, Clients};
 use crate::pace::Pace;
 use crate::read::{self, Calls};
 use crate::settings::Settings;
+use crate::target::Target;
 
 /// A provider for one `gcp` block.
 pub struct GcpProvider {
@@ -88,13 +89,13 @@ impl Provider for GcpProvider {
     async fn apply(&self, request: ApplyRequest) -> Result<ApplyResponse, ProviderError> {
         let clients = self.clients().await?;
         let calls = Calls::default();
-        let ctx = Ctx {
+        let target = Target {
             clients,
             settings: &self.settings,
             reads: &self.reads,
             writes: &self.writes,
             calls: &calls,
         };
-        apply::apply(&ctx, request).await
+        apply::apply(&target, request).await
     }
 }

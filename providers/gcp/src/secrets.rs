@@ -6,21 +6,21 @@ use google_cloud_gax::options::RequestOptionsBuilder as _;
 use google_cloud_secretmanager_v1::model::{Replication, Secret, SecretPayload, replication};
 use nhi_provider_sdk::ProviderError;
 
-use crate::apply::Ctx;
 use crate::error::api_error;
+use crate::target::Target;
 
 /// Writes `data` as a new version of secret `secret_id`.
 pub(crate) async fn deliver(
-    ctx: &Ctx<'_>,
+    target: &Target<'_>,
     secret_id: &str,
     data: &[u8],
 ) -> Result<(), ProviderError> {
-    let parent = ctx.settings.project_resource();
+    let parent = target.settings.project_resource();
     let name = format!("{parent}/secrets/{secret_id}");
     let object = format!("secret `{secret_id}`");
-    ctx.reads.take().await;
-    ctx.calls.add();
-    let found = ctx
+    target.reads.take().await;
+    target.calls.add();
+    let found = target
         .clients
         .secrets
         .get_secret()
@@ -31,9 +31,10 @@ pub(crate) async fn deliver(
         Ok(_) => {}
         Err(e) => match api_error("secrets.get", &object, &e) {
             ProviderError::NotFound(_) => {
-                ctx.writes.take().await;
-                ctx.calls.add();
-                ctx.clients
+                target.writes.take().await;
+                target.calls.add();
+                target
+                    .clients
                     .secrets
                     .create_secret()
                     .set_parent(&parent)
@@ -52,9 +53,10 @@ pub(crate) async fn deliver(
             other => return Err(other),
         },
     }
-    ctx.writes.take().await;
-    ctx.calls.add();
-    ctx.clients
+    target.writes.take().await;
+    target.calls.add();
+    target
+        .clients
         .secrets
         .add_secret_version()
         .set_parent(&name)

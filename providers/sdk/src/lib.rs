@@ -4,29 +4,31 @@
 
 mod address;
 mod age;
-mod compact;
 mod digest;
 mod error;
 pub mod lockfile;
 mod model;
 mod operation;
-pub mod pieces;
+pub mod parallel;
+mod policy;
 mod provider;
 pub mod settings;
 pub mod settle;
+mod tags;
 mod validate;
 
 pub use address::Address;
 pub use age::{Age, AgeError};
-pub use compact::{Policy, Tags};
 pub use digest::{Digest, DigestError, fingerprint};
 pub use error::ProviderError;
 pub use model::{Binding, Identity, KeyStatus, ObservedIdentity, ObservedKey, ObservedState};
 pub use operation::{Operation, Sink};
+pub use policy::Policy;
 pub use provider::{
     ApplyRequest, ApplyResponse, DescribeResponse, LockGuard, LockRequest, Provider,
     ProviderContext, ProviderType, ReadRequest, ReadResponse, SecretMaterial,
 };
+pub use tags::Tags;
 pub use validate::{
     DeclaredIdentity, DeclaredPart, ValidateRequest, ValidateResponse, ValidationProblem,
 };

@@ -150,7 +150,7 @@ fn read_identities<'s>(
         Some(line) if is_item(line.text) => line.indent,
         _ => return Err(Decline),
     };
-    let threads = nhi_provider_sdk::pieces::threads();
+    let threads = nhi_provider_sdk::parallel::threads();
     // Several pieces a thread: threads that finish early take more.
     let parts = if text.len() < parallel_bytes {
         1
@@ -183,7 +183,7 @@ fn read_identities<'s>(
         Ok(v)
     };
     let chunks: Vec<&str> = bounds.windows(2).map(|w| &text[w[0]..w[1]]).collect();
-    nhi_provider_sdk::pieces::in_order(chunks.len(), threads, |i| {
+    nhi_provider_sdk::parallel::map(chunks.len(), threads, |i| {
         read_part(chunks[i], if i == 0 { text.len() } else { chunks[i].len() })
     })
     .into_iter()

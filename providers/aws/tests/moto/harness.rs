@@ -1,89 +1,47 @@
-//! One moto server per test binary, on a free 127.0.0.1 port, stopped when the
-//! binary exits, and SDK clients that talk to it.
+//! One moto server for this test binary (from the shared launcher, `server`),
+//! the providers and SDK clients that talk to it, and shorthands for applying
+//! and reading.
 
-use std::io::ErrorKind;
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{ChildStdin, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
 
 use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
 use nhi_provider_aws::AwsProvider;
-use nhi_provider_sdk::ProviderContext;
+use nhi_provider_sdk::{
+    ApplyRequest, ApplyResponse, Operation, Provider, ProviderContext, ProviderError, ReadRequest,
+    ReadResponse, Sink,
+};
 use serde_json::{Value, json};
 
-const MISSING: &str = "moto is not installed: run scripts/moto-install";
+use crate::server::{self, Server};
 
+/// The moto server this test binary shares.
 pub struct Moto {
-    pub endpoint: String,
-    /// The server's wrapper shell stops moto when this pipe closes, which the OS
-    /// does when the test binary exits, however it exits.
-    _lifeline: Mutex<ChildStdin>,
+    server: Server,
 }
 
 static MOTO: OnceLock<Option<Moto>> = OnceLock::new();
 
-/// The shared server, or `None` (skip) when moto is not installed outside CI.
+/// The shared server, or `None` (skip) when moto is not installed outside CI. It
+/// is never dropped: moto stops when the test binary exits.
 pub fn moto() -> Option<&'static Moto> {
-    MOTO.get_or_init(start).as_ref()
-}
-
-#[allow(clippy::print_stderr)]
-fn start() -> Option<Moto> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let server = root.join(".venv/bin/moto_server");
-    if !server.exists() {
-        assert!(std::env::var_os("CI").is_none(), "{MISSING}");
-        eprintln!("skipping: {MISSING}");
-        return None;
-    }
-    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let log = std::env::temp_dir().join(format!("nhi-moto-{port}.log"));
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(r#""$0" -H 127.0.0.1 -p "$1" >"$2" 2>&1 & pid=$!; read _ignored; kill "$pid""#)
-        .arg(&server)
-        .arg(port.to_string())
-        .arg(&log)
-        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|err| panic!("cannot start moto ({}): {err}", server.display()));
-    let lifeline = child.stdin.take().expect("piped stdin");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match TcpStream::connect((Ipv4Addr::LOCALHOST, port)) {
-            Ok(_) => break,
-            Err(err) if err.kind() == ErrorKind::ConnectionRefused && Instant::now() < deadline => {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!("moto exited with {status}; see {}", log.display());
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(err) => panic!(
-                "moto did not start on port {port}: {err}; see {}",
-                log.display()
-            ),
-        }
-    }
-    Some(Moto {
-        endpoint: format!("http://127.0.0.1:{port}"),
-        _lifeline: Mutex::new(lifeline),
+    MOTO.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        server::start(&root).map(|server| Moto { server })
     })
+    .as_ref()
 }
 
 impl Moto {
+    pub fn endpoint(&self) -> &str {
+        &self.server.endpoint
+    }
+
     /// A provider for the IAM path `prefix`, with `extra` settings on top.
     pub fn provider(&self, prefix: &str, extra: &Value) -> AwsProvider {
         let mut settings = json!({
             "path_prefix": prefix,
-            "endpoint_url": self.endpoint,
+            "endpoint_url": self.server.endpoint,
             "region": "us-east-1",
             "max_attempts": 1,
         });
@@ -109,7 +67,7 @@ impl Moto {
             aws_sdk_iam::Config::builder()
                 .behavior_version(BehaviorVersion::latest())
                 .region(Region::new("us-east-1"))
-                .endpoint_url(&self.endpoint)
+                .endpoint_url(&self.server.endpoint)
                 .credentials_provider(Self::credentials())
                 .build(),
         )
@@ -120,9 +78,36 @@ impl Moto {
             aws_sdk_secretsmanager::Config::builder()
                 .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
                 .region(aws_sdk_secretsmanager::config::Region::new("us-east-1"))
-                .endpoint_url(&self.endpoint)
+                .endpoint_url(&self.server.endpoint)
                 .credentials_provider(Self::credentials())
                 .build(),
         )
     }
+}
+
+pub(crate) async fn apply(provider: &AwsProvider, operation: Operation) -> ApplyResponse {
+    try_apply(provider, operation, Some(Sink::Stdout))
+        .await
+        .unwrap()
+}
+
+pub(crate) async fn try_apply(
+    provider: &AwsProvider,
+    operation: Operation,
+    sink: Option<Sink>,
+) -> Result<ApplyResponse, ProviderError> {
+    provider.apply(ApplyRequest { operation, sink }).await
+}
+
+pub(crate) async fn read(provider: &AwsProvider) -> ReadResponse {
+    provider.read(ReadRequest::default()).await.unwrap()
+}
+
+pub(crate) fn names(response: &ReadResponse) -> Vec<&str> {
+    response
+        .state
+        .identities
+        .iter()
+        .map(|i| i.identity.name.as_str())
+        .collect()
 }

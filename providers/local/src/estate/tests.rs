@@ -1,7 +1,13 @@
 //! Tests of the estate encoding: exact bytes, strict decoding, hostile input.
 
+use std::collections::BTreeMap;
+use std::fs;
+
+use nhi_provider_sdk::{Binding, Identity, KeyStatus, ObservedKey, Policy};
+
+use super::codec::parse_whole;
+use super::lines::{OpenFile, PARALLEL_BYTES, parse_lines_at};
 use super::*;
-use nhi_provider_sdk::KeyStatus;
 
 fn identity(name: &str) -> ObservedIdentity {
     ObservedIdentity {

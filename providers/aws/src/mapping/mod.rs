@@ -1,14 +1,17 @@
 //! How IAM users and roles map to the neutral model: which tags carry the owner,
-//! the description and key names, which attributes a kind has, and how bindings
-//! name managed and inline policies.
+//! the description and key names, and which attributes a kind has. How bindings
+//! name managed and inline policies is `bindings`.
+
+mod bindings;
 
 use std::collections::BTreeMap;
 
-use nhi_provider_sdk::{Binding, Identity, Policy, ProviderError, Tags};
+use nhi_provider_sdk::{Identity, ProviderError, Tags};
 use serde_json::Value;
 
 use crate::policy;
 use crate::settings::{Settings, tag_char};
+pub(crate) use bindings::{Grant, INLINE_PREFIX, grant};
 
 /// Tag holding an identity's owner.
 pub(crate) const OWNER_TAG: &str = "nhi:owner";
@@ -18,8 +21,6 @@ pub(crate) const DESCRIPTION_TAG: &str = "nhi:description";
 pub(crate) const KEY_TAG_PREFIX: &str = "nhi:key:";
 /// Tags under this prefix belong to nhi and are never part of `tags`.
 const RESERVED_PREFIX: &str = "nhi:";
-/// Binding role prefix of inline policies: `inline:<PolicyName>`.
-pub(crate) const INLINE_PREFIX: &str = "inline:";
 pub(crate) const TRUST_POLICY: &str = "trust_policy";
 pub(crate) const PERMISSIONS_BOUNDARY: &str = "permissions_boundary";
 
@@ -215,49 +216,6 @@ pub(crate) fn check_description(kind: &str, owner: &str, description: &str) -> R
     Ok(())
 }
 
-/// What a binding stands for in IAM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Grant<'a> {
-    /// A managed policy attachment, by ARN.
-    Managed(&'a str),
-    /// An inline policy, by name, with its document.
-    Inline { name: &'a str, document: &'a Policy },
-}
-
-/// The grant a binding stands for, or why it cannot exist in IAM.
-pub(crate) fn grant(binding: &Binding) -> Result<Grant<'_>, ProviderError> {
-    let bad = |why: &str| {
-        ProviderError::Other(format!(
-            "binding `{}` cannot exist in IAM: {why}",
-            binding.role
-        ))
-    };
-    if binding.resource != "*" {
-        return Err(bad("IAM policies are not bound to one resource; use `*`"));
-    }
-    if let Some(name) = binding.role.strip_prefix(INLINE_PREFIX) {
-        let document = binding
-            .policy
-            .as_ref()
-            .ok_or_else(|| bad("an inline policy needs a `policy` document"))?;
-        if name.is_empty() {
-            return Err(bad("an inline policy needs a name after `inline:`"));
-        }
-        return Ok(Grant::Inline { name, document });
-    }
-    if !binding.role.starts_with("arn:") {
-        return Err(bad(
-            "the role must be a managed policy ARN or `inline:<policy name>`",
-        ));
-    }
-    if binding.policy.is_some() {
-        return Err(bad(
-            "a managed policy attachment takes no `policy` document",
-        ));
-    }
-    Ok(Grant::Managed(&binding.role))
-}
-
 /// `ProviderType::check_attributes` for the aws provider.
 pub(crate) fn check_attributes(
     kind: &str,
@@ -416,38 +374,6 @@ mod tests {
         identity.tags.insert("managed".into(), "true".into());
         assert!(identity_tags(&identity, Kind::User, Some("managed")).is_err());
         assert!(identity_tags(&identity, Kind::User, None).is_ok());
-    }
-
-    #[test]
-    fn grants() {
-        let doc = Policy::new(&json!({"Statement": []}));
-        let b = |role: &str, resource: &str, policy: Option<Policy>| Binding {
-            role: role.into(),
-            resource: resource.into(),
-            policy,
-        };
-        let managed = b("arn:aws:iam::aws:policy/ReadOnlyAccess", "*", None);
-        assert_eq!(
-            grant(&managed).unwrap(),
-            Grant::Managed("arn:aws:iam::aws:policy/ReadOnlyAccess")
-        );
-        let inline = b("inline:s3", "*", Some(doc.clone()));
-        assert_eq!(
-            grant(&inline).unwrap(),
-            Grant::Inline {
-                name: "s3",
-                document: &doc
-            }
-        );
-        for bad in [
-            b("inline:s3", "*", None),
-            b("inline:", "*", Some(doc.clone())),
-            b("viewer", "*", None),
-            b("arn:aws:iam::aws:policy/X", "bucket", None),
-            b("arn:aws:iam::aws:policy/X", "*", Some(doc.clone())),
-        ] {
-            assert!(grant(&bad).is_err(), "{bad:?}");
-        }
     }
 
     type Case = (

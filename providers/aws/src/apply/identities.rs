@@ -1,0 +1,313 @@
+//! IAM users and roles: created (done already when one exists exactly as
+//! wanted), updated tag by tag and field by field, deleted.
+
+use std::collections::BTreeMap;
+
+use nhi_provider_sdk::settle::{gone_is_ok, settle};
+use nhi_provider_sdk::{Identity, ProviderError};
+
+use super::{Target, object, tag_list, untag};
+use crate::error::api_error;
+use crate::mapping::{self, Kind, RawIdentity, TRUST_POLICY};
+use crate::policy::normalize_policy;
+
+pub(super) async fn create(target: &Target<'_>, identity: &Identity) -> Result<(), ProviderError> {
+    let kind = Kind::parse(&identity.kind)?;
+    let name = &identity.name;
+    let object = object(kind, name);
+    let tags = tag_list(&mapping::identity_tags(
+        identity,
+        kind,
+        target.settings.managed_tag.as_deref(),
+    )?)?;
+    let boundary = mapping::permissions_boundary(identity).map(str::to_owned);
+    let created = match kind {
+        Kind::User => target
+            .iam
+            .create_user()
+            .user_name(name)
+            .path(&target.settings.path_prefix)
+            .set_tags(Some(tags))
+            .set_permissions_boundary(boundary)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|err| api_error("iam:CreateUser", &object, &err)),
+        Kind::Role => {
+            let trust = mapping::trust_policy_text(identity)?.ok_or_else(|| {
+                ProviderError::Other(format!("{object} needs the attribute `trust_policy`"))
+            })?;
+            target
+                .iam
+                .create_role()
+                .role_name(name)
+                .path(&target.settings.path_prefix)
+                .assume_role_policy_document(trust)
+                .set_description(
+                    (!identity.description.is_empty()).then(|| identity.description.clone()),
+                )
+                .set_tags(Some(tags))
+                .set_permissions_boundary(boundary)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|err| api_error("iam:CreateRole", &object, &err))
+        }
+    };
+    match created {
+        Err(ProviderError::AlreadyExists(what)) => {
+            if !exists_as_wanted(target, kind, identity).await? {
+                return Err(ProviderError::AlreadyExists(what));
+            }
+        }
+        other => other?,
+    }
+    target.kinds().insert(name.clone(), kind);
+    Ok(())
+}
+
+/// Whether an existing identity is in scope and exactly as `identity` wants it,
+/// so that creating it again is done already.
+async fn exists_as_wanted(
+    target: &Target<'_>,
+    kind: Kind,
+    identity: &Identity,
+) -> Result<bool, ProviderError> {
+    let name = &identity.name;
+    let object = object(kind, name);
+    let raw = match kind {
+        Kind::User => {
+            let out = target
+                .iam
+                .get_user()
+                .user_name(name)
+                .send()
+                .await
+                .map_err(|err| api_error("iam:GetUser", &object, &err))?;
+            let Some(user) = out.user() else {
+                return Ok(false);
+            };
+            RawIdentity {
+                kind,
+                name: user.user_name().to_owned(),
+                path: user.path().to_owned(),
+                tags: crate::read::tags(user.tags()),
+                description: None,
+                trust_policy: None,
+                permissions_boundary: user
+                    .permissions_boundary()
+                    .and_then(|b| b.permissions_boundary_arn())
+                    .map(str::to_owned),
+            }
+        }
+        Kind::Role => {
+            let out = target
+                .iam
+                .get_role()
+                .role_name(name)
+                .send()
+                .await
+                .map_err(|err| api_error("iam:GetRole", &object, &err))?;
+            let Some(role) = out.role() else {
+                return Ok(false);
+            };
+            RawIdentity {
+                kind,
+                name: role.role_name().to_owned(),
+                path: role.path().to_owned(),
+                tags: crate::read::tags(role.tags()),
+                description: role.description().map(str::to_owned),
+                trust_policy: role.assume_role_policy_document().map(str::to_owned),
+                permissions_boundary: role
+                    .permissions_boundary()
+                    .and_then(|b| b.permissions_boundary_arn())
+                    .map(str::to_owned),
+            }
+        }
+    };
+    if !raw.in_scope(target.settings) {
+        return Ok(false);
+    }
+    let have = raw.identity(target.settings.managed_tag.as_deref())?;
+    Ok(have == normalized(identity))
+}
+
+/// `identity` with its trust policy in canonical form, for comparisons.
+fn normalized(identity: &Identity) -> Identity {
+    let mut identity = identity.clone();
+    if let Some(policy) = identity.attributes.remove(TRUST_POLICY) {
+        identity
+            .attributes
+            .insert(TRUST_POLICY.to_owned(), normalize_policy(policy));
+    }
+    identity
+}
+
+pub(super) async fn update(
+    target: &Target<'_>,
+    before: &Identity,
+    after: &Identity,
+) -> Result<(), ProviderError> {
+    let kind = Kind::parse(&after.kind)?;
+    let name = &after.name;
+    let object = object(kind, name);
+    let managed_tag = target.settings.managed_tag.as_deref();
+    let old = mapping::identity_tags(before, kind, managed_tag)?;
+    let new = mapping::identity_tags(after, kind, managed_tag)?;
+    let set: BTreeMap<String, String> = new
+        .iter()
+        .filter(|(k, v)| old.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let unset: Vec<String> = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .cloned()
+        .collect();
+    if !set.is_empty() {
+        let tags = tag_list(&set)?;
+        settle(|| async {
+            match kind {
+                Kind::User => target
+                    .iam
+                    .tag_user()
+                    .user_name(name)
+                    .set_tags(Some(tags.clone()))
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|err| api_error("iam:TagUser", &object, &err)),
+                Kind::Role => target
+                    .iam
+                    .tag_role()
+                    .role_name(name)
+                    .set_tags(Some(tags.clone()))
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|err| api_error("iam:TagRole", &object, &err)),
+            }
+        })
+        .await?;
+    }
+    if !unset.is_empty() {
+        untag(target, kind, name, unset).await?;
+    }
+    if kind == Kind::Role {
+        if before.description != after.description {
+            settle(|| async {
+                target
+                    .iam
+                    .update_role()
+                    .role_name(name)
+                    .description(&after.description)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|err| api_error("iam:UpdateRole", &object, &err))
+            })
+            .await?;
+        }
+        if normalized(before).attributes.get(TRUST_POLICY)
+            != normalized(after).attributes.get(TRUST_POLICY)
+            && let Some(trust) = mapping::trust_policy_text(after)?
+        {
+            settle(|| async {
+                target
+                    .iam
+                    .update_assume_role_policy()
+                    .role_name(name)
+                    .policy_document(&trust)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|err| api_error("iam:UpdateAssumeRolePolicy", &object, &err))
+            })
+            .await?;
+        }
+    }
+    let (was, boundary) = (
+        mapping::permissions_boundary(before),
+        mapping::permissions_boundary(after),
+    );
+    match boundary {
+        Some(arn) if was != Some(arn) => {
+            settle(|| async {
+                match kind {
+                    Kind::User => target
+                        .iam
+                        .put_user_permissions_boundary()
+                        .user_name(name)
+                        .permissions_boundary(arn)
+                        .send()
+                        .await
+                        .map(drop)
+                        .map_err(|err| api_error("iam:PutUserPermissionsBoundary", &object, &err)),
+                    Kind::Role => target
+                        .iam
+                        .put_role_permissions_boundary()
+                        .role_name(name)
+                        .permissions_boundary(arn)
+                        .send()
+                        .await
+                        .map(drop)
+                        .map_err(|err| api_error("iam:PutRolePermissionsBoundary", &object, &err)),
+                }
+            })
+            .await?;
+        }
+        None if was.is_some() => {
+            let deleted = match kind {
+                Kind::User => target
+                    .iam
+                    .delete_user_permissions_boundary()
+                    .user_name(name)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|err| api_error("iam:DeleteUserPermissionsBoundary", &object, &err)),
+                Kind::Role => target
+                    .iam
+                    .delete_role_permissions_boundary()
+                    .role_name(name)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|err| api_error("iam:DeleteRolePermissionsBoundary", &object, &err)),
+            };
+            gone_is_ok(deleted)?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Deletes a user or role. IAM refuses while it still holds keys, policies or
+/// things nhi does not model (login profile, groups, instance profiles): the
+/// plan deletes keys and bindings first, and anything else is reported.
+pub(super) async fn delete(target: &Target<'_>, identity: &Identity) -> Result<(), ProviderError> {
+    let kind = Kind::parse(&identity.kind)?;
+    let name = &identity.name;
+    let object = object(kind, name);
+    let deleted = match kind {
+        Kind::User => target
+            .iam
+            .delete_user()
+            .user_name(name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|err| api_error("iam:DeleteUser", &object, &err)),
+        Kind::Role => target
+            .iam
+            .delete_role()
+            .role_name(name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|err| api_error("iam:DeleteRole", &object, &err)),
+    };
+    gone_is_ok(deleted)?;
+    target.kinds().remove(name);
+    Ok(())
+}

@@ -1,0 +1,145 @@
+//! Access keys of IAM users: minted, named in a user tag and their secret
+//! delivered; deleted with their tag.
+
+use nhi_provider_sdk::settle::{gone_is_ok, settle};
+use nhi_provider_sdk::{ApplyResponse, ProviderError, SecretMaterial, Sink};
+use zeroize::Zeroize as _;
+
+use super::{Target, object, tag, untag};
+use crate::error::api_error;
+use crate::mapping::{KEY_TAG_PREFIX, Kind};
+use crate::secrets;
+
+/// Creates an access key named `key` for `user`, records its name in the tag
+/// `nhi:key:<id>` and delivers the secret: returned for a local sink, written
+/// to Secrets Manager for that sink. A key whose secret cannot be delivered is
+/// deleted again, so that no key exists that nobody holds.
+pub(super) async fn mint(
+    target: &Target<'_>,
+    user: &str,
+    key: &str,
+    sink: Option<&Sink>,
+) -> Result<ApplyResponse, ProviderError> {
+    let object = object(Kind::User, user);
+    let secrets_manager = match sink {
+        Some(Sink::AwsSecretsManager { secret_id }) => Some((
+            target.secrets.ok_or_else(|| {
+                ProviderError::Settings(
+                    "the Secrets Manager sink needs a region: set `region` in the provider \
+                     block's settings or `AWS_REGION`"
+                        .to_owned(),
+                )
+            })?,
+            secret_id,
+        )),
+        _ => None,
+    };
+    let created = settle(|| async {
+        target
+            .iam
+            .create_access_key()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(|err| api_error("iam:CreateAccessKey", &object, &err))
+    })
+    .await?;
+    let Some(mut access_key) = created.access_key else {
+        return Err(ProviderError::Other(format!(
+            "`iam:CreateAccessKey` on {object} returned no key"
+        )));
+    };
+    let key_id = access_key.access_key_id.clone();
+    let secret = secrets::secret_json(&key_id, &access_key.secret_access_key);
+    access_key.secret_access_key.zeroize();
+
+    let named = settle(|| async {
+        target
+            .iam
+            .tag_user()
+            .user_name(user)
+            .tags(tag(&format!("{KEY_TAG_PREFIX}{key_id}"), key)?)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|err| api_error("iam:TagUser", &object, &err))
+    })
+    .await;
+    if let Err(err) = named {
+        discard(target, user, &key_id).await;
+        return Err(err);
+    }
+    if let Some((client, secret_id)) = secrets_manager {
+        if let Err(err) = secrets::deliver(client, secret_id, &secret).await {
+            discard(target, user, &key_id).await;
+            return Err(err);
+        }
+        return Ok(ApplyResponse {
+            secret: None,
+            new_key_id: Some(key_id),
+        });
+    }
+    Ok(ApplyResponse {
+        secret: Some(SecretMaterial {
+            key_id: key_id.clone(),
+            secret,
+        }),
+        new_key_id: Some(key_id),
+    })
+}
+
+/// The error of a rotation whose new key exists but whose old key could not be
+/// deleted. A secret the engine would never receive is useless, so a new key
+/// bound for a local sink is deleted again; one already in Secrets Manager stays.
+pub(super) async fn after_failed_rotation(
+    target: &Target<'_>,
+    user: &str,
+    minted: ApplyResponse,
+    sink: Option<&Sink>,
+    old: &str,
+    err: ProviderError,
+) -> ProviderError {
+    let new = minted.new_key_id.unwrap_or_default();
+    if let Some(Sink::AwsSecretsManager { secret_id }) = sink {
+        return ProviderError::Other(format!(
+            "the new key `{new}` of user `{user}` is in secret `{secret_id}`, but the old key \
+             `{old}` could not be deleted: {err}"
+        ));
+    }
+    drop(minted.secret);
+    discard(target, user, &new).await;
+    err
+}
+
+/// Best-effort removal of a key nhi just created and cannot deliver.
+async fn discard(target: &Target<'_>, user: &str, key_id: &str) {
+    let _ = delete(target, user, key_id).await;
+}
+
+pub(super) async fn delete(
+    target: &Target<'_>,
+    user: &str,
+    key_id: &str,
+) -> Result<(), ProviderError> {
+    let object = format!("access key `{key_id}` of user `{user}`");
+    gone_is_ok(
+        target
+            .iam
+            .delete_access_key()
+            .user_name(user)
+            .access_key_id(key_id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|err| api_error("iam:DeleteAccessKey", &object, &err)),
+    )?;
+    gone_is_ok(
+        untag(
+            target,
+            Kind::User,
+            user,
+            vec![format!("{KEY_TAG_PREFIX}{key_id}")],
+        )
+        .await,
+    )
+}

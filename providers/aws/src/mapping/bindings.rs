@@ -1,0 +1,89 @@
+//! How bindings stand for IAM policies: a managed policy attached by ARN, or an
+//! inline policy named `inline:<PolicyName>` with its document.
+
+use nhi_provider_sdk::{Binding, Policy, ProviderError};
+
+/// Binding role prefix of inline policies: `inline:<PolicyName>`.
+pub(crate) const INLINE_PREFIX: &str = "inline:";
+
+/// What a binding stands for in IAM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Grant<'a> {
+    /// A managed policy attachment, by ARN.
+    Managed(&'a str),
+    /// An inline policy, by name, with its document.
+    Inline { name: &'a str, document: &'a Policy },
+}
+
+/// The grant a binding stands for, or why it cannot exist in IAM.
+pub(crate) fn grant(binding: &Binding) -> Result<Grant<'_>, ProviderError> {
+    let bad = |why: &str| {
+        ProviderError::Other(format!(
+            "binding `{}` cannot exist in IAM: {why}",
+            binding.role
+        ))
+    };
+    if binding.resource != "*" {
+        return Err(bad("IAM policies are not bound to one resource; use `*`"));
+    }
+    if let Some(name) = binding.role.strip_prefix(INLINE_PREFIX) {
+        let document = binding
+            .policy
+            .as_ref()
+            .ok_or_else(|| bad("an inline policy needs a `policy` document"))?;
+        if name.is_empty() {
+            return Err(bad("an inline policy needs a name after `inline:`"));
+        }
+        return Ok(Grant::Inline { name, document });
+    }
+    if !binding.role.starts_with("arn:") {
+        return Err(bad(
+            "the role must be a managed policy ARN or `inline:<policy name>`",
+        ));
+    }
+    if binding.policy.is_some() {
+        return Err(bad(
+            "a managed policy attachment takes no `policy` document",
+        ));
+    }
+    Ok(Grant::Managed(&binding.role))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn grants() {
+        let doc = Policy::new(&json!({"Statement": []}));
+        let b = |role: &str, resource: &str, policy: Option<Policy>| Binding {
+            role: role.into(),
+            resource: resource.into(),
+            policy,
+        };
+        let managed = b("arn:aws:iam::aws:policy/ReadOnlyAccess", "*", None);
+        assert_eq!(
+            grant(&managed).unwrap(),
+            Grant::Managed("arn:aws:iam::aws:policy/ReadOnlyAccess")
+        );
+        let inline = b("inline:s3", "*", Some(doc.clone()));
+        assert_eq!(
+            grant(&inline).unwrap(),
+            Grant::Inline {
+                name: "s3",
+                document: &doc
+            }
+        );
+        for bad in [
+            b("inline:s3", "*", None),
+            b("inline:", "*", Some(doc.clone())),
+            b("viewer", "*", None),
+            b("arn:aws:iam::aws:policy/X", "bucket", None),
+            b("arn:aws:iam::aws:policy/X", "*", Some(doc.clone())),
+        ] {
+            assert!(grant(&bad).is_err(), "{bad:?}");
+        }
+    }
+}

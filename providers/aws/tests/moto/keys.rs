@@ -1,0 +1,186 @@
+//! Access keys against moto: rotation within IAM's two key slots, and the
+//! Secrets Manager sink.
+
+use std::collections::BTreeMap;
+
+use nhi_provider_sdk::{Operation, Sink};
+use serde_json::{Value, json};
+
+use crate::fixtures::*;
+use crate::harness::*;
+
+#[tokio::test]
+async fn rotation_stays_within_two_key_slots() {
+    let moto = moto_or_skip!();
+    let iam = moto.iam();
+    let aws = moto.provider("/rot/", &json!({}));
+    apply(
+        &aws,
+        Operation::CreateIdentity {
+            identity: user("rot-ci", "team"),
+        },
+    )
+    .await;
+    let first = apply(
+        &aws,
+        Operation::CreateKey {
+            identity: "rot-ci".into(),
+            key: "primary".into(),
+        },
+    )
+    .await
+    .new_key_id
+    .unwrap();
+    // An extra key made out of band fills the second slot, unnamed.
+    let extra = iam
+        .create_access_key()
+        .user_name("rot-ci")
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap()
+        .access_key_id;
+    let keys = read(&aws).await.state.identities[0].keys.clone();
+    let named: BTreeMap<_, _> = keys
+        .iter()
+        .map(|k| (k.id.clone(), k.name.clone()))
+        .collect();
+    assert_eq!(
+        named,
+        BTreeMap::from([
+            (first.clone(), Some("primary".to_owned())),
+            (extra.clone(), None)
+        ])
+    );
+
+    // Both slots full: a rotation cannot create first.
+    let old = keys.iter().find(|k| k.id == first).unwrap().clone();
+    let rotate = Operation::RotateKey {
+        identity: "rot-ci".into(),
+        key: "primary".into(),
+        old: old.clone(),
+    };
+    let err = try_apply(&aws, rotate.clone(), Some(Sink::Stdout))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("LimitExceeded"), "{err}");
+    assert_eq!(
+        read(&aws).await.state.identities[0].keys,
+        keys,
+        "nothing changed"
+    );
+
+    // As the plan orders it: delete the unmanaged key, then rotate.
+    let extra_key = keys.iter().find(|k| k.id == extra).unwrap().clone();
+    apply(
+        &aws,
+        Operation::DeleteKey {
+            identity: "rot-ci".into(),
+            key: extra_key.clone(),
+        },
+    )
+    .await;
+    let rotated = apply(&aws, rotate.clone()).await;
+    let new = rotated.new_key_id.clone().unwrap();
+    assert!(rotated.secret.is_some());
+    assert_ne!(new, first);
+    let keys = read(&aws).await.state.identities[0].keys.clone();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(
+        (keys[0].id.as_str(), keys[0].name.as_deref()),
+        (new.as_str(), Some("primary"))
+    );
+    // The old key's name tag went with it.
+    let tags = iam
+        .list_user_tags()
+        .user_name("rot-ci")
+        .send()
+        .await
+        .unwrap();
+    let key_tags: Vec<&str> = tags
+        .tags()
+        .iter()
+        .map(aws_sdk_iam::types::Tag::key)
+        .filter(|k| k.starts_with("nhi:key:"))
+        .collect();
+    assert_eq!(key_tags, [format!("nhi:key:{new}")]);
+
+    // Deleting keys that are gone already succeeds.
+    for key in [old, extra_key] {
+        apply(
+            &aws,
+            Operation::DeleteKey {
+                identity: "rot-ci".into(),
+                key,
+            },
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn secrets_manager_sink_receives_the_key() {
+    let moto = moto_or_skip!();
+    let aws = moto.provider("/sm/", &json!({}));
+    let secrets = moto.secrets();
+    apply(
+        &aws,
+        Operation::CreateIdentity {
+            identity: user("sm-ci", "team"),
+        },
+    )
+    .await;
+    let sink = Some(Sink::AwsSecretsManager {
+        secret_id: "nhi/sm-ci/primary".into(),
+    });
+    let created = try_apply(
+        &aws,
+        Operation::CreateKey {
+            identity: "sm-ci".into(),
+            key: "primary".into(),
+        },
+        sink.clone(),
+    )
+    .await
+    .unwrap();
+    assert!(created.secret.is_none());
+    let first = created.new_key_id.clone().unwrap();
+    let stored = secrets
+        .get_secret_value()
+        .secret_id("nhi/sm-ci/primary")
+        .send()
+        .await
+        .unwrap();
+    let value: Value = serde_json::from_str(stored.secret_string().unwrap()).unwrap();
+    assert_eq!(value["AccessKeyId"], first.as_str());
+    let secret = value["SecretAccessKey"].as_str().unwrap().to_owned();
+    assert!(!format!("{created:?}").contains(&secret));
+
+    // Rotation puts a new version of the same secret.
+    let old = read(&aws).await.state.identities[0].keys[0].clone();
+    let rotated = try_apply(
+        &aws,
+        Operation::RotateKey {
+            identity: "sm-ci".into(),
+            key: "primary".into(),
+            old,
+        },
+        sink,
+    )
+    .await
+    .unwrap();
+    assert!(rotated.secret.is_none());
+    let second = rotated.new_key_id.unwrap();
+    let stored = secrets
+        .get_secret_value()
+        .secret_id("nhi/sm-ci/primary")
+        .send()
+        .await
+        .unwrap();
+    let value: Value = serde_json::from_str(stored.secret_string().unwrap()).unwrap();
+    assert_eq!(value["AccessKeyId"], second.as_str());
+    let keys = &read(&aws).await.state.identities[0].keys;
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].id, second);
+}

@@ -1,0 +1,23 @@
+//! The aws provider against a real IAM emulator: moto's server, started once for
+//! this test binary. Each test works under its own IAM path and names, so tests
+//! run in parallel against the one server.
+//!
+//! One module per concept (`identities`, `keys`, `read`, `errors`), on the
+//! server of `harness`, started by the launcher the CLI tests share (`server`).
+
+macro_rules! moto_or_skip {
+    () => {
+        match crate::harness::moto() {
+            Some(moto) => moto,
+            None => return,
+        }
+    };
+}
+
+mod errors;
+mod fixtures;
+mod harness;
+mod identities;
+mod keys;
+mod read;
+mod server;

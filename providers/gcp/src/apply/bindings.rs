@@ -1,0 +1,30 @@
+//! Bindings of service accounts: each is the account's member in one binding of
+//! the project's IAM policy (a role, and a condition when it has one), so
+//! creating, changing or deleting one moves that member.
+
+use nhi_provider_sdk::{Binding, ProviderError};
+
+use super::iam_policy::{self, add_member, remove_member};
+use crate::target::Target;
+
+/// Moves `identity`'s member from the policy binding of `remove` to that of
+/// `add` (either may be absent), by read-modify-write with the etag.
+pub(super) async fn change_member(
+    target: &Target<'_>,
+    identity: &str,
+    remove: Option<&Binding>,
+    add: Option<&Binding>,
+) -> Result<(), ProviderError> {
+    let member = format!("serviceAccount:{}", target.settings.email(identity));
+    iam_policy::read_modify_write(target, |policy| {
+        let mut changed = false;
+        if let Some(binding) = remove {
+            changed |= remove_member(policy, &member, binding)?;
+        }
+        if let Some(binding) = add {
+            changed |= add_member(policy, &member, binding)?;
+        }
+        Ok(changed)
+    })
+    .await
+}

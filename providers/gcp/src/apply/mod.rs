@@ -1,0 +1,88 @@
+//! Carrying out one operation. Every write is paced within the write quota.
+//!
+//! One module for each thing an operation changes (`identities`, `keys`,
+//! `bindings`, which change the project's policy through `iam_policy`); this one
+//! dispatches an operation to them.
+
+mod bindings;
+mod iam_policy;
+mod identities;
+mod keys;
+
+use nhi_provider_sdk::{ApplyRequest, ApplyResponse, Operation, ProviderError, Sink};
+
+use crate::mapping;
+use crate::target::Target;
+
+pub(crate) async fn apply(
+    target: &Target<'_>,
+    request: ApplyRequest,
+) -> Result<ApplyResponse, ProviderError> {
+    let secret_id = match &request.sink {
+        None => None,
+        Some(sink) if sink.is_local() => None,
+        Some(Sink::GcpSecretManager { secret_id }) => Some(secret_id.as_str()),
+        Some(sink) => {
+            return Err(ProviderError::Other(format!(
+                "the gcp provider cannot deliver key material to {sink:?}; use a file or \
+                 `gcp_secret_manager` sink"
+            )));
+        }
+    };
+    match request.operation {
+        Operation::CreateIdentity { identity } => {
+            identities::create(target, &identity).await?;
+            Ok(ApplyResponse::default())
+        }
+        Operation::UpdateIdentity { after, .. } => {
+            identities::update(target, &after).await?;
+            Ok(ApplyResponse::default())
+        }
+        Operation::ReplaceIdentity { after, .. } => Err(ProviderError::Other(format!(
+            "service account `{}` cannot change kind: the gcp provider has one kind, `{}`",
+            after.name,
+            mapping::KIND
+        ))),
+        Operation::DeleteIdentity { identity } => {
+            identities::delete(target, &identity.name).await?;
+            Ok(ApplyResponse::default())
+        }
+        Operation::CreateKey { identity, key } => {
+            keys::create(target, &identity, &key, secret_id).await
+        }
+        Operation::RotateKey { identity, key, old } => {
+            let minted = keys::create(target, &identity, &key, secret_id).await?;
+            match keys::delete(target, &identity, &old).await {
+                Ok(()) => Ok(minted),
+                Err(err) => Err(keys::after_failed_rotation(
+                    target, &identity, minted, secret_id, &old.id, err,
+                )
+                .await),
+            }
+        }
+        Operation::DeleteKey { identity, key } => {
+            keys::delete(target, &identity, &key).await?;
+            Ok(ApplyResponse::default())
+        }
+        Operation::CreateBinding { identity, binding } => {
+            bindings::change_member(target, &identity, None, Some(&binding)).await?;
+            Ok(ApplyResponse::default())
+        }
+        Operation::UpdateBinding {
+            identity,
+            before,
+            after,
+        } => {
+            bindings::change_member(target, &identity, Some(&before), Some(&after)).await?;
+            Ok(ApplyResponse::default())
+        }
+        Operation::DeleteBinding { identity, binding } => {
+            bindings::change_member(target, &identity, Some(&binding), None).await?;
+            Ok(ApplyResponse::default())
+        }
+    }
+}
+
+pub(super) fn object(name: &str) -> String {
+    format!("service account `{name}`")
+}
