@@ -68,6 +68,11 @@ impl Registry {
             .map(AsRef::as_ref)
     }
 
+    /// Every registered type, in order.
+    pub fn types(&self) -> impl Iterator<Item = &dyn ProviderType> {
+        self.types.iter().map(AsRef::as_ref)
+    }
+
     /// Names of every registered type, for error messages.
     pub fn names(&self) -> Vec<&str> {
         self.types.iter().map(|t| t.type_name()).collect()

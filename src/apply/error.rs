@@ -35,6 +35,13 @@ pub enum ApplyError {
     )]
     SinkExists { path: String },
 
+    #[error("the plan sends key material for `{address}` to a sink its provider refuses: {detail}")]
+    #[diagnostic(
+        code(nhi::apply::sink_refused),
+        help("nhi never plans such a sink; the plan was edited: do not apply it")
+    )]
+    SinkRefused { address: String, detail: String },
+
     #[error("the plan sends key material for `{address}` to standard output")]
     #[diagnostic(
         code(nhi::apply::stdout_sink),

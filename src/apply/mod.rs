@@ -130,7 +130,11 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     }
     // Sinks are checked before the first change, so no key is minted whose secret
     // has nowhere to go.
-    sink::preflight(&body.changes, options.stdout_secrets.is_some())?;
+    sink::preflight(
+        &body.changes,
+        options.stdout_secrets.is_some(),
+        options.registry,
+    )?;
     // 9: execute in order; stop at the first failure.
     let started_at = crate::clock::system_now();
     options.events.event(Event::ApplyStarted {

@@ -96,11 +96,15 @@ pub(crate) fn sink_text(sink: &Sink) -> String {
     match sink {
         Sink::File(path) => format!("file {}", quoted(path)),
         Sink::Stdout => "stdout".to_owned(),
-        Sink::AwsSecretsManager { secret_id } => {
-            format!("aws secrets manager {}", quoted(secret_id))
-        }
-        Sink::GcpSecretManager { secret_id } => {
-            format!("gcp secret manager {}", quoted(secret_id))
+        // `aws_secrets_manager {secret_id: x}` reads `aws secrets manager "x"`.
+        Sink::Provider { kind, settings } => {
+            let what = kind.replace('_', " ");
+            match settings.as_object().map(|m| m.values().collect::<Vec<_>>()) {
+                Some(values) if values.len() == 1 && values[0].is_string() => {
+                    format!("{what} {}", quoted(values[0].as_str().unwrap_or_default()))
+                }
+                _ => format!("{what} {settings}"),
+            }
         }
     }
 }

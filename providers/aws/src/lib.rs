@@ -29,8 +29,8 @@ pub use policy::normalize_policy;
 pub use provider::AwsProvider;
 
 use nhi_provider_sdk::{
-    DeclaredPart, Provider, ProviderContext, ProviderError, ProviderType, Sink, ValidateRequest,
-    ValidateResponse,
+    DeclaredPart, Provider, ProviderContext, ProviderError, ProviderType, Sink, SinkKind,
+    ValidateRequest, ValidateResponse,
 };
 
 /// Identity kinds: IAM users (the default) and IAM roles.
@@ -107,13 +107,51 @@ impl ProviderType for AwsType {
         attributes
     }
 
-    fn accepts_sink(&self, sink: &Sink) -> bool {
-        sink.is_local() || matches!(sink, Sink::AwsSecretsManager { .. })
+    fn sink_kinds(&self) -> &'static [SinkKind] {
+        &[SinkKind {
+            name: SECRETS_MANAGER,
+            description: "A secret in AWS Secrets Manager, created or given a new version",
+            settings_schema: secret_id_schema,
+        }]
+    }
+
+    fn check_sink(&self, kind: &str, settings: &serde_json::Value) -> Result<(), String> {
+        if kind == SECRETS_MANAGER && only_secret_id(settings).is_some() {
+            return Ok(());
+        }
+        Err("write `aws_secrets_manager: {secret_id: <name or ARN>}`".to_owned())
     }
 
     fn connect(&self, context: ProviderContext) -> Result<Box<dyn Provider>, ProviderError> {
         Ok(Box::new(AwsProvider::new(context)?))
     }
+}
+
+/// The sink `{aws_secrets_manager: {secret_id: <name or ARN>}}`.
+pub(crate) const SECRETS_MANAGER: &str = "aws_secrets_manager";
+
+/// The secret a Secrets Manager sink names.
+pub(crate) fn secrets_manager_id(sink: &Sink) -> Option<&str> {
+    sink.provider_setting(SECRETS_MANAGER, "secret_id")
+}
+
+fn secret_id_schema() -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": { "secret_id": { "type": "string" } },
+        "required": ["secret_id"],
+        "additionalProperties": false
+    })
+}
+
+/// The `secret_id` of `{<kind>: {secret_id: <id>}}` settings, when they are exactly
+/// that and the id is not blank.
+fn only_secret_id(settings: &serde_json::Value) -> Option<&str> {
+    let fields = settings.as_object().filter(|m| m.len() == 1)?;
+    fields
+        .get("secret_id")?
+        .as_str()
+        .filter(|id| !id.trim().is_empty())
 }
 
 fn check_identity_name(kind: &str, name: &str) -> Result<(), String> {
@@ -172,11 +210,27 @@ mod tests {
         assert_eq!(AwsType.type_name(), "aws");
         assert_eq!(AwsType.kinds(), ["user", "role"]);
         assert_eq!(AwsType.key_slots(), Some(2));
-        assert!(AwsType.accepts_sink(&Sink::Stdout));
-        assert!(AwsType.accepts_sink(&Sink::File("k.json".into())));
-        assert!(AwsType.accepts_sink(&Sink::AwsSecretsManager {
-            secret_id: "ci/key".into()
-        }));
+        assert_eq!(AwsType.sink_kinds()[0].name, "aws_secrets_manager");
+        assert!(
+            AwsType
+                .check_sink("aws_secrets_manager", &json!({"secret_id": "ci/key"}))
+                .is_ok()
+        );
+        for bad in [
+            json!({}),
+            json!({"secret_id": " "}),
+            json!({"secret_id": "a", "x": 1}),
+        ] {
+            assert!(
+                AwsType.check_sink("aws_secrets_manager", &bad).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(
+            AwsType
+                .check_sink("gcp_secret_manager", &json!({"secret_id": "a"}))
+                .is_err()
+        );
         let context = ProviderContext {
             name: "prod".into(),
             settings: json!({"path_prefix": "nhi"}),

@@ -31,7 +31,7 @@ pub use provider::GcpProvider;
 
 use nhi_provider_sdk::{
     Binding, DeclaredPart, Operation, Provider, ProviderContext, ProviderError, ProviderType, Sink,
-    ValidateRequest, ValidateResponse,
+    SinkKind, ValidateRequest, ValidateResponse,
 };
 
 /// The `gcp` provider type.
@@ -88,8 +88,24 @@ impl ProviderType for GcpType {
         mapping::normalize_attributes(attributes)
     }
 
-    fn accepts_sink(&self, sink: &Sink) -> bool {
-        sink.is_local() || matches!(sink, Sink::GcpSecretManager { .. })
+    fn sink_kinds(&self) -> &'static [SinkKind] {
+        &[SinkKind {
+            name: SECRET_MANAGER,
+            description: "A secret in Google Cloud Secret Manager in the provider block's \
+                          project, created if missing, else given a new version",
+            settings_schema: secret_id_schema,
+        }]
+    }
+
+    fn check_sink(&self, kind: &str, settings: &serde_json::Value) -> Result<(), String> {
+        if kind == SECRET_MANAGER && only_secret_id(settings).is_some_and(is_secret_id) {
+            return Ok(());
+        }
+        Err(
+            "write `gcp_secret_manager: {secret_id: <id>}`, an id of 1 to 255 letters, \
+             digits, `-` and `_` in the provider block's project"
+                .to_owned(),
+        )
     }
 
     fn normalize_policy(&self, policy: serde_json::Value) -> serde_json::Value {
@@ -121,6 +137,41 @@ impl ProviderType for GcpType {
     fn connect(&self, context: ProviderContext) -> Result<Box<dyn Provider>, ProviderError> {
         Ok(Box::new(GcpProvider::new(context)?))
     }
+}
+
+/// The sink `{gcp_secret_manager: {secret_id: <id>}}`.
+pub(crate) const SECRET_MANAGER: &str = "gcp_secret_manager";
+
+/// The secret a Secret Manager sink names.
+pub(crate) fn secret_manager_id(sink: &Sink) -> Option<&str> {
+    sink.provider_setting(SECRET_MANAGER, "secret_id")
+}
+
+fn secret_id_schema() -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": { "secret_id": { "type": "string" } },
+        "required": ["secret_id"],
+        "additionalProperties": false
+    })
+}
+
+/// The `secret_id` of `{<kind>: {secret_id: <id>}}` settings, when they are exactly
+/// that and the id is not blank.
+fn only_secret_id(settings: &serde_json::Value) -> Option<&str> {
+    let fields = settings.as_object().filter(|m| m.len() == 1)?;
+    fields
+        .get("secret_id")?
+        .as_str()
+        .filter(|id| !id.trim().is_empty())
+}
+
+/// Secret Manager's rule for secret ids: 1 to 255 of `[A-Za-z0-9_-]`.
+fn is_secret_id(id: &str) -> bool {
+    (1..=255).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn check_identity_name(kind: &str, name: &str) -> Result<(), String> {
@@ -171,13 +222,17 @@ mod tests {
 
     #[test]
     fn key_material_goes_to_files_stdout_or_secret_manager() {
-        assert!(GcpType.accepts_sink(&Sink::File("k.json".into())));
-        assert!(GcpType.accepts_sink(&Sink::GcpSecretManager {
-            secret_id: "ci-key".into()
-        }));
-        assert!(!GcpType.accepts_sink(&Sink::AwsSecretsManager {
-            secret_id: "ci-key".into()
-        }));
+        let ok = serde_json::json!({"secret_id": "ci-key"});
+        assert_eq!(GcpType.sink_kinds()[0].name, "gcp_secret_manager");
+        assert!(GcpType.check_sink("gcp_secret_manager", &ok).is_ok());
+        assert!(GcpType.check_sink("aws_secrets_manager", &ok).is_err());
+        let bad = serde_json::json!({"secret_id": "no/slashes"});
+        assert!(GcpType.check_sink("gcp_secret_manager", &bad).is_err());
+        let sink = Sink::Provider {
+            kind: "gcp_secret_manager".into(),
+            settings: ok,
+        };
+        assert_eq!(super::secret_manager_id(&sink), Some("ci-key"));
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub use age::{Age, AgeError};
 pub use digest::{Digest, DigestError, fingerprint};
 pub use error::ProviderError;
 pub use model::{Binding, Identity, KeyStatus, ObservedIdentity, ObservedKey, ObservedState};
-pub use operation::{Operation, Sink};
+pub use operation::{Operation, Sink, SinkKind};
 pub use policy::Policy;
 pub use provider::{
     ApplyRequest, ApplyResponse, DescribeResponse, LockGuard, LockRequest, Provider,

@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 use std::collections::BTreeMap;
 
 use crate::validate::{DeclaredPart, ValidateRequest, ValidateResponse};
-use crate::{ObservedState, Operation, ProviderError, Sink};
+use crate::{ObservedState, Operation, ProviderError, Sink, SinkKind};
 
 /// What a provider is constructed from: its block of the configuration.
 #[derive(Debug, Clone)]
@@ -91,10 +91,19 @@ pub trait ProviderType: Send + Sync {
         let _ = operation;
         None
     }
-    /// Whether this provider can deliver key material to `sink`; files and
-    /// standard output are always delivered by the engine.
-    fn accepts_sink(&self, sink: &Sink) -> bool {
-        sink.is_local()
+    /// The sinks this provider delivers key material to itself (files and
+    /// standard output are always delivered by the engine).
+    fn sink_kinds(&self) -> &'static [SinkKind] {
+        &[]
+    }
+    /// Whether the settings of a sink of one of [`Self::sink_kinds`] are usable;
+    /// `Err` says what to write. Asked at validation and again at apply.
+    fn check_sink(&self, kind: &str, settings: &serde_json::Value) -> Result<(), String> {
+        let _ = settings;
+        Err(format!(
+            "the `{}` provider type delivers no `{kind}` sink",
+            self.type_name()
+        ))
     }
     /// Whether the engine may read this provider's live state while it still
     /// reads the identities of a large configuration. Yes by default: reading a

@@ -125,45 +125,22 @@ impl<'a> Validator<'a> {
         who: &dyn fmt::Display,
         provider_type: Option<&'a dyn nhi_provider_sdk::ProviderType>,
     ) -> Option<Sink> {
-        let secret_id = |v: &Value| match v {
-            Value::Object(m) if m.len() == 1 => match m.get("secret_id") {
-                Some(Value::String(id)) if !id.trim().is_empty() => Some(id.clone()),
-                _ => None,
-            },
-            _ => None,
-        };
+        const NOT_A_SINK: &str = "not `stdout` or `{file: <path>}`";
         let sink = match &value.value {
             Value::String(s) if s == "stdout" => Ok(Sink::Stdout),
-            Value::Object(map) if map.len() == 1 && map.contains_key("gcp_secret_manager") => map
-                .get("gcp_secret_manager")
-                .and_then(secret_id)
-                .filter(|id| is_gcp_secret_id(id))
-                .map(|secret_id| Sink::GcpSecretManager { secret_id })
-                .ok_or(
-                    "write `gcp_secret_manager: {secret_id: <id>}`, an id of 1 to 255 \
-                         letters, digits, `-` and `_` in the provider block's project",
-                ),
-            Value::Object(map) if map.len() == 1 => {
-                match (map.get("file"), map.get("aws_secrets_manager")) {
-                    (Some(Value::String(path)), _) if !path.trim().is_empty() => {
-                        Ok(Sink::File(path.clone()))
-                    }
-                    (Some(Value::String(_)), _) => Err("the file path is empty"),
-                    (Some(_), _) => Err("`file` must be a path"),
-                    (None, Some(v)) => secret_id(v)
-                        .map(|secret_id| Sink::AwsSecretsManager { secret_id })
-                        .ok_or("write `aws_secrets_manager: {secret_id: <name or ARN>}`"),
-                    (None, None) => Err("not `stdout` or `{file: <path>}`"),
+            Value::Object(map) if map.len() == 1 => match map.iter().next() {
+                Some((kind, Value::String(path))) if kind == "file" && !path.trim().is_empty() => {
+                    Ok(Sink::File(path.clone()))
                 }
-            }
-            _ => Err("not `stdout` or `{file: <path>}`"),
+                Some((kind, Value::String(_))) if kind == "file" => {
+                    Err("the file path is empty".to_owned())
+                }
+                Some((kind, _)) if kind == "file" => Err("`file` must be a path".to_owned()),
+                Some((kind, settings)) => self.provider_sink(kind, settings, provider_type),
+                None => Err(NOT_A_SINK.to_owned()),
+            },
+            _ => Err(NOT_A_SINK.to_owned()),
         };
-        let sink = sink.and_then(|sink| match provider_type {
-            Some(t) if !t.accepts_sink(&sink) => {
-                Err("this provider type cannot deliver to this sink")
-            }
-            _ => Ok(sink),
-        });
         sink.map_err(|label| {
             let problem = self
                 .problem(ProblemKind::InvalidSink, format!("invalid sink for {who}"))
@@ -172,6 +149,33 @@ impl<'a> Validator<'a> {
             self.push(problem);
         })
         .ok()
+    }
+
+    /// A sink the provider delivers: the provider type that lists its kind
+    /// checks the settings. A kind another type delivers is named as such.
+    fn provider_sink(
+        &self,
+        kind: &str,
+        settings: &Value,
+        provider_type: Option<&'a dyn nhi_provider_sdk::ProviderType>,
+    ) -> Result<Sink, String> {
+        let delivers =
+            |t: &dyn nhi_provider_sdk::ProviderType| t.sink_kinds().iter().any(|k| k.name == kind);
+        match provider_type {
+            Some(t) if delivers(t) => t.check_sink(kind, settings).map(|()| Sink::Provider {
+                kind: kind.to_owned(),
+                settings: settings.clone(),
+            }),
+            // The block's type is unknown: that is reported at the block.
+            None => Ok(Sink::Provider {
+                kind: kind.to_owned(),
+                settings: settings.clone(),
+            }),
+            Some(_) if self.registry.types().any(delivers) => {
+                Err("this provider type cannot deliver to this sink".to_owned())
+            }
+            Some(_) => Err("not `stdout` or `{file: <path>}`".to_owned()),
+        }
     }
 
     pub(super) fn binding<'r>(
@@ -269,12 +273,4 @@ impl<'a> Validator<'a> {
             }
         }
     }
-}
-
-/// Secret Manager's rule for secret ids: 1 to 255 of `[A-Za-z0-9_-]`.
-fn is_gcp_secret_id(id: &str) -> bool {
-    (1..=255).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }

@@ -21,8 +21,8 @@ pub(super) async fn mint(
     sink: Option<&Sink>,
 ) -> Result<ApplyResponse, ProviderError> {
     let object = object(Kind::User, user);
-    let secrets_manager = match sink {
-        Some(Sink::AwsSecretsManager { secret_id }) => Some((
+    let secrets_manager = match sink.and_then(crate::secrets_manager_id) {
+        Some(secret_id) => Some((
             target.secrets.ok_or_else(|| {
                 ProviderError::Settings(
                     "the Secrets Manager sink needs a region: set `region` in the provider \
@@ -100,7 +100,7 @@ pub(super) async fn after_failed_rotation(
     err: ProviderError,
 ) -> ProviderError {
     let new = minted.new_key_id.unwrap_or_default();
-    if let Some(Sink::AwsSecretsManager { secret_id }) = sink {
+    if let Some(secret_id) = sink.and_then(crate::secrets_manager_id) {
         return ProviderError::Other(format!(
             "the new key `{new}` of user `{user}` is in secret `{secret_id}`, but the old key \
              `{old}` could not be deleted: {err}"

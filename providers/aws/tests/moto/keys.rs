@@ -131,8 +131,9 @@ async fn secrets_manager_sink_receives_the_key() {
         },
     )
     .await;
-    let sink = Some(Sink::AwsSecretsManager {
-        secret_id: "nhi/sm-ci/primary".into(),
+    let sink = Some(Sink::Provider {
+        kind: "aws_secrets_manager".into(),
+        settings: serde_json::json!({"secret_id": "nhi/sm-ci/primary"}),
     });
     let created = try_apply(
         &aws,

@@ -9,7 +9,7 @@ mod iam_policy;
 mod identities;
 mod keys;
 
-use nhi_provider_sdk::{ApplyRequest, ApplyResponse, Operation, ProviderError, Sink};
+use nhi_provider_sdk::{ApplyRequest, ApplyResponse, Operation, ProviderError};
 
 use crate::mapping;
 use crate::target::Target;
@@ -21,13 +21,15 @@ pub(crate) async fn apply(
     let secret_id = match &request.sink {
         None => None,
         Some(sink) if sink.is_local() => None,
-        Some(Sink::GcpSecretManager { secret_id }) => Some(secret_id.as_str()),
-        Some(sink) => {
-            return Err(ProviderError::Other(format!(
-                "the gcp provider cannot deliver key material to {sink:?}; use a file or \
-                 `gcp_secret_manager` sink"
-            )));
-        }
+        Some(sink) => match crate::secret_manager_id(sink) {
+            Some(secret_id) => Some(secret_id),
+            None => {
+                return Err(ProviderError::Other(format!(
+                    "the gcp provider cannot deliver key material to {sink:?}; use a file or \
+                     `gcp_secret_manager` sink"
+                )));
+            }
+        },
     };
     match request.operation {
         Operation::CreateIdentity { identity } => {
