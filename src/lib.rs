@@ -31,3 +31,23 @@ pub mod registry;
 pub mod render;
 pub mod sealed;
 pub mod trust;
+
+/// Checks that `schemas/<name>` holds `schema` as generated from the types;
+/// `NHI_UPDATE_SCHEMAS=1` rewrites it instead.
+#[cfg(test)]
+pub(crate) fn check_schema_file(name: &str, schema: &serde_json::Value) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(name);
+    let mut generated = serde_json::to_string_pretty(schema).expect("invariant: schemas serialise");
+    generated.push('\n');
+    if std::env::var_os("NHI_UPDATE_SCHEMAS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &generated).expect("schemas/ is writable");
+        return;
+    }
+    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        checked_in == generated,
+        "schemas/{name} is out of date: run `NHI_UPDATE_SCHEMAS=1 scripts/test`"
+    );
+}

@@ -222,18 +222,7 @@ mod tests {
     /// `NHI_UPDATE_SCHEMAS=1` rewrites it.
     #[test]
     fn receipt_schema_is_up_to_date() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/receipt.schema.json");
-        let mut generated = serde_json::to_string_pretty(&super::schema()).unwrap();
-        generated.push('\n');
-        if std::env::var_os("NHI_UPDATE_SCHEMAS").is_some() {
-            std::fs::write(&path, &generated).unwrap();
-        }
-        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            on_disk == generated,
-            "schemas/receipt.schema.json is out of date: run `NHI_UPDATE_SCHEMAS=1 scripts/test`"
-        );
+        crate::check_schema_file("receipt.schema.json", &super::schema());
     }
 
     #[test]

@@ -39,22 +39,8 @@ pub fn json_schema() -> serde_json::Value {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn schema_is_up_to_date() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/nhi.schema.json");
-        let mut generated = serde_json::to_string_pretty(&json_schema()).unwrap();
-        generated.push('\n');
-        if std::env::var_os("NHI_UPDATE_SCHEMAS").is_some_and(|v| v == "1") {
-            std::fs::write(&path, &generated).unwrap();
-            return;
-        }
-        let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            checked_in == generated,
-            "{} is out of date; run `NHI_UPDATE_SCHEMAS=1 cargo test -p nhi --lib schema_is_up_to_date`",
-            path.display()
-        );
+        crate::check_schema_file("nhi.schema.json", &super::json_schema());
     }
 }

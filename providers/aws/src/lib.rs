@@ -111,12 +111,12 @@ impl ProviderType for AwsType {
         &[SinkKind {
             name: SECRETS_MANAGER,
             description: "A secret in AWS Secrets Manager, created or given a new version",
-            settings_schema: secret_id_schema,
+            settings_schema: SinkKind::secret_id_schema,
         }]
     }
 
     fn check_sink(&self, kind: &str, settings: &serde_json::Value) -> Result<(), String> {
-        if kind == SECRETS_MANAGER && only_secret_id(settings).is_some() {
+        if kind == SECRETS_MANAGER && SinkKind::secret_id(settings).is_some() {
             return Ok(());
         }
         Err("write `aws_secrets_manager: {secret_id: <name or ARN>}`".to_owned())
@@ -133,25 +133,6 @@ pub(crate) const SECRETS_MANAGER: &str = "aws_secrets_manager";
 /// The secret a Secrets Manager sink names.
 pub(crate) fn secrets_manager_id(sink: &Sink) -> Option<&str> {
     sink.provider_setting(SECRETS_MANAGER, "secret_id")
-}
-
-fn secret_id_schema() -> serde_json::Value {
-    serde_json::json!({
-        "type": "object",
-        "properties": { "secret_id": { "type": "string" } },
-        "required": ["secret_id"],
-        "additionalProperties": false
-    })
-}
-
-/// The `secret_id` of `{<kind>: {secret_id: <id>}}` settings, when they are exactly
-/// that and the id is not blank.
-fn only_secret_id(settings: &serde_json::Value) -> Option<&str> {
-    let fields = settings.as_object().filter(|m| m.len() == 1)?;
-    fields
-        .get("secret_id")?
-        .as_str()
-        .filter(|id| !id.trim().is_empty())
 }
 
 fn check_identity_name(kind: &str, name: &str) -> Result<(), String> {

@@ -93,12 +93,12 @@ impl ProviderType for GcpType {
             name: SECRET_MANAGER,
             description: "A secret in Google Cloud Secret Manager in the provider block's \
                           project, created if missing, else given a new version",
-            settings_schema: secret_id_schema,
+            settings_schema: SinkKind::secret_id_schema,
         }]
     }
 
     fn check_sink(&self, kind: &str, settings: &serde_json::Value) -> Result<(), String> {
-        if kind == SECRET_MANAGER && only_secret_id(settings).is_some_and(is_secret_id) {
+        if kind == SECRET_MANAGER && SinkKind::secret_id(settings).is_some_and(is_secret_id) {
             return Ok(());
         }
         Err(
@@ -145,25 +145,6 @@ pub(crate) const SECRET_MANAGER: &str = "gcp_secret_manager";
 /// The secret a Secret Manager sink names.
 pub(crate) fn secret_manager_id(sink: &Sink) -> Option<&str> {
     sink.provider_setting(SECRET_MANAGER, "secret_id")
-}
-
-fn secret_id_schema() -> serde_json::Value {
-    serde_json::json!({
-        "type": "object",
-        "properties": { "secret_id": { "type": "string" } },
-        "required": ["secret_id"],
-        "additionalProperties": false
-    })
-}
-
-/// The `secret_id` of `{<kind>: {secret_id: <id>}}` settings, when they are exactly
-/// that and the id is not blank.
-fn only_secret_id(settings: &serde_json::Value) -> Option<&str> {
-    let fields = settings.as_object().filter(|m| m.len() == 1)?;
-    fields
-        .get("secret_id")?
-        .as_str()
-        .filter(|id| !id.trim().is_empty())
 }
 
 /// Secret Manager's rule for secret ids: 1 to 255 of `[A-Za-z0-9_-]`.

@@ -218,6 +218,28 @@ pub struct SinkKind {
     pub settings_schema: fn() -> serde_json::Value,
 }
 
+impl SinkKind {
+    /// The `secret_id` of `{<kind>: {secret_id: <id>}}` settings, when they are
+    /// exactly that and the id is not blank: the shape of secret-store sinks.
+    pub fn secret_id(settings: &serde_json::Value) -> Option<&str> {
+        let fields = settings.as_object().filter(|m| m.len() == 1)?;
+        fields
+            .get("secret_id")?
+            .as_str()
+            .filter(|id| !id.trim().is_empty())
+    }
+
+    /// The JSON Schema of `{secret_id: <id>}` settings.
+    pub fn secret_id_schema() -> serde_json::Value {
+        serde_json::json!({
+            "type": "object",
+            "properties": { "secret_id": { "type": "string" } },
+            "required": ["secret_id"],
+            "additionalProperties": false
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Sink;
