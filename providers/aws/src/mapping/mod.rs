@@ -216,7 +216,7 @@ pub(crate) fn check_description(kind: &str, owner: &str, description: &str) -> R
     Ok(())
 }
 
-/// `ProviderType::check_attributes` for the aws provider.
+/// The attributes check of the aws provider's `validate`.
 pub(crate) fn check_attributes(
     kind: &str,
     attributes: &BTreeMap<String, Value>,
