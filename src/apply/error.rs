@@ -62,12 +62,16 @@ pub enum ApplyError {
         actual: String,
     },
 
-    #[error("cannot lock scope `{scope}`: {detail}")]
+    #[error("cannot lock scope `{scope}`")]
     #[diagnostic(
         code(nhi::apply::locked),
         help("another apply holds the lock; wait for it, or pass `--lock-timeout 5m` to wait")
     )]
-    Locked { scope: String, detail: String },
+    Locked {
+        scope: String,
+        #[source]
+        source: nhi_provider_sdk::ProviderError,
+    },
 
     /// Connecting or reading a scope failed (the one read path plan uses too).
     #[error(transparent)]

@@ -113,9 +113,9 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         let guard = provider
             .lock(request)
             .await
-            .map_err(|e| ApplyError::Locked {
+            .map_err(|source| ApplyError::Locked {
                 scope: scope.provider.clone(),
-                detail: e.to_string(),
+                source,
             })?;
         guards.push(guard);
     }
