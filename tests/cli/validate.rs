@@ -34,6 +34,31 @@ fn every_example_validates() {
     assert!(seen >= 1);
 }
 
+/// Regression: the local and AWS provider READMEs showed `providers:` as a map,
+/// which nhi rejects; every provider README's YAML must validate as written.
+#[test]
+fn provider_readme_examples_validate() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(repo().join("providers")).unwrap() {
+        let readme = entry.unwrap().path().join("README.md");
+        let Ok(text) = std::fs::read_to_string(&readme) else {
+            continue;
+        };
+        for block in text.split("```yaml\n").skip(1) {
+            let yaml = block.split("```").next().unwrap();
+            if !yaml.starts_with("providers:") {
+                continue;
+            }
+            let ws = Workspace::empty();
+            ws.write("nhi.yaml", yaml);
+            let run = ws.run(&["validate"]);
+            assert_eq!(run.code, 0, "{}:\n{yaml}\n{}", readme.display(), run.stderr);
+            seen += 1;
+        }
+    }
+    assert!(seen >= 3, "{seen} README examples");
+}
+
 #[test]
 fn missing_config_is_an_error_with_help() {
     let ws = Workspace::empty();
