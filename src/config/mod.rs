@@ -21,7 +21,7 @@ use nhi_provider_sdk::Digest;
 use crate::registry::Registry;
 
 pub use error::{ConfigError, Problem, ProblemKind};
-pub use model::{Config, DesiredIdentity, DesiredKey, ProviderBlock};
+pub use model::{Config, DesiredIdentity, DesiredKey, Expired, ProviderBlock};
 pub use schema::json_schema;
 
 /// Read and validate the configuration file at `path`.
