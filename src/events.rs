@@ -5,6 +5,8 @@
 
 use nhi_provider_sdk::Address;
 
+use crate::diff::Action;
+
 /// One thing that happened during an operation.
 #[derive(Debug, Clone, Copy)]
 pub enum Event<'a> {
@@ -19,15 +21,23 @@ pub enum Event<'a> {
     /// Apply is about to run `total` changes, in order.
     ApplyStarted { total: usize },
     /// Change `index` (from 0) is being applied.
-    ChangeStarted { index: usize, address: &'a Address },
+    ChangeStarted {
+        index: usize,
+        address: &'a Address,
+        action: Action,
+    },
     /// Change `index` completed (`ok`) or failed; apply stops after a failure.
     ChangeFinished {
         index: usize,
         address: &'a Address,
+        action: Action,
         ok: bool,
     },
     /// Apply ran every change it was going to run.
     ApplyFinished,
+    /// A phase of apply ended (`verify`, `connect`, `lock`, `read`, `apply`,
+    /// `receipt`), in that order; whoever renders the events times them.
+    PhaseFinished { name: &'static str },
     /// Something the person running nhi must be told now, e.g. that key material
     /// is about to be written to standard output.
     Warning(&'a str),

@@ -84,6 +84,8 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     if options.check_config {
         check_config(&body.config.path, body.config.digest)?;
     }
+    let phase = |name| options.events.event(Event::PhaseFinished { name });
+    phase("verify");
     // 7: connect and lock every scope, in plan order.
     let mut providers: Vec<(&ScopeRecord, ProviderBlock, Box<dyn Provider>)> = Vec::new();
     for scope in &body.scopes {
@@ -104,6 +106,7 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         }
         providers.push((scope, block, provider));
     }
+    phase("connect");
     let mut guards: Vec<Box<dyn LockGuard>> = Vec::new();
     for (scope, _, provider) in &providers {
         let request = LockRequest {
@@ -119,12 +122,14 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
             })?;
         guards.push(guard);
     }
+    phase("lock");
     // 8: re-read and compare every touched object.
     let before = observe(&providers, &body.touched).await?;
     let stale = stale_objects(&body.touched, &before);
     if !stale.is_empty() {
         return Err(ApplyError::Stale { objects: stale }.into());
     }
+    phase("read");
     if !body.has_changes() {
         return Ok(Applied::NothingToDo);
     }
@@ -156,6 +161,7 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         options.events.event(Event::ChangeStarted {
             index,
             address: &change.address,
+            action: change.action,
         });
         let provider = &providers
             .iter()
@@ -189,6 +195,7 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         options.events.event(Event::ChangeFinished {
             index,
             address: &change.address,
+            action: change.action,
             ok,
         });
         if !ok {
@@ -197,6 +204,7 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         }
     }
     options.events.event(Event::ApplyFinished);
+    phase("apply");
     // 10: the receipt, with what the touched objects look like now.
     let after = observe(&providers, &body.touched).await.unwrap_or_default();
     drop(guards);
@@ -244,6 +252,7 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     receipt
         .store(&options.receipt_path)
         .map_err(|e| receipt_error(e.to_string()))?;
+    phase("receipt");
     if let Some((index, detail)) = failed {
         return Err(ApplyError::ChangeFailed {
             index: index + 1,

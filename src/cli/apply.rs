@@ -62,6 +62,7 @@ pub(crate) fn run(global: &Global, args: &ApplyArgs) -> miette::Result<Outcome> 
         Some(s) => crate::trust::principal_for(s, args.principal.as_deref())?,
         None => global.env.user(),
     };
+    let started = std::time::Instant::now();
     let progress = crate::render::progress::Progress::default();
     let stdout = |text: &str| crate::render::stdout(text);
     let receipt_path = receipt_path(args)?;
@@ -88,7 +89,20 @@ pub(crate) fn run(global: &Global, args: &ApplyArgs) -> miette::Result<Outcome> 
             "note: not comparing the configuration on disk with the plan (`--ignore-config`)",
         );
     }
-    match super::runtime()?.block_on(crate::apply::apply(&file, &options))? {
+    let applied = super::runtime()?.block_on(crate::apply::apply(&file, &options));
+    if global.verbose {
+        let laps: Vec<String> = progress
+            .phases()
+            .iter()
+            .map(|(name, took)| format!("{name} {:.3} s", took.as_secs_f64()))
+            .collect();
+        crate::render::note(&format!(
+            "apply took {:.3} s ({})",
+            started.elapsed().as_secs_f64(),
+            laps.join(", ")
+        ));
+    }
+    match applied? {
         Applied::NothingToDo => {
             crate::render::note("No changes to apply.");
             Ok(Outcome::Success)

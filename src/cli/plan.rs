@@ -102,6 +102,7 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
     };
     crate::render::stdout(&rendered).map_err(|e| miette::miette!("cannot write to stdout: {e}"))?;
     planned.phases.push(("write", lap.elapsed()));
+    crate::render::expired_note(&planned.expired);
     if let Some(out) = &args.out {
         crate::render::note(&format!(
             "Saved the plan to `{}` (digest `{}`).",

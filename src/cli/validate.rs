@@ -9,6 +9,8 @@ pub(crate) struct ValidateArgs {}
 
 pub(crate) fn run(global: &Global, _args: &ValidateArgs) -> miette::Result<Outcome> {
     let config = crate::config::load(&global.config)?;
+    let now = crate::clock::Clock::from_setting(global.env.now.as_deref())?.now();
+    crate::render::expired_warnings(&config.expired(now.to_zoned(jiff::tz::TimeZone::UTC).date()));
     let keys: usize = config.identities.iter().map(|i| i.keys.len()).sum();
     let bindings: usize = config.identities.iter().map(|i| i.bindings.len()).sum();
     crate::render::note(&format!(

@@ -6,6 +6,7 @@
 //! code and the offending text underlined; well-formed files report all at once.
 
 mod error;
+mod fields;
 mod model;
 mod plain_yaml;
 mod raw;
@@ -21,7 +22,7 @@ use nhi_provider_sdk::Digest;
 use crate::registry::Registry;
 
 pub use error::{ConfigError, Problem, ProblemKind};
-pub use model::{Config, DesiredIdentity, DesiredKey, ProviderBlock};
+pub use model::{Config, DesiredIdentity, DesiredKey, Expired, ProviderBlock};
 pub use schema::json_schema;
 
 /// Read and validate the configuration file at `path`.
@@ -100,8 +101,7 @@ fn full_parser(
     text: &str,
 ) -> Result<validate::Valid, ConfigError> {
     let name = src.name().to_owned();
-    let mut raw = yaml::parse(src, text).map_err(ConfigError::Problem)?;
-    validate::validate(src, registry, &mut raw).map_err(|mut problems| {
+    let errors = |mut problems: Vec<Problem>| {
         if problems.len() == 1 {
             ConfigError::Problem(Box::new(problems.remove(0)))
         } else {
@@ -111,7 +111,9 @@ fn full_parser(
                 problems,
             }
         }
-    })
+    };
+    let mut raw = yaml::parse(src, text).map_err(errors)?;
+    validate::validate(src, registry, &mut raw).map_err(errors)
 }
 
 #[cfg(test)]
@@ -281,6 +283,7 @@ identities:
             ("wrong_type_list_expected", "wrong_type", identity("    owner: me\n    keys: primary\n")),
             ("unknown_field_typo", "unknown_field", identity("    ownr: me\n")),
             ("unknown_field_labels", "unknown_field", identity("    owner: me\n    labels: {team: a}\n")),
+            ("unknown_field_three_typos", "invalid", "providers:\n  - name: demo\n    tpye: local\n    settings: {state: estate.json}\nidentities:\n  - name: ci\n    provider: demo\n    ownr: me\n    keys:\n      - name: primary\n        rotate_afer: 90d\n        sink: stdout\n".into()),
             ("duplicate_key", "duplicate_key", identity("    owner: me\n    owner: you\n")),
             ("missing_field_owner", "missing_field", identity("    description: no owner\n")),
             ("missing_field_sink", "missing_field", identity("    owner: me\n    keys:\n      - name: primary\n")),

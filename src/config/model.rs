@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use nhi_provider_sdk::{Age, Binding, Digest, Identity, Sink};
+use nhi_provider_sdk::{Address, Age, Binding, Digest, Identity, Sink};
 
 /// A loaded, validated configuration.
 #[derive(Debug, Clone)]
@@ -57,4 +57,46 @@ pub struct DesiredKey {
     pub expires: Option<jiff::civil::Date>,
     /// Where new key material for this key is delivered.
     pub sink: Sink,
+}
+
+/// A declared identity or key whose `expires` day has passed: plans delete it where
+/// it exists and never create it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expired {
+    pub address: Address,
+    /// `identity` or `key`.
+    pub what: &'static str,
+    pub expires: jiff::civil::Date,
+}
+
+impl Config {
+    /// Declared identities and keys whose `expires` day is before `today` (UTC),
+    /// in declaration order; a key under an expired identity is listed too.
+    pub fn expired(&self, today: jiff::civil::Date) -> Vec<Expired> {
+        let mut out = Vec::new();
+        for desired in &self.identities {
+            let Some(block) = self.providers.iter().find(|b| b.name == desired.provider) else {
+                continue;
+            };
+            let address =
+                Address::provider(&block.type_name, &block.name).identity(&desired.identity.name);
+            if let Some(expires) = desired.expires.filter(|d| *d < today) {
+                out.push(Expired {
+                    address: address.clone(),
+                    what: "identity",
+                    expires,
+                });
+            }
+            for key in &desired.keys {
+                if let Some(expires) = key.expires.filter(|d| *d < today) {
+                    out.push(Expired {
+                        address: address.key(&key.name),
+                        what: "key",
+                        expires,
+                    });
+                }
+            }
+        }
+        out
+    }
 }

@@ -46,8 +46,9 @@ pub(crate) fn options() -> Options {
     options
 }
 
-/// Parse `source` into the raw configuration, or the first problem that stops it.
-pub(crate) fn parse(source: &Source<'_>, text: &str) -> Result<RawConfig, Box<Problem>> {
+/// Parse `source` into the raw configuration, or the problems that stop it: the
+/// first error of the typed parse, with every unknown field in the file.
+pub(crate) fn parse(source: &Source<'_>, text: &str) -> Result<RawConfig, Vec<Problem>> {
     if is_blank(text) {
         let problem = source
             .problem(
@@ -59,10 +60,19 @@ pub(crate) fn parse(source: &Source<'_>, text: &str) -> Result<RawConfig, Box<Pr
                 "nothing but blank lines and comments",
             )
             .with_help(MINIMAL_EXAMPLE);
-        return Err(Box::new(problem));
+        return Err(vec![problem]);
     }
-    serde_saphyr::from_str_with_options(text, options())
-        .map_err(|err| Box::new(problem(source, &err)))
+    serde_saphyr::from_str_with_options(text, options()).map_err(|err| {
+        let first = problem(source, &err);
+        let mut problems = super::fields::unknown_fields(source, text);
+        if let Some(same) = problems.iter().position(|p| p.offset() == first.offset()) {
+            problems[same] = first;
+        } else {
+            problems.push(first);
+            problems.sort_by_key(Problem::offset);
+        }
+        problems
+    })
 }
 
 /// Whether the text holds no YAML content: only blanks, comments and document markers.

@@ -11,7 +11,7 @@ use miette::Diagnostic;
 
 use super::{BuildOptions, PlanFile, ScopeRead};
 use crate::clock::Clock;
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Expired};
 use crate::events::{Event, Events, Silent};
 use crate::refresh::{RefreshError, Refreshed};
 use crate::registry::Registry;
@@ -40,6 +40,9 @@ pub struct Planned {
     pub file: PlanFile,
     /// How long each phase took, in order: config, refresh, diff, plan.
     pub phases: Vec<(&'static str, Duration)>,
+    /// Declared objects past their `expires` day that do not exist: the plan
+    /// leaves them absent, so they appear in no change. Not part of the plan file.
+    pub expired: Vec<Expired>,
 }
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
@@ -177,12 +180,20 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
         valid_for: options.valid_for,
     };
     let file = PlanFile::new(super::build(&config, &reads, diff, &build));
+    let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let mut expired = config.expired(today);
+    if !expired.is_empty() {
+        let changed: std::collections::BTreeSet<_> =
+            file.body.changes.iter().map(|c| &c.address).collect();
+        expired.retain(|e| !changed.contains(&e.address));
+    }
     phase("plan", &mut phases);
     Ok(Planned {
         config,
         refreshed,
         file,
         phases,
+        expired,
     })
 }
 

@@ -9,6 +9,7 @@ pub mod text;
 pub mod verify;
 mod view;
 
+use std::fmt::Write as _;
 use std::io::{IsTerminal as _, Write as _};
 
 pub use text::Painter;
@@ -33,6 +34,49 @@ pub fn stdout(text: &str) -> std::io::Result<()> {
 /// A note for the person at the terminal, on stderr.
 pub fn note(text: &str) {
     eprintln!("{text}");
+}
+
+/// `nhi validate`'s warnings for declared objects past their `expires` day.
+pub fn expired_warnings(expired: &[crate::config::Expired]) {
+    for e in expired {
+        note(&format!(
+            "warning: {} `{}` expired on {}",
+            e.what, e.address, e.expires
+        ));
+    }
+    if !expired.is_empty() {
+        note(
+            "  help: a plan deletes an expired object that exists and never creates one; \
+             remove it from the configuration, or move its `expires` later",
+        );
+    }
+}
+
+/// `nhi plan`'s note on declared objects it leaves out because their `expires`
+/// day has passed and they do not exist.
+pub fn expired_note(expired: &[crate::config::Expired]) {
+    if expired.is_empty() {
+        return;
+    }
+    let (objects, are) = if expired.len() == 1 {
+        ("object", "is")
+    } else {
+        ("objects", "are")
+    };
+    let mut text = format!(
+        "note: {} declared {objects} {are} past {} `expires` day and absent; the plan does not create {}:",
+        expired.len(),
+        if expired.len() == 1 { "its" } else { "their" },
+        if expired.len() == 1 { "it" } else { "them" },
+    );
+    for e in expired {
+        let _ = write!(
+            text,
+            "\n  {} ({}, expired on {})",
+            e.address, e.what, e.expires
+        );
+    }
+    note(&text);
 }
 
 /// A spinner on stderr while slow work runs, only when stderr is a terminal.

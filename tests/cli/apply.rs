@@ -328,3 +328,72 @@ fn stdout_sink_needs_the_flag_and_warns() {
     assert!(!ws.read("p.plan.receipt.json").contains(secret));
     assert!(!ws.read("estate.json").contains(secret));
 }
+
+/// Regression: a pipeline's apply log was one line, and `-v` added nothing. Off a
+/// terminal each change gets a line as it completes (address, action, result,
+/// duration); `-v` adds the time of each phase, as `plan -v` does.
+#[test]
+fn a_pipeline_log_has_a_line_per_change_and_verbose_phase_timings() {
+    let ws = Workspace::empty();
+    ws.write("allowed_signers", "");
+    ws.write("trust.yaml", OPEN_TRUST);
+    ws.write("nhi.yaml", &partial_config(true));
+    ok(&run(&ws, &["plan", "-o", "p.plan"]));
+    let failed = run(&ws, &["-v", "apply", "p.plan", "--trust", "trust.yaml"]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    // `… in 0.004 s`: the duration, checked and then dropped.
+    let seconds = |line: &str| {
+        let (head, took) = line.rsplit_once(" in ").unwrap();
+        let took = took.strip_suffix(" s").unwrap();
+        assert!(took.parse::<f64>().is_ok() && took.len() >= 5, "{line}");
+        head.to_owned()
+    };
+    let changes: Vec<String> = failed
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with('['))
+        .map(seconds)
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            "[1/6] create local.demo/identity/x: done",
+            "[2/6] create local.demo/identity/y: done",
+            "[3/6] create local.demo/identity/x/key/a: done",
+            "[4/6] create local.demo/identity/x/key/b: done",
+            "[5/6] create local.demo/identity/x/key/c: failed",
+        ],
+        "{}",
+        failed.stderr
+    );
+    let timings = failed
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("apply took "))
+        .unwrap_or_else(|| panic!("{}", failed.stderr));
+    let phases: Vec<&str> = timings
+        .split_once(" (")
+        .unwrap()
+        .1
+        .trim_end_matches(')')
+        .split(", ")
+        .map(|p| p.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        phases,
+        ["verify", "connect", "lock", "read", "apply", "receipt"]
+    );
+    // Without `-v`, the change lines and no timings.
+    ws.write("nhi.yaml", &partial_config(false));
+    ok(&run(&ws, &["plan", "-o", "q.plan"]));
+    let applied = run(&ws, &["apply", "q.plan", "--trust", "trust.yaml"]);
+    ok(&applied);
+    assert!(!applied.stderr.contains("apply took"), "{}", applied.stderr);
+    let lines: Vec<String> = applied
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with('['))
+        .map(seconds)
+        .collect();
+    assert_eq!(lines, ["[1/1] create local.demo/identity/y/key/a: done"]);
+}

@@ -114,3 +114,41 @@ fn markdown_of_a_huge_plan_fits_a_comment() {
     assert!(run.stdout.contains("truncated to fit a comment"));
     assert!(run.stdout.starts_with("### nhi plan: 6000 to create"));
 }
+
+/// Regression: declared objects past their `expires` that do not exist were left
+/// out of the plan without a word ("No changes"). The plan says so on stderr; the
+/// plan itself is unchanged.
+#[test]
+fn plan_notes_expired_objects_it_leaves_absent() {
+    let ws = Workspace::example("quickstart");
+    let before = ws.run(&["plan", "-o", "before.plan"]);
+    assert_eq!(before.code, 0, "{}", before.stderr);
+    assert!(!before.stderr.contains("expires"), "{}", before.stderr);
+    let config = ws.read("nhi.yaml");
+    // An identity that never existed, and a key the live `backup-runner` lacks.
+    let config = config.replacen(
+        "    tags:\n      team: storage\n",
+        "    tags:\n      team: storage\n    keys:\n      - {name: legacy, sink: stdout, expires: 2026-03-01}\n",
+        1,
+    ) + "  - name: old-importer\n    provider: demo\n    owner: data@example.com\n    expires: 2025-12-31\n";
+    ws.write("nhi.yaml", &config);
+    let after = ws.run(&["plan", "-o", "after.plan"]);
+    assert_eq!(after.code, 0, "{}", after.stderr);
+    assert_eq!(after.stdout, before.stdout, "the plan text does not change");
+    let note: Vec<&str> = after
+        .stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("note:"))
+        .take(3)
+        .collect();
+    assert_eq!(
+        note,
+        [
+            "note: 2 declared objects are past their `expires` day and absent; the plan does not create them:",
+            "  local.demo/identity/backup-runner/key/legacy (key, expired on 2026-03-01)",
+            "  local.demo/identity/old-importer (identity, expired on 2025-12-31)",
+        ]
+    );
+    // The deleted, expired `batch-reporter` is a change, not a note.
+    assert!(!after.stderr.contains("batch-reporter"), "{}", after.stderr);
+}

@@ -34,6 +34,31 @@ fn every_example_validates() {
     assert!(seen >= 1);
 }
 
+/// Regression: the local and AWS provider READMEs showed `providers:` as a map,
+/// which nhi rejects; every provider README's YAML must validate as written.
+#[test]
+fn provider_readme_examples_validate() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(repo().join("providers")).unwrap() {
+        let readme = entry.unwrap().path().join("README.md");
+        let Ok(text) = std::fs::read_to_string(&readme) else {
+            continue;
+        };
+        for block in text.split("```yaml\n").skip(1) {
+            let yaml = block.split("```").next().unwrap();
+            if !yaml.starts_with("providers:") {
+                continue;
+            }
+            let ws = Workspace::empty();
+            ws.write("nhi.yaml", yaml);
+            let run = ws.run(&["validate"]);
+            assert_eq!(run.code, 0, "{}:\n{yaml}\n{}", readme.display(), run.stderr);
+            seen += 1;
+        }
+    }
+    assert!(seen >= 3, "{seen} README examples");
+}
+
 #[test]
 fn missing_config_is_an_error_with_help() {
     let ws = Workspace::empty();
@@ -108,8 +133,47 @@ fn validate_reports_what_it_checked() {
     assert_eq!(run.code, 0);
     assert_eq!(
         run.stderr,
-        "`nhi.yaml` is valid: 1 provider, 5 identities, 3 keys, 7 bindings\n"
+        "warning: identity `local.demo/identity/batch-reporter` expired on 2026-01-31\n  \
+         help: a plan deletes an expired object that exists and never creates one; remove it \
+         from the configuration, or move its `expires` later\n\
+         `nhi.yaml` is valid: 1 provider, 5 identities, 3 keys, 7 bindings\n"
     );
+}
+
+/// Regression: a declared object past its `expires` was skipped without a word.
+/// Validate names each one by the real clock, and still succeeds.
+#[test]
+fn validate_warns_about_each_expired_object_by_the_real_clock() {
+    let ws = Workspace::empty();
+    ws.write(
+        "nhi.yaml",
+        "providers:\n  - name: demo\n    type: local\n    settings: {state: e.json}\n\
+         identities:\n  - name: old-ci\n    provider: demo\n    owner: me\n    expires: 2020-01-31\n\
+         \x20 - name: ci\n    provider: demo\n    owner: me\n    keys:\n\
+         \x20     - {name: legacy, sink: stdout, expires: 2021-06-30}\n\
+         \x20     - {name: current, sink: stdout, expires: 2999-12-31}\n",
+    );
+    let run = crate::harness::Run::from(
+        ws.command()
+            .env_remove("NHI_NOW")
+            .arg("validate")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "warning: identity `local.demo/identity/old-ci` expired on 2020-01-31",
+            "warning: key `local.demo/identity/ci/key/legacy` expired on 2021-06-30",
+        ]
+    );
+    assert!(run.stderr.contains("is valid"), "{}", run.stderr);
 }
 
 /// One whole file per error class: the code, and the `file:line:col` it points at.
