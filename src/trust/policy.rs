@@ -74,11 +74,26 @@ impl Default for RawApprovals {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
+    #[serde(deserialize_with = "risk_either_spelling")]
     when: Risk,
     #[serde(default)]
     required: Option<usize>,
     #[serde(default)]
     require_one_of: Vec<String>,
+}
+
+/// A risk as the plan prints it (`privilege-increasing`) or as JSON spells it
+/// (`privilege_increasing`): a rule copied from either reads the same.
+fn risk_either_spelling<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Risk, D::Error> {
+    use serde::de::IntoDeserializer as _;
+    let text = String::deserialize(deserializer)?;
+    let snake = text.replace('-', "_");
+    Risk::deserialize(snake.as_str().into_deserializer()).map_err(|_: serde::de::value::Error| {
+        serde::de::Error::unknown_variant(
+            &text,
+            &["low", "credential", "privilege-increasing", "destructive"],
+        )
+    })
 }
 
 fn yes() -> bool {
@@ -134,10 +149,20 @@ impl TrustPolicy {
             detail,
         };
         let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+        Self::parse(path, &text)
+    }
+
+    /// A policy from its text; `path` names it in errors and anchors
+    /// `allowed_signers`.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, TrustError> {
+        let fail = |detail: String| TrustError::Policy {
+            path: path.to_owned(),
+            detail,
+        };
         if text.len() > 1024 * 1024 {
             return Err(fail("larger than 1 MiB".into()));
         }
-        let raw: RawPolicy = serde_saphyr::from_str(&text).map_err(|e| fail(e.to_string()))?;
+        let raw: RawPolicy = serde_saphyr::from_str(text).map_err(|e| fail(e.to_string()))?;
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -179,5 +204,38 @@ impl TrustPolicy {
                 })
                 .collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(text: &str) -> Result<Vec<Risk>, String> {
+        let text = format!("allowed_signers: allowed_signers\nrules:\n{text}");
+        TrustPolicy::parse(Path::new("trust.yaml"), &text)
+            .map(|p| p.rules.into_iter().map(|r| r.when).collect())
+            // Debug: the message and its help, whichever holds the spellings.
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    #[test]
+    fn rules_accept_the_printed_and_the_json_spelling_of_a_risk() {
+        let cases: &[(&str, Risk)] = &[
+            ("privilege-increasing", Risk::PrivilegeIncreasing),
+            ("privilege_increasing", Risk::PrivilegeIncreasing),
+            ("destructive", Risk::Destructive),
+            ("credential", Risk::Credential),
+            ("low", Risk::Low),
+        ];
+        for (spelling, want) in cases {
+            let got = rules(&format!("  - when: {spelling}\n    required: 2\n"));
+            assert_eq!(got, Ok(vec![*want]), "{spelling}");
+        }
+        let err = rules("  - when: privilege increasing\n").unwrap_err();
+        assert!(
+            err.contains("privilege-increasing"),
+            "an unknown risk lists the printed spellings: {err}"
+        );
     }
 }
