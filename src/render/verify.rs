@@ -57,12 +57,20 @@ pub fn plan(path: &Path, file: &PlanFile, standing: &Standing) -> String {
             a.statement.principal, a.statement.signed_at
         );
     }
-    let _ = writeln!(
-        out,
-        "  approvals: {} of {} required",
-        standing.counted.len(),
-        standing.required
-    );
+    if standing.required == 0 {
+        let _ = writeln!(
+            out,
+            "  approvals: {} (none required)",
+            standing.counted.len()
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "  approvals: {} of {} required",
+            standing.counted.len(),
+            standing.required
+        );
+    }
     for missing in &standing.missing {
         let _ = writeln!(out, "  missing:  {missing}");
     }
