@@ -6,6 +6,7 @@ pub mod json;
 pub mod markdown;
 pub mod progress;
 pub mod text;
+pub mod validate;
 pub mod verify;
 mod view;
 

@@ -107,9 +107,30 @@ fn validate_reports_what_it_checked() {
     let run = ws.run(&["validate"]);
     assert_eq!(run.code, 0);
     assert_eq!(
-        run.stderr,
+        run.stdout,
         "`nhi.yaml` is valid: 1 provider, 5 identities, 3 keys, 7 bindings\n"
     );
+    assert_eq!(run.stderr, "", "the verdict is a report: stdout");
+}
+
+#[test]
+fn validate_json_gives_counts_or_every_problem_with_its_place() {
+    let ws = Workspace::example("quickstart");
+    let run = ws.run(&["validate", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    insta::assert_snapshot!("validate_json_valid", run.stdout);
+
+    let original = ws.read("nhi.yaml");
+    let broken = original.replacen("provider: demo", "provider: dmo", 2);
+    ws.write("nhi.yaml", &broken);
+    let run = ws.run(&["validate", "--json"]);
+    assert_eq!(run.code, 1, "an invalid configuration still exits 1");
+    assert!(
+        run.stderr.contains("nhi::config"),
+        "diagnostics stay on stderr: {}",
+        run.stderr
+    );
+    insta::assert_snapshot!("validate_json_invalid", run.stdout);
 }
 
 /// One whole file per error class: the code, and the `file:line:col` it points at.
