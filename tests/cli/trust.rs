@@ -308,3 +308,24 @@ fn a_retired_key_cannot_approve_by_backdating() {
         refused.stderr
     );
 }
+
+#[test]
+fn a_plan_signed_as_it_is_saved_suggests_approve_not_sign() {
+    let ws = team();
+    let signed = run(&ws, &["plan", "-o", "s.plan", "--sign-key", "alice.key"]);
+    ok(&signed);
+    assert!(
+        signed
+            .stderr
+            .contains("Next: `nhi approve s.plan`, then `nhi apply s.plan`."),
+        "{}",
+        signed.stderr
+    );
+    let unsigned = run(&ws, &["plan", "-o", "u.plan"]);
+    ok(&unsigned);
+    assert!(
+        unsigned.stderr.contains("Next: `nhi sign u.plan`"),
+        "{}",
+        unsigned.stderr
+    );
+}
