@@ -13,7 +13,7 @@ mod verify;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 /// Exit codes, as Terraform's `-detailed-exitcode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +34,9 @@ pub enum Outcome {
                   plan that can be reviewed, signed, approved, applied exactly as approved, and \
                   archived as evidence.",
     after_help = "Exit codes: 0 success (no changes with --detailed-exitcode), 1 error, 2 changes \
-                  present (with --detailed-exitcode).\nDocs: README.md. Colour follows NO_COLOR and --no-color."
+                  present (with --detailed-exitcode).\nDocs: README.md. Colour: --color, else none when NO_COLOR is set or TERM=dumb.",
+    // Our own `help` command, so that `nhi help --help` works like every other.
+    disable_help_subcommand = true
 )]
 pub struct Cli {
     /// Run as if nhi was started in DIR (like `git -C`)
@@ -45,8 +47,18 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
 
-    /// Never colour output
-    #[arg(long, global = true)]
+    /// When to colour output: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto"
+    )]
+    color: settings::ColorChoice,
+
+    /// Never colour output (the same as `--color never`)
+    #[arg(long, global = true, conflicts_with = "color")]
     no_color: bool,
 
     /// Say more on stderr (provider API calls, timings)
@@ -73,6 +85,14 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Apply a signed, approved, fresh plan exactly as approved, and write a receipt
     Apply(apply::ApplyArgs),
+    /// Print help for nhi or one of its commands
+    Help(HelpArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct HelpArgs {
+    /// The command to explain
+    command: Option<String>,
 }
 
 /// Settings shared by every subcommand, resolved from global flags and the
@@ -99,8 +119,13 @@ pub fn main() -> ExitCode {
         }
     };
     let env = settings::Environment::read();
-    install_error_handler(cli.no_color, &env);
-    match run(cli, env) {
+    let color = env.color(if cli.no_color {
+        settings::ColorChoice::Never
+    } else {
+        cli.color
+    });
+    install_error_handler(color);
+    match run(cli, env, color) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Changes) => ExitCode::from(2),
         Err(report) => {
@@ -110,10 +135,11 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn install_error_handler(no_color: bool, env: &settings::Environment) {
+/// `color`: forced on or off, or `None` for "when stderr is a terminal".
+fn install_error_handler(color: Option<bool>) {
     use std::io::IsTerminal as _;
     let terminal = std::io::stderr().is_terminal();
-    let color = !no_color && !env.no_color && terminal;
+    let color = color.unwrap_or(terminal);
     let _ = miette::set_hook(Box::new(move |_| {
         // Logs and CI read whole lines: wrap only for a person at a terminal.
         Box::new(
@@ -127,7 +153,7 @@ fn install_error_handler(no_color: bool, env: &settings::Environment) {
     }));
 }
 
-fn run(cli: Cli, env: settings::Environment) -> miette::Result<Outcome> {
+fn run(cli: Cli, env: settings::Environment, color: Option<bool>) -> miette::Result<Outcome> {
     if let Some(dir) = &cli.directory {
         std::env::set_current_dir(dir).map_err(|e| {
             miette::miette!(
@@ -142,7 +168,7 @@ fn run(cli: Cli, env: settings::Environment) -> miette::Result<Outcome> {
             .config
             .clone()
             .unwrap_or_else(|| PathBuf::from("nhi.yaml")),
-        painter: crate::render::painter(cli.no_color || env.no_color),
+        painter: crate::render::painter(color),
         verbose: cli.verbose,
         env,
     };
@@ -154,10 +180,63 @@ fn run(cli: Cli, env: settings::Environment) -> miette::Result<Outcome> {
         Command::Approve(args) => sign::approve(&global, &args),
         Command::Verify(args) => verify::run(&global, &args),
         Command::Apply(args) => apply::run(&global, &args),
+        Command::Help(args) => help(args.command.as_deref()),
     }
+}
+
+/// `nhi help [COMMAND]`: the long help of nhi or of one command, on stdout.
+fn help(command: Option<&str>) -> miette::Result<Outcome> {
+    let mut cli = Cli::command();
+    let text = match command {
+        None => cli.render_long_help(),
+        Some(name) => {
+            let names: Vec<String> = cli
+                .get_subcommands()
+                .map(|c| c.get_name().to_owned())
+                .collect();
+            let Some(sub) = cli.find_subcommand_mut(name) else {
+                return Err(miette::miette!(
+                    code = "nhi::cli::unknown_command",
+                    help = format!("commands: {}", names.join(", ")),
+                    "unknown command `{name}`"
+                ));
+            };
+            sub.set_bin_name(format!("nhi {name}"));
+            sub.render_long_help()
+        }
+    };
+    crate::render::stdout(&text.to_string())
+        .map_err(|e| miette::miette!("cannot write to stdout: {e}"))?;
+    Ok(Outcome::Success)
+}
+
+/// `1 identity`, `2 identities`.
+pub(crate) fn count<N>(n: N, one: &str, many: &str) -> String
+where
+    N: Copy + std::fmt::Display + PartialEq + From<u8>,
+{
+    let word = if n == N::from(1) { one } else { many };
+    format!("{n} {word}")
 }
 
 /// A single-threaded runtime: providers do their own concurrency where they need it.
 pub(crate) fn runtime() -> miette::Result<tokio::runtime::Runtime> {
     crate::refresh::runtime().map_err(|e| miette::miette!("cannot start the async runtime: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn count_is_singular_for_one_only() {
+        let cases = [
+            (0_usize, "0 identities"),
+            (1, "1 identity"),
+            (2, "2 identities"),
+        ];
+        for (n, want) in cases {
+            assert_eq!(count(n, "identity", "identities"), want);
+        }
+    }
 }

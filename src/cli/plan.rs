@@ -22,7 +22,7 @@ pub(crate) struct PlanArgs {
     detailed_exitcode: bool,
 
     /// How long the plan stays valid for apply
-    #[arg(long, value_name = "AGE", default_value = "24h")]
+    #[arg(long, value_name = "AGE", default_value = "24h", value_parser = age)]
     valid_for: nhi_provider_sdk::Age,
 
     /// Who is planning [default: $NHI_AUTHOR, then $USER]
@@ -68,12 +68,11 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
     if global.verbose {
         for r in &planned.refreshed {
             crate::render::note(&format!(
-                "{}.{}: {} identities observed in {} API call{}",
+                "{}.{}: {} observed in {}",
                 r.block.type_name,
                 r.block.name,
-                r.observed.identities.len(),
-                r.api_calls,
-                if r.api_calls == 1 { "" } else { "s" }
+                super::count(r.observed.identities.len(), "identity", "identities"),
+                super::count(r.api_calls, "API call", "API calls"),
             ));
         }
     }
@@ -110,10 +109,13 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
             planned.file.digest
         ));
         if planned.file.body.has_changes() {
-            crate::render::note(&format!(
-                "Next: `nhi sign {0}` or `nhi approve {0}`, then `nhi apply {0}`.",
-                out.display()
-            ));
+            // A plan signed here needs approvals, not a second author signature.
+            let next = if signer.is_some() {
+                "Next: `nhi approve {0}`, then `nhi apply {0}`."
+            } else {
+                "Next: `nhi sign {0}` or `nhi approve {0}`, then `nhi apply {0}`."
+            };
+            crate::render::note(&next.replace("{0}", &out.display().to_string()));
         }
     }
     if global.verbose {
@@ -137,5 +139,12 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         Outcome::Changes
     } else {
         Outcome::Success
+    })
+}
+
+/// `--valid-for`: an age, with the units spelt out when it is not one.
+fn age(text: &str) -> Result<nhi_provider_sdk::Age, String> {
+    text.parse().map_err(|e| {
+        format!("{e}: write a whole number and a unit, one of s, m, h, d or w (`24h`, `7d`)")
     })
 }

@@ -4,6 +4,14 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
 /// Environment variables nhi honours.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Environment {
@@ -13,6 +21,8 @@ pub(crate) struct Environment {
     pub user: Option<String>,
     /// `NO_COLOR` set and not empty.
     pub no_color: bool,
+    /// `TERM=dumb`: a terminal that shows escape codes as text.
+    pub term_dumb: bool,
     /// `NHI_TRUST` set and not empty.
     pub trust: Option<PathBuf>,
     /// `XDG_CONFIG_HOME` and `HOME`, for the default trust policy path.
@@ -31,12 +41,25 @@ impl Environment {
                 .or_else(|_| std::env::var("USER"))
                 .ok(),
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+            term_dumb: std::env::var_os("TERM").is_some_and(|v| v == "dumb"),
             trust: std::env::var_os("NHI_TRUST")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
             xdg_config_home: path("XDG_CONFIG_HOME"),
             home: path("HOME"),
             ssh_auth_sock: std::env::var_os("SSH_AUTH_SOCK").map(|v: OsString| PathBuf::from(v)),
+        }
+    }
+
+    /// Whether to colour: forced on or off, or `None` for "when the stream is a
+    /// terminal". `--color always|never` wins over the environment (as
+    /// no-color.org asks); `auto` gives way to `NO_COLOR` and `TERM=dumb`.
+    pub(crate) fn color(&self, choice: ColorChoice) -> Option<bool> {
+        match choice {
+            ColorChoice::Always => Some(true),
+            ColorChoice::Never => Some(false),
+            ColorChoice::Auto if self.no_color || self.term_dumb => Some(false),
+            ColorChoice::Auto => None,
         }
     }
 
@@ -66,5 +89,31 @@ impl Environment {
         key: &std::path::Path,
     ) -> Result<crate::trust::Signer, crate::trust::TrustError> {
         crate::trust::Signer::open(key, self.ssh_auth_sock.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn color_follows_the_flag_then_no_color_and_term_dumb() {
+        use ColorChoice::{Always, Auto, Never};
+        let cases = [
+            // (choice, NO_COLOR, TERM=dumb, colour)
+            (Auto, false, false, None),
+            (Auto, true, false, Some(false)),
+            (Auto, false, true, Some(false)),
+            (Always, true, true, Some(true)),
+            (Never, false, false, Some(false)),
+        ];
+        for (choice, no_color, term_dumb, want) in cases {
+            let env = Environment {
+                no_color,
+                term_dumb,
+                ..Environment::default()
+            };
+            assert_eq!(env.color(choice), want, "{choice:?} {no_color} {term_dumb}");
+        }
     }
 }

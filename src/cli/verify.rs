@@ -22,6 +22,11 @@ pub(crate) struct VerifyArgs {
     /// With a receipt: the plan it claims to have applied
     #[arg(long, value_name = "FILE")]
     plan: Option<PathBuf>,
+
+    /// Print the report as JSON (see schemas/verify-json.schema.json); a failed
+    /// verification still exits 1
+    #[arg(long)]
+    json: bool,
 }
 
 pub(crate) fn run(global: &Global, args: &VerifyArgs) -> miette::Result<Outcome> {
@@ -43,30 +48,80 @@ pub(crate) fn run(global: &Global, args: &VerifyArgs) -> miette::Result<Outcome>
         &signers,
         jiff::Timestamp::now(),
     );
-    crate::render::note(&crate::render::verify::plan(&args.file, &file, &standing));
-    if let Some(e) = failure {
-        return Err(e.into());
+    let report = if args.json {
+        let failure = failure.as_ref().map(|e| e as &dyn miette::Diagnostic);
+        json(&crate::render::verify::plan_json(
+            &args.file, &file, &standing, failure,
+        ))?
+    } else {
+        let mut text = crate::render::verify::plan(&args.file, &file, &standing);
+        if failure.is_none() {
+            text.push_str("\nverified: apply's offline checks accept this plan");
+        }
+        text.push('\n');
+        text
+    };
+    write(&report)?;
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(Outcome::Success),
     }
-    crate::render::note("verified: apply's offline checks accept this plan");
-    Ok(Outcome::Success)
 }
 
 fn receipt(args: &VerifyArgs, bytes: &[u8], signers: &AllowedSigners) -> miette::Result<Outcome> {
     let receipt = ReceiptFile::decode(bytes)?;
-    crate::render::note(&crate::render::verify::receipt(&args.file, &receipt));
     let (signed, failure) =
         crate::trust::judge_receipt(&receipt.digest, &receipt.signatures, signers);
-    for s in &signed {
-        crate::render::note(&crate::render::verify::receipt_signer(s));
+    let mut failure: Option<miette::Report> = failure.map(Into::into);
+    let mut belongs_to_plan = None;
+    if failure.is_none()
+        && let Some(plan) = &args.plan
+    {
+        match PlanFile::read(plan) {
+            Ok(plan) => {
+                let checked = receipt.check_plan(&plan.digest);
+                belongs_to_plan = Some(checked.is_ok());
+                failure = checked.err().map(Into::into);
+            }
+            Err(e) => failure = Some(e.into()),
+        }
     }
-    if let Some(e) = failure {
-        return Err(e.into());
+    let report = if args.json {
+        json(&crate::render::verify::receipt_json(
+            &args.file,
+            &receipt,
+            &signed,
+            belongs_to_plan,
+            failure.as_deref().map(|e| e as &dyn miette::Diagnostic),
+        ))?
+    } else {
+        let mut text = crate::render::verify::receipt(&args.file, &receipt);
+        for s in &signed {
+            text.push('\n');
+            text.push_str(&crate::render::verify::receipt_signer(s));
+        }
+        if belongs_to_plan == Some(true) {
+            text.push_str("\n  the receipt belongs to the given plan");
+        }
+        if failure.is_none() {
+            text.push_str("\nverified: receipt digest and signatures check out");
+        }
+        text.push('\n');
+        text
+    };
+    write(&report)?;
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(Outcome::Success),
     }
-    if let Some(plan) = &args.plan {
-        let plan = PlanFile::read(plan)?;
-        receipt.check_plan(&plan.digest)?;
-        crate::render::note("  the receipt belongs to the given plan");
-    }
-    crate::render::note("verified: receipt digest and signatures check out");
-    Ok(Outcome::Success)
+}
+
+fn json(view: &crate::render::verify::VerifyJson) -> miette::Result<String> {
+    let mut text = serde_json::to_string_pretty(view).map_err(|e| miette::miette!("{e}"))?;
+    text.push('\n');
+    Ok(text)
+}
+
+fn write(report: &str) -> miette::Result<()> {
+    crate::render::stdout(report).map_err(|e| miette::miette!("cannot write to stdout: {e}"))
 }

@@ -22,8 +22,11 @@ use nhi_provider_sdk::Digest;
 use crate::registry::Registry;
 
 pub use error::{ConfigError, Problem, ProblemKind};
+/// For other YAML files nhi reads (the trust policy), reported to the same standard.
+pub(crate) use error::{Source, lowercase_first};
 pub use model::{Config, DesiredIdentity, DesiredKey, Expired, ProviderBlock};
 pub use schema::json_schema;
+pub(crate) use yaml::explain;
 
 /// Read and validate the configuration file at `path`.
 ///

@@ -84,6 +84,24 @@ fn is_blank(text: &str) -> bool {
 }
 
 fn problem(source: &Source<'_>, err: &Error) -> Problem {
+    let explained = explain(source, err);
+    source
+        .problem(explained.kind, explained.message)
+        .label(explained.span, explained.label)
+        .with_help(explained.help)
+}
+
+/// A YAML error as nhi reports it, for any file it reads (the trust policy too):
+/// what is wrong, where, and what to do.
+pub(crate) struct Explained {
+    pub kind: ProblemKind,
+    pub message: String,
+    pub span: miette::SourceSpan,
+    pub label: String,
+    pub help: String,
+}
+
+pub(crate) fn explain(source: &Source<'_>, err: &Error) -> Explained {
     let err = err.without_snippet();
     // An error inside an aliased value is reported where the alias is used.
     let (err, location) = match err {
@@ -95,10 +113,13 @@ fn problem(source: &Source<'_>, err: &Error) -> Problem {
     let location = location.unwrap_or(Location::UNKNOWN);
     let span = source.span(&location);
     let (kind, message, label, help) = describe(source, err);
-    source
-        .problem(kind, message)
-        .label(span, label)
-        .with_help(help)
+    Explained {
+        kind,
+        message,
+        span,
+        label,
+        help,
+    }
 }
 
 /// Kind, message, label and help for one parse error.

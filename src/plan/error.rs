@@ -36,6 +36,13 @@ pub enum PlanError {
     )]
     TooLarge { limit: u64 },
 
+    #[error("`{path}` is an apply receipt, not a plan")]
+    #[diagnostic(
+        code(nhi::plan::is_a_receipt),
+        help("check a receipt with `nhi verify {path} --plan PLAN`")
+    )]
+    IsAReceipt { path: String },
+
     #[error("not an nhi plan file: {detail}")]
     #[diagnostic(
         code(nhi::plan::not_a_plan),

@@ -62,6 +62,11 @@ impl Sealed<PlanBody> {
                 source,
             }
         })?;
+        if crate::receipt::is_receipt(&bytes) {
+            return Err(PlanError::IsAReceipt {
+                path: path.display().to_string(),
+            });
+        }
         Self::decode(&bytes)
     }
 

@@ -6,6 +6,7 @@ pub mod json;
 pub mod markdown;
 pub mod progress;
 pub mod text;
+pub mod validate;
 pub mod verify;
 mod view;
 
@@ -14,11 +15,11 @@ use std::io::{IsTerminal as _, Write as _};
 
 pub use text::Painter;
 
-/// Whether to colour output written to stdout: a terminal, unless colour is off
-/// (`NO_COLOR` or `--no-color`, resolved by the caller).
-pub fn painter(no_color: bool) -> Painter {
+/// Whether to colour output written to stdout: as `color` forces (`--color`,
+/// `NO_COLOR`, `TERM=dumb`, resolved by the caller), else when it is a terminal.
+pub fn painter(color: Option<bool>) -> Painter {
     Painter {
-        color: !no_color && std::io::stdout().is_terminal(),
+        color: color.unwrap_or_else(|| std::io::stdout().is_terminal()),
     }
 }
 

@@ -27,10 +27,9 @@ pub struct AllowedSigners {
 
 impl AllowedSigners {
     pub fn read(path: &Path) -> Result<Self, TrustError> {
-        let text = std::fs::read_to_string(path).map_err(|e| TrustError::AllowedSigners {
+        let text = std::fs::read_to_string(path).map_err(|e| TrustError::AllowedSignersRead {
             path: path.to_owned(),
-            line: 0,
-            detail: e.to_string(),
+            detail: crate::config::lowercase_first(&e.to_string()),
         })?;
         Self::parse(&text).map_err(|(line, detail)| TrustError::AllowedSigners {
             path: path.to_owned(),
@@ -247,5 +246,14 @@ mod tests {
             AllowedSigners::parse(&"alice@x bogus-option {KEY}".replace("{KEY}", KEY)).is_err()
         );
         assert!(AllowedSigners::parse("alice@x ssh-ed25519 notbase64").is_err());
+    }
+
+    #[test]
+    fn a_missing_file_names_no_line() {
+        let err = AllowedSigners::read(Path::new("no/such/allowed_signers")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot read allowed signers file `no/such/allowed_signers`: no such file or directory (os error 2)"
+        );
     }
 }

@@ -64,6 +64,21 @@ pub enum TrustError {
     )]
     Policy { path: PathBuf, detail: String },
 
+    /// A trust policy that is not well-formed YAML of the right shape, or holds a
+    /// value nhi refuses, shown with the offending text underlined.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    PolicyInvalid(Box<PolicyProblem>),
+
+    #[error("cannot read allowed signers file `{path}`: {detail}")]
+    #[diagnostic(
+        code(nhi::trust::allowed_signers),
+        help(
+            "the trust policy's `allowed_signers` names this file, relative to the policy's own directory; check the path and its permissions"
+        )
+    )]
+    AllowedSignersRead { path: PathBuf, detail: String },
+
     #[error("cannot use allowed signers file `{path}` (line {line}): {detail}")]
     #[diagnostic(
         code(nhi::trust::allowed_signers),
@@ -169,4 +184,18 @@ pub enum TrustError {
         created_at: jiff::Timestamp,
         now: jiff::Timestamp,
     },
+}
+
+/// What is wrong in a trust policy file, and where.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("{message}")]
+#[diagnostic(code(nhi::trust::policy))]
+pub struct PolicyProblem {
+    pub(crate) message: String,
+    #[help]
+    pub(crate) help: String,
+    #[source_code]
+    pub(crate) src: miette::NamedSource<std::sync::Arc<str>>,
+    #[label(collection)]
+    pub(crate) labels: Vec<miette::LabeledSpan>,
 }

@@ -13,7 +13,7 @@ mod tests;
 mod verify;
 
 pub use allowed_signers::AllowedSigners;
-pub use error::TrustError;
+pub use error::{PolicyProblem, TrustError};
 pub use policy::{PolicyLocation, Rule, TrustPolicy, default_path};
 pub use receipt::judge_receipt;
 pub use signer::Signer;

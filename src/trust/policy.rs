@@ -4,10 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
+use miette::LabeledSpan;
 use nhi_provider_sdk::Age;
 use serde::Deserialize;
+use serde_saphyr::{Location, Spanned};
 
 use super::TrustError;
+use super::error::PolicyProblem;
 use crate::diff::Risk;
 
 /// A loaded trust policy.
@@ -57,7 +60,7 @@ struct RawPolicy {
 #[serde(deny_unknown_fields)]
 struct RawApprovals {
     #[serde(default = "one")]
-    required: usize,
+    required: Spanned<usize>,
     #[serde(default)]
     author_counts: bool,
 }
@@ -65,7 +68,7 @@ struct RawApprovals {
 impl Default for RawApprovals {
     fn default() -> Self {
         Self {
-            required: 1,
+            required: one(),
             author_counts: false,
         }
     }
@@ -74,19 +77,36 @@ impl Default for RawApprovals {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
+    #[serde(deserialize_with = "risk_either_spelling")]
     when: Risk,
     #[serde(default)]
-    required: Option<usize>,
+    required: Option<Spanned<usize>>,
     #[serde(default)]
     require_one_of: Vec<String>,
+}
+
+/// A risk as the plan prints it (`privilege-increasing`) or as JSON spells it
+/// (`privilege_increasing`): a rule copied from either reads the same.
+fn risk_either_spelling<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Risk, D::Error> {
+    use serde::de::IntoDeserializer as _;
+    let text = String::deserialize(deserializer)?;
+    let snake = text.replace('-', "_");
+    Risk::deserialize(snake.as_str().into_deserializer()).map_err(|_: serde::de::value::Error| {
+        serde::de::Error::unknown_variant(
+            &text,
+            &["low", "credential", "privilege-increasing", "destructive"],
+        )
+    })
 }
 
 fn yes() -> bool {
     true
 }
 
-fn one() -> usize {
-    1
+fn one() -> Spanned<usize> {
+    Spanned::new(1, Location::UNKNOWN, Location::UNKNOWN)
 }
 
 /// Where the policy is looked for without `--trust` and `NHI_TRUST`:
@@ -133,11 +153,67 @@ impl TrustPolicy {
             path: path.to_owned(),
             detail,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| fail(crate::config::lowercase_first(&e.to_string())))?;
+        Self::parse(path, &text)
+    }
+
+    /// A policy from its text; `path` names it in errors and anchors
+    /// `allowed_signers`.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, TrustError> {
+        let fail = |detail: String| TrustError::Policy {
+            path: path.to_owned(),
+            detail,
+        };
         if text.len() > 1024 * 1024 {
             return Err(fail("larger than 1 MiB".into()));
         }
-        let raw: RawPolicy = serde_saphyr::from_str(&text).map_err(|e| fail(e.to_string()))?;
+        let source = crate::config::Source::new(&path.display().to_string(), text);
+        // Reported as configuration errors are: the file named, the text underlined.
+        let invalid = |span, message: &str, label: String, help: String| {
+            TrustError::PolicyInvalid(Box::new(PolicyProblem {
+                message: format!("cannot use trust policy `{}`: {message}", path.display()),
+                help,
+                src: source.named(),
+                labels: vec![LabeledSpan::new_primary_with_span(Some(label), span)],
+            }))
+        };
+        let raw: RawPolicy = serde_saphyr::from_str(text).map_err(|e| {
+            let e = crate::config::explain(&source, &e);
+            invalid(e.span, &e.message, e.label, e.help)
+        })?;
+        let required = &raw.approvals.required;
+        // A policy that asks for signed plans but no approvals is a slip; one that
+        // asks for neither is the open policy of demos and walkthroughs.
+        if required.value == 0 && raw.require_author_signature {
+            return Err(invalid(
+                source.span(&required.referenced),
+                "`approvals.required` is 0",
+                "no approval would be needed".into(),
+                "set it to 1 or more (`approvals.author_counts: true` lets the author's own approval count); a policy that needs no signatures at all also sets `require_author_signature: false`".into(),
+            ));
+        }
+        if required.value > 64 {
+            return Err(invalid(
+                source.span(&required.referenced),
+                "`approvals.required` is larger than 64",
+                "more than 64".into(),
+                "set it to at most 64".into(),
+            ));
+        }
+        if let Some(zero) = raw
+            .rules
+            .iter()
+            .filter_map(|r| r.required.as_ref())
+            .find(|r| r.value == 0)
+        {
+            return Err(invalid(
+                source.span(&zero.referenced),
+                "a rule's `required` is 0",
+                "a rule can only raise the bar".into(),
+                "set it to 1 or more, or remove it to keep `approvals.required`".into(),
+            ));
+        }
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -158,15 +234,12 @@ impl TrustPolicy {
                 return Err(fail(format!("principal `{principal}` is not valid")));
             }
         }
-        if raw.approvals.required > 64 {
-            return Err(fail("`approvals.required` is larger than 64".into()));
-        }
         Ok(Self {
             path: path.to_owned(),
             allowed_signers: dir.join(raw.allowed_signers),
             require_author_signature: raw.require_author_signature,
             authors: raw.authors,
-            required: raw.approvals.required,
+            required: raw.approvals.required.value,
             author_counts: raw.approvals.author_counts,
             max_plan_age,
             rules: raw
@@ -174,10 +247,105 @@ impl TrustPolicy {
                 .into_iter()
                 .map(|r| Rule {
                     when: r.when,
-                    required: r.required,
+                    required: r.required.map(|r| r.value),
                     require_one_of: r.require_one_of,
                 })
                 .collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(text: &str) -> Result<Vec<Risk>, String> {
+        let text = format!("allowed_signers: allowed_signers\nrules:\n{text}");
+        TrustPolicy::parse(Path::new("trust.yaml"), &text)
+            .map(|p| p.rules.into_iter().map(|r| r.when).collect())
+            // Debug: the message and its help, whichever holds the spellings.
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    #[test]
+    fn rules_accept_the_printed_and_the_json_spelling_of_a_risk() {
+        let cases: &[(&str, Risk)] = &[
+            ("privilege-increasing", Risk::PrivilegeIncreasing),
+            ("privilege_increasing", Risk::PrivilegeIncreasing),
+            ("destructive", Risk::Destructive),
+            ("credential", Risk::Credential),
+            ("low", Risk::Low),
+        ];
+        for (spelling, want) in cases {
+            let got = rules(&format!("  - when: {spelling}\n    required: 2\n"));
+            assert_eq!(got, Ok(vec![*want]), "{spelling}");
+        }
+        let err = rules("  - when: privilege increasing\n").unwrap_err();
+        assert!(
+            err.contains("privilege-increasing"),
+            "an unknown risk lists the printed spellings: {err}"
+        );
+    }
+
+    /// Message, label and help of a refused policy, as the user reads them.
+    fn refused(text: &str) -> (String, Vec<String>, String) {
+        let err = TrustPolicy::parse(Path::new("ops/trust.yaml"), text).unwrap_err();
+        let labels = miette::Diagnostic::labels(&err)
+            .map(|l| {
+                l.map(|l| format!("{}: {}", l.offset(), l.label().unwrap_or("")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let help = miette::Diagnostic::help(&err)
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        (err.to_string(), labels, help)
+    }
+
+    #[test]
+    fn policy_errors_name_the_file_and_point_at_the_text() {
+        let cases: &[(&str, &str, &str, &str)] = &[
+            (
+                "allowed_signers: a\naprovals:\n  required: 2\n",
+                "cannot use trust policy `ops/trust.yaml`: unknown field `aprovals`",
+                "19: not a field here",
+                "did you mean `approvals`?",
+            ),
+            (
+                "allowed_signers: a\napprovals: {required: 0}\n",
+                "cannot use trust policy `ops/trust.yaml`: `approvals.required` is 0",
+                "41: no approval would be needed",
+                "set it to 1 or more (`approvals.author_counts: true` lets the author's own approval count); a policy that needs no signatures at all also sets `require_author_signature: false`",
+            ),
+            (
+                "allowed_signers: a\nrules:\n  - when: destructive\n    required: 0\n",
+                "cannot use trust policy `ops/trust.yaml`: a rule's `required` is 0",
+                "62: a rule can only raise the bar",
+                "set it to 1 or more, or remove it to keep `approvals.required`",
+            ),
+        ];
+        for (text, message, label, help) in cases {
+            let (got, labels, got_help) = refused(text);
+            assert_eq!(got, *message, "{text}");
+            assert_eq!(labels, vec![(*label).to_owned()], "{text}");
+            assert_eq!(got_help, *help, "{text}");
+        }
+    }
+
+    #[test]
+    fn an_open_policy_needs_no_approvals() {
+        let text =
+            "allowed_signers: a\nrequire_author_signature: false\napprovals: {required: 0}\n";
+        let policy = TrustPolicy::parse(Path::new("trust.yaml"), text).unwrap();
+        assert_eq!(policy.required, 0);
+    }
+
+    #[test]
+    fn a_missing_policy_file_says_so() {
+        let err = TrustPolicy::load(Path::new("no/such/trust.yaml")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot use trust policy `no/such/trust.yaml`: no such file or directory (os error 2)"
+        );
     }
 }

@@ -12,24 +12,24 @@ fn approved_plan_applies_exactly_and_replanning_finds_nothing() {
     let verified = run(&ws, &["verify", "q.plan", "--trust", "trust.yaml"]);
     ok(&verified);
     assert!(
-        verified.stderr.contains("author:   `alice@example.com`"),
+        verified.stdout.contains("author:   `alice@example.com`"),
         "{}",
-        verified.stderr
+        verified.stdout
     );
     assert!(
-        verified.stderr.contains("approved: `bob@example.com`"),
+        verified.stdout.contains("approved: `bob@example.com`"),
         "{}",
-        verified.stderr
+        verified.stdout
     );
     assert!(
-        verified.stderr.contains("\"diff reviewed\""),
+        verified.stdout.contains("\"diff reviewed\""),
         "{}",
-        verified.stderr
+        verified.stdout
     );
     assert!(
-        verified.stderr.contains("approvals: 2 of 2 required"),
+        verified.stdout.contains("approvals: 2 of 2 required"),
         "{}",
-        verified.stderr
+        verified.stdout
     );
 
     let applied = run(
@@ -136,16 +136,16 @@ fn approved_plan_applies_exactly_and_replanning_finds_nothing() {
     );
     ok(&receipt);
     assert!(
-        receipt.stderr.contains("signed by `carol@example.com`"),
+        receipt.stdout.contains("signed by `carol@example.com`"),
         "{}",
-        receipt.stderr
+        receipt.stdout
     );
     assert!(
         receipt
-            .stderr
+            .stdout
             .contains("the receipt belongs to the given plan"),
         "{}",
-        receipt.stderr
+        receipt.stdout
     );
 
     let again = run(&ws, &["plan", "--detailed-exitcode"]);

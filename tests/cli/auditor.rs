@@ -60,10 +60,64 @@ fn verify_of_a_signed_and_approved_plan() {
     approved_plan(&ws, "q.plan");
     let verified = verify(&ws, &["q.plan"]);
     ok(&verified);
-    assert_eq!(verified.stdout, "", "verify reports on stderr");
+    assert_eq!(verified.stderr, "", "verify reports on stdout");
     snapshot(
         "verify_approved_plan",
-        &auditor_view(&ws, &verified.stderr, &[("q.plan", "PLAN DIGEST")]),
+        &auditor_view(&ws, &verified.stdout, &[("q.plan", "PLAN DIGEST")]),
+    );
+}
+
+#[test]
+fn verify_json_of_an_under_approved_plan_says_what_is_missing() {
+    let ws = team();
+    ok(&run(
+        &ws,
+        &["plan", "-o", "s.plan", "--sign-key", "alice.key"],
+    ));
+    for key in ["alice.key", "bob.key", "bob.key"] {
+        ok(&run(&ws, &["approve", "s.plan", "--key", key, "--yes"]));
+    }
+    let verified = verify(&ws, &["s.plan", "--json"]);
+    assert_eq!(verified.code, 1, "a failed verify still exits 1");
+    assert!(
+        verified
+            .stderr
+            .contains("nhi::trust::insufficient_approvals"),
+        "{}",
+        verified.stderr
+    );
+    let json: serde_json::Value = serde_json::from_str(&verified.stdout).unwrap();
+    assert_eq!(json["verified"], false);
+    snapshot(
+        "verify_json_under_approved_plan",
+        &auditor_view(&ws, &verified.stdout, &[("s.plan", "PLAN DIGEST")]),
+    );
+}
+
+#[test]
+fn verify_json_of_a_receipt() {
+    let ws = team();
+    approved_plan(&ws, "q.plan");
+    ok(&run(
+        &ws,
+        &[
+            "apply",
+            "q.plan",
+            "--trust",
+            "trust.yaml",
+            "--key",
+            "carol.key",
+        ],
+    ));
+    let verified = verify(&ws, &["q.plan.receipt.json", "--plan", "q.plan", "--json"]);
+    ok(&verified);
+    let files = [
+        ("q.plan", "PLAN DIGEST"),
+        ("q.plan.receipt.json", "RECEIPT DIGEST"),
+    ];
+    snapshot(
+        "verify_json_receipt",
+        &auditor_view(&ws, &verified.stdout, &files),
     );
 }
 
@@ -81,7 +135,11 @@ fn verify_of_an_under_approved_plan() {
     assert_eq!(verified.code, 1, "{}", verified.stderr);
     snapshot(
         "verify_under_approved_plan",
-        &auditor_view(&ws, &verified.stderr, &[("s.plan", "PLAN DIGEST")]),
+        &auditor_view(
+            &ws,
+            &format!("{}{}", verified.stdout, verified.stderr),
+            &[("s.plan", "PLAN DIGEST")],
+        ),
     );
 }
 
@@ -108,7 +166,7 @@ fn verify_of_a_receipt_and_its_body() {
     ok(&verified);
     snapshot(
         "verify_receipt",
-        &auditor_view(&ws, &verified.stderr, &files),
+        &auditor_view(&ws, &verified.stdout, &files),
     );
 
     let receipt: serde_json::Value = serde_json::from_str(&ws.read("q.plan.receipt.json")).unwrap();

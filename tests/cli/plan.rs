@@ -152,3 +152,68 @@ fn plan_notes_expired_objects_it_leaves_absent() {
     // The deleted, expired `batch-reporter` is a change, not a note.
     assert!(!after.stderr.contains("batch-reporter"), "{}", after.stderr);
 }
+
+#[test]
+fn show_of_a_receipt_says_it_is_one_and_how_to_check_it() {
+    let ws = Workspace::empty();
+    ws.write(
+        "q.plan.receipt.json",
+        "{\"nhi_receipt\": 1, \"body\": \"\", \"body_digest\": \"\", \"signatures\": []}",
+    );
+    let run = ws.run(&["show", "q.plan.receipt.json"]);
+    assert_eq!(run.code, 1);
+    for want in [
+        "nhi::plan::is_a_receipt",
+        "`q.plan.receipt.json` is an apply receipt, not a plan",
+        "nhi verify q.plan.receipt.json --plan PLAN",
+    ] {
+        assert!(run.stderr.contains(want), "{want}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn valid_for_errors_list_the_units() {
+    let ws = Workspace::example("quickstart");
+    let run = ws.run(&["plan", "--valid-for", "1y"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(
+            "`1y` is not a duration: write a whole number and a unit, one of s, m, h, d or w"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn help_help_works() {
+    let ws = Workspace::empty();
+    let run = ws.run(&["help", "--help"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("Usage: nhi help"), "{}", run.stdout);
+    let run = ws.run(&["help", "plan"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("Usage: nhi plan"), "{}", run.stdout);
+    let run = ws.run(&["help", "plna"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("unknown command `plna`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn color_always_colours_and_never_does_not() {
+    let ws = Workspace::example("quickstart");
+    let always = ws.run(&["--color", "always", "plan"]);
+    assert_eq!(always.code, 0, "{}", always.stderr);
+    assert!(always.stdout.contains('\u{1b}'), "{}", always.stdout);
+    for flags in [&["--color", "never"][..], &["--no-color"][..], &[][..]] {
+        let mut args = flags.to_vec();
+        args.push("plan");
+        let run = ws.run_env(&args, &[("TERM", "dumb")]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(!run.stdout.contains('\u{1b}'), "{flags:?}: {}", run.stdout);
+    }
+}

@@ -100,22 +100,22 @@ fn approvals_that_do_not_count() {
     assert_eq!(verified.code, 1);
     assert!(
         verified
-            .stderr
+            .stdout
             .contains("the author cannot approve their own plan"),
         "{}",
-        verified.stderr
+        verified.stdout
     );
     assert!(
-        verified.stderr.contains("this principal already approved"),
+        verified.stdout.contains("this principal already approved"),
         "{}",
-        verified.stderr
+        verified.stdout
     );
     assert!(
         verified
-            .stderr
+            .stdout
             .contains("missing:  destructive changes require 2 distinct approvers"),
         "{}",
-        verified.stderr
+        verified.stdout
     );
 }
 
@@ -175,9 +175,9 @@ fn signatures_interoperate_with_ssh_keygen_both_ways() {
     approve_with_ssh_keygen(&ws, "q.plan", "bob", &now());
     let verified = run(&ws, &["verify", "q.plan", "--trust", "trust.yaml"]);
     assert!(
-        verified.stderr.contains("approved: `bob@example.com`"),
+        verified.stdout.contains("approved: `bob@example.com`"),
         "{}",
-        verified.stderr
+        verified.stdout
     );
 }
 
@@ -245,9 +245,9 @@ fn signing_through_ssh_agent_with_a_public_key() {
     );
     let verified = run(&ws, &["verify", "q.plan", "--trust", "trust.yaml"]);
     assert!(
-        verified.stderr.contains("approved: `bob@example.com`"),
+        verified.stdout.contains("approved: `bob@example.com`"),
         "{}",
-        verified.stderr
+        verified.stdout
     );
     // Without an agent, a public key cannot sign.
     let refused = run(
@@ -306,5 +306,26 @@ fn a_retired_key_cannot_approve_by_backdating() {
         refused.stderr.contains("bob@example.com"),
         "{}",
         refused.stderr
+    );
+}
+
+#[test]
+fn a_plan_signed_as_it_is_saved_suggests_approve_not_sign() {
+    let ws = team();
+    let signed = run(&ws, &["plan", "-o", "s.plan", "--sign-key", "alice.key"]);
+    ok(&signed);
+    assert!(
+        signed
+            .stderr
+            .contains("Next: `nhi approve s.plan`, then `nhi apply s.plan`."),
+        "{}",
+        signed.stderr
+    );
+    let unsigned = run(&ws, &["plan", "-o", "u.plan"]);
+    ok(&unsigned);
+    assert!(
+        unsigned.stderr.contains("Next: `nhi sign u.plan`"),
+        "{}",
+        unsigned.stderr
     );
 }

@@ -132,12 +132,36 @@ fn validate_reports_what_it_checked() {
     let run = ws.run(&["validate"]);
     assert_eq!(run.code, 0);
     assert_eq!(
+        run.stdout,
+        "`nhi.yaml` is valid: 1 provider, 5 identities, 3 keys, 7 bindings\n"
+    );
+    assert_eq!(
         run.stderr,
         "warning: identity `local.demo/identity/batch-reporter` expired on 2026-01-31\n  \
          help: a plan deletes an expired object that exists and never creates one; remove it \
-         from the configuration, or move its `expires` later\n\
-         `nhi.yaml` is valid: 1 provider, 5 identities, 3 keys, 7 bindings\n"
+         from the configuration, or move its `expires` later\n",
+        "the verdict is a report (stdout); warnings are diagnostics (stderr)"
     );
+}
+
+#[test]
+fn validate_json_gives_counts_or_every_problem_with_its_place() {
+    let ws = Workspace::example("quickstart");
+    let run = ws.run(&["validate", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    insta::assert_snapshot!("validate_json_valid", run.stdout);
+
+    let original = ws.read("nhi.yaml");
+    let broken = original.replacen("provider: demo", "provider: dmo", 2);
+    ws.write("nhi.yaml", &broken);
+    let run = ws.run(&["validate", "--json"]);
+    assert_eq!(run.code, 1, "an invalid configuration still exits 1");
+    assert!(
+        run.stderr.contains("nhi::config"),
+        "diagnostics stay on stderr: {}",
+        run.stderr
+    );
+    insta::assert_snapshot!("validate_json_invalid", run.stdout);
 }
 
 /// Regression: a declared object past its `expires` was skipped without a word.
