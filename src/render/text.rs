@@ -121,10 +121,12 @@ pub(crate) fn change_block(out: &mut String, change: &Change, p: Painter) {
     if let Some(detail) = &change.detail {
         let _ = writeln!(out, "    # {detail}");
     }
+    // Padded outside the paint: escape codes would otherwise count toward the width.
     let symbol = change.action.symbol();
     let _ = writeln!(
         out,
-        "{:>3} {kind} {} {{",
+        "{}{} {kind} {} {{",
+        " ".repeat(3usize.saturating_sub(symbol.len())),
         p.action(change.action, symbol),
         serde_json::to_string(&name).unwrap_or_default()
     );
@@ -199,5 +201,65 @@ fn value_line(out: &mut String, sym: &str, name: &str, value: &str, p: Painter) 
     let pad = " ".repeat(name.len() + 11);
     for line in lines {
         let _ = writeln!(out, "{pad}{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Painter;
+
+    fn visible(text: &str) -> String {
+        text.replace('\x1b', "<ESC>")
+    }
+
+    /// Strips SGR escapes, leaving what a terminal shows.
+    fn shown(line: &str) -> String {
+        let mut out = String::new();
+        let mut rest = line;
+        while let Some(at) = rest.find('\x1b') {
+            out.push_str(&rest[..at]);
+            rest = rest[at..].split_once('m').map_or("", |(_, after)| after);
+        }
+        out.push_str(rest);
+        out
+    }
+
+    #[test]
+    fn coloured_plan_snapshot() {
+        let file = super::super::fixture::quickstart();
+        let text = super::plan(&file.body, Painter { color: true });
+        insta::assert_snapshot!(visible(&text));
+    }
+
+    /// Regression: the action symbol was padded after painting, so its escape
+    /// codes counted toward the width and coloured lines were misaligned.
+    #[test]
+    fn coloured_action_lines_align_as_plain_ones() {
+        let file = super::super::fixture::quickstart();
+        let coloured = super::plan(&file.body, Painter { color: true });
+        let plain = super::plan(&file.body, Painter::PLAIN);
+        let shown: Vec<String> = coloured.lines().map(shown).collect();
+        assert_eq!(shown, plain.lines().collect::<Vec<_>>());
+        // `  # <address> will be …` and `-/+ <kind> "<name>" {`: both at column 4.
+        let mut symbols = std::collections::BTreeSet::new();
+        let mut columns = std::collections::BTreeSet::new();
+        for line in &shown {
+            if let Some(address) = line.strip_prefix("  # ") {
+                if address.contains(" will be ") {
+                    columns.insert(line.len() - address.len());
+                }
+            } else if line.ends_with(" {")
+                && !line.starts_with("    ")
+                && let Some((symbol, object)) = line.trim_start().split_once(' ')
+                && ["identity ", "key ", "binding "]
+                    .iter()
+                    .any(|k| object.starts_with(k))
+            {
+                symbols.insert(symbol.to_owned());
+                columns.insert(line.len() - object.len());
+            }
+        }
+        assert!(symbols.len() >= 4, "several action symbols: {symbols:?}");
+        assert_eq!(columns, [4].into(), "one column for addresses and objects");
     }
 }
