@@ -26,7 +26,7 @@ const OPEN_ROWS: usize = 25;
 pub fn plan(file: &PlanFile) -> String {
     let body = &file.body;
     let mut out = String::new();
-    let headline = text::summary_line(&body.summary);
+    let headline = text::summary_line(body);
     let _ = writeln!(
         out,
         "### nhi plan: {}\n",

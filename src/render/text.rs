@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::diff::{Action, Change};
-use crate::plan::{PlanBody, Summary};
+use crate::plan::PlanBody;
 
 use super::view::{self, Row};
 
@@ -41,10 +41,16 @@ impl Painter {
     }
 }
 
-/// `Plan: 3 to create, 1 to update, 1 to rotate, 1 to delete.`
-pub fn summary_line(summary: &Summary) -> String {
+/// `Plan: 3 to create, 1 to update, 1 to rotate, 1 to delete.`, or what was found
+/// when there is nothing to apply: a match only when nothing is unmanaged either.
+pub fn summary_line(body: &PlanBody) -> String {
+    let summary = &body.summary;
     if summary.total() == 0 {
-        return "No changes. Live state matches the configuration.".to_owned();
+        return match body.unmanaged.len() {
+            0 => "No changes. Live state matches the configuration.".to_owned(),
+            1 => "No changes to apply. 1 unmanaged identity in scope is reported, not deleted (`prune` is off).".to_owned(),
+            n => format!("No changes to apply. {n} unmanaged identities in scope are reported, not deleted (`prune` is off)."),
+        };
     }
     let mut parts = vec![
         format!("{} to create", summary.create),
@@ -92,8 +98,9 @@ pub fn plan(body: &PlanBody, p: Painter) -> String {
             }
         );
     }
-    let _ = writeln!(out, "{}", p.bold(&summary_line(&body.summary)));
-    if !body.unmanaged.is_empty() {
+    let _ = writeln!(out, "{}", p.bold(&summary_line(body)));
+    // Without changes the summary line has already said it.
+    if body.has_changes() && !body.unmanaged.is_empty() {
         let _ = writeln!(
             out,
             "Drift: {} unmanaged identit{} in scope.",
@@ -222,6 +229,24 @@ mod tests {
         }
         out.push_str(rest);
         out
+    }
+
+    /// Regression: "Live state matches the configuration" was printed beside
+    /// "Drift: 1 unmanaged identity".
+    #[test]
+    fn no_changes_with_unmanaged_identities_says_what_was_found() {
+        let yaml = "version: 1\nproviders:\n  - name: demo\n    type: local\n    settings: {state: estate.json}\nidentities:\n  - name: a\n    provider: demo\n    owner: o@example.com\n    bindings:\n      - role: viewer\n        resource: '*'\n";
+        let config = crate::config::parse(std::path::Path::new("nhi.yaml"), yaml).unwrap();
+        let live = |name: &str| serde_json::json!({"name": name, "kind": "service_account", "owner": "o@example.com", "bindings": [{"role": "viewer", "resource": "*"}]});
+        let observed = serde_json::from_value(serde_json::json!({
+            "identities": [live("a"), live("stray-1"), live("stray-2")]
+        }))
+        .unwrap();
+        let file = super::super::fixture::plan(&config, &observed);
+        assert!(!file.body.has_changes());
+        let text = super::plan(&file.body, Painter::PLAIN);
+        assert!(!text.contains("matches"), "{text}");
+        insta::assert_snapshot!(text);
     }
 
     #[test]
