@@ -34,7 +34,7 @@ pub(crate) fn run(global: &Global, args: &ShowArgs) -> miette::Result<Outcome> {
             t.push('\n');
             t
         }
-        Format::Markdown => crate::render::markdown::plan(&file),
+        Format::Markdown => crate::render::markdown::plan(&file, &args.file),
     };
     crate::render::stdout(&text).map_err(|e| miette::miette!("cannot write to stdout: {e}"))?;
     Ok(Outcome::Success)

@@ -68,7 +68,10 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::New => "new",
-            Self::Drift => "drift",
+            // nhi keeps no state, so it cannot tell a hand edit from an edit of
+            // the configuration; "drift" read as the former. The plan file keeps
+            // the serialised `drift`.
+            Self::Drift => "differs",
             Self::RotationDue => "rotation due",
             Self::Expired => "expired",
             Self::Unmanaged => "unmanaged",

@@ -36,7 +36,7 @@ pub struct PlanJson {
 pub struct ChangeJson {
     pub address: Address,
     pub action: Action,
-    pub reason: Reason,
+    pub reason: ReasonJson,
     pub risk: Risk,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -48,6 +48,38 @@ pub struct ChangeJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_sink: Option<Sink>,
     pub operation: Operation,
+}
+
+/// Why the change is planned, as the view spells it (the plan file keeps its own
+/// spelling, so plan files stay byte for byte the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(rename = "Reason")]
+pub enum ReasonJson {
+    /// Declared but absent from live state.
+    New,
+    /// The live object differs from the configuration, or is present on a managed
+    /// identity without being declared. nhi keeps no state, so this does not say
+    /// whether the live object or the configuration was edited.
+    Differs,
+    /// A key older than its `rotate_after`.
+    RotationDue,
+    /// Past its `expires` date.
+    Expired,
+    /// In scope, not declared, and the provider block says `prune: true`.
+    Unmanaged,
+}
+
+impl From<Reason> for ReasonJson {
+    fn from(reason: Reason) -> Self {
+        match reason {
+            Reason::New => Self::New,
+            Reason::Drift => Self::Differs,
+            Reason::RotationDue => Self::RotationDue,
+            Reason::Expired => Self::Expired,
+            Reason::Unmanaged => Self::Unmanaged,
+        }
+    }
 }
 
 pub fn plan(file: &PlanFile) -> PlanJson {
@@ -71,7 +103,7 @@ pub fn plan(file: &PlanFile) -> PlanJson {
                 ChangeJson {
                     address: c.address.clone(),
                     action: c.action,
-                    reason: c.reason,
+                    reason: c.reason.into(),
                     risk: c.risk,
                     detail: c.detail.clone(),
                     before,
@@ -98,5 +130,24 @@ mod tests {
     #[test]
     fn plan_json_schema_is_up_to_date() {
         crate::check_schema_file("plan-json.schema.json", &super::schema());
+    }
+
+    /// The view spells the reason `differs`; the plan file keeps `drift`, so plan
+    /// files are byte for byte what earlier builds wrote.
+    #[test]
+    fn the_view_says_differs_and_the_plan_file_keeps_drift() {
+        let file = crate::render::fixture::quickstart();
+        let view = serde_json::to_value(super::plan(&file)).unwrap();
+        let reasons: Vec<&str> = view["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["reason"].as_str().unwrap())
+            .collect();
+        assert!(reasons.contains(&"differs"), "{reasons:?}");
+        assert!(!reasons.contains(&"drift"), "{reasons:?}");
+        let encoded = String::from_utf8(file.encode()).unwrap();
+        assert!(encoded.contains(r#"\"reason\":\"drift\""#), "{encoded}");
+        assert!(!encoded.contains(r#"\"reason\":\"differs\""#));
     }
 }

@@ -1,10 +1,12 @@
-//! The markdown rendering, fit for a merge-request comment: summary first, changes
-//! grouped by action, the full diff folded in `<details>`, and never longer than
-//! a comment may be.
+//! The markdown rendering, fit for a merge-request comment: summary, risk counts
+//! and warnings first, changes grouped by risk (riskiest first, and kept first when
+//! the comment must be cut), the full diff folded in `<details>`, then the digest,
+//! the approvals so far and the next step; never longer than a comment may be.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
-use crate::diff::Action;
+use crate::diff::{Change, Risk};
 use crate::plan::PlanFile;
 
 use super::text::{self, Painter};
@@ -12,96 +14,188 @@ use super::text::{self, Painter};
 /// GitHub and GitLab refuse comments longer than this many characters.
 pub const MAX_COMMENT_CHARS: usize = 65_535;
 
-const ORDER: [(Action, &str); 5] = [
-    (Action::Delete, "Delete"),
-    (Action::Replace, "Replace"),
-    (Action::Rotate, "Rotate"),
-    (Action::Update, "Update"),
-    (Action::Create, "Create"),
+/// Riskiest first: rows are kept in this order when the comment must be cut.
+const RISKS: [(Risk, &str, &str); 4] = [
+    (
+        Risk::Destructive,
+        "Destructive",
+        "deletes or replacements; cannot be undone by re-applying",
+    ),
+    (
+        Risk::PrivilegeIncreasing,
+        "Privilege-increasing",
+        "grants created or widened",
+    ),
+    (Risk::Credential, "Credential", "new key material minted"),
+    (Risk::Low, "Low", "metadata only"),
 ];
 
 /// Tables longer than this are folded.
 const OPEN_ROWS: usize = 25;
 
-pub fn plan(file: &PlanFile) -> String {
+/// Room kept for the note that says what was left out.
+const NOTE_RESERVE: usize = 1_000;
+
+/// One risk class's table, with as many rows as fit.
+struct Table {
+    risk: Risk,
+    title: &'static str,
+    total: usize,
+    rows: Vec<String>,
+}
+
+impl Table {
+    fn render(&self) -> String {
+        let mut table = String::from("| Address | Action | Reason |\n|---|---|---|\n");
+        for row in &self.rows {
+            table.push_str(row);
+        }
+        let count = if self.rows.len() == self.total {
+            self.total.to_string()
+        } else {
+            format!("{} of {} shown", self.rows.len(), self.total)
+        };
+        if self.rows.len() > OPEN_ROWS {
+            format!(
+                "<details><summary><b>{}</b> ({count})</summary>\n\n{table}\n</details>\n\n",
+                self.title
+            )
+        } else {
+            format!("**{}** ({count})\n\n{table}\n", self.title)
+        }
+    }
+}
+
+fn row(change: &Change) -> String {
+    format!(
+        "| `{}` | {} | {} |\n",
+        code(change.address.as_str()),
+        change.action.verb(),
+        change.reason
+    )
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A merge-request comment: what the plan does, riskiest first, within
+/// [`MAX_COMMENT_CHARS`]. `path` is the plan file, for the commands it suggests.
+pub fn plan(file: &PlanFile, path: &Path) -> String {
     let body = &file.body;
+    let shown_path = path.display().to_string();
     let mut out = String::new();
-    let headline = text::summary_line(&body.summary);
+    let headline = text::summary_line(body);
     let _ = writeln!(
         out,
         "### nhi plan: {}\n",
         escape(headline.trim_start_matches("Plan: "))
     );
-    let risky = body
-        .changes
+    let scopes: Vec<String> = body
+        .scopes
         .iter()
-        .filter(|c| c.risk == crate::diff::Risk::Destructive)
-        .count();
-    if risky > 0 {
-        let _ = writeln!(
-            out,
-            "> [!WARNING]\n> {risky} destructive change{} (deletes or replacements).\n",
-            if risky == 1 { "" } else { "s" }
-        );
+        .map(|s| {
+            format!(
+                "`{}` ({}{})",
+                code(&s.provider),
+                escape(&s.scope),
+                if s.prune { ", prunes unmanaged" } else { "" }
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "Configuration `{}` · {}: {}\n",
+        code(&body.config.path),
+        if scopes.len() == 1 { "scope" } else { "scopes" },
+        scopes.join(", ")
+    );
+    let count = |risk: Risk| body.changes.iter().filter(|c| c.risk == risk).count();
+    if body.has_changes() {
+        let counts: Vec<String> = RISKS
+            .iter()
+            .map(|(risk, _, _)| format!("{} {risk}", count(*risk)))
+            .collect();
+        let _ = writeln!(out, "**Risk:** {}\n", counts.join(" · "));
+    }
+    let warnings: Vec<String> = RISKS
+        .iter()
+        .filter(|(risk, _, _)| *risk != Risk::Low && count(*risk) > 0)
+        .map(|(risk, _, what)| {
+            format!(
+                "> - {} ({what}).",
+                plural(
+                    count(*risk),
+                    &format!("{risk} change"),
+                    &format!("{risk} changes")
+                )
+            )
+        })
+        .collect();
+    if !warnings.is_empty() {
+        let _ = writeln!(out, "> [!WARNING]\n{}\n", warnings.join("\n"));
     }
     if !body.unmanaged.is_empty() {
         let _ = writeln!(
             out,
-            "**Drift:** {} unmanaged identit{} in scope (reported only).\n",
-            body.unmanaged.len(),
-            if body.unmanaged.len() == 1 {
-                "y"
-            } else {
-                "ies"
-            }
+            "**Drift:** {} in scope (reported only).\n",
+            plural(
+                body.unmanaged.len(),
+                "unmanaged identity",
+                "unmanaged identities"
+            )
         );
     }
-    let mut tables = String::new();
-    for (action, title) in ORDER {
-        let rows: Vec<_> = body.changes.iter().filter(|c| c.action == action).collect();
-        if rows.is_empty() {
-            continue;
-        }
-        let mut table = String::from("| Address | Reason | Risk |\n|---|---|---|\n");
-        for change in &rows {
-            let _ = writeln!(
-                table,
-                "| `{}` | {} | {} |",
-                code(change.address.as_str()),
-                change.reason,
-                change.risk
-            );
-        }
-        if rows.len() > OPEN_ROWS {
-            let _ = writeln!(
-                tables,
-                "<details><summary><b>{title}</b> ({})</summary>\n\n{table}\n</details>\n",
-                rows.len()
-            );
-        } else {
-            let _ = writeln!(tables, "**{title}** ({})\n\n{table}", rows.len());
-        }
-    }
-    if !body.unmanaged.is_empty() {
-        let mut table = String::from("| Address |\n|---|\n");
-        for a in &body.unmanaged {
-            let _ = writeln!(table, "| `{}` |", code(a.as_str()));
-        }
-        let _ = writeln!(
-            tables,
-            "<details><summary><b>Unmanaged</b> ({})</summary>\n\n{table}\n</details>\n",
-            body.unmanaged.len()
-        );
-    }
+
+    let signatures = file.signatures.len();
+    let next = if body.has_changes() {
+        format!(
+            "Next: `nhi approve {shown_path}` to add an approval, then `nhi apply {shown_path}`."
+        )
+    } else {
+        "Next: nothing to apply.".to_owned()
+    };
     let footer = format!(
-        "Plan digest `{}` · planned by {} at {} · expires {} · config `{}` (`{}`)\n",
+        "Plan digest `{}` · planned by {} at {} · expires {} · config `{}` (`{}`)\n\n\
+         Approvals: {} in the file (`nhi verify {shown_path}` judges them against the trust policy).\n\n\
+         {next}\n",
         file.digest,
         escape(&body.author),
         body.created_at,
         body.expires_at,
         code(&body.config.path),
-        body.config.digest
+        body.config.digest,
+        plural(signatures, "signature", "signatures"),
     );
+
+    let mut tables: Vec<Table> = RISKS
+        .iter()
+        .map(|(risk, title, _)| Table {
+            risk: *risk,
+            title,
+            total: count(*risk),
+            rows: body
+                .changes
+                .iter()
+                .filter(|c| c.risk == *risk)
+                .map(row)
+                .collect(),
+        })
+        .filter(|t| t.total > 0)
+        .collect();
+    let unmanaged = if body.unmanaged.is_empty() {
+        String::new()
+    } else {
+        let mut table = String::from("| Address |\n|---|\n");
+        for a in &body.unmanaged {
+            let _ = writeln!(table, "| `{}` |", code(a.as_str()));
+        }
+        format!(
+            "<details><summary><b>Unmanaged</b> ({})</summary>\n\n{table}\n</details>\n\n",
+            body.unmanaged.len()
+        )
+    };
+    let all_tables: String = tables.iter().map(Table::render).collect();
     let full = if body.has_changes() {
         let plain = text::plan(body, Painter::PLAIN);
         format!(
@@ -111,28 +205,65 @@ pub fn plan(file: &PlanFile) -> String {
     } else {
         String::new()
     };
-    let note = |shown: &str| {
-        format!(
-            "> [!NOTE]\n> {shown} truncated to fit a comment; run `nhi show` on the plan file with digest `{}` for everything.\n\n",
-            file.digest
-        )
-    };
-    if out.len() + tables.len() + full.len() + footer.len() <= MAX_COMMENT_CHARS {
-        out.push_str(&tables);
+    let see_all = format!("run `nhi show {shown_path}` (the text format, `--format text`)");
+    let fixed = out.len() + footer.len() + shown_path.len();
+    if fixed + all_tables.len() + unmanaged.len() + full.len() <= MAX_COMMENT_CHARS {
+        out.push_str(&all_tables);
+        out.push_str(&unmanaged);
         out.push_str(&full);
-    } else if out.len() + tables.len() + footer.len() + 300 <= MAX_COMMENT_CHARS {
-        out.push_str(&tables);
-        out.push_str(&note("The full plan was"));
+    } else if fixed + all_tables.len() + unmanaged.len() + NOTE_RESERVE <= MAX_COMMENT_CHARS {
+        out.push_str(&all_tables);
+        out.push_str(&unmanaged);
+        let _ = writeln!(
+            out,
+            "> [!NOTE]\n> The full diff is left out to fit a comment; to see it, {see_all}.\n"
+        );
     } else {
-        let budget = MAX_COMMENT_CHARS - out.len() - footer.len() - 400;
-        let mut cut = budget.min(tables.len());
-        while !tables.is_char_boundary(cut) {
-            cut -= 1;
+        // Riskiest rows first: a class is cut only once every riskier row is in.
+        let budget = MAX_COMMENT_CHARS.saturating_sub(fixed + NOTE_RESERVE);
+        let mut used = 0;
+        let mut full_up = false;
+        for table in &mut tables {
+            // Headings, fold and table header of one class.
+            used += 200;
+            let mut kept = 0;
+            for row in &table.rows {
+                if full_up || used + row.len() > budget {
+                    full_up = true;
+                    break;
+                }
+                used += row.len();
+                kept += 1;
+            }
+            table.rows.truncate(kept);
         }
-        let cut = tables[..cut].rfind('\n').unwrap_or(0);
-        out.push_str(&tables[..cut]);
-        out.push_str("\n\n");
-        out.push_str(&note("This list was"));
+        let dropped: Vec<String> = tables
+            .iter()
+            .filter(|t| t.rows.len() < t.total)
+            .map(|t| format!("{} {}", t.total - t.rows.len(), t.risk))
+            .collect();
+        let shown: usize = tables.iter().map(|t| t.rows.len()).sum();
+        for table in tables.iter().filter(|t| !t.rows.is_empty()) {
+            out.push_str(&table.render());
+        }
+        let unmanaged_note = if body.unmanaged.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " The {} are not listed.",
+                plural(
+                    body.unmanaged.len(),
+                    "unmanaged identity",
+                    "unmanaged identities"
+                )
+            )
+        };
+        let _ = writeln!(
+            out,
+            "> [!NOTE]\n> Truncated to fit a comment: {shown} of {} changes shown, riskiest first; not shown: {}.{unmanaged_note} To see all, {see_all}.\n",
+            body.changes.len(),
+            dropped.join(", "),
+        );
     }
     out.push_str(&footer);
     out
@@ -174,4 +305,64 @@ fn fence_safe(text: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+    use std::path::Path;
+
+    /// 3,000 changes: 1,500 identities to create (low) and an `admin` grant on each
+    /// (privilege-increasing), which the engine orders after the identities.
+    fn admin_grants() -> crate::plan::PlanFile {
+        let mut yaml = String::from(
+            "version: 1\nproviders:\n  - name: big\n    type: local\n    settings: {state: estate.json}\nidentities:\n",
+        );
+        for i in 0..1500 {
+            let _ = write!(
+                yaml,
+                "  - name: svc-{i:05}\n    provider: big\n    owner: team@example.com\n    bindings:\n      - role: admin\n        resource: '*'\n"
+            );
+        }
+        let config = crate::config::parse(Path::new("nhi.yaml"), &yaml).unwrap();
+        super::super::fixture::plan(&config, &nhi_provider_sdk::ObservedState::default())
+    }
+
+    /// Regression: with 1,500 `admin` grants among 3,000 changes the comment kept
+    /// the low-risk rows, which come first in the plan, and showed no grant.
+    #[test]
+    fn truncation_keeps_the_riskiest_rows_first() {
+        let file = admin_grants();
+        assert_eq!(file.body.changes.len(), 3000);
+        assert_eq!(
+            file.body.changes[0].risk,
+            crate::diff::Risk::Low,
+            "the plan itself starts with the low-risk rows"
+        );
+        let md = super::plan(&file, Path::new("big.plan"));
+        assert!(md.chars().count() <= super::MAX_COMMENT_CHARS);
+        assert!(
+            md.contains(
+                "**Risk:** 0 destructive · 1500 privilege-increasing · 0 credential · 1500 low\n"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("> - 1500 privilege-increasing changes (grants created or widened)."));
+        let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| `")).collect();
+        assert!(rows.len() > 300, "{} rows", rows.len());
+        assert!(
+            rows.iter()
+                .all(|r| r.contains("/binding/admin` | created |")),
+            "only privilege-increasing rows are shown"
+        );
+        let shown = rows.len();
+        assert!(md.contains(&format!(
+            "{shown} of 3000 changes shown, riskiest first; not shown: {} privilege-increasing, 1500 low.",
+            1500 - shown
+        )));
+        assert!(!md.contains("<b>Low</b>") && !md.contains("**Low**"));
+        let head = &md[..md.find("<details>").unwrap()];
+        let tail = &md[md.find("> [!NOTE]").unwrap()..];
+        insta::assert_snapshot!(format!("{head}[… {shown} rows …]\n{tail}"));
+    }
 }

@@ -102,3 +102,45 @@ pub fn progress(len: u64, message: &'static str) -> Option<indicatif::ProgressBa
         .with_message(message);
     Some(bar)
 }
+
+/// Plans for the rendering tests, built by the engine from a configuration and an
+/// observed state, as `nhi plan` builds them.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use nhi_provider_sdk::ObservedState;
+
+    use crate::config::Config;
+    use crate::plan::PlanFile;
+
+    pub(crate) fn plan(config: &Config, observed: &ObservedState) -> PlanFile {
+        let scopes = [crate::diff::Scope {
+            block: &config.providers[0],
+            observed,
+            key_slots: None,
+            retire: None,
+        }];
+        let now: jiff::Timestamp = "2026-11-22T12:00:00Z".parse().unwrap();
+        let diff = crate::diff::diff(config, &scopes, now);
+        let reads = [crate::plan::ScopeRead {
+            block: &config.providers[0],
+            scope: "estate file `estate.json`".into(),
+            observed,
+            observed_digest: None,
+        }];
+        let options = crate::plan::BuildOptions {
+            author: "alice".into(),
+            now,
+            valid_for: jiff::SignedDuration::from_hours(24),
+        };
+        PlanFile::new(crate::plan::build(config, &reads, diff, &options))
+    }
+
+    /// The quickstart example: deletes, an update, creates and a rotation.
+    pub(crate) fn quickstart() -> PlanFile {
+        let yaml = include_str!("../../examples/quickstart/nhi.yaml");
+        let config = crate::config::parse(std::path::Path::new("nhi.yaml"), yaml).unwrap();
+        let observed: ObservedState =
+            serde_json::from_str(include_str!("../../examples/quickstart/estate.json")).unwrap();
+        plan(&config, &observed)
+    }
+}

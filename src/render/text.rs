@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::diff::{Action, Change};
-use crate::plan::{PlanBody, Summary};
+use crate::plan::PlanBody;
 
 use super::view::{self, Row};
 
@@ -41,10 +41,16 @@ impl Painter {
     }
 }
 
-/// `Plan: 3 to create, 1 to update, 1 to rotate, 1 to delete.`
-pub fn summary_line(summary: &Summary) -> String {
+/// `Plan: 3 to create, 1 to update, 1 to rotate, 1 to delete.`, or what was found
+/// when there is nothing to apply: a match only when nothing is unmanaged either.
+pub fn summary_line(body: &PlanBody) -> String {
+    let summary = &body.summary;
     if summary.total() == 0 {
-        return "No changes. Live state matches the configuration.".to_owned();
+        return match body.unmanaged.len() {
+            0 => "No changes. Live state matches the configuration.".to_owned(),
+            1 => "No changes to apply. 1 unmanaged identity in scope is reported, not deleted (`prune` is off).".to_owned(),
+            n => format!("No changes to apply. {n} unmanaged identities in scope are reported, not deleted (`prune` is off)."),
+        };
     }
     let mut parts = vec![
         format!("{} to create", summary.create),
@@ -92,8 +98,9 @@ pub fn plan(body: &PlanBody, p: Painter) -> String {
             }
         );
     }
-    let _ = writeln!(out, "{}", p.bold(&summary_line(&body.summary)));
-    if !body.unmanaged.is_empty() {
+    let _ = writeln!(out, "{}", p.bold(&summary_line(body)));
+    // Without changes the summary line has already said it.
+    if body.has_changes() && !body.unmanaged.is_empty() {
         let _ = writeln!(
             out,
             "Drift: {} unmanaged identit{} in scope.",
@@ -121,10 +128,12 @@ pub(crate) fn change_block(out: &mut String, change: &Change, p: Painter) {
     if let Some(detail) = &change.detail {
         let _ = writeln!(out, "    # {detail}");
     }
+    // Padded outside the paint: escape codes would otherwise count toward the width.
     let symbol = change.action.symbol();
     let _ = writeln!(
         out,
-        "{:>3} {kind} {} {{",
+        "{}{} {kind} {} {{",
+        " ".repeat(3usize.saturating_sub(symbol.len())),
         p.action(change.action, symbol),
         serde_json::to_string(&name).unwrap_or_default()
     );
@@ -199,5 +208,83 @@ fn value_line(out: &mut String, sym: &str, name: &str, value: &str, p: Painter) 
     let pad = " ".repeat(name.len() + 11);
     for line in lines {
         let _ = writeln!(out, "{pad}{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Painter;
+
+    fn visible(text: &str) -> String {
+        text.replace('\x1b', "<ESC>")
+    }
+
+    /// Strips SGR escapes, leaving what a terminal shows.
+    fn shown(line: &str) -> String {
+        let mut out = String::new();
+        let mut rest = line;
+        while let Some(at) = rest.find('\x1b') {
+            out.push_str(&rest[..at]);
+            rest = rest[at..].split_once('m').map_or("", |(_, after)| after);
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// Regression: "Live state matches the configuration" was printed beside
+    /// "Drift: 1 unmanaged identity".
+    #[test]
+    fn no_changes_with_unmanaged_identities_says_what_was_found() {
+        let yaml = "version: 1\nproviders:\n  - name: demo\n    type: local\n    settings: {state: estate.json}\nidentities:\n  - name: a\n    provider: demo\n    owner: o@example.com\n    bindings:\n      - role: viewer\n        resource: '*'\n";
+        let config = crate::config::parse(std::path::Path::new("nhi.yaml"), yaml).unwrap();
+        let live = |name: &str| serde_json::json!({"name": name, "kind": "service_account", "owner": "o@example.com", "bindings": [{"role": "viewer", "resource": "*"}]});
+        let observed = serde_json::from_value(serde_json::json!({
+            "identities": [live("a"), live("stray-1"), live("stray-2")]
+        }))
+        .unwrap();
+        let file = super::super::fixture::plan(&config, &observed);
+        assert!(!file.body.has_changes());
+        let text = super::plan(&file.body, Painter::PLAIN);
+        assert!(!text.contains("matches"), "{text}");
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn coloured_plan_snapshot() {
+        let file = super::super::fixture::quickstart();
+        let text = super::plan(&file.body, Painter { color: true });
+        insta::assert_snapshot!(visible(&text));
+    }
+
+    /// Regression: the action symbol was padded after painting, so its escape
+    /// codes counted toward the width and coloured lines were misaligned.
+    #[test]
+    fn coloured_action_lines_align_as_plain_ones() {
+        let file = super::super::fixture::quickstart();
+        let coloured = super::plan(&file.body, Painter { color: true });
+        let plain = super::plan(&file.body, Painter::PLAIN);
+        let shown: Vec<String> = coloured.lines().map(shown).collect();
+        assert_eq!(shown, plain.lines().collect::<Vec<_>>());
+        // `  # <address> will be …` and `-/+ <kind> "<name>" {`: both at column 4.
+        let mut symbols = std::collections::BTreeSet::new();
+        let mut columns = std::collections::BTreeSet::new();
+        for line in &shown {
+            if let Some(address) = line.strip_prefix("  # ") {
+                if address.contains(" will be ") {
+                    columns.insert(line.len() - address.len());
+                }
+            } else if line.ends_with(" {")
+                && !line.starts_with("    ")
+                && let Some((symbol, object)) = line.trim_start().split_once(' ')
+                && ["identity ", "key ", "binding "]
+                    .iter()
+                    .any(|k| object.starts_with(k))
+            {
+                symbols.insert(symbol.to_owned());
+                columns.insert(line.len() - object.len());
+            }
+        }
+        assert!(symbols.len() >= 4, "several action symbols: {symbols:?}");
+        assert_eq!(columns, [4].into(), "one column for addresses and objects");
     }
 }

@@ -202,7 +202,7 @@ pub fn plan(path: &Path, file: &PlanFile, standing: &Standing) -> String {
         "  created {} by `{}`, expires {}",
         file.body.created_at, file.body.author, file.body.expires_at
     );
-    let _ = writeln!(out, "  {}", super::text::summary_line(&file.body.summary));
+    let _ = writeln!(out, "  {}", super::text::summary_line(&file.body));
     match &standing.author {
         Some(a) => {
             let _ = writeln!(

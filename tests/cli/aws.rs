@@ -93,10 +93,10 @@ fn aws_estate_from_nothing_converges_and_corrects_drift() {
     ok(&drift);
     let found = changes(&drift.stdout);
     assert_eq!(found.len(), 4, "{}", drift.stdout);
-    assert!(found.iter().any(|c| c.starts_with("aws.prod/identity/ci-deployer/binding/arn:aws:iam::aws:policy/IAMFullAccess will be deleted (drift")), "{found:?}");
+    assert!(found.iter().any(|c| c.starts_with("aws.prod/identity/ci-deployer/binding/arn:aws:iam::aws:policy/IAMFullAccess will be deleted (differs")), "{found:?}");
     assert!(
         found.iter().any(|c| c.starts_with(
-            "aws.prod/identity/ci-deployer/binding/inline:deploy will be updated in place (drift"
+            "aws.prod/identity/ci-deployer/binding/inline:deploy will be updated in place (differs"
         )),
         "{found:?}"
     );
@@ -104,7 +104,7 @@ fn aws_estate_from_nothing_converges_and_corrects_drift() {
         found
             .iter()
             .any(|c| c.starts_with("aws.prod/identity/ci-deployer/key/AKIA")
-                && c.contains("will be deleted (drift")),
+                && c.contains("will be deleted (differs")),
         "{found:?}"
     );
     assert!(found.iter().any(|c| c.starts_with("aws.prod/identity/app-runtime/binding/arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess will be created")), "{found:?}");
@@ -243,9 +243,16 @@ fn aws_example_walkthrough_runs() {
     }
     let stdout = crate::flow::walkthrough("aws");
     assert!(
-        stdout
-            .contains("binding/arn:aws:iam::aws:policy/AdministratorAccess will be deleted (drift"),
+        stdout.contains(
+            "binding/arn:aws:iam::aws:policy/AdministratorAccess will be deleted (differs"
+        ),
         "{stdout}"
     );
-    assert!(stdout.contains("No changes."), "{stdout}");
+    // The hand-made user stays unmanaged: no claim that live state matches.
+    assert!(
+        stdout.contains(
+            "No changes to apply. 1 unmanaged identity in scope is reported, not deleted (`prune` is off)."
+        ),
+        "{stdout}"
+    );
 }

@@ -181,8 +181,8 @@ fn gcp_project_from_nothing_converges_and_corrects_drift() {
     let found = changes(&drift.stdout);
     assert_eq!(found.len(), 3, "{}", drift.stdout);
     for want in [
-        "gcp.prod/identity/app-runtime will be updated in place (drift",
-        "gcp.prod/identity/ci-deployer/binding/roles/editor will be deleted (drift",
+        "gcp.prod/identity/app-runtime will be updated in place (differs",
+        "gcp.prod/identity/ci-deployer/binding/roles/editor will be deleted (differs",
         "gcp.prod/identity/ci-deployer/key/",
     ] {
         assert!(
@@ -462,7 +462,8 @@ fn gcp_example_walkthrough_runs() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("gcp.prod/identity/web-runtime/binding/roles/owner will be deleted (drift"),
+        stdout
+            .contains("gcp.prod/identity/web-runtime/binding/roles/owner will be deleted (differs"),
         "{stdout}"
     );
     assert!(stdout.contains("No changes."), "{stdout}");

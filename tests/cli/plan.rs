@@ -111,7 +111,12 @@ fn markdown_of_a_huge_plan_fits_a_comment() {
         "{} chars",
         run.stdout.chars().count()
     );
-    assert!(run.stdout.contains("truncated to fit a comment"));
+    assert!(
+        run.stdout.contains("Truncated to fit a comment: ")
+            && run.stdout.contains("To see all, run `nhi show big.plan`"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.starts_with("### nhi plan: 6000 to create"));
 }
 

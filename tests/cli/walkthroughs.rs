@@ -102,5 +102,12 @@ fn quickstart_walkthrough_script_runs() {
         stderr.contains("Apply complete: 12 changes applied"),
         "{stderr}"
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("No changes."));
+    // legacy-bot stays unmanaged: nothing to apply, but no claim that all matches.
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(
+            "No changes to apply. 1 unmanaged identity in scope is reported, not deleted (`prune` is off)."
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

@@ -148,15 +148,15 @@ fn table_of_single_drifts() {
         (
             "owner drift",
             |_, o| o.identity.owner = "someone@else".into(),
-            &["~ local.demo/identity/a (drift)"],
+            &["~ local.demo/identity/a (differs)"],
         ),
         (
             "kind drift replaces",
             |_, o| o.identity.kind = "user".into(),
             &[
-                "- local.demo/identity/a/binding/viewer (drift)",
-                "- local.demo/identity/a/key/primary (drift)",
-                "-/+ local.demo/identity/a (drift)",
+                "- local.demo/identity/a/binding/viewer (differs)",
+                "- local.demo/identity/a/key/primary (differs)",
+                "-/+ local.demo/identity/a (differs)",
                 "+ local.demo/identity/a/binding/viewer (new)",
                 "+ local.demo/identity/a/key/primary (new)",
             ],
@@ -170,7 +170,7 @@ fn table_of_single_drifts() {
                     policy: None,
                 });
             },
-            &["- local.demo/identity/a/binding/admin (drift)"],
+            &["- local.demo/identity/a/binding/admin (differs)"],
         ),
         (
             "missing binding",
@@ -183,7 +183,7 @@ fn table_of_single_drifts() {
                 d.bindings[0].policy = Some(serde_json::json!({"a": 1}).into());
                 o.bindings[0].policy = Some(serde_json::json!({"a": 2}).into());
             },
-            &["~ local.demo/identity/a/binding/viewer (drift)"],
+            &["~ local.demo/identity/a/binding/viewer (differs)"],
         ),
         (
             "policy key order is not drift",
@@ -196,7 +196,7 @@ fn table_of_single_drifts() {
         (
             "extra unnamed key",
             |_, o| o.keys.push(key(None, "STRAY", 3)),
-            &["- local.demo/identity/a/key/STRAY (drift)"],
+            &["- local.demo/identity/a/key/STRAY (differs)"],
         ),
         (
             "old key rotates",
@@ -211,7 +211,7 @@ fn table_of_single_drifts() {
         (
             "inactive key rotates",
             |_, o| o.keys[0].status = KeyStatus::Inactive,
-            &["+/- local.demo/identity/a/key/primary (drift)"],
+            &["+/- local.demo/identity/a/key/primary (differs)"],
         ),
         (
             "missing key",
@@ -221,7 +221,7 @@ fn table_of_single_drifts() {
         (
             "duplicate key name",
             |_, o| o.keys.push(key(Some("primary"), "DUP", 5)),
-            &["- local.demo/identity/a/key/primary#DUP (drift)"],
+            &["- local.demo/identity/a/key/primary#DUP (differs)"],
         ),
         (
             "expired key",
@@ -401,11 +401,11 @@ fn fingerprints_agree_with_touched_for_every_change() {
     assert_eq!(
         summary(&got),
         [
-            "- local.demo/identity/a/binding/extra@r (drift)",
-            "- local.demo/identity/a/key/STRAY (drift)",
-            "- local.demo/identity/a/key/primary#OLDER (drift)",
-            "~ local.demo/identity/a (drift)",
-            "~ local.demo/identity/a/binding/viewer (drift)",
+            "- local.demo/identity/a/binding/extra@r (differs)",
+            "- local.demo/identity/a/key/STRAY (differs)",
+            "- local.demo/identity/a/key/primary#OLDER (differs)",
+            "~ local.demo/identity/a (differs)",
+            "~ local.demo/identity/a/binding/viewer (differs)",
             "+/- local.demo/identity/a/key/primary (rotation due)",
         ]
     );
