@@ -197,7 +197,7 @@ fn validate_warns_about_each_expired_object_by_the_real_clock() {
             "warning: key `local.demo/identity/ci/key/legacy` expired on 2021-06-30",
         ]
     );
-    assert!(run.stderr.contains("is valid"), "{}", run.stderr);
+    assert!(run.stdout.contains("is valid"), "{}", run.stdout);
 }
 
 /// One whole file per error class: the code, and the `file:line:col` it points at.
