@@ -91,15 +91,10 @@ pub(crate) fn run(global: &Global, args: &ApplyArgs) -> miette::Result<Outcome> 
     }
     let applied = super::runtime()?.block_on(crate::apply::apply(&file, &options));
     if global.verbose {
-        let laps: Vec<String> = progress
-            .phases()
-            .iter()
-            .map(|(name, took)| format!("{name} {:.3} s", took.as_secs_f64()))
-            .collect();
-        crate::render::note(&format!(
-            "apply took {:.3} s ({})",
-            started.elapsed().as_secs_f64(),
-            laps.join(", ")
+        crate::render::note(&crate::render::timings(
+            "apply took",
+            started.elapsed(),
+            &progress.phases(),
         ));
     }
     match applied? {

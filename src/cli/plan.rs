@@ -119,15 +119,10 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         }
     }
     if global.verbose {
-        let laps: Vec<String> = planned
-            .phases
-            .iter()
-            .map(|(name, took)| format!("{name} {:.3} s", took.as_secs_f64()))
-            .collect();
-        crate::render::note(&format!(
-            "planned in {:.3} s ({})",
-            started.elapsed().as_secs_f64(),
-            laps.join(", ")
+        crate::render::note(&crate::render::timings(
+            "planned in",
+            started.elapsed(),
+            &planned.phases,
         ));
     }
     let changes = planned.file.body.has_changes();

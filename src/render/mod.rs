@@ -103,6 +103,19 @@ pub fn progress(len: u64, message: &'static str) -> Option<indicatif::ProgressBa
     Some(bar)
 }
 
+/// `<what> 1.234 s (phase 0.100 s, …)`: the whole and each phase, for `-v`.
+pub fn timings(
+    what: &str,
+    total: std::time::Duration,
+    phases: &[(&str, std::time::Duration)],
+) -> String {
+    let laps: Vec<String> = phases
+        .iter()
+        .map(|(name, took)| format!("{name} {:.3} s", took.as_secs_f64()))
+        .collect();
+    format!("{what} {:.3} s ({})", total.as_secs_f64(), laps.join(", "))
+}
+
 /// Plans for the rendering tests, built by the engine from a configuration and an
 /// observed state, as `nhi plan` builds them.
 #[cfg(test)]
