@@ -74,7 +74,12 @@ impl Config {
     /// in declaration order; a key under an expired identity is listed too.
     pub fn expired(&self, today: jiff::civil::Date) -> Vec<Expired> {
         let mut out = Vec::new();
+        let past = |d: &Option<jiff::civil::Date>| d.is_some_and(|d| d < today);
         for desired in &self.identities {
+            // Most identities have nothing expired: their address is not built.
+            if !past(&desired.expires) && !desired.keys.iter().any(|k| past(&k.expires)) {
+                continue;
+            }
             let Some(block) = self.providers.iter().find(|b| b.name == desired.provider) else {
                 continue;
             };
