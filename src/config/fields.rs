@@ -45,17 +45,23 @@ pub(super) fn unknown_fields(source: &Source<'_>, text: &str) -> Vec<Problem> {
         .collect()
 }
 
+/// What to write instead of `field` where `expected` are the fields: the closest
+/// one, or all of them. The typed parse's first unknown field says the same.
+pub(super) fn unknown_field_help(field: &str, expected: &[&str]) -> String {
+    match did_you_mean(field, expected.iter().copied()) {
+        Some(close) => format!("did you mean {}?", quote(close)),
+        None => format!("fields here: {}", list(expected.iter().copied())),
+    }
+}
+
 /// The problem for `field`, unknown at `location`, where `expected` are the fields.
-pub(super) fn unknown_field(
+fn unknown_field(
     source: &Source<'_>,
     location: &Location,
     field: &str,
     expected: &[&str],
 ) -> Problem {
-    let help = match did_you_mean(field, expected.iter().copied()) {
-        Some(close) => format!("did you mean {}?", quote(close)),
-        None => format!("fields here: {}", list(expected.iter().copied())),
-    };
+    let help = unknown_field_help(field, expected);
     source
         .problem(
             ProblemKind::UnknownField,

@@ -4,9 +4,7 @@
 use serde_saphyr::budget::BudgetBreach;
 use serde_saphyr::{Budget, Error, Location, MessageFormatter as _, Options};
 
-use super::error::{
-    MAX_FILE_BYTES, Problem, ProblemKind, Source, did_you_mean, list, lowercase_first, quote,
-};
+use super::error::{MAX_FILE_BYTES, Problem, ProblemKind, Source, list, lowercase_first, quote};
 use super::raw::RawConfig;
 
 /// Deepest nesting accepted; configurations need about ten levels, inline policies a
@@ -127,18 +125,12 @@ fn describe(source: &Source<'_>, err: &Error) -> (ProblemKind, String, String, S
     match err {
         Error::SerdeUnknownField {
             field, expected, ..
-        } => {
-            let help = match did_you_mean(field, expected.iter().copied()) {
-                Some(close) => format!("did you mean {}?", quote(close)),
-                None => format!("fields here: {}", list(expected.iter().copied())),
-            };
-            (
-                ProblemKind::UnknownField,
-                format!("unknown field {}", quote(field)),
-                "not a field here".into(),
-                help,
-            )
-        }
+        } => (
+            ProblemKind::UnknownField,
+            format!("unknown field {}", quote(field)),
+            "not a field here".into(),
+            super::fields::unknown_field_help(field, expected),
+        ),
         Error::SerdeMissingField { field, .. } => (
             ProblemKind::MissingField,
             format!("missing field {}", quote(field)),
