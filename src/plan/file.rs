@@ -62,12 +62,15 @@ impl Sealed<PlanBody> {
                 source,
             }
         })?;
-        if crate::receipt::is_receipt(&bytes) {
-            return Err(PlanError::IsAReceipt {
-                path: path.display().to_string(),
-            });
+        // Only bytes that are no plan are looked at again, as a receipt.
+        match Self::decode(&bytes) {
+            Err(PlanError::NotAPlan { .. }) if crate::receipt::is_receipt(&bytes) => {
+                Err(PlanError::IsAReceipt {
+                    path: path.display().to_string(),
+                })
+            }
+            decoded => decoded,
         }
-        Self::decode(&bytes)
     }
 
     /// Writes the plan atomically: a temporary file beside the target, then rename.
