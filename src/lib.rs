@@ -12,8 +12,9 @@
 //! - [`sealed`] is the one envelope of plan and receipt files (exact body bytes,
 //!   digest, signatures); [`receipt`] is the record of an apply;
 //! - [`trust`] signs and verifies plans and receipts, and judges approvals;
-//! - [`apply`] verifies, locks, re-reads, refuses stale plans, executes and writes
-//!   receipts;
+//! - [`apply`] verifies, locks, re-reads, refuses stale plans, executes (journalled)
+//!   and writes receipts; [`sink`] confines file sinks and checks them at
+//!   validate, plan and apply;
 //! - [`events`] carry progress out of long operations; [`clock`] is the time;
 //! - `render` is the only place that writes to stdout or stderr, and `cli` maps
 //!   each subcommand onto the operations above.
@@ -30,6 +31,7 @@ pub mod refresh;
 pub mod registry;
 pub mod render;
 pub mod sealed;
+pub mod sink;
 pub mod trust;
 
 /// Checks that `schemas/<name>` holds `schema` as generated from the types;

@@ -56,6 +56,8 @@ pub struct ReceiptBody {
 pub enum Outcome {
     Succeeded,
     Failed,
+    /// Stopped by SIGINT or SIGTERM between two changes.
+    Interrupted,
 }
 
 /// What became of one planned change.

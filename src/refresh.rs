@@ -66,6 +66,9 @@ pub struct Refreshed {
     pub block: ProviderBlock,
     pub provider: Box<dyn Provider>,
     pub scope: String,
+    /// Files the provider keeps for this block on this machine (see
+    /// `DescribeResponse::files`).
+    pub files: Vec<std::path::PathBuf>,
     pub observed: ObservedState,
     pub api_calls: u64,
 }
@@ -106,11 +109,10 @@ pub fn connect(
 pub async fn describe(
     block: &ProviderBlock,
     provider: &dyn Provider,
-) -> Result<String, RefreshError> {
+) -> Result<nhi_provider_sdk::DescribeResponse, RefreshError> {
     provider
         .describe()
         .await
-        .map(|d| d.scope)
         .map_err(|source| RefreshError::Read {
             provider: block.name.clone(),
             source,
@@ -208,12 +210,13 @@ pub async fn refresh_blocks(
         events.event(Event::ReadStarted { provider: &label });
         let read = async {
             let provider = connect(registry, dir, block)?;
-            let scope = describe(block, provider.as_ref()).await?;
+            let described = describe(block, provider.as_ref()).await?;
             let (observed, api_calls) = read(block, provider.as_ref()).await?;
             Ok::<_, RefreshError>(Refreshed {
                 block: block.clone(),
                 provider,
-                scope,
+                scope: described.scope,
+                files: described.files,
                 observed,
                 api_calls,
             })

@@ -155,10 +155,16 @@ impl<B: SealedBody> Sealed<B> {
         })
     }
 
-    /// Writes the envelope atomically: a temporary file beside the target, then
-    /// rename.
+    /// Writes the envelope atomically: an unpredictable, exclusive temporary
+    /// file beside the target, then rename.
     pub fn store(&self, path: &Path) -> std::io::Result<()> {
         write_atomic(path, &self.encode())
+    }
+
+    /// Writes the envelope atomically to a new file: fails if anything (a file, a
+    /// link) is at `path`, for evidence that is never overwritten.
+    pub fn store_new(&self, path: &Path) -> std::io::Result<()> {
+        nhi_provider_sdk::files::write_new(path, &self.encode(), 0o644)
     }
 }
 
@@ -271,26 +277,9 @@ fn decode_envelope(
     Ok(envelope)
 }
 
-/// Writes bytes to a temporary file in the target's directory, syncs, and renames
-/// it over the target, so readers see the old file or the new one, never a part.
+/// Writes bytes to an unpredictable, exclusive temporary file in the target's
+/// directory, syncs, and renames it over the target, so readers see the old file
+/// or the new one, never a part, and a link planted beside it is never followed.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map_or_else(|| "plan".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    nhi_provider_sdk::files::write_replacing(path, bytes, 0o644)
 }

@@ -28,12 +28,38 @@ pub enum ApplyError {
     )]
     ConfigMissing { path: String },
 
-    #[error("secret sink `{path}` already exists; nhi never overwrites key material")]
+    #[error("{} cannot receive the secret the plan mints:\n{}", if problems.len() == 1 { "a secret sink".to_owned() } else { format!("{} secret sinks", problems.len()) }, problems.iter().map(|p| format!("  `{}`: {}", p.address, p.detail)).collect::<Vec<_>>().join("\n"))]
     #[diagnostic(
-        code(nhi::apply::sink_exists),
-        help("move the old file away (after its key is retired), then apply again")
+        code(nhi::apply::sink),
+        help(
+            "nothing was changed; fix each sink (or plan again if it changed since planning), then apply"
+        )
     )]
-    SinkExists { path: String },
+    Sinks {
+        problems: Vec<crate::sink::SinkProblem>,
+    },
+
+    #[error("apply was interrupted after {done} of {total} changes")]
+    #[diagnostic(
+        code(nhi::apply::interrupted),
+        help(
+            "the changes applied so far are recorded in the receipt `{receipt}`; run `nhi plan` to see exactly what remains"
+        )
+    )]
+    Interrupted {
+        done: usize,
+        total: usize,
+        receipt: String,
+    },
+
+    #[error("cannot start the apply journal `{path}`: {detail}")]
+    #[diagnostic(
+        code(nhi::apply::journal),
+        help(
+            "nothing was changed; a journal left by an earlier apply that did not finish is evidence: keep it, and name another receipt with `--receipt`"
+        )
+    )]
+    Journal { path: String, detail: String },
 
     #[error("the plan sends key material for `{address}` to a sink its provider refuses: {detail}")]
     #[diagnostic(

@@ -1,16 +1,20 @@
 //! Apply: verify the plan and its approvals, check the configuration, lock every
-//! scope, re-read live state and refuse a stale plan, execute the changes in
-//! order, deliver key material to its sinks, and write a receipt. Every check
-//! runs before the first change; a refusal changes nothing.
+//! scope, re-read live state and refuse a stale plan, check every sink, execute
+//! the changes in order (journalled), deliver key material to its sinks, and
+//! write a receipt. Every check runs before the first change; a refusal changes
+//! nothing. Paths resolve against the configuration directory the plan records.
 
 mod error;
+mod execute;
+pub mod journal;
 mod sink;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use nhi_provider_sdk::{Address, ApplyRequest, Digest, LockGuard, LockRequest, Provider};
+use nhi_provider_sdk::{Address, Digest, LockGuard, LockRequest, ObservedState, Provider};
 
 pub use error::ApplyError;
 pub use sink::StdoutWriter;
@@ -37,15 +41,20 @@ pub struct ApplyOptions<'a> {
     pub lock_timeout: Duration,
     /// Who applies, for the lock and the receipt.
     pub applier: String,
+    /// Where the receipt goes; never over an existing file. The journal goes
+    /// beside it (`journal::path_for`).
     pub receipt_path: PathBuf,
     /// Signs the receipt when given.
     pub receipt_signer: Option<&'a Signer>,
-    /// Directory relative paths in provider settings resolve against.
-    pub base_dir: PathBuf,
+    /// The plan file applied, which no sink may overwrite.
+    pub plan_path: Option<PathBuf>,
     /// The provider types the plan's scopes may name.
     pub registry: &'a Registry,
     /// Progress: each change as it starts and ends, and warnings.
     pub events: &'a dyn Events,
+    /// Set (on SIGINT or SIGTERM) to stop before the next change; the receipt
+    /// then says the apply was interrupted.
+    pub stop: Option<&'a AtomicBool>,
 }
 
 /// What apply did.
@@ -65,6 +74,8 @@ pub enum Refusal {
     Apply(#[from] ApplyError),
 }
 
+type Connected<'a> = Vec<(&'a ScopeRecord, ProviderBlock, Box<dyn Provider>)>;
+
 /// Steps 3–10 of apply; the plan file was already parsed and its digest checked.
 pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applied, Refusal> {
     let body = &file.body;
@@ -80,29 +91,41 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     if let Some(failure) = failure {
         return Err(failure.into());
     }
+    // Everything relative resolves against the directory the plan was made in,
+    // wherever apply runs from.
+    let base = PathBuf::from(&body.config.dir);
     // 6: the configuration the plan came from.
     if options.check_config {
-        check_config(&body.config.path, body.config.digest)?;
+        check_config(&base, &body.config.path, body.config.digest)?;
     }
     let phase = |name| options.events.event(Event::PhaseFinished { name });
     phase("verify");
     // 7: connect and lock every scope, in plan order.
-    let mut providers: Vec<(&ScopeRecord, ProviderBlock, Box<dyn Provider>)> = Vec::new();
+    let mut providers: Connected<'_> = Vec::new();
+    let mut protected = crate::sink::Protected::default();
+    protected.add("receipt", &options.receipt_path);
+    protected.add("apply journal", &journal::path_for(&options.receipt_path));
+    if let Some(plan) = &options.plan_path {
+        protected.add("plan file", plan);
+    }
     for scope in &body.scopes {
         let block = block_of(scope);
-        let provider = crate::refresh::connect(options.registry, &options.base_dir, &block)
-            .map_err(ApplyError::from)?;
+        let provider =
+            crate::refresh::connect(options.registry, &base, &block).map_err(ApplyError::from)?;
         // What reviewers read about a scope must be what these settings reach.
         let actual = crate::refresh::describe(&block, provider.as_ref())
             .await
             .map_err(ApplyError::from)?;
-        if actual != scope.scope {
+        if actual.scope != scope.scope {
             return Err(ApplyError::ScopeMismatch {
                 scope: scope.provider.clone(),
                 planned: scope.scope.clone(),
-                actual,
+                actual: actual.scope,
             }
             .into());
+        }
+        for file in &actual.files {
+            protected.add(format!("file of scope `{}`", block.name), file);
         }
         providers.push((scope, block, provider));
     }
@@ -124,7 +147,7 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     }
     phase("lock");
     // 8: re-read and compare every touched object.
-    let before = observe(&providers, &body.touched).await?;
+    let (before, states) = observe(&providers, &body.touched).await?;
     let stale = stale_objects(&body.touched, &before);
     if !stale.is_empty() {
         return Err(ApplyError::Stale { objects: stale }.into());
@@ -135,12 +158,26 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     }
     // Sinks are checked before the first change, so no key is minted whose secret
     // has nowhere to go.
+    let scopes: Vec<(&str, &ObservedState)> = states.iter().map(|(p, s)| (p.as_str(), s)).collect();
+    let retiring = crate::sink::Retiring::new(&scopes, &body.changes);
     sink::preflight(
         &body.changes,
         options.stdout_secrets.is_some(),
         options.registry,
+        (&base, &retiring, &protected),
     )?;
-    // 9: execute in order; stop at the first failure.
+    let journal_path = journal::path_for(&options.receipt_path);
+    let mut journal = journal::Journal::create(
+        journal_path.clone(),
+        file.digest,
+        &options.applier,
+        body.changes.len(),
+    )
+    .map_err(|e| ApplyError::Journal {
+        path: journal_path.display().to_string(),
+        detail: e.to_string(),
+    })?;
+    // 9: execute in order; stop at the first failure, or when asked to stop.
     let started_at = crate::clock::system_now();
     options.events.event(Event::ApplyStarted {
         total: body.changes.len(),
@@ -157,7 +194,12 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         })
         .collect();
     let mut failed = None;
+    let mut interrupted = None;
     for (index, change) in body.changes.iter().enumerate() {
+        if options.stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+            interrupted = Some(index);
+            break;
+        }
         options.events.event(Event::ChangeStarted {
             index,
             address: &change.address,
@@ -168,27 +210,25 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
             .find(|(s, _, _)| s.provider == change.address.provider_prefix())
             .expect("invariant: checked plans only address their own scopes")
             .2;
-        let request = ApplyRequest {
-            operation: change.operation.clone(),
-            sink: change.sink.clone(),
+        let _ = journal.step(index, &change.address, "started", None, None);
+        let cx = execute::Context {
+            provider: provider.as_ref(),
+            base: &base,
+            retiring: &retiring,
+            options,
         };
-        let result = provider.apply(request).await;
+        let result = execute::execute(&cx, &mut journal, index, change).await;
         let outcome = &mut outcomes[index];
         match result {
-            Ok(response) => {
+            Ok(new_key_id) => {
                 outcome.status = Status::Completed;
-                outcome.new_key_id = response
-                    .new_key_id
-                    .clone()
-                    .or_else(|| response.secret.as_ref().map(|s| s.key_id.clone()));
-                if let Some(Err(e)) = deliver_local(change, response.secret, options) {
-                    outcome.status = Status::Failed;
-                    outcome.error = Some(e);
-                }
+                outcome.new_key_id = new_key_id;
+                let _ = journal.step(index, &change.address, "completed", None, None);
             }
             Err(e) => {
+                let _ = journal.step(index, &change.address, "failed", None, Some(&e));
                 outcome.status = Status::Failed;
-                outcome.error = Some(e.to_string());
+                outcome.error = Some(e);
             }
         }
         let ok = outcome.status != Status::Failed;
@@ -206,7 +246,10 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     options.events.event(Event::ApplyFinished);
     phase("apply");
     // 10: the receipt, with what the touched objects look like now.
-    let after = observe(&providers, &body.touched).await.unwrap_or_default();
+    let after = observe(&providers, &body.touched)
+        .await
+        .map(|(after, _)| after)
+        .unwrap_or_default();
     drop(guards);
     let observed_after = body
         .touched
@@ -225,6 +268,8 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         finished_at: crate::clock::system_now(),
         outcome: if failed.is_some() {
             Outcome::Failed
+        } else if interrupted.is_some() {
+            Outcome::Interrupted
         } else {
             Outcome::Succeeded
         },
@@ -250,16 +295,26 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         receipt.signatures.push(record);
     }
     receipt
-        .store(&options.receipt_path)
+        .store_new(&options.receipt_path)
         .map_err(|e| receipt_error(e.to_string()))?;
+    journal.finish();
     phase("receipt");
+    let receipt_shown = options.receipt_path.display().to_string();
     if let Some((index, detail)) = failed {
         return Err(ApplyError::ChangeFailed {
             index: index + 1,
             total: body.changes.len(),
             address: body.changes[index].address.to_string(),
             detail,
-            receipt: options.receipt_path.display().to_string(),
+            receipt: receipt_shown,
+        }
+        .into());
+    }
+    if let Some(done) = interrupted {
+        return Err(ApplyError::Interrupted {
+            done,
+            total: body.changes.len(),
+            receipt: receipt_shown,
         }
         .into());
     }
@@ -269,34 +324,10 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     })
 }
 
-/// Delivers key material the provider handed back to the change's local sink.
-/// `None` when the change has no local sink (nothing minted, or the provider
-/// delivered it to its own sink).
-fn deliver_local(
-    change: &crate::diff::Change,
-    secret: Option<nhi_provider_sdk::SecretMaterial>,
-    options: &ApplyOptions<'_>,
-) -> Option<Result<(), String>> {
-    let sink = change.sink.as_ref().filter(|s| s.is_local())?;
-    let Some(secret) = secret else {
-        return Some(Err(
-            "the provider created a key but returned no key material for the sink".to_owned(),
-        ));
-    };
-    let delivered = sink::deliver(
-        sink,
-        &change.address,
-        &secret,
-        options.stdout_secrets,
-        options.events,
-    );
-    Some(delivered.map_err(|e| {
-        format!("key `{}` was created but its secret could not be delivered ({e}); the secret is lost: delete the key", secret.key_id)
-    }))
-}
-
-fn check_config(path: &str, planned: Digest) -> Result<(), ApplyError> {
-    let bytes = std::fs::read(Path::new(path)).map_err(|_| ApplyError::ConfigMissing {
+/// The configuration the plan names, read from the directory the plan records.
+fn check_config(base: &Path, path: &str, planned: Digest) -> Result<(), ApplyError> {
+    let name = Path::new(path).file_name().unwrap_or_default();
+    let bytes = std::fs::read(base.join(name)).map_err(|_| ApplyError::ConfigMissing {
         path: path.to_owned(),
     })?;
     let actual = Digest::of(&bytes);
@@ -324,12 +355,14 @@ fn block_of(scope: &ScopeRecord) -> ProviderBlock {
     }
 }
 
-/// Current fingerprints of the touched objects (absent objects are missing from the map).
+/// Current fingerprints of the touched objects (absent objects are missing from
+/// the map), and the live state of each scope read, by provider prefix.
 async fn observe(
-    providers: &[(&ScopeRecord, ProviderBlock, Box<dyn Provider>)],
+    providers: &Connected<'_>,
     touched: &[Touched],
-) -> Result<HashMap<Address, Digest>, ApplyError> {
+) -> Result<(HashMap<Address, Digest>, Vec<(String, ObservedState)>), ApplyError> {
     let mut out = HashMap::new();
+    let mut states = Vec::new();
     for (scope, block, provider) in providers {
         let names: HashSet<&str> = touched
             .iter()
@@ -342,8 +375,9 @@ async fn observe(
         let (state, _) = crate::refresh::read(block, provider.as_ref()).await?;
         let prefix = Address::raw(&scope.provider);
         out.extend(crate::diff::fingerprints(&prefix, &state, &names));
+        states.push((scope.provider.clone(), state));
     }
-    Ok(out)
+    Ok((out, states))
 }
 
 fn stale_objects(touched: &[Touched], now: &HashMap<Address, Digest>) -> Vec<String> {

@@ -1,28 +1,31 @@
-//! Secret sinks: where new key material goes, and nowhere else. A file sink is a
-//! new file created with mode 0600 that is never overwritten.
+//! Secret sinks at apply: every sink checked before the first change, and new
+//! key material delivered to its sink and nowhere else. File sinks are the
+//! engine's `crate::sink`: confined, never following links, replaced only when
+//! they hold a retired key's secret.
 
-use std::io::Write as _;
 use std::path::Path;
 
 use nhi_provider_sdk::{Address, SecretMaterial, Sink};
-use zeroize::Zeroizing;
 
 use super::ApplyError;
 use crate::diff::Change;
 use crate::events::{Event, Events};
 use crate::registry::Registry;
+use crate::sink::{Protected, Retiring};
 
 /// Writes key material bound for `sink: stdout`. The engine writes to no stream
 /// itself: the CLI passes its standard output, and only when the applier allowed it.
 pub type StdoutWriter<'a> = &'a (dyn Fn(&str) -> std::io::Result<()> + Sync);
 
-/// Checks every sink before anything changes: file sinks must not exist yet,
-/// standard output only when allowed, and a provider's sink only one its scope's
-/// provider type delivers, with settings it accepts (a plan is hostile input).
+/// Checks every sink before anything changes: file sinks must be usable (see
+/// `crate::sink::check_plan`), standard output only when allowed, and a
+/// provider's sink only one its scope's provider type delivers, with settings it
+/// accepts (a plan is hostile input).
 pub fn preflight(
     changes: &[Change],
     allow_stdout: bool,
     registry: &Registry,
+    files: (&Path, &Retiring<'_>, &Protected),
 ) -> Result<(), ApplyError> {
     for change in changes {
         match &change.sink {
@@ -45,9 +48,6 @@ pub fn preflight(
                     detail,
                 })?;
             }
-            Some(Sink::File(path)) if Path::new(path).exists() => {
-                return Err(ApplyError::SinkExists { path: path.clone() });
-            }
             Some(Sink::Stdout) if !allow_stdout => {
                 return Err(ApplyError::StdoutSink {
                     address: change.address.to_string(),
@@ -56,26 +56,30 @@ pub fn preflight(
             _ => {}
         }
     }
-    Ok(())
+    let (base, retiring, protected) = files;
+    let problems = crate::sink::check_plan(base, changes, retiring, protected);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ApplyError::Sinks { problems })
+    }
 }
 
-/// Delivers new key material to its sink.
+/// Delivers new key material to its local sink: a file beneath `base`, or
+/// standard output.
 pub fn deliver(
-    sink: &Sink,
-    address: &Address,
+    change: &Change,
     secret: &SecretMaterial,
+    base: &Path,
+    retiring: &Retiring<'_>,
     stdout: Option<StdoutWriter<'_>>,
     events: &dyn Events,
 ) -> Result<(), String> {
-    let document = Zeroizing::new(format!(
-        "{{\"address\":{},\"key_id\":{},\"secret\":{}}}\n",
-        json_string(address.as_str()),
-        json_string(&secret.key_id),
-        json_string(&secret.secret)
-    ));
-    match sink {
-        Sink::File(path) => write_new_private(Path::new(path), document.as_bytes()),
-        Sink::Stdout => {
+    let address: &Address = &change.address;
+    let document = crate::sink::document(address, secret);
+    match &change.sink {
+        Some(Sink::File(path)) => write_file(base, path, change, retiring, document.as_bytes()),
+        Some(Sink::Stdout) => {
             let Some(stdout) = stdout else {
                 return Err("standard output was not allowed for key material".to_owned());
             };
@@ -84,45 +88,32 @@ pub fn deliver(
             )));
             stdout(&document).map_err(|e| e.to_string())
         }
-        Sink::Provider { .. } => Err("this sink is delivered by its provider".to_owned()),
+        _ => Err("this sink is delivered by its provider".to_owned()),
     }
-}
-
-fn json_string(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_default()
 }
 
 #[cfg(unix)]
-fn write_new_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(parent)
-            .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| format!("cannot create `{}`: {e}", path.display()))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+fn write_file(
+    base: &Path,
+    path: &str,
+    change: &Change,
+    retiring: &Retiring<'_>,
+    bytes: &[u8],
+) -> Result<(), String> {
+    crate::sink::write(base, path, bytes, &|found| {
+        crate::sink::replaceable(path, change, retiring, found)
+    })
 }
 
 #[cfg(not(unix))]
-fn write_new_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| format!("cannot create `{}`: {e}", path.display()))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+fn write_file(
+    _base: &Path,
+    _path: &str,
+    _change: &Change,
+    _retiring: &Retiring<'_>,
+    _bytes: &[u8],
+) -> Result<(), String> {
+    Err("file sinks need a Unix system".to_owned())
 }
 
 #[cfg(test)]
@@ -163,8 +154,14 @@ mod tests {
     #[test]
     fn a_plan_naming_a_sink_its_provider_does_not_deliver_is_refused_before_any_change() {
         let registry = Registry::builtin();
+        let none = crate::sink::Retiring::new(&[], &[]);
+        let files = (
+            std::path::Path::new("."),
+            &none,
+            &crate::sink::Protected::default(),
+        );
         let ok = minting("aws", provider_sink("aws_secrets_manager", "nhi/ci"));
-        assert!(super::preflight(&[ok], false, registry).is_ok());
+        assert!(super::preflight(&[ok], false, registry, files).is_ok());
         let cases = [
             (
                 minting("local", provider_sink("aws_secrets_manager", "nhi/ci")),
@@ -180,7 +177,7 @@ mod tests {
             ),
         ];
         for (change, want) in cases {
-            match super::preflight(&[change], false, registry) {
+            match super::preflight(&[change], false, registry, files) {
                 Err(ApplyError::SinkRefused { detail, .. }) => assert_eq!(detail, want),
                 other => panic!("{other:?}"),
             }

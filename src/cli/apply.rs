@@ -66,6 +66,7 @@ pub(crate) fn run(global: &Global, args: &ApplyArgs) -> miette::Result<Outcome> 
     let progress = crate::render::progress::Progress::default();
     let stdout = |text: &str| crate::render::stdout(text);
     let receipt_path = receipt_path(args)?;
+    let stop = stop_on_signals()?;
     let options = ApplyOptions {
         policy: &policy,
         signers: &signers,
@@ -80,9 +81,10 @@ pub(crate) fn run(global: &Global, args: &ApplyArgs) -> miette::Result<Outcome> 
         applier: applier.clone(),
         receipt_path,
         receipt_signer: signer.as_ref(),
-        base_dir: PathBuf::from("."),
+        plan_path: Some(args.file.clone()),
         registry: crate::registry::Registry::builtin(),
         events: &progress,
+        stop: Some(&stop),
     };
     if args.ignore_config {
         crate::render::note(
@@ -122,7 +124,7 @@ pub(crate) fn run(global: &Global, args: &ApplyArgs) -> miette::Result<Outcome> 
 /// `PLAN.receipt.json`, `PLAN.receipt-2.json`, …
 fn receipt_path(args: &ApplyArgs) -> miette::Result<PathBuf> {
     if let Some(path) = &args.receipt {
-        if path.exists() {
+        if exists(path) {
             return Err(miette::miette!(
                 code = "nhi::apply::receipt_exists",
                 help = "receipts are never overwritten; name a new file",
@@ -147,6 +149,29 @@ fn receipt_path(args: &ApplyArgs) -> miette::Result<PathBuf> {
             };
             args.file.with_file_name(name)
         })
-        .find(|p| !p.exists())
+        // A journal without its receipt is an apply that did not finish: evidence.
+        .find(|p| !exists(p) && !exists(&crate::apply::journal::path_for(p)))
         .ok_or_else(|| miette::miette!("no free receipt name beside `{}`", args.file.display()))
+}
+
+/// Whether anything, a dangling link included, is at `path`.
+fn exists(path: &std::path::Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+}
+
+/// The first SIGINT or SIGTERM asks apply to stop before its next change (the
+/// receipt then says it was interrupted); a second one ends the process at once.
+fn stop_on_signals() -> miette::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for (signal, code) in [(SIGINT, 130), (SIGTERM, 143)] {
+        signal_hook::flag::register_conditional_shutdown(
+            signal,
+            code,
+            std::sync::Arc::clone(&stop),
+        )
+        .and_then(|_| signal_hook::flag::register(signal, std::sync::Arc::clone(&stop)))
+        .map_err(|e| miette::miette!("cannot handle signal {signal}: {e}"))?;
+    }
+    Ok(stop)
 }

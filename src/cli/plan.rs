@@ -56,6 +56,10 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         (None, None) => global.env.user(),
     };
     let progress = crate::render::progress::Progress::default();
+    let mut protected = crate::sink::Protected::default();
+    if let Some(out) = &args.out {
+        protected.add("plan file", out);
+    }
     let planned = crate::plan::plan(&PlanOptions {
         config: &global.config,
         author,
@@ -63,6 +67,7 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         valid_for: args.valid_for.as_duration(),
         registry: crate::registry::Registry::builtin(),
         events: &progress,
+        protected,
     });
     let mut planned = planned?;
     if global.verbose {

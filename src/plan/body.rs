@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::diff::{Action, Change};
 
 /// The layout version of [`PlanBody`]; bumped on any incompatible change.
-pub const BODY_FORMAT_VERSION: u32 = 1;
+pub const BODY_FORMAT_VERSION: u32 = 2;
 
 /// What was planned, against what, by whom and until when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -48,6 +48,10 @@ pub struct PlanBody {
 pub struct ConfigRecord {
     /// The configuration file's name relative to the directory nhi ran in.
     pub path: String,
+    /// The configuration's directory, absolute with links resolved. Relative paths
+    /// (provider settings, file sinks) resolve against it in plan and apply alike,
+    /// wherever apply runs from; apply reads the configuration from here.
+    pub dir: String,
     /// `sha256:` of the file's exact bytes.
     pub digest: Digest,
 }

@@ -14,6 +14,8 @@ pub struct BuildOptions {
     pub now: jiff::Timestamp,
     /// How long the plan stays valid.
     pub valid_for: jiff::SignedDuration,
+    /// The configuration's directory, absolute with links resolved.
+    pub config_dir: std::path::PathBuf,
 }
 
 /// One scope as read for planning.
@@ -60,6 +62,7 @@ pub fn build(
         author: options.author.clone(),
         config: ConfigRecord {
             path: config.path.display().to_string(),
+            dir: options.config_dir.display().to_string(),
             digest: config.digest,
         },
         scopes,

@@ -110,6 +110,7 @@ mod tests {
             author: "a".into(),
             now,
             valid_for: jiff::SignedDuration::from_hours(24),
+            config_dir: "/work".into(),
         };
         PlanFile::new(super::super::build(&config, &reads, diff, &options))
     }
@@ -131,7 +132,7 @@ mod tests {
             let now = crate::diff::tests::now();
             let diff = crate::diff::diff(&config, &scopes, now);
             let reads = [super::super::ScopeRead { block: &config.providers[0], scope: "s".into(), observed: &observed, observed_digest: None }];
-            let options = super::super::BuildOptions { author: "a".into(), now, valid_for: jiff::SignedDuration::from_hours(24) };
+            let options = super::super::BuildOptions { author: "a".into(), now, valid_for: jiff::SignedDuration::from_hours(24), config_dir: "/work".into() };
             let file = PlanFile::new(super::super::build(&config, &reads, diff, &options));
             let decoded = PlanFile::decode(&file.encode());
             prop_assert!(decoded.is_ok(), "{:?}", decoded.err());

@@ -15,6 +15,7 @@ use crate::config::{Config, ConfigError, Expired};
 use crate::events::{Event, Events, Silent};
 use crate::refresh::{RefreshError, Refreshed};
 use crate::registry::Registry;
+use crate::sink::SinkProblem;
 
 /// What to plan, and how.
 pub struct PlanOptions<'a> {
@@ -29,6 +30,9 @@ pub struct PlanOptions<'a> {
     pub registry: &'a Registry,
     /// Progress of each scope's read.
     pub events: &'a dyn Events,
+    /// Files that must never receive a secret besides each scope's own (the plan
+    /// file being written).
+    pub protected: crate::sink::Protected,
 }
 
 /// A plan and what it was made from.
@@ -59,6 +63,35 @@ pub enum PlanningError {
     #[error("hashing the live state failed")]
     #[diagnostic(code(nhi::plan::digest))]
     Digest,
+    #[error("cannot resolve the configuration's directory `{dir}`")]
+    #[diagnostic(code(nhi::plan::config_dir))]
+    ConfigDir {
+        dir: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} cannot receive the secret the plan would mint:\n{}", plural_sinks(problems.len()), list_sinks(problems))]
+    #[diagnostic(
+        code(nhi::plan::sink),
+        help("fix each sink before planning again: an apply would fail there, after approval")
+    )]
+    Sinks { problems: Vec<SinkProblem> },
+}
+
+fn plural_sinks(n: usize) -> String {
+    if n == 1 {
+        "a secret sink".to_owned()
+    } else {
+        format!("{n} secret sinks")
+    }
+}
+
+fn list_sinks(problems: &[SinkProblem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  `{}`: {}", p.address, p.detail))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Plans the configuration at `options.config` against live state.
@@ -91,7 +124,7 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
             if blocks.is_empty() {
                 return;
             }
-            let dir = dir.to_path_buf();
+            let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
             early = Some(threads.spawn(move || {
                 let refreshed = crate::refresh::runtime().map(|runtime| {
                     runtime.block_on(crate::refresh::refresh_blocks(
@@ -105,6 +138,11 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
     });
     options.events.event(Event::LoadFinished);
     let config = config?;
+    let config_dir =
+        std::fs::canonicalize(&config.dir).map_err(|source| PlanningError::ConfigDir {
+            dir: config.dir.display().to_string(),
+            source,
+        })?;
     phase("config", &mut phases);
     let now = options.clock.now();
     let early = match early {
@@ -128,7 +166,7 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
             .map_err(PlanningError::Runtime)?
             .block_on(crate::refresh::refresh_blocks(
                 registry,
-                &config.dir,
+                &config_dir,
                 &rest,
                 options.events,
             ))?
@@ -163,6 +201,7 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
     });
     let digests = digests.map_err(|_| PlanningError::Digest)?;
     advise(registry, &mut diff, &refreshed);
+    check_sinks(&config_dir, &diff.changes, &refreshed, &options.protected)?;
     phase("diff", &mut phases);
     let reads: Vec<_> = refreshed
         .iter()
@@ -178,6 +217,7 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
         author: options.author.clone(),
         now,
         valid_for: options.valid_for,
+        config_dir: config_dir.clone(),
     };
     let file = PlanFile::new(super::build(&config, &reads, diff, &build));
     let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
@@ -219,5 +259,42 @@ fn advise(registry: &Registry, diff: &mut crate::diff::Diff, refreshed: &[Refres
                 None => advice.to_owned(),
             });
         }
+    }
+}
+
+/// Checks the file sinks of every minting change now, so that an apply that
+/// would fail at one is known before anyone approves it.
+fn check_sinks(
+    dir: &Path,
+    changes: &[crate::diff::Change],
+    refreshed: &[Refreshed],
+    protected: &crate::sink::Protected,
+) -> Result<(), PlanningError> {
+    if !changes.iter().any(|c| {
+        c.operation.creates_key() && matches!(c.sink, Some(nhi_provider_sdk::Sink::File(_)))
+    }) {
+        return Ok(());
+    }
+    let prefixes: Vec<String> = refreshed
+        .iter()
+        .map(|r| nhi_provider_sdk::Address::provider(&r.block.type_name, &r.block.name).to_string())
+        .collect();
+    let scopes: Vec<_> = prefixes
+        .iter()
+        .zip(refreshed)
+        .map(|(p, r)| (p.as_str(), &r.observed))
+        .collect();
+    let retiring = crate::sink::Retiring::new(&scopes, changes);
+    let mut protected = protected.clone();
+    for r in refreshed {
+        for file in &r.files {
+            protected.add(format!("file of scope `{}`", r.block.name), file);
+        }
+    }
+    let problems = crate::sink::check_plan(dir, changes, &retiring, &protected);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(PlanningError::Sinks { problems })
     }
 }

@@ -144,6 +144,7 @@ pub(crate) mod fixture {
             author: "alice".into(),
             now,
             valid_for: jiff::SignedDuration::from_hours(24),
+            config_dir: "/work".into(),
         };
         PlanFile::new(crate::plan::build(config, &reads, diff, &options))
     }

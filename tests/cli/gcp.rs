@@ -222,7 +222,8 @@ fn gcp_project_from_nothing_converges_and_corrects_drift() {
 
     let first_key_file = ws.read("secrets/ci-primary.json");
     // Rotation: the key is past its age (`1s` here). The old key cannot be
-    // deleted once, so the new one is taken back and nothing changes.
+    // deleted once: the new key is delivered and recorded first, so it stays, and
+    // the next plan deletes the old one.
     ws.write(
         "nhi.yaml",
         &config(&standin, "", "").replace("rotate_after: 90d", "rotate_after: 1s"),
@@ -272,14 +273,23 @@ fn gcp_project_from_nothing_converges_and_corrects_drift() {
         ),
         "",
     );
-    assert_eq!(keys_after, keys_before, "the new key was taken back");
-    assert!(
-        !ws.path().join("secrets/ci-primary.json").exists(),
-        "no key file for a key that was taken back"
+    assert_eq!(
+        keys_after["keys"].as_array().unwrap().len(),
+        2,
+        "the new key stays beside the old one: {keys_after}"
     );
-    // Without the fault the rotation goes through: one key, a new one, in a new file.
+    assert!(
+        ws.path().join("secrets/ci-primary.json").exists(),
+        "the new key's file is delivered"
+    );
+    // The next plan deletes the old key, whose deletion failed.
     let rotate = standin.nhi(&ws, &["plan", "-o", "rotate2.plan"]);
     ok(&rotate);
+    assert!(
+        rotate.stdout.contains("a second live key named `primary`"),
+        "{}",
+        rotate.stdout
+    );
     ok(&standin.nhi(&ws, &["apply", "rotate2.plan", "--trust", "trust.yaml"]));
     let keys_now = standin.ok(
         "GET",
@@ -292,6 +302,19 @@ fn gcp_project_from_nothing_converges_and_corrects_drift() {
     assert_eq!(keys_now["keys"].as_array().unwrap().len(), 1);
     assert_ne!(keys_now, keys_before);
     assert_ne!(ws.read("secrets/ci-primary.json"), first_key_file);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&ws.read("secrets/ci-primary.json")).unwrap()
+            ["key_id"]
+            .as_str()
+            .unwrap(),
+        keys_now["keys"][0]["name"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap(),
+        "the file holds the surviving key"
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@
 mod apply;
 mod auditor;
 mod aws;
+mod delivery;
 mod flow;
 mod gcp;
 mod harness;

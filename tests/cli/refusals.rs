@@ -238,7 +238,10 @@ fn configuration_and_sinks_are_checked_before_anything_changes() {
     let before = ws.bytes("estate.json");
     let refused = apply(&ws, "q.plan");
     assert!(
-        refused.stderr.contains("nhi::apply::sink_exists"),
+        refused.stderr.contains("nhi::apply::sink")
+            && refused
+                .stderr
+                .contains("`secrets/web-api-primary.key` exists and holds no secret nhi delivered"),
         "{}",
         refused.stderr
     );

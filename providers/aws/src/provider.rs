@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use aws_sdk_iam::config::Credentials;
 use nhi_provider_sdk::{
     ApplyRequest, ApplyResponse, DescribeResponse, LockGuard, LockRequest, Provider,
-    ProviderContext, ProviderError, ReadRequest, ReadResponse,
+    ProviderContext, ProviderError, ReadRequest, ReadResponse, RecordKeyRequest,
 };
 use tokio::sync::OnceCell;
 
@@ -93,7 +93,10 @@ impl Provider for AwsProvider {
         if !place.is_empty() {
             scope = format!("{scope} ({})", place.join(", "));
         }
-        Ok(DescribeResponse { scope })
+        Ok(DescribeResponse {
+            scope,
+            files: vec![lock::lock_path(&self.base_dir, &self.block)],
+        })
     }
 
     async fn read(&self, _request: ReadRequest) -> Result<ReadResponse, ProviderError> {
@@ -123,5 +126,16 @@ impl Provider for AwsProvider {
             kinds: &self.kinds,
         };
         apply::apply(&target, request).await
+    }
+
+    async fn record_key(&self, request: RecordKeyRequest) -> Result<(), ProviderError> {
+        let clients = self.clients().await;
+        let target = Target {
+            iam: &clients.iam,
+            secrets: clients.secrets.as_ref(),
+            settings: &self.settings,
+            kinds: &self.kinds,
+        };
+        apply::record_key(&target, &request).await
     }
 }

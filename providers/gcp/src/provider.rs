@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use nhi_provider_sdk::{
     ApplyRequest, ApplyResponse, DescribeResponse, LockGuard, LockRequest, Provider,
-    ProviderContext, ProviderError, ReadRequest, ReadResponse,
+    ProviderContext, ProviderError, ReadRequest, ReadResponse, RecordKeyRequest,
 };
 use tokio::sync::OnceCell;
 
@@ -68,7 +68,10 @@ impl Provider for GcpProvider {
         if let Some(endpoint) = &self.settings.endpoint {
             scope = format!("{scope} (endpoint `{endpoint}`)");
         }
-        Ok(DescribeResponse { scope })
+        Ok(DescribeResponse {
+            scope,
+            files: vec![self.lock_path()],
+        })
     }
 
     async fn read(&self, _request: ReadRequest) -> Result<ReadResponse, ProviderError> {
@@ -82,8 +85,7 @@ impl Provider for GcpProvider {
     }
 
     async fn lock(&self, request: LockRequest) -> Result<Box<dyn LockGuard>, ProviderError> {
-        let path = self.base_dir.join(format!(".nhi-gcp-{}.lock", self.block));
-        nhi_provider_sdk::lockfile::acquire(&path, &request).await
+        nhi_provider_sdk::lockfile::acquire(&self.lock_path(), &request).await
     }
 
     async fn apply(&self, request: ApplyRequest) -> Result<ApplyResponse, ProviderError> {
@@ -97,5 +99,25 @@ impl Provider for GcpProvider {
             calls: &calls,
         };
         apply::apply(&target, request).await
+    }
+
+    async fn record_key(&self, request: RecordKeyRequest) -> Result<(), ProviderError> {
+        let clients = self.clients().await?;
+        let calls = Calls::default();
+        let target = Target {
+            clients,
+            settings: &self.settings,
+            reads: &self.reads,
+            writes: &self.writes,
+            calls: &calls,
+        };
+        apply::record_key(&target, &request).await
+    }
+}
+
+impl GcpProvider {
+    /// The scope lock: a file beside the configuration.
+    fn lock_path(&self) -> std::path::PathBuf {
+        self.base_dir.join(format!(".nhi-gcp-{}.lock", self.block))
     }
 }

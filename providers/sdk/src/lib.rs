@@ -6,6 +6,7 @@ mod address;
 mod age;
 mod digest;
 mod error;
+pub mod files;
 pub mod lockfile;
 mod model;
 mod operation;
@@ -26,7 +27,7 @@ pub use operation::{Operation, Sink, SinkKind};
 pub use policy::Policy;
 pub use provider::{
     ApplyRequest, ApplyResponse, DescribeResponse, LockGuard, LockRequest, Provider,
-    ProviderContext, ProviderType, ReadRequest, ReadResponse, SecretMaterial,
+    ProviderContext, ProviderType, ReadRequest, ReadResponse, RecordKeyRequest, SecretMaterial,
 };
 pub use tags::Tags;
 pub use validate::{

@@ -33,7 +33,8 @@ pub enum Operation {
         identity: String,
         key: String,
     },
-    /// Create a new key named `key`, then delete `old`.
+    /// Create a new key named `key`, then delete `old`. The engine applies it as
+    /// a `CreateKey` and then a `DeleteKey` of `old`; providers never receive it.
     RotateKey {
         identity: String,
         key: String,

@@ -127,10 +127,13 @@ pub struct ReadResponse {
     pub api_calls: u64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct DescribeResponse {
     /// A one-line human description of what this block manages exhaustively.
     pub scope: String,
+    /// Files on this machine the provider reads and writes for this block (an
+    /// estate and its lock): the engine never delivers a secret into one.
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -144,12 +147,36 @@ pub struct LockRequest {
 /// Held for the duration of an apply; dropping it releases the lock.
 pub trait LockGuard: Send {}
 
+/// One change to carry out.
+///
+/// Minting follows one rule on every provider: **a key is recorded under its
+/// configured name only once its secret is delivered.** For a sink the provider
+/// delivers itself (not [`Sink::is_local`]) the provider delivers, then records
+/// the name, before returning; if delivery fails it deletes the key again. For a
+/// local sink (a file, standard output) it creates the key *without* a name and
+/// returns the secret; the engine delivers it and then calls
+/// [`Provider::record_key`]. A key nhi minted whose secret never arrived (a crash
+/// or kill in between) therefore reads as an unnamed key, which the next plan
+/// deletes and replaces: it never looks converged.
+///
+/// The engine never sends [`Operation::RotateKey`]: it applies a rotation as a
+/// `CreateKey` (delivered and recorded as above) followed by a `DeleteKey` of the
+/// old key, so the old key is deleted only after its successor's secret is safe.
 #[derive(Debug, Clone)]
 pub struct ApplyRequest {
     pub operation: Operation,
     /// Where new key material goes, for operations that mint a key. The provider
     /// delivers to sinks that are not [`Sink::is_local`] itself.
     pub sink: Option<Sink>,
+}
+
+/// Records that the secret of a key minted for a local sink was delivered: from
+/// now on live state shows key `key_id` of `identity` under the name `key`.
+#[derive(Debug, Clone)]
+pub struct RecordKeyRequest {
+    pub identity: String,
+    pub key: String,
+    pub key_id: String,
 }
 
 #[derive(Debug, Default)]
@@ -186,4 +213,7 @@ pub trait Provider: Send + Sync {
     async fn read(&self, request: ReadRequest) -> Result<ReadResponse, ProviderError>;
     async fn lock(&self, request: LockRequest) -> Result<Box<dyn LockGuard>, ProviderError>;
     async fn apply(&self, request: ApplyRequest) -> Result<ApplyResponse, ProviderError>;
+    /// Names a key minted for a local sink once the engine delivered its secret
+    /// (see [`ApplyRequest`]). Idempotent.
+    async fn record_key(&self, request: RecordKeyRequest) -> Result<(), ProviderError>;
 }

@@ -78,6 +78,7 @@ impl<'a> Incremental<'a> {
                 registry,
                 problems: Vec::new(),
                 types: HashMap::new(),
+                sinks: Some(HashMap::new()),
             },
             seen: Some(HashMap::new()),
             providers: Vec::new(),
@@ -89,13 +90,15 @@ impl<'a> Incremental<'a> {
     /// declines on any problem: it calls [`Self::has_duplicates`] once every
     /// identity is in, which costs a sort instead of a map of every name.
     pub(crate) fn deferring_duplicates(source: &'a Source<'a>, registry: &'a Registry) -> Self {
-        Self {
+        let mut v = Self {
             seen: None,
             ..Self::new(source, registry)
-        }
+        };
+        v.v.sinks = None;
+        v
     }
 
-    /// Whether two identities share a provider and a name.
+    /// Whether two identities share a provider and a name, or two keys a file sink.
     pub(crate) fn has_duplicates(&self) -> bool {
         let mut keys: Vec<(&str, &str)> = self
             .identities
@@ -103,7 +106,20 @@ impl<'a> Incremental<'a> {
             .map(|d| (d.provider.as_str(), d.identity.name.as_str()))
             .collect();
         keys.sort_unstable();
-        keys.windows(2).any(|w| w[0] == w[1])
+        if keys.windows(2).any(|w| w[0] == w[1]) {
+            return true;
+        }
+        let mut sinks: Vec<&str> = self
+            .identities
+            .iter()
+            .flat_map(|d| &d.keys)
+            .filter_map(|k| match &k.sink {
+                nhi_provider_sdk::Sink::File(path) => Some(path.as_str()),
+                _ => None,
+            })
+            .collect();
+        sinks.sort_unstable();
+        sinks.windows(2).any(|w| w[0] == w[1])
     }
 
     pub(crate) fn version(&mut self, version: &Spanned<i64>) {
@@ -155,6 +171,7 @@ impl<'a> Incremental<'a> {
         }
         if self.identities.is_empty() {
             self.seen = other.seen;
+            self.v.sinks = other.v.sinks;
             self.identities = other.identities;
             return Ok(());
         }
@@ -163,6 +180,17 @@ impl<'a> Incremental<'a> {
                 seen.reserve(other_seen.len());
                 for (key, span) in other_seen {
                     if seen.insert(key, span).is_some() {
+                        return Err(());
+                    }
+                }
+            }
+            (None, None) => {}
+            _ => return Err(()),
+        }
+        match (&mut self.v.sinks, other.v.sinks) {
+            (Some(sinks), Some(other_sinks)) => {
+                for (path, span) in other_sinks {
+                    if sinks.insert(path, span).is_some() {
                         return Err(());
                     }
                 }
@@ -197,6 +225,9 @@ struct Validator<'a> {
     /// The provider types block types are looked up in.
     registry: &'a Registry,
     types: HashMap<String, (Option<&'a dyn ProviderType>, SourceSpan)>,
+    /// File sinks so far and where each is written, to report one named twice;
+    /// `None` when the caller checks with [`Incremental::has_duplicates`].
+    sinks: Option<HashMap<String, SourceSpan>>,
 }
 
 impl Validator<'_> {

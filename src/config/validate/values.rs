@@ -130,7 +130,7 @@ impl<'a> Validator<'a> {
             Value::String(s) if s == "stdout" => Ok(Sink::Stdout),
             Value::Object(map) if map.len() == 1 => match map.iter().next() {
                 Some((kind, Value::String(path))) if kind == "file" && !path.trim().is_empty() => {
-                    Ok(Sink::File(path.clone()))
+                    crate::sink::check_relative(path).map(|()| Sink::File(path.clone()))
                 }
                 Some((kind, Value::String(_))) if kind == "file" => {
                     Err("the file path is empty".to_owned())
@@ -141,14 +141,34 @@ impl<'a> Validator<'a> {
             },
             _ => Err(NOT_A_SINK.to_owned()),
         };
-        sink.map_err(|label| {
-            let problem = self
-                .problem(ProblemKind::InvalidSink, format!("invalid sink for {who}"))
-                .label(self.span(value), label)
-                .with_help("write `sink: stdout` or `sink: {file: <path relative to this file>}`");
-            self.push(problem);
-        })
-        .ok()
+        let sink = sink
+            .map_err(|label| {
+                let problem = self
+                    .problem(ProblemKind::InvalidSink, format!("invalid sink for {who}"))
+                    .label(self.span(value), label)
+                    .with_help("write `sink: stdout` or `sink: {file: <path relative to this file>}`, a path of plain names beneath the configuration's directory");
+                self.push(problem);
+            })
+            .ok()?;
+        if let (Sink::File(path), Some(sinks)) = (&sink, self.sinks.as_mut()) {
+            let span = self.source.span(&value.referenced);
+            match sinks.entry(path.clone()) {
+                Entry::Occupied(first) => {
+                    let first = *first.get();
+                    self.duplicate(
+                        ProblemKind::DuplicateSink,
+                        format!("{who} delivers to {}, as another key does", quote(path)),
+                        span,
+                        first,
+                        "each key needs a file of its own: one secret would overwrite the other",
+                    );
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(span);
+                }
+            }
+        }
+        Some(sink)
     }
 
     /// A sink the provider delivers: the provider type that lists its kind

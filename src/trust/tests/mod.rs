@@ -235,6 +235,7 @@ fn body(risks: &[Risk]) -> PlanBody {
         author: ALICE.into(),
         config: ConfigRecord {
             path: "nhi.yaml".into(),
+            dir: "/work".into(),
             digest: Digest::of(b"version: 1\n"),
         },
         scopes: Vec::new(),

@@ -10,10 +10,11 @@ use crate::error::api_error;
 use crate::mapping::{KEY_TAG_PREFIX, Kind};
 use crate::secrets;
 
-/// Creates an access key named `key` for `user`, records its name in the tag
-/// `nhi:key:<id>` and delivers the secret: returned for a local sink, written
-/// to Secrets Manager for that sink. A key whose secret cannot be delivered is
-/// deleted again, so that no key exists that nobody holds.
+/// Creates an access key for `user` and delivers its secret: written to Secrets
+/// Manager for that sink, and then named `key` in the tag `nhi:key:<id>`; or
+/// returned for a local sink, to be named by [`record`] once the engine
+/// delivered it. A key whose secret cannot be delivered is deleted again, so
+/// that no key exists that nobody holds.
 pub(super) async fn mint(
     target: &Target<'_>,
     user: &str,
@@ -53,24 +54,12 @@ pub(super) async fn mint(
     let secret = secrets::secret_json(&key_id, &access_key.secret_access_key);
     access_key.secret_access_key.zeroize();
 
-    let named = settle(|| async {
-        target
-            .iam
-            .tag_user()
-            .user_name(user)
-            .tags(tag(&format!("{KEY_TAG_PREFIX}{key_id}"), key)?)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|err| api_error("iam:TagUser", &object, &err))
-    })
-    .await;
-    if let Err(err) = named {
-        discard(target, user, &key_id).await;
-        return Err(err);
-    }
     if let Some((client, secret_id)) = secrets_manager {
-        if let Err(err) = secrets::deliver(client, secret_id, &secret).await {
+        let delivered = match secrets::deliver(client, secret_id, &secret).await {
+            Ok(()) => record(target, user, key, &key_id).await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = delivered {
             discard(target, user, &key_id).await;
             return Err(err);
         }
@@ -88,27 +77,26 @@ pub(super) async fn mint(
     })
 }
 
-/// The error of a rotation whose new key exists but whose old key could not be
-/// deleted. A secret the engine would never receive is useless, so a new key
-/// bound for a local sink is deleted again; one already in Secrets Manager stays.
-pub(super) async fn after_failed_rotation(
+/// Names access key `key_id` of `user` `key`, in the tag `nhi:key:<id>`.
+pub(super) async fn record(
     target: &Target<'_>,
     user: &str,
-    minted: ApplyResponse,
-    sink: Option<&Sink>,
-    old: &str,
-    err: ProviderError,
-) -> ProviderError {
-    let new = minted.new_key_id.unwrap_or_default();
-    if let Some(secret_id) = sink.and_then(crate::secrets_manager_id) {
-        return ProviderError::Other(format!(
-            "the new key `{new}` of user `{user}` is in secret `{secret_id}`, but the old key \
-             `{old}` could not be deleted: {err}"
-        ));
-    }
-    drop(minted.secret);
-    discard(target, user, &new).await;
-    err
+    key: &str,
+    key_id: &str,
+) -> Result<(), ProviderError> {
+    let object = object(Kind::User, user);
+    settle(|| async {
+        target
+            .iam
+            .tag_user()
+            .user_name(user)
+            .tags(tag(&format!("{KEY_TAG_PREFIX}{key_id}"), key)?)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|err| api_error("iam:TagUser", &object, &err))
+    })
+    .await
 }
 
 /// Best-effort removal of a key nhi just created and cannot deliver.

@@ -50,15 +50,10 @@ pub(crate) async fn apply(
         Operation::CreateKey { identity, key } => {
             return keys::mint(target, identity, key, sink).await;
         }
-        Operation::RotateKey { identity, key, old } => {
-            let minted = keys::mint(target, identity, key, sink).await?;
-            if let Err(err) = keys::delete(target, identity, &old.id).await {
-                return Err(keys::after_failed_rotation(
-                    target, identity, minted, sink, &old.id, err,
-                )
-                .await);
-            }
-            return Ok(minted);
+        Operation::RotateKey { .. } => {
+            return Err(ProviderError::Other(
+                "a rotation is applied as a new key, then the deletion of the old one".to_owned(),
+            ));
         }
         Operation::DeleteKey { identity, key } => keys::delete(target, identity, &key.id).await?,
         Operation::CreateBinding { identity, binding }
@@ -72,6 +67,14 @@ pub(crate) async fn apply(
         }
     }
     Ok(ApplyResponse::default())
+}
+
+/// Names an access key minted for a local sink, once the engine delivered it.
+pub(crate) async fn record_key(
+    target: &Target<'_>,
+    request: &nhi_provider_sdk::RecordKeyRequest,
+) -> Result<(), ProviderError> {
+    keys::record(target, &request.identity, &request.key, &request.key_id).await
 }
 
 impl Target<'_> {

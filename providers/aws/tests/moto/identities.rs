@@ -31,6 +31,19 @@ async fn create_from_nothing_reads_back_exactly_and_reapply_is_idempotent() {
     let material: Value = serde_json::from_str(&secret.secret).unwrap();
     assert_eq!(material["AccessKeyId"], key_id.as_str());
     assert!(material["SecretAccessKey"].as_str().unwrap().len() >= 20);
+    // Named only once the engine says its secret was delivered.
+    let unnamed = read(&aws).await.state;
+    assert_eq!(unnamed.identities[0].keys[0].name, None);
+    nhi_provider_sdk::Provider::record_key(
+        &aws,
+        nhi_provider_sdk::RecordKeyRequest {
+            identity: "create-ci".into(),
+            key: "primary".into(),
+            key_id: key_id.clone(),
+        },
+    )
+    .await
+    .unwrap();
 
     let state = read(&aws).await.state;
     let [ci, deployer] = state.identities.as_slice() else {

@@ -9,6 +9,20 @@ use serde_json::{Value, json};
 use crate::fixtures::*;
 use crate::harness::*;
 
+/// Names a key minted for a local sink, as the engine does once it delivered it.
+async fn record(aws: &nhi_provider_aws::AwsProvider, user: &str, key_id: &str) {
+    nhi_provider_sdk::Provider::record_key(
+        aws,
+        nhi_provider_sdk::RecordKeyRequest {
+            identity: user.into(),
+            key: "primary".into(),
+            key_id: key_id.into(),
+        },
+    )
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
 async fn rotation_stays_within_two_key_slots() {
     let moto = moto_or_skip!();
@@ -31,6 +45,7 @@ async fn rotation_stays_within_two_key_slots() {
     .await
     .new_key_id
     .unwrap();
+    record(&aws, "rot-ci", &first).await;
     // An extra key made out of band fills the second slot, unnamed.
     let extra = iam
         .create_access_key()
@@ -54,14 +69,14 @@ async fn rotation_stays_within_two_key_slots() {
         ])
     );
 
-    // Both slots full: a rotation cannot create first.
+    // Both slots full: a rotation (as the engine applies it: a new key, delivered
+    // and recorded, then the old key deleted) cannot create first.
     let old = keys.iter().find(|k| k.id == first).unwrap().clone();
-    let rotate = Operation::RotateKey {
+    let create = Operation::CreateKey {
         identity: "rot-ci".into(),
         key: "primary".into(),
-        old: old.clone(),
     };
-    let err = try_apply(&aws, rotate.clone(), Some(Sink::Stdout))
+    let err = try_apply(&aws, create.clone(), Some(Sink::Stdout))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("LimitExceeded"), "{err}");
@@ -81,10 +96,19 @@ async fn rotation_stays_within_two_key_slots() {
         },
     )
     .await;
-    let rotated = apply(&aws, rotate.clone()).await;
+    let rotated = apply(&aws, create.clone()).await;
     let new = rotated.new_key_id.clone().unwrap();
     assert!(rotated.secret.is_some());
     assert_ne!(new, first);
+    record(&aws, "rot-ci", &new).await;
+    apply(
+        &aws,
+        Operation::DeleteKey {
+            identity: "rot-ci".into(),
+            key: old.clone(),
+        },
+    )
+    .await;
     let keys = read(&aws).await.state.identities[0].keys.clone();
     assert_eq!(keys.len(), 1);
     assert_eq!(
@@ -158,19 +182,29 @@ async fn secrets_manager_sink_receives_the_key() {
     let secret = value["SecretAccessKey"].as_str().unwrap().to_owned();
     assert!(!format!("{created:?}").contains(&secret));
 
-    // Rotation puts a new version of the same secret.
+    // Delivered to its provider sink, the key is named at once.
     let old = read(&aws).await.state.identities[0].keys[0].clone();
+    assert_eq!(old.name.as_deref(), Some("primary"));
+
+    // Rotation puts a new version of the same secret; then the old key goes.
     let rotated = try_apply(
         &aws,
-        Operation::RotateKey {
+        Operation::CreateKey {
             identity: "sm-ci".into(),
             key: "primary".into(),
-            old,
         },
         sink,
     )
     .await
     .unwrap();
+    apply(
+        &aws,
+        Operation::DeleteKey {
+            identity: "sm-ci".into(),
+            key: old,
+        },
+    )
+    .await;
     assert!(rotated.secret.is_none());
     let second = rotated.new_key_id.unwrap();
     let stored = secrets

@@ -30,9 +30,10 @@ async fn record_keys(
     patch_account(target, name, &live.display_name, description).await
 }
 
-/// Creates a key and records its name. Its private key file goes to Secret
-/// Manager when `secret_id` is set, else back to the engine for a local sink; it
-/// goes nowhere else.
+/// Creates a key. Its private key file goes to Secret Manager when `secret_id`
+/// is set, and the key's name is recorded once it is there; else the file goes
+/// back to the engine for a local sink and the name is recorded by [`record`]
+/// once the engine delivered it. It goes nowhere else.
 pub(super) async fn create(
     target: &Target<'_>,
     identity: &str,
@@ -68,17 +69,18 @@ pub(super) async fn create(
             "Google returned no private key data for the new key `{id}` of `{identity}`"
         )));
     }
-    let delivered = match secret_id {
-        Some(secret_id) => secrets::deliver(target, secret_id, secret.as_bytes()).await,
-        None => Ok(()),
+    let Some(secret_id) = secret_id else {
+        return Ok(ApplyResponse {
+            secret: Some(SecretMaterial {
+                key_id: id.clone(),
+                secret,
+            }),
+            new_key_id: Some(id),
+        });
     };
+    let delivered = secrets::deliver(target, secret_id, secret.as_bytes()).await;
     let recorded = match delivered {
-        Ok(()) => {
-            record_keys(target, identity, |keys| {
-                keys.insert(id.clone(), key.to_owned());
-            })
-            .await
-        }
+        Ok(()) => record(target, identity, key, &id).await,
         Err(err) => Err(err),
     };
     if let Err(err) = recorded {
@@ -88,12 +90,22 @@ pub(super) async fn create(
         return Err(err);
     }
     Ok(ApplyResponse {
-        secret: secret_id.is_none().then(|| SecretMaterial {
-            key_id: id.clone(),
-            secret,
-        }),
+        secret: None,
         new_key_id: Some(id),
     })
+}
+
+/// Records key `id` of `identity` under the name `key`.
+pub(super) async fn record(
+    target: &Target<'_>,
+    identity: &str,
+    key: &str,
+    id: &str,
+) -> Result<(), ProviderError> {
+    record_keys(target, identity, |keys| {
+        keys.insert(id.to_owned(), key.to_owned());
+    })
+    .await
 }
 
 async fn delete_by_id(target: &Target<'_>, identity: &str, id: &str) -> Result<(), ProviderError> {
@@ -117,34 +129,6 @@ async fn delete_by_id(target: &Target<'_>, identity: &str, id: &str) -> Result<(
             )
         })?;
     Ok(())
-}
-
-/// The error of a rotation whose new key exists but whose old key could not be
-/// deleted. A key file the engine would never deliver is useless, so a new key
-/// bound for a local sink is deleted again; one already in Secret Manager stays,
-/// and the error says where it is.
-pub(super) async fn after_failed_rotation(
-    target: &Target<'_>,
-    identity: &str,
-    minted: ApplyResponse,
-    secret_id: Option<&str>,
-    old: &str,
-    err: ProviderError,
-) -> ProviderError {
-    let new = minted.new_key_id.unwrap_or_default();
-    if let Some(secret_id) = secret_id {
-        return ProviderError::Other(format!(
-            "the new key `{new}` of service account `{identity}` is in secret `{secret_id}`, \
-             but the old key `{old}` could not be deleted: {err}"
-        ));
-    }
-    drop(minted.secret);
-    let _ = delete_by_id(target, identity, &new).await;
-    let _ = record_keys(target, identity, |keys| {
-        keys.remove(&new);
-    })
-    .await;
-    err
 }
 
 pub(super) async fn delete(

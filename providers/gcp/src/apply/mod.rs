@@ -9,7 +9,7 @@ mod iam_policy;
 mod identities;
 mod keys;
 
-use nhi_provider_sdk::{ApplyRequest, ApplyResponse, Operation, ProviderError};
+use nhi_provider_sdk::{ApplyRequest, ApplyResponse, Operation, ProviderError, RecordKeyRequest};
 
 use crate::mapping;
 use crate::target::Target;
@@ -52,16 +52,9 @@ pub(crate) async fn apply(
         Operation::CreateKey { identity, key } => {
             keys::create(target, &identity, &key, secret_id).await
         }
-        Operation::RotateKey { identity, key, old } => {
-            let minted = keys::create(target, &identity, &key, secret_id).await?;
-            match keys::delete(target, &identity, &old).await {
-                Ok(()) => Ok(minted),
-                Err(err) => Err(keys::after_failed_rotation(
-                    target, &identity, minted, secret_id, &old.id, err,
-                )
-                .await),
-            }
-        }
+        Operation::RotateKey { .. } => Err(ProviderError::Other(
+            "a rotation is applied as a new key, then the deletion of the old one".to_owned(),
+        )),
         Operation::DeleteKey { identity, key } => {
             keys::delete(target, &identity, &key).await?;
             Ok(ApplyResponse::default())
@@ -87,4 +80,12 @@ pub(crate) async fn apply(
 
 pub(super) fn object(name: &str) -> String {
     format!("service account `{name}`")
+}
+
+/// Names a key minted for a local sink, once the engine delivered its file.
+pub(crate) async fn record_key(
+    target: &Target<'_>,
+    request: &RecordKeyRequest,
+) -> Result<(), ProviderError> {
+    keys::record(target, &request.identity, &request.key, &request.key_id).await
 }

@@ -97,16 +97,13 @@ pub(crate) fn execute(
                 Ok(Outcome::changed())
             }
         },
-        Operation::CreateKey { identity, key } => {
+        Operation::CreateKey { identity, .. } => {
             let target = get(identities, &identity)?;
-            create_key(target, key, new_key)
+            create_key(target, new_key)
         }
-        Operation::RotateKey { identity, key, old } => {
-            let target = get(identities, &identity)?;
-            let outcome = create_key(target, key, new_key)?;
-            target.keys.retain(|k| k.id != old.id);
-            Ok(outcome)
-        }
+        Operation::RotateKey { .. } => Err(ProviderError::Other(
+            "a rotation is applied as a new key, then the deletion of the old one".to_owned(),
+        )),
         Operation::DeleteKey { identity, key } => {
             let target = get(identities, &identity)?;
             let before = target.keys.len();
@@ -220,9 +217,30 @@ fn check_empty(observed: &ObservedIdentity) -> Result<(), ProviderError> {
     )))
 }
 
+/// Names key `key_id` of `identity` `key`, once its secret was delivered.
+pub(crate) fn record_key(
+    identities: &mut [ObservedIdentity],
+    identity: &str,
+    key: &str,
+    key_id: &str,
+) -> Result<Outcome, ProviderError> {
+    let target = get(identities, identity)?;
+    let Some(live) = target.keys.iter_mut().find(|k| k.id == key_id) else {
+        return Err(ProviderError::NotFound(format!(
+            "key `{key_id}` of identity `{identity}`"
+        )));
+    };
+    if live.name.as_deref() == Some(key) {
+        return Ok(Outcome::unchanged());
+    }
+    live.name = Some(key.to_owned());
+    Ok(Outcome::changed())
+}
+
+/// Creates a key without a name: it is named by [`record_key`] once its secret
+/// is delivered, so a key whose secret never arrived reads as unmanaged.
 fn create_key(
     target: &mut ObservedIdentity,
-    name: String,
     new_key: &mut dyn FnMut() -> Result<NewKey, ProviderError>,
 ) -> Result<Outcome, ProviderError> {
     if target.keys.len() >= MAX_KEYS {
@@ -238,7 +256,7 @@ fn create_key(
     } = new_key()?;
     target.keys.push(ObservedKey {
         id: id.clone(),
-        name: Some(name),
+        name: None,
         created,
         status: KeyStatus::Active,
         last_used: None,

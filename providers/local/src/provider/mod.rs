@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use nhi_provider_sdk::{
     ApplyRequest, ApplyResponse, DescribeResponse, LockGuard, LockRequest, ObservedIdentity,
-    ObservedState, Provider, ProviderError, ReadRequest, ReadResponse,
+    ObservedState, Provider, ProviderError, ReadRequest, ReadResponse, RecordKeyRequest,
 };
 
 use crate::estate::{self, Stamp};
@@ -89,7 +89,37 @@ impl Shared {
         estate::load(&self.path).map(|(_, identities)| identities)
     }
 
+    /// The estate file itself: a symbolic link at `path` is followed, so the
+    /// estate it names is rewritten in place instead of forked beside the link.
+    fn real_path(&self) -> Result<PathBuf, ProviderError> {
+        nhi_provider_sdk::files::real_path(&self.path).map_err(|err| {
+            ProviderError::io(
+                format!(
+                    "estate file `{}` is a symbolic link that leads nowhere",
+                    self.state
+                ),
+                err,
+            )
+        })
+    }
+
     fn apply(&self, request: ApplyRequest) -> Result<ApplyResponse, ProviderError> {
+        let operation = request.operation;
+        self.change(|identities| ops::execute(identities, operation, &mut keygen::new_key))
+    }
+
+    fn record_key(&self, request: &RecordKeyRequest) -> Result<(), ProviderError> {
+        self.change(|identities| {
+            ops::record_key(identities, &request.identity, &request.key, &request.key_id)
+        })
+        .map(drop)
+    }
+
+    /// Runs `change` on the estate as of the file now, and writes it if it changed.
+    fn change(
+        &self,
+        change: impl FnOnce(&mut Vec<ObservedIdentity>) -> Result<ops::Outcome, ProviderError>,
+    ) -> Result<ApplyResponse, ProviderError> {
         let mut cache = self.cache();
         let fresh = match cache.as_ref() {
             Some(cached) => estate::current_stamp(&self.path)? == cached.stamp,
@@ -103,13 +133,12 @@ impl Shared {
         let cached = cache
             .as_mut()
             .expect("invariant: the cache was filled above");
-        let outcome = ops::execute(
-            &mut cached.identities,
-            request.operation,
-            &mut keygen::new_key,
-        )?;
+        let outcome = change(&mut cached.identities)?;
         if outcome.changed {
-            match estate::store(&self.path, &cached.identities) {
+            let stored = self
+                .real_path()
+                .and_then(|real| estate::store(&real, &cached.identities));
+            match stored {
                 Ok(stamp) => cached.stamp = Some(stamp),
                 Err(err) => {
                     // Memory is ahead of the file now; the next call reads the file again.
@@ -129,8 +158,16 @@ impl Shared {
 #[async_trait]
 impl Provider for LocalProvider {
     async fn describe(&self) -> Result<DescribeResponse, ProviderError> {
+        let real = self.shared.real_path()?;
+        let mut scope = format!("estate file `{}`", self.shared.state);
+        // Where a link leads is part of the scope: a link changed after planning
+        // makes apply refuse the plan as reaching another scope.
+        if real != self.shared.path {
+            scope = format!("{scope} (a link to `{}`)", real.display());
+        }
         Ok(DescribeResponse {
-            scope: format!("estate file `{}`", self.shared.state),
+            scope,
+            files: vec![lock::lock_path(&real), real],
         })
     }
 
@@ -143,11 +180,16 @@ impl Provider for LocalProvider {
     }
 
     async fn lock(&self, request: LockRequest) -> Result<Box<dyn LockGuard>, ProviderError> {
-        lock::acquire(&lock::lock_path(&self.shared.path), &request).await
+        lock::acquire(&lock::lock_path(&self.shared.real_path()?), &request).await
     }
 
     async fn apply(&self, request: ApplyRequest) -> Result<ApplyResponse, ProviderError> {
         self.blocking(move |shared| shared.apply(request)).await
+    }
+
+    async fn record_key(&self, request: RecordKeyRequest) -> Result<(), ProviderError> {
+        self.blocking(move |shared| shared.record_key(&request))
+            .await
     }
 }
 

@@ -53,6 +53,17 @@ async fn apply(
         .await
 }
 
+async fn record(provider: &dyn Provider, key: &str, key_id: &str) {
+    provider
+        .record_key(RecordKeyRequest {
+            identity: "ci".into(),
+            key: key.into(),
+            key_id: key_id.into(),
+        })
+        .await
+        .unwrap();
+}
+
 async fn read(provider: &dyn Provider) -> Vec<ObservedIdentity> {
     let response = provider.read(ReadRequest::default()).await.unwrap();
     assert_eq!(response.api_calls, 1);
@@ -143,17 +154,44 @@ async fn every_operation_round_trips_through_the_file() {
     let observed = read(&*provider).await;
     let old = observed[0].keys[0].clone();
     assert_eq!(old.id, first.key_id);
-    let second = apply(
+    assert_eq!(old.name, None, "named only once its secret is delivered");
+    record(&*provider, "primary", &first.key_id).await;
+    // A rotation, as the engine applies it: a new key, delivered and recorded,
+    // then the old key deleted.
+    let refused = apply(
         &*provider,
         Operation::RotateKey {
             identity: "ci".into(),
             key: "primary".into(),
-            old,
+            old: old.clone(),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "a rotation is applied as a new key, then the deletion of the old one"
+    );
+    let second = apply(
+        &*provider,
+        Operation::CreateKey {
+            identity: "ci".into(),
+            key: "primary".into(),
         },
     )
     .await
     .unwrap()
     .secret
+    .unwrap();
+    record(&*provider, "primary", &second.key_id).await;
+    apply(
+        &*provider,
+        Operation::DeleteKey {
+            identity: "ci".into(),
+            key: old,
+        },
+    )
+    .await
     .unwrap();
     apply(
         &*provider,
@@ -471,5 +509,67 @@ async fn reads_a_large_estate() {
         observed
             .windows(2)
             .all(|w| w[0].identity.name < w[1].identity.name)
+    );
+}
+
+/// Regression: a symlinked estate was replaced by a regular file on first write,
+/// forking the estate. Writes go through to the file the link names, and a
+/// link that leads nowhere is refused.
+#[tokio::test]
+async fn a_symlinked_estate_is_written_through_not_forked() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("shared");
+    std::fs::create_dir(&real).unwrap();
+    std::fs::write(
+        real.join("estate.json"),
+        "{\"nhi_local_estate\":1,\"identities\":[]}\n",
+    )
+    .unwrap();
+    let link = dir.path().join("estate.json");
+    std::os::unix::fs::symlink(real.join("estate.json"), &link).unwrap();
+    let provider = connect(dir.path());
+    let described = provider.describe().await.unwrap();
+    let real_file = std::fs::canonicalize(real.join("estate.json")).unwrap();
+    assert!(described.files.contains(&real_file), "{described:?}");
+    apply(
+        &*provider,
+        Operation::CreateIdentity {
+            identity: identity("ci", "service_account"),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        read(&*connect(&real)).await.len(),
+        1,
+        "the real estate changed"
+    );
+    assert_eq!(entries(&real), ["estate.json"]);
+
+    std::fs::remove_file(real.join("estate.json")).unwrap();
+    let err = apply(
+        &*provider,
+        Operation::CreateIdentity {
+            identity: identity("cd", "service_account"),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("estate file `estate.json` is a symbolic link that leads nowhere"),
+        "{err}"
+    );
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
     );
 }

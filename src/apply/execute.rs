@@ -1,0 +1,178 @@
+//! Carrying out one planned change on its provider, and minting: a new key's
+//! secret is delivered and the key recorded under its name before anything that
+//! depends on it (a rotation's deletion of the old key) happens.
+
+use std::path::Path;
+
+use nhi_provider_sdk::{
+    ApplyRequest, KeyStatus, ObservedKey, Operation, Provider, RecordKeyRequest, Sink,
+};
+
+use super::ApplyOptions;
+use super::journal::Journal;
+use crate::diff::Change;
+use crate::sink::Retiring;
+
+/// Where a change runs and what it may touch.
+pub(super) struct Context<'a> {
+    pub provider: &'a dyn Provider,
+    pub base: &'a Path,
+    pub retiring: &'a Retiring<'a>,
+    pub options: &'a ApplyOptions<'a>,
+}
+
+/// Carries out change `index`; returns the id of a key it minted.
+pub(super) async fn execute(
+    cx: &Context<'_>,
+    journal: &mut Journal,
+    index: usize,
+    change: &Change,
+) -> Result<Option<String>, String> {
+    match &change.operation {
+        Operation::CreateKey { identity, key } => {
+            mint(cx, journal, index, change, identity, key, None).await
+        }
+        Operation::RotateKey { identity, key, old } => {
+            mint(cx, journal, index, change, identity, key, Some(old)).await
+        }
+        operation => {
+            let request = ApplyRequest {
+                operation: operation.clone(),
+                sink: None,
+            };
+            cx.provider
+                .apply(request)
+                .await
+                .map(|_| None)
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+async fn mint(
+    cx: &Context<'_>,
+    journal: &mut Journal,
+    index: usize,
+    change: &Change,
+    identity: &str,
+    key: &str,
+    old: Option<&ObservedKey>,
+) -> Result<Option<String>, String> {
+    let address = &change.address;
+    let journal_error = |e: std::io::Error| format!("cannot write the apply journal: {e}");
+    // The durable record that a key is about to be minted, before the provider call.
+    journal
+        .step(index, address, "minting", None, None)
+        .map_err(journal_error)?;
+    let request = ApplyRequest {
+        operation: Operation::CreateKey {
+            identity: identity.to_owned(),
+            key: key.to_owned(),
+        },
+        sink: change.sink.clone(),
+    };
+    let response = cx
+        .provider
+        .apply(request)
+        .await
+        .map_err(|e| e.to_string())?;
+    let key_id = response
+        .new_key_id
+        .clone()
+        .or_else(|| response.secret.as_ref().map(|s| s.key_id.clone()))
+        .unwrap_or_default();
+    journal
+        .step(index, address, "minted", Some(&key_id), None)
+        .map_err(journal_error)?;
+    if change.sink.as_ref().is_some_and(Sink::is_local) {
+        let delivered = match &response.secret {
+            Some(secret) => super::sink::deliver(
+                change,
+                secret,
+                cx.base,
+                cx.retiring,
+                cx.options.stdout_secrets,
+                cx.options.events,
+            ),
+            None => Err("the provider created a key but returned no key material".to_owned()),
+        };
+        drop(response);
+        if let Err(e) = delivered {
+            return Err(discard(cx, journal, index, change, identity, &key_id, &e).await);
+        }
+        let record = RecordKeyRequest {
+            identity: identity.to_owned(),
+            key: key.to_owned(),
+            key_id: key_id.clone(),
+        };
+        cx.provider.record_key(record).await.map_err(|e| {
+            format!(
+                "the secret of key `{key_id}` is in its sink, but the key could not be recorded \
+                 as `{key}` ({e}); the next plan replaces it"
+            )
+        })?;
+    }
+    journal
+        .step(index, address, "delivered", Some(&key_id), None)
+        .map_err(journal_error)?;
+    if let Some(old) = old {
+        let request = ApplyRequest {
+            operation: Operation::DeleteKey {
+                identity: identity.to_owned(),
+                key: old.clone(),
+            },
+            sink: None,
+        };
+        cx.provider.apply(request).await.map_err(|e| {
+            format!(
+                "the new key `{key_id}` is delivered and recorded, but the old key `{}` could \
+                 not be deleted ({e}); the next plan deletes it",
+                old.id
+            )
+        })?;
+        #[cfg(unix)]
+        if let Some(Sink::File(path)) = &change.sink {
+            crate::sink::forget_previous(cx.base, path);
+        }
+    }
+    Ok(Some(key_id))
+}
+
+/// Deletes a key whose secret could not be delivered, so that no key lives that
+/// nobody holds; says what happened.
+async fn discard(
+    cx: &Context<'_>,
+    journal: &mut Journal,
+    index: usize,
+    change: &Change,
+    identity: &str,
+    key_id: &str,
+    cause: &str,
+) -> String {
+    let request = ApplyRequest {
+        operation: Operation::DeleteKey {
+            identity: identity.to_owned(),
+            key: ObservedKey {
+                id: key_id.to_owned(),
+                name: None,
+                created: crate::clock::system_now(),
+                status: KeyStatus::Active,
+                last_used: None,
+            },
+        },
+        sink: None,
+    };
+    match cx.provider.apply(request).await {
+        Ok(_) => {
+            let _ = journal.step(index, &change.address, "discarded", Some(key_id), None);
+            format!(
+                "key `{key_id}` was created but its secret could not be delivered ({cause}); \
+                 the key was deleted again"
+            )
+        }
+        Err(e) => format!(
+            "key `{key_id}` was created but its secret could not be delivered ({cause}), and \
+             deleting it failed ({e}): it has no name, so the next plan deletes it"
+        ),
+    }
+}
