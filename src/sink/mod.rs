@@ -62,30 +62,21 @@ pub fn document(address: &Address, secret: &SecretMaterial) -> Zeroizing<String>
 }
 
 /// Key ids a plan's minting into a sink may overwrite: those not live in the
-/// identity's scope, and those the plan itself deletes.
+/// scope, and those the plan itself deletes. A key id is unique within its
+/// provider, so a sink holding the secret of a live key of *any* identity is
+/// never overwritten.
 pub struct Retiring<'a> {
-    live: HashSet<(&'a str, &'a str, &'a str)>,
-    deleted: HashSet<(&'a str, &'a str, &'a str)>,
+    scopes: Vec<(&'a str, &'a ObservedState)>,
+    /// Every live key id, by provider prefix: built on the first question, which
+    /// only a sink that already holds a secret asks.
+    live: std::sync::OnceLock<HashSet<(&'a str, &'a str)>>,
+    deleted: HashSet<(&'a str, &'a str)>,
 }
 
 impl<'a> Retiring<'a> {
     /// From each scope's live state (by provider prefix, `<type>.<name>`) and the
     /// plan's changes.
     pub fn new(scopes: &[(&'a str, &'a ObservedState)], changes: &'a [Change]) -> Self {
-        let minting: HashSet<(&str, &str)> = changes
-            .iter()
-            .filter(|c| c.operation.creates_key())
-            .map(|c| (c.address.provider_prefix(), c.operation.identity_name()))
-            .collect();
-        let mut live = HashSet::new();
-        for (prefix, state) in scopes {
-            for identity in &state.identities {
-                let name = identity.identity.name.as_str();
-                if minting.contains(&(*prefix, name)) {
-                    live.extend(identity.keys.iter().map(|k| (*prefix, name, k.id.as_str())));
-                }
-            }
-        }
         let deleted = changes
             .iter()
             .filter_map(|c| {
@@ -94,24 +85,34 @@ impl<'a> Retiring<'a> {
                     Operation::RotateKey { old, .. } => &old.id,
                     _ => return None,
                 };
-                Some((
-                    c.address.provider_prefix(),
-                    c.operation.identity_name(),
-                    id.as_str(),
-                ))
+                Some((c.address.provider_prefix(), id.as_str()))
             })
             .collect();
-        Self { live, deleted }
+        Self {
+            scopes: scopes.to_vec(),
+            live: std::sync::OnceLock::new(),
+            deleted,
+        }
     }
 
     /// Whether minting for `change` may replace a sink holding key `id`'s secret.
     pub fn allows(&self, change: &Change, id: &str) -> bool {
-        let key = (
-            change.address.provider_prefix(),
-            change.operation.identity_name(),
-            id,
-        );
-        !self.live.contains(&key) || self.deleted.contains(&key)
+        let key = (change.address.provider_prefix(), id);
+        if self.deleted.contains(&key) {
+            return true;
+        }
+        let live = self.live.get_or_init(|| {
+            self.scopes
+                .iter()
+                .flat_map(|(prefix, state)| {
+                    state
+                        .identities
+                        .iter()
+                        .flat_map(move |i| i.keys.iter().map(move |k| (*prefix, k.id.as_str())))
+                })
+                .collect()
+        });
+        !live.contains(&key)
     }
 }
 

@@ -388,3 +388,25 @@ fn sigterm_stops_apply_between_changes_with_an_interrupted_receipt() {
         replanned.stdout
     );
 }
+
+/// A sink that holds the secret of a key that lives on, of any identity, is
+/// never overwritten: plan refuses before anyone approves.
+#[test]
+fn a_sink_holding_another_live_keys_secret_is_refused_at_plan() {
+    let ws = one_key("{file: secrets/shared.key}");
+    ok(&run(&ws, &["plan", "-o", "p.plan"]));
+    ok(&apply(&ws, "p.plan"));
+    let id = keys(&ws)[0]["id"].as_str().unwrap().to_owned();
+    // `ci` moves to another file; a new identity is given the old one.
+    let config = ws
+        .read("nhi.yaml")
+        .replace("secrets/shared.key", "secrets/ci.key")
+        + "  - name: cd\n    provider: demo\n    owner: a@example.com\n    keys:\n      - name: primary\n        sink: {file: secrets/shared.key}\n";
+    ws.write("nhi.yaml", &config);
+    let planned = run(&ws, &["plan", "-o", "q.plan"]);
+    refused_with(
+        &planned,
+        "nhi::plan::sink",
+        &format!("`secrets/shared.key` holds the secret of key `{id}`, which lives on"),
+    );
+}
