@@ -14,7 +14,7 @@ mod confined;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use nhi_provider_sdk::{Address, ObservedState, Operation, SecretMaterial, Sink};
+use nhi_provider_sdk::{Address, ObservedState, Operation, SecretForm, SecretMaterial, Sink};
 use zeroize::Zeroizing;
 
 use crate::diff::Change;
@@ -49,9 +49,19 @@ pub fn check_relative(path: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// What a file or standard-output sink receives: one JSON document naming the
-/// key and holding its secret.
+/// What a file or standard-output sink receives: the credential file its cloud's
+/// clients read as it is, or, for an opaque secret, one JSON document naming the
+/// key and holding its secret. Either names the key, so that a sink says whose
+/// secret it holds.
 pub fn document(address: &Address, secret: &SecretMaterial) -> Zeroizing<String> {
+    if secret.form == SecretForm::CredentialFile {
+        let mut text = Zeroizing::new(String::with_capacity(secret.secret.len() + 1));
+        text.push_str(&secret.secret);
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        return text;
+    }
     let json = |text: &str| serde_json::to_string(text).unwrap_or_default();
     Zeroizing::new(format!(
         "{{\"address\":{},\"key_id\":{},\"secret\":{}}}\n",
@@ -269,6 +279,36 @@ mod tests {
             assert_eq!(check_relative(path).unwrap_err(), want, "{path}");
         }
         assert!(check_relative("secrets/ci.key").is_ok());
+    }
+
+    /// Regression: file sinks double-encoded credentials
+    /// (`{"address","key_id","secret":"<JSON in a string>"}`), so
+    /// `GOOGLE_APPLICATION_CREDENTIALS` and `credential_process` could not read
+    /// them. A credential file is written as its cloud's clients read it.
+    #[test]
+    fn a_credential_file_is_written_as_its_cloud_reads_it_not_wrapped() {
+        let address = Address::provider("gcp", "prod")
+            .identity("ci")
+            .key("primary");
+        let key_file = "{\"type\":\"service_account\",\"private_key_id\":\"abc\"}";
+        let secret = SecretMaterial {
+            key_id: "abc".into(),
+            secret: Zeroizing::new(key_file.into()),
+            form: SecretForm::CredentialFile,
+        };
+        assert_eq!(
+            document(&address, &secret).as_str(),
+            format!("{key_file}\n")
+        );
+        let opaque = SecretMaterial {
+            key_id: "LK1".into(),
+            secret: Zeroizing::new("s3cr\"t".into()),
+            form: SecretForm::Opaque,
+        };
+        assert_eq!(
+            document(&address, &opaque).as_str(),
+            "{\"address\":\"gcp.prod/identity/ci/key/primary\",\"key_id\":\"LK1\",\"secret\":\"s3cr\\\"t\"}\n"
+        );
         assert!(check_relative(&"a/".repeat(600)).is_err());
     }
 }

@@ -66,10 +66,10 @@ fn aws_estate_from_nothing_converges_and_corrects_drift() {
         created.contains("Plan: 6 to create, 0 to update, 0 to rotate, 0 to delete."),
         "{created}"
     );
+    // The file is what `credential_process` prints: usable as it is.
     let secret: serde_json::Value =
         serde_json::from_str(&ws.read("secrets/ci-primary.json")).unwrap();
-    let secret =
-        serde_json::from_str::<serde_json::Value>(secret["secret"].as_str().unwrap()).unwrap();
+    assert_eq!(secret["Version"], 1, "{secret}");
     let secret_key = secret["SecretAccessKey"].as_str().unwrap().to_owned();
     let key_id = secret["AccessKeyId"].as_str().unwrap().to_owned();
     no_changes(&moto, &ws);

@@ -109,10 +109,9 @@ fn gcp_project_from_nothing_converges_and_corrects_drift() {
     ok(&applied);
 
     // The private key went to its sink only, mode 0600.
+    // The file is the key file Google's clients read (`GOOGLE_APPLICATION_CREDENTIALS`).
     let key_file: serde_json::Value =
         serde_json::from_str(&ws.read("secrets/ci-primary.json")).unwrap();
-    let key_file: serde_json::Value =
-        serde_json::from_str(key_file["secret"].as_str().unwrap()).unwrap();
     assert_eq!(key_file["type"], "service_account");
     let private_key = key_file["private_key"].as_str().unwrap();
     assert!(private_key.contains("PRIVATE KEY"));
@@ -304,7 +303,7 @@ fn gcp_project_from_nothing_converges_and_corrects_drift() {
     assert_ne!(ws.read("secrets/ci-primary.json"), first_key_file);
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&ws.read("secrets/ci-primary.json")).unwrap()
-            ["key_id"]
+            ["private_key_id"]
             .as_str()
             .unwrap(),
         keys_now["keys"][0]["name"]

@@ -15,7 +15,10 @@ pub(crate) fn secret_json(key_id: &str, secret: &str) -> Zeroizing<String> {
     let mut json = Zeroizing::new(String::with_capacity(
         40 + 6 * (key_id.len() + secret.len()),
     ));
-    json.push_str(r#"{"AccessKeyId":"#);
+    // The shape AWS's `credential_process` reads (Version 1), and plain JSON with
+    // `AccessKeyId` and `SecretAccessKey` for everyone else:
+    // https://docs.aws.amazon.com/sdkref/latest/guide/feature-process-credentials.html
+    json.push_str(r#"{"Version":1,"AccessKeyId":"#);
     push_json_string(&mut json, key_id);
     json.push_str(r#","SecretAccessKey":"#);
     push_json_string(&mut json, secret);

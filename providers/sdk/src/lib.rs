@@ -27,7 +27,8 @@ pub use operation::{Operation, Sink, SinkKind};
 pub use policy::Policy;
 pub use provider::{
     ApplyRequest, ApplyResponse, DescribeResponse, LockGuard, LockRequest, Provider,
-    ProviderContext, ProviderType, ReadRequest, ReadResponse, RecordKeyRequest, SecretMaterial,
+    ProviderContext, ProviderType, ReadRequest, ReadResponse, RecordKeyRequest, SecretForm,
+    SecretMaterial,
 };
 pub use tags::Tags;
 pub use validate::{

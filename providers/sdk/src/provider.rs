@@ -194,6 +194,21 @@ pub struct SecretMaterial {
     /// The provider's id of the new key (not secret).
     pub key_id: String,
     pub secret: Zeroizing<String>,
+    /// What a file or standard-output sink receives.
+    pub form: SecretForm,
+}
+
+/// How a secret is written to a file or standard-output sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretForm {
+    /// A JSON credential file its cloud's own clients read as it is, naming the
+    /// key in a field of its own: a Google service-account key file
+    /// (`private_key_id`, for `GOOGLE_APPLICATION_CREDENTIALS`), or AWS's
+    /// `credential_process` output (`{"Version": 1, "AccessKeyId", …}`).
+    CredentialFile,
+    /// An opaque secret, delivered inside nhi's own JSON document
+    /// `{"address", "key_id", "secret"}`.
+    Opaque,
 }
 
 impl fmt::Debug for SecretMaterial {

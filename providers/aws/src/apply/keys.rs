@@ -72,6 +72,8 @@ pub(super) async fn mint(
         secret: Some(SecretMaterial {
             key_id: key_id.clone(),
             secret,
+            // `credential_process` output, also plain `AccessKeyId`/`SecretAccessKey` JSON.
+            form: nhi_provider_sdk::SecretForm::CredentialFile,
         }),
         new_key_id: Some(key_id),
     })

@@ -74,6 +74,8 @@ pub(super) async fn create(
             secret: Some(SecretMaterial {
                 key_id: id.clone(),
                 secret,
+                // The key file Google's clients read (`GOOGLE_APPLICATION_CREDENTIALS`).
+                form: nhi_provider_sdk::SecretForm::CredentialFile,
             }),
             new_key_id: Some(id),
         });

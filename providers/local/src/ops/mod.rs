@@ -263,7 +263,11 @@ fn create_key(
     });
     Ok(Outcome {
         changed: true,
-        secret: Some(SecretMaterial { key_id: id, secret }),
+        secret: Some(SecretMaterial {
+            key_id: id,
+            secret,
+            form: nhi_provider_sdk::SecretForm::Opaque,
+        }),
     })
 }
 
