@@ -216,6 +216,7 @@ impl fmt::Debug for SecretMaterial {
         f.debug_struct("SecretMaterial")
             .field("key_id", &self.key_id)
             .field("secret", &"<redacted>")
+            .field("form", &self.form)
             .finish()
     }
 }
