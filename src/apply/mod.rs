@@ -244,6 +244,15 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         }
     }
     options.events.event(Event::ApplyFinished);
+    if failed.is_none() && interrupted.is_none() {
+        // Every key the plan retires is gone: so are the secrets kept for them.
+        #[cfg(unix)]
+        for change in body.changes.iter().filter(|c| c.operation.creates_key()) {
+            if let Some(nhi_provider_sdk::Sink::File(path)) = &change.sink {
+                crate::sink::forget_previous(&base, path);
+            }
+        }
+    }
     phase("apply");
     // 10: the receipt, with what the touched objects look like now.
     let after = observe(&providers, &body.touched)

@@ -410,3 +410,88 @@ fn a_sink_holding_another_live_keys_secret_is_refused_at_plan() {
         &format!("`secrets/shared.key` holds the secret of key `{id}`, which lives on"),
     );
 }
+
+/// SIGKILL at moments spread over an apply of many minting changes: whatever
+/// the moment, re-planning and applying converge, and then every live key is
+/// named, its secret is in its sink, and no temporary file is left.
+#[test]
+fn apply_killed_at_any_moment_converges_with_every_secret_delivered() {
+    const N: usize = 30;
+    let mut config = ONE_KEY.replace(
+        "rotate_after: 30d\n        sink: SINK\n",
+        "sink: {file: secrets/ci.key}\n",
+    );
+    for i in 0..N {
+        config.push_str(&format!(
+            "  - name: id-{i:02}\n    provider: demo\n    owner: a@example.com\n    keys:\n      - name: primary\n        sink: {{file: secrets/id-{i:02}.key}}\n    bindings:\n      - role: reader\n"
+        ));
+    }
+    for delay_ms in [5, 40, 80, 120, 200, 320] {
+        let ws = one_key("stdout");
+        ws.write("nhi.yaml", &config);
+        ok(&run(&ws, &["plan", "-o", "p.plan"]));
+        let mut child = ws
+            .command()
+            .env("NHI_NOW", crate::team::now())
+            .args(["apply", "p.plan", "--trust", "trust.yaml"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        child.wait().unwrap();
+        let mut rounds = 0;
+        loop {
+            let planned = run(&ws, &["plan", "-o", "next.plan", "--detailed-exitcode"]);
+            if planned.code == 0 {
+                break;
+            }
+            assert_eq!(
+                planned.code, 2,
+                "after a kill at {delay_ms} ms:\n{}",
+                planned.stderr
+            );
+            rounds += 1;
+            assert!(
+                rounds <= 2,
+                "no convergence after a kill at {delay_ms} ms:\n{}",
+                planned.stdout
+            );
+            let applied = apply(&ws, "next.plan");
+            ok(&applied);
+            std::fs::remove_file(ws.path().join("next.plan")).unwrap();
+        }
+        let identities = estate(&ws)["identities"].as_array().unwrap().clone();
+        assert_eq!(identities.len(), N + 1, "after a kill at {delay_ms} ms");
+        for identity in &identities {
+            let name = identity["name"].as_str().unwrap();
+            let keys = identity["keys"].as_array().unwrap();
+            assert_eq!(
+                keys.len(),
+                1,
+                "{name} after a kill at {delay_ms} ms: {keys:?}"
+            );
+            assert_eq!(keys[0]["name"], "primary", "{name}");
+            let sink = if name == "ci" {
+                "secrets/ci.key".to_owned()
+            } else {
+                format!("secrets/{name}.key")
+            };
+            let held: serde_json::Value = serde_json::from_str(&ws.read(&sink)).unwrap();
+            assert_eq!(
+                held["key_id"], keys[0]["id"],
+                "{name}: the sink holds the live key's secret"
+            );
+        }
+        let leftovers: Vec<String> = std::fs::read_dir(ws.path().join("secrets"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(
+            leftovers.is_empty(),
+            "after a kill at {delay_ms} ms: {leftovers:?}"
+        );
+    }
+}
