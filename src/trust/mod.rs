@@ -7,6 +7,7 @@ mod error;
 mod policy;
 mod receipt;
 mod signer;
+mod sshsig;
 mod statement;
 #[cfg(test)]
 mod tests;
@@ -18,7 +19,10 @@ pub use policy::{PolicyLocation, Rule, TrustPolicy, default_path};
 pub use receipt::judge_receipt;
 pub use signer::Signer;
 pub use statement::{Role, Statement, clean_comment, valid_principal};
-pub use verify::{Signed, Standing, check_time, has_author_signature, judge_plan, verify_record};
+pub use verify::{
+    SignatureVerdict, Signed, Standing, Verdict, check_time, has_author_signature, judge_plan,
+    verify_record,
+};
 
 use nhi_provider_sdk::Digest;
 
