@@ -3,8 +3,10 @@
 //! policy deciding which approvals count.
 
 mod allowed_signers;
+mod concerns;
 mod error;
 mod policy;
+mod protection;
 mod receipt;
 mod signer;
 mod sshsig;
@@ -14,8 +16,10 @@ mod tests;
 mod verify;
 
 pub use allowed_signers::AllowedSigners;
+pub use concerns::approval_concerns;
 pub use error::{PolicyProblem, TrustError};
 pub use policy::{PolicyLocation, Rule, TrustPolicy, default_path};
+pub use protection::{Guarded, unprotected};
 pub use receipt::judge_receipt;
 pub use signer::Signer;
 pub use statement::{Role, Statement, clean_comment, valid_principal};

@@ -7,6 +7,8 @@
 //!
 //! Needs `ssh-keygen`; skipped where it is missing unless `CI` is set, where a
 //! missing `ssh-keygen` fails the test.
+// A test's own report of what it ran (or skipped) belongs on its stderr.
+#![allow(clippy::print_stderr, clippy::cast_possible_truncation)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -18,6 +20,9 @@ use super::super::{AllowedSigners, PLAN_NAMESPACE, Role, Signer, Statement, veri
 use crate::plan::SignatureRecord;
 
 const PRINCIPAL: &str = "alice@example.com";
+
+/// A named way to change one byte.
+type Way = (&'static str, fn(u8) -> u8);
 
 fn ssh_keygen_present() -> bool {
     Command::new("ssh-keygen")
@@ -198,7 +203,7 @@ fn blob_of(armoured: &str) -> Vec<u8> {
         count += 6;
         if count >= 8 {
             count -= 8;
-            out.push((bits >> count) as u8);
+            out.push(((bits >> count) & 0xff) as u8);
         }
     }
     out
@@ -245,7 +250,7 @@ fn mutants(armoured: &str) -> Vec<(String, Vec<u8>)> {
     let mut out: Vec<(String, Vec<u8>)> = Vec::new();
     // Every byte of the blob: its low bit flipped, and two more ways taken in
     // turn (a bounded run time: each mutant costs one `ssh-keygen`).
-    let ways: [(&str, fn(u8) -> u8); 6] = [
+    let ways: [Way; 6] = [
         ("xor 0x80", |b| b ^ 0x80),
         ("+1", |b| b.wrapping_add(1)),
         ("-1", |b| b.wrapping_sub(1)),
@@ -254,7 +259,7 @@ fn mutants(armoured: &str) -> Vec<(String, Vec<u8>)> {
         ("xor 0x10", |b| b ^ 0x10),
     ];
     for i in 0..blob.len() {
-        let low_bit: (&str, fn(u8) -> u8) = ("xor 0x01", |b| b ^ 0x01);
+        let low_bit: Way = ("xor 0x01", |b| b ^ 0x01);
         for (how, f) in [low_bit, ways[(2 * i) % 6], ways[(2 * i + 1) % 6]] {
             let mut m = blob.clone();
             m[i] = f(m[i]);
