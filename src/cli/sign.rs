@@ -209,7 +209,7 @@ pub(crate) fn sign_file(
     if role == Role::Author && crate::trust::has_author_signature(&file.signatures) {
         return Err(miette::miette!(
             code = "nhi::sign::already_signed",
-            help = "a plan has exactly one author; plan again to re-sign",
+            help = "a plan has exactly one author; plan again to re-sign, or drop an author signature that does not count (`nhi verify` lists them, `nhi unsign PLAN N` drops one)",
             "`{}` already has an author signature",
             path.display()
         ));
