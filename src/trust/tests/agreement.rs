@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use nhi_provider_sdk::Digest;
-use ssh_key::{Algorithm, LineEnding, PrivateKey};
+use ssh_key::private::Ed25519Keypair;
+use ssh_key::{LineEnding, PrivateKey};
 
 use super::super::{AllowedSigners, PLAN_NAMESPACE, Role, Signer, Statement, verify_record};
 use crate::plan::SignatureRecord;
@@ -92,7 +93,9 @@ impl Bench {
 
 fn bench() -> (Bench, Signer) {
     let dir = tempfile::tempdir().unwrap();
-    let key = PrivateKey::random(&mut ssh_key::rand_core::OsRng, Algorithm::Ed25519).unwrap();
+    // A fixed key: ed25519 signatures are deterministic, so every run tries the
+    // same mutants.
+    let key = PrivateKey::from(Ed25519Keypair::from_seed(&[7; 32]));
     let key_path = dir.path().join("alice.key");
     std::fs::write(
         &key_path,
@@ -243,8 +246,9 @@ fn with_field(blob: &[u8], n: usize, value: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Mutants of one armoured signature, each named for the failure message.
-fn mutants(armoured: &str) -> Vec<(String, Vec<u8>)> {
+/// Mutants of one armoured signature, each named for the failure message;
+/// with `per_character`, every character of the armour changed too.
+fn mutants(armoured: &str, per_character: bool) -> Vec<(String, Vec<u8>)> {
     let blob = blob_of(armoured);
     assert_eq!(armour(&blob), armoured, "the test's armour is OpenSSH's");
     let mut out: Vec<(String, Vec<u8>)> = Vec::new();
@@ -432,6 +436,9 @@ fn mutants(armoured: &str) -> Vec<(String, Vec<u8>)> {
     for (name, m) in armours {
         out.push((name.to_owned(), m.into_bytes()));
     }
+    if !per_character {
+        return out;
+    }
     // Every character of the armour replaced, one way each, chosen in turn.
     let replacements = [b' ', b'\r', b'=', b'A', 0, b'-', b'\n', b'/', b'*', b'\t'];
     for (i, original) in armoured.bytes().enumerate() {
@@ -472,10 +479,14 @@ fn nhi_and_ssh_keygen_agree_on_every_mutated_signature() {
         "base64 wrapped at 76 with CRLF",
     ];
     let mut judged = Vec::new();
-    for (seed, armoured) in [("nhi", &by_nhi), ("ssh-keygen", &by_ssh_keygen)] {
+    // Both armours are OpenSSH's layout: the characters of one are enough.
+    for (seed, armoured, per_character) in [
+        ("nhi", &by_nhi, true),
+        ("ssh-keygen", &by_ssh_keygen, false),
+    ] {
         assert_eq!(bench.nhi_accepts(armoured.as_bytes()), Some(true), "{seed}");
         assert!(bench.openssh_accepts(armoured.as_bytes()), "{seed}");
-        for (name, mutant) in mutants(armoured) {
+        for (name, mutant) in mutants(armoured, per_character) {
             let Some(nhi) = bench.nhi_accepts(&mutant) else {
                 continue;
             };
