@@ -58,6 +58,18 @@ pub(crate) fn run(global: &Global, args: &ApplyArgs) -> miette::Result<Outcome> 
         .as_deref()
         .map(|key| global.env.signer(key))
         .transpose()?;
+    let private_key = args
+        .key
+        .as_deref()
+        .filter(|_| matches!(signer, Some(crate::trust::Signer::File(_))));
+    super::verify::warn_unprotected(
+        &policy,
+        private_key,
+        &[
+            super::verify::directory_of(&global.config),
+            super::verify::directory_of(&args.file),
+        ],
+    );
     let applier = match &signer {
         Some(s) => crate::trust::principal_for(s, args.principal.as_deref())?,
         None => global.env.user(),

@@ -81,6 +81,8 @@ enum Command {
     Sign(sign::SignArgs),
     /// Review a plan and add your approval (a signature) to it
     Approve(sign::ApproveArgs),
+    /// Drop signatures from a plan file (one that does not verify makes apply refuse it)
+    Unsign(sign::UnsignArgs),
     /// Check a plan's or receipt's digest, signatures and approvals offline
     Verify(verify::VerifyArgs),
     /// Apply a signed, approved, fresh plan exactly as approved, and write a receipt
@@ -178,6 +180,7 @@ fn run(cli: Cli, env: settings::Environment, color: Option<bool>) -> miette::Res
         Command::Show(args) => show::run(&global, &args),
         Command::Sign(args) => sign::sign(&global, &args),
         Command::Approve(args) => sign::approve(&global, &args),
+        Command::Unsign(args) => sign::unsign(&args),
         Command::Verify(args) => verify::run(&global, &args),
         Command::Apply(args) => apply::run(&global, &args),
         Command::Help(args) => help(args.command.as_deref()),

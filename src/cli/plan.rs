@@ -36,11 +36,20 @@ pub(crate) struct PlanArgs {
     /// Principal to sign as [default: the key's comment]
     #[arg(long, requires = "sign_key")]
     principal: Option<String>,
+
+    /// Replace the file `--out` names even when it holds a plan carrying approvals
+    #[arg(long, requires = "out")]
+    force: bool,
 }
 
 pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
     let started = std::time::Instant::now();
     let clock = crate::clock::Clock::from_setting(global.env.now.as_deref())?;
+    if let Some(out) = &args.out
+        && !args.force
+    {
+        refuse_to_overwrite_approvals(out)?;
+    }
     let signer = match &args.sign_key {
         Some(key) => {
             let signer = global.env.signer(key)?;
@@ -140,6 +149,41 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
     } else {
         Outcome::Success
     })
+}
+
+/// Approvals are work of other people: a plan carrying any is not replaced
+/// without `--force`. Checked before planning, so a refusal costs nothing.
+fn refuse_to_overwrite_approvals(out: &std::path::Path) -> miette::Result<()> {
+    // Anything unreadable or no plan holds no approvals to lose.
+    let Ok(bytes) = crate::sealed::read_bounded(out, crate::plan::MAX_PLAN_BYTES) else {
+        return Ok(());
+    };
+    let Ok(envelope) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return Ok(());
+    };
+    if envelope.get("nhi_plan").is_none() {
+        return Ok(());
+    }
+    let approvals = envelope
+        .get("signatures")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.get("statement")?.as_str())
+        .filter(|s| {
+            crate::trust::Statement::parse(s).is_ok_and(|s| s.role == crate::trust::Role::Approver)
+        })
+        .count();
+    if approvals == 0 {
+        return Ok(());
+    }
+    Err(miette::miette!(
+        code = "nhi::plan::would_overwrite_approvals",
+        help = "write the new plan to another file, or pass `--force` to replace this one and lose its approvals",
+        "`{}` holds a plan carrying {}",
+        out.display(),
+        super::count(approvals, "approval", "approvals")
+    ))
 }
 
 /// `--valid-for`: an age, with the units spelt out when it is not one.

@@ -1,7 +1,7 @@
 //! `nhi verify`: check a plan or a receipt offline and say who planned, who
 //! approved, when, and what is missing.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -31,6 +31,7 @@ pub(crate) struct VerifyArgs {
 
 pub(crate) fn run(global: &Global, args: &VerifyArgs) -> miette::Result<Outcome> {
     let policy = TrustPolicy::locate(&global.env.trust_location(args.trust.as_deref()))?;
+    warn_unprotected(&policy, None, &[directory_of(&args.file)]);
     let signers = AllowedSigners::read(&policy.allowed_signers)?;
     let bytes = std::fs::read(&args.file).map_err(|source| crate::plan::PlanError::Read {
         path: args.file.clone(),
@@ -114,6 +115,34 @@ fn receipt(args: &VerifyArgs, bytes: &[u8], signers: &AllowedSigners) -> miette:
         Some(e) => Err(e),
         None => Ok(Outcome::Success),
     }
+}
+
+/// Warns on stderr, OpenSSH style, about a trust policy, its allowed signers or
+/// a private signing key that others can change, or that sits in `checkouts`.
+pub(crate) fn warn_unprotected(policy: &TrustPolicy, key: Option<&Path>, checkouts: &[PathBuf]) {
+    use crate::trust::Guarded;
+    let files = [
+        (Guarded::TrustPolicy, Some(policy.path.as_path())),
+        (
+            Guarded::AllowedSigners,
+            Some(policy.allowed_signers.as_path()),
+        ),
+        (Guarded::PrivateKey, key),
+    ];
+    for (what, path) in files {
+        if let Some(path) = path {
+            for warning in crate::trust::unprotected(what, path, checkouts) {
+                crate::render::note(&warning);
+            }
+        }
+    }
+}
+
+/// The directory a file named on the command line is in.
+pub(crate) fn directory_of(path: &Path) -> PathBuf {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 fn json(view: &crate::render::verify::VerifyJson) -> miette::Result<String> {

@@ -156,7 +156,7 @@ pub fn plan(file: &PlanFile, path: &Path) -> String {
         "Next: nothing to apply.".to_owned()
     };
     let footer = format!(
-        "Plan digest `{}` · planned by {} at {} · expires {} · config `{}` (`{}`)\n\n\
+        "Plan digest `{}` · planned by {} (claimed, not verified) at {} · expires {} · config `{}` (`{}`)\n\n\
          Approvals: {} in the file (`nhi verify {shown_path}` judges them against the trust policy).\n\n\
          {next}\n",
         file.digest,

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::plan::PlanFile;
 use crate::receipt::{ChangeOutcome, Outcome, ReceiptFile};
-use crate::trust::{Signed, Standing};
+use crate::trust::{Role, SignatureVerdict, Signed, Standing, Verdict};
 
 /// Bumped on any incompatible change of [`VerifyJson`].
 pub const VERIFY_JSON_FORMAT_VERSION: u32 = 1;
@@ -35,10 +35,14 @@ pub struct PlanVerifyJson {
     pub plan_digest: Digest,
     pub created_at: jiff::Timestamp,
     pub expires_at: jiff::Timestamp,
-    /// Who the plan says planned it (a claim; `author_signature` is the proof).
+    /// Who the plan says planned it: an unverified claim (`author_signature` is
+    /// the proof).
     pub planned_by: String,
-    /// The verified author signature; `null` when the plan is not signed.
+    /// The verified author signature; `null` when the plan has none.
     pub author_signature: Option<SignerJson>,
+    /// Whether `planned_by` names the verified author's principal; `false` when
+    /// the claim differs or no author signature verified.
+    pub planned_by_verified: bool,
     /// Approvals that count, one per distinct principal and key.
     pub approvals: Vec<SignerJson>,
     /// Valid approvals that do not count, and why.
@@ -47,6 +51,8 @@ pub struct PlanVerifyJson {
     pub approvals_required: usize,
     /// What is still missing, in words; empty when the policy is met.
     pub missing: Vec<String>,
+    /// Every signature in the file, in order, with its verdict.
+    pub signatures: Vec<SignatureVerdictJson>,
     /// Whether apply's offline checks accept the plan.
     pub verified: bool,
     /// Why not, when `verified` is false.
@@ -90,6 +96,70 @@ pub struct SignerJson {
     /// The approver's comment, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+}
+
+/// One signature of a plan and what it counts for. Role, principal and time are
+/// what its statement says: verified only when `verdict` is not `invalid`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SignatureVerdictJson {
+    /// From 1, in file order; `nhi unsign PLAN INDEX` drops it.
+    pub index: usize,
+    /// `null` when the statement does not parse.
+    pub role: Option<String>,
+    pub principal: Option<String>,
+    pub signed_at: Option<jiff::Timestamp>,
+    /// `SHA256:…` of the key the signature names; `null` when it does not decode.
+    pub key_fingerprint: Option<String>,
+    pub verdict: VerdictJson,
+    /// Why it does not count (`ignored`, `invalid`).
+    pub reason: Option<String>,
+    /// The refusal's code (`invalid`), e.g. `nhi::trust::unknown_signer`.
+    pub code: Option<String>,
+}
+
+/// What a signature counts for.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictJson {
+    /// The plan's verified author signature.
+    Author,
+    /// A verified approval that counts.
+    Counted,
+    /// A verified signature that does not count.
+    Ignored,
+    /// It does not verify; apply refuses the plan while it is there.
+    Invalid,
+}
+
+fn verdict_json(v: &SignatureVerdict) -> SignatureVerdictJson {
+    let (verdict, reason, code) = match &v.verdict {
+        Verdict::Author => (VerdictJson::Author, None, None),
+        Verdict::Counted => (VerdictJson::Counted, None, None),
+        Verdict::Ignored(why) => (VerdictJson::Ignored, Some(why.clone()), None),
+        Verdict::Invalid { code, message } => (
+            VerdictJson::Invalid,
+            Some(message.clone()),
+            Some(code.clone()),
+        ),
+    };
+    SignatureVerdictJson {
+        index: v.index,
+        role: v.statement.as_ref().map(|s| s.role.to_string()),
+        principal: v.statement.as_ref().map(|s| s.principal.clone()),
+        signed_at: v.statement.as_ref().map(|s| s.signed_at),
+        key_fingerprint: v.key_fingerprint.clone(),
+        verdict,
+        reason,
+        code,
+    }
+}
+
+/// Whether the plan's author claim is the verified author's principal.
+fn claim_verified(file: &PlanFile, standing: &Standing) -> bool {
+    standing
+        .author
+        .as_ref()
+        .is_some_and(|a| a.statement.principal == file.body.author)
 }
 
 /// An approval that does not count.
@@ -140,6 +210,7 @@ pub fn plan_json(
         expires_at: file.body.expires_at,
         planned_by: file.body.author.clone(),
         author_signature: standing.author.as_ref().map(signer_json),
+        planned_by_verified: claim_verified(file, standing),
         approvals: standing.counted.iter().map(signer_json).collect(),
         ignored: standing
             .ignored
@@ -152,6 +223,7 @@ pub fn plan_json(
         approvals_counted: standing.counted.len(),
         approvals_required: standing.required,
         missing: standing.missing.clone(),
+        signatures: standing.signatures.iter().map(verdict_json).collect(),
         verified: error.is_none(),
         error: error.map(ErrorJson::of),
     })
@@ -199,10 +271,12 @@ pub fn plan(path: &Path, file: &PlanFile, standing: &Standing) -> String {
     );
     let _ = writeln!(
         out,
-        "  created {} by `{}`, expires {}",
-        file.body.created_at, file.body.author, file.body.expires_at
+        "  created {}, expires {}",
+        file.body.created_at, file.body.expires_at
     );
     let _ = writeln!(out, "  {}", super::text::summary_line(&file.body));
+    let claim = clip(&file.body.author);
+    // The author is who signed; the plan's own `author` field is only a claim.
     match &standing.author {
         Some(a) => {
             let _ = writeln!(
@@ -212,8 +286,20 @@ pub fn plan(path: &Path, file: &PlanFile, standing: &Standing) -> String {
                 a.statement.signed_at,
                 a.key_fingerprint()
             );
+            if !claim_verified(file, standing) {
+                let _ = writeln!(
+                    out,
+                    "  claimed:  the plan says `{claim}` planned it (not verified: the author signature is `{}`'s)",
+                    a.statement.principal
+                );
+            }
         }
-        None => out.push_str("  author:   not signed\n"),
+        None => {
+            let _ = writeln!(
+                out,
+                "  author:   no verified author signature (the plan claims `{claim}`, not verified)"
+            );
+        }
     }
     for a in &standing.counted {
         let comment = a
@@ -237,6 +323,34 @@ pub fn plan(path: &Path, file: &PlanFile, standing: &Standing) -> String {
             a.statement.principal, a.statement.signed_at
         );
     }
+    let mut invalid = Vec::new();
+    for v in &standing.signatures {
+        match &v.verdict {
+            Verdict::Ignored(why)
+                if v.statement.as_ref().is_some_and(|s| s.role == Role::Author) =>
+            {
+                let _ = writeln!(out, "  ignored:  signature {} (author): {why}", v.index);
+            }
+            Verdict::Invalid { message, .. } => {
+                let claims = v.statement.as_ref().map_or_else(
+                    || "statement unreadable".to_owned(),
+                    |s| format!("claims {} `{}`", s.role, s.principal),
+                );
+                let key = v
+                    .key_fingerprint
+                    .as_deref()
+                    .map(|k| format!(", key {k}"))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "  invalid:  signature {} ({claims}{key}): {message}",
+                    v.index
+                );
+                invalid.push(v.index.to_string());
+            }
+            _ => {}
+        }
+    }
     if standing.required == 0 {
         let _ = writeln!(
             out,
@@ -254,7 +368,25 @@ pub fn plan(path: &Path, file: &PlanFile, standing: &Standing) -> String {
     for missing in &standing.missing {
         let _ = writeln!(out, "  missing:  {missing}");
     }
+    if !invalid.is_empty() {
+        let _ = writeln!(
+            out,
+            "  apply refuses the plan while it carries a signature that does not verify; drop {}: `nhi unsign {} {}`",
+            if invalid.len() == 1 { "it" } else { "them" },
+            path.display(),
+            invalid.join(" ")
+        );
+    }
     out.truncate(out.trim_end().len());
+    out
+}
+
+/// A claim from the plan, shortened and without control characters.
+fn clip(text: &str) -> String {
+    let mut out: String = text.chars().filter(|c| !c.is_control()).take(100).collect();
+    if text.chars().count() > 100 {
+        out.push('…');
+    }
     out
 }
 

@@ -93,7 +93,9 @@ pub enum TrustError {
     #[error("signature {index} is invalid: {detail}")]
     #[diagnostic(
         code(nhi::trust::bad_signature),
-        help("the plan or its signatures were altered; do not apply it")
+        help(
+            "the plan or its signatures were altered; do not apply it as it is (a signature that does not count can be dropped: `nhi unsign PLAN {index}`)"
+        )
     )]
     BadSignature { index: usize, detail: String },
 
@@ -106,9 +108,13 @@ pub enum TrustError {
     )]
     #[diagnostic(
         code(nhi::trust::wrong_plan),
-        help("signatures cannot be moved between plans; have the plan signed or approved again")
+        help(
+            "signatures cannot be moved between plans; have the plan signed or approved again (`nhi unsign PLAN {index}` drops this one)"
+        )
     )]
     WrongPlan {
+        /// The signature's position, from 1, as `nhi verify` numbers it.
+        index: usize,
         role: String,
         principal: String,
         signed: String,
@@ -121,10 +127,12 @@ pub enum TrustError {
     #[diagnostic(
         code(nhi::trust::unknown_signer),
         help(
-            "only keys in the trust policy's allowed_signers count; listed principals of this key: {listed}"
+            "only keys in the trust policy's allowed_signers count; listed principals of this key: {listed} (`nhi unsign PLAN {index}` drops this signature)"
         )
     )]
     UnknownSigner {
+        /// The signature's position, from 1, as `nhi verify` numbers it.
+        index: usize,
         role: String,
         principal: String,
         key: String,

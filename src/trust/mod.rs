@@ -3,22 +3,30 @@
 //! policy deciding which approvals count.
 
 mod allowed_signers;
+mod concerns;
 mod error;
 mod policy;
+mod protection;
 mod receipt;
 mod signer;
+mod sshsig;
 mod statement;
 #[cfg(test)]
 mod tests;
 mod verify;
 
 pub use allowed_signers::AllowedSigners;
+pub use concerns::approval_concerns;
 pub use error::{PolicyProblem, TrustError};
 pub use policy::{PolicyLocation, Rule, TrustPolicy, default_path};
+pub use protection::{Guarded, unprotected};
 pub use receipt::judge_receipt;
 pub use signer::Signer;
 pub use statement::{Role, Statement, clean_comment, valid_principal};
-pub use verify::{Signed, Standing, check_time, has_author_signature, judge_plan, verify_record};
+pub use verify::{
+    SignatureVerdict, Signed, Standing, Verdict, check_time, has_author_signature, judge_plan,
+    verify_record,
+};
 
 use nhi_provider_sdk::Digest;
 

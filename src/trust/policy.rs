@@ -17,7 +17,8 @@ use crate::diff::Risk;
 #[derive(Debug, Clone)]
 pub struct TrustPolicy {
     pub path: PathBuf,
-    /// Resolved against the policy file's directory.
+    /// Resolved against the directory of the policy file itself: the file a
+    /// symbolic link leads to, never the link's directory.
     pub allowed_signers: PathBuf,
     pub require_author_signature: bool,
     /// Principals that may author plans; empty: any allowed signer.
@@ -155,12 +156,36 @@ impl TrustPolicy {
         };
         let text = std::fs::read_to_string(path)
             .map_err(|e| fail(crate::config::lowercase_first(&e.to_string())))?;
-        Self::parse(path, &text)
+        // A link to the policy (from a repository, say) must not choose the
+        // allowed signers: they are found beside the file the link leads to.
+        let real = std::fs::canonicalize(path)
+            .map_err(|e| fail(crate::config::lowercase_first(&e.to_string())))?;
+        let real_dir = real.parent().unwrap_or(Path::new("/"));
+        let given_dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        // Paths stay as the user wrote them when they lead to the same place.
+        let dir = if std::fs::canonicalize(given_dir).is_ok_and(|d| d == real_dir) {
+            given_dir
+        } else {
+            real_dir
+        };
+        Self::parse_in(path, dir, &text)
     }
 
     /// A policy from its text; `path` names it in errors and anchors
     /// `allowed_signers`.
     pub fn parse(path: &Path, text: &str) -> Result<Self, TrustError> {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        Self::parse_in(path, dir, text)
+    }
+
+    /// [`Self::parse`], with `allowed_signers` resolved against `dir`.
+    fn parse_in(path: &Path, dir: &Path, text: &str) -> Result<Self, TrustError> {
         let fail = |detail: String| TrustError::Policy {
             path: path.to_owned(),
             detail,
@@ -214,10 +239,6 @@ impl TrustPolicy {
                 "set it to 1 or more, or remove it to keep `approvals.required`".into(),
             ));
         }
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
         let max_plan_age = raw
             .max_plan_age
             .map(|t| {
@@ -338,6 +359,28 @@ mod tests {
             "allowed_signers: a\nrequire_author_signature: false\napprovals: {required: 0}\n";
         let policy = TrustPolicy::parse(Path::new("trust.yaml"), text).unwrap();
         assert_eq!(policy.required, 0);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_linked_policy_finds_its_allowed_signers_beside_the_real_file() {
+        let home = tempfile::tempdir().unwrap();
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::write(
+            home.path().join("trust.yaml"),
+            "allowed_signers: allowed_signers\n",
+        )
+        .unwrap();
+        let link = repo.path().join("trust.yaml");
+        std::os::unix::fs::symlink(home.path().join("trust.yaml"), &link).unwrap();
+        let policy = TrustPolicy::load(&link).unwrap();
+        assert_eq!(
+            policy.allowed_signers,
+            std::fs::canonicalize(home.path())
+                .unwrap()
+                .join("allowed_signers")
+        );
+        assert_eq!(policy.path, link, "errors still name the file as given");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use nhi_provider_sdk::Digest;
-use ssh_key::{Algorithm, PublicKey, SshSig};
+use ssh_key::PublicKey;
 
 use super::TrustError;
 use super::allowed_signers::AllowedSigners;
@@ -34,9 +34,10 @@ pub fn has_author_signature(signatures: &[SignatureRecord]) -> bool {
     })
 }
 
-/// Verifies one signature record: armored SSHSIG, our namespace, ed25519, the
-/// statement's canonical form and digest, the cryptographic signature, and the
-/// allowed signers entry for the claimed principal at the signing time.
+/// Verifies one signature record: armored SSHSIG exactly as `ssh-keygen -Y
+/// verify` reads it, our namespace, ed25519, the statement's canonical form and
+/// digest, the cryptographic signature, and the allowed signers entry for the
+/// claimed principal at the signing time.
 pub fn verify_record(
     index: usize,
     record: &SignatureRecord,
@@ -46,29 +47,30 @@ pub fn verify_record(
     now: Option<jiff::Timestamp>,
 ) -> Result<Signed, TrustError> {
     let bad = |detail: String| TrustError::BadSignature { index, detail };
-    let sig = SshSig::from_pem(record.signature.as_bytes())
+    let sig = super::sshsig::decode(record.signature.as_bytes())
         .map_err(|e| bad(format!("not an SSH signature: {e}")))?;
-    if sig.namespace() != namespace {
+    if sig.namespace != namespace {
         return Err(bad(format!(
             "namespace `{}` is not `{namespace}`",
-            sig.namespace().chars().take(40).collect::<String>()
+            sig.namespace
+                .chars()
+                .take(40)
+                .filter(|c| !c.is_control())
+                .collect::<String>()
         )));
-    }
-    if sig.algorithm() != Algorithm::Ed25519 {
-        return Err(bad("only ed25519 signatures are accepted".into()));
     }
     let statement =
         Statement::parse(&record.statement).map_err(|e| bad(format!("statement: {e}")))?;
-    let key = PublicKey::from(sig.public_key().clone());
-    key.verify(namespace, record.statement.as_bytes(), &sig)
-        .map_err(|_| {
-            bad(format!(
-                "the {} signature of `{}` does not verify",
-                statement.role, statement.principal
-            ))
-        })?;
+    if !sig.verifies(namespace, record.statement.as_bytes()) {
+        return Err(bad(format!(
+            "the {} signature of `{}` does not verify",
+            statement.role, statement.principal
+        )));
+    }
+    let key = sig.key;
     if statement.digest != *digest {
         return Err(TrustError::WrongPlan {
+            index,
             role: statement.role.to_string(),
             principal: statement.principal.clone(),
             signed: statement.digest.to_string(),
@@ -91,6 +93,7 @@ pub fn verify_record(
     if !valid_now || !signers.allows(&statement.principal, &key, namespace, statement.signed_at) {
         let listed = signers.principals_of(&key);
         return Err(TrustError::UnknownSigner {
+            index,
             role: statement.role.to_string(),
             principal: statement.principal.clone(),
             key: key.fingerprint(ssh_key::HashAlg::Sha256).to_string(),
@@ -105,7 +108,7 @@ pub fn verify_record(
 }
 
 /// How a plan stands against a trust policy.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Standing {
     pub author: Option<Signed>,
     /// Approvals that count, one per distinct principal and key.
@@ -116,11 +119,58 @@ pub struct Standing {
     pub required: usize,
     /// What is still missing, in words; empty when the policy is met.
     pub missing: Vec<String>,
+    /// Every signature of the plan, in file order, with its verdict.
+    pub signatures: Vec<SignatureVerdict>,
 }
 
-/// Verifies a plan's signatures and judges it against the policy. Returns the
-/// standing and, separately, the first failure in apply's order (so `nhi verify`
-/// can show everything it learned before failing).
+/// One signature of a plan and what it counts for: each is judged on its own, so
+/// one that does not verify hides nothing about the others.
+#[derive(Debug)]
+pub struct SignatureVerdict {
+    /// From 1, in file order (`nhi unsign PLAN N` takes this number).
+    pub index: usize,
+    /// The statement as it reads, verified or not; `None` when it does not parse.
+    pub statement: Option<Statement>,
+    /// `SHA256:…` of the key the signature names, when it decodes.
+    pub key_fingerprint: Option<String>,
+    pub verdict: Verdict,
+}
+
+/// What a signature counts for.
+#[derive(Debug)]
+pub enum Verdict {
+    /// The plan's one verified author signature.
+    Author,
+    /// A verified approval that counts.
+    Counted,
+    /// A verified signature that does not count, and why.
+    Ignored(String),
+    /// A signature that does not verify: apply refuses the plan while it is there.
+    Invalid {
+        /// The refusal's stable code, e.g. `nhi::trust::unknown_signer`.
+        code: String,
+        message: String,
+    },
+}
+
+impl SignatureVerdict {
+    fn of(index: usize, record: &SignatureRecord, verdict: Verdict) -> Self {
+        Self {
+            index,
+            statement: Statement::parse(&record.statement).ok(),
+            key_fingerprint: super::sshsig::decode(record.signature.as_bytes())
+                .ok()
+                .map(|s| s.key.fingerprint(ssh_key::HashAlg::Sha256).to_string()),
+            verdict,
+        }
+    }
+}
+
+/// Verifies a plan's signatures and judges it against the policy. Every
+/// signature is judged on its own and the standing counts those that verify;
+/// the failure is the first refusal in apply's order (a signature that does not
+/// verify first), so `nhi verify` can show everything it learned, and apply
+/// still refuses a plan carrying a signature that does not verify.
 pub fn judge_plan(
     body: &PlanBody,
     digest: &Digest,
@@ -130,10 +180,15 @@ pub fn judge_plan(
     now: jiff::Timestamp,
 ) -> (Standing, Option<TrustError>) {
     let mut standing = Standing::default();
-    let mut signed = Vec::new();
-    for (index, record) in records.iter().enumerate() {
+    let mut failure = None;
+    // Verified signatures, by their position in `records`.
+    let mut signed: Vec<(usize, Signed)> = Vec::new();
+    let mut invalid: Vec<(usize, TrustError)> = Vec::new();
+    for (i, record) in records.iter().enumerate() {
+        let index = i + 1;
+        let refused = |detail: String| TrustError::BadSignature { index, detail };
         match verify_record(
-            index + 1,
+            index,
             record,
             super::PLAN_NAMESPACE,
             digest,
@@ -143,60 +198,78 @@ pub fn judge_plan(
             Ok(s)
                 if s.statement.signed_at + jiff::SignedDuration::from_mins(5) < body.created_at =>
             {
-                return (
-                    standing,
-                    Some(TrustError::BadSignature {
-                        index: index + 1,
-                        detail: format!(
-                            "it claims to be signed at {}, before the plan was made",
-                            s.statement.signed_at
-                        ),
-                    }),
-                );
+                invalid.push((
+                    i,
+                    refused(format!(
+                        "it claims to be signed at {}, before the plan was made",
+                        s.statement.signed_at
+                    )),
+                ));
             }
             Ok(s) if s.statement.role == Role::Applier => {
-                return (
-                    standing,
-                    Some(TrustError::BadSignature {
-                        index: index + 1,
-                        detail: "an applier signature has no place on a plan".into(),
-                    }),
-                );
+                invalid.push((
+                    i,
+                    refused("an applier signature has no place on a plan".into()),
+                ));
             }
-            Ok(s) => signed.push(s),
-            Err(e) => return (standing, Some(e)),
+            Ok(s) => signed.push((i, s)),
+            Err(e) => invalid.push((i, e)),
         }
     }
-    let authors: Vec<&Signed> = signed
+    let mut verdicts: Vec<Option<Verdict>> = (0..records.len()).map(|_| None).collect();
+    for (i, e) in invalid {
+        verdicts[i] = Some(Verdict::Invalid {
+            code: miette::Diagnostic::code(&e)
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+            message: e.to_string(),
+        });
+        failure.get_or_insert(e);
+    }
+    let authors: Vec<usize> = signed
         .iter()
-        .filter(|s| s.statement.role == Role::Author)
+        .filter(|(_, s)| s.statement.role == Role::Author)
+        .map(|(i, _)| *i)
         .collect();
     if authors.len() > 1 {
-        return (
-            standing,
-            Some(TrustError::MultipleAuthors {
-                count: authors.len(),
-            }),
-        );
+        for i in &authors {
+            verdicts[*i] = Some(Verdict::Ignored(format!(
+                "the plan has {} author signatures; it has one author",
+                authors.len()
+            )));
+        }
+        failure.get_or_insert(TrustError::MultipleAuthors {
+            count: authors.len(),
+        });
+    } else if let Some(i) = authors.first() {
+        standing.author = signed.iter().find(|(j, _)| j == i).map(|(_, s)| s.clone());
+        verdicts[*i] = Some(Verdict::Author);
     }
-    standing.author = authors.first().map(|s| (*s).clone());
-    let mut failure = None;
-    match &standing.author {
-        None if policy.require_author_signature => failure = Some(TrustError::Unsigned),
+    let author_failure = match &standing.author {
+        None if policy.require_author_signature && authors.len() <= 1 => Some(TrustError::Unsigned),
         Some(a)
             if !policy.authors.is_empty() && !policy.authors.contains(&a.statement.principal) =>
         {
-            failure = Some(TrustError::AuthorNotAllowed {
+            Some(TrustError::AuthorNotAllowed {
                 principal: a.statement.principal.clone(),
-            });
+            })
         }
-        _ => {}
+        _ => None,
+    };
+    if failure.is_none() {
+        failure = author_failure;
     }
-    count_approvals(
-        &mut standing,
-        signed.iter().filter(|s| s.statement.role == Role::Approver),
-        policy,
-    );
+    let approvals: Vec<&(usize, Signed)> = signed
+        .iter()
+        .filter(|(_, s)| s.statement.role == Role::Approver)
+        .collect();
+    let (counted, ignored) = count_approvals(&mut standing, approvals.iter().copied(), policy);
+    for i in counted {
+        verdicts[i] = Some(Verdict::Counted);
+    }
+    for (i, why) in ignored {
+        verdicts[i] = Some(Verdict::Ignored(why));
+    }
     apply_rules(&mut standing, body, policy);
     if failure.is_none() && !standing.missing.is_empty() {
         failure = Some(TrustError::InsufficientApprovals {
@@ -208,20 +281,33 @@ pub fn judge_plan(
     if failure.is_none() {
         failure = check_time(body, policy, now).err();
     }
+    standing.signatures = records
+        .iter()
+        .zip(verdicts)
+        .enumerate()
+        .map(|(i, (record, verdict))| {
+            let verdict = verdict.expect("invariant: every signature gets a verdict");
+            SignatureVerdict::of(i + 1, record, verdict)
+        })
+        .collect();
     (standing, failure)
 }
 
+/// Sorts verified approvals into those that count and those that do not;
+/// returns the positions of each.
 fn count_approvals<'a>(
     standing: &mut Standing,
-    approvals: impl Iterator<Item = &'a Signed>,
+    approvals: impl Iterator<Item = &'a (usize, Signed)>,
     policy: &TrustPolicy,
-) {
+) -> (Vec<usize>, Vec<(usize, String)>) {
     let mut principals = BTreeSet::new();
     let mut keys = BTreeSet::new();
     let author = standing.author.clone();
-    let mut approvals: Vec<&Signed> = approvals.collect();
-    approvals.sort_by_key(|s| s.statement.signed_at);
-    for approval in approvals {
+    let mut approvals: Vec<&(usize, Signed)> = approvals.collect();
+    approvals.sort_by_key(|(_, s)| s.statement.signed_at);
+    let mut counted = Vec::new();
+    let mut ignored = Vec::new();
+    for (i, approval) in approvals {
         let principal = approval.statement.principal.clone();
         let key = approval.key_fingerprint();
         let by_author = author
@@ -238,12 +324,15 @@ fn count_approvals<'a>(
         };
         if let Some(why) = why {
             standing.ignored.push((approval.clone(), why.to_owned()));
+            ignored.push((*i, why.to_owned()));
         } else {
             principals.insert(principal);
             keys.insert(key);
             standing.counted.push(approval.clone());
+            counted.push(*i);
         }
     }
+    (counted, ignored)
 }
 
 fn apply_rules(standing: &mut Standing, body: &PlanBody, policy: &TrustPolicy) {

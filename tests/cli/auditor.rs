@@ -60,7 +60,13 @@ fn verify_of_a_signed_and_approved_plan() {
     approved_plan(&ws, "q.plan");
     let verified = verify(&ws, &["q.plan"]);
     ok(&verified);
-    assert_eq!(verified.stderr, "", "verify reports on stdout");
+    // The trust files of these tests sit beside the plan, which verify warns about.
+    let other: Vec<&str> = verified
+        .stderr
+        .lines()
+        .filter(|l| !l.starts_with("WARNING: UNPROTECTED "))
+        .collect();
+    assert!(other.is_empty(), "verify reports on stdout: {other:?}");
     snapshot(
         "verify_approved_plan",
         &auditor_view(&ws, &verified.stdout, &[("q.plan", "PLAN DIGEST")]),
@@ -265,5 +271,25 @@ fn an_expired_plan_refusal_as_the_applier_reads_it() {
     snapshot(
         "refusal_expired",
         &auditor_view(&ws, &refused.stderr, &[("old.plan", "PLAN DIGEST")]),
+    );
+}
+
+#[test]
+fn verify_of_a_plan_carrying_a_signature_that_does_not_verify() {
+    let ws = team();
+    approved_plan(&ws, "q.plan");
+    ok(&run(
+        &ws,
+        &["approve", "q.plan", "--key", "mallory.key", "--yes"],
+    ));
+    let verified = verify(&ws, &["q.plan"]);
+    assert_eq!(verified.code, 1, "{}", verified.stderr);
+    snapshot(
+        "verify_plan_with_an_unlisted_signature",
+        &auditor_view(
+            &ws,
+            &format!("{}{}", verified.stdout, verified.stderr),
+            &[("q.plan", "PLAN DIGEST")],
+        ),
     );
 }

@@ -329,3 +329,331 @@ fn a_plan_signed_as_it_is_saved_suggests_approve_not_sign() {
         unsigned.stderr
     );
 }
+
+#[test]
+fn one_junk_signature_no_longer_hides_the_author_and_approvals_and_can_be_dropped() {
+    let ws = team();
+    approved_plan(&ws, "q.plan");
+    ok(&apply_dry(&ws, "q.plan"));
+    // Anyone who can write the file appends an unlisted approval and junk.
+    ok(&run(
+        &ws,
+        &["approve", "q.plan", "--key", "mallory.key", "--yes"],
+    ));
+    edit_plan(&ws, "q.plan", |v| {
+        v["signatures"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"statement": "junk", "signature": "junk"}));
+    });
+    let verified = apply_dry(&ws, "q.plan");
+    assert_eq!(verified.code, 1, "{}", verified.stderr);
+    for line in [
+        "  author:   `alice@example.com`",
+        "  approved: `bob@example.com`",
+        "  approved: `carol@example.com`",
+        "  invalid:  signature 4 (claims approver `mallory@example.com`, key SHA256:",
+        "  invalid:  signature 5 (statement unreadable): signature 5 is invalid: not an SSH signature",
+        "  approvals: 2 of 2 required",
+        "  apply refuses the plan while it carries a signature that does not verify; drop them: `nhi unsign q.plan 4 5`",
+    ] {
+        assert!(
+            verified.stdout.contains(line),
+            "{line}\n{}",
+            verified.stdout
+        );
+    }
+    assert!(
+        !verified.stdout.contains("not signed") && !verified.stdout.contains("missing:"),
+        "{}",
+        verified.stdout
+    );
+    let json = run(
+        &ws,
+        &["verify", "q.plan", "--trust", "trust.yaml", "--json"],
+    );
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let verdicts: Vec<&str> = json["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        verdicts,
+        ["author", "counted", "counted", "invalid", "invalid"]
+    );
+    assert_eq!(json["signatures"][3]["code"], "nhi::trust::unknown_signer");
+    assert_eq!(json["approvals_counted"], 2);
+    assert_eq!(json["verified"], false);
+    // Apply still refuses, and says how to get out.
+    let refused = refuses(&ws, "q.plan", "nhi::trust::unknown_signer");
+    assert!(
+        refused
+            .stderr
+            .contains("`nhi unsign PLAN 4` drops this signature"),
+        "{}",
+        refused.stderr
+    );
+    // Out of range: refused, nothing written.
+    let before = ws.read("q.plan");
+    let bad = run(&ws, &["unsign", "q.plan", "6"]);
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.stderr.contains("nhi::unsign::no_such_signature")
+            && bad
+                .stderr
+                .contains("`q.plan` has no signature 6 (it has 5 signatures)"),
+        "{}",
+        bad.stderr
+    );
+    assert_eq!(ws.read("q.plan"), before);
+    let dropped = run(&ws, &["unsign", "q.plan", "5", "4"]);
+    ok(&dropped);
+    assert!(
+        dropped.stderr.contains(
+            "Dropped signature 4 (approver `mallory@example.com`, as its statement claims) from `q.plan`."
+        ) && dropped
+            .stderr
+            .contains("Dropped signature 5 (an unreadable statement, as its statement claims)"),
+        "{}",
+        dropped.stderr
+    );
+    ok(&apply_dry(&ws, "q.plan"));
+}
+
+#[test]
+fn approve_warns_when_expired_already_approved_or_by_the_author() {
+    let ws = team();
+    ok(&run(
+        &ws,
+        &["plan", "-o", "s.plan", "--sign-key", "alice.key"],
+    ));
+    let by_author = run(&ws, &["approve", "s.plan", "--key", "alice.key", "--yes"]);
+    ok(&by_author);
+    assert!(
+        by_author.stderr.contains(
+            "warning: you are the plan's author (signature 1, made with this key): unless the trust policy sets `author_counts: true`, your approval does not count"
+        ),
+        "{}",
+        by_author.stderr
+    );
+    let first = run(&ws, &["approve", "s.plan", "--key", "bob.key", "--yes"]);
+    ok(&first);
+    assert!(!first.stderr.contains("warning:"), "{}", first.stderr);
+    let again = run(&ws, &["approve", "s.plan", "--key", "bob.key", "--yes"]);
+    ok(&again);
+    assert!(
+        again.stderr.contains("warning: this key (SHA256:")
+            && again.stderr.contains(
+                "already approved the plan (signature 3, as `bob@example.com`): a second approval by it does not count"
+            ),
+        "{}",
+        again.stderr
+    );
+    // An expired plan.
+    let old = jiff::Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_hours(25))
+        .unwrap();
+    let old = jiff::Timestamp::from_second(old.as_second())
+        .unwrap()
+        .to_string();
+    ok(&ws.run_env(
+        &["plan", "-o", "old.plan", "--sign-key", "alice.key"],
+        &[("NHI_NOW", old.as_str())],
+    ));
+    let late = run(&ws, &["approve", "old.plan", "--key", "bob.key", "--yes"]);
+    ok(&late);
+    assert!(
+        late.stderr.contains("warning: the plan expired at ")
+            && late
+                .stderr
+                .contains("apply will refuse it whatever its approvals (plan again)"),
+        "{}",
+        late.stderr
+    );
+}
+
+#[test]
+fn planned_by_is_the_verified_signer_and_a_differing_author_is_shown_as_a_claim() {
+    let ws = team();
+    ok(&run(
+        &ws,
+        &[
+            "plan",
+            "-o",
+            "c.plan",
+            "--author",
+            "security-lead@example.com",
+            "--sign-key",
+            "alice.key",
+        ],
+    ));
+    let verified = apply_dry(&ws, "c.plan");
+    assert!(
+        verified.stdout.contains("  author:   `alice@example.com` at ")
+            && verified.stdout.contains(
+                "  claimed:  the plan says `security-lead@example.com` planned it (not verified: the author signature is `alice@example.com`'s)"
+            )
+            && !verified.stdout.contains("by `security-lead@example.com`"),
+        "{}",
+        verified.stdout
+    );
+    let json = run(
+        &ws,
+        &["verify", "c.plan", "--trust", "trust.yaml", "--json"],
+    );
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(json["planned_by"], "security-lead@example.com");
+    assert_eq!(json["planned_by_verified"], false);
+    assert_eq!(json["author_signature"]["principal"], "alice@example.com");
+    // Unsigned: the claim is all there is.
+    ok(&run(&ws, &["plan", "-o", "u.plan"]));
+    let unsigned = apply_dry(&ws, "u.plan");
+    assert!(
+        unsigned.stdout.contains(
+            "  author:   no verified author signature (the plan claims `alice@example.com`, not verified)"
+        ),
+        "{}",
+        unsigned.stdout
+    );
+}
+
+#[test]
+fn plan_out_no_longer_overwrites_a_plan_carrying_approvals() {
+    let ws = team();
+    approved_plan(&ws, "q.plan");
+    let before = ws.read("q.plan");
+    let refused = run(&ws, &["plan", "-o", "q.plan"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("nhi::plan::would_overwrite_approvals")
+            && refused
+                .stderr
+                .contains("`q.plan` holds a plan carrying 2 approvals")
+            && refused.stderr.contains("pass `--force`"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(ws.read("q.plan"), before, "the approved plan is kept");
+    ok(&run(&ws, &["plan", "-o", "q.plan", "--force"]));
+    assert_ne!(ws.read("q.plan"), before);
+    // A plan with no approvals (signed or not) is replaced as before.
+    ok(&run(
+        &ws,
+        &["plan", "-o", "s.plan", "--sign-key", "alice.key"],
+    ));
+    ok(&run(
+        &ws,
+        &["plan", "-o", "s.plan", "--sign-key", "alice.key"],
+    ));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_trust_policy_no_longer_takes_allowed_signers_from_beside_the_link() {
+    let ws = team();
+    // The applier's own policy, outside the repository.
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("trust.yaml"), TRUST).unwrap();
+    std::fs::copy(
+        ws.path().join("allowed_signers"),
+        home.path().join("allowed_signers"),
+    )
+    .unwrap();
+    // The repository links to it and supplies allowed signers that list mallory.
+    std::os::unix::fs::symlink(home.path().join("trust.yaml"), ws.path().join("link.yaml"))
+        .unwrap();
+    let mallory = ws.read("mallory.key.pub");
+    let mut fields = mallory.split_whitespace();
+    let listed = format!(
+        "{}mallory@example.com {} {}\n",
+        ws.read("allowed_signers"),
+        fields.next().unwrap(),
+        fields.next().unwrap()
+    );
+    ws.write("allowed_signers", &listed);
+    ok(&run(
+        &ws,
+        &["plan", "-o", "m.plan", "--sign-key", "alice.key"],
+    ));
+    for key in ["bob.key", "mallory.key"] {
+        ok(&run(&ws, &["approve", "m.plan", "--key", key, "--yes"]));
+    }
+    let verified = run(&ws, &["verify", "m.plan", "--trust", "link.yaml"]);
+    assert_eq!(verified.code, 1, "{}", verified.stdout);
+    assert!(
+        verified.stderr.contains("nhi::trust::unknown_signer"),
+        "{}",
+        verified.stderr
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn trust_files_others_can_change_or_inside_the_checkout_are_warned_about() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let ws = team();
+    approved_plan(&ws, "q.plan");
+    std::fs::set_permissions(
+        ws.path().join("trust.yaml"),
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        ws.path().join("carol.key"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let verified = apply_dry(&ws, "q.plan");
+    ok(&verified);
+    for warning in [
+        "WARNING: UNPROTECTED TRUST POLICY FILE! Permissions 0666 for `trust.yaml` are too open: others can change who may approve (`chmod go-w trust.yaml`)",
+        "WARNING: UNPROTECTED TRUST POLICY FILE! `trust.yaml` is inside `",
+        "WARNING: UNPROTECTED ALLOWED SIGNERS FILE! `./allowed_signers` is inside `",
+    ] {
+        assert!(
+            verified.stderr.contains(warning),
+            "{warning}\n{}",
+            verified.stderr
+        );
+    }
+    let applied = run(
+        &ws,
+        &[
+            "apply",
+            "q.plan",
+            "--trust",
+            "trust.yaml",
+            "--key",
+            "carol.key",
+        ],
+    );
+    ok(&applied);
+    assert!(
+        applied.stderr.contains(
+            "WARNING: UNPROTECTED PRIVATE KEY FILE! Permissions 0644 for `carol.key` are too open: others can read or change it (`chmod 600 carol.key`)"
+        ) && applied
+            .stderr
+            .contains("WARNING: UNPROTECTED PRIVATE KEY FILE! `carol.key` is inside `"),
+        "{}",
+        applied.stderr
+    );
+    // Outside the checkout and owner-writable only: no warning.
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("trust.yaml"), TRUST).unwrap();
+    std::fs::copy(
+        ws.path().join("allowed_signers"),
+        home.path().join("allowed_signers"),
+    )
+    .unwrap();
+    let trust = home.path().join("trust.yaml");
+    let clean = run(
+        &ws,
+        &["verify", "q.plan", "--trust", trust.to_str().unwrap()],
+    );
+    ok(&clean);
+    assert_eq!(clean.stderr, "");
+}

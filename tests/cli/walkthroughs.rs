@@ -68,7 +68,9 @@ fn readme_verification_walkthrough_runs_with_stock_tools() {
         "the tamper changed the plan"
     );
     assert!(!verify(&ws).status.success(), "a tampered body must fail");
-    // A tampered statement fails ssh-keygen.
+    // A tampered statement fails ssh-keygen (`plan -o` keeps a plan carrying
+    // approvals, so the old one goes first).
+    std::fs::remove_file(ws.path().join("plan.json")).unwrap();
     approved_plan(&ws, "plan.json");
     edit_plan(&ws, "plan.json", |v| {
         let s = v["signatures"][1]["statement"]

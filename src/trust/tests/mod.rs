@@ -6,6 +6,7 @@
 //!
 //! The shared fixtures live here; the cases, one file per rule, beside it.
 
+mod agreement;
 mod approvals;
 mod author;
 mod expiry;

@@ -9,10 +9,10 @@ use super::{
 };
 use crate::diff::Risk;
 use crate::plan::SignatureRecord;
-use crate::trust::{PLAN_NAMESPACE, RECEIPT_NAMESPACE, Role, TrustError, judge_plan};
+use crate::trust::{PLAN_NAMESPACE, RECEIPT_NAMESPACE, Role, TrustError, Verdict, judge_plan};
 
 #[test]
-fn signatures_that_do_not_verify_stop_judging_at_the_first() {
+fn signatures_that_do_not_verify_refuse_the_plan_and_hide_nothing_else() {
     let team = Team::new();
     let signers = team.everyone();
     let other = Digest::of(b"another plan body");
@@ -154,11 +154,9 @@ fn signatures_that_do_not_verify_stop_judging_at_the_first() {
         let records = [alice.clone(), record];
         let got = judge(&body(&[Risk::Low]), &records, &policy(), &signers);
         if want.is_some() {
-            // Judging ends at a failing signature: `nhi verify` lists nothing.
-            assert!(
-                got.author.is_none() && got.counted.is_empty() && got.ignored.is_empty(),
-                "{name}"
-            );
+            // The failing signature counts for nothing; the author still shows.
+            assert_eq!(got.author.as_deref(), Some(ALICE), "{name}");
+            assert!(got.counted.is_empty() && got.ignored.is_empty(), "{name}");
         }
         match want {
             Some((code, message)) if message.is_empty() => {
@@ -271,4 +269,75 @@ fn allowed_signers_bind_keys_to_namespaces_and_times() {
         );
         assert_eq!(got.failure, want, "{name}");
     }
+}
+
+#[test]
+fn one_junk_signature_does_not_blind_the_judgement() {
+    let team = Team::new();
+    let signers = team.everyone();
+    let mut records = team.records(&[author("alice", ALICE), approval("bob", BOB, 1)]);
+    // Appended by anyone: an approval by an unlisted key, and plain junk.
+    records.push(team.record(
+        &approval("mallory", "mallory@example.com", 2),
+        PLAN_NAMESPACE,
+        digest(),
+    ));
+    records.push(SignatureRecord {
+        statement: "junk".into(),
+        signature: "junk".into(),
+    });
+    let (standing, failure) = judge_plan(
+        &body(&[Risk::Low]),
+        &digest(),
+        &records,
+        &policy(),
+        &signers,
+        now(),
+    );
+    assert_eq!(
+        standing.author.map(|a| a.statement.principal).as_deref(),
+        Some(ALICE)
+    );
+    let counted: Vec<_> = standing
+        .counted
+        .iter()
+        .map(|s| s.statement.principal.as_str())
+        .collect();
+    assert_eq!(counted, [BOB]);
+    assert_eq!(standing.required, 1);
+    assert!(standing.missing.is_empty(), "{:?}", standing.missing);
+    let verdicts: Vec<String> = standing
+        .signatures
+        .iter()
+        .map(|v| {
+            let who = v
+                .statement
+                .as_ref()
+                .map_or("?".to_owned(), |s| format!("{} {}", s.role, s.principal));
+            let verdict = match &v.verdict {
+                Verdict::Author => "author".to_owned(),
+                Verdict::Counted => "counted".to_owned(),
+                Verdict::Ignored(why) => format!("ignored: {why}"),
+                Verdict::Invalid { code, .. } => format!("invalid: {code}"),
+            };
+            format!("{}. {who}: {verdict}", v.index)
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            "1. author alice@example.com: author",
+            "2. approver bob@example.com: counted",
+            "3. approver mallory@example.com: invalid: nhi::trust::unknown_signer",
+            "4. ?: invalid: nhi::trust::bad_signature",
+        ]
+    );
+    // Still refused, with the first signature that does not verify, and the way out.
+    let failure = failure.expect("a plan carrying a bad signature is refused");
+    assert_eq!(
+        miette::Diagnostic::help(&failure).unwrap().to_string(),
+        format!(
+            "only keys in the trust policy's allowed_signers count; listed principals of this key: none (`nhi unsign PLAN 3` drops this signature)"
+        )
+    );
 }
