@@ -25,6 +25,7 @@ pub mod clock;
 pub mod config;
 pub mod diff;
 pub mod events;
+pub mod log;
 pub mod plan;
 pub mod receipt;
 pub mod refresh;

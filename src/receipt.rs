@@ -49,6 +49,11 @@ pub struct ReceiptBody {
     /// Fingerprints of the touched objects after apply (`null`: absent), in the
     /// plan's order; empty when they could not be re-read.
     pub observed_after: Vec<Touched>,
+    /// The receipt's place in the applier's receipt log (`receipt_log` in the
+    /// trust policy): its sequence number and the digest of the receipt before
+    /// it. Absent when no log is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<crate::log::ChainLink>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

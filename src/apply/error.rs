@@ -99,6 +99,11 @@ pub enum ApplyError {
         source: nhi_provider_sdk::ProviderError,
     },
 
+    /// The receipt log cannot take this apply's receipt.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Log(#[from] crate::log::LogError),
+
     /// Connecting or reading a scope failed (the one read path plan uses too).
     #[error(transparent)]
     #[diagnostic(transparent)]

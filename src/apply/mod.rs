@@ -166,6 +166,17 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         options.registry,
         (&base, &retiring, &protected),
     )?;
+    // The receipt log is locked for the whole apply, so the receipt's place in it
+    // is known and nobody else appends meanwhile; a log with a break refuses
+    // before anything changes.
+    let append = match &options.policy.receipt_log {
+        Some(dir) => Some(
+            crate::log::begin(dir, &options.applier, options.lock_timeout)
+                .await
+                .map_err(ApplyError::from)?,
+        ),
+        None => None,
+    };
     let journal_path = journal::path_for(&options.receipt_path);
     let mut journal = journal::Journal::create(
         journal_path.clone(),
@@ -284,6 +295,7 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         },
         changes: outcomes,
         observed_after,
+        chain: append.as_ref().map(|a| a.link.clone()),
     };
     let mut receipt = ReceiptFile::new(receipt);
     let receipt_error = |detail: String| ApplyError::Receipt {
@@ -307,6 +319,12 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         .store_new(&options.receipt_path)
         .map_err(|e| receipt_error(e.to_string()))?;
     journal.finish();
+    if let Some(append) = append {
+        let signer = options
+            .receipt_signer
+            .map(|s| (s, options.applier.as_str()));
+        append.commit(&receipt, signer).map_err(ApplyError::from)?;
+    }
     phase("receipt");
     let receipt_shown = options.receipt_path.display().to_string();
     if let Some((index, detail)) = failed {

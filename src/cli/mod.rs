@@ -3,6 +3,7 @@
 #![allow(clippy::doc_markdown)]
 
 mod apply;
+mod audit;
 mod plan;
 mod settings;
 mod show;
@@ -87,6 +88,8 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Apply a signed, approved, fresh plan exactly as approved, and write a receipt
     Apply(apply::ApplyArgs),
+    /// Check the record offline: `nhi audit verify LOG` checks a receipt log's chain
+    Audit(audit::AuditArgs),
     /// Print help for nhi or one of its commands
     Help(HelpArgs),
 }
@@ -183,6 +186,7 @@ fn run(cli: Cli, env: settings::Environment, color: Option<bool>) -> miette::Res
         Command::Unsign(args) => sign::unsign(&args),
         Command::Verify(args) => verify::run(&global, &args),
         Command::Apply(args) => apply::run(&global, &args),
+        Command::Audit(args) => audit::run(&global, &args),
         Command::Help(args) => help(args.command.as_deref()),
     }
 }

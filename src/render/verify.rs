@@ -440,6 +440,38 @@ pub fn receipt_signer(signed: &Signed) -> String {
     )
 }
 
+/// `nhi audit verify`: what was checked, and the first break.
+pub fn log(report: &crate::log::LogReport, signatures: bool) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!("receipt log `{}`\n", report.dir);
+    let what = if signatures {
+        "whole, in sequence, chained and signed by an applier"
+    } else {
+        "whole, in sequence and chained (signatures not checked)"
+    };
+    let _ = writeln!(out, "  receipts: {} {what}", report.receipts);
+    if let Some(head) = &report.head {
+        let _ = writeln!(out, "  head:     `{head}`");
+    }
+    if !report.checkpoint_signed_by.is_empty() {
+        let signers: Vec<String> = report
+            .checkpoint_signed_by
+            .iter()
+            .map(|p| format!("`{p}`"))
+            .collect();
+        let _ = writeln!(out, "  checkpoint signed by: {}", signers.join(", "));
+    }
+    match &report.problem {
+        None => {
+            out.push_str("verified: the chain is intact and the checkpoint counts every receipt\n");
+        }
+        Some(problem) => {
+            let _ = writeln!(out, "broken: {problem}");
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     /// `schemas/verify-json.schema.json` is generated from [`super::VerifyJson`];

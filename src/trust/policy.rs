@@ -30,6 +30,9 @@ pub struct TrustPolicy {
     /// Plans older than this are refused whatever they say about their expiry.
     pub max_plan_age: Option<Age>,
     pub rules: Vec<Rule>,
+    /// The receipt log every apply appends to (see `crate::log`), resolved like
+    /// `allowed_signers`; `None`: receipts are kept beside their plans only.
+    pub receipt_log: Option<PathBuf>,
 }
 
 /// A stricter requirement for plans holding changes of a risk class.
@@ -45,6 +48,8 @@ pub struct Rule {
 #[serde(deny_unknown_fields)]
 struct RawPolicy {
     allowed_signers: String,
+    #[serde(default)]
+    receipt_log: Option<String>,
     #[serde(default = "yes")]
     require_author_signature: bool,
     #[serde(default)]
@@ -258,6 +263,7 @@ impl TrustPolicy {
         Ok(Self {
             path: path.to_owned(),
             allowed_signers: dir.join(raw.allowed_signers),
+            receipt_log: raw.receipt_log.map(|log| dir.join(log)),
             require_author_signature: raw.require_author_signature,
             authors: raw.authors,
             required: raw.approvals.required.value,

@@ -13,6 +13,7 @@ mod delivery;
 mod flow;
 mod gcp;
 mod harness;
+mod log;
 mod moto;
 mod plan;
 mod refusals;

@@ -99,7 +99,7 @@ mod tests {
             let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
             assert_eq!(
                 parsed,
-                serde_json::json!({"AccessKeyId": id, "SecretAccessKey": secret})
+                serde_json::json!({"Version": 1, "AccessKeyId": id, "SecretAccessKey": secret})
             );
         }
     }

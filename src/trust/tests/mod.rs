@@ -258,6 +258,7 @@ fn policy() -> TrustPolicy {
         author_counts: false,
         max_plan_age: None,
         rules: Vec::new(),
+        receipt_log: None,
     }
 }
 

@@ -1,0 +1,369 @@
+//! The receipt log: one directory the applier owns (the trust policy's
+//! `receipt_log`), where every apply appends its receipt as
+//! `NNNNNNNN.receipt.json`. Each receipt's body records its sequence number and
+//! the digest of the receipt before it ([`GENESIS`] for the first), and a sealed
+//! checkpoint (`checkpoint.json`: the count and the head digest, signed like a
+//! receipt) is rewritten after each append. [`verify`] checks the whole chain
+//! offline and names the first break: an edited, deleted (first, middle or
+//! last), inserted or reordered receipt.
+//!
+//! What the chain cannot prove: whoever holds the applier's key can rewrite the
+//! whole log consistently. Witness checkpoints somewhere the applier cannot write
+//! (another team's repository, a bucket with object lock) to catch that.
+
+use std::path::{Path, PathBuf};
+
+use nhi_provider_sdk::{Digest, LockGuard, LockRequest};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::receipt::ReceiptFile;
+use crate::sealed::{SealError, Sealed, SealedBody};
+use crate::trust::{AllowedSigners, Role, Signer};
+
+/// The `previous` of the first receipt in a log.
+pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The checkpoint's file name in a log.
+pub const CHECKPOINT: &str = "checkpoint.json";
+
+/// A receipt's place in its log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChainLink {
+    /// 1 for the first receipt of the log, then one more for each.
+    pub sequence: u64,
+    /// The digest of the receipt before it (its `body_digest`), or [`GENESIS`].
+    pub previous: Digest,
+}
+
+/// What a checkpoint says: how many receipts the log holds, and the last one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointBody {
+    pub format_version: u32,
+    pub count: u64,
+    /// The `body_digest` of receipt `count`.
+    pub head: Digest,
+    pub written_at: jiff::Timestamp,
+}
+
+impl SealedBody for CheckpointBody {
+    const TAG: &'static str = "nhi_checkpoint";
+    const VERSION: u32 = 1;
+    const MAX_BYTES: u64 = 1024 * 1024;
+}
+
+pub type CheckpointFile = Sealed<CheckpointBody>;
+
+/// Receipt `sequence`'s file name in a log.
+pub fn receipt_name(sequence: u64) -> String {
+    format!("{sequence:08}.receipt.json")
+}
+
+fn genesis() -> Digest {
+    GENESIS
+        .parse()
+        .expect("invariant: the genesis digest parses")
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum LogError {
+    #[error("cannot use the receipt log `{dir}`: {detail}")]
+    #[diagnostic(
+        code(nhi::log::unusable),
+        help("nothing was appended; `nhi audit verify {dir}` names what is wrong")
+    )]
+    Unusable { dir: String, detail: String },
+}
+
+/// An append in progress: the log is locked, and `link` is what the next
+/// receipt's body must say.
+pub struct Append {
+    dir: PathBuf,
+    pub link: ChainLink,
+    _lock: Box<dyn LockGuard>,
+}
+
+/// Locks the log at `dir` (created with mode 0700 when missing) and reads where
+/// the next receipt goes. A log whose checkpoint does not match its last receipt
+/// is refused: appending would hide the break.
+pub async fn begin(
+    dir: &Path,
+    holder: &str,
+    timeout: std::time::Duration,
+) -> Result<Append, LogError> {
+    let fail = |detail: String| LogError::Unusable {
+        dir: dir.display().to_string(),
+        detail,
+    };
+    create_private_dir(dir).map_err(|e| fail(e.to_string()))?;
+    let request = LockRequest {
+        holder: holder.to_owned(),
+        timeout,
+    };
+    let lock = nhi_provider_sdk::lockfile::acquire(&dir.join(".lock"), &request)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    let link = match read_checkpoint(dir).map_err(fail)? {
+        None => {
+            if !receipt_files(dir).map_err(fail)?.is_empty() {
+                return Err(fail("it holds receipts but no checkpoint".into()));
+            }
+            ChainLink {
+                sequence: 1,
+                previous: genesis(),
+            }
+        }
+        Some(checkpoint) => {
+            let count = checkpoint.body.count;
+            let last = ReceiptFile::read(&dir.join(receipt_name(count)))
+                .map_err(|e| fail(format!("receipt {count}, the checkpoint's head: {e}")))?;
+            if last.digest != checkpoint.body.head {
+                return Err(fail(format!(
+                    "the checkpoint's head is `{}`, but receipt {count} is `{}`",
+                    checkpoint.body.head, last.digest
+                )));
+            }
+            if dir.join(receipt_name(count + 1)).exists() {
+                return Err(fail(format!(
+                    "receipt {} exists beyond the checkpoint",
+                    count + 1
+                )));
+            }
+            ChainLink {
+                sequence: count + 1,
+                previous: last.digest,
+            }
+        }
+    };
+    Ok(Append {
+        dir: dir.to_path_buf(),
+        link,
+        _lock: lock,
+    })
+}
+
+impl Append {
+    /// Writes the receipt (whose body carries [`Self::link`]) into the log and the
+    /// new checkpoint, signed by `signer` when given. Returns the receipt's path.
+    pub fn commit(
+        self,
+        receipt: &ReceiptFile,
+        signer: Option<(&Signer, &str)>,
+    ) -> Result<PathBuf, LogError> {
+        let fail = |detail: String| LogError::Unusable {
+            dir: self.dir.display().to_string(),
+            detail,
+        };
+        if receipt.body.chain.as_ref() != Some(&self.link) {
+            return Err(fail(
+                "the receipt does not carry its place in the log".into(),
+            ));
+        }
+        let path = self.dir.join(receipt_name(self.link.sequence));
+        receipt.store_new(&path).map_err(|e| fail(e.to_string()))?;
+        let mut checkpoint = CheckpointFile::new(CheckpointBody {
+            format_version: 1,
+            count: self.link.sequence,
+            head: receipt.digest,
+            written_at: crate::clock::system_now(),
+        });
+        if let Some((signer, principal)) = signer {
+            let record = crate::trust::sign(
+                signer,
+                crate::trust::RECEIPT_NAMESPACE,
+                Role::Applier,
+                principal,
+                checkpoint.digest,
+                crate::clock::system_now(),
+                None,
+            )
+            .map_err(|e| fail(e.to_string()))?;
+            checkpoint.signatures.push(record);
+        }
+        nhi_provider_sdk::files::write_replacing(
+            &self.dir.join(CHECKPOINT),
+            &checkpoint.encode(),
+            0o644,
+        )
+        .map_err(|e| fail(e.to_string()))?;
+        Ok(path)
+    }
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+fn seal_detail(e: &SealError) -> String {
+    match e {
+        SealError::TooLarge { limit } => format!("larger than {limit} bytes"),
+        SealError::NotSealed { detail } | SealError::Malformed { detail } => detail.clone(),
+        SealError::UnsupportedFormat { found } => format!("format `{found}` is not supported"),
+        SealError::DigestMismatch { recorded, computed } => format!(
+            "its body does not match its digest (recorded `{recorded}`, computed `{computed}`)"
+        ),
+        SealError::Body { detail } => format!("its body is not a checkpoint: {detail}"),
+        #[allow(unreachable_patterns)]
+        _ => "it is not a checkpoint".to_owned(),
+    }
+}
+
+fn read_checkpoint(dir: &Path) -> Result<Option<CheckpointFile>, String> {
+    let path = dir.join(CHECKPOINT);
+    let bytes = match crate::sealed::read_bounded(&path, CheckpointBody::MAX_BYTES) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("`{CHECKPOINT}`: {e}")),
+    };
+    CheckpointFile::unseal(&bytes)
+        .map(Some)
+        .map_err(|e| format!("`{CHECKPOINT}`: {}", seal_detail(&e)))
+}
+
+/// The log's receipt files, `(sequence in the name, name)`, in name order.
+fn receipt_files(dir: &Path) -> Result<Vec<(u64, String)>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| e.to_string())?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let name = entry.map_err(|e| e.to_string())?.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(number) = name.strip_suffix(".receipt.json") else {
+            continue;
+        };
+        match number.parse::<u64>() {
+            Ok(n) if number.len() == 8 => files.push((n, name.to_owned())),
+            _ => return Err(format!("`{name}` is not a receipt name of this log")),
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// What [`verify`] found.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogReport {
+    pub dir: String,
+    /// Receipts checked before the first break (all of them when intact).
+    pub receipts: u64,
+    /// The last good receipt's digest.
+    pub head: Option<Digest>,
+    /// Principals whose applier signatures on the checkpoint verified.
+    pub checkpoint_signed_by: Vec<String>,
+    /// The first break, when there is one.
+    pub problem: Option<String>,
+}
+
+/// Checks the log at `dir`: every receipt decodes and matches its digest, its
+/// sequence is its place, its `previous` is the receipt before it, and the
+/// checkpoint counts them all and names the last. With `signers`, every receipt
+/// and the checkpoint must carry a good applier signature.
+pub fn verify(dir: &Path, signers: Option<&AllowedSigners>) -> LogReport {
+    let mut report = LogReport {
+        dir: dir.display().to_string(),
+        receipts: 0,
+        head: None,
+        checkpoint_signed_by: Vec::new(),
+        problem: None,
+    };
+    if let Err(problem) = check(dir, signers, &mut report) {
+        report.problem = Some(problem);
+    }
+    report
+}
+
+fn check(
+    dir: &Path,
+    signers: Option<&AllowedSigners>,
+    report: &mut LogReport,
+) -> Result<(), String> {
+    let files = receipt_files(dir)?;
+    let mut previous = genesis();
+    for (position, (number, name)) in (1u64..).zip(&files) {
+        if *number != position {
+            return Err(if position == 1 {
+                format!("the log starts at `{name}`: receipt 1 is missing")
+            } else {
+                format!("receipt {position} is missing: the log goes on at `{name}`")
+            });
+        }
+        let receipt = ReceiptFile::read(&dir.join(name)).map_err(|e| format!("`{name}`: {e}"))?;
+        let Some(link) = &receipt.body.chain else {
+            return Err(format!("`{name}` carries no place in a log"));
+        };
+        if link.sequence != position {
+            return Err(format!(
+                "`{name}` says it is receipt {}: receipts were renamed or reordered",
+                link.sequence
+            ));
+        }
+        if link.previous != previous {
+            return Err(format!(
+                "`{name}` follows `{}`, but the receipt before it is `{previous}`: a receipt was replaced, edited or inserted",
+                link.previous
+            ));
+        }
+        if let Some(signers) = signers {
+            judge(&receipt.digest, &receipt.signatures, signers)
+                .map_err(|e| format!("`{name}`: {e}"))?;
+        }
+        previous = receipt.digest;
+        report.receipts = position;
+        report.head = Some(previous);
+    }
+    let count = files.len() as u64;
+    let Some(checkpoint) = read_checkpoint(dir)? else {
+        return if count == 0 {
+            Err("the log is empty and has no checkpoint".into())
+        } else {
+            Err(format!("`{CHECKPOINT}` is missing"))
+        };
+    };
+    if checkpoint.body.count != count {
+        return Err(format!(
+            "the checkpoint counts {} receipts, the log holds {count}: {}",
+            checkpoint.body.count,
+            if checkpoint.body.count > count {
+                "the last ones were deleted"
+            } else {
+                "some were added after it"
+            }
+        ));
+    }
+    if checkpoint.body.head != previous {
+        return Err(format!(
+            "the checkpoint's head is `{}`, but the last receipt is `{previous}`",
+            checkpoint.body.head
+        ));
+    }
+    if let Some(signers) = signers {
+        report.checkpoint_signed_by = judge(&checkpoint.digest, &checkpoint.signatures, signers)
+            .map_err(|e| format!("`{CHECKPOINT}`: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Applier principals with good signatures, or why one is not; none at all is
+/// a failure too.
+fn judge(
+    digest: &Digest,
+    signatures: &[crate::sealed::SignatureRecord],
+    signers: &AllowedSigners,
+) -> Result<Vec<String>, String> {
+    let (good, failure) = crate::trust::judge_receipt(digest, signatures, signers);
+    if let Some(failure) = failure {
+        return Err(failure.to_string());
+    }
+    if good.is_empty() {
+        return Err("not signed by an applier".into());
+    }
+    Ok(good.into_iter().map(|s| s.statement.principal).collect())
+}
