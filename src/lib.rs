@@ -24,6 +24,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod diff;
+pub mod drift;
 pub mod events;
 pub mod log;
 pub mod plan;

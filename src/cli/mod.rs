@@ -4,6 +4,7 @@
 
 mod apply;
 mod audit;
+mod drift;
 mod plan;
 mod settings;
 mod show;
@@ -74,6 +75,8 @@ pub struct Cli {
 enum Command {
     /// Check the configuration without reading live state
     Validate(validate::ValidateArgs),
+    /// Report what differs from the configuration, by class, without a plan or a lock
+    Drift(drift::DriftArgs),
     /// Compare the configuration with live state and show (or save) the changes
     Plan(plan::PlanArgs),
     /// Render a saved plan file as text, JSON or markdown
@@ -180,6 +183,7 @@ fn run(cli: Cli, env: settings::Environment, color: Option<bool>) -> miette::Res
     match cli.command {
         Command::Validate(args) => validate::run(&global, &args),
         Command::Plan(args) => plan::run(&global, &args),
+        Command::Drift(args) => drift::run(&global, &args),
         Command::Show(args) => show::run(&global, &args),
         Command::Sign(args) => sign::sign(&global, &args),
         Command::Approve(args) => sign::approve(&global, &args),

@@ -77,6 +77,7 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         registry: crate::registry::Registry::builtin(),
         events: &progress,
         protected,
+        check_sinks: true,
     });
     let mut planned = planned?;
     if global.verbose {

@@ -33,6 +33,9 @@ pub struct PlanOptions<'a> {
     /// Files that must never receive a secret besides each scope's own (the plan
     /// file being written).
     pub protected: crate::sink::Protected,
+    /// Whether to check the file sinks of minting changes (`nhi plan`); a
+    /// read-only look (`nhi drift`) mints nothing and skips it.
+    pub check_sinks: bool,
 }
 
 /// A plan and what it was made from.
@@ -201,7 +204,9 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
     });
     let digests = digests.map_err(|_| PlanningError::Digest)?;
     advise(registry, &mut diff, &refreshed);
-    check_sinks(&config_dir, &diff.changes, &refreshed, &options.protected)?;
+    if options.check_sinks {
+        check_sinks(&config_dir, &diff.changes, &refreshed, &options.protected)?;
+    }
     phase("diff", &mut phases);
     let reads: Vec<_> = refreshed
         .iter()

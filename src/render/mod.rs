@@ -2,6 +2,7 @@
 //! notes and errors go to stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod drift;
 pub mod json;
 pub mod markdown;
 pub mod progress;

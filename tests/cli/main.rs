@@ -10,6 +10,7 @@ mod apply;
 mod auditor;
 mod aws;
 mod delivery;
+mod drift;
 mod flow;
 mod gcp;
 mod harness;

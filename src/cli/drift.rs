@@ -1,0 +1,71 @@
+//! `nhi drift`: read live state and report, by class, what differs from the
+//! configuration: for schedules. Takes no lock and writes no file.
+
+use clap::Args;
+
+use super::{Global, Outcome};
+use crate::drift::DriftClass;
+use crate::plan::PlanOptions;
+
+#[derive(Debug, Args)]
+pub(crate) struct DriftArgs {
+    /// Print the report as JSON (see schemas/drift-json.schema.json)
+    #[arg(long, conflicts_with = "format")]
+    json: bool,
+
+    /// Print the report as text, JSON, or markdown (an issue body for a nightly report)
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json", "markdown"])]
+    format: Option<String>,
+
+    /// Classes that make drift exit 2 (comma-separated: drift, unmanaged, due)
+    #[arg(
+        long,
+        value_name = "CLASSES",
+        value_delimiter = ',',
+        default_value = "drift,unmanaged,due",
+        value_parser = class
+    )]
+    fail_on: Vec<DriftClass>,
+}
+
+fn class(text: &str) -> Result<DriftClass, String> {
+    DriftClass::parse(text).ok_or_else(|| {
+        format!("`{text}` is not a class; the classes are `drift`, `unmanaged` and `due`")
+    })
+}
+
+pub(crate) fn run(global: &Global, args: &DriftArgs) -> miette::Result<Outcome> {
+    let clock = crate::clock::Clock::from_setting(global.env.now.as_deref())?;
+    let progress = crate::render::progress::Progress::default();
+    let report = crate::drift::drift(&PlanOptions {
+        config: &global.config,
+        author: global.env.user(),
+        clock,
+        valid_for: jiff::SignedDuration::from_hours(1),
+        registry: crate::registry::Registry::builtin(),
+        events: &progress,
+        protected: crate::sink::Protected::default(),
+        check_sinks: false,
+    })?;
+    let format = if args.json {
+        "json"
+    } else {
+        args.format.as_deref().unwrap_or("text")
+    };
+    let text = match format {
+        "json" => {
+            let mut text =
+                serde_json::to_string_pretty(&report).map_err(|e| miette::miette!("{e}"))?;
+            text.push('\n');
+            text
+        }
+        "markdown" => crate::render::drift::markdown(&report),
+        _ => crate::render::drift::text(&report, global.painter),
+    };
+    crate::render::stdout(&text).map_err(|e| miette::miette!("cannot write to stdout: {e}"))?;
+    Ok(if report.has_any(&args.fail_on) {
+        Outcome::Changes
+    } else {
+        Outcome::Success
+    })
+}
