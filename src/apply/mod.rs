@@ -331,10 +331,10 @@ async fn observe(
 ) -> Result<HashMap<Address, Digest>, ApplyError> {
     let mut out = HashMap::new();
     for (scope, block, provider) in providers {
-        let names: HashSet<&str> = touched
+        let names: HashSet<String> = touched
             .iter()
             .filter(|t| t.address.provider_prefix() == scope.provider)
-            .filter_map(|t| t.address.as_str().split('/').nth(2))
+            .filter_map(|t| t.address.identity_name())
             .collect();
         if names.is_empty() {
             continue;

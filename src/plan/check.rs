@@ -146,7 +146,7 @@ fn check_change(body: &PlanBody, change: &Change) -> Result<(), String> {
             let mut names = vec![identity.key(&key.id)];
             if let Some(name) = &key.name {
                 names.push(identity.key(name));
-                names.push(identity.key(&format!("{name}#{}", key.id)));
+                names.push(identity.key_instance(name, &key.id));
             }
             names
         }
@@ -166,6 +166,13 @@ fn check_change(body: &PlanBody, change: &Change) -> Result<(), String> {
     let touched = |a: &Address| body.touched.binary_search_by(|t| t.address.cmp(a)).is_ok();
     if !touched(&change.address) || !touched(&identity) {
         return Err("the object is missing from the touched fingerprints".into());
+    }
+    let deletes = matches!(
+        op,
+        Operation::DeleteIdentity { .. } | Operation::ReplaceIdentity { .. }
+    );
+    if deletes && !touched(&identity.holdings()) {
+        return Err("what the identity holds is missing from the touched fingerprints".into());
     }
     Ok(())
 }

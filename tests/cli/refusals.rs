@@ -185,6 +185,16 @@ fn live_changes_between_plan_and_apply_make_the_plan_stale() {
             },
             "`local.demo/identity/web-api` now exists",
         ),
+        (
+            "binding added to an identity the plan deletes",
+            |e| {
+                e.replace(
+                    "\"bindings\":[{\"role\":\"ledger-reader\",\"resource\":\"db/ledger\"}]",
+                    "\"bindings\":[{\"role\":\"ledger-reader\",\"resource\":\"db/ledger\"},{\"role\":\"ledger-writer\",\"resource\":\"db/ledger\"}]",
+                )
+            },
+            "`local.demo/identity/batch-reporter/*` changed",
+        ),
     ];
     for (name, drift, message) in cases {
         let ws = team();
@@ -309,4 +319,42 @@ fn a_signed_plan_whose_settings_reach_another_estate_is_refused() {
         refused.stderr
     );
     assert_eq!(ws.bytes("other.json"), before);
+}
+
+#[test]
+fn bindings_whose_role_and_resource_share_an_at_sign_are_told_apart() {
+    // Role `x` on `y@z` and role `x@y` on `z` were both `binding/x@y@z`: a plan
+    // updating one of them was refused as stale forever.
+    let ws = team();
+    ws.write(
+        "nhi.yaml",
+        &ws.read("nhi.yaml").replace(
+            "      - role: snapshot-writer\n        resource: bucket/backups\n",
+            "      - role: snapshot-writer\n        resource: bucket/backups\n      - role: x\n        resource: y@z\n        policy: {Version: \"2\"}\n      - role: x@y\n        resource: z\n",
+        ),
+    );
+    ws.write(
+        "estate.json",
+        &ws.read("estate.json").replace(
+            "{\"role\":\"snapshot-writer\",\"resource\":\"bucket/backups\"}",
+            "{\"role\":\"snapshot-writer\",\"resource\":\"bucket/backups\"},{\"role\":\"x\",\"resource\":\"y@z\",\"policy\":{\"Version\":\"1\"}},{\"role\":\"x@y\",\"resource\":\"z\"}",
+        ),
+    );
+    approved_plan(&ws, "q.plan");
+    let shown = run(&ws, &["show", "q.plan"]);
+    assert!(
+        shown
+            .stdout
+            .contains("local.demo/identity/backup-runner/binding/x@y@z"),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        !shown.stdout.contains("binding/x%40y@z"),
+        "{}",
+        shown.stdout
+    );
+    ok(&apply(&ws, "q.plan"));
+    let again = run(&ws, &["plan"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
 }
