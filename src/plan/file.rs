@@ -13,8 +13,10 @@ pub use crate::sealed::SignatureRecord;
 /// The envelope layout version.
 pub const FILE_FORMAT_VERSION: u32 = 1;
 
-/// Plans larger than this are refused unread.
-pub const MAX_PLAN_BYTES: u64 = 512 * 1024 * 1024;
+/// Plans larger than this are refused unread: room for a plan that creates every
+/// identity of the largest configuration nhi reads (64 MiB), while `show` of the
+/// largest plan stays under a GiB of memory.
+pub const MAX_PLAN_BYTES: u64 = 256 * 1024 * 1024;
 
 impl SealedBody for PlanBody {
     const TAG: &'static str = "nhi_plan";
