@@ -84,6 +84,9 @@ pub struct Problem {
     help: Option<String>,
     labels: Vec<LabeledSpan>,
     src: NamedSource<Arc<str>>,
+    /// What is shown when a line near a label is too long to show whole: made
+    /// on first render, `None` when every such line is short.
+    excerpt: OnceLock<Option<super::excerpt::Excerpt>>,
 }
 
 impl Problem {
@@ -112,6 +115,12 @@ impl Problem {
     pub(crate) fn offset(&self) -> usize {
         self.labels.first().map_or(0, LabeledSpan::offset)
     }
+
+    fn excerpt(&self) -> Option<&super::excerpt::Excerpt> {
+        self.excerpt
+            .get_or_init(|| super::excerpt::Excerpt::of(&self.src, &self.labels))
+            .as_ref()
+    }
 }
 
 impl Diagnostic for Problem {
@@ -126,11 +135,17 @@ impl Diagnostic for Problem {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        Some(&self.src)
+        match self.excerpt() {
+            Some(excerpt) => Some(excerpt),
+            None => Some(&self.src),
+        }
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        Some(Box::new(self.labels.iter().cloned()))
+        match self.excerpt() {
+            Some(excerpt) => Some(Box::new(excerpt.labels().iter().cloned())),
+            None => Some(Box::new(self.labels.iter().cloned())),
+        }
     }
 }
 
@@ -266,6 +281,7 @@ impl<'a> Source<'a> {
             help: None,
             labels: Vec::new(),
             src: self.named(),
+            excerpt: OnceLock::new(),
         }
     }
 

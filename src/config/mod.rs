@@ -6,6 +6,7 @@
 //! code and the offending text underlined; well-formed files report all at once.
 
 mod error;
+mod excerpt;
 mod fields;
 mod model;
 mod plain_yaml;

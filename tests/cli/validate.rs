@@ -445,3 +445,35 @@ fn gcp_rules_are_checked_offline() {
     let run = ws.run(&["validate"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
+
+/// Regression: a problem past column 65,535 of a line panicked inside miette's
+/// renderer (exit 101) in `validate` and `plan`.
+#[test]
+fn a_problem_past_column_65535_is_reported_not_a_panic() {
+    let ws = Workspace::empty();
+    ws.write(
+        "nhi.yaml",
+        &format!(
+            "version: 1\nproviders: [{{name: demo, type: local, settings: {{state: estate.json}}}}]\nidentities: [{{name: a, provider: demo, kind: service_account, owner: x@example.com, description: \"{}\", bogus: 1}}]\n",
+            "x".repeat(70_000)
+        ),
+    );
+    for args in [&["validate"][..], &["plan"], &["validate", "--json"]] {
+        let run = ws.run(args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        let out = format!("{}{}", run.stdout, run.stderr);
+        assert!(out.contains("unknown field `bogus`"), "{args:?}: {out}");
+        assert!(
+            out.lines().all(|line| line.len() < 1_000),
+            "{args:?}: a line of the report is too long"
+        );
+    }
+    let json = ws.run(&["validate", "--json"]);
+    assert!(json.stdout.contains("\"column\": 70102"), "{}", json.stdout);
+    let text = ws.run(&["validate"]);
+    assert!(
+        text.stderr.contains("[nhi.yaml:3:70102]"),
+        "{}",
+        text.stderr
+    );
+}
