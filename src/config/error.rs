@@ -40,6 +40,7 @@ pub enum ProblemKind {
     InvalidAttributes,
     InvalidBinding,
     InvalidTags,
+    OverlappingScope,
 }
 
 impl ProblemKind {
@@ -71,6 +72,7 @@ impl ProblemKind {
             Self::InvalidAttributes => "nhi::config::invalid_attributes",
             Self::InvalidBinding => "nhi::config::invalid_binding",
             Self::InvalidTags => "nhi::config::invalid_tags",
+            Self::OverlappingScope => "nhi::config::overlapping_scope",
         }
     }
 }
@@ -246,6 +248,9 @@ impl Diagnostic for ConfigError {
 pub(crate) struct Source<'a> {
     name: String,
     text: &'a str,
+    /// The configuration's directory, which relative paths in settings are
+    /// resolved against.
+    dir: std::path::PathBuf,
     /// What problems show: the text with terminal control characters replaced byte
     /// for byte, so spans of `text` are spans of it and a report cannot drive the
     /// terminal. Made on the first problem; a valid file never pays for it.
@@ -257,8 +262,19 @@ impl<'a> Source<'a> {
         Self {
             name: name.to_owned(),
             text,
+            dir: std::path::PathBuf::from("."),
             shown: OnceLock::new(),
         }
+    }
+
+    /// The source of a file in `dir`.
+    pub(crate) fn in_dir(mut self, dir: &std::path::Path) -> Self {
+        dir.clone_into(&mut self.dir);
+        self
+    }
+
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        &self.dir
     }
 
     pub(crate) fn name(&self) -> &str {

@@ -78,6 +78,7 @@ impl<'a> Incremental<'a> {
                 registry,
                 problems: Vec::new(),
                 types: HashMap::new(),
+                scopes: Vec::new(),
             },
             seen: Some(HashMap::new()),
             providers: Vec::new(),
@@ -197,6 +198,9 @@ struct Validator<'a> {
     /// The provider types block types are looked up in.
     registry: &'a Registry,
     types: HashMap<String, (Option<&'a dyn ProviderType>, SourceSpan)>,
+    /// Valid provider blocks so far: name, type, settings and where the block
+    /// is, to refuse a block whose scope overlaps an earlier one's.
+    scopes: Vec<(String, &'a dyn ProviderType, serde_json::Value, SourceSpan)>,
 }
 
 impl Validator<'_> {
