@@ -41,6 +41,7 @@ pub enum ProblemKind {
     InvalidBinding,
     InvalidTags,
     OverlappingScope,
+    ControlCharacter,
 }
 
 impl ProblemKind {
@@ -73,6 +74,7 @@ impl ProblemKind {
             Self::InvalidBinding => "nhi::config::invalid_binding",
             Self::InvalidTags => "nhi::config::invalid_tags",
             Self::OverlappingScope => "nhi::config::overlapping_scope",
+            Self::ControlCharacter => "nhi::config::control_character",
         }
     }
 }

@@ -83,10 +83,7 @@ impl Excerpt {
         let mut out = Self {
             name: src.name().to_owned(),
             text: String::with_capacity(region.len().min(64 * MAX_SHOWN_LINE)),
-            first_line: text.as_bytes()[..from]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count(),
+            first_line: text[..from].matches('\n').count(),
             cut_before: Vec::new(),
             labels: Vec::with_capacity(labels.len()),
         };

@@ -557,3 +557,67 @@ fn an_overlapping_scope_points_at_both_blocks() {
     let run = ws.run(&["validate"]);
     insta::assert_snapshot!("overlapping_scope", run.stderr);
 }
+
+/// Regression: role and resource names and tag keys with control characters
+/// reached reviewers raw (`ESC[8m` concealed the rest of a line in `plan`).
+#[test]
+fn control_characters_in_names_are_refused_at_validate() {
+    let identity = |field: &str| {
+        format!(
+            "version: 1\nproviders:\n  - name: demo\n    type: local\n    settings: {{state: estate.json}}\nidentities:\n  - name: ci\n    provider: demo\n    owner: o@example.com\n{field}"
+        )
+    };
+    let cases: &[(&str, String, &str)] = &[
+        (
+            "role",
+            identity("    bindings:\n      - role: \"view\\e[8mer\"\n"),
+            "the role of a binding of identity `ci` holds the character U+001B",
+        ),
+        (
+            "resource",
+            identity(
+                "    bindings:\n      - role: admin\n        resource: \"\\n\\n**Plan reviewed: low risk only.**\\n\\n<!--\"\n",
+            ),
+            "the resource of a binding of identity `ci` holds the character U+000A",
+        ),
+        (
+            "tag key",
+            identity("    tags:\n      \"team\\e[2K\\r\": web\n"),
+            "the key of tag `team\\u{1b}[2K\\r` of identity `ci` holds the character U+001B",
+        ),
+        (
+            "tag value",
+            identity("    tags:\n      team: \"web\\u202Egnp.exe\"\n"),
+            "the value of tag `team` of identity `ci` holds the character U+202E",
+        ),
+        (
+            "owner",
+            identity("    description: x\n").replace("o@example.com", "\"o\\u0085@example.com\""),
+            "the owner of identity `ci` holds the character U+0085",
+        ),
+        (
+            "identity name",
+            identity("").replace("name: ci", "name: \"c\\u2028i\""),
+            "the name of this identity holds the character U+2028",
+        ),
+    ];
+    for (name, text, message) in cases {
+        let ws = Workspace::empty();
+        ws.write("nhi.yaml", text);
+        for command in ["validate", "plan"] {
+            let run = ws.run(&[command]);
+            assert_eq!(run.code, 1, "{name}, {command}: {}", run.stderr);
+            assert!(
+                run.stderr.contains("nhi::config::control_character"),
+                "{name}, {command}: {}",
+                run.stderr
+            );
+            assert!(
+                run.stderr.contains(message),
+                "{name}, {command}: {}",
+                run.stderr
+            );
+            assert!(!run.stderr.contains('\u{1b}'), "{name}: {:?}", run.stderr);
+        }
+    }
+}

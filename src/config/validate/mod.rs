@@ -250,6 +250,8 @@ impl Validator<'_> {
         false
     }
 
+    /// The value, when it is neither blank nor holds a character that could
+    /// drive a terminal or reorder what a reviewer reads.
     fn non_empty<'s>(
         &mut self,
         value: &'s Spanned<String>,
@@ -257,7 +259,7 @@ impl Validator<'_> {
         help: &str,
     ) -> Option<&'s str> {
         if !value.value.trim().is_empty() {
-            return Some(&value.value);
+            return self.printable(value, what).then_some(&value.value);
         }
         let problem = self
             .problem(ProblemKind::EmptyValue, format!("{what} is empty"))
@@ -265,6 +267,41 @@ impl Validator<'_> {
             .with_help(help);
         self.push(problem);
         None
+    }
+
+    /// Whether `value` is free of control characters (C0, DEL, C1), bidirectional
+    /// formatting characters and line or paragraph separators; reports the first.
+    fn printable(&mut self, value: &Spanned<String>, what: &dyn fmt::Display) -> bool {
+        let Some((at, c)) = nhi_provider_sdk::text::first_unsafe(&value.value) else {
+            return true;
+        };
+        let span = self.span(value);
+        self.push_control_character(span, what, at, c);
+        false
+    }
+
+    fn push_control_character(
+        &mut self,
+        span: SourceSpan,
+        what: &dyn fmt::Display,
+        at: usize,
+        c: char,
+    ) {
+        let problem = self
+            .problem(
+                ProblemKind::ControlCharacter,
+                format!("{what} holds the character U+{:04X}", u32::from(c)),
+            )
+            .label(
+                span,
+                format!("U+{:04X} at byte {at} of the value", u32::from(c)),
+            )
+            .with_help(
+                "remove it: control characters, bidirectional formatting characters and line \
+                 separators can hide or rewrite what reviewers read, so nhi refuses them in \
+                 names, owners, roles, resources and tags",
+            );
+        self.push(problem);
     }
 
     fn duplicate(
