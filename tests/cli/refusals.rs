@@ -288,6 +288,48 @@ fn a_held_lock_refuses_at_once_naming_the_holder() {
 }
 
 #[test]
+fn waiting_for_a_held_lock_says_whom_it_waits_for() {
+    let ws = team();
+    approved_plan(&ws, "q.plan");
+    // Taken as nhi takes it: the holder's name is in place before the lock is.
+    let held = ws.path().join("held.lock");
+    std::fs::write(&held, "dave@example.com (pid 4242)").unwrap();
+    let lock = std::fs::File::open(&held).unwrap();
+    lock.try_lock().unwrap();
+    std::fs::hard_link(&held, ws.path().join("estate.json.lock")).unwrap();
+    let before = ws.bytes("estate.json");
+    let started = std::time::Instant::now();
+    let refused = run(
+        &ws,
+        &[
+            "apply",
+            "q.plan",
+            "--trust",
+            "trust.yaml",
+            "--lock-timeout",
+            "1s",
+        ],
+    );
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    assert!(
+        refused.stderr.contains(
+            "waiting up to 1s for the scope lock of `local.demo`, held by dave@example.com (pid 4242)"
+        ),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("nhi::apply::locked"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(ws.bytes("estate.json"), before);
+    drop(lock);
+    ok(&apply(&ws, "q.plan"));
+}
+
+#[test]
 fn a_signed_plan_whose_settings_reach_another_estate_is_refused() {
     // A malicious author crafts the body, then signs it and gets it approved: the
     // signatures are valid, but the settings do not reach what reviewers read.
