@@ -125,6 +125,23 @@ mod tests {
         assert_eq!(back.encode(), bytes);
     }
 
+    /// Addresses nhi builds never hold a control character: a plan whose
+    /// unmanaged or touched addresses do was not built by nhi, and apply would
+    /// print them raw.
+    #[test]
+    fn an_address_with_a_control_character_is_refused() {
+        let mut body = sample().body;
+        body.unmanaged.push(nhi_provider_sdk::Address::raw(
+            "local.demo/identity/x\u{1b}[8m",
+        ));
+        body.summary.unmanaged = 1;
+        let err = PlanFile::decode(&PlanFile::new(body).encode()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "plan body is inconsistent: the address `local.demo/identity/x\\u{1b}[8m` holds a control character"
+        );
+    }
+
     proptest! {
         #[test]
         fn every_plan_the_engine_builds_passes_its_own_checks(estate in crate::diff::tests::arb_estate()) {
