@@ -178,8 +178,11 @@ impl<B: SealedBody> Sealed<B> {
 /// Reads at most `limit + 1` bytes of `path` in one open, so a size check on the
 /// result holds for the bytes decoded.
 pub fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
     let file = std::fs::File::open(path)?;
+    // Sized from the file's length, so reading never holds twice its size; the
+    // read itself, not the length, is what the caller's check relies on.
+    let expected = file.metadata().map_or(0, |m| m.len().min(limit + 1));
+    let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
     std::io::Read::read_to_end(&mut std::io::Read::take(file, limit + 1), &mut bytes)?;
     Ok(bytes)
 }
