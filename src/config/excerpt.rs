@@ -74,6 +74,9 @@ impl Excerpt {
             .map(|l| l.offset().saturating_add(l.len()))
             .max()?
             .min(text.len());
+        // Spans from the parser fall on character boundaries; others must not panic.
+        let start = floor_boundary(text, start);
+        let end = floor_boundary(text, end).max(start);
         let from = line_start_before(text, start, CONTEXT_LINES);
         let to = line_end_after(text, end, CONTEXT_LINES);
         let region = &text[from..to];
@@ -266,6 +269,42 @@ mod tests {
             .read_span(&excerpt.labels[0].inner().clone(), 0, 0)
             .unwrap();
         assert_eq!((contents.line(), contents.column()), (1, 70_006));
+    }
+
+    proptest::proptest! {
+        /// Any labels on any text, long lines and multi-byte characters
+        /// included, render without a panic, within bounds.
+        #[test]
+        fn any_labels_render(
+            lines in proptest::collection::vec((0usize..2_000, proptest::bool::ANY), 1..6),
+            labels in proptest::collection::vec((proptest::prelude::any::<proptest::sample::Index>(), 0usize..600), 1..4),
+        ) {
+            let text: String = lines
+                .iter()
+                .map(|&(len, wide)| if wide { "é".repeat(len) } else { "x".repeat(len) })
+                .collect::<Vec<_>>()
+                .join("\n");
+            let text: Arc<str> = text.into();
+            let src = NamedSource::new("nhi.yaml", Arc::clone(&text));
+            let labels: Vec<LabeledSpan> = labels
+                .iter()
+                .enumerate()
+                .map(|(i, (at, len))| {
+                    let at = at.index(text.len() + 1);
+                    let len = (*len).min(text.len() - at);
+                    let span = SourceSpan::new(at.into(), len);
+                    if i == 0 {
+                        LabeledSpan::new_primary_with_span(Some("here".into()), span)
+                    } else {
+                        LabeledSpan::new_with_span(None, span)
+                    }
+                })
+                .collect();
+            if let Some(excerpt) = Excerpt::of(&src, &labels) {
+                let shown = render(&excerpt);
+                proptest::prop_assert!(shown.lines().all(|l| l.chars().count() < 3 * MAX_SHOWN_LINE), "{shown}");
+            }
+        }
     }
 
     #[test]
