@@ -372,10 +372,8 @@ fn line_rest(rest: &str) -> usize {
 /// Replace control characters other than newline, tab and carriage return with `?`,
 /// keeping every byte offset where it was.
 fn sanitize(text: &str) -> String {
-    let dangerous = |c: char| {
-        (c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
-            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
+    let dangerous =
+        |c: char| nhi_provider_sdk::text::is_unsafe_char(c) && !matches!(c, '\n' | '\t' | '\r');
     if !text.contains(dangerous) {
         return text.to_owned();
     }
@@ -402,7 +400,7 @@ pub(crate) fn quote(value: &str) -> String {
         }
         if c == '`' {
             out.push_str("\\`");
-        } else if c.is_control() {
+        } else if nhi_provider_sdk::text::is_unsafe_char(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -502,6 +500,7 @@ mod tests {
     #[test]
     fn quotes_and_lists_safely() {
         assert_eq!(quote("a\u{1b}[31m`"), "`a\\u{1b}[31m\\``");
+        assert_eq!(quote("web\u{202e}gnp"), "`web\\u{202e}gnp`");
         assert_eq!(quote(&"x".repeat(100)), format!("`{}…`", "x".repeat(64)));
         let many: Vec<String> = (0..12).map(|i| i.to_string()).collect();
         assert_eq!(

@@ -202,7 +202,13 @@ fn read_holder(file: &mut File) -> String {
     let holder: String = text
         .trim()
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| {
+            if crate::text::is_unsafe_char(c) {
+                ' '
+            } else {
+                c
+            }
+        })
         .take(MAX_HOLDER_CHARS)
         .collect();
     if read.is_err() || holder.is_empty() {
