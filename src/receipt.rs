@@ -19,7 +19,7 @@ pub const RECEIPT_FORMAT_VERSION: u32 = 1;
 
 /// Receipts larger than this are refused unread: one holds a line per planned
 /// change and per touched object, far below it for any plan nhi accepts.
-pub const MAX_RECEIPT_BYTES: u64 = 512 * 1024 * 1024;
+pub const MAX_RECEIPT_BYTES: u64 = 256 * 1024 * 1024;
 
 /// The signed record of one apply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -36,6 +36,19 @@ pub struct SignatureRecord {
     pub signature: String,
 }
 
+/// The most signatures an envelope may carry: an author, the approvals any trust
+/// policy asks for, and room to spare. More are refused while reading, before
+/// any is verified.
+pub const MAX_SIGNATURES: usize = 100;
+
+/// The longest statement a signature may cover, in bytes: nhi writes a fixed
+/// header, a principal of at most 256 bytes and a comment of at most 500
+/// characters.
+pub const MAX_STATEMENT_BYTES: usize = 8 * 1024;
+
+/// The longest armored signature, in bytes; an ed25519 SSHSIG is about 300.
+pub const MAX_SIGNATURE_BYTES: usize = 4 * 1024;
+
 /// A body that travels sealed.
 pub trait SealedBody: Serialize + DeserializeOwned {
     /// The envelope's tag field, e.g. `nhi_plan`; its value is [`Self::VERSION`].
@@ -171,8 +184,11 @@ impl<B: SealedBody> Sealed<B> {
 /// Reads at most `limit + 1` bytes of `path` in one open, so a size check on the
 /// result holds for the bytes decoded.
 pub fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
     let file = std::fs::File::open(path)?;
+    // Sized from the file's length, so reading never holds twice its size; the
+    // read itself, not the length, is what the caller's check relies on.
+    let expected = file.metadata().map_or(0, |m| m.len().min(limit + 1));
+    let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
     std::io::Read::read_to_end(&mut std::io::Read::take(file, limit + 1), &mut bytes)?;
     Ok(bytes)
 }
@@ -253,7 +269,13 @@ fn decode_envelope(
                     k if k == self.tag => once(&mut version, map.next_value()?, self.tag)?,
                     "body_digest" => once(&mut body_digest, map.next_value()?, "body_digest")?,
                     "body" => once(&mut body, map.next_value()?, "body")?,
-                    "signatures" => once(&mut signatures, map.next_value()?, "signatures")?,
+                    "signatures" => {
+                        once(
+                            &mut signatures,
+                            map.next_value_seed(Signatures)?,
+                            "signatures",
+                        )?;
+                    }
                     other => {
                         return Err(de::Error::custom(format_args!(
                             "unknown field `{other}`, expected one of `{}`, `body_digest`, `body`, `signatures`",
@@ -277,9 +299,135 @@ fn decode_envelope(
     Ok(envelope)
 }
 
+/// The `signatures` array, refused while it is read once it holds more than
+/// [`MAX_SIGNATURES`] records or a record larger than the limits allow.
+struct Signatures;
+
+impl<'de> de::DeserializeSeed<'de> for Signatures {
+    type Value = Vec<SignatureRecord>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+        de.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Signatures {
+    type Value = Vec<SignatureRecord>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "an array of at most {MAX_SIGNATURES} signatures")
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(record) = seq.next_element::<SignatureRecord>()? {
+            if out.len() == MAX_SIGNATURES {
+                return Err(de::Error::custom(format_args!(
+                    "more than {MAX_SIGNATURES} signatures; nhi reads at most {MAX_SIGNATURES}"
+                )));
+            }
+            let number = out.len() + 1;
+            if record.statement.len() > MAX_STATEMENT_BYTES {
+                return Err(de::Error::custom(format_args!(
+                    "signature {number}: its statement is larger than {MAX_STATEMENT_BYTES} bytes"
+                )));
+            }
+            if record.signature.len() > MAX_SIGNATURE_BYTES {
+                return Err(de::Error::custom(format_args!(
+                    "signature {number} is larger than {MAX_SIGNATURE_BYTES} bytes"
+                )));
+            }
+            out.push(record);
+        }
+        Ok(out)
+    }
+}
+
 /// Writes bytes to an unpredictable, exclusive temporary file in the target's
 /// directory, syncs, and renames it over the target, so readers see the old file
 /// or the new one, never a part, and a link planted beside it is never followed.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     nhi_provider_sdk::files::write_replacing(path, bytes, 0o644)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Note {
+        text: String,
+    }
+
+    impl SealedBody for Note {
+        const TAG: &'static str = "nhi_note";
+        const VERSION: u32 = 1;
+        const MAX_BYTES: u64 = 1024 * 1024;
+    }
+
+    fn sealed_with(signatures: Vec<SignatureRecord>) -> Vec<u8> {
+        let mut sealed = Sealed::new(Note { text: "hi".into() });
+        sealed.signatures = signatures;
+        sealed.encode()
+    }
+
+    fn record(statement: usize, signature: usize) -> SignatureRecord {
+        SignatureRecord {
+            statement: "s".repeat(statement),
+            signature: "x".repeat(signature),
+        }
+    }
+
+    fn malformed(bytes: &[u8]) -> String {
+        match Sealed::<Note>::unseal(bytes) {
+            Err(SealError::Malformed { detail }) => detail,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_flood_of_signatures_is_refused_while_reading() {
+        let at_limit = sealed_with(vec![record(10, 10); MAX_SIGNATURES]);
+        assert_eq!(
+            Sealed::<Note>::unseal(&at_limit).unwrap().signatures.len(),
+            MAX_SIGNATURES
+        );
+        let over = sealed_with(vec![record(10, 10); MAX_SIGNATURES + 1]);
+        assert!(
+            malformed(&over).starts_with("more than 100 signatures; nhi reads at most 100"),
+            "{}",
+            malformed(&over)
+        );
+    }
+
+    #[test]
+    fn an_oversized_signature_is_refused() {
+        let ok = sealed_with(vec![record(MAX_STATEMENT_BYTES, MAX_SIGNATURE_BYTES)]);
+        assert!(Sealed::<Note>::unseal(&ok).is_ok());
+        let statement = sealed_with(vec![record(1, 1), record(MAX_STATEMENT_BYTES + 1, 1)]);
+        assert!(
+            malformed(&statement)
+                .starts_with("signature 2: its statement is larger than 8192 bytes"),
+            "{}",
+            malformed(&statement)
+        );
+        let signature = sealed_with(vec![record(1, MAX_SIGNATURE_BYTES + 1)]);
+        assert!(
+            malformed(&signature).starts_with("signature 1 is larger than 4096 bytes"),
+            "{}",
+            malformed(&signature)
+        );
+    }
+
+    #[test]
+    fn an_oversized_file_is_refused_before_parsing() {
+        let mut bytes = sealed_with(Vec::new());
+        bytes.resize(usize::try_from(Note::MAX_BYTES).unwrap() + 1, b' ');
+        assert_eq!(
+            Sealed::<Note>::unseal(&bytes).unwrap_err(),
+            SealError::TooLarge {
+                limit: Note::MAX_BYTES
+            }
+        );
+    }
 }

@@ -132,17 +132,28 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     phase("connect");
     let mut guards: Vec<Box<dyn LockGuard>> = Vec::new();
     for (scope, _, provider) in &providers {
-        let request = LockRequest {
+        let request = |timeout| LockRequest {
             holder: options.applier.clone(),
-            timeout: options.lock_timeout,
+            timeout,
         };
-        let guard = provider
-            .lock(request)
-            .await
-            .map_err(|source| ApplyError::Locked {
-                scope: scope.provider.clone(),
-                source,
-            })?;
+        // Tried once at once, so that a wait can say whom it waits for.
+        let guard = match provider.lock(request(Duration::ZERO)).await {
+            Err(nhi_provider_sdk::ProviderError::Locked { holder })
+                if !options.lock_timeout.is_zero() =>
+            {
+                options.events.event(Event::Warning(&format!(
+                    "waiting up to {}s for the scope lock of `{}`, held by {holder}",
+                    options.lock_timeout.as_secs(),
+                    scope.provider
+                )));
+                provider.lock(request(options.lock_timeout)).await
+            }
+            attempt => attempt,
+        };
+        let guard = guard.map_err(|source| ApplyError::Locked {
+            scope: scope.provider.clone(),
+            source,
+        })?;
         guards.push(guard);
     }
     phase("lock");
@@ -391,10 +402,10 @@ async fn observe(
     let mut out = HashMap::new();
     let mut states = Vec::new();
     for (scope, block, provider) in providers {
-        let names: HashSet<&str> = touched
+        let names: HashSet<String> = touched
             .iter()
             .filter(|t| t.address.provider_prefix() == scope.provider)
-            .filter_map(|t| t.address.as_str().split('/').nth(2))
+            .filter_map(|t| t.address.identity_name())
             .collect();
         if names.is_empty() {
             continue;

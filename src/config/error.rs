@@ -41,6 +41,8 @@ pub enum ProblemKind {
     InvalidAttributes,
     InvalidBinding,
     InvalidTags,
+    OverlappingScope,
+    ControlCharacter,
 }
 
 impl ProblemKind {
@@ -73,6 +75,8 @@ impl ProblemKind {
             Self::InvalidAttributes => "nhi::config::invalid_attributes",
             Self::InvalidBinding => "nhi::config::invalid_binding",
             Self::InvalidTags => "nhi::config::invalid_tags",
+            Self::OverlappingScope => "nhi::config::overlapping_scope",
+            Self::ControlCharacter => "nhi::config::control_character",
         }
     }
 }
@@ -86,6 +90,9 @@ pub struct Problem {
     help: Option<String>,
     labels: Vec<LabeledSpan>,
     src: NamedSource<Arc<str>>,
+    /// What is shown when a line near a label is too long to show whole: made
+    /// on first render, `None` when every such line is short.
+    excerpt: OnceLock<Option<super::excerpt::Excerpt>>,
 }
 
 impl Problem {
@@ -114,6 +121,12 @@ impl Problem {
     pub(crate) fn offset(&self) -> usize {
         self.labels.first().map_or(0, LabeledSpan::offset)
     }
+
+    fn excerpt(&self) -> Option<&super::excerpt::Excerpt> {
+        self.excerpt
+            .get_or_init(|| super::excerpt::Excerpt::of(&self.src, &self.labels))
+            .as_ref()
+    }
 }
 
 impl Diagnostic for Problem {
@@ -128,11 +141,17 @@ impl Diagnostic for Problem {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        Some(&self.src)
+        match self.excerpt() {
+            Some(excerpt) => Some(excerpt),
+            None => Some(&self.src),
+        }
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        Some(Box::new(self.labels.iter().cloned()))
+        match self.excerpt() {
+            Some(excerpt) => Some(Box::new(excerpt.labels().iter().cloned())),
+            None => Some(Box::new(self.labels.iter().cloned())),
+        }
     }
 }
 
@@ -233,6 +252,9 @@ impl Diagnostic for ConfigError {
 pub(crate) struct Source<'a> {
     name: String,
     text: &'a str,
+    /// The configuration's directory, which relative paths in settings are
+    /// resolved against.
+    dir: std::path::PathBuf,
     /// What problems show: the text with terminal control characters replaced byte
     /// for byte, so spans of `text` are spans of it and a report cannot drive the
     /// terminal. Made on the first problem; a valid file never pays for it.
@@ -244,8 +266,19 @@ impl<'a> Source<'a> {
         Self {
             name: name.to_owned(),
             text,
+            dir: std::path::PathBuf::from("."),
             shown: OnceLock::new(),
         }
+    }
+
+    /// The source of a file in `dir`.
+    pub(crate) fn in_dir(mut self, dir: &std::path::Path) -> Self {
+        dir.clone_into(&mut self.dir);
+        self
+    }
+
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        &self.dir
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -268,6 +301,7 @@ impl<'a> Source<'a> {
             help: None,
             labels: Vec::new(),
             src: self.named(),
+            excerpt: OnceLock::new(),
         }
     }
 
@@ -340,10 +374,8 @@ fn line_rest(rest: &str) -> usize {
 /// Replace control characters other than newline, tab and carriage return with `?`,
 /// keeping every byte offset where it was.
 fn sanitize(text: &str) -> String {
-    let dangerous = |c: char| {
-        (c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
-            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
+    let dangerous =
+        |c: char| nhi_provider_sdk::text::is_unsafe_char(c) && !matches!(c, '\n' | '\t' | '\r');
     if !text.contains(dangerous) {
         return text.to_owned();
     }
@@ -370,7 +402,7 @@ pub(crate) fn quote(value: &str) -> String {
         }
         if c == '`' {
             out.push_str("\\`");
-        } else if c.is_control() {
+        } else if nhi_provider_sdk::text::is_unsafe_char(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -470,6 +502,7 @@ mod tests {
     #[test]
     fn quotes_and_lists_safely() {
         assert_eq!(quote("a\u{1b}[31m`"), "`a\\u{1b}[31m\\``");
+        assert_eq!(quote("web\u{202e}gnp"), "`web\\u{202e}gnp`");
         assert_eq!(quote(&"x".repeat(100)), format!("`{}…`", "x".repeat(64)));
         let many: Vec<String> = (0..12).map(|i| i.to_string()).collect();
         assert_eq!(

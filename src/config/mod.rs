@@ -6,6 +6,7 @@
 //! code and the offending text underlined; well-formed files report all at once.
 
 mod error;
+mod excerpt;
 mod fields;
 mod model;
 mod plain_yaml;
@@ -65,11 +66,11 @@ fn parse_with(
     early: &mut dyn FnMut(&Path, &[ProviderBlock]),
 ) -> Result<Config, ConfigError> {
     let name = path.display().to_string();
-    let src = error::Source::new(&name, text);
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    let src = error::Source::new(&name, text).in_dir(&dir);
     let mut early = |blocks: &[ProviderBlock]| early(&dir, blocks);
     let mut read = || match plain_yaml::parse(&src, registry, text, &mut early) {
         Some(valid) => Ok(valid),

@@ -46,6 +46,7 @@ impl<'a> Builder<'a> {
             }
             Some(have) if have.identity.kind != want.identity.kind => {
                 self.remove_parts(address, have, Reason::Drift);
+                self.touch_holdings(address, have);
                 self.touch(address, Some(nhi_provider_sdk::fingerprint(&have.identity)));
                 self.push(
                     Phase::RemoveIdentities,
@@ -100,6 +101,13 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// An identity that is deleted goes with everything it holds, including
+    /// whatever is added to it after planning: that must make the plan stale.
+    fn touch_holdings(&mut self, address: &Address, have: &ObservedIdentity) {
+        let digest = super::fingerprints::holdings(address, have);
+        self.touch(&address.holdings(), Some(digest));
+    }
+
     pub(super) fn remove_all(
         &mut self,
         address: &Address,
@@ -144,6 +152,7 @@ impl<'a> Builder<'a> {
             return;
         }
         self.remove_parts(address, have, reason);
+        self.touch_holdings(address, have);
         self.touch(address, Some(nhi_provider_sdk::fingerprint(&have.identity)));
         self.push(
             Phase::RemoveIdentities,

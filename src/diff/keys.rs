@@ -26,7 +26,7 @@ pub fn key_addresses<'a>(
     for key in sorted {
         let address = match key.name.as_deref() {
             None => identity.key(&key.id),
-            Some(name) if previous == Some(name) => identity.key(&format!("{name}#{}", key.id)),
+            Some(name) if previous == Some(name) => identity.key_instance(name, &key.id),
             Some(name) => identity.key(name),
         };
         previous = key.name.as_deref();

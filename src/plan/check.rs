@@ -50,6 +50,20 @@ pub(crate) fn check(body: &PlanBody) -> Result<(), PlanError> {
     if !body.unmanaged.windows(2).all(|w| w[0] < w[1]) {
         return fail("unmanaged identities are not sorted and unique".into());
     }
+    // nhi escapes every unsafe character of an address it builds; one that holds
+    // one was not built by nhi, and would reach a terminal in apply's messages.
+    let hostile = body
+        .touched
+        .iter()
+        .map(|t| &t.address)
+        .chain(&body.unmanaged)
+        .find(|a| nhi_provider_sdk::text::first_unsafe(a.as_str()).is_some());
+    if let Some(address) = hostile {
+        return fail(format!(
+            "the address `{}` holds a control character",
+            address.as_str().escape_debug()
+        ));
+    }
     let summary = Summary::of(&body.changes, body.unmanaged.len());
     if summary != body.summary {
         return fail("the summary does not match the changes".into());
@@ -146,7 +160,7 @@ fn check_change(body: &PlanBody, change: &Change) -> Result<(), String> {
             let mut names = vec![identity.key(&key.id)];
             if let Some(name) = &key.name {
                 names.push(identity.key(name));
-                names.push(identity.key(&format!("{name}#{}", key.id)));
+                names.push(identity.key_instance(name, &key.id));
             }
             names
         }
@@ -166,6 +180,13 @@ fn check_change(body: &PlanBody, change: &Change) -> Result<(), String> {
     let touched = |a: &Address| body.touched.binary_search_by(|t| t.address.cmp(a)).is_ok();
     if !touched(&change.address) || !touched(&identity) {
         return Err("the object is missing from the touched fingerprints".into());
+    }
+    let deletes = matches!(
+        op,
+        Operation::DeleteIdentity { .. } | Operation::ReplaceIdentity { .. }
+    );
+    if deletes && !touched(&identity.holdings()) {
+        return Err("what the identity holds is missing from the touched fingerprints".into());
     }
     Ok(())
 }

@@ -13,8 +13,10 @@ pub use crate::sealed::SignatureRecord;
 /// The envelope layout version.
 pub const FILE_FORMAT_VERSION: u32 = 1;
 
-/// Plans larger than this are refused unread.
-pub const MAX_PLAN_BYTES: u64 = 512 * 1024 * 1024;
+/// Plans larger than this are refused unread: room for a plan that creates every
+/// identity of the largest configuration nhi reads (64 MiB), while `show` of the
+/// largest plan stays under a GiB of memory.
+pub const MAX_PLAN_BYTES: u64 = 256 * 1024 * 1024;
 
 impl SealedBody for PlanBody {
     const TAG: &'static str = "nhi_plan";
@@ -122,6 +124,23 @@ mod tests {
         let back = PlanFile::decode(&bytes).unwrap();
         assert_eq!(back.body, file.body);
         assert_eq!(back.encode(), bytes);
+    }
+
+    /// Addresses nhi builds never hold a control character: a plan whose
+    /// unmanaged or touched addresses do was not built by nhi, and apply would
+    /// print them raw.
+    #[test]
+    fn an_address_with_a_control_character_is_refused() {
+        let mut body = sample().body;
+        body.unmanaged.push(nhi_provider_sdk::Address::raw(
+            "local.demo/identity/x\u{1b}[8m",
+        ));
+        body.summary.unmanaged = 1;
+        let err = PlanFile::decode(&PlanFile::new(body).encode()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "plan body is inconsistent: the address `local.demo/identity/x\\u{1b}[8m` holds a control character"
+        );
     }
 
     proptest! {

@@ -4,26 +4,10 @@ use std::fmt::Write as _;
 
 use crate::drift::{DriftClass, DriftReport, Finding};
 
-/// Live state is hostile input: control and bidirectional-override characters
-/// are shown escaped, never sent to a terminal or a page.
+/// Live state is hostile input: unsafe characters are shown escaped, never sent
+/// to a terminal or a page (see `render::escape`).
 fn shown(text: &str) -> String {
-    if !text.chars().any(needs_escape) {
-        return text.to_owned();
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if needs_escape(c) {
-            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn needs_escape(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    super::escape::text(text).into_owned()
 }
 
 /// What applying the configuration would do: "be created", … or only report.
@@ -105,35 +89,20 @@ pub fn text(report: &DriftReport, _painter: super::Painter) -> String {
     out
 }
 
-/// Markdown code span that holds `text` exactly, whatever backticks it holds.
 fn code(text: &str) -> String {
-    let text = shown(text);
-    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    let fence = "`".repeat(longest + 1);
-    let pad = if text.starts_with('`') || text.ends_with('`') {
-        " "
-    } else {
-        ""
-    };
-    format!("{fence}{pad}{text}{pad}{fence}")
+    super::escape::code_span(text)
 }
 
-/// Prose from live state in a markdown table cell: nothing in it can end the
-/// cell, the row, or open markup.
+/// Prose from live state in a markdown table cell: escaped, and every ASCII
+/// punctuation mark backslashed, so nothing in it ends the cell or opens markup.
 fn cell(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in shown(text).chars() {
-        match c {
-            '|' => out.push_str("\\|"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '*' | '_' | '[' | ']' | '`' | '#' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
+    let text = super::escape::text(text);
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_ascii_punctuation() {
+            out.push('\\');
         }
+        out.push(c);
     }
     out
 }

@@ -9,6 +9,7 @@ use std::path::Path;
 use crate::diff::{Change, Risk};
 use crate::plan::PlanFile;
 
+use super::escape::{self, code_span};
 use super::text::{self, Painter};
 
 /// GitHub and GitLab refuse comments longer than this many characters.
@@ -68,8 +69,8 @@ impl Table {
 
 fn row(change: &Change) -> String {
     format!(
-        "| `{}` | {} | {} |\n",
-        code(change.address.as_str()),
+        "| {} | {} | {} |\n",
+        code_span(change.address.as_str()),
         change.action.verb(),
         change.reason
     )
@@ -89,24 +90,24 @@ pub fn plan(file: &PlanFile, path: &Path) -> String {
     let _ = writeln!(
         out,
         "### nhi plan: {}\n",
-        escape(headline.trim_start_matches("Plan: "))
+        headline.trim_start_matches("Plan: ")
     );
     let scopes: Vec<String> = body
         .scopes
         .iter()
         .map(|s| {
             format!(
-                "`{}` ({}{})",
-                code(&s.provider),
-                escape(&s.scope),
+                "{} ({}{})",
+                code_span(&s.provider),
+                described(&s.scope),
                 if s.prune { ", prunes unmanaged" } else { "" }
             )
         })
         .collect();
     let _ = writeln!(
         out,
-        "Configuration `{}` · {}: {}\n",
-        code(&body.config.path),
+        "Configuration {} · {}: {}\n",
+        code_span(&body.config.path),
         if scopes.len() == 1 { "scope" } else { "scopes" },
         scopes.join(", ")
     );
@@ -156,14 +157,14 @@ pub fn plan(file: &PlanFile, path: &Path) -> String {
         "Next: nothing to apply.".to_owned()
     };
     let footer = format!(
-        "Plan digest `{}` · planned by {} (claimed, not verified) at {} · expires {} · config `{}` (`{}`)\n\n\
+        "Plan digest `{}` · planned by {} (claimed, not verified) at {} · expires {} · config {} (`{}`)\n\n\
          Approvals: {} in the file (`nhi verify {shown_path}` judges them against the trust policy).\n\n\
          {next}\n",
         file.digest,
         escape(&body.author),
         body.created_at,
         body.expires_at,
-        code(&body.config.path),
+        code_span(&body.config.path),
         body.config.digest,
         plural(signatures, "signature", "signatures"),
     );
@@ -188,7 +189,7 @@ pub fn plan(file: &PlanFile, path: &Path) -> String {
     } else {
         let mut table = String::from("| Address |\n|---|\n");
         for a in &body.unmanaged {
-            let _ = writeln!(table, "| `{}` |", code(a.as_str()));
+            let _ = writeln!(table, "| {} |", code_span(a.as_str()));
         }
         format!(
             "<details><summary><b>Unmanaged</b> ({})</summary>\n\n{table}\n</details>\n\n",
@@ -197,10 +198,10 @@ pub fn plan(file: &PlanFile, path: &Path) -> String {
     };
     let all_tables: String = tables.iter().map(Table::render).collect();
     let full = if body.has_changes() {
-        let plain = text::plan(body, Painter::PLAIN);
+        let plain = diff_columns(&text::plan(body, Painter::PLAIN));
+        let fence = escape::code_fence(&plain);
         format!(
-            "<details><summary>Full plan</summary>\n\n```diff\n{}```\n\n</details>\n\n",
-            fence_safe(&plain)
+            "<details><summary>Full plan</summary>\n\n{fence}diff\n{plain}{fence}\n\n</details>\n\n"
         )
     } else {
         String::new()
@@ -269,24 +270,46 @@ pub fn plan(file: &PlanFile, path: &Path) -> String {
     out
 }
 
-/// Escapes text for a markdown table cell or line.
-fn escape(text: &str) -> String {
-    text.replace('|', "\\|")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('\n', " ")
+/// Text for a markdown line or table cell, shown as written: escaped as the
+/// text rendering escapes it, then every ASCII punctuation character
+/// backslash-escaped, so no markup, HTML or table syntax can form.
+fn escape(value: &str) -> String {
+    let value = escape::text(value);
+    let mut out = String::with_capacity(value.len() + 8);
+    for c in value.chars() {
+        if c.is_ascii_punctuation() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
-/// Text that goes between backticks: no backticks or pipes inside.
-fn code(text: &str) -> String {
-    text.replace('`', "'").replace('|', "\\|")
+/// A provider's description of its scope, whose backticks mark code: the parts
+/// between pairs of them become code spans, the rest is escaped text.
+fn described(text: &str) -> String {
+    let parts: Vec<&str> = text.split('`').collect();
+    let mut out = String::with_capacity(text.len() + 8);
+    // An odd number of parts means the backticks pair up.
+    let paired = parts.len() % 2 == 1;
+    for (i, part) in parts.iter().enumerate() {
+        if i % 2 == 1 && (paired || i + 1 < parts.len() - 1) {
+            out.push_str(&code_span(part));
+        } else {
+            if i % 2 == 1 {
+                out.push_str("\\`");
+            }
+            out.push_str(&escape(part));
+        }
+    }
+    out
 }
 
-/// Keeps hostile content from closing the code fence early, and moves each
-/// change's `+`/`-` to the first column, where `diff` highlighting looks for it.
-fn fence_safe(text: &str) -> String {
+/// Moves each change's `+`/`-` to the first column, where `diff` highlighting
+/// looks for it. The text is the plan's text rendering, already escaped.
+fn diff_columns(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 64);
-    for line in text.replace("```", "'''").lines() {
+    for line in text.lines() {
         let trimmed = line.trim_start();
         let indent = line.len() - trimmed.len();
         // Only our own indentation (ASCII spaces) is rearranged.
@@ -326,6 +349,40 @@ mod tests {
         }
         let config = crate::config::parse(Path::new("nhi.yaml"), &yaml).unwrap();
         super::super::fixture::plan(&config, &nhi_provider_sdk::ObservedState::default())
+    }
+
+    /// Regression: a resource holding `\n\n**Plan reviewed: low risk only.**\n\n<!--`
+    /// broke the table and hid the rest of the comment, and backticks in a role
+    /// were shown as `'`, naming a role that is not the one granted.
+    #[test]
+    fn hostile_names_cannot_break_the_comment() {
+        let file = super::super::fixture::hostile();
+        let md = super::plan(&file, Path::new("h.plan"));
+        assert!(
+            !md.chars()
+                .any(|c| nhi_provider_sdk::text::is_unsafe_char(c) && c != '\n'),
+            "{md:?}"
+        );
+        assert!(!md.contains("\n**Plan reviewed"), "{md}");
+        // Markup from a name appears only where nothing is markup: in a code
+        // span of a table row, or in the fenced full plan.
+        let mut fenced = false;
+        for line in md.lines() {
+            if line.starts_with("```") {
+                fenced = !fenced;
+            } else if line.contains("<!--") || line.contains("**Plan") {
+                assert!(fenced || line.starts_with("| `"), "{line}");
+            }
+        }
+        assert!(!md.contains("view'er"), "{md}");
+        for line in md.lines().filter(|l| l.starts_with("| ")) {
+            assert_eq!(
+                line.matches(" | ").count() + 2,
+                line.matches('|').count() - line.matches("\\|").count(),
+                "a row keeps its cells: {line}"
+            );
+        }
+        insta::assert_snapshot!(md);
     }
 
     /// Regression: with 1,500 `admin` grants among 3,000 changes the comment kept

@@ -3,6 +3,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod drift;
+mod escape;
 pub mod json;
 pub mod markdown;
 pub mod progress;
@@ -148,6 +149,25 @@ pub(crate) mod fixture {
             config_dir: "/work".into(),
         };
         PlanFile::new(crate::plan::build(config, &reads, diff, &options))
+    }
+
+    /// A pruning block over live state whose names, roles, resources and tags
+    /// are hostile: what a provider (or a plan file) may hold.
+    pub(crate) fn hostile() -> PlanFile {
+        let yaml = "version: 1\nproviders:\n  - name: demo\n    type: local\n    prune: true\n    settings: {state: estate.json}\nidentities:\n  - name: ok\n    provider: demo\n    owner: o@example.com\n";
+        let config = crate::config::parse(std::path::Path::new("nhi.yaml"), yaml).unwrap();
+        let observed = serde_json::from_value(serde_json::json!({"identities": [
+            {"name": "ok", "kind": "service_account", "owner": "o@example.com",
+             "tags": {"team\u{1b}[8m": "web\u{202e}gnp.exe", "a = \"x\"": "y"},
+             "bindings": [
+                {"role": "view`er", "resource": "*"},
+                {"role": "admin", "resource": "\n\n**Plan reviewed: low risk only.**\n\n<!--"},
+                {"role": "x|y\u{1b}[2K\rviewer", "resource": "db/<b>", "policy": {"S": "\u{85}\u{2028}\u{1b}"}}
+             ]},
+            {"name": "evil\u{1b}]8;;http://x\u{7}", "kind": "service_account", "owner": "o\u{9b}31m"}
+        ]}))
+        .unwrap();
+        plan(&config, &observed)
     }
 
     /// The quickstart example: deletes, an update, creates and a rotation.

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use crate::diff::{Action, Change};
 use crate::plan::PlanBody;
 
+use super::escape;
 use super::view::{self, Row};
 
 /// Colours, or none (`NO_COLOR`, `--no-color`, not a terminal).
@@ -80,7 +81,12 @@ pub fn plan(body: &PlanBody, p: Painter) -> String {
             p.bold("Unmanaged identities in scope (not in the configuration; reported only, `prune: true` deletes them):")
         );
         for address in &body.unmanaged {
-            let _ = writeln!(out, "  {} {address}", p.paint("35", "?"));
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                p.paint("35", "?"),
+                escape::text(address.as_str())
+            );
         }
         out.push('\n');
     }
@@ -88,8 +94,8 @@ pub fn plan(body: &PlanBody, p: Painter) -> String {
         let _ = writeln!(
             out,
             "Scope {}: {}; {} identities observed{}.",
-            scope.provider,
-            scope.scope,
+            escape::text(&scope.provider),
+            escape::text(&scope.scope),
             scope.observed_identities,
             if scope.prune {
                 "; prunes unmanaged"
@@ -120,13 +126,13 @@ pub(crate) fn change_block(out: &mut String, change: &Change, p: Painter) {
     let _ = writeln!(
         out,
         "  {} will be {} ({}; risk: {})",
-        p.bold(&format!("# {}", change.address)),
+        p.bold(&format!("# {}", escape::text(change.address.as_str()))),
         change.action.verb(),
         change.reason,
         change.risk
     );
     if let Some(detail) = &change.detail {
-        let _ = writeln!(out, "    # {detail}");
+        let _ = writeln!(out, "    # {}", escape::text(detail));
     }
     // Padded outside the paint: escape codes would otherwise count toward the width.
     let symbol = change.action.symbol();
@@ -135,7 +141,7 @@ pub(crate) fn change_block(out: &mut String, change: &Change, p: Painter) {
         "{}{} {kind} {} {{",
         " ".repeat(3usize.saturating_sub(symbol.len())),
         p.action(change.action, symbol),
-        serde_json::to_string(&name).unwrap_or_default()
+        escape::quoted(&name)
     );
     let rows = view::rows(change);
     let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(0);
@@ -246,6 +252,21 @@ mod tests {
         assert!(!file.body.has_changes());
         let text = super::plan(&file.body, Painter::PLAIN);
         assert!(!text.contains("matches"), "{text}");
+        insta::assert_snapshot!(text);
+    }
+
+    /// Regression: role and resource names and tag keys were printed raw, so
+    /// `ESC[8m` concealed the rest of a line and `ESC[2K\r` rewrote it.
+    #[test]
+    fn hostile_names_are_printed_escaped() {
+        let file = super::super::fixture::hostile();
+        let text = super::plan(&file.body, Painter::PLAIN);
+        assert!(
+            !text
+                .chars()
+                .any(|c| nhi_provider_sdk::text::is_unsafe_char(c) && c != '\n'),
+            "{text:?}"
+        );
         insta::assert_snapshot!(text);
     }
 

@@ -383,7 +383,11 @@ pub fn plan(path: &Path, file: &PlanFile, standing: &Standing) -> String {
 
 /// A claim from the plan, shortened and without control characters.
 fn clip(text: &str) -> String {
-    let mut out: String = text.chars().filter(|c| !c.is_control()).take(100).collect();
+    let mut out: String = text
+        .chars()
+        .filter(|c| !nhi_provider_sdk::text::is_unsafe_char(*c))
+        .take(100)
+        .collect();
     if text.chars().count() > 100 {
         out.push('…');
     }

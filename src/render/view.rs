@@ -34,8 +34,28 @@ pub(crate) fn object(change: &Change) -> (&'static str, String) {
     }
 }
 
-fn quoted(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_default()
+use super::escape::{self, quoted};
+
+/// Pretty JSON of a document from a plan, safe to print.
+fn document(value: &impl serde::Serialize) -> String {
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    match escape::json(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(safe) => safe,
+    }
+}
+
+/// `tags.team`, or `tags["a b"]` for a key that is not a plain word.
+fn tag_row(key: &str) -> String {
+    let plain = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'/'));
+    if plain {
+        format!("tags.{key}")
+    } else {
+        format!("tags[{}]", quoted(key))
+    }
 }
 
 fn identity_rows(identity: &Identity) -> Vec<(String, String)> {
@@ -47,15 +67,15 @@ fn identity_rows(identity: &Identity) -> Vec<(String, String)> {
         rows.push(("description".to_owned(), quoted(&identity.description)));
     }
     for (k, v) in &identity.tags {
-        rows.push((format!("tags.{k}"), quoted(v)));
+        rows.push((tag_row(k), quoted(v)));
     }
     for (k, v) in &identity.attributes {
         let text = if v.is_object() || v.is_array() {
-            serde_json::to_string_pretty(v)
+            document(v)
         } else {
-            serde_json::to_string(v)
+            escape::json(&serde_json::to_string(v).unwrap_or_default()).into_owned()
         };
-        rows.push((k.clone(), text.unwrap_or_default()));
+        rows.push((escape::text(k).into_owned(), text));
     }
     rows
 }
@@ -84,10 +104,7 @@ fn binding_rows(binding: &Binding) -> Vec<(String, String)> {
         ("resource".to_owned(), quoted(&binding.resource)),
     ];
     if let Some(policy) = &binding.policy {
-        rows.push((
-            "policy".to_owned(),
-            serde_json::to_string_pretty(policy).unwrap_or_default(),
-        ));
+        rows.push(("policy".to_owned(), document(policy)));
     }
     rows
 }
@@ -98,12 +115,12 @@ pub(crate) fn sink_text(sink: &Sink) -> String {
         Sink::Stdout => "stdout".to_owned(),
         // `aws_secrets_manager {secret_id: x}` reads `aws secrets manager "x"`.
         Sink::Provider { kind, settings } => {
-            let what = kind.replace('_', " ");
+            let what = escape::text(kind).replace('_', " ");
             match settings.as_object().map(|m| m.values().collect::<Vec<_>>()) {
                 Some(values) if values.len() == 1 && values[0].is_string() => {
                     format!("{what} {}", quoted(values[0].as_str().unwrap_or_default()))
                 }
-                _ => format!("{what} {settings}"),
+                _ => format!("{what} {}", escape::json(&settings.to_string())),
             }
         }
     }

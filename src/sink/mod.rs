@@ -31,7 +31,7 @@ pub fn check_relative(path: &str) -> Result<(), String> {
     if path.len() > MAX_PATH_BYTES {
         return Err(format!("longer than {MAX_PATH_BYTES} bytes"));
     }
-    if path.chars().any(char::is_control) {
+    if path.chars().any(nhi_provider_sdk::text::is_unsafe_char) {
         return Err("holds a control character".to_owned());
     }
     if path.starts_with('/') || path.starts_with('~') {

@@ -145,13 +145,22 @@ impl Statement {
 pub fn clean_comment(text: &str) -> String {
     let cleaned: String = text
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| {
+            if nhi_provider_sdk::text::is_unsafe_char(c) {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect();
     cleaned.trim().chars().take(500).collect()
 }
 
 fn clip(text: &str) -> String {
-    text.chars().take(60).filter(|c| !c.is_control()).collect()
+    text.chars()
+        .take(60)
+        .filter(|c| !nhi_provider_sdk::text::is_unsafe_char(*c))
+        .collect()
 }
 
 #[cfg(test)]

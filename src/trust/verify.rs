@@ -55,7 +55,7 @@ pub fn verify_record(
             sig.namespace
                 .chars()
                 .take(40)
-                .filter(|c| !c.is_control())
+                .filter(|c| !nhi_provider_sdk::text::is_unsafe_char(*c))
                 .collect::<String>()
         )));
     }

@@ -231,3 +231,61 @@ fn color_always_colours_and_never_does_not() {
         assert!(!run.stdout.contains('\u{1b}'), "{flags:?}: {}", run.stdout);
     }
 }
+
+/// Regression: names read from live state reached reviewers raw in `plan`,
+/// `show` and `approve`'s summary (`ESC[8m` concealed the rest of a line), and a
+/// resource holding markdown broke the merge-request comment.
+#[test]
+fn hostile_live_names_reach_reviewers_escaped() {
+    let ws = Workspace::example("quickstart");
+    ws.write(
+        "estate.json",
+        &ws.read("estate.json").replace(
+            "{\"role\":\"snapshot-writer\",\"resource\":\"bucket/backups\"}",
+            "{\"role\":\"snapshot-writer\",\"resource\":\"bucket/backups\"},{\"role\":\"admin\\u001b[8m hidden\",\"resource\":\"\\n\\n**Plan reviewed: low risk only.**\\n\\n<!--\"}",
+        ),
+    );
+    let saved = ws.run(&["plan", "-o", "q.plan"]);
+    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    let plan = ws.run(&["plan"]);
+    let text = ws.run(&["show", "q.plan"]);
+    let markdown = ws.run(&["show", "q.plan", "--format", "markdown"]);
+    // A real key: approve reads it before it shows the plan (to warn about it).
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "r@example.com", "-f"])
+        .arg(ws.path().join("reviewer.key"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let approve = ws.run(&["approve", "q.plan", "--key", "reviewer.key"]);
+    for (what, out) in [
+        ("plan", &plan.stdout),
+        ("show", &text.stdout),
+        ("markdown", &markdown.stdout),
+        ("approve", &approve.stdout),
+    ] {
+        assert!(!out.contains('\u{1b}'), "{what}: {out:?}");
+        assert!(
+            !out.contains("\n**Plan reviewed"),
+            "{what}: a name broke out of its line:\n{out}"
+        );
+    }
+    assert!(
+        text.stdout
+            .contains("  - binding \"admin\\u001b[8m hidden\" {"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        markdown.stdout.contains(
+            "| `local.demo/identity/backup-runner/binding/admin%1B[8m hidden@%0A%0A**Plan reviewed: low risk only.**%0A%0A<!--` | deleted | differs |"
+        ),
+        "{}",
+        markdown.stdout
+    );
+    assert!(
+        approve.stdout.contains("admin\\u001b[8m hidden"),
+        "{}",
+        approve.stdout
+    );
+}

@@ -445,3 +445,185 @@ fn gcp_rules_are_checked_offline() {
     let run = ws.run(&["validate"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
+
+/// Regression: a problem past column 65,535 of a line panicked inside miette's
+/// renderer (exit 101) in `validate` and `plan`.
+#[test]
+fn a_problem_past_column_65535_is_reported_not_a_panic() {
+    let ws = Workspace::empty();
+    ws.write(
+        "nhi.yaml",
+        &format!(
+            "version: 1\nproviders: [{{name: demo, type: local, settings: {{state: estate.json}}}}]\nidentities: [{{name: a, provider: demo, kind: service_account, owner: x@example.com, description: \"{}\", bogus: 1}}]\n",
+            "x".repeat(70_000)
+        ),
+    );
+    for args in [&["validate"][..], &["plan"], &["validate", "--json"]] {
+        let run = ws.run(args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        let out = format!("{}{}", run.stdout, run.stderr);
+        assert!(out.contains("unknown field `bogus`"), "{args:?}: {out}");
+        assert!(
+            out.lines().all(|line| line.len() < 1_000),
+            "{args:?}: a line of the report is too long"
+        );
+    }
+    let json = ws.run(&["validate", "--json"]);
+    assert!(json.stdout.contains("\"column\": 70102"), "{}", json.stdout);
+    let text = ws.run(&["validate"]);
+    assert!(
+        text.stderr.contains("[nhi.yaml:3:70102]"),
+        "{}",
+        text.stderr
+    );
+}
+
+/// Regression: two blocks on one scope were accepted, and a pruning one planned
+/// to delete the other's identities, plans alternated forever and apply waited
+/// on its own lock.
+#[test]
+fn overlapping_scopes_are_refused_at_the_later_block() {
+    let config = |blocks: &str| format!("version: 1\nproviders:\n{blocks}identities: []\n");
+    let cases: &[(&str, String, &str)] = &[
+        (
+            "one estate file written two ways",
+            config(
+                "  - name: a\n    type: local\n    settings: {state: estate.json}\n  - name: b\n    type: local\n    prune: true\n    settings: {state: ./estate.json}\n",
+            ),
+            "provider `b` manages what provider `a` manages: `./estate.json` and `estate.json` are one estate file",
+        ),
+        (
+            "one estate file through a directory and its symlink",
+            config(
+                "  - name: a\n    type: local\n    settings: {state: real/estate.json}\n  - name: b\n    type: local\n    settings: {state: link/../real/../link/estate.json}\n",
+            ),
+            "provider `b` manages what provider `a` manages: `link/../real/../link/estate.json` and `real/estate.json` are one estate file",
+        ),
+        (
+            "nested AWS path prefixes",
+            config(
+                "  - name: a\n    type: aws\n    settings: {path_prefix: /}\n  - name: b\n    type: aws\n    settings: {path_prefix: /team/}\n",
+            ),
+            "provider `b` manages what provider `a` manages: path prefix `/team/` lies within `/` in the same account",
+        ),
+        (
+            "two GCP blocks on one project",
+            config(
+                "  - name: a\n    type: gcp\n    settings: {project: proj-one, credentials: anonymous, endpoint: \"http://127.0.0.1:8\"}\n  - name: b\n    type: gcp\n    settings: {project: proj-one, credentials: anonymous, endpoint: \"http://127.0.0.1:9\"}\n",
+            ),
+            "provider `b` manages what provider `a` manages: both manage project `proj-one`",
+        ),
+    ];
+    for (name, text, message) in cases {
+        let ws = Workspace::empty();
+        std::fs::create_dir(ws.path().join("real")).unwrap();
+        std::os::unix::fs::symlink("real", ws.path().join("link")).unwrap();
+        ws.write("nhi.yaml", text);
+        for command in ["validate", "plan"] {
+            let run = ws.run(&[command]);
+            assert_eq!(run.code, 1, "{name}, {command}: {}", run.stderr);
+            assert!(
+                run.stderr.contains("nhi::config::overlapping_scope"),
+                "{name}, {command}: {}",
+                run.stderr
+            );
+            assert!(
+                run.stderr.contains(message),
+                "{name}, {command}: {}",
+                run.stderr
+            );
+        }
+    }
+    // Disjoint scopes stay valid: other files, sibling prefixes, other projects,
+    // other managed tags.
+    let ws = Workspace::empty();
+    ws.write(
+        "nhi.yaml",
+        &config(
+            "  - name: a\n    type: local\n    settings: {state: a.json}\n  - name: b\n    type: local\n    settings: {state: b.json}\n  - name: c\n    type: aws\n    settings: {path_prefix: /team-a/}\n  - name: d\n    type: aws\n    settings: {path_prefix: /team-b/}\n  - name: e\n    type: aws\n    settings: {path_prefix: /tagged/, managed_tag: nhi-e}\n  - name: f\n    type: aws\n    settings: {path_prefix: /tagged/, managed_tag: nhi-f}\n  - name: g\n    type: gcp\n    settings: {project: proj-one, credentials: anonymous, endpoint: \"http://127.0.0.1:8\"}\n  - name: h\n    type: gcp\n    settings: {project: proj-two, credentials: anonymous, endpoint: \"http://127.0.0.1:8\"}\n",
+        ),
+    );
+    let run = ws.run(&["validate"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+#[test]
+fn an_overlapping_scope_points_at_both_blocks() {
+    let ws = Workspace::empty();
+    ws.write(
+        "nhi.yaml",
+        "version: 1\nproviders:\n  - name: a\n    type: local\n    settings: {state: estate.json}\n  - name: b\n    type: local\n    prune: true\n    settings: {state: ./estate.json}\nidentities: []\n",
+    );
+    let run = ws.run(&["validate"]);
+    insta::assert_snapshot!("overlapping_scope", run.stderr);
+}
+
+/// Regression: role and resource names and tag keys with control characters
+/// reached reviewers raw (`ESC[8m` concealed the rest of a line in `plan`).
+#[test]
+fn control_characters_in_names_are_refused_at_validate() {
+    let identity = |field: &str| {
+        format!(
+            "version: 1\nproviders:\n  - name: demo\n    type: local\n    settings: {{state: estate.json}}\nidentities:\n  - name: ci\n    provider: demo\n    owner: o@example.com\n{field}"
+        )
+    };
+    let cases: &[(&str, String, &str)] = &[
+        (
+            "role",
+            identity("    bindings:\n      - role: \"view\\e[8mer\"\n"),
+            "the role of a binding of identity `ci` holds the character U+001B",
+        ),
+        (
+            "resource",
+            identity(
+                "    bindings:\n      - role: admin\n        resource: \"\\n\\n**Plan reviewed: low risk only.**\\n\\n<!--\"\n",
+            ),
+            "the resource of a binding of identity `ci` holds the character U+000A",
+        ),
+        (
+            "tag key",
+            identity("    tags:\n      \"team\\e[2K\\r\": web\n"),
+            "the key of tag `team\\u{1b}[2K\\r` of identity `ci` holds the character U+001B",
+        ),
+        (
+            "tag value",
+            identity("    tags:\n      team: \"web\\u202Egnp.exe\"\n"),
+            "the value of tag `team` of identity `ci` holds the character U+202E",
+        ),
+        (
+            "owner",
+            identity("    description: x\n").replace("o@example.com", "\"o\\u0085@example.com\""),
+            "the owner of identity `ci` holds the character U+0085",
+        ),
+        (
+            "identity name",
+            identity("").replace("name: ci", "name: \"c\\u2028i\""),
+            "the name of this identity holds the character U+2028",
+        ),
+    ];
+    for (name, text, message) in cases {
+        let ws = Workspace::empty();
+        ws.write("nhi.yaml", text);
+        for command in ["validate", "plan"] {
+            let run = ws.run(&[command]);
+            assert_eq!(run.code, 1, "{name}, {command}: {}", run.stderr);
+            assert!(
+                run.stderr.contains("nhi::config::control_character"),
+                "{name}, {command}: {}",
+                run.stderr
+            );
+            assert!(
+                run.stderr.contains(message),
+                "{name}, {command}: {}",
+                run.stderr
+            );
+            assert!(
+                !run.stderr
+                    .chars()
+                    .any(|c| nhi_provider_sdk::text::is_unsafe_char(c) && c != '\n'),
+                "{name}: the report itself holds the character: {:?}",
+                run.stderr
+            );
+        }
+    }
+}

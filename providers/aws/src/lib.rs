@@ -53,6 +53,44 @@ impl ProviderType for AwsType {
         settings::Settings::parse(settings).map(|_| ())
     }
 
+    /// Two blocks overlap when one path prefix lies under the other in what is,
+    /// as far as nhi can tell offline, one account: the same endpoint and
+    /// profile. Blocks that each manage only objects tagged with their own,
+    /// different `managed_tag` do not overlap.
+    fn scopes_overlap(
+        &self,
+        settings: &serde_json::Value,
+        other: &serde_json::Value,
+        _base_dir: &std::path::Path,
+    ) -> Option<String> {
+        let a = settings::Settings::parse(settings).ok()?;
+        let b = settings::Settings::parse(other).ok()?;
+        if a.endpoint_url != b.endpoint_url || a.profile != b.profile {
+            return None;
+        }
+        if let (Some(x), Some(y)) = (&a.managed_tag, &b.managed_tag)
+            && x != y
+        {
+            return None;
+        }
+        let (inner, outer) = if a.path_prefix.len() >= b.path_prefix.len() {
+            (&a.path_prefix, &b.path_prefix)
+        } else {
+            (&b.path_prefix, &a.path_prefix)
+        };
+        if inner == outer {
+            Some(format!(
+                "both manage path prefix `{inner}` in the same account"
+            ))
+        } else if inner.starts_with(outer.as_str()) {
+            Some(format!(
+                "path prefix `{inner}` lies within `{outer}` in the same account"
+            ))
+        } else {
+            None
+        }
+    }
+
     fn validate(&self, request: &ValidateRequest<'_>) -> ValidateResponse {
         let mut response = ValidateResponse::default();
         for (i, identity) in request.identities.iter().enumerate() {

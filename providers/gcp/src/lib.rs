@@ -51,6 +51,19 @@ impl ProviderType for GcpType {
         settings::Settings::parse(settings).map(|_| ())
     }
 
+    /// Two blocks overlap when they manage one project: project ids are global,
+    /// so wherever each block connects, they manage the same service accounts.
+    fn scopes_overlap(
+        &self,
+        settings: &serde_json::Value,
+        other: &serde_json::Value,
+        _base_dir: &std::path::Path,
+    ) -> Option<String> {
+        let a = settings::Settings::parse(settings).ok()?;
+        let b = settings::Settings::parse(other).ok()?;
+        (a.project == b.project).then(|| format!("both manage project `{}`", a.project))
+    }
+
     fn validate(&self, request: &ValidateRequest<'_>) -> ValidateResponse {
         let mut response = ValidateResponse::default();
         for (i, identity) in request.identities.iter().enumerate() {

@@ -75,10 +75,63 @@ impl ProviderType for LocalType {
         false
     }
 
+    /// Two blocks overlap when their estate files are one file: the same path
+    /// once `.`, `..` and symbolic links are resolved.
+    fn scopes_overlap(
+        &self,
+        settings: &serde_json::Value,
+        other: &serde_json::Value,
+        base_dir: &std::path::Path,
+    ) -> Option<String> {
+        let (a, b) = (state_setting(settings).ok()?, state_setting(other).ok()?);
+        (estate_file(base_dir, a) == estate_file(base_dir, b))
+            .then(|| format!("`{a}` and `{b}` are one estate file"))
+    }
+
     fn connect(&self, context: ProviderContext) -> Result<Box<dyn Provider>, ProviderError> {
         let state = state_setting(&context.settings).map_err(ProviderError::Settings)?;
         Ok(Box::new(LocalProvider::new(state, &context.base_dir)))
     }
+}
+
+/// The estate file `state` names, as one path whatever way it is written: the
+/// file itself resolved when it exists, else its directory, else the path with
+/// `.` and `..` taken out.
+fn estate_file(base_dir: &std::path::Path, state: &str) -> std::path::PathBuf {
+    let path = base_dir.join(state);
+    if let Ok(real) = std::fs::canonicalize(&path) {
+        return real;
+    }
+    let lexical = lexical(&path);
+    match (lexical.parent(), lexical.file_name()) {
+        (Some(parent), Some(name)) => {
+            let parent = if parent.as_os_str().is_empty() {
+                std::path::Path::new(".")
+            } else {
+                parent
+            };
+            std::fs::canonicalize(parent).map_or(lexical.clone(), |p| p.join(name))
+        }
+        _ => lexical,
+    }
+}
+
+/// `path` with `.` dropped and `..` taking out the component before it.
+fn lexical(path: &std::path::Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn check_identity_name(kind: &str, name: &str) -> Result<(), String> {

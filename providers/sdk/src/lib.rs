@@ -16,6 +16,7 @@ mod provider;
 pub mod settings;
 pub mod settle;
 mod tags;
+pub mod text;
 mod validate;
 
 pub use address::Address;

@@ -113,6 +113,22 @@ pub trait ProviderType: Send + Sync {
     fn read_beside_config(&self) -> bool {
         true
     }
+    /// Whether a block with `settings` and another block of this type with
+    /// `other` manage some of the same objects; `Some` says what they share, e.g.
+    /// "both manage the estate file `estate.json`". Asked at validation for every
+    /// pair of blocks of this type, with relative paths resolved against
+    /// `base_dir`: such blocks are refused, since a pruning one would delete the
+    /// other's identities, their plans would undo each other, and apply would
+    /// wait on its own lock. By default blocks never overlap.
+    fn scopes_overlap(
+        &self,
+        settings: &serde_json::Value,
+        other: &serde_json::Value,
+        base_dir: &std::path::Path,
+    ) -> Option<String> {
+        let _ = (settings, other, base_dir);
+        None
+    }
     /// Construct a provider for one block.
     fn connect(&self, context: ProviderContext) -> Result<Box<dyn Provider>, ProviderError>;
 }

@@ -43,6 +43,7 @@ impl<'a> Validator<'a> {
         let raw = &entry.value;
         let before = self.problems.len();
         let name = self.required(raw.name.as_ref(), entry, &"identity", "name", "ci-deployer");
+        let name = name.filter(|n| self.printable(n, &"the name of this identity"));
         // Messages name the identity only when there is a problem to report.
         let who = OnDisplay(|f: &mut fmt::Formatter<'_>| match name {
             Some(n) => write!(f, "identity {}", quote(&n.value)),
@@ -83,6 +84,22 @@ impl<'a> Validator<'a> {
             }
         }
 
+        let unsafe_tag = raw.tags.iter().find_map(|(key, value)| {
+            nhi_provider_sdk::text::first_unsafe(key)
+                .map(|found| (key, "key", found))
+                .or_else(|| {
+                    nhi_provider_sdk::text::first_unsafe(value).map(|found| (key, "value", found))
+                })
+        });
+        if let Some((key, part, (at, c))) = unsafe_tag {
+            let span = self.span(entry);
+            self.push_control_character(
+                span,
+                &format_args!("the {part} of tag {} of {who}", quote(key)),
+                at,
+                c,
+            );
+        }
         let expires = raw.expires.as_ref().and_then(|e| self.date(e));
         let attributes = self.attributes(raw.attributes.as_ref(), who, self.span(entry));
         let mut keys = Vec::with_capacity(raw.keys.len());

@@ -79,6 +79,7 @@ impl<'a> Incremental<'a> {
                 problems: Vec::new(),
                 types: HashMap::new(),
                 sinks: Some(HashMap::new()),
+                scopes: Vec::new(),
             },
             seen: Some(HashMap::new()),
             providers: Vec::new(),
@@ -228,6 +229,9 @@ struct Validator<'a> {
     /// File sinks so far and where each is written, to report one named twice;
     /// `None` when the caller checks with [`Incremental::has_duplicates`].
     sinks: Option<HashMap<String, SourceSpan>>,
+    /// Valid provider blocks so far: name, type, settings and where the block
+    /// is, to refuse a block whose scope overlaps an earlier one's.
+    scopes: Vec<(String, &'a dyn ProviderType, serde_json::Value, SourceSpan)>,
 }
 
 impl Validator<'_> {
@@ -277,6 +281,8 @@ impl Validator<'_> {
         false
     }
 
+    /// The value, when it is neither blank nor holds a character that could
+    /// drive a terminal or reorder what a reviewer reads.
     fn non_empty<'s>(
         &mut self,
         value: &'s Spanned<String>,
@@ -284,7 +290,7 @@ impl Validator<'_> {
         help: &str,
     ) -> Option<&'s str> {
         if !value.value.trim().is_empty() {
-            return Some(&value.value);
+            return self.printable(value, what).then_some(&value.value);
         }
         let problem = self
             .problem(ProblemKind::EmptyValue, format!("{what} is empty"))
@@ -292,6 +298,41 @@ impl Validator<'_> {
             .with_help(help);
         self.push(problem);
         None
+    }
+
+    /// Whether `value` is free of control characters (C0, DEL, C1), bidirectional
+    /// formatting characters and line or paragraph separators; reports the first.
+    fn printable(&mut self, value: &Spanned<String>, what: &dyn fmt::Display) -> bool {
+        let Some((at, c)) = nhi_provider_sdk::text::first_unsafe(&value.value) else {
+            return true;
+        };
+        let span = self.span(value);
+        self.push_control_character(span, what, at, c);
+        false
+    }
+
+    fn push_control_character(
+        &mut self,
+        span: SourceSpan,
+        what: &dyn fmt::Display,
+        at: usize,
+        c: char,
+    ) {
+        let problem = self
+            .problem(
+                ProblemKind::ControlCharacter,
+                format!("{what} holds the character U+{:04X}", u32::from(c)),
+            )
+            .label(
+                span,
+                format!("U+{:04X} at byte {at} of the value", u32::from(c)),
+            )
+            .with_help(
+                "remove it: control characters, bidirectional formatting characters and line \
+                 separators can hide or rewrite what reviewers read, so nhi refuses them in \
+                 names, owners, roles, resources and tags",
+            );
+        self.push(problem);
     }
 
     fn duplicate(

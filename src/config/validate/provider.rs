@@ -9,7 +9,7 @@ use super::super::model::ProviderBlock;
 use super::super::raw::RawProvider;
 use super::Validator;
 
-impl Validator<'_> {
+impl<'a> Validator<'a> {
     pub(super) fn provider(&mut self, entry: &Spanned<RawProvider>) -> Option<ProviderBlock> {
         let raw = &entry.value;
         let name = self.required(raw.name.as_ref(), entry, &"provider block", "name", "demo");
@@ -94,11 +94,60 @@ impl Validator<'_> {
         }
 
         let (name, provider_type) = (name?, provider_type?);
+        if name_ok && settings_ok {
+            let span = raw
+                .settings
+                .as_ref()
+                .map_or_else(|| self.span(entry), |s| self.span(s));
+            self.overlap(&name.value, provider_type, &settings, span);
+        }
         (name_ok && settings_ok).then(|| ProviderBlock {
             name: name.value.clone(),
             type_name: provider_type.type_name().to_owned(),
             prune: raw.prune.as_ref().is_some_and(|p| p.value),
             settings,
         })
+    }
+
+    /// Refuses a block whose scope overlaps an earlier block's, pointing at its
+    /// settings; remembers it for the blocks after it.
+    fn overlap(
+        &mut self,
+        name: &str,
+        provider_type: &'a dyn nhi_provider_sdk::ProviderType,
+        settings: &Value,
+        span: miette::SourceSpan,
+    ) {
+        let dir = self.source.dir();
+        let earlier = self
+            .scopes
+            .iter()
+            .find_map(|(other, t, other_settings, at)| {
+                (t.type_name() == provider_type.type_name())
+                    .then(|| provider_type.scopes_overlap(settings, other_settings, dir))
+                    .flatten()
+                    .map(|why| (other.clone(), *at, why))
+            });
+        if let Some((other, at, why)) = earlier {
+            let problem = self
+                .problem(
+                    ProblemKind::OverlappingScope,
+                    format!(
+                        "provider {} manages what provider {} manages: {why}",
+                        quote(name),
+                        quote(&other)
+                    ),
+                )
+                .label(span, "this scope overlaps")
+                .label(at, format!("the scope of provider {}", quote(&other)))
+                .with_help(
+                    "give each provider block its own scope (estate file, path prefix or project), \
+                     or manage both sets of identities from one block",
+                );
+            self.push(problem);
+            return;
+        }
+        self.scopes
+            .push((name.to_owned(), provider_type, settings.clone(), span));
     }
 }
