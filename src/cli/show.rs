@@ -22,6 +22,11 @@ pub(crate) struct ShowArgs {
     /// Output format; markdown is fit for a merge-request comment
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+
+    /// With markdown: print part N of a plan too large for one comment (each part
+    /// says how many there are)
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    part: usize,
 }
 
 pub(crate) fn run(global: &Global, args: &ShowArgs) -> miette::Result<Outcome> {
@@ -34,7 +39,20 @@ pub(crate) fn run(global: &Global, args: &ShowArgs) -> miette::Result<Outcome> {
             t.push('\n');
             t
         }
-        Format::Markdown => crate::render::markdown::plan(&file, &args.file),
+        Format::Markdown => {
+            let mut parts = crate::render::markdown::parts(&file, &args.file);
+            let count = parts.len();
+            if args.part == 0 || args.part > count {
+                return Err(miette::miette!(
+                    code = "nhi::show::no_such_part",
+                    help = "parts are numbered from 1",
+                    "the comment of this plan has {count} part{}, not a part {}",
+                    if count == 1 { "" } else { "s" },
+                    args.part
+                ));
+            }
+            parts.swap_remove(args.part - 1)
+        }
     };
     crate::render::stdout(&text).map_err(|e| miette::miette!("cannot write to stdout: {e}"))?;
     Ok(Outcome::Success)

@@ -82,7 +82,16 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 /// A merge-request comment: what the plan does, riskiest first, within
 /// [`MAX_COMMENT_CHARS`]. `path` is the plan file, for the commands it suggests.
+/// A plan too large for one comment is the first of [`parts`].
 pub fn plan(file: &PlanFile, path: &Path) -> String {
+    parts(file, path).swap_remove(0)
+}
+
+/// The comments a plan needs, each within [`MAX_COMMENT_CHARS`]: one when it
+/// fits, else numbered parts (as Atlantis posts them): the first with the
+/// summary, warnings and the riskiest rows, the next ones with the rest of the
+/// rows in the same order, each naming the plan's digest and its place.
+pub fn parts(file: &PlanFile, path: &Path) -> Vec<String> {
     let body = &file.body;
     let shown_path = path.display().to_string();
     let mut out = String::new();
@@ -169,7 +178,7 @@ pub fn plan(file: &PlanFile, path: &Path) -> String {
         plural(signatures, "signature", "signatures"),
     );
 
-    let mut tables: Vec<Table> = RISKS
+    let tables: Vec<Table> = RISKS
         .iter()
         .map(|(risk, title, _)| Table {
             risk: *risk,
@@ -220,53 +229,116 @@ pub fn plan(file: &PlanFile, path: &Path) -> String {
             "> [!NOTE]\n> The full diff is left out to fit a comment; to see it, {see_all}.\n"
         );
     } else {
-        // Riskiest rows first: a class is cut only once every riskier row is in.
-        let budget = MAX_COMMENT_CHARS.saturating_sub(fixed + NOTE_RESERVE);
-        let mut used = 0;
-        let mut full_up = false;
-        for table in &mut tables {
-            // Headings, fold and table header of one class.
-            used += 200;
-            let mut kept = 0;
-            for row in &table.rows {
-                if full_up || used + row.len() > budget {
-                    full_up = true;
-                    break;
-                }
-                used += row.len();
-                kept += 1;
+        return numbered(out, &footer, tables, &unmanaged, body, file, &shown_path);
+    }
+    out.push_str(&footer);
+    vec![out]
+}
+
+/// Splits the rows, riskiest first, over as many comments as they need.
+fn numbered(
+    head: String,
+    footer: &str,
+    tables: Vec<Table>,
+    unmanaged: &str,
+    body: &crate::plan::PlanBody,
+    file: &PlanFile,
+    shown_path: &str,
+) -> Vec<String> {
+    // What every later part repeats, and what the notes take, at most.
+    const LATER_HEAD: usize = 600;
+    let first_budget = MAX_COMMENT_CHARS.saturating_sub(head.len() + footer.len() + NOTE_RESERVE);
+    let later_budget = MAX_COMMENT_CHARS.saturating_sub(LATER_HEAD + NOTE_RESERVE);
+    // Pages of (table index, rows), filled in order.
+    let mut pages: Vec<Vec<(usize, Vec<String>)>> = vec![Vec::new()];
+    let mut used = 0;
+    for (t, table) in tables.iter().enumerate() {
+        for row in &table.rows {
+            let budget = if pages.len() == 1 {
+                first_budget
+            } else {
+                later_budget
+            };
+            let page = pages.last_mut().expect("invariant: one page at least");
+            let opens = page.last().is_none_or(|(last, _)| *last != t);
+            // Headings, fold and table header of a class on this page.
+            let cost = row.len() + if opens { 200 } else { 0 };
+            if used + cost > budget && !page.is_empty() {
+                pages.push(vec![(t, vec![row.clone()])]);
+                used = row.len() + 200;
+                continue;
             }
-            table.rows.truncate(kept);
+            if opens {
+                page.push((t, Vec::new()));
+            }
+            page.last_mut()
+                .expect("invariant: pushed above")
+                .1
+                .push(row.clone());
+            used += cost;
         }
-        let dropped: Vec<String> = tables
-            .iter()
-            .filter(|t| t.rows.len() < t.total)
-            .map(|t| format!("{} {}", t.total - t.rows.len(), t.risk))
-            .collect();
-        let shown: usize = tables.iter().map(|t| t.rows.len()).sum();
-        for table in tables.iter().filter(|t| !t.rows.is_empty()) {
-            out.push_str(&table.render());
-        }
-        let unmanaged_note = if body.unmanaged.is_empty() {
-            String::new()
+    }
+    let unmanaged_fits = !unmanaged.is_empty() && used + unmanaged.len() <= later_budget;
+    let count = pages.len();
+    let render = |page: &[(usize, Vec<String>)]| -> String {
+        page.iter()
+            .map(|(t, rows)| {
+                Table {
+                    risk: tables[*t].risk,
+                    title: tables[*t].title,
+                    total: tables[*t].total,
+                    rows: rows.clone(),
+                }
+                .render()
+            })
+            .collect()
+    };
+    let command = |n: usize| format!("`nhi show {shown_path} --format markdown --part {n}`");
+    let mut out = Vec::with_capacity(count);
+    for (n, page) in pages.iter().enumerate() {
+        let n = n + 1;
+        let mut text = if n == 1 {
+            head.clone()
         } else {
             format!(
-                " The {} are not listed.",
+                "### nhi plan, part {n} of {count}\n\nPlan digest `{}` · {} changes in all; this part goes on from part {}.\n\n",
+                file.digest,
+                body.changes.len(),
+                n - 1
+            )
+        };
+        text.push_str(&render(page));
+        if n == count && unmanaged_fits {
+            text.push_str(unmanaged);
+        }
+        let rest = if n < count {
+            format!(" Part {} follows: {}.", n + 1, command(n + 1))
+        } else {
+            String::new()
+        };
+        let unlisted = if n == count && !unmanaged.is_empty() && !unmanaged_fits {
+            format!(
+                " The {} are not listed here; `nhi show {shown_path}` lists them.",
                 plural(
                     body.unmanaged.len(),
                     "unmanaged identity",
                     "unmanaged identities"
                 )
             )
+        } else {
+            String::new()
         };
         let _ = writeln!(
-            out,
-            "> [!NOTE]\n> Truncated to fit a comment: {shown} of {} changes shown, riskiest first; not shown: {}.{unmanaged_note} To see all, {see_all}.\n",
-            body.changes.len(),
-            dropped.join(", "),
+            text,
+            "> [!NOTE]\n> Part {n} of {count}: the plan needs {count} comments, riskiest changes first.{rest}{unlisted} To see all at once, run `nhi show {shown_path}`.\n"
         );
+        if n == 1 {
+            text.push_str(footer);
+        } else {
+            let _ = writeln!(text, "Part {n} of {count} of plan `{}`.", file.digest);
+        }
+        out.push(text);
     }
-    out.push_str(&footer);
     out
 }
 
@@ -413,13 +485,49 @@ mod tests {
             "only privilege-increasing rows are shown"
         );
         let shown = rows.len();
-        assert!(md.contains(&format!(
-            "{shown} of 3000 changes shown, riskiest first; not shown: {} privilege-increasing, 1500 low.",
-            1500 - shown
-        )));
         assert!(!md.contains("<b>Low</b>") && !md.contains("**Low**"));
         let head = &md[..md.find("<details>").unwrap()];
         let tail = &md[md.find("> [!NOTE]").unwrap()..];
         insta::assert_snapshot!(format!("{head}[… {shown} rows …]\n{tail}"));
+    }
+
+    /// Regression (issue 11): a plan too large for one comment was cut, with a
+    /// note; it is now split into numbered parts that hold every row, riskiest
+    /// first, each within a comment's size.
+    #[test]
+    fn a_plan_too_large_for_one_comment_is_split_into_numbered_parts() {
+        let file = admin_grants();
+        let parts = super::parts(&file, Path::new("big.plan"));
+        assert!(parts.len() >= 2, "{} parts", parts.len());
+        let mut rows = Vec::new();
+        for (n, part) in parts.iter().enumerate() {
+            let n = n + 1;
+            assert!(part.chars().count() <= super::MAX_COMMENT_CHARS, "part {n}");
+            assert!(
+                part.contains(&format!("> Part {n} of {}: the plan needs", parts.len())),
+                "part {n}"
+            );
+            assert!(
+                part.contains(&file.digest.to_string()),
+                "part {n} names the plan"
+            );
+            if n < parts.len() {
+                assert!(part.contains(&format!("--format markdown --part {}`", n + 1)));
+            }
+            if n > 1 {
+                assert!(part.starts_with(&format!("### nhi plan, part {n} of {}", parts.len())));
+            }
+            rows.extend(
+                part.lines()
+                    .filter(|l| l.starts_with("| `"))
+                    .map(str::to_owned),
+            );
+        }
+        assert_eq!(rows.len(), 3000, "every change is in some part, once");
+        let first_low = rows
+            .iter()
+            .position(|r| !r.contains("/binding/admin` |"))
+            .unwrap();
+        assert_eq!(first_low, 1500, "riskiest first, across parts");
     }
 }

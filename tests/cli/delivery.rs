@@ -100,7 +100,12 @@ fn a_key_killed_before_its_secret_was_delivered_is_replaced_by_the_next_plan() {
     let ws = one_key("stdout");
     ok(&run(&ws, &["plan", "-o", "p.plan"]));
     let (mut child, _reader) = apply_blocked_on_stdout(&ws, "p.plan");
-    wait_for("the key to be minted", || key_minted(&ws));
+    // Once the journal says `minted`, apply is blocked delivering to stdout.
+    wait_for("the key to be minted and journalled", || {
+        key_minted(&ws)
+            && std::fs::read_to_string(ws.path().join("p.plan.receipt.json.journal"))
+                .is_ok_and(|j| j.contains("\"step\":\"minted\""))
+    });
     child.kill().unwrap();
     child.wait().unwrap();
     let live = keys(&ws);

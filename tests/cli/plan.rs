@@ -121,12 +121,48 @@ fn markdown_of_a_huge_plan_fits_a_comment() {
         run.stdout.chars().count()
     );
     assert!(
-        run.stdout.contains("Truncated to fit a comment: ")
-            && run.stdout.contains("To see all, run `nhi show big.plan`"),
+        run.stdout.contains("> Part 1 of ")
+            && run.stdout.contains("--format markdown --part 2`")
+            && run
+                .stdout
+                .contains("To see all at once, run `nhi show big.plan`"),
         "{}",
         run.stdout
     );
     assert!(run.stdout.starts_with("### nhi plan: 6000 to create"));
+    // Every part fits a comment, and the parts hold every change once.
+    let mut rows = run.stdout.lines().filter(|l| l.starts_with("| `")).count();
+    let mut part = 2;
+    loop {
+        let next = ws.run(&[
+            "show",
+            "big.plan",
+            "--format",
+            "markdown",
+            "--part",
+            &part.to_string(),
+        ]);
+        if next.code != 0 {
+            assert!(
+                next.stderr.contains("nhi::show::no_such_part"),
+                "{}",
+                next.stderr
+            );
+            break;
+        }
+        assert!(next.stdout.chars().count() <= 65_535);
+        assert!(
+            next.stdout
+                .starts_with(&format!("### nhi plan, part {part} of "))
+        );
+        rows += next.stdout.lines().filter(|l| l.starts_with("| `")).count();
+        part += 1;
+    }
+    assert!(
+        part > 2,
+        "a plan of 6,000 changes needs more than one comment"
+    );
+    assert_eq!(rows, 6000);
 }
 
 /// Regression: declared objects past their `expires` that do not exist were left
