@@ -229,7 +229,7 @@ pub fn parts(file: &PlanFile, path: &Path) -> Vec<String> {
             "> [!NOTE]\n> The full diff is left out to fit a comment; to see it, {see_all}.\n"
         );
     } else {
-        return numbered(out, &footer, tables, &unmanaged, body, file, &shown_path);
+        return numbered(&out, &footer, &tables, &unmanaged, body, file, &shown_path);
     }
     out.push_str(&footer);
     vec![out]
@@ -237,9 +237,9 @@ pub fn parts(file: &PlanFile, path: &Path) -> Vec<String> {
 
 /// Splits the rows, riskiest first, over as many comments as they need.
 fn numbered(
-    head: String,
+    head: &str,
     footer: &str,
-    tables: Vec<Table>,
+    tables: &[Table],
     unmanaged: &str,
     body: &crate::plan::PlanBody,
     file: &PlanFile,
@@ -298,7 +298,7 @@ fn numbered(
     for (n, page) in pages.iter().enumerate() {
         let n = n + 1;
         let mut text = if n == 1 {
-            head.clone()
+            head.to_owned()
         } else {
             format!(
                 "### nhi plan, part {n} of {count}\n\nPlan digest `{}` · {} changes in all; this part goes on from part {}.\n\n",
