@@ -18,7 +18,7 @@ use crate::apply::{self, Target};
 use crate::clients::{self, Clients};
 use crate::lock;
 use crate::mapping::Kind;
-use crate::read::{self, Calls};
+use crate::read::{self, Calls, StaleKeyTags};
 use crate::settings::Settings;
 
 /// A provider for one `aws` block.
@@ -29,6 +29,7 @@ pub struct AwsProvider {
     credentials: Option<Credentials>,
     clients: OnceCell<Clients>,
     kinds: Mutex<HashMap<String, Kind>>,
+    stale_key_tags: Mutex<StaleKeyTags>,
 }
 
 impl AwsProvider {
@@ -43,6 +44,7 @@ impl AwsProvider {
             credentials: None,
             clients: OnceCell::new(),
             kinds: Mutex::new(HashMap::new()),
+            stale_key_tags: Mutex::new(StaleKeyTags::new()),
         })
     }
 
@@ -107,6 +109,10 @@ impl Provider for AwsProvider {
             .kinds
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = snapshot.kinds;
+        *self
+            .stale_key_tags
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = snapshot.stale_key_tags;
         Ok(ReadResponse {
             state: snapshot.state,
             api_calls: calls.total(),
@@ -124,6 +130,7 @@ impl Provider for AwsProvider {
             secrets: clients.secrets.as_ref(),
             settings: &self.settings,
             kinds: &self.kinds,
+            stale_key_tags: &self.stale_key_tags,
         };
         apply::apply(&target, request).await
     }
@@ -135,6 +142,7 @@ impl Provider for AwsProvider {
             secrets: clients.secrets.as_ref(),
             settings: &self.settings,
             kinds: &self.kinds,
+            stale_key_tags: &self.stale_key_tags,
         };
         apply::record_key(&target, &request).await
     }

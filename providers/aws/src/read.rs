@@ -1,5 +1,5 @@
 //! Reading the scope in few calls: `GetAccountAuthorizationDetails` pages for
-//! users, roles, tags and policies; `ListRoles` pages for role descriptions (which
+//! users, roles, tags, policies and group memberships; `ListRoles` pages for role descriptions (which
 //! the former omits); one `ListAccessKeys` per user in scope, run concurrently;
 //! and the credential report for key last use.
 
@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 
 use crate::credential_report::CredentialReport;
 use crate::error::api_error;
-use crate::mapping::{INLINE_PREFIX, Kind, RawIdentity};
+use crate::mapping::{GROUP_PREFIX, INLINE_PREFIX, KEY_TAG_PREFIX, Kind, RawIdentity};
 use crate::paginate::{all_pages, next_marker};
 use crate::policy;
 use crate::settings::Settings;
@@ -46,11 +46,18 @@ impl Calls {
     }
 }
 
-/// What a read found: the state, and each identity's kind for later applies.
+/// What a read found: the state, each identity's kind for later applies, and
+/// the key-name tags of each user that name keys that no longer exist.
 pub(crate) struct Snapshot {
     pub(crate) state: ObservedState,
     pub(crate) kinds: HashMap<String, Kind>,
+    pub(crate) stale_key_tags: StaleKeyTags,
 }
+
+/// By user name, the tags `nhi:key:<id>` whose key `<id>` the read did not find
+/// (deleted out of band): IAM keeps them until untagged, and they count against
+/// the user's 50 tags. The next key minted or deleted for the user removes them.
+pub(crate) type StaleKeyTags = HashMap<String, Vec<String>>;
 
 /// An identity in scope with its bindings, before its keys are listed.
 struct Found {
@@ -96,6 +103,7 @@ fn assemble(
 ) -> Result<Snapshot, ProviderError> {
     let managed_tag = settings.managed_tag.as_deref();
     let mut kinds = HashMap::new();
+    let mut stale_key_tags = StaleKeyTags::new();
     let mut identities = Vec::with_capacity(found.len());
     for Found { raw, mut bindings } in found {
         if let Some(other) = kinds.insert(raw.name.clone(), raw.kind) {
@@ -126,6 +134,14 @@ fn assemble(
                 id,
             });
         }
+        let stale: Vec<String> = names
+            .keys()
+            .filter(|id| !observed_keys.iter().any(|k| k.id == **id))
+            .map(|id| format!("{KEY_TAG_PREFIX}{id}"))
+            .collect();
+        if raw.kind == Kind::User && !stale.is_empty() {
+            stale_key_tags.insert(raw.name.clone(), stale);
+        }
         observed_keys.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
         bindings.sort_by(|a, b| (&a.role, &a.resource).cmp(&(&b.role, &b.resource)));
         identities.push(ObservedIdentity {
@@ -138,6 +154,7 @@ fn assemble(
     Ok(Snapshot {
         state: ObservedState { identities },
         kinds,
+        stale_key_tags,
     })
 }
 
@@ -180,11 +197,16 @@ async fn authorization_details(
                     .map(str::to_owned),
             };
             if raw.in_scope(settings) {
-                let bindings = bindings(
+                let mut bindings = bindings(
                     &raw,
                     user.attached_managed_policies(),
                     user.user_policy_list(),
                 )?;
+                bindings.extend(user.group_list().iter().map(|group| Binding {
+                    role: format!("{GROUP_PREFIX}{group}"),
+                    resource: "*".to_owned(),
+                    policy: None,
+                }));
                 found.push(Found { raw, bindings });
             }
         }

@@ -2,7 +2,7 @@
 //! this test binary. Each test works under its own IAM path and names, so tests
 //! run in parallel against the one server.
 //!
-//! One module per concept (`identities`, `keys`, `read`, `errors`), on the
+//! One module per concept (`identities`, `keys`, `groups`, `read`, `errors`), on the
 //! server of `harness`, started by the launcher the CLI tests share (`server`).
 
 macro_rules! moto_or_skip {
@@ -16,6 +16,7 @@ macro_rules! moto_or_skip {
 
 mod errors;
 mod fixtures;
+mod groups;
 mod harness;
 mod identities;
 mod keys;
