@@ -18,7 +18,7 @@ use crate::apply::{self, Target};
 use crate::clients::{self, Clients};
 use crate::lock;
 use crate::mapping::Kind;
-use crate::read::{self, Calls, StaleKeyTags};
+use crate::read::{self, StaleKeyTags};
 use crate::settings::Settings;
 
 /// A provider for one `aws` block.
@@ -103,8 +103,10 @@ impl Provider for AwsProvider {
 
     async fn read(&self, _request: ReadRequest) -> Result<ReadResponse, ProviderError> {
         let clients = self.clients().await;
-        let calls = Calls::default();
-        let snapshot = read::read(&clients.iam, &self.settings, &calls).await?;
+        // Every request counts, each retry too: what the account's rate limits
+        // and CloudTrail see.
+        let start = clients.attempts.total();
+        let snapshot = read::read(&clients.iam, &self.settings).await?;
         *self
             .kinds
             .lock()
@@ -115,7 +117,7 @@ impl Provider for AwsProvider {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = snapshot.stale_key_tags;
         Ok(ReadResponse {
             state: snapshot.state,
-            api_calls: calls.total(),
+            api_calls: clients.attempts.total().saturating_sub(start),
         })
     }
 

@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_sdk_iam::Client;
@@ -32,20 +31,6 @@ const PAGE_SIZE: i32 = 1000;
 /// Tries of `GenerateCredentialReport` while AWS is still producing the report.
 const REPORT_TRIES: u32 = 5;
 
-/// Counts calls to the AWS API, shared by concurrent tasks.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Calls(Arc<AtomicU64>);
-
-impl Calls {
-    fn count(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn total(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
 /// What a read found: the state, each identity's kind for later applies, and
 /// the key-name tags of each user that name keys that no longer exist.
 pub(crate) struct Snapshot {
@@ -65,14 +50,10 @@ struct Found {
     bindings: Vec<Binding>,
 }
 
-pub(crate) async fn read(
-    iam: &Client,
-    settings: &Settings,
-    calls: &Calls,
-) -> Result<Snapshot, ProviderError> {
-    let mut found = authorization_details(iam, settings, calls).await?;
+pub(crate) async fn read(iam: &Client, settings: &Settings) -> Result<Snapshot, ProviderError> {
+    let mut found = authorization_details(iam, settings).await?;
     if found.iter().any(|f| f.raw.kind == Kind::Role) {
-        let descriptions = role_descriptions(iam, settings, calls).await?;
+        let descriptions = role_descriptions(iam, settings).await?;
         for f in found.iter_mut().filter(|f| f.raw.kind == Kind::Role) {
             f.raw.description = descriptions.get(&f.raw.name).cloned().flatten();
         }
@@ -86,8 +67,8 @@ pub(crate) async fn read(
         (Ok(HashMap::new()), None)
     } else {
         tokio::join!(
-            access_keys(iam, users, settings.concurrency, calls),
-            credential_report(iam, calls)
+            access_keys(iam, users, settings.concurrency),
+            credential_report(iam)
         )
     };
     let mut keys = keys?;
@@ -163,11 +144,9 @@ fn assemble(
 async fn authorization_details(
     iam: &Client,
     settings: &Settings,
-    calls: &Calls,
 ) -> Result<Vec<Found>, ProviderError> {
     const ACTION: &str = "iam:GetAccountAuthorizationDetails";
     let pages = all_pages(ACTION, |marker| async move {
-        calls.count();
         let page = iam
             .get_account_authorization_details()
             .filter(EntityType::User)
@@ -240,11 +219,9 @@ async fn authorization_details(
 async fn role_descriptions(
     iam: &Client,
     settings: &Settings,
-    calls: &Calls,
 ) -> Result<HashMap<String, Option<String>>, ProviderError> {
     const ACTION: &str = "iam:ListRoles";
     let pages = all_pages(ACTION, |marker| async move {
-        calls.count();
         let page = iam
             .list_roles()
             .path_prefix(&settings.path_prefix)
@@ -275,18 +252,17 @@ async fn access_keys(
     iam: &Client,
     users: Vec<String>,
     concurrency: usize,
-    calls: &Calls,
 ) -> Result<HashMap<String, Vec<AccessKeyMetadata>>, ProviderError> {
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut tasks = JoinSet::new();
     for user in users {
-        let (iam, calls, permits) = (iam.clone(), calls.clone(), Arc::clone(&permits));
+        let (iam, permits) = (iam.clone(), Arc::clone(&permits));
         tasks.spawn(async move {
             let _permit = permits
                 .acquire_owned()
                 .await
                 .expect("invariant: the semaphore is never closed");
-            let keys = list_access_keys(&iam, &user, &calls).await?;
+            let keys = list_access_keys(&iam, &user).await?;
             Ok::<_, ProviderError>((user, keys))
         });
     }
@@ -311,14 +287,12 @@ async fn access_keys(
 async fn list_access_keys(
     iam: &Client,
     user: &str,
-    calls: &Calls,
 ) -> Result<Vec<AccessKeyMetadata>, ProviderError> {
     const ACTION: &str = "iam:ListAccessKeys";
     let object = format!("user `{user}`");
     let pages = all_pages(ACTION, |marker| {
         let object = &object;
         async move {
-            calls.count();
             let page = iam
                 .list_access_keys()
                 .user_name(user)
@@ -339,10 +313,9 @@ async fn list_access_keys(
 
 /// The account's credential report, or `None` when it cannot be had: last use is
 /// informative, never a reason to fail a read.
-async fn credential_report(iam: &Client, calls: &Calls) -> Option<CredentialReport> {
+async fn credential_report(iam: &Client) -> Option<CredentialReport> {
     let mut wait = Duration::from_millis(100);
     for attempt in 1..=REPORT_TRIES {
-        calls.count();
         let state = iam.generate_credential_report().send().await.ok()?;
         if state.state() == Some(&ReportStateType::Complete) || attempt == REPORT_TRIES {
             break;
@@ -350,7 +323,6 @@ async fn credential_report(iam: &Client, calls: &Calls) -> Option<CredentialRepo
         tokio::time::sleep(wait).await;
         wait *= 2;
     }
-    calls.count();
     let report = iam.get_credential_report().send().await.ok()?;
     let text = std::str::from_utf8(report.content()?.as_ref()).ok()?;
     CredentialReport::parse(text).ok()

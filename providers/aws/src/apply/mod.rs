@@ -3,12 +3,14 @@
 //! follow a create ride out IAM's eventual consistency with bounded retries.
 //!
 //! One module for each thing an operation changes (`identities`, `keys`,
-//! `bindings`); this one dispatches an operation to them and holds what they
+//! `bindings`, and `user_debris`, what a user holds that IAM will not delete it
+//! with); this one dispatches an operation to them and holds what they
 //! share: the target of an apply, object names for messages and tag calls.
 
 mod bindings;
 mod identities;
 mod keys;
+mod user_debris;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};

@@ -3,7 +3,8 @@
 //! run in parallel against the one server.
 //!
 //! One module per concept (`identities`, `keys`, `groups`, `read`, `errors`), on the
-//! server of `harness`, started by the launcher the CLI tests share (`server`).
+//! server of `harness`, started by the launcher the CLI tests share (`server`), and a fault-injecting
+//! proxy in front of it for what real IAM enforces and moto does not (`proxy`).
 
 macro_rules! moto_or_skip {
     () => {
@@ -20,5 +21,6 @@ mod groups;
 mod harness;
 mod identities;
 mod keys;
+mod proxy;
 mod read;
 mod server;

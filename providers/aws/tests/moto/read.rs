@@ -216,3 +216,43 @@ async fn roles_under_paths_aws_reserves_are_never_in_scope() {
         assert!(!seen.iter().any(|n| n.starts_with(reserved)), "{seen:?}");
     }
 }
+
+/// Regression: `--verbose` counted calls, not requests: a call the SDK retried
+/// (throttled) counted once though it reached IAM twice.
+#[tokio::test]
+async fn a_read_counts_every_attempt_retries_included() {
+    let moto = moto_or_skip!();
+    let proxy = moto.proxy();
+    let aws = moto.provider(
+        "/attempts/",
+        &json!({"endpoint_url": proxy.endpoint, "max_attempts": 3}),
+    );
+    for name in ["attempts-a", "attempts-b"] {
+        apply(
+            &aws,
+            Operation::CreateIdentity {
+                identity: user(name, "team"),
+            },
+        )
+        .await;
+    }
+    // The first read of the account may have to wait for the credential report.
+    read(&aws).await;
+    let plain = read(&aws).await.api_calls;
+    assert_eq!(
+        plain,
+        1 + 2 + 2,
+        "authorization details, keys per user, report"
+    );
+
+    let listed = proxy.calls("ListAccessKeys");
+    proxy.control(
+        "POST",
+        "/_proxy/faults",
+        &json!({"action": "ListAccessKeys", "code": "Throttling", "status": 400, "count": 1}),
+    );
+    let retried = read(&aws).await;
+    assert_eq!(retried.state.identities.len(), 2);
+    assert_eq!(proxy.calls("ListAccessKeys"), listed + 3);
+    assert_eq!(retried.api_calls, plain + 1);
+}
