@@ -62,7 +62,7 @@ fn normalize_statement(statement: Value) -> Value {
     for (field, value) in &mut statement {
         if SET_FIELDS.contains(&field.as_str()) {
             if ACTION_FIELDS.contains(&field.as_str()) {
-                each_string(value, |action| action.to_ascii_lowercase());
+                each_string(value, str::to_ascii_lowercase);
             }
             string_set(value);
         } else if PRINCIPAL_FIELDS.contains(&field.as_str()) {

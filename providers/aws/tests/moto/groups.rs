@@ -15,7 +15,7 @@ fn group(name: &str) -> Binding {
     }
 }
 
-/// Regression: privilege held through a group (AdministratorAccess on a group the
+/// Regression: privilege held through a group (`AdministratorAccess` on a group the
 /// user is in) never showed in a read, so no plan or reviewer saw it.
 #[tokio::test]
 async fn group_memberships_read_as_bindings_and_apply_like_them() {
@@ -74,7 +74,11 @@ async fn group_memberships_read_as_bindings_and_apply_like_them() {
         .send()
         .await
         .unwrap();
-    let names: Vec<&str> = groups.groups().iter().map(|g| g.group_name()).collect();
+    let names: Vec<&str> = groups
+        .groups()
+        .iter()
+        .map(aws_sdk_iam::types::Group::group_name)
+        .collect();
     assert_eq!(names, ["grp-readers"]);
 
     // A group that does not exist is IAM's error, naming it.
