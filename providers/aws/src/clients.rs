@@ -1,9 +1,15 @@
 //! The SDK clients of one provider block, built from the standard credential
-//! chain and region resolution, with the block's overrides on top.
+//! chain and region resolution, with the block's overrides on top, and a count
+//! of every request the IAM client sends (each retry is one more).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
-use aws_sdk_iam::config::{Credentials, Region};
+use aws_sdk_iam::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_iam::config::{ConfigBag, Credentials, Intercept, Region, RuntimeComponents};
+use aws_sdk_iam::error::BoxError;
 
 use crate::settings::Settings;
 
@@ -16,6 +22,35 @@ pub(crate) struct Clients {
     pub(crate) iam: aws_sdk_iam::Client,
     /// `None` when no region is configured: Secrets Manager is regional.
     pub(crate) secrets: Option<aws_sdk_secretsmanager::Client>,
+    /// Requests the IAM client sent: every attempt, the SDK's retries included.
+    pub(crate) attempts: Attempts,
+}
+
+/// Counts the requests a client sends, shared by its concurrent calls.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Attempts(Arc<AtomicU64>);
+
+impl Attempts {
+    pub(crate) fn total(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Intercept for Attempts {
+    fn name(&self) -> &'static str {
+        "nhi-attempts"
+    }
+
+    // Called once per attempt, so a call the SDK retries counts each time.
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 /// Loads the shared configuration (`AWS_PROFILE`, `AWS_REGION`, environment
@@ -38,7 +73,8 @@ pub(crate) async fn load(settings: &Settings, credentials: Option<Credentials>) 
         loader = loader.credentials_provider(credentials);
     }
     let config = loader.load().await;
-    let mut iam = aws_sdk_iam::config::Builder::from(&config);
+    let attempts = Attempts::default();
+    let mut iam = aws_sdk_iam::config::Builder::from(&config).interceptor(attempts.clone());
     if config.region().is_none() {
         iam = iam.region(Region::new(IAM_DEFAULT_REGION));
     }
@@ -49,5 +85,6 @@ pub(crate) async fn load(settings: &Settings, credentials: Option<Credentials>) 
     Clients {
         iam: aws_sdk_iam::Client::from_conf(iam.build()),
         secrets,
+        attempts,
     }
 }

@@ -29,8 +29,8 @@ pub use policy::normalize_policy;
 pub use provider::AwsProvider;
 
 use nhi_provider_sdk::{
-    DeclaredPart, Provider, ProviderContext, ProviderError, ProviderType, Sink, SinkKind,
-    ValidateRequest, ValidateResponse,
+    DeclaredPart, Operation, Provider, ProviderContext, ProviderError, ProviderType, Sink,
+    SinkKind, ValidateRequest, ValidateResponse,
 };
 
 /// Identity kinds: IAM users (the default) and IAM roles.
@@ -109,12 +109,27 @@ impl ProviderType for AwsType {
                 );
             }
             for (b, binding) in identity.bindings.iter().enumerate() {
-                let grant = mapping::grant(binding)
-                    .map(|_| ())
-                    .map_err(|e| e.to_string());
+                let grant = match mapping::grant(binding) {
+                    Ok(mapping::Grant::Group(_)) if kind == "role" => Err(
+                        "IAM roles cannot join groups; only users can (`group:<name>`)".to_owned(),
+                    ),
+                    Ok(_) => Ok(()),
+                    Err(err) => Err(err.to_string()),
+                };
                 response.check(i, DeclaredPart::Binding(b), grant);
             }
-            response.check(i, DeclaredPart::Tags, mapping::check_tags(identity.tags));
+            response.check(
+                i,
+                DeclaredPart::Tags,
+                mapping::check_tags(identity.tags).and_then(|()| {
+                    mapping::check_tag_budget(
+                        kind,
+                        identity.tags,
+                        identity.description,
+                        identity.key_names.len(),
+                    )
+                }),
+            );
             if let Some(owner) = identity.owner {
                 response.check(
                     i,
@@ -143,6 +158,22 @@ impl ProviderType for AwsType {
             attributes.insert(mapping::TRUST_POLICY.to_owned(), normalize_policy(doc));
         }
         attributes
+    }
+
+    fn advice(&self, operation: &Operation) -> Option<&'static str> {
+        match operation {
+            Operation::DeleteIdentity { identity }
+            | Operation::ReplaceIdentity {
+                before: identity, ..
+            } => mapping::deletion_advice(identity),
+            Operation::CreateBinding { binding, .. }
+            | Operation::UpdateBinding { after: binding, .. }
+                if binding.role.starts_with(mapping::GROUP_PREFIX) =>
+            {
+                Some(mapping::GROUP_ADVICE)
+            }
+            _ => None,
+        }
     }
 
     fn sink_kinds(&self) -> &'static [SinkKind] {
@@ -222,6 +253,135 @@ mod tests {
         }
         let err = check_identity_name("group", "ok").unwrap_err();
         assert!(err.contains("`group`"), "{err}");
+    }
+
+    fn declared<'a>(
+        kind: &'a str,
+        tags: &'a nhi_provider_sdk::Tags,
+        keys: &'a [&'a str],
+        bindings: &'a [nhi_provider_sdk::Binding],
+    ) -> nhi_provider_sdk::DeclaredIdentity<'a> {
+        nhi_provider_sdk::DeclaredIdentity {
+            kind: Some(kind),
+            name: Some("ci"),
+            owner: Some("team"),
+            description: "deploys",
+            tags,
+            attributes: None,
+            key_names: keys,
+            bindings,
+        }
+    }
+
+    fn problems(identity: nhi_provider_sdk::DeclaredIdentity<'_>) -> Vec<(DeclaredPart, String)> {
+        AwsType
+            .validate(&ValidateRequest {
+                identities: &[identity],
+            })
+            .problems
+            .into_iter()
+            .map(|p| (p.part, p.reason))
+            .collect()
+    }
+
+    /// Regression: a user's own tags could fill IAM's 50, so that recording a
+    /// minted key (one more tag) failed at apply.
+    #[test]
+    fn tags_that_leave_no_room_for_nhi_and_key_tags_are_refused_at_validate() {
+        let tags = |n: usize| -> nhi_provider_sdk::Tags {
+            (0..n).map(|i| (format!("t{i}"), "v".to_owned())).collect()
+        };
+        // owner, description, managed tag: 3; two keys or one key and a rotation's: 2.
+        let (fits, over) = (tags(45), tags(46));
+        assert!(problems(declared("user", &fits, &["primary"], &[])).is_empty());
+        assert!(problems(declared("user", &fits, &["primary", "secondary"], &[])).is_empty());
+        let got = problems(declared("user", &over, &["primary"], &[]));
+        let [(DeclaredPart::Tags, reason)] = got.as_slice() else {
+            panic!("{got:?}")
+        };
+        assert!(reason.contains("at most 50 tags on a user"), "{reason}");
+        assert!(
+            reason.contains("room for 45 of your own, not 46"),
+            "{reason}"
+        );
+        // Without keys there are no key tags to make room for.
+        assert!(problems(declared("user", &tags(47), &[], &[])).is_empty());
+        assert!(!problems(declared("user", &tags(48), &[], &[])).is_empty());
+        // A role keeps its description natively and has no keys.
+        let trust = BTreeMap::from([("trust_policy".to_owned(), json!({"Statement": []}))]);
+        let (roomy, full) = (tags(48), tags(49));
+        let mut role = declared("role", &roomy, &[], &[]);
+        role.attributes = Some(&trust);
+        assert!(problems(role).is_empty());
+        role.tags = &full;
+        assert!(!problems(role).is_empty());
+    }
+
+    #[test]
+    fn roles_cannot_join_groups() {
+        let tags = nhi_provider_sdk::Tags::default();
+        let group = [nhi_provider_sdk::Binding {
+            role: "group:admins".into(),
+            resource: "*".into(),
+            policy: None,
+        }];
+        assert!(problems(declared("user", &tags, &[], &group)).is_empty());
+        let trust = BTreeMap::from([("trust_policy".to_owned(), json!({"Statement": []}))]);
+        let mut role = declared("role", &tags, &[], &group);
+        role.attributes = Some(&trust);
+        let got = problems(role);
+        assert!(
+            matches!(got.as_slice(), [(DeclaredPart::Binding(0), r)] if r.contains("cannot join groups")),
+            "{got:?}"
+        );
+    }
+
+    /// Regression: a prune planned to delete identities nhi never created (AWS
+    /// Organizations' role, hand-made users) with no word to the reviewer.
+    #[test]
+    fn deleting_an_identity_nhi_never_managed_says_so() {
+        let identity = |kind: &str, owner: &str| nhi_provider_sdk::Identity {
+            name: "x".into(),
+            kind: kind.into(),
+            owner: owner.into(),
+            description: String::new(),
+            tags: nhi_provider_sdk::Tags::default(),
+            attributes: BTreeMap::new(),
+        };
+        let delete = |kind: &str, owner: &str| Operation::DeleteIdentity {
+            identity: identity(kind, owner),
+        };
+        let never = "nhi never managed this";
+        let role = AwsType.advice(&delete("role", "")).unwrap();
+        assert!(
+            role.contains(never) && role.contains("OrganizationAccountAccessRole"),
+            "{role}"
+        );
+        assert_eq!(AwsType.advice(&delete("role", "team")), None);
+        let user = AwsType.advice(&delete("user", "")).unwrap();
+        assert!(
+            user.contains(never) && user.contains("login profile"),
+            "{user}"
+        );
+        let managed = AwsType.advice(&delete("user", "team")).unwrap();
+        assert!(
+            !managed.contains(never) && managed.contains("MFA devices"),
+            "{managed}"
+        );
+        let replace = Operation::ReplaceIdentity {
+            before: identity("role", ""),
+            after: identity("user", "team"),
+        };
+        assert!(AwsType.advice(&replace).unwrap().contains(never));
+        let join = Operation::CreateBinding {
+            identity: "x".into(),
+            binding: nhi_provider_sdk::Binding {
+                role: "group:admins".into(),
+                resource: "*".into(),
+                policy: None,
+            },
+        };
+        assert!(AwsType.advice(&join).unwrap().contains("group's"));
     }
 
     #[test]

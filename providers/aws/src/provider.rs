@@ -18,7 +18,7 @@ use crate::apply::{self, Target};
 use crate::clients::{self, Clients};
 use crate::lock;
 use crate::mapping::Kind;
-use crate::read::{self, Calls};
+use crate::read::{self, StaleKeyTags};
 use crate::settings::Settings;
 
 /// A provider for one `aws` block.
@@ -29,6 +29,7 @@ pub struct AwsProvider {
     credentials: Option<Credentials>,
     clients: OnceCell<Clients>,
     kinds: Mutex<HashMap<String, Kind>>,
+    stale_key_tags: Mutex<StaleKeyTags>,
 }
 
 impl AwsProvider {
@@ -43,6 +44,7 @@ impl AwsProvider {
             credentials: None,
             clients: OnceCell::new(),
             kinds: Mutex::new(HashMap::new()),
+            stale_key_tags: Mutex::new(StaleKeyTags::new()),
         })
     }
 
@@ -101,15 +103,21 @@ impl Provider for AwsProvider {
 
     async fn read(&self, _request: ReadRequest) -> Result<ReadResponse, ProviderError> {
         let clients = self.clients().await;
-        let calls = Calls::default();
-        let snapshot = read::read(&clients.iam, &self.settings, &calls).await?;
+        // Every request counts, each retry too: what the account's rate limits
+        // and CloudTrail see.
+        let start = clients.attempts.total();
+        let snapshot = read::read(&clients.iam, &self.settings).await?;
         *self
             .kinds
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = snapshot.kinds;
+        *self
+            .stale_key_tags
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = snapshot.stale_key_tags;
         Ok(ReadResponse {
             state: snapshot.state,
-            api_calls: calls.total(),
+            api_calls: clients.attempts.total().saturating_sub(start),
         })
     }
 
@@ -124,6 +132,7 @@ impl Provider for AwsProvider {
             secrets: clients.secrets.as_ref(),
             settings: &self.settings,
             kinds: &self.kinds,
+            stale_key_tags: &self.stale_key_tags,
         };
         apply::apply(&target, request).await
     }
@@ -135,6 +144,7 @@ impl Provider for AwsProvider {
             secrets: clients.secrets.as_ref(),
             settings: &self.settings,
             kinds: &self.kinds,
+            stale_key_tags: &self.stale_key_tags,
         };
         apply::record_key(&target, &request).await
     }

@@ -1,11 +1,10 @@
 //! Reading the scope in few calls: `GetAccountAuthorizationDetails` pages for
-//! users, roles, tags and policies; `ListRoles` pages for role descriptions (which
+//! users, roles, tags, policies and group memberships; `ListRoles` pages for role descriptions (which
 //! the former omits); one `ListAccessKeys` per user in scope, run concurrently;
 //! and the credential report for key last use.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_sdk_iam::Client;
@@ -22,7 +21,7 @@ use tokio::task::JoinSet;
 
 use crate::credential_report::CredentialReport;
 use crate::error::api_error;
-use crate::mapping::{INLINE_PREFIX, Kind, RawIdentity};
+use crate::mapping::{GROUP_PREFIX, INLINE_PREFIX, KEY_TAG_PREFIX, Kind, RawIdentity};
 use crate::paginate::{all_pages, next_marker};
 use crate::policy;
 use crate::settings::Settings;
@@ -32,25 +31,18 @@ const PAGE_SIZE: i32 = 1000;
 /// Tries of `GenerateCredentialReport` while AWS is still producing the report.
 const REPORT_TRIES: u32 = 5;
 
-/// Counts calls to the AWS API, shared by concurrent tasks.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Calls(Arc<AtomicU64>);
-
-impl Calls {
-    fn count(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn total(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// What a read found: the state, and each identity's kind for later applies.
+/// What a read found: the state, each identity's kind for later applies, and
+/// the key-name tags of each user that name keys that no longer exist.
 pub(crate) struct Snapshot {
     pub(crate) state: ObservedState,
     pub(crate) kinds: HashMap<String, Kind>,
+    pub(crate) stale_key_tags: StaleKeyTags,
 }
+
+/// By user name, the tags `nhi:key:<id>` whose key `<id>` the read did not find
+/// (deleted out of band): IAM keeps them until untagged, and they count against
+/// the user's 50 tags. The next key minted or deleted for the user removes them.
+pub(crate) type StaleKeyTags = HashMap<String, Vec<String>>;
 
 /// An identity in scope with its bindings, before its keys are listed.
 struct Found {
@@ -58,14 +50,10 @@ struct Found {
     bindings: Vec<Binding>,
 }
 
-pub(crate) async fn read(
-    iam: &Client,
-    settings: &Settings,
-    calls: &Calls,
-) -> Result<Snapshot, ProviderError> {
-    let mut found = authorization_details(iam, settings, calls).await?;
+pub(crate) async fn read(iam: &Client, settings: &Settings) -> Result<Snapshot, ProviderError> {
+    let mut found = authorization_details(iam, settings).await?;
     if found.iter().any(|f| f.raw.kind == Kind::Role) {
-        let descriptions = role_descriptions(iam, settings, calls).await?;
+        let descriptions = role_descriptions(iam, settings).await?;
         for f in found.iter_mut().filter(|f| f.raw.kind == Kind::Role) {
             f.raw.description = descriptions.get(&f.raw.name).cloned().flatten();
         }
@@ -79,8 +67,8 @@ pub(crate) async fn read(
         (Ok(HashMap::new()), None)
     } else {
         tokio::join!(
-            access_keys(iam, users, settings.concurrency, calls),
-            credential_report(iam, calls)
+            access_keys(iam, users, settings.concurrency),
+            credential_report(iam)
         )
     };
     let mut keys = keys?;
@@ -96,6 +84,7 @@ fn assemble(
 ) -> Result<Snapshot, ProviderError> {
     let managed_tag = settings.managed_tag.as_deref();
     let mut kinds = HashMap::new();
+    let mut stale_key_tags = StaleKeyTags::new();
     let mut identities = Vec::with_capacity(found.len());
     for Found { raw, mut bindings } in found {
         if let Some(other) = kinds.insert(raw.name.clone(), raw.kind) {
@@ -126,6 +115,14 @@ fn assemble(
                 id,
             });
         }
+        let stale: Vec<String> = names
+            .keys()
+            .filter(|id| !observed_keys.iter().any(|k| k.id == **id))
+            .map(|id| format!("{KEY_TAG_PREFIX}{id}"))
+            .collect();
+        if raw.kind == Kind::User && !stale.is_empty() {
+            stale_key_tags.insert(raw.name.clone(), stale);
+        }
         observed_keys.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
         bindings.sort_by(|a, b| (&a.role, &a.resource).cmp(&(&b.role, &b.resource)));
         identities.push(ObservedIdentity {
@@ -138,6 +135,7 @@ fn assemble(
     Ok(Snapshot {
         state: ObservedState { identities },
         kinds,
+        stale_key_tags,
     })
 }
 
@@ -146,11 +144,9 @@ fn assemble(
 async fn authorization_details(
     iam: &Client,
     settings: &Settings,
-    calls: &Calls,
 ) -> Result<Vec<Found>, ProviderError> {
     const ACTION: &str = "iam:GetAccountAuthorizationDetails";
     let pages = all_pages(ACTION, |marker| async move {
-        calls.count();
         let page = iam
             .get_account_authorization_details()
             .filter(EntityType::User)
@@ -180,11 +176,16 @@ async fn authorization_details(
                     .map(str::to_owned),
             };
             if raw.in_scope(settings) {
-                let bindings = bindings(
+                let mut bindings = bindings(
                     &raw,
                     user.attached_managed_policies(),
                     user.user_policy_list(),
                 )?;
+                bindings.extend(user.group_list().iter().map(|group| Binding {
+                    role: format!("{GROUP_PREFIX}{group}"),
+                    resource: "*".to_owned(),
+                    policy: None,
+                }));
                 found.push(Found { raw, bindings });
             }
         }
@@ -218,11 +219,9 @@ async fn authorization_details(
 async fn role_descriptions(
     iam: &Client,
     settings: &Settings,
-    calls: &Calls,
 ) -> Result<HashMap<String, Option<String>>, ProviderError> {
     const ACTION: &str = "iam:ListRoles";
     let pages = all_pages(ACTION, |marker| async move {
-        calls.count();
         let page = iam
             .list_roles()
             .path_prefix(&settings.path_prefix)
@@ -253,18 +252,17 @@ async fn access_keys(
     iam: &Client,
     users: Vec<String>,
     concurrency: usize,
-    calls: &Calls,
 ) -> Result<HashMap<String, Vec<AccessKeyMetadata>>, ProviderError> {
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut tasks = JoinSet::new();
     for user in users {
-        let (iam, calls, permits) = (iam.clone(), calls.clone(), Arc::clone(&permits));
+        let (iam, permits) = (iam.clone(), Arc::clone(&permits));
         tasks.spawn(async move {
             let _permit = permits
                 .acquire_owned()
                 .await
                 .expect("invariant: the semaphore is never closed");
-            let keys = list_access_keys(&iam, &user, &calls).await?;
+            let keys = list_access_keys(&iam, &user).await?;
             Ok::<_, ProviderError>((user, keys))
         });
     }
@@ -289,14 +287,12 @@ async fn access_keys(
 async fn list_access_keys(
     iam: &Client,
     user: &str,
-    calls: &Calls,
 ) -> Result<Vec<AccessKeyMetadata>, ProviderError> {
     const ACTION: &str = "iam:ListAccessKeys";
     let object = format!("user `{user}`");
     let pages = all_pages(ACTION, |marker| {
         let object = &object;
         async move {
-            calls.count();
             let page = iam
                 .list_access_keys()
                 .user_name(user)
@@ -317,10 +313,9 @@ async fn list_access_keys(
 
 /// The account's credential report, or `None` when it cannot be had: last use is
 /// informative, never a reason to fail a read.
-async fn credential_report(iam: &Client, calls: &Calls) -> Option<CredentialReport> {
+async fn credential_report(iam: &Client) -> Option<CredentialReport> {
     let mut wait = Duration::from_millis(100);
     for attempt in 1..=REPORT_TRIES {
-        calls.count();
         let state = iam.generate_credential_report().send().await.ok()?;
         if state.state() == Some(&ReportStateType::Complete) || attempt == REPORT_TRIES {
             break;
@@ -328,7 +323,6 @@ async fn credential_report(iam: &Client, calls: &Calls) -> Option<CredentialRepo
         tokio::time::sleep(wait).await;
         wait *= 2;
     }
-    calls.count();
     let report = iam.get_credential_report().send().await.ok()?;
     let text = std::str::from_utf8(report.content()?.as_ref()).ok()?;
     CredentialReport::parse(text).ok()

@@ -76,6 +76,12 @@ fn check_path_prefix(path: &str) -> Result<String, String> {
         && path.ends_with('/')
         && path.len() <= 512
         && path.bytes().all(|b| (0x21..=0x7e).contains(&b));
+    if valid && crate::mapping::reserved_path(path) {
+        return Err(format!(
+            "setting `path_prefix` `{path}` lies under a path AWS reserves for roles it \
+             creates itself (`/aws-service-role/`, `/aws-reserved/`), which nhi never manages"
+        ));
+    }
     if valid {
         Ok(path.to_owned())
     } else {
@@ -162,6 +168,14 @@ mod tests {
                 "setting `path_prefix` must be a string",
             ),
             (json!({"path_prefix": ""}), "setting `path_prefix` is empty"),
+            (
+                json!({"path_prefix": "/aws-service-role/"}),
+                "lies under a path AWS reserves",
+            ),
+            (
+                json!({"path_prefix": "/AWS-Reserved/sso.amazonaws.com/"}),
+                "lies under a path AWS reserves",
+            ),
             (
                 json!({"path_prefix": "/n/", "state": "x", "zone": 1}),
                 "unknown settings `state`, `zone`; the aws provider takes `path_prefix`",

@@ -1,12 +1,12 @@
 //! Bindings of IAM users and roles: managed policies attached and detached,
-//! inline policies put and deleted.
+//! inline policies put and deleted, users added to and removed from groups.
 
 use nhi_provider_sdk::settle::{gone_is_ok, settle};
 use nhi_provider_sdk::{Binding, ProviderError};
 
 use super::{Target, object};
 use crate::error::api_error;
-use crate::mapping::{self, Grant, INLINE_PREFIX, Kind};
+use crate::mapping::{self, GROUP_PREFIX, Grant, INLINE_PREFIX, Kind};
 
 pub(super) async fn put(
     target: &Target<'_>,
@@ -40,6 +40,26 @@ pub(super) async fn put(
                         .map(drop)
                         .map_err(|err| api_error("iam:AttachRolePolicy", &object, &err)),
                 }
+            })
+            .await
+        }
+        Grant::Group(group) => {
+            if kind != Kind::User {
+                return Err(ProviderError::Other(format!(
+                    "{owner} cannot join group `{group}`: only IAM users join groups"
+                )));
+            }
+            let object = format!("{owner} or group `{group}`");
+            settle(|| async {
+                target
+                    .iam
+                    .add_user_to_group()
+                    .user_name(identity)
+                    .group_name(group)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|err| api_error("iam:AddUserToGroup", &object, &err))
             })
             .await
         }
@@ -86,7 +106,18 @@ pub(super) async fn delete(
         other => other?,
     };
     let owner = object(kind, identity);
-    let deleted = if let Some(name) = binding.role.strip_prefix(INLINE_PREFIX) {
+    let deleted = if let Some(group) = binding.role.strip_prefix(GROUP_PREFIX) {
+        let object = format!("membership of {owner} in group `{group}`");
+        target
+            .iam
+            .remove_user_from_group()
+            .user_name(identity)
+            .group_name(group)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|err| api_error("iam:RemoveUserFromGroup", &object, &err))
+    } else if let Some(name) = binding.role.strip_prefix(INLINE_PREFIX) {
         let object = format!("inline policy `{name}` of {owner}");
         match kind {
             Kind::User => target

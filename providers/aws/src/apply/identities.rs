@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use nhi_provider_sdk::settle::{gone_is_ok, settle};
 use nhi_provider_sdk::{Identity, ProviderError};
 
-use super::{Target, object, tag_list, untag};
+use super::{Target, object, tag_list, untag, user_debris};
 use crate::error::api_error;
 use crate::mapping::{self, Kind, RawIdentity, TRUST_POLICY};
 use crate::policy::normalize_policy;
@@ -283,21 +283,39 @@ pub(super) async fn update(
 }
 
 /// Deletes a user or role. IAM refuses while it still holds keys, policies or
-/// things nhi does not model (login profile, groups, instance profiles): the
-/// plan deletes keys and bindings first, and anything else is reported.
+/// anything else: the plan deletes keys and bindings first; a user's login
+/// profile, MFA devices, SSH public keys, signing certificates, service-specific
+/// credentials and groups go here, just before it (`user_debris`). A role's
+/// instance profiles are not removed: IAM's refusal is reported.
 pub(super) async fn delete(target: &Target<'_>, identity: &Identity) -> Result<(), ProviderError> {
     let kind = Kind::parse(&identity.kind)?;
     let name = &identity.name;
     let object = object(kind, name);
     let deleted = match kind {
-        Kind::User => target
-            .iam
-            .delete_user()
-            .user_name(name)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|err| api_error("iam:DeleteUser", &object, &err)),
+        Kind::User => {
+            let failures = user_debris::remove(target, name).await;
+            let deleted = target
+                .iam
+                .delete_user()
+                .user_name(name)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|err| api_error("iam:DeleteUser", &object, &err));
+            match deleted {
+                // Listing what a user holds may fail where the user has none
+                // of it (or an emulator lacks the call): IAM's deletion decides.
+                Err(err) if !failures.is_empty() && !matches!(err, ProviderError::NotFound(_)) => {
+                    let causes: Vec<String> = failures.iter().map(ToString::to_string).collect();
+                    Err(ProviderError::Other(format!(
+                        "{err}; before it, removing what IAM refuses to delete a user with \
+                         failed: {}",
+                        causes.join("; ")
+                    )))
+                }
+                other => other,
+            }
+        }
         Kind::Role => target
             .iam
             .delete_role()

@@ -79,7 +79,12 @@ pub(super) async fn mint(
     })
 }
 
-/// Names access key `key_id` of `user` `key`, in the tag `nhi:key:<id>`.
+/// Names access key `key_id` of `user` `key`, in the tag `nhi:key:<id>`, after
+/// removing the user's tags of keys that no longer exist: IAM holds at most 50
+/// tags on a user (IAM quotas, "Tags per IAM user",
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html>),
+/// so without this, keys deleted out of band would one day leave no room to
+/// name a new one.
 pub(super) async fn record(
     target: &Target<'_>,
     user: &str,
@@ -87,7 +92,21 @@ pub(super) async fn record(
     key_id: &str,
 ) -> Result<(), ProviderError> {
     let object = object(Kind::User, user);
-    settle(|| async {
+    let stale: Vec<String> = target
+        .take_stale_key_tags(user)
+        .into_iter()
+        .filter(|t| t.strip_prefix(KEY_TAG_PREFIX) != Some(key_id))
+        .collect();
+    let cleaned = if stale.is_empty() {
+        Ok(())
+    } else {
+        let cleaned = gone_is_ok(untag(target, Kind::User, user, stale.clone()).await);
+        if cleaned.is_err() {
+            target.keep_stale_key_tags(user, stale);
+        }
+        cleaned
+    };
+    let tagged = settle(|| async {
         target
             .iam
             .tag_user()
@@ -98,7 +117,16 @@ pub(super) async fn record(
             .map(drop)
             .map_err(|err| api_error("iam:TagUser", &object, &err))
     })
-    .await
+    .await;
+    match (tagged, cleaned) {
+        // The stale tags are debris; failing to remove them matters only when
+        // the new tag then finds no room.
+        (Ok(()), _) => Ok(()),
+        (Err(err), Ok(())) => Err(err),
+        (Err(err), Err(cleanup)) => Err(ProviderError::Other(format!(
+            "{err}; removing the tags of keys that no longer exist failed first: {cleanup}"
+        ))),
+    }
 }
 
 /// Best-effort removal of a key nhi just created and cannot deliver.
@@ -123,13 +151,14 @@ pub(super) async fn delete(
             .map(drop)
             .map_err(|err| api_error("iam:DeleteAccessKey", &object, &err)),
     )?;
-    gone_is_ok(
-        untag(
-            target,
-            Kind::User,
-            user,
-            vec![format!("{KEY_TAG_PREFIX}{key_id}")],
-        )
-        .await,
-    )
+    // With its own tag go the tags of keys the last read did not find.
+    let stale = target.take_stale_key_tags(user);
+    let own = format!("{KEY_TAG_PREFIX}{key_id}");
+    let mut tags = vec![own.clone()];
+    tags.extend(stale.iter().filter(|t| **t != own).cloned());
+    let untagged = gone_is_ok(untag(target, Kind::User, user, tags).await);
+    if untagged.is_err() {
+        target.keep_stale_key_tags(user, stale);
+    }
+    untagged
 }

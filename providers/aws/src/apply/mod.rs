@@ -3,12 +3,14 @@
 //! follow a create ride out IAM's eventual consistency with bounded retries.
 //!
 //! One module for each thing an operation changes (`identities`, `keys`,
-//! `bindings`); this one dispatches an operation to them and holds what they
+//! `bindings`, and `user_debris`, what a user holds that IAM will not delete it
+//! with); this one dispatches an operation to them and holds what they
 //! share: the target of an apply, object names for messages and tag calls.
 
 mod bindings;
 mod identities;
 mod keys;
+mod user_debris;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -19,6 +21,7 @@ use nhi_provider_sdk::{ApplyRequest, ApplyResponse, Operation, ProviderError};
 
 use crate::error::api_error;
 use crate::mapping::Kind;
+use crate::read::StaleKeyTags;
 use crate::settings::Settings;
 
 /// What an apply works on: the IAM account through its clients, as the block's
@@ -30,6 +33,9 @@ pub(crate) struct Target<'a> {
     /// Kinds of identities by name, as last read or changed: bindings and keys
     /// are addressed by identity name only, and IAM calls differ by kind.
     pub(crate) kinds: &'a Mutex<HashMap<String, Kind>>,
+    /// Key-name tags of keys the last read did not find, by user: removed with
+    /// the next key minted or deleted for that user.
+    pub(crate) stale_key_tags: &'a Mutex<StaleKeyTags>,
 }
 
 pub(crate) async fn apply(
@@ -83,6 +89,28 @@ impl Target<'_> {
         self.kinds
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Takes the stale key-name tags of `user` found by the last read.
+    pub(super) fn take_stale_key_tags(&self, user: &str) -> Vec<String> {
+        self.stale_key_tags
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(user)
+            .unwrap_or_default()
+    }
+
+    /// Gives back stale key-name tags that could not be removed, for a later try.
+    pub(super) fn keep_stale_key_tags(&self, user: &str, tags: Vec<String>) {
+        if tags.is_empty() {
+            return;
+        }
+        self.stale_key_tags
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(user.to_owned())
+            .or_default()
+            .extend(tags);
     }
 
     /// The kind of identity `name`: as last seen, else asked of IAM.

@@ -1,10 +1,22 @@
-//! How bindings stand for IAM policies: a managed policy attached by ARN, or an
-//! inline policy named `inline:<PolicyName>` with its document.
+//! How bindings stand for IAM policies: a managed policy attached by ARN, an
+//! inline policy named `inline:<PolicyName>` with its document, or a user's
+//! membership of a group, `group:<GroupName>`, through which the user holds
+//! whatever the group's policies grant.
 
 use nhi_provider_sdk::{Binding, Policy, ProviderError};
 
 /// Binding role prefix of inline policies: `inline:<PolicyName>`.
 pub(crate) const INLINE_PREFIX: &str = "inline:";
+
+/// Binding role prefix of group memberships: `group:<GroupName>`.
+pub(crate) const GROUP_PREFIX: &str = "group:";
+
+/// What reviewers read beside a planned group membership: the binding grants
+/// nothing by itself, the group's policies do.
+pub(crate) const GROUP_ADVICE: &str = "Membership of an IAM group grants the user everything the \
+    group's attached and inline policies grant, now and as they change later; review the \
+    group's policies (`aws iam list-attached-group-policies`, `list-group-policies`) before \
+    approving";
 
 /// What a binding stands for in IAM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +25,8 @@ pub(crate) enum Grant<'a> {
     Managed(&'a str),
     /// An inline policy, by name, with its document.
     Inline { name: &'a str, document: &'a Policy },
+    /// Membership of a group (users only), by group name.
+    Group(&'a str),
 }
 
 /// The grant a binding stands for, or why it cannot exist in IAM.
@@ -36,9 +50,28 @@ pub(crate) fn grant(binding: &Binding) -> Result<Grant<'_>, ProviderError> {
         }
         return Ok(Grant::Inline { name, document });
     }
+    if let Some(name) = binding.role.strip_prefix(GROUP_PREFIX) {
+        if binding.policy.is_some() {
+            return Err(bad(
+                "a group membership takes no `policy` document; the group's policies apply",
+            ));
+        }
+        // IAM's rule for group names: 1 to 128 of letters, digits and `+=,.@_-`
+        // (CreateGroup, <https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateGroup.html>).
+        let valid = (1..=128).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+        if !valid {
+            return Err(bad(
+                "a group name is 1 to 128 letters, digits and `+=,.@_-`",
+            ));
+        }
+        return Ok(Grant::Group(name));
+    }
     if !binding.role.starts_with("arn:") {
         return Err(bad(
-            "the role must be a managed policy ARN or `inline:<policy name>`",
+            "the role must be a managed policy ARN, `inline:<policy name>` or `group:<group name>`",
         ));
     }
     if binding.policy.is_some() {
@@ -76,7 +109,15 @@ mod tests {
                 document: &doc
             }
         );
+        assert_eq!(
+            grant(&b("group:admins", "*", None)).unwrap(),
+            Grant::Group("admins")
+        );
         for bad in [
+            b("group:", "*", None),
+            b("group:a b", "*", None),
+            b("group:admins", "*", Some(doc.clone())),
+            b("group:admins", "team", None),
             b("inline:s3", "*", None),
             b("inline:", "*", Some(doc.clone())),
             b("viewer", "*", None),

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::policy;
 use crate::settings::{Settings, tag_char};
-pub(crate) use bindings::{Grant, INLINE_PREFIX, grant};
+pub(crate) use bindings::{GROUP_ADVICE, GROUP_PREFIX, Grant, INLINE_PREFIX, grant};
 
 /// Tag holding an identity's owner.
 pub(crate) const OWNER_TAG: &str = "nhi:owner";
@@ -50,6 +50,27 @@ impl Kind {
     }
 }
 
+/// Paths AWS keeps for roles it creates and manages itself: service-linked roles
+/// (`AWSServiceRoleFor…`, always under `/aws-service-role/`: IAM User Guide,
+/// "Using service-linked roles",
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/using-service-linked-roles.html>)
+/// and IAM Identity Center's permission-set roles (`AWSReservedSSO_…` under
+/// `/aws-reserved/sso.amazonaws.com/`: IAM Identity Center User Guide, "Referencing
+/// permission sets in resource policies",
+/// <https://docs.aws.amazon.com/singlesignon/latest/userguide/referencingpermissionsets.html>).
+/// Deleting or changing them breaks the AWS service that owns them, so they are
+/// never in any block's scope, whatever its `path_prefix`.
+pub(crate) const RESERVED_PATHS: &[&str] = &["/aws-service-role/", "/aws-reserved/"];
+
+/// Whether `path` lies under a path AWS reserves (compared without regard to
+/// case, so that no spelling of one slips into scope).
+pub(crate) fn reserved_path(path: &str) -> bool {
+    RESERVED_PATHS.iter().any(|reserved| {
+        path.get(..reserved.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(reserved))
+    })
+}
+
 /// An IAM user or role as the API reports it, before mapping to the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RawIdentity {
@@ -65,10 +86,12 @@ pub(crate) struct RawIdentity {
 }
 
 impl RawIdentity {
-    /// Whether the block manages this object: under its path, and tagged when it
-    /// has a managed tag.
+    /// Whether the block manages this object: under its path, outside the paths
+    /// AWS reserves for what it creates itself, and tagged when it has a managed
+    /// tag.
     pub(crate) fn in_scope(&self, settings: &Settings) -> bool {
         self.path.starts_with(&settings.path_prefix)
+            && !reserved_path(&self.path)
             && settings
                 .managed_tag
                 .as_ref()
@@ -147,6 +170,31 @@ pub(crate) fn identity_tags(
     Ok(tags)
 }
 
+/// What reviewers read beside the deletion of `identity` (as observed): that nhi
+/// never managed it, when it carries no `nhi:owner` tag (every identity nhi
+/// creates has one: the configuration requires an owner), and for a user, what
+/// else goes with it.
+pub(crate) fn deletion_advice(identity: &Identity) -> Option<&'static str> {
+    const USER_DEBRIS: &str = "Before deleting the user nhi removes what IAM refuses to delete \
+        it with: its console password (login profile), MFA devices, SSH public keys, signing \
+        certificates, service-specific credentials and group memberships";
+    const UNMANAGED_USER: &str = "nhi never managed this user (it has no `nhi:owner` tag): it \
+        was made by hand or by another tool, which may still rely on it. Before deleting the \
+        user nhi removes what IAM refuses to delete it with: its console password (login \
+        profile), MFA devices, SSH public keys, signing certificates, service-specific \
+        credentials and group memberships";
+    const UNMANAGED_ROLE: &str = "nhi never managed this role (it has no `nhi:owner` tag): it \
+        was made by hand, by another tool or by an AWS service (e.g. AWS Organizations' \
+        `OrganizationAccountAccessRole`), which may still rely on it";
+    let unmanaged = identity.owner.is_empty();
+    match (Kind::parse(&identity.kind).ok()?, unmanaged) {
+        (Kind::User, false) => Some(USER_DEBRIS),
+        (Kind::User, true) => Some(UNMANAGED_USER),
+        (Kind::Role, true) => Some(UNMANAGED_ROLE),
+        (Kind::Role, false) => None,
+    }
+}
+
 /// The trust policy of a role identity, as JSON text for the API.
 pub(crate) fn trust_policy_text(identity: &Identity) -> Result<Option<String>, ProviderError> {
     identity
@@ -187,6 +235,54 @@ pub(crate) fn check_tags(tags: &Tags) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The most tags IAM holds on one user or role (IAM and AWS STS quotas, "Tags
+/// per IAM user" and "Tags per IAM role": 50,
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html>).
+pub(crate) const MAX_TAGS: usize = 50;
+/// The most access keys IAM lets a user hold at once (same quotas page: "Access
+/// keys assigned to an IAM user": 2), so the most `nhi:key:<id>` tags a user
+/// carries, the new key's included while a rotation runs.
+pub(crate) const MAX_ACCESS_KEYS: usize = 2;
+
+/// Whether the tags an identity needs fit IAM's quota: its own tags, `nhi:owner`,
+/// a user's `nhi:description`, the block's managed tag (counted always: the
+/// settings are not known here) and, for a user with keys, one `nhi:key:<id>`
+/// tag per key plus one for the new key of a rotation (at most two live keys).
+pub(crate) fn check_tag_budget(
+    kind: &str,
+    tags: &Tags,
+    description: &str,
+    keys: usize,
+) -> Result<(), String> {
+    let user = kind != "role";
+    let description = usize::from(user && !description.is_empty());
+    let key_tags = if user && keys > 0 {
+        (keys + 1).min(MAX_ACCESS_KEYS)
+    } else {
+        0
+    };
+    let reserved = 1 + description + 1 + key_tags;
+    if tags.len() + reserved <= MAX_TAGS {
+        return Ok(());
+    }
+    Err(format!(
+        "IAM holds at most {MAX_TAGS} tags on a {kind}, and nhi keeps {reserved} of them \
+         (`nhi:owner`{}, the managed tag{}), which leaves room for {} of your own, not {}",
+        if description == 1 {
+            ", `nhi:description`"
+        } else {
+            ""
+        },
+        if key_tags > 0 {
+            ", one `nhi:key:<id>` per key with one spare for a rotation"
+        } else {
+            ""
+        },
+        MAX_TAGS - reserved,
+        tags.len()
+    ))
 }
 
 /// Whether IAM can hold the owner (tag `nhi:owner`) and the description (a user's
@@ -295,6 +391,19 @@ mod tests {
             (&untagged, settings("/nhi/", Some("managed")), false),
             (&untagged, settings("/", None), true),
         ];
+        for (path, reserved) in [
+            ("/aws-service-role/elasticbeanstalk.amazonaws.com/", true),
+            ("/aws-reserved/sso.amazonaws.com/eu-west-1/", true),
+            ("/AWS-Reserved/x/", true),
+            ("/aws-service-roles/", false),
+            ("/aws-reserved", false),
+            ("/", false),
+        ] {
+            let mut role = raw(Kind::Role, &[("managed", "true")]);
+            role.path = path.to_owned();
+            assert_eq!(reserved_path(path), reserved, "{path}");
+            assert_eq!(role.in_scope(&settings("/", None)), !reserved, "{path}");
+        }
         for (raw, settings, want) in cases {
             assert_eq!(raw.in_scope(&settings), want, "{raw:?} {settings:?}");
         }
@@ -345,7 +454,7 @@ mod tests {
         assert_eq!(identity.description, "assumed by CI");
         assert_eq!(
             identity.attributes[TRUST_POLICY],
-            json!({"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]})
+            json!({"Statement": [{"Effect": "Allow", "Action": "sts:assumerole"}]})
         );
         assert_eq!(
             permissions_boundary(&identity),

@@ -1,6 +1,6 @@
 //! Errors against moto: they name the object and never the secret.
 
-use nhi_provider_sdk::{Operation, ProviderError, Sink};
+use nhi_provider_sdk::{Operation, Provider as _, ProviderError, Sink};
 use serde_json::{Value, json};
 
 use crate::fixtures::*;
@@ -98,4 +98,39 @@ async fn errors_name_the_object_and_never_the_secret() {
     .await
     .unwrap_err();
     assert_eq!(err.to_string(), "user `err-nobody` does not exist");
+}
+
+/// Regression: a refused credential or a throttled call showed the SDK's `Debug`
+/// output; now the call, AWS's code and message, and what to configure.
+#[tokio::test]
+async fn refused_credentials_name_the_call_the_code_and_what_to_configure() {
+    let moto = moto_or_skip!();
+    let proxy = moto.proxy();
+    let aws = moto.provider("/creds/", &json!({"endpoint_url": proxy.endpoint}));
+    proxy.control(
+        "POST",
+        "/_proxy/faults",
+        &json!({
+            "action": "GetAccountAuthorizationDetails",
+            "code": "InvalidClientTokenId",
+            "status": 403,
+            "message": "The security token included in the request is invalid.",
+        }),
+    );
+    let err = aws
+        .read(nhi_provider_sdk::ReadRequest::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(
+            "`iam:GetAccountAuthorizationDetails` on the account failed: AWS refused the \
+             credentials: InvalidClientTokenId: The security token included in the request is \
+             invalid.; configure AWS credentials: set `AWS_PROFILE`"
+        ),
+        "{err}"
+    );
+    for debug in ["ServiceError", "ErrorMetadata", "Some(", "{"] {
+        assert!(!err.contains(debug), "{err}");
+    }
 }

@@ -63,11 +63,16 @@ impl Moto {
 
     /// An IAM client for changes made out of band.
     pub fn iam(&self) -> aws_sdk_iam::Client {
+        Self::iam_at(&self.server.endpoint)
+    }
+
+    /// An IAM client for the IAM at `endpoint`.
+    pub fn iam_at(endpoint: &str) -> aws_sdk_iam::Client {
         aws_sdk_iam::Client::from_conf(
             aws_sdk_iam::Config::builder()
                 .behavior_version(BehaviorVersion::latest())
                 .region(Region::new("us-east-1"))
-                .endpoint_url(&self.server.endpoint)
+                .endpoint_url(endpoint)
                 .credentials_provider(Self::credentials())
                 .build(),
         )

@@ -249,3 +249,103 @@ async fn update_and_replace_identities() {
     assert_eq!(state.identities[0].identity, as_read(replacement));
     assert_eq!(state.identities[0].bindings, [managed(READ_ONLY)]);
 }
+
+/// Regression: on real IAM, deleting a user whose keys and policies were gone
+/// still failed with `DeleteConflict` while it had a login profile, an MFA
+/// device, SSH keys, signing certificates, service-specific credentials or
+/// groups. Moto deletes anyway, so the proxy answers as IAM does.
+#[tokio::test]
+async fn deleting_a_user_first_removes_what_iam_refuses_to_delete_it_with() {
+    use aws_sdk_iam::error::ProvideErrorMetadata as _;
+
+    let moto = moto_or_skip!();
+    let proxy = moto.proxy();
+    let aws = moto.provider("/debris/", &json!({"endpoint_url": proxy.endpoint}));
+    apply(
+        &aws,
+        Operation::CreateIdentity {
+            identity: user("debris-ci", "team"),
+        },
+    )
+    .await;
+    let made = proxy.control("POST", "/_proxy/debris", &json!({"user": "debris-ci"}));
+    // As IAM answers: the user cannot be deleted as it is.
+    let refused = proxy
+        .iam()
+        .delete_user()
+        .user_name("debris-ci")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("DeleteConflict"), "{refused:?}");
+
+    // The group membership is a binding the plan shows and deletes first.
+    let observed = read(&aws).await.state.identities[0].clone();
+    let group = format!("group:{}", made["group"].as_str().unwrap());
+    assert_eq!(
+        observed
+            .bindings
+            .iter()
+            .map(|b| b.role.as_str())
+            .collect::<Vec<_>>(),
+        [group.as_str()]
+    );
+    let delete = Operation::DeleteIdentity {
+        identity: observed.identity,
+    };
+    apply(&aws, delete.clone()).await;
+    assert!(read(&aws).await.state.identities.is_empty());
+    let iam = moto.iam();
+    let gone = iam
+        .get_user()
+        .user_name("debris-ci")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Some("NoSuchEntity"));
+    let devices = iam.list_virtual_mfa_devices().send().await.unwrap();
+    let serial = made["mfa"].as_str().unwrap();
+    assert!(
+        devices
+            .virtual_mfa_devices()
+            .iter()
+            .all(|d| d.serial_number() != serial),
+        "the virtual MFA device went with its user"
+    );
+    // Deleting it again is done already.
+    apply(&aws, delete).await;
+
+    // A removal that fails is named beside IAM's refusal.
+    apply(
+        &aws,
+        Operation::CreateIdentity {
+            identity: user("debris-denied", "team"),
+        },
+    )
+    .await;
+    proxy.control("POST", "/_proxy/debris", &json!({"user": "debris-denied"}));
+    proxy.control(
+        "POST",
+        "/_proxy/faults",
+        &json!({"action": "DeleteLoginProfile", "code": "AccessDenied", "status": 403, "count": 1}),
+    );
+    let err = try_apply(
+        &aws,
+        Operation::DeleteIdentity {
+            identity: user("debris-denied", "team"),
+        },
+        None,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with("`iam:DeleteUser` on user `debris-denied` failed: DeleteConflict: "),
+        "{err}"
+    );
+    assert!(err.contains("login profile"), "{err}");
+    assert!(
+        err.contains("`iam:DeleteLoginProfile` on user `debris-denied` was refused"),
+        "{err}"
+    );
+}

@@ -219,3 +219,83 @@ async fn secrets_manager_sink_receives_the_key() {
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0].id, second);
 }
+
+/// The `nhi:key:<id>` tags of a user, sorted.
+async fn key_tags(iam: &aws_sdk_iam::Client, user: &str) -> Vec<String> {
+    let tags = iam.list_user_tags().user_name(user).send().await.unwrap();
+    let mut keys: Vec<String> = tags
+        .tags()
+        .iter()
+        .map(|t| t.key().to_owned())
+        .filter(|k| k.starts_with("nhi:key:"))
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// Regression: tags of keys deleted out of band stayed on the user for ever,
+/// filling IAM's 50 tags until no new key could be named.
+#[tokio::test]
+async fn tags_of_keys_deleted_out_of_band_go_with_the_next_key_minted_or_deleted() {
+    let moto = moto_or_skip!();
+    let iam = moto.iam();
+    let aws = moto.provider("/stale/", &json!({}));
+    apply(
+        &aws,
+        Operation::CreateIdentity {
+            identity: user("stale-ci", "team"),
+        },
+    )
+    .await;
+    let mint = Operation::CreateKey {
+        identity: "stale-ci".into(),
+        key: "primary".into(),
+    };
+    let mut dead = Vec::new();
+    for _ in 0..2 {
+        let id = apply(&aws, mint.clone()).await.new_key_id.unwrap();
+        record(&aws, "stale-ci", &id).await;
+        iam.delete_access_key()
+            .user_name("stale-ci")
+            .access_key_id(&id)
+            .send()
+            .await
+            .unwrap();
+        dead.push(format!("nhi:key:{id}"));
+    }
+    dead.sort();
+    assert_eq!(key_tags(&iam, "stale-ci").await, dead);
+
+    // The read that plans (and re-reads at apply) finds them; the next key's
+    // recording removes them.
+    assert!(read(&aws).await.state.identities[0].keys.is_empty());
+    let live = apply(&aws, mint.clone()).await.new_key_id.unwrap();
+    record(&aws, "stale-ci", &live).await;
+    assert_eq!(
+        key_tags(&iam, "stale-ci").await,
+        [format!("nhi:key:{live}")]
+    );
+
+    // Deleting a key also takes the tags of keys that went out of band.
+    let second = apply(&aws, mint.clone()).await.new_key_id.unwrap();
+    record(&aws, "stale-ci", &second).await;
+    iam.delete_access_key()
+        .user_name("stale-ci")
+        .access_key_id(&second)
+        .send()
+        .await
+        .unwrap();
+    let keys = read(&aws).await.state.identities[0].keys.clone();
+    let [key] = keys.as_slice() else {
+        panic!("{keys:?}")
+    };
+    apply(
+        &aws,
+        Operation::DeleteKey {
+            identity: "stale-ci".into(),
+            key: key.clone(),
+        },
+    )
+    .await;
+    assert!(key_tags(&iam, "stale-ci").await.is_empty());
+}

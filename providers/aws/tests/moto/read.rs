@@ -86,9 +86,10 @@ async fn inline_policy_formatting_is_not_drift() {
         },
     )
     .await;
-    // Other key order, whitespace, a single statement object, one-element lists.
+    // Other key order, whitespace, a single statement object, one-element lists,
+    // action names in another case and repeated.
     let scruffy = r#"{ "Statement" : {"Resource": ["arn:aws:s3:::bucket/*"],
-        "Action":"s3:GetObject", "Effect":"Allow"},
+        "Action":["S3:getobject", "s3:GetObject"], "Effect":"Allow"},
       "Version":"2012-10-17" }"#;
     iam.put_user_policy()
         .user_name("fmt-ci")
@@ -179,4 +180,79 @@ async fn describe_names_the_scope() {
             moto.endpoint()
         )
     );
+}
+
+/// Regression: `path_prefix: /` put AWS's own roles in scope, so a prune planned
+/// to delete service-linked and IAM Identity Center roles.
+#[tokio::test]
+async fn roles_under_paths_aws_reserves_are_never_in_scope() {
+    let moto = moto_or_skip!();
+    let iam = moto.iam();
+    let trust = serde_json::to_string(&trust()).unwrap();
+    for (name, path) in [
+        (
+            "AWSServiceRoleForElasticBeanstalk",
+            "/aws-service-role/elasticbeanstalk.amazonaws.com/",
+        ),
+        (
+            "AWSReservedSSO_AdministratorAccess_0123456789abcdef",
+            "/aws-reserved/sso.amazonaws.com/eu-west-1/",
+        ),
+        ("OrganizationAccountAccessRole", "/"),
+    ] {
+        iam.create_role()
+            .role_name(name)
+            .path(path)
+            .assume_role_policy_document(&trust)
+            .send()
+            .await
+            .unwrap();
+    }
+    let everything = moto.provider("/", &json!({}));
+    let seen = read(&everything).await;
+    let seen = names(&seen);
+    assert!(seen.contains(&"OrganizationAccountAccessRole"), "{seen:?}");
+    for reserved in ["AWSServiceRoleFor", "AWSReservedSSO_"] {
+        assert!(!seen.iter().any(|n| n.starts_with(reserved)), "{seen:?}");
+    }
+}
+
+/// Regression: `--verbose` counted calls, not requests: a call the SDK retried
+/// (throttled) counted once though it reached IAM twice.
+#[tokio::test]
+async fn a_read_counts_every_attempt_retries_included() {
+    let moto = moto_or_skip!();
+    let proxy = moto.proxy();
+    let aws = moto.provider(
+        "/attempts/",
+        &json!({"endpoint_url": proxy.endpoint, "max_attempts": 3}),
+    );
+    for name in ["attempts-a", "attempts-b"] {
+        apply(
+            &aws,
+            Operation::CreateIdentity {
+                identity: user(name, "team"),
+            },
+        )
+        .await;
+    }
+    // The first read of the account may have to wait for the credential report.
+    read(&aws).await;
+    let plain = read(&aws).await.api_calls;
+    assert_eq!(
+        plain,
+        1 + 2 + 2,
+        "authorization details, keys per user, report"
+    );
+
+    let listed = proxy.calls("ListAccessKeys");
+    proxy.control(
+        "POST",
+        "/_proxy/faults",
+        &json!({"action": "ListAccessKeys", "code": "Throttling", "status": 400, "count": 1}),
+    );
+    let retried = read(&aws).await;
+    assert_eq!(retried.state.identities.len(), 2);
+    assert_eq!(proxy.calls("ListAccessKeys"), listed + 3);
+    assert_eq!(retried.api_calls, plain + 1);
 }
