@@ -562,3 +562,81 @@ fn gcp_secret_manager_sink_receives_the_key_file_and_nothing_else_does() {
     );
     no_changes(&standin, &ws);
 }
+
+/// The user-managed keys of `id`, as `keys.list` shows them.
+fn user_keys(standin: &Standin, id: &str) -> Vec<String> {
+    let listed = standin.ok(
+        "GET",
+        &format!(
+            "{}/keys?keyTypes=USER_MANAGED",
+            Standin::account_path(id)
+        ),
+        "",
+    );
+    listed["keys"]
+        .as_array()
+        .map(|keys| {
+            keys.iter()
+                .map(|k| k["name"].as_str().unwrap().rsplit('/').next().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The key ids nhi's record on `id`'s description names.
+fn recorded_key_ids(standin: &Standin, id: &str) -> Vec<String> {
+    let account = standin.ok("GET", &Standin::account_path(id), "");
+    let description = account["description"].as_str().unwrap_or("");
+    let line = description.lines().last().unwrap();
+    let record: serde_json::Value =
+        serde_json::from_str(line.strip_prefix("nhi:").unwrap()).unwrap();
+    record["keys"]
+        .as_object()
+        .map(|keys| keys.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn gcp_keys_deleted_by_hand_never_use_up_the_description() {
+    let standin = standin::start();
+    let ws = workspace();
+    // Room for the record of a key and its rotation, not for a third id.
+    let description = format!("Deploys from CI{}", ".".repeat(65));
+    ws.write(
+        "nhi.yaml",
+        &config(&standin, "", "").replace("Deploys from CI", &description),
+    );
+    plan_and_apply(&standin, &ws, "create.plan");
+    for round in 0..3 {
+        // Someone deletes the key with the console; nhi makes a new one.
+        for key in user_keys(&standin, "ci-deployer") {
+            standin.ok(
+                "DELETE",
+                &format!("{}/keys/{key}", Standin::account_path("ci-deployer")),
+                "",
+            );
+        }
+        let planned = standin.nhi(&ws, &["plan", "-o", &format!("again-{round}.plan")]);
+        ok(&planned);
+        assert!(
+            planned
+                .stdout
+                .contains("Plan: 1 to create, 0 to update, 0 to rotate, 0 to delete."),
+            "{}",
+            planned.stdout
+        );
+        let applied = standin.nhi(
+            &ws,
+            &["apply", &format!("again-{round}.plan"), "--trust", "trust.yaml"],
+        );
+        ok(&applied);
+        let live = user_keys(&standin, "ci-deployer");
+        assert_eq!(live.len(), 1, "round {round}: {live:?}");
+        assert_eq!(
+            recorded_key_ids(&standin, "ci-deployer"),
+            live,
+            "round {round}: only the live key is recorded"
+        );
+    }
+    no_changes(&standin, &ws);
+}

@@ -25,6 +25,7 @@ pub struct GcpProvider {
     clients: OnceCell<Clients>,
     reads: Arc<Pace>,
     writes: Pace,
+    minted: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl GcpProvider {
@@ -39,6 +40,7 @@ impl GcpProvider {
             writes: Pace::per_minute(settings.writes_per_minute),
             settings,
             clients: OnceCell::new(),
+            minted: std::sync::Mutex::default(),
         })
     }
 
@@ -97,6 +99,7 @@ impl Provider for GcpProvider {
             reads: &self.reads,
             writes: &self.writes,
             calls: &calls,
+            minted: &self.minted,
         };
         apply::apply(&target, request).await
     }
@@ -110,6 +113,7 @@ impl Provider for GcpProvider {
             reads: &self.reads,
             writes: &self.writes,
             calls: &calls,
+            minted: &self.minted,
         };
         apply::record_key(&target, &request).await
     }

@@ -15,4 +15,23 @@ pub(crate) struct Target<'a> {
     pub(crate) reads: &'a Pace,
     pub(crate) writes: &'a Pace,
     pub(crate) calls: &'a Calls,
+    /// Ids of keys this provider minted in this run. Listing keys may lag
+    /// behind a create, so these are never dropped from a record as dead.
+    pub(crate) minted: &'a std::sync::Mutex<std::collections::BTreeSet<String>>,
+}
+
+impl Target<'_> {
+    pub(crate) fn note_minted(&self, id: &str) {
+        self.minted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id.to_owned());
+    }
+
+    pub(crate) fn was_minted(&self, id: &str) -> bool {
+        self.minted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(id)
+    }
 }

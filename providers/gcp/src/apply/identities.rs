@@ -98,10 +98,11 @@ pub(super) async fn update(target: &Target<'_>, after: &Identity) -> Result<(), 
         .as_ref()
         .map_or(after.owner.is_empty(), |r| r.owner == after.owner);
     if text != after.description || !owner_matches || display_name != live.display_name {
-        let record = Record {
+        let mut record = Record {
             owner: after.owner.clone(),
             keys: record.unwrap_or_default().keys,
         };
+        super::keys::prune_dead_keys(target, &after.name, &mut record).await?;
         let description = mapping::compose_description(&after.description, &record)
             .map_err(ProviderError::Other)?;
         patch_account(target, &after.name, display_name, description).await?;

@@ -1,6 +1,7 @@
 //! User-managed keys of service accounts: created, their key file delivered
 //! and their name recorded on the account; deleted with their record.
 
+use google_cloud_iam_admin_v1::model::list_service_account_keys_request::KeyType;
 use nhi_provider_sdk::settle::{gone_is_ok, settle};
 use nhi_provider_sdk::{ApplyResponse, ObservedKey, ProviderError, SecretMaterial};
 use zeroize::Zeroizing;
@@ -12,7 +13,8 @@ use crate::mapping;
 use crate::secrets;
 use crate::target::Target;
 
-/// Rewrites nhi's record of key names on the service account.
+/// Rewrites nhi's record of key names on the service account: ids of keys that
+/// no longer exist are dropped first, then `change` is made.
 async fn record_keys(
     target: &Target<'_>,
     name: &str,
@@ -22,12 +24,46 @@ async fn record_keys(
     let (text, record) = mapping::split_description(&live.description);
     let mut record = record.unwrap_or_default();
     let before = record.keys.clone();
+    prune_dead_keys(target, name, &mut record).await?;
     change(&mut record.keys);
     if record.keys == before {
         return Ok(());
     }
     let description = mapping::compose_description(&text, &record).map_err(ProviderError::Other)?;
     patch_account(target, name, &live.display_name, description).await
+}
+
+/// Drops from `record` the ids of keys the account no longer has (deleted out
+/// of band, or expired and removed by Google), so they never take room in the
+/// 256-byte description. Without this, two keys deleted by hand leave no room
+/// for the next key's id and every key creation fails from then on.
+pub(super) async fn prune_dead_keys(
+    target: &Target<'_>,
+    name: &str,
+    record: &mut mapping::Record,
+) -> Result<(), ProviderError> {
+    if record.keys.is_empty() {
+        return Ok(());
+    }
+    target.reads.take().await;
+    target.calls.add();
+    let listed = target
+        .clients
+        .iam
+        .list_service_account_keys()
+        .set_name(target.settings.account_resource(name))
+        .set_key_types([KeyType::UserManaged])
+        .send()
+        .await
+        .map_err(|e| api_error("serviceAccounts.keys.list", &object(name), &e))?;
+    let mut live = std::collections::BTreeSet::new();
+    for key in &listed.keys {
+        live.insert(mapping::key_id(&key.name)?.to_owned());
+    }
+    record
+        .keys
+        .retain(|id, _| live.contains(id) || target.was_minted(id));
+    Ok(())
 }
 
 /// Creates a key. Its private key file goes to Secret Manager when `secret_id`
@@ -55,6 +91,7 @@ pub(super) async fn create(
     })
     .await?;
     let id = mapping::key_id(&created.name)?.to_owned();
+    target.note_minted(&id);
     // The private key file is JSON (the client has already decoded the base64).
     let secret = Zeroizing::new(
         String::from_utf8(created.private_key_data.to_vec()).map_err(|_| {
