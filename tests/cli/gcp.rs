@@ -640,3 +640,44 @@ fn gcp_keys_deleted_by_hand_never_use_up_the_description() {
     }
     no_changes(&standin, &ws);
 }
+
+#[test]
+fn gcp_firebase_accounts_in_the_project_domain_are_never_pruned() {
+    let standin = standin::start();
+    let ws = workspace();
+    // What Firebase adds to a project, in the project's own domain.
+    for id in ["firebase-adminsdk-fbsvc", "firebase-app-hosting-compute"] {
+        standin.ok(
+            "POST",
+            &format!("/v1/projects/{PROJECT}/serviceAccounts"),
+            &format!(r#"{{"accountId": "{id}", "serviceAccount": {{"displayName": "Firebase"}}}}"#),
+        );
+    }
+    ws.write(
+        "nhi.yaml",
+        &config(&standin, "", "").replace("prune: false", "prune: true"),
+    );
+    let planned = plan_and_apply(&standin, &ws, "create.plan");
+    assert!(
+        planned.contains("Plan: 6 to create, 0 to update, 0 to rotate, 0 to delete."),
+        "{planned}"
+    );
+    assert!(!planned.contains("firebase"), "{planned}");
+    no_changes(&standin, &ws);
+    for id in ["firebase-adminsdk-fbsvc", "firebase-app-hosting-compute"] {
+        standin.ok("GET", &Standin::account_path(id), "");
+    }
+    // Declaring one is refused before anything is read.
+    ws.write(
+        "nhi.yaml",
+        &config(&standin, "", "").replace("name: app-runtime", "name: firebase-app-hosting-compute"),
+    );
+    let refused = ws.run(&["validate"]);
+    assert_eq!(refused.code, 1, "{}", refused.stdout);
+    assert!(
+        format!("{}{}", refused.stdout, refused.stderr).contains("Firebase creates and manages"),
+        "{}\n{}",
+        refused.stdout,
+        refused.stderr
+    );
+}

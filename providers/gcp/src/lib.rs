@@ -12,7 +12,8 @@
 //!
 //! A block's scope is one project: every service account whose email is in the
 //! project's `iam.gserviceaccount.com` domain. Google-created accounts (such as the
-//! Compute Engine default account) and service agents are never in scope.
+//! Compute Engine default account, Firebase's accounts in the project domain) and
+//! service agents are never in scope.
 
 mod apply;
 mod clients;
