@@ -681,3 +681,37 @@ fn gcp_firebase_accounts_in_the_project_domain_are_never_pruned() {
         refused.stderr
     );
 }
+
+#[test]
+fn gcp_new_accounts_google_does_not_show_yet_are_waited_for() {
+    let standin = standin::start();
+    let ws = workspace();
+    ws.write("nhi.yaml", &config(&standin, "", ""));
+    ok(&standin.nhi(&ws, &["plan", "-o", "create.plan"]));
+    // Google: a new account may take 60 s or more to be usable. Here: 3 s.
+    standin.ok("POST", "/_standin/propagation", r#"{"seconds": 3}"#);
+    standin.ok("DELETE", "/_standin/calls", "");
+    let applied = standin.nhi(&ws, &["apply", "create.plan", "--trust", "trust.yaml"]);
+    ok(&applied);
+    let calls = standin.ok("GET", "/_standin/calls", "");
+    let log = calls["log"].as_array().unwrap();
+    let refused = |method: &str| {
+        log.iter()
+            .filter(|e| e["method"] == method && e["status"] != 200)
+            .count()
+    };
+    // The wait is visible in what Google was asked: refusals, then success.
+    assert!(refused("setIamPolicy") >= 1, "{calls}");
+    let first = log.first().unwrap()["at"].as_f64().unwrap();
+    let last = log.last().unwrap()["at"].as_f64().unwrap();
+    assert!(last - first >= 3.0, "the apply outlasted the delay: {calls}");
+    assert_eq!(
+        standin.roles_of(&member("ci-deployer")),
+        [
+            "roles/pubsub.publisher?release-topics",
+            "roles/storage.objectViewer"
+        ]
+    );
+    assert!(ws.path().join("secrets/ci-primary.json").exists());
+    no_changes(&standin, &ws);
+}

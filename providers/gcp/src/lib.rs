@@ -20,6 +20,7 @@ mod clients;
 mod error;
 mod mapping;
 mod pace;
+mod propagation;
 mod provider;
 mod read;
 mod secrets;

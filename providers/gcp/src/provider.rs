@@ -15,7 +15,7 @@ use crate::clients::{self, Clients};
 use crate::pace::Pace;
 use crate::read::{self, Calls};
 use crate::settings::Settings;
-use crate::target::Target;
+use crate::target::{Session, Target};
 
 /// A provider for one `gcp` block.
 pub struct GcpProvider {
@@ -25,7 +25,7 @@ pub struct GcpProvider {
     clients: OnceCell<Clients>,
     reads: Arc<Pace>,
     writes: Pace,
-    minted: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    session: Session,
 }
 
 impl GcpProvider {
@@ -40,7 +40,7 @@ impl GcpProvider {
             writes: Pace::per_minute(settings.writes_per_minute),
             settings,
             clients: OnceCell::new(),
-            minted: std::sync::Mutex::default(),
+            session: Session::default(),
         })
     }
 
@@ -99,7 +99,7 @@ impl Provider for GcpProvider {
             reads: &self.reads,
             writes: &self.writes,
             calls: &calls,
-            minted: &self.minted,
+            session: &self.session,
         };
         apply::apply(&target, request).await
     }
@@ -113,7 +113,7 @@ impl Provider for GcpProvider {
             reads: &self.reads,
             writes: &self.writes,
             calls: &calls,
-            minted: &self.minted,
+            session: &self.session,
         };
         apply::record_key(&target, &request).await
     }

@@ -5,6 +5,7 @@
 use nhi_provider_sdk::{Binding, ProviderError};
 
 use super::iam_policy::{self, add_member, remove_member};
+use crate::propagation::Wait;
 use crate::target::Target;
 
 /// Moves `identity`'s member from the policy binding of `remove` to that of
@@ -16,7 +17,8 @@ pub(super) async fn change_member(
     add: Option<&Binding>,
 ) -> Result<(), ProviderError> {
     let member = format!("serviceAccount:{}", target.settings.email(identity));
-    iam_policy::read_modify_write(target, |policy| {
+    let unseen = Wait::for_account(target, identity);
+    iam_policy::read_modify_write(target, unseen, |policy| {
         let mut changed = false;
         if let Some(binding) = remove {
             changed |= remove_member(policy, &member, binding)?;

@@ -13,6 +13,7 @@ use nhi_provider_sdk::{Binding, ProviderError};
 
 use crate::error::{api_error, is_conflict, is_unseen_member};
 use crate::mapping;
+use crate::propagation::Wait;
 use crate::read::{self, POLICY_VERSION};
 use crate::target::Target;
 
@@ -22,13 +23,17 @@ const POLICY_TRIES: u32 = 5;
 const POLICY_FIRST_WAIT: Duration = Duration::from_millis(50);
 
 /// Reads the project policy, lets `change` edit it and writes it back with the
-/// etag it was read with, unless `change` says it changed nothing.
+/// etag it was read with, unless `change` says it changed nothing. `unseen` is
+/// how long to keep trying while Google refuses the member of an account it
+/// does not show yet; those rounds do not count against [`POLICY_TRIES`].
 pub(super) async fn read_modify_write(
     target: &Target<'_>,
+    mut unseen: Wait,
     mut change: impl FnMut(&mut Policy) -> Result<bool, ProviderError>,
 ) -> Result<(), ProviderError> {
     let mut wait = POLICY_FIRST_WAIT;
-    for round in 1..=POLICY_TRIES {
+    let mut round = 1;
+    while round <= POLICY_TRIES {
         let mut policy =
             read::policy(target.clients, target.settings, target.reads, target.calls).await?;
         if !change(&mut policy)? {
@@ -50,11 +55,14 @@ pub(super) async fn read_modify_write(
             .await
         {
             Ok(_) => return Ok(()),
-            // A lost etag race, or a member Google does not see yet (an account
-            // created a moment ago): read again and re-apply the same change.
-            Err(e) if (is_conflict(&e) || is_unseen_member(&e)) && round < POLICY_TRIES => {
+            // A member Google does not see yet (an account created a moment
+            // ago): read again and re-apply the same change once it may.
+            Err(e) if is_unseen_member(&e) && unseen.pause().await => {}
+            // A lost etag race: read again and re-apply the same change.
+            Err(e) if is_conflict(&e) && round < POLICY_TRIES => {
                 tokio::time::sleep(wait).await;
                 wait *= 2;
+                round += 1;
             }
             Err(e) => {
                 return Err(api_error(

@@ -2,7 +2,7 @@
 //! and their name recorded on the account; deleted with their record.
 
 use google_cloud_iam_admin_v1::model::list_service_account_keys_request::KeyType;
-use nhi_provider_sdk::settle::{gone_is_ok, settle};
+use nhi_provider_sdk::settle::gone_is_ok;
 use nhi_provider_sdk::{ApplyResponse, ObservedKey, ProviderError, SecretMaterial};
 use zeroize::Zeroizing;
 
@@ -10,6 +10,7 @@ use super::identities::{get_account, patch_account};
 use super::object;
 use crate::error::api_error;
 use crate::mapping;
+use crate::propagation::until_visible;
 use crate::secrets;
 use crate::target::Target;
 
@@ -45,24 +46,27 @@ pub(super) async fn prune_dead_keys(
     if record.keys.is_empty() {
         return Ok(());
     }
-    target.reads.take().await;
-    target.calls.add();
-    let listed = target
-        .clients
-        .iam
-        .list_service_account_keys()
-        .set_name(target.settings.account_resource(name))
-        .set_key_types([KeyType::UserManaged])
-        .send()
-        .await
-        .map_err(|e| api_error("serviceAccounts.keys.list", &object(name), &e))?;
+    let listed = until_visible(target, name, || async {
+        target.reads.take().await;
+        target.calls.add();
+        target
+            .clients
+            .iam
+            .list_service_account_keys()
+            .set_name(target.settings.account_resource(name))
+            .set_key_types([KeyType::UserManaged])
+            .send()
+            .await
+            .map_err(|e| api_error("serviceAccounts.keys.list", &object(name), &e))
+    })
+    .await?;
     let mut live = std::collections::BTreeSet::new();
     for key in &listed.keys {
         live.insert(mapping::key_id(&key.name)?.to_owned());
     }
     record
         .keys
-        .retain(|id, _| live.contains(id) || target.was_minted(id));
+        .retain(|id, _| live.contains(id) || target.session.was_minted(id));
     Ok(())
 }
 
@@ -77,7 +81,7 @@ pub(super) async fn create(
     secret_id: Option<&str>,
 ) -> Result<ApplyResponse, ProviderError> {
     // A 404 here means the account is not visible yet, and nothing was created.
-    let created = settle(|| async {
+    let created = until_visible(target, identity, || async {
         target.writes.take().await;
         target.calls.add();
         target
@@ -91,7 +95,7 @@ pub(super) async fn create(
     })
     .await?;
     let id = mapping::key_id(&created.name)?.to_owned();
-    target.note_minted(&id);
+    target.session.note_minted(&id);
     // The private key file is JSON (the client has already decoded the base64).
     let secret = Zeroizing::new(
         String::from_utf8(created.private_key_data.to_vec()).map_err(|_| {
