@@ -715,3 +715,35 @@ fn gcp_new_accounts_google_does_not_show_yet_are_waited_for() {
     assert!(ws.path().join("secrets/ci-primary.json").exists());
     no_changes(&standin, &ws);
 }
+
+#[test]
+fn gcp_quota_errors_are_waited_out_as_google_asks() {
+    let standin = standin::start();
+    let ws = workspace();
+    ws.write("nhi.yaml", &config(&standin, "", ""));
+    // More quota errors in a row than `max_attempts` (5), each saying when to
+    // try again: a quota window is ridden out, not five quick retries.
+    standin.ok(
+        "POST",
+        "/_standin/faults",
+        r#"{"method": "serviceAccounts.list", "fault": "429", "count": 7, "retryDelay": 0.4}"#,
+    );
+    standin.ok("DELETE", "/_standin/calls", "");
+    let planned = standin.nhi(&ws, &["plan", "-o", "create.plan"]);
+    ok(&planned);
+    let calls = standin.ok("GET", "/_standin/calls", "");
+    let times: Vec<f64> = calls["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["method"] == "serviceAccounts.list")
+        .map(|e| e["at"].as_f64().unwrap())
+        .collect();
+    assert_eq!(times.len(), 8, "{times:?} {calls}");
+    for pair in times.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= 0.39,
+            "each retry waited the retryDelay Google gave: {times:?}"
+        );
+    }
+}

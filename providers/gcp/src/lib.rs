@@ -21,6 +21,7 @@ mod error;
 mod mapping;
 mod pace;
 mod propagation;
+mod quota;
 mod provider;
 mod read;
 mod secrets;
