@@ -747,3 +747,59 @@ fn gcp_quota_errors_are_waited_out_as_google_asks() {
         );
     }
 }
+
+#[test]
+fn gcp_two_conditions_of_one_title_are_drift_not_an_unplannable_project() {
+    let standin = standin::start();
+    let ws = workspace();
+    ws.write("nhi.yaml", &config(&standin, "", ""));
+    plan_and_apply(&standin, &ws, "create.plan");
+    // Someone widens the conditional grant under the same title (Google allows
+    // duplicate titles): the release topics, and now everything.
+    let mut policy = standin.policy();
+    policy["bindings"].as_array_mut().unwrap().push(serde_json::json!({
+        "role": "roles/pubsub.publisher",
+        "members": [member("ci-deployer")],
+        "condition": {"title": "release-topics", "expression": "true"}
+    }));
+    standin.ok(
+        "POST",
+        &format!("/v3/projects/{PROJECT}:setIamPolicy"),
+        &serde_json::json!({"policy": policy}).to_string(),
+    );
+    let drift = standin.nhi(&ws, &["plan", "-o", "drift.plan"]);
+    ok(&drift);
+    let found = changes(&drift.stdout);
+    assert_eq!(found.len(), 1, "{}", drift.stdout);
+    assert!(
+        found[0].starts_with(
+            "gcp.prod/identity/ci-deployer/binding/roles/pubsub.publisher@condition:release-topics will be updated in place"
+        ),
+        "{}",
+        drift.stdout
+    );
+    assert!(drift.stdout.contains(r#""true""#), "the widened grant is shown: {}", drift.stdout);
+    ok(&standin.nhi(&ws, &["apply", "drift.plan", "--trust", "trust.yaml"]));
+    let conditions: Vec<serde_json::Value> = standin.policy()["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| {
+            b["members"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| *m == member("ci-deployer"))
+                && b["role"] == "roles/pubsub.publisher"
+        })
+        .map(|b| b["condition"]["expression"].clone())
+        .collect();
+    assert_eq!(
+        conditions,
+        [serde_json::json!(format!(
+            "resource.name.startsWith(\"projects/{PROJECT}/topics/release-\")"
+        ))],
+        "only the configured condition is left"
+    );
+    no_changes(&standin, &ws);
+}

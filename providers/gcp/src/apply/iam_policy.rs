@@ -101,15 +101,24 @@ fn matches(
     }
 }
 
+/// Removes `member` from every policy binding `binding` stands for (one, or
+/// each of several conditions of one title).
 pub(super) fn remove_member(
     policy: &mut Policy,
     member: &str,
     binding: &Binding,
 ) -> Result<bool, ProviderError> {
-    let condition = mapping::condition(binding).map_err(ProviderError::Other)?;
+    let conditions = mapping::conditions(binding).map_err(ProviderError::Other)?;
     let mut changed = false;
     for policy_binding in &mut policy.bindings {
-        if matches(policy_binding, binding, condition.as_ref()) {
+        let matched = if conditions.is_empty() {
+            matches(policy_binding, binding, None)
+        } else {
+            conditions
+                .iter()
+                .any(|c| matches(policy_binding, binding, Some(c)))
+        };
+        if matched {
             let before = policy_binding.members.len();
             policy_binding.members.retain(|m| m != member);
             changed |= policy_binding.members.len() != before;

@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 use nhi_provider_sdk::{Identity, ProviderError, Tags};
 use serde_json::Value;
 
-pub(crate) use bindings::{Condition, check_role, condition, normalize_policy, observed_binding};
+pub(crate) use bindings::{
+    Condition, check_role, condition, conditions, merged_conditions, normalize_policy,
+    observed_binding,
+};
 pub(crate) use record::{Record, compose_description, split_description};
 
 /// The only identity kind: a service account.
