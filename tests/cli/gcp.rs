@@ -442,7 +442,9 @@ fn gcp_prune_with_disable_first_retires_then_deletes_and_reads_are_paged() {
         delete.stdout
     );
     assert!(
-        delete.stdout.contains("can be undone for 30 days only"),
+        delete
+            .stdout
+            .contains("an undelete (possible for 30 days) restores the bare account only"),
         "{}",
         delete.stdout
     );
@@ -800,6 +802,42 @@ fn gcp_two_conditions_of_one_title_are_drift_not_an_unplannable_project() {
             "resource.name.startsWith(\"projects/{PROJECT}/topics/release-\")"
         ))],
         "only the configured condition is left"
+    );
+    no_changes(&standin, &ws);
+}
+
+#[test]
+fn gcp_account_deleted_by_hand_is_created_anew_without_its_leftover_members() {
+    let standin = standin::start();
+    let ws = workspace();
+    ws.write("nhi.yaml", &config(&standin, "", ""));
+    plan_and_apply(&standin, &ws, "create.plan");
+    // Deleted with the console: Google keeps its grants as
+    // `deleted:serviceAccount:<email>?uid=<id>` members.
+    standin.ok("DELETE", &Standin::account_path("ci-deployer"), "");
+    let gone = format!("deleted:serviceAccount:ci-deployer@{PROJECT}.iam.gserviceaccount.com?uid=");
+    let leftovers = |standin: &Standin| -> usize {
+        standin.policy()["bindings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|b| b["members"].as_array().unwrap())
+            .filter(|m| m.as_str().unwrap().starts_with(&gone))
+            .count()
+    };
+    assert_eq!(leftovers(&standin), 2, "{}", standin.policy());
+    let again = plan_and_apply(&standin, &ws, "again.plan");
+    assert!(
+        again.contains("Plan: 4 to create, 0 to update, 0 to rotate, 0 to delete."),
+        "{again}"
+    );
+    assert_eq!(leftovers(&standin), 0, "{}", standin.policy());
+    assert_eq!(
+        standin.roles_of(&member("ci-deployer")),
+        [
+            "roles/pubsub.publisher?release-topics",
+            "roles/storage.objectViewer"
+        ]
     );
     no_changes(&standin, &ws);
 }

@@ -124,9 +124,11 @@ impl ProviderType for GcpType {
     fn advice(&self, operation: &Operation) -> Option<&'static str> {
         match operation {
             Operation::DeleteIdentity { .. } => Some(
-                "Deleting a service account can be undone for 30 days only; after that it is \
-                 gone for good, and a new account with the same name is a different member. \
-                 `on_delete: disable_first` disables it first",
+                "nhi deletes the service account's keys and role bindings first, and neither \
+                 comes back: an undelete (possible for 30 days) restores the bare account only. \
+                 After 30 days it is gone for good, and a new account with the same name is a \
+                 different member. `on_delete: disable_first` disables it first, which is \
+                 undone by enabling it",
             ),
             Operation::CreateKey { .. } | Operation::RotateKey { .. } => Some(
                 "User-managed keys are discouraged: unless an organization policy sets an \

@@ -101,6 +101,25 @@ fn matches(
     }
 }
 
+/// Removes the members Google left behind for earlier accounts with this email
+/// (`deleted:serviceAccount:<email>?uid=<id>`). Google rewrites a deleted
+/// account's members to that form and keeps them, counting toward the policy's
+/// 1,500 principals, until someone removes them; they revert to the account only
+/// if that very account (that uid) is undeleted
+/// (<https://cloud.google.com/iam/docs/service-accounts-delete-undelete>,
+/// <https://cloud.google.com/iam/docs/reference/rest/v1/Policy#Binding>).
+pub(super) fn remove_deleted_members(policy: &mut Policy, email: &str) -> bool {
+    let gone = format!("deleted:serviceAccount:{email}?uid=");
+    let mut changed = false;
+    for policy_binding in &mut policy.bindings {
+        let before = policy_binding.members.len();
+        policy_binding.members.retain(|m| !m.starts_with(&gone));
+        changed |= policy_binding.members.len() != before;
+    }
+    policy.bindings.retain(|b| !b.members.is_empty());
+    changed
+}
+
 /// Removes `member` from every policy binding `binding` stands for (one, or
 /// each of several conditions of one title).
 pub(super) fn remove_member(
@@ -246,6 +265,34 @@ mod tests {
             .unwrap()
         );
         assert_eq!(p.bindings[3].role, "roles/owner");
+    }
+
+    #[test]
+    fn members_left_by_deleted_accounts_of_one_email_are_removed() {
+        let mut p = policy();
+        p.bindings[0]
+            .members
+            .push("deleted:serviceAccount:a@p?uid=123".into());
+        p.bindings.push(
+            PolicyBinding::new()
+                .set_role("roles/owner")
+                .set_members(["deleted:serviceAccount:a@p?uid=456"]),
+        );
+        p.bindings[2]
+            .members
+            .push("deleted:serviceAccount:ab@p?uid=789".into());
+        assert!(remove_deleted_members(&mut p, "a@p"));
+        assert_eq!(
+            p.bindings[0].members,
+            ["user:alice@example.com", "serviceAccount:a@p"]
+        );
+        assert_eq!(p.bindings.len(), 3, "the emptied binding is dropped");
+        assert_eq!(
+            p.bindings[2].members,
+            ["group:ops@example.com", "deleted:serviceAccount:ab@p?uid=789"],
+            "another email's leftovers stay"
+        );
+        assert!(!remove_deleted_members(&mut p, "a@p"));
     }
 
     #[test]
