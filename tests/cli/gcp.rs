@@ -562,6 +562,11 @@ fn gcp_secret_manager_sink_receives_the_key_file_and_nothing_else_does() {
         !state.to_string().contains(&encoded[..40]),
         "the stand-in keeps payloads private"
     );
+    let labels = &state["projects"][PROJECT]["secrets"][0]["labels"];
+    assert_eq!(
+        labels["nhi-identity"], "ci-deployer",
+        "the secret names the identity it holds keys of: {state}"
+    );
     no_changes(&standin, &ws);
 }
 
@@ -840,4 +845,45 @@ fn gcp_account_deleted_by_hand_is_created_anew_without_its_leftover_members() {
         ]
     );
     no_changes(&standin, &ws);
+}
+
+#[test]
+fn gcp_secret_manager_sink_never_writes_into_another_team_secret() {
+    let standin = standin::start();
+    let ws = workspace();
+    // Another team's secret, made by hand, with the id the configuration names.
+    standin.ok(
+        "POST",
+        &format!("/v1/projects/{PROJECT}/secrets?secretId=db-password"),
+        r#"{"replication": {"automatic": {}}, "labels": {"team": "data"}}"#,
+    );
+    standin.ok(
+        "POST",
+        &format!("/v1/projects/{PROJECT}/secrets/db-password:addVersion"),
+        r#"{"payload": {"data": "aHVudGVyMg=="}}"#,
+    );
+    let config = config(&standin, "", "").replace(
+        "sink: {file: secrets/ci-primary.json}",
+        "sink: {gcp_secret_manager: {secret_id: db-password}}",
+    );
+    ws.write("nhi.yaml", &config);
+    ok(&standin.nhi(&ws, &["plan", "-o", "create.plan"]));
+    let refused = standin.nhi(&ws, &["apply", "create.plan", "--trust", "trust.yaml"]);
+    assert_eq!(refused.code, 1, "{}\n{}", refused.stdout, refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("secret `db-password` exists and is not kept for service account `ci-deployer`"),
+        "{}",
+        refused.stderr
+    );
+    // No key was minted, and the other team's secret is as it was.
+    assert_eq!(user_keys(&standin, "ci-deployer"), Vec::<String>::new());
+    let latest = standin.ok(
+        "GET",
+        &format!("/v1/projects/{PROJECT}/secrets/db-password/versions/latest:access"),
+        "",
+    );
+    assert_eq!(latest["payload"]["data"], "aHVudGVyMg==");
+    assert!(latest["name"].as_str().unwrap().ends_with("/versions/1"), "{latest}");
 }

@@ -80,6 +80,10 @@ pub(super) async fn create(
     key: &str,
     secret_id: Option<&str>,
 ) -> Result<ApplyResponse, ProviderError> {
+    // A secret that is not this identity's is refused before anything exists.
+    if let Some(secret_id) = secret_id {
+        secrets::check(target, secret_id, identity).await?;
+    }
     // A 404 here means the account is not visible yet, and nothing was created.
     let created = until_visible(target, identity, || async {
         target.writes.take().await;
@@ -119,7 +123,7 @@ pub(super) async fn create(
             new_key_id: Some(id),
         });
     };
-    let delivered = secrets::deliver(target, secret_id, secret.as_bytes()).await;
+    let delivered = secrets::deliver(target, secret_id, identity, secret.as_bytes()).await;
     let recorded = match delivered {
         Ok(()) => record(target, identity, key, &id).await,
         Err(err) => Err(err),
