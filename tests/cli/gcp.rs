@@ -574,17 +574,22 @@ fn gcp_secret_manager_sink_receives_the_key_file_and_nothing_else_does() {
 fn user_keys(standin: &Standin, id: &str) -> Vec<String> {
     let listed = standin.ok(
         "GET",
-        &format!(
-            "{}/keys?keyTypes=USER_MANAGED",
-            Standin::account_path(id)
-        ),
+        &format!("{}/keys?keyTypes=USER_MANAGED", Standin::account_path(id)),
         "",
     );
     listed["keys"]
         .as_array()
         .map(|keys| {
             keys.iter()
-                .map(|k| k["name"].as_str().unwrap().rsplit('/').next().unwrap().to_owned())
+                .map(|k| {
+                    k["name"]
+                        .as_str()
+                        .unwrap()
+                        .rsplit('/')
+                        .next()
+                        .unwrap()
+                        .to_owned()
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -634,7 +639,12 @@ fn gcp_keys_deleted_by_hand_never_use_up_the_description() {
         );
         let applied = standin.nhi(
             &ws,
-            &["apply", &format!("again-{round}.plan"), "--trust", "trust.yaml"],
+            &[
+                "apply",
+                &format!("again-{round}.plan"),
+                "--trust",
+                "trust.yaml",
+            ],
         );
         ok(&applied);
         let live = user_keys(&standin, "ci-deployer");
@@ -677,7 +687,8 @@ fn gcp_firebase_accounts_in_the_project_domain_are_never_pruned() {
     // Declaring one is refused before anything is read.
     ws.write(
         "nhi.yaml",
-        &config(&standin, "", "").replace("name: app-runtime", "name: firebase-app-hosting-compute"),
+        &config(&standin, "", "")
+            .replace("name: app-runtime", "name: firebase-app-hosting-compute"),
     );
     let refused = ws.run(&["validate"]);
     assert_eq!(refused.code, 1, "{}", refused.stdout);
@@ -711,7 +722,10 @@ fn gcp_new_accounts_google_does_not_show_yet_are_waited_for() {
     assert!(refused("setIamPolicy") >= 1, "{calls}");
     let first = log.first().unwrap()["at"].as_f64().unwrap();
     let last = log.last().unwrap()["at"].as_f64().unwrap();
-    assert!(last - first >= 3.0, "the apply outlasted the delay: {calls}");
+    assert!(
+        last - first >= 3.0,
+        "the apply outlasted the delay: {calls}"
+    );
     assert_eq!(
         standin.roles_of(&member("ci-deployer")),
         [
@@ -764,11 +778,14 @@ fn gcp_two_conditions_of_one_title_are_drift_not_an_unplannable_project() {
     // Someone widens the conditional grant under the same title (Google allows
     // duplicate titles): the release topics, and now everything.
     let mut policy = standin.policy();
-    policy["bindings"].as_array_mut().unwrap().push(serde_json::json!({
-        "role": "roles/pubsub.publisher",
-        "members": [member("ci-deployer")],
-        "condition": {"title": "release-topics", "expression": "true"}
-    }));
+    policy["bindings"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "role": "roles/pubsub.publisher",
+            "members": [member("ci-deployer")],
+            "condition": {"title": "release-topics", "expression": "true"}
+        }));
     standin.ok(
         "POST",
         &format!("/v3/projects/{PROJECT}:setIamPolicy"),
@@ -785,7 +802,11 @@ fn gcp_two_conditions_of_one_title_are_drift_not_an_unplannable_project() {
         "{}",
         drift.stdout
     );
-    assert!(drift.stdout.contains(r#""true""#), "the widened grant is shown: {}", drift.stdout);
+    assert!(
+        drift.stdout.contains(r#""true""#),
+        "the widened grant is shown: {}",
+        drift.stdout
+    );
     ok(&standin.nhi(&ws, &["apply", "drift.plan", "--trust", "trust.yaml"]));
     let conditions: Vec<serde_json::Value> = standin.policy()["bindings"]
         .as_array()
@@ -871,9 +892,9 @@ fn gcp_secret_manager_sink_never_writes_into_another_team_secret() {
     let refused = standin.nhi(&ws, &["apply", "create.plan", "--trust", "trust.yaml"]);
     assert_eq!(refused.code, 1, "{}\n{}", refused.stdout, refused.stderr);
     assert!(
-        refused
-            .stderr
-            .contains("secret `db-password` exists and is not kept for service account `ci-deployer`"),
+        refused.stderr.contains(
+            "secret `db-password` exists and is not kept for service account `ci-deployer`"
+        ),
         "{}",
         refused.stderr
     );
@@ -885,5 +906,8 @@ fn gcp_secret_manager_sink_never_writes_into_another_team_secret() {
         "",
     );
     assert_eq!(latest["payload"]["data"], "aHVudGVyMg==");
-    assert!(latest["name"].as_str().unwrap().ends_with("/versions/1"), "{latest}");
+    assert!(
+        latest["name"].as_str().unwrap().ends_with("/versions/1"),
+        "{latest}"
+    );
 }

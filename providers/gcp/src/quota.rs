@@ -29,7 +29,7 @@ use google_cloud_gax::throttle_result::ThrottleResult;
 /// window, with room for the refill.
 pub(crate) const QUOTA_WINDOW: Duration = Duration::from_secs(75);
 /// The most nhi waits for one `retryDelay`, however long Google asks for.
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
+const MAX_RETRY_DELAY: Duration = Duration::from_mins(1);
 
 thread_local! {
     /// The delay [`QuotaRetry`] chose for the error just seen on this thread.
@@ -51,13 +51,16 @@ impl<P> QuotaRetry<P> {
 
 /// The wait Google asks for in a quota error, if it says.
 pub(crate) fn retry_delay(error: &Error) -> Option<Duration> {
-    error.status()?.details.iter().find_map(|detail| match detail {
-        StatusDetails::RetryInfo(info) => info
-            .retry_delay
-            .clone()
-            .and_then(|d| Duration::try_from(d).ok()),
-        _ => None,
-    })
+    error
+        .status()?
+        .details
+        .iter()
+        .find_map(|detail| match detail {
+            StatusDetails::RetryInfo(info) => {
+                info.retry_delay.and_then(|d| Duration::try_from(d).ok())
+            }
+            _ => None,
+        })
 }
 
 fn is_quota(error: &Error) -> bool {
@@ -71,8 +74,10 @@ impl<P> QuotaRetry<P> {
     /// The wait before the next try after quota error `error`, or `None` when
     /// it would end past the window.
     fn next_wait(&self, state: &RetryState, error: &Error) -> Option<Duration> {
-        let delay = retry_delay(error)
-            .map_or_else(|| self.backoff.on_failure(state), |d| d.min(MAX_RETRY_DELAY));
+        let delay = retry_delay(error).map_or_else(
+            || self.backoff.on_failure(state),
+            |d| d.min(MAX_RETRY_DELAY),
+        );
         (state.start.elapsed() + delay <= QUOTA_WINDOW).then_some(delay)
     }
 }
@@ -193,9 +198,11 @@ mod tests {
         let flow = policy.on_error(&state, quota_error(Some("3600s")));
         assert!(matches!(flow, RetryResult::Continue(_)), "capped at 60 s");
         assert_eq!(pick.on_failure(&state), MAX_RETRY_DELAY);
-        let late = RetryState::new(false)
-            .set_attempt_count(2_u32)
-            .set_start(std::time::Instant::now() - Duration::from_secs(70));
+        let late = RetryState::new(false).set_attempt_count(2_u32).set_start(
+            std::time::Instant::now()
+                .checked_sub(Duration::from_secs(70))
+                .unwrap(),
+        );
         let flow = policy.on_error(&late, quota_error(Some("10s")));
         assert!(matches!(flow, RetryResult::Exhausted(_)), "{flow:?}");
         // Other errors keep the attempt limit.

@@ -83,7 +83,9 @@ pub(crate) async fn deliver(
             .set_secret_id(secret_id)
             .set_secret(
                 Secret::new()
-                    .set_replication(Replication::new().set_automatic(replication::Automatic::new()))
+                    .set_replication(
+                        Replication::new().set_automatic(replication::Automatic::new()),
+                    )
                     .set_labels([("managed-by", "nhi"), (IDENTITY_LABEL, identity)]),
             )
             .send()
@@ -142,7 +144,8 @@ mod tests {
         ] {
             let err = super::owned(&other, "db-password", "ci-deployer").unwrap_err();
             assert!(
-                err.to_string().contains("is not kept for service account `ci-deployer`"),
+                err.to_string()
+                    .contains("is not kept for service account `ci-deployer`"),
                 "{err}"
             );
         }

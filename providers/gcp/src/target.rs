@@ -32,7 +32,8 @@ pub(crate) struct Session {
 }
 
 fn locked(set: &Mutex<BTreeSet<String>>) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
-    set.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    set.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Session {

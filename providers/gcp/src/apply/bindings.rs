@@ -35,7 +35,10 @@ pub(super) async fn change_member(
 /// policy (`deleted:serviceAccount:…?uid=…` members), before nhi creates the
 /// account anew: they grant nothing, yet count toward the policy's limit and
 /// read as grants to reviewers.
-pub(super) async fn remove_leftovers(target: &Target<'_>, identity: &str) -> Result<(), ProviderError> {
+pub(super) async fn remove_leftovers(
+    target: &Target<'_>,
+    identity: &str,
+) -> Result<(), ProviderError> {
     let email = target.settings.email(identity);
     let unseen = Wait::for_account(target, identity);
     iam_policy::read_modify_write(target, unseen, |policy| {

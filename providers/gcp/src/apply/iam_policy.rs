@@ -289,7 +289,10 @@ mod tests {
         assert_eq!(p.bindings.len(), 3, "the emptied binding is dropped");
         assert_eq!(
             p.bindings[2].members,
-            ["group:ops@example.com", "deleted:serviceAccount:ab@p?uid=789"],
+            [
+                "group:ops@example.com",
+                "deleted:serviceAccount:ab@p?uid=789"
+            ],
             "another email's leftovers stay"
         );
         assert!(!remove_deleted_members(&mut p, "a@p"));
