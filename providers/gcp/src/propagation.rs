@@ -28,12 +28,15 @@ const MAX_PAUSE: Duration = Duration::from_secs(8);
 pub(crate) struct Wait {
     deadline: Instant,
     pause: Duration,
+    /// The account, when this run created it.
+    pub(crate) created: Option<String>,
 }
 
 impl Wait {
     /// The wait for account `name`: long when this run created it.
     pub(crate) fn for_account(target: &Target<'_>, name: &str) -> Self {
-        let budget = if target.session.was_created(name) {
+        let created = target.session.was_created(name);
+        let budget = if created {
             NEW_ACCOUNT_WAIT
         } else {
             OTHER_WAIT
@@ -41,6 +44,7 @@ impl Wait {
         Self {
             deadline: Instant::now() + budget,
             pause: FIRST_PAUSE,
+            created: created.then(|| name.to_owned()),
         }
     }
 
@@ -73,9 +77,21 @@ where
     loop {
         match call().await {
             Err(ProviderError::NotFound(_)) if wait.pause().await => {}
+            Err(ProviderError::NotFound(_)) if wait.created.is_some() => {
+                return Err(not_visible(name));
+            }
             other => return other,
         }
     }
+}
+
+/// The error when an account created in this run never became visible.
+pub(crate) fn not_visible(name: &str) -> ProviderError {
+    ProviderError::Other(format!(
+        "service account `{name}` was created, but Google still answers that it does not \
+         exist after {} s (IAM propagation); plan and apply again in a few minutes",
+        NEW_ACCOUNT_WAIT.as_secs()
+    ))
 }
 
 #[cfg(test)]
@@ -88,6 +104,7 @@ mod tests {
         let mut wait = Wait {
             deadline: start + NEW_ACCOUNT_WAIT,
             pause: FIRST_PAUSE,
+            created: None,
         };
         let mut pauses = 0;
         while wait.pause().await {

@@ -13,7 +13,7 @@ use nhi_provider_sdk::{Binding, ProviderError};
 
 use crate::error::{api_error, is_conflict, is_unseen_member};
 use crate::mapping;
-use crate::propagation::Wait;
+use crate::propagation::{Wait, not_visible};
 use crate::read::{self, POLICY_VERSION};
 use crate::target::Target;
 
@@ -58,6 +58,9 @@ pub(super) async fn read_modify_write(
             // A member Google does not see yet (an account created a moment
             // ago): read again and re-apply the same change once it may.
             Err(e) if is_unseen_member(&e) && unseen.pause().await => {}
+            Err(e) if is_unseen_member(&e) && unseen.created.is_some() => {
+                return Err(not_visible(unseen.created.as_deref().unwrap_or_default()));
+            }
             // A lost etag race: read again and re-apply the same change.
             Err(e) if is_conflict(&e) && round < POLICY_TRIES => {
                 tokio::time::sleep(wait).await;
