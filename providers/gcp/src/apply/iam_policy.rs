@@ -271,6 +271,45 @@ mod tests {
     }
 
     #[test]
+    fn a_binding_read_as_several_conditions_of_one_title_is_removed_from_each() {
+        let mut p = policy();
+        p.bindings.push(
+            PolicyBinding::new()
+                .set_role("roles/viewer")
+                .set_members(["serviceAccount:a@p", "user:bob@example.com"])
+                .set_condition(Expr::new().set_title("office-hours").set_expression("true")),
+        );
+        let merged = Binding {
+            role: "roles/viewer".into(),
+            resource: "condition:office-hours".into(),
+            policy: Some(
+                json!({"conditions": [
+                    {"expression": "request.time.getHours() < 18"},
+                    {"expression": "true"}
+                ]})
+                .into(),
+            ),
+        };
+        assert!(remove_member(&mut p, "serviceAccount:a@p", &merged).unwrap());
+        assert!(
+            p.bindings
+                .iter()
+                .filter(|b| b.condition.is_some())
+                .all(|b| b.members == ["user:bob@example.com"]),
+            "{p:?}"
+        );
+        // The unconditional grant is another binding, and stays.
+        assert!(
+            p.bindings[0]
+                .members
+                .iter()
+                .any(|m| m == "serviceAccount:a@p")
+        );
+        // A configured binding never takes the read-only form.
+        assert!(mapping::condition(&merged).is_err());
+    }
+
+    #[test]
     fn members_left_by_deleted_accounts_of_one_email_are_removed() {
         let mut p = policy();
         p.bindings[0]
