@@ -911,3 +911,20 @@ fn gcp_secret_manager_sink_never_writes_into_another_team_secret() {
         "{latest}"
     );
 }
+
+#[test]
+fn gcp_validate_refuses_a_description_that_leaves_no_room_to_rotate() {
+    let standin = standin::start();
+    let ws = workspace();
+    // 157 bytes: the key's id fits beside it, the second id of a rotation not.
+    let description = format!("Deploys from CI{}", ".".repeat(142));
+    ws.write(
+        "nhi.yaml",
+        &config(&standin, "", "").replace("Deploys from CI", &description),
+    );
+    let refused = ws.run(&["validate"]);
+    assert_eq!(refused.code, 1, "{}", refused.stdout);
+    let said = format!("{}{}", refused.stdout, refused.stderr);
+    assert!(said.contains("need 309 bytes"), "{said}");
+    assert!(said.contains("while a key rotates"), "{said}");
+}
