@@ -5,12 +5,13 @@
 use std::time::Duration;
 
 use google_cloud_gax::exponential_backoff::ExponentialBackoffBuilder;
-use google_cloud_gax::retry_policy::{Aip194Strict, RetryPolicyExt, TooManyRequests};
+use google_cloud_gax::retry_policy::{Aip194Strict, RetryPolicyExt};
 use google_cloud_iam_admin_v1::client::Iam;
 use google_cloud_resourcemanager_v3::client::Projects;
 use google_cloud_secretmanager_v1::client::SecretManagerService;
 use nhi_provider_sdk::ProviderError;
 
+use crate::quota::{QuotaBackoff, QuotaRetry, Unthrottled};
 use crate::settings::{CredentialSource, Settings};
 
 /// First wait after a quota or availability error; it doubles up to the maximum.
@@ -24,10 +25,11 @@ pub(crate) struct Clients {
     pub(crate) secrets: SecretManagerService,
 }
 
-/// Builds both clients. Quota errors (429, `RESOURCE_EXHAUSTED`) are retried for
-/// every call, since Google refuses such calls before doing anything; other
-/// transient errors only for idempotent calls (AIP-194). Each call makes at most
-/// `max_attempts` attempts with exponential backoff.
+/// Builds the clients. Quota errors (429, `RESOURCE_EXHAUSTED`) are retried for
+/// every call, since Google refuses such calls before doing anything, across a
+/// quota window and after the delay Google asks for (`quota`); other transient
+/// errors only for idempotent calls (AIP-194), at most `max_attempts` attempts
+/// with exponential backoff.
 pub(crate) async fn build(settings: &Settings) -> Result<Clients, ProviderError> {
     let backoff = || {
         ExponentialBackoffBuilder::new()
@@ -36,17 +38,25 @@ pub(crate) async fn build(settings: &Settings) -> Result<Clients, ProviderError>
             .build()
             .map_err(|e| ProviderError::Other(format!("backoff policy: {e}")))
     };
-    let retry = || TooManyRequests::new(Aip194Strict).with_attempt_limit(settings.max_attempts);
+    let retry = || -> Result<_, ProviderError> {
+        Ok(QuotaRetry::new(
+            Aip194Strict.with_attempt_limit(settings.max_attempts),
+            backoff()?,
+        ))
+    };
 
     let mut iam = Iam::builder()
-        .with_retry_policy(retry())
-        .with_backoff_policy(backoff()?);
+        .with_retry_policy(retry()?)
+        .with_backoff_policy(QuotaBackoff(backoff()?))
+        .with_retry_throttler(Unthrottled);
     let mut projects = Projects::builder()
-        .with_retry_policy(retry())
-        .with_backoff_policy(backoff()?);
+        .with_retry_policy(retry()?)
+        .with_backoff_policy(QuotaBackoff(backoff()?))
+        .with_retry_throttler(Unthrottled);
     let mut secrets = SecretManagerService::builder()
-        .with_retry_policy(retry())
-        .with_backoff_policy(backoff()?);
+        .with_retry_policy(retry()?)
+        .with_backoff_policy(QuotaBackoff(backoff()?))
+        .with_retry_throttler(Unthrottled);
     if let Some(endpoint) = &settings.endpoint {
         iam = iam.with_endpoint(endpoint);
         projects = projects.with_endpoint(endpoint);

@@ -12,14 +12,17 @@
 //!
 //! A block's scope is one project: every service account whose email is in the
 //! project's `iam.gserviceaccount.com` domain. Google-created accounts (such as the
-//! Compute Engine default account) and service agents are never in scope.
+//! Compute Engine default account, Firebase's accounts in the project domain) and
+//! service agents are never in scope.
 
 mod apply;
 mod clients;
 mod error;
 mod mapping;
 mod pace;
+mod propagation;
 mod provider;
+mod quota;
 mod read;
 mod secrets;
 mod settings;
@@ -134,9 +137,11 @@ impl ProviderType for GcpType {
     fn advice(&self, operation: &Operation) -> Option<&'static str> {
         match operation {
             Operation::DeleteIdentity { .. } => Some(
-                "Deleting a service account can be undone for 30 days only; after that it is \
-                 gone for good, and a new account with the same name is a different member. \
-                 `on_delete: disable_first` disables it first",
+                "nhi deletes the service account's keys and role bindings first, and neither \
+                 comes back: an undelete (possible for 30 days) restores the bare account only. \
+                 After 30 days it is gone for good, and a new account with the same name is a \
+                 different member. `on_delete: disable_first` disables it first, which is \
+                 undone by enabling it",
             ),
             Operation::CreateKey { .. } | Operation::RotateKey { .. } => Some(
                 "User-managed keys are discouraged: unless an organization policy sets an \
@@ -175,7 +180,14 @@ fn check_identity_name(kind: &str, name: &str) -> Result<(), String> {
             mapping::KIND
         ));
     }
-    mapping::check_account_id(name)
+    mapping::check_account_id(name)?;
+    if mapping::google_created(name) {
+        return Err(format!(
+            "`{name}` is the id of an account Firebase creates and manages itself; nhi \
+             leaves Google-created accounts alone: choose another name"
+        ));
+    }
+    Ok(())
 }
 
 fn check_binding(binding: &Binding) -> Result<(), String> {
@@ -194,18 +206,32 @@ fn check_tags(tags: &nhi_provider_sdk::Tags) -> Result<(), String> {
 }
 
 /// Whether the owner, the description and the record of the named keys fit in
-/// the account's description.
+/// the account's description, at the record's largest: while a key rotates.
 fn check_description(owner: &str, description: &str, key_names: &[&str]) -> Result<(), String> {
-    // Key ids are 40 hex digits; the record holds one entry a live key.
+    // Key ids are 40 hex digits; the record holds one entry a live key. A
+    // rotation is applied as a new key, recorded, then the deletion of the old
+    // one, so for a moment the record holds one entry more: that of the key
+    // with the longest name, the most a rotation can need.
+    let rotating = key_names.iter().copied().max_by_key(|name| name.len());
     let record = mapping::Record {
         owner: owner.to_owned(),
         keys: key_names
             .iter()
+            .copied()
+            .chain(rotating)
             .enumerate()
-            .map(|(i, name)| (format!("{i:040x}"), (*name).to_owned()))
+            .map(|(i, name)| (format!("{i:040x}"), name.to_owned()))
             .collect(),
     };
-    mapping::compose_description(description, &record).map(drop)
+    mapping::compose_description(description, &record)
+        .map(drop)
+        .map_err(|e| {
+            if rotating.is_some() {
+                format!("{e} (room is kept for a second key id while a key rotates)")
+            } else {
+                e
+            }
+        })
 }
 
 #[cfg(test)]
@@ -227,6 +253,22 @@ mod tests {
             settings: ok,
         };
         assert_eq!(super::secret_manager_id(&sink), Some("ci-key"));
+    }
+
+    #[test]
+    fn descriptions_that_leave_no_room_for_a_rotation_are_refused() {
+        // 37 bytes of record for the owner (newline included), 53 for each
+        // recorded key id.
+        let owner = "platform@example.com";
+        let fits_rotation = "d".repeat(256 - 152);
+        assert!(super::check_description(owner, &fits_rotation, &["primary"]).is_ok());
+        // One byte more: the key itself fits, but its rotation would not.
+        let no_rotation = "d".repeat(256 - 151);
+        let err = super::check_description(owner, &no_rotation, &["primary"]).unwrap_err();
+        assert!(err.contains("need 257 bytes"), "{err}");
+        assert!(err.contains("while a key rotates"), "{err}");
+        // Without keys nothing rotates.
+        assert!(super::check_description(owner, &"d".repeat(256 - 37), &[]).is_ok());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::clients::{self, Clients};
 use crate::pace::Pace;
 use crate::read::{self, Calls};
 use crate::settings::Settings;
-use crate::target::Target;
+use crate::target::{Session, Target};
 
 /// A provider for one `gcp` block.
 pub struct GcpProvider {
@@ -25,6 +25,7 @@ pub struct GcpProvider {
     clients: OnceCell<Clients>,
     reads: Arc<Pace>,
     writes: Pace,
+    session: Session,
 }
 
 impl GcpProvider {
@@ -39,6 +40,7 @@ impl GcpProvider {
             writes: Pace::per_minute(settings.writes_per_minute),
             settings,
             clients: OnceCell::new(),
+            session: Session::default(),
         })
     }
 
@@ -97,6 +99,7 @@ impl Provider for GcpProvider {
             reads: &self.reads,
             writes: &self.writes,
             calls: &calls,
+            session: &self.session,
         };
         apply::apply(&target, request).await
     }
@@ -110,6 +113,7 @@ impl Provider for GcpProvider {
             reads: &self.reads,
             writes: &self.writes,
             calls: &calls,
+            session: &self.session,
         };
         apply::record_key(&target, &request).await
     }

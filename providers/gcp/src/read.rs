@@ -227,12 +227,9 @@ pub(crate) fn bindings_by_member(policy: &Policy) -> HashMap<&str, Vec<Binding>>
 }
 
 /// One managed account's bindings, sorted. The same grant listed twice is one
-/// grant; `Err` when two different policy bindings map to the same role and
-/// condition title (nhi could not tell them apart).
-pub(crate) fn account_bindings(
-    mut bindings: Vec<Binding>,
-    account: &str,
-) -> Result<Vec<Binding>, ProviderError> {
+/// grant; different conditions of one role and title are one binding listing
+/// them all (`mapping::merged_conditions`), so the widened grant shows as drift.
+pub(crate) fn account_bindings(mut bindings: Vec<Binding>) -> Vec<Binding> {
     fn policy_text(b: &Binding) -> Option<&str> {
         b.policy.as_ref().map(nhi_provider_sdk::Policy::as_str)
     }
@@ -242,14 +239,17 @@ pub(crate) fn account_bindings(
             .then_with(|| policy_text(a).cmp(&policy_text(b)))
     });
     bindings.dedup();
-    if let Some(twice) = bindings.windows(2).find(|w| w[0].same_object(&w[1])) {
-        return Err(ProviderError::Corrupt(format!(
-            "service account `{account}` holds `{}` on `{}` twice with different conditions \
-             of one title; give the conditions distinct titles",
-            twice[0].role, twice[0].resource
-        )));
+    let mut out: Vec<Binding> = Vec::with_capacity(bindings.len());
+    let mut rest = bindings.as_slice();
+    while let Some(first) = rest.first() {
+        let same = rest.iter().take_while(|b| b.same_object(first)).count();
+        out.push(match same {
+            1 => first.clone(),
+            _ => mapping::merged_conditions(&rest[..same]),
+        });
+        rest = &rest[same..];
     }
-    Ok(bindings)
+    out
 }
 
 /// The whole scope: every managed service account with its keys and bindings.
@@ -307,10 +307,7 @@ pub(crate) async fn read(
     let mut identities = Vec::with_capacity(accounts.len());
     for (account, keys) in accounts {
         let member = format!("serviceAccount:{}", account.email);
-        let bindings = account_bindings(
-            by_member.remove(member.as_str()).unwrap_or_default(),
-            &account.identity.name,
-        )?;
+        let bindings = account_bindings(by_member.remove(member.as_str()).unwrap_or_default());
         identities.push(ObservedIdentity {
             identity: account.identity,
             keys,
@@ -354,7 +351,7 @@ mod tests {
         ]);
         let mut by_member = bindings_by_member(&policy);
         assert_eq!(by_member["user:a@example.com"].len(), 2);
-        let got = account_bindings(by_member.remove("serviceAccount:x@p").unwrap(), "x").unwrap();
+        let got = account_bindings(by_member.remove("serviceAccount:x@p").unwrap());
         let got: Vec<(&str, &str)> = got
             .iter()
             .map(|b| (b.role.as_str(), b.resource.as_str()))
@@ -374,14 +371,19 @@ mod tests {
                 .set_members(["serviceAccount:x@p"])
                 .set_condition(Expr::new().set_title("t").set_expression("b")),
         ]);
+        // Two conditions of one title (legal in Google): one binding listing both.
         let mut by_member = bindings_by_member(&twice);
-        let err =
-            account_bindings(by_member.remove("serviceAccount:x@p").unwrap(), "x").unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("give the conditions distinct titles"),
-            "{err}"
+        let got = account_bindings(by_member.remove("serviceAccount:x@p").unwrap());
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].resource, "condition:t");
+        assert_eq!(
+            got[0].policy.as_ref().unwrap().to_value(),
+            serde_json::json!({"conditions": [{"expression": "a"}, {"expression": "b"}]})
         );
+        let listed = mapping::conditions(&got[0]).unwrap();
+        let expressions: Vec<&str> = listed.iter().map(|c| c.expression.as_str()).collect();
+        assert_eq!(expressions, ["a", "b"]);
+        assert!(listed.iter().all(|c| c.title == "t"));
 
         // The same grant listed twice is one grant.
         let repeated = Policy::new().set_bindings([
@@ -393,7 +395,7 @@ mod tests {
                 .set_members(["serviceAccount:x@p"]),
         ]);
         let mut by_member = bindings_by_member(&repeated);
-        let got = account_bindings(by_member.remove("serviceAccount:x@p").unwrap(), "x").unwrap();
+        let got = account_bindings(by_member.remove("serviceAccount:x@p").unwrap());
         assert_eq!(got.len(), 1);
     }
 }

@@ -59,7 +59,8 @@ pub(crate) struct Settings {
     /// How many key listings a read runs at once.
     pub(crate) concurrency: usize,
     pub(crate) on_delete: OnDelete,
-    /// Attempts per API call, including the first, on quota and availability errors.
+    /// Attempts per API call, including the first, on availability errors (quota
+    /// errors are retried across a quota window instead, see `quota`).
     pub(crate) max_attempts: u32,
     /// Pace of read and write calls (a token bucket holding a minute's worth).
     pub(crate) reads_per_minute: u32,

@@ -321,6 +321,38 @@ def injected_errors(api):
     assert status == 400
 
 
+@test
+def quota_errors_say_when_to_retry(api):
+    api.ok("POST", "/_standin/faults", {"method": "serviceAccounts.list", "fault": "429",
+                                        "retryDelay": 1.5}, alt=False)
+    status, body = api("GET", f"/v1/projects/{P}/serviceAccounts")
+    assert status == 429, body
+    details = {d["@type"]: d for d in body["error"]["details"]}
+    assert details["type.googleapis.com/google.rpc.RetryInfo"]["retryDelay"] == "1.5s", body
+    status, _ = api("POST", "/_standin/faults", {"method": "serviceAccounts.list",
+                                                 "fault": "503", "retryDelay": 1}, alt=False)
+    assert status == 400
+
+
+@test
+def new_accounts_are_hidden_while_they_propagate(api):
+    import time
+    api.ok("POST", "/_standin/propagation", {"seconds": 0.6}, alt=False)
+    sa = api.ok("POST", f"/v1/projects/{P}/serviceAccounts", {"accountId": "fresh-account"})
+    api.err("GET", f"/v1/{sa['name']}", None, 404, "NOT_FOUND")
+    api.err("POST", f"/v1/{sa['name']}/keys", {}, 404, "NOT_FOUND")
+    policy = api.ok("POST", POL + ":getIamPolicy", {"options": {"requestedPolicyVersion": 3}})
+    policy["bindings"].append({"role": "roles/viewer",
+                               "members": [f"serviceAccount:{sa['email']}"]})
+    status, err = api.set_policy({**policy, "version": 3})
+    assert status == 400 and "does not exist" in err["error"]["message"], err
+    listed = api.ok("GET", f"/v1/projects/{P}/serviceAccounts")
+    assert any(a["email"] == sa["email"] for a in listed["accounts"]), listed
+    time.sleep(0.7)
+    api.ok("GET", f"/v1/{sa['name']}")
+    api.ok("POST", "/_standin/propagation", {"seconds": 0}, alt=False)
+
+
 SECRETS = f"/v1/projects/{P}/secrets"
 AUTO = {"replication": {"automatic": {}}}
 

@@ -22,6 +22,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 import unicodedata
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -588,6 +589,9 @@ class State:
             self.faults = []
             self.calls = {}
             self.log = []
+            # Seconds a new service account stays invisible to everything but
+            # the listing (see `hidden`).
+            self.propagation = 0.0
             for pid in self.project_ids:
                 self.projects[pid] = self.seed_project(pid, conditional_seed)
 
@@ -645,6 +649,8 @@ class State:
             "description": description,
             "disabled": False,
         }
+        if self.propagation:
+            acct["visibleAt"] = time.monotonic() + self.propagation
         proj["accounts"][uid] = acct
         after = at or now()
         proj["keys"][uid] = [self.new_key(after, after + datetime.timedelta(days=16),
@@ -697,6 +703,8 @@ class State:
         for proj in candidates:
             for acct in proj["accounts"].values():
                 if acct["uniqueId"] == ident or acct["email"].lower() == ident_l:
+                    if hidden(acct):
+                        break
                     return proj, acct
         if pid == "-":
             raise ApiError(403, f"Permission '{permission}' denied on resource "
@@ -785,7 +793,7 @@ class State:
 
     def record(self, method, status, query):
         self.calls[method] = self.calls.get(method, 0) + 1
-        entry = {"method": method, "status": status}
+        entry = {"method": method, "status": status, "at": round(time.monotonic(), 3)}
         if method == "serviceAccounts.list":
             entry["pageToken"] = query.get("pageToken", [""])[0]
             entry["pageSize"] = query.get("pageSize", [""])[0]
@@ -800,7 +808,7 @@ class State:
             f["count"] -= 1
             if f["count"] <= 0:
                 self.faults.remove(f)
-            return f["fault"]
+            return f
         return None
 
     def race(self, proj):
@@ -1283,6 +1291,19 @@ def set_iam_policy(st, g, q, body):
     return st.policy_view(proj, 3)
 
 
+def hidden(acct):
+    """Whether a service account created a moment ago is not usable yet.
+
+    Google documents that a new service account may take 60 seconds or more to
+    be usable, and that calls in the meantime may answer that it does not exist
+    (https://cloud.google.com/iam/docs/service-accounts-create#creating, and
+    https://cloud.google.com/iam/docs/access-change-propagation). The stand-in
+    shows this for `POST /_standin/propagation` seconds after each create: every
+    call but the listing answers 404, and setIamPolicy refuses the member.
+    """
+    return acct.get("visibleAt", 0) > time.monotonic()
+
+
 def valid_member(m):
     if m in MEMBER_WORDS:
         return True
@@ -1307,7 +1328,8 @@ def check_binding(st, proj, b, i):
             domain = email.rsplit("@", 1)[-1]
             for other in st.projects.values():
                 if domain == f"{other['id']}.iam.gserviceaccount.com" and not any(
-                        a["email"] == email for a in other["accounts"].values()):
+                        a["email"] == email and not hidden(a)
+                        for a in other["accounts"].values()):
                     raise invalid(f"Service account {email} does not exist.")
         if m not in members:
             members.append(m)
@@ -1356,18 +1378,24 @@ def service_of(method):
     return "iam.googleapis.com"
 
 
-def fault_error(fault, proj_number, method):
+def fault_error(fault, proj_number, method, retry_delay=None):
     service = service_of(method)
     if fault == "429":
+        details = [{
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "RATE_LIMIT_EXCEEDED",
+            "domain": "googleapis.com",
+            "metadata": {"service": service, "consumer": f"projects/{proj_number}"},
+        }]
+        if retry_delay is not None:
+            # Google says how long to wait in a RetryInfo detail
+            # (https://cloud.google.com/apis/design/errors#retry_info); its
+            # retryDelay is a google.protobuf.Duration in JSON ("1.5s").
+            details.append({"@type": "type.googleapis.com/google.rpc.RetryInfo",
+                            "retryDelay": f"{retry_delay:g}s"})
         return ApiError(429, "Quota exceeded for quota metric 'Requests' and limit 'Requests per "
                              f"minute' of service '{service}' for consumer "
-                             f"'project_number:{proj_number}'.", details=[{
-                                 "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                                 "reason": "RATE_LIMIT_EXCEEDED",
-                                 "domain": "googleapis.com",
-                                 "metadata": {"service": service,
-                                              "consumer": f"projects/{proj_number}"},
-                             }])
+                             f"'project_number:{proj_number}'.", details=details)
     if fault == "500":
         return ApiError(500, "Internal error encountered.")
     if fault == "404":
@@ -1472,14 +1500,15 @@ class Handler(BaseHTTPRequestHandler):
                 raise invalid(f"Invalid JSON payload received. {e}") from None
             body = decode_message(parsed, req_schema, "")
         fault = st.take_fault(name)
-        if fault == "etag_race":
+        if fault is not None and fault["fault"] == "etag_race":
             proj = st.projects.get(groups.get("project"))
             if proj is not None:
                 st.race(proj)
         elif fault is not None:
             ref = groups.get("project")
             proj = next((p for p in st.projects.values() if ref in (p["id"], p["number"])), None)
-            raise fault_error(fault, proj["number"] if proj else "0", name)
+            raise fault_error(fault["fault"], proj["number"] if proj else "0", name,
+                              fault.get("retryDelay"))
         value = HANDLERS[name](st, groups, query, body)
         return encode_message(value, resp_schema, int_enums)
 
@@ -1510,6 +1539,13 @@ class Handler(BaseHTTPRequestHandler):
                 parsed = [parse_fault(f) for f in items]
                 st.faults.extend(parsed)
                 return self.send_json(200, {"faults": st.faults})
+            if path == "/_standin/propagation" and cmd == "POST":
+                seconds = body.get("seconds") if isinstance(body, dict) else None
+                if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
+                        or not 0 <= seconds <= 600:
+                    raise invalid("body {\"seconds\": N}, 0 to 600")
+                st.propagation = float(seconds)
+                return self.send_json(200, {"seconds": st.propagation})
             if path == "/_standin/calls" and cmd == "GET":
                 return self.send_json(200, {"counts": st.calls, "total": sum(st.calls.values()),
                                             "log": st.log})
@@ -1522,7 +1558,7 @@ class Handler(BaseHTTPRequestHandler):
 def parse_fault(f):
     if not isinstance(f, dict):
         raise invalid("a fault is an object {method, fault, count}")
-    unknown = set(f) - {"method", "fault", "count"}
+    unknown = set(f) - {"method", "fault", "count", "retryDelay"}
     if unknown:
         raise invalid(f"unknown fault fields {sorted(unknown)}")
     method = f.get("method", "*")
@@ -1536,7 +1572,14 @@ def parse_fault(f):
         raise invalid("fault etag_race applies to setIamPolicy only")
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise invalid("count must be a positive integer")
-    return {"method": method, "fault": fault, "count": count}
+    out = {"method": method, "fault": fault, "count": count}
+    if "retryDelay" in f:
+        delay = f["retryDelay"]
+        if fault != "429" or isinstance(delay, bool) or not isinstance(delay, (int, float)) \
+                or not 0 <= delay <= 3600:
+            raise invalid("retryDelay (seconds, 0 to 3600) goes with fault 429 only")
+        out["retryDelay"] = delay
+    return out
 
 
 class Server(ThreadingHTTPServer):

@@ -4,7 +4,8 @@
 
 use nhi_provider_sdk::{Binding, ProviderError};
 
-use super::iam_policy::{self, add_member, remove_member};
+use super::iam_policy::{self, add_member, remove_deleted_members, remove_member};
+use crate::propagation::Wait;
 use crate::target::Target;
 
 /// Moves `identity`'s member from the policy binding of `remove` to that of
@@ -16,7 +17,8 @@ pub(super) async fn change_member(
     add: Option<&Binding>,
 ) -> Result<(), ProviderError> {
     let member = format!("serviceAccount:{}", target.settings.email(identity));
-    iam_policy::read_modify_write(target, |policy| {
+    let unseen = Wait::for_account(target, identity);
+    iam_policy::read_modify_write(target, unseen, |policy| {
         let mut changed = false;
         if let Some(binding) = remove {
             changed |= remove_member(policy, &member, binding)?;
@@ -25,6 +27,22 @@ pub(super) async fn change_member(
             changed |= add_member(policy, &member, binding)?;
         }
         Ok(changed)
+    })
+    .await
+}
+
+/// Removes what earlier, deleted accounts with `identity`'s email left in the
+/// policy (`deleted:serviceAccount:…?uid=…` members), before nhi creates the
+/// account anew: they grant nothing, yet count toward the policy's limit and
+/// read as grants to reviewers.
+pub(super) async fn remove_leftovers(
+    target: &Target<'_>,
+    identity: &str,
+) -> Result<(), ProviderError> {
+    let email = target.settings.email(identity);
+    let unseen = Wait::for_account(target, identity);
+    iam_policy::read_modify_write(target, unseen, |policy| {
+        Ok(remove_deleted_members(policy, &email))
     })
     .await
 }

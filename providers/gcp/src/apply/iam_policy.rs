@@ -13,6 +13,7 @@ use nhi_provider_sdk::{Binding, ProviderError};
 
 use crate::error::{api_error, is_conflict, is_unseen_member};
 use crate::mapping;
+use crate::propagation::{Wait, not_visible};
 use crate::read::{self, POLICY_VERSION};
 use crate::target::Target;
 
@@ -22,13 +23,17 @@ const POLICY_TRIES: u32 = 5;
 const POLICY_FIRST_WAIT: Duration = Duration::from_millis(50);
 
 /// Reads the project policy, lets `change` edit it and writes it back with the
-/// etag it was read with, unless `change` says it changed nothing.
+/// etag it was read with, unless `change` says it changed nothing. `unseen` is
+/// how long to keep trying while Google refuses the member of an account it
+/// does not show yet; those rounds do not count against [`POLICY_TRIES`].
 pub(super) async fn read_modify_write(
     target: &Target<'_>,
+    mut unseen: Wait,
     mut change: impl FnMut(&mut Policy) -> Result<bool, ProviderError>,
 ) -> Result<(), ProviderError> {
     let mut wait = POLICY_FIRST_WAIT;
-    for round in 1..=POLICY_TRIES {
+    let mut round = 1;
+    while round <= POLICY_TRIES {
         let mut policy =
             read::policy(target.clients, target.settings, target.reads, target.calls).await?;
         if !change(&mut policy)? {
@@ -50,11 +55,17 @@ pub(super) async fn read_modify_write(
             .await
         {
             Ok(_) => return Ok(()),
-            // A lost etag race, or a member Google does not see yet (an account
-            // created a moment ago): read again and re-apply the same change.
-            Err(e) if (is_conflict(&e) || is_unseen_member(&e)) && round < POLICY_TRIES => {
+            // A member Google does not see yet (an account created a moment
+            // ago): read again and re-apply the same change once it may.
+            Err(e) if is_unseen_member(&e) && unseen.pause().await => {}
+            Err(e) if is_unseen_member(&e) && unseen.created.is_some() => {
+                return Err(not_visible(unseen.created.as_deref().unwrap_or_default()));
+            }
+            // A lost etag race: read again and re-apply the same change.
+            Err(e) if is_conflict(&e) && round < POLICY_TRIES => {
                 tokio::time::sleep(wait).await;
                 wait *= 2;
+                round += 1;
             }
             Err(e) => {
                 return Err(api_error(
@@ -93,15 +104,43 @@ fn matches(
     }
 }
 
+/// Removes the members Google left behind for earlier accounts with this email
+/// (`deleted:serviceAccount:<email>?uid=<id>`). Google rewrites a deleted
+/// account's members to that form and keeps them, counting toward the policy's
+/// 1,500 principals, until someone removes them; they revert to the account only
+/// if that very account (that uid) is undeleted
+/// (<https://cloud.google.com/iam/docs/service-accounts-delete-undelete>,
+/// <https://cloud.google.com/iam/docs/reference/rest/v1/Policy#Binding>).
+pub(super) fn remove_deleted_members(policy: &mut Policy, email: &str) -> bool {
+    let gone = format!("deleted:serviceAccount:{email}?uid=");
+    let mut changed = false;
+    for policy_binding in &mut policy.bindings {
+        let before = policy_binding.members.len();
+        policy_binding.members.retain(|m| !m.starts_with(&gone));
+        changed |= policy_binding.members.len() != before;
+    }
+    policy.bindings.retain(|b| !b.members.is_empty());
+    changed
+}
+
+/// Removes `member` from every policy binding `binding` stands for (one, or
+/// each of several conditions of one title).
 pub(super) fn remove_member(
     policy: &mut Policy,
     member: &str,
     binding: &Binding,
 ) -> Result<bool, ProviderError> {
-    let condition = mapping::condition(binding).map_err(ProviderError::Other)?;
+    let conditions = mapping::conditions(binding).map_err(ProviderError::Other)?;
     let mut changed = false;
     for policy_binding in &mut policy.bindings {
-        if matches(policy_binding, binding, condition.as_ref()) {
+        let matched = if conditions.is_empty() {
+            matches(policy_binding, binding, None)
+        } else {
+            conditions
+                .iter()
+                .any(|c| matches(policy_binding, binding, Some(c)))
+        };
+        if matched {
             let before = policy_binding.members.len();
             policy_binding.members.retain(|m| m != member);
             changed |= policy_binding.members.len() != before;
@@ -229,6 +268,76 @@ mod tests {
             .unwrap()
         );
         assert_eq!(p.bindings[3].role, "roles/owner");
+    }
+
+    #[test]
+    fn a_binding_read_as_several_conditions_of_one_title_is_removed_from_each() {
+        let mut p = policy();
+        p.bindings.push(
+            PolicyBinding::new()
+                .set_role("roles/viewer")
+                .set_members(["serviceAccount:a@p", "user:bob@example.com"])
+                .set_condition(Expr::new().set_title("office-hours").set_expression("true")),
+        );
+        let merged = Binding {
+            role: "roles/viewer".into(),
+            resource: "condition:office-hours".into(),
+            policy: Some(
+                json!({"conditions": [
+                    {"expression": "request.time.getHours() < 18"},
+                    {"expression": "true"}
+                ]})
+                .into(),
+            ),
+        };
+        assert!(remove_member(&mut p, "serviceAccount:a@p", &merged).unwrap());
+        assert!(
+            p.bindings
+                .iter()
+                .filter(|b| b.condition.is_some())
+                .all(|b| b.members == ["user:bob@example.com"]),
+            "{p:?}"
+        );
+        // The unconditional grant is another binding, and stays.
+        assert!(
+            p.bindings[0]
+                .members
+                .iter()
+                .any(|m| m == "serviceAccount:a@p")
+        );
+        // A configured binding never takes the read-only form.
+        assert!(mapping::condition(&merged).is_err());
+    }
+
+    #[test]
+    fn members_left_by_deleted_accounts_of_one_email_are_removed() {
+        let mut p = policy();
+        p.bindings[0]
+            .members
+            .push("deleted:serviceAccount:a@p?uid=123".into());
+        p.bindings.push(
+            PolicyBinding::new()
+                .set_role("roles/owner")
+                .set_members(["deleted:serviceAccount:a@p?uid=456"]),
+        );
+        p.bindings[2]
+            .members
+            .push("deleted:serviceAccount:ab@p?uid=789".into());
+        assert!(remove_deleted_members(&mut p, "a@p"));
+        assert_eq!(
+            p.bindings[0].members,
+            ["user:alice@example.com", "serviceAccount:a@p"]
+        );
+        assert_eq!(p.bindings.len(), 3, "the emptied binding is dropped");
+        assert_eq!(
+            p.bindings[2].members,
+            [
+                "group:ops@example.com",
+                "deleted:serviceAccount:ab@p?uid=789"
+            ],
+            "another email's leftovers stay"
+        );
+        assert!(!remove_deleted_members(&mut p, "a@p"));
     }
 
     #[test]

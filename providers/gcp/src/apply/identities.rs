@@ -4,12 +4,13 @@
 use google_cloud_gax::options::RequestOptionsBuilder as _;
 use google_cloud_iam_admin_v1::model::ServiceAccount;
 use google_cloud_wkt::FieldMask;
-use nhi_provider_sdk::settle::{gone_is_ok, settle};
+use nhi_provider_sdk::settle::gone_is_ok;
 use nhi_provider_sdk::{Identity, ProviderError};
 
 use super::object;
 use crate::error::api_error;
 use crate::mapping::{self, Record};
+use crate::propagation::until_visible;
 use crate::target::Target;
 
 pub(super) async fn create(target: &Target<'_>, identity: &Identity) -> Result<(), ProviderError> {
@@ -35,6 +36,9 @@ pub(super) async fn create(target: &Target<'_>, identity: &Identity) -> Result<(
         .send()
         .await
         .map_err(|e| api_error("serviceAccounts.create", &object(&identity.name), &e))?;
+    // What follows in this run (disabling, keys, bindings) waits for Google to
+    // show the new account.
+    target.session.note_created(&identity.name);
     if mapping::disabled(identity) {
         set_disabled(target, &identity.name, true).await?;
     }
@@ -46,7 +50,7 @@ pub(super) async fn get_account(
     target: &Target<'_>,
     name: &str,
 ) -> Result<ServiceAccount, ProviderError> {
-    settle(|| async {
+    until_visible(target, name, || async {
         target.reads.take().await;
         target.calls.add();
         target
@@ -68,23 +72,26 @@ pub(super) async fn patch_account(
     display_name: &str,
     description: String,
 ) -> Result<(), ProviderError> {
-    target.writes.take().await;
-    target.calls.add();
-    target
-        .clients
-        .iam
-        .patch_service_account()
-        .set_service_account(
-            ServiceAccount::new()
-                .set_name(target.settings.account_resource(name))
-                .set_display_name(display_name)
-                .set_description(description),
-        )
-        .set_update_mask(FieldMask::default().set_paths(["display_name", "description"]))
-        .with_idempotency(true)
-        .send()
-        .await
-        .map_err(|e| api_error("serviceAccounts.patch", &object(name), &e))?;
+    until_visible(target, name, || async {
+        target.writes.take().await;
+        target.calls.add();
+        target
+            .clients
+            .iam
+            .patch_service_account()
+            .set_service_account(
+                ServiceAccount::new()
+                    .set_name(target.settings.account_resource(name))
+                    .set_display_name(display_name)
+                    .set_description(description.clone()),
+            )
+            .set_update_mask(FieldMask::default().set_paths(["display_name", "description"]))
+            .with_idempotency(true)
+            .send()
+            .await
+            .map_err(|e| api_error("serviceAccounts.patch", &object(name), &e))
+    })
+    .await?;
     Ok(())
 }
 
@@ -98,10 +105,11 @@ pub(super) async fn update(target: &Target<'_>, after: &Identity) -> Result<(), 
         .as_ref()
         .map_or(after.owner.is_empty(), |r| r.owner == after.owner);
     if text != after.description || !owner_matches || display_name != live.display_name {
-        let record = Record {
+        let mut record = Record {
             owner: after.owner.clone(),
             keys: record.unwrap_or_default().keys,
         };
+        super::keys::prune_dead_keys(target, &after.name, &mut record).await?;
         let description = mapping::compose_description(&after.description, &record)
             .map_err(ProviderError::Other)?;
         patch_account(target, &after.name, display_name, description).await?;
@@ -117,7 +125,7 @@ async fn set_disabled(
     name: &str,
     disabled: bool,
 ) -> Result<(), ProviderError> {
-    settle(|| switch(target, name, disabled)).await
+    until_visible(target, name, || switch(target, name, disabled)).await
 }
 
 async fn switch(target: &Target<'_>, name: &str, disabled: bool) -> Result<(), ProviderError> {

@@ -1,7 +1,8 @@
 //! User-managed keys of service accounts: created, their key file delivered
 //! and their name recorded on the account; deleted with their record.
 
-use nhi_provider_sdk::settle::{gone_is_ok, settle};
+use google_cloud_iam_admin_v1::model::list_service_account_keys_request::KeyType;
+use nhi_provider_sdk::settle::gone_is_ok;
 use nhi_provider_sdk::{ApplyResponse, ObservedKey, ProviderError, SecretMaterial};
 use zeroize::Zeroizing;
 
@@ -9,10 +10,12 @@ use super::identities::{get_account, patch_account};
 use super::object;
 use crate::error::api_error;
 use crate::mapping;
+use crate::propagation::until_visible;
 use crate::secrets;
 use crate::target::Target;
 
-/// Rewrites nhi's record of key names on the service account.
+/// Rewrites nhi's record of key names on the service account: ids of keys that
+/// no longer exist are dropped first, then `change` is made.
 async fn record_keys(
     target: &Target<'_>,
     name: &str,
@@ -22,12 +25,49 @@ async fn record_keys(
     let (text, record) = mapping::split_description(&live.description);
     let mut record = record.unwrap_or_default();
     let before = record.keys.clone();
+    prune_dead_keys(target, name, &mut record).await?;
     change(&mut record.keys);
     if record.keys == before {
         return Ok(());
     }
     let description = mapping::compose_description(&text, &record).map_err(ProviderError::Other)?;
     patch_account(target, name, &live.display_name, description).await
+}
+
+/// Drops from `record` the ids of keys the account no longer has (deleted out
+/// of band, or expired and removed by Google), so they never take room in the
+/// 256-byte description. Without this, two keys deleted by hand leave no room
+/// for the next key's id and every key creation fails from then on.
+pub(super) async fn prune_dead_keys(
+    target: &Target<'_>,
+    name: &str,
+    record: &mut mapping::Record,
+) -> Result<(), ProviderError> {
+    if record.keys.is_empty() {
+        return Ok(());
+    }
+    let listed = until_visible(target, name, || async {
+        target.reads.take().await;
+        target.calls.add();
+        target
+            .clients
+            .iam
+            .list_service_account_keys()
+            .set_name(target.settings.account_resource(name))
+            .set_key_types([KeyType::UserManaged])
+            .send()
+            .await
+            .map_err(|e| api_error("serviceAccounts.keys.list", &object(name), &e))
+    })
+    .await?;
+    let mut live = std::collections::BTreeSet::new();
+    for key in &listed.keys {
+        live.insert(mapping::key_id(&key.name)?.to_owned());
+    }
+    record
+        .keys
+        .retain(|id, _| live.contains(id) || target.session.was_minted(id));
+    Ok(())
 }
 
 /// Creates a key. Its private key file goes to Secret Manager when `secret_id`
@@ -40,8 +80,12 @@ pub(super) async fn create(
     key: &str,
     secret_id: Option<&str>,
 ) -> Result<ApplyResponse, ProviderError> {
+    // A secret that is not this identity's is refused before anything exists.
+    if let Some(secret_id) = secret_id {
+        secrets::check(target, secret_id, identity).await?;
+    }
     // A 404 here means the account is not visible yet, and nothing was created.
-    let created = settle(|| async {
+    let created = until_visible(target, identity, || async {
         target.writes.take().await;
         target.calls.add();
         target
@@ -55,6 +99,7 @@ pub(super) async fn create(
     })
     .await?;
     let id = mapping::key_id(&created.name)?.to_owned();
+    target.session.note_minted(&id);
     // The private key file is JSON (the client has already decoded the base64).
     let secret = Zeroizing::new(
         String::from_utf8(created.private_key_data.to_vec()).map_err(|_| {
@@ -80,7 +125,7 @@ pub(super) async fn create(
             new_key_id: Some(id),
         });
     };
-    let delivered = secrets::deliver(target, secret_id, secret.as_bytes()).await;
+    let delivered = secrets::deliver(target, secret_id, identity, secret.as_bytes()).await;
     let recorded = match delivered {
         Ok(()) => record(target, identity, key, &id).await,
         Err(err) => Err(err),

@@ -33,6 +33,9 @@ pub(crate) async fn apply(
     };
     match request.operation {
         Operation::CreateIdentity { identity } => {
+            // First, so that a failure leaves nothing created and a re-run
+            // converges.
+            bindings::remove_leftovers(target, &identity.name).await?;
             identities::create(target, &identity).await?;
             Ok(ApplyResponse::default())
         }

@@ -1,6 +1,12 @@
 //! Project policy bindings as the neutral model: a binding's role, and its
 //! resource, `*` when it is unconditional and `condition:<title>` when it holds
 //! only under a condition, whose expression and description are its policy.
+//!
+//! Google lets one role be granted under several conditions of one title
+//! (titles need not be unique). An account holding a role that way is read as
+//! one binding whose policy lists every such condition, `{conditions: [...]}`:
+//! it never equals a configured binding (which has one condition), so the plan
+//! shows the extra grants and replaces them all with the configured one.
 
 use nhi_provider_sdk::{Binding, Policy};
 use serde_json::{Map, Value};
@@ -68,6 +74,69 @@ pub(crate) fn condition(binding: &Binding) -> Result<Option<Condition<'_>>, Stri
         expression,
         description,
     }))
+}
+
+/// The conditions a planned binding stands for: its one condition, or, for a
+/// binding read as several conditions of one title, each of them.
+pub(crate) fn conditions(binding: &Binding) -> Result<Vec<Condition<'_>>, String> {
+    let Some(Value::Object(mut fields)) = binding.policy.as_ref().map(Policy::to_value) else {
+        return Ok(condition(binding)?.into_iter().collect());
+    };
+    let Some(listed) = fields.remove(CONDITIONS) else {
+        return Ok(condition(binding)?.into_iter().collect());
+    };
+    let (Value::Array(listed), true) = (listed, fields.is_empty()) else {
+        return Err(format!("`{CONDITIONS}` must be the only field, a list"));
+    };
+    let mut out = Vec::with_capacity(listed.len());
+    for one in listed {
+        let single = Binding {
+            role: binding.role.clone(),
+            resource: binding.resource.clone(),
+            policy: Some(Policy::new(&one)),
+        };
+        let Some(c) = condition(&single)? else {
+            return Err(format!("binding `{}` lists no condition", binding.role));
+        };
+        // `condition` borrows the title from `single`; it is `binding`'s too.
+        out.push(Condition {
+            title: condition_title(binding),
+            expression: c.expression,
+            description: c.description,
+        });
+    }
+    if out.is_empty() {
+        return Err(format!("binding `{}` lists no condition", binding.role));
+    }
+    Ok(out)
+}
+
+fn condition_title(binding: &Binding) -> &str {
+    binding
+        .resource
+        .strip_prefix(CONDITION_PREFIX)
+        .unwrap_or_default()
+}
+
+/// Field of a binding's policy that lists several conditions of one title.
+const CONDITIONS: &str = "conditions";
+
+/// One binding for `bindings` (conditional, one role and title, at least two
+/// different conditions): a policy listing their conditions in a fixed order.
+pub(crate) fn merged_conditions(bindings: &[Binding]) -> Binding {
+    let mut listed: Vec<Value> = bindings
+        .iter()
+        .filter_map(|b| b.policy.as_ref().map(Policy::to_value))
+        .collect();
+    listed.sort_by_cached_key(Value::to_string);
+    listed.dedup();
+    let mut fields = Map::new();
+    fields.insert(CONDITIONS.into(), Value::Array(listed));
+    Binding {
+        role: bindings[0].role.clone(),
+        resource: bindings[0].resource.clone(),
+        policy: Some(Policy::new(&Value::Object(fields))),
+    }
 }
 
 /// Roles Google accepts in a project policy: predefined (`roles/…`) or custom

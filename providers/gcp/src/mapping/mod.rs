@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 use nhi_provider_sdk::{Identity, ProviderError, Tags};
 use serde_json::Value;
 
-pub(crate) use bindings::{Condition, check_role, condition, normalize_policy, observed_binding};
+pub(crate) use bindings::{
+    Condition, check_role, condition, conditions, merged_conditions, normalize_policy,
+    observed_binding,
+};
 pub(crate) use record::{Record, compose_description, split_description};
 
 /// The only identity kind: a service account.
@@ -23,7 +26,8 @@ pub(crate) const DISABLED: &str = "disabled";
 const MAX_DISPLAY_NAME: usize = 100;
 
 /// A live service account as an identity, with nhi's record; `None` when its
-/// email is not in `domain` (Google-created accounts, service agents).
+/// email is not in `domain` (Google-created default accounts, service agents)
+/// or when Google created it in that domain ([`google_created`]).
 pub(crate) fn identity(
     email: &str,
     domain: &str,
@@ -32,6 +36,9 @@ pub(crate) fn identity(
     disabled: bool,
 ) -> Option<(Identity, Record)> {
     let account_id = email.strip_suffix(domain)?.strip_suffix('@')?;
+    if google_created(account_id) {
+        return None;
+    }
     let (text, record) = split_description(description);
     let record = record.unwrap_or_default();
     let mut attributes = BTreeMap::new();
@@ -50,6 +57,27 @@ pub(crate) fn identity(
         attributes,
     };
     Some((identity, record))
+}
+
+/// Whether Google creates accounts with this id in the project's own domain,
+/// where users' accounts live. Firebase documents two: the Admin SDK account
+/// `firebase-adminsdk-<5 random characters>@PROJECT_ID.iam.gserviceaccount.com`,
+/// added with Firebase, and `firebase-app-hosting-compute@PROJECT_ID.iam.gserviceaccount.com`,
+/// added with App Hosting (<https://firebase.google.com/support/guides/service-accounts>).
+/// They are Google's, like the Compute Engine default account: never in scope,
+/// never declared, never retired by `prune`.
+pub(crate) fn google_created(account_id: &str) -> bool {
+    if account_id == "firebase-app-hosting-compute" {
+        return true;
+    }
+    account_id
+        .strip_prefix("firebase-adminsdk-")
+        .is_some_and(|suffix| {
+            suffix.len() == 5
+                && suffix
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
 }
 
 /// The display name and disabled flag an identity asks for.
@@ -171,6 +199,13 @@ mod tests {
         assert!(identity_of("123-compute@developer.gserviceaccount.com").is_none());
         assert!(identity_of("service-1@gcp-sa-pubsub.iam.gserviceaccount.com").is_none());
         assert!(identity_of(&format!("x@other-{DOMAIN}")).is_none());
+        // Firebase creates these in the project's own domain.
+        assert!(identity_of(&format!("firebase-adminsdk-fbsvc@{DOMAIN}")).is_none());
+        assert!(identity_of(&format!("firebase-adminsdk-a1b2c@{DOMAIN}")).is_none());
+        assert!(identity_of(&format!("firebase-app-hosting-compute@{DOMAIN}")).is_none());
+        // Lookalikes are users' accounts.
+        assert!(identity_of(&format!("firebase-adminsdk-custom@{DOMAIN}")).is_some());
+        assert!(identity_of(&format!("firebase-app-hosting@{DOMAIN}")).is_some());
     }
 
     fn identity_of(email: &str) -> Option<(Identity, Record)> {
