@@ -43,6 +43,22 @@ fn line(f: &Finding) -> String {
     text
 }
 
+/// The findings of each class found, in class order.
+fn by_class(report: &DriftReport) -> Vec<(DriftClass, Vec<&Finding>)> {
+    DriftClass::ALL
+        .into_iter()
+        .map(|class| {
+            let found: Vec<&Finding> = report
+                .findings
+                .iter()
+                .filter(|f| f.class == class)
+                .collect();
+            (class, found)
+        })
+        .filter(|(_, found)| !found.is_empty())
+        .collect()
+}
+
 fn summary(report: &DriftReport) -> String {
     let c = &report.counts;
     format!(
@@ -54,15 +70,7 @@ fn summary(report: &DriftReport) -> String {
 /// Plain text, one section per class found.
 pub fn text(report: &DriftReport, _painter: super::Painter) -> String {
     let mut out = String::new();
-    for class in DriftClass::ALL {
-        let found: Vec<&Finding> = report
-            .findings
-            .iter()
-            .filter(|f| f.class == class)
-            .collect();
-        if found.is_empty() {
-            continue;
-        }
+    for (class, found) in by_class(report) {
         let _ = writeln!(out, "{}:", heading(class));
         for f in found {
             let _ = writeln!(out, "  {}", line(f));
@@ -115,15 +123,7 @@ pub fn markdown(report: &DriftReport) -> String {
         code(&report.config_path),
         report.checked_at
     );
-    for class in DriftClass::ALL {
-        let found: Vec<&Finding> = report
-            .findings
-            .iter()
-            .filter(|f| f.class == class)
-            .collect();
-        if found.is_empty() {
-            continue;
-        }
+    for (class, found) in by_class(report) {
         let _ = writeln!(out, "#### {} ({})\n", heading(class), found.len());
         out.push_str("| address | why | apply would | detail |\n|---|---|---|---|\n");
         for f in found {

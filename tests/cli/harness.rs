@@ -107,3 +107,18 @@ pub fn redact(text: &str, ws: &Workspace) -> String {
     text.replace(&ws.path().display().to_string(), "[TMP]")
         .replace(env!("CARGO_PKG_VERSION"), "[VERSION]")
 }
+
+/// The first bash block of the README section headed `heading`, as written.
+pub fn readme_bash(heading: &str) -> String {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let section = readme
+        .split(heading)
+        .nth(1)
+        .unwrap_or_else(|| panic!("README has the section `{heading}`"));
+    section
+        .split("```bash\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("a bash block")
+        .to_owned()
+}

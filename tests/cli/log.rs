@@ -45,19 +45,10 @@ fn audit(ws: &Workspace, extra: &[&str]) -> Run {
 
 /// The README's "The receipt log" script, run with stock tools.
 fn stock_tools(ws: &Workspace) -> std::process::Output {
-    let readme = std::fs::read_to_string(crate::harness::repo().join("README.md")).unwrap();
-    let section = readme
-        .split("## The receipt log")
-        .nth(1)
-        .expect("README has the section");
-    let script = section
-        .split("```bash\n")
-        .nth(1)
-        .and_then(|s| s.split("```").next())
-        .expect("a bash block");
+    let script = crate::harness::readme_bash("## The receipt log");
     Command::new("bash")
         .current_dir(ws.path())
-        .args(["-euo", "pipefail", "-c", script])
+        .args(["-euo", "pipefail", "-c", &script])
         .env("LOG", "log")
         .env("ALLOWED_SIGNERS", "allowed_signers")
         .output()

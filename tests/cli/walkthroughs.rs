@@ -9,16 +9,8 @@ use crate::team::{approved_plan, edit_plan, sha256, team};
 /// The README's "Verify a plan without nhi" script, run with stock tools.
 #[test]
 fn readme_verification_walkthrough_runs_with_stock_tools() {
-    let readme = std::fs::read_to_string(crate::harness::repo().join("README.md")).unwrap();
-    let section = readme
-        .split("## Verify a plan without nhi")
-        .nth(1)
-        .expect("README has the section");
-    let script = section
-        .split("```bash\n")
-        .nth(1)
-        .and_then(|s| s.split("```").next())
-        .expect("a bash block");
+    let script = crate::harness::readme_bash("## Verify a plan without nhi");
+    let script = script.as_str();
     let ws = team();
     approved_plan(&ws, "plan.json");
     let verify = |ws: &Workspace| {

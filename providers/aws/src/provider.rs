@@ -63,6 +63,18 @@ impl AwsProvider {
         self
     }
 
+    /// What one write operation works with.
+    async fn target(&self) -> Target<'_> {
+        let clients = self.clients().await;
+        Target {
+            iam: &clients.iam,
+            secrets: clients.secrets.as_ref(),
+            settings: &self.settings,
+            kinds: &self.kinds,
+            stale_key_tags: &self.stale_key_tags,
+        }
+    }
+
     async fn clients(&self) -> &Clients {
         self.clients
             .get_or_init(|| clients::load(&self.settings, self.credentials.clone()))
@@ -126,26 +138,10 @@ impl Provider for AwsProvider {
     }
 
     async fn apply(&self, request: ApplyRequest) -> Result<ApplyResponse, ProviderError> {
-        let clients = self.clients().await;
-        let target = Target {
-            iam: &clients.iam,
-            secrets: clients.secrets.as_ref(),
-            settings: &self.settings,
-            kinds: &self.kinds,
-            stale_key_tags: &self.stale_key_tags,
-        };
-        apply::apply(&target, request).await
+        apply::apply(&self.target().await, request).await
     }
 
     async fn record_key(&self, request: RecordKeyRequest) -> Result<(), ProviderError> {
-        let clients = self.clients().await;
-        let target = Target {
-            iam: &clients.iam,
-            secrets: clients.secrets.as_ref(),
-            settings: &self.settings,
-            kinds: &self.kinds,
-            stale_key_tags: &self.stale_key_tags,
-        };
-        apply::record_key(&target, &request).await
+        apply::record_key(&self.target().await, &request).await
     }
 }

@@ -91,35 +91,31 @@ impl Provider for GcpProvider {
     }
 
     async fn apply(&self, request: ApplyRequest) -> Result<ApplyResponse, ProviderError> {
-        let clients = self.clients().await?;
         let calls = Calls::default();
-        let target = Target {
-            clients,
-            settings: &self.settings,
-            reads: &self.reads,
-            writes: &self.writes,
-            calls: &calls,
-            session: &self.session,
-        };
+        let target = self.target(&calls).await?;
         apply::apply(&target, request).await
     }
 
     async fn record_key(&self, request: RecordKeyRequest) -> Result<(), ProviderError> {
-        let clients = self.clients().await?;
         let calls = Calls::default();
-        let target = Target {
-            clients,
-            settings: &self.settings,
-            reads: &self.reads,
-            writes: &self.writes,
-            calls: &calls,
-            session: &self.session,
-        };
+        let target = self.target(&calls).await?;
         apply::record_key(&target, &request).await
     }
 }
 
 impl GcpProvider {
+    /// What one write operation works with.
+    async fn target<'a>(&'a self, calls: &'a Calls) -> Result<Target<'a>, ProviderError> {
+        Ok(Target {
+            clients: self.clients().await?,
+            settings: &self.settings,
+            reads: &self.reads,
+            writes: &self.writes,
+            calls,
+            session: &self.session,
+        })
+    }
+
     /// The scope lock: a file beside the configuration.
     fn lock_path(&self) -> std::path::PathBuf {
         self.base_dir.join(format!(".nhi-gcp-{}.lock", self.block))
