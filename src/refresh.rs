@@ -136,6 +136,57 @@ pub async fn read(
     Ok((state, response.api_calls))
 }
 
+/// What `changes` ask a scope's `Provider::preflight` to judge: the identities
+/// they create and the provider sinks they mint into; `None` when nothing.
+pub fn preflight_request(
+    block: &ProviderBlock,
+    changes: &[crate::diff::Change],
+) -> Option<nhi_provider_sdk::PreflightRequest> {
+    let prefix = nhi_provider_sdk::Address::provider(&block.type_name, &block.name);
+    let mut request = nhi_provider_sdk::PreflightRequest::default();
+    for change in changes
+        .iter()
+        .filter(|c| c.address.provider_prefix() == prefix.as_str())
+    {
+        match (&change.operation, &change.sink) {
+            (nhi_provider_sdk::Operation::CreateIdentity { identity }, _) => {
+                request.creates.push(identity.clone());
+            }
+            (operation, Some(sink)) if operation.creates_key() && !sink.is_local() => {
+                request
+                    .sinks
+                    .push((operation.identity_name().to_owned(), sink.clone()));
+            }
+            _ => {}
+        }
+    }
+    (!request.creates.is_empty() || !request.sinks.is_empty()).then_some(request)
+}
+
+/// Asks a connected scope to judge `request`: problems as `(address, detail)`.
+pub async fn preflight(
+    block: &ProviderBlock,
+    provider: &dyn Provider,
+    request: nhi_provider_sdk::PreflightRequest,
+) -> Result<Vec<crate::sink::SinkProblem>, RefreshError> {
+    let prefix = nhi_provider_sdk::Address::provider(&block.type_name, &block.name);
+    let response = provider
+        .preflight(request)
+        .await
+        .map_err(|source| RefreshError::Read {
+            provider: block.name.clone(),
+            source,
+        })?;
+    Ok(response
+        .problems
+        .into_iter()
+        .map(|(identity, detail)| crate::sink::SinkProblem {
+            address: prefix.identity(&identity).to_string(),
+            detail,
+        })
+        .collect())
+}
+
 /// A single-threaded runtime: providers do their own concurrency where they need it.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()

@@ -39,6 +39,15 @@ pub enum ApplyError {
         problems: Vec<crate::sink::SinkProblem>,
     },
 
+    #[error("the live cloud refuses what the plan would do:\n{}", problems.iter().map(|p| format!("  `{}`: {}", p.address, p.detail)).collect::<Vec<_>>().join("\n"))]
+    #[diagnostic(
+        code(nhi::apply::preflight),
+        help("nothing was changed; resolve each, plan again, and have the new plan approved")
+    )]
+    Preflight {
+        problems: Vec<crate::sink::SinkProblem>,
+    },
+
     #[error("apply was interrupted after {done} of {total} changes")]
     #[diagnostic(
         code(nhi::apply::interrupted),

@@ -177,6 +177,19 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         options.registry,
         (&base, &retiring, &protected),
     )?;
+    let mut problems = Vec::new();
+    for (_, block, provider) in &providers {
+        if let Some(request) = crate::refresh::preflight_request(block, &body.changes) {
+            problems.extend(
+                crate::refresh::preflight(block, provider.as_ref(), request)
+                    .await
+                    .map_err(ApplyError::from)?,
+            );
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ApplyError::Preflight { problems }.into());
+    }
     // The receipt log is locked for the whole apply, so the receipt's place in it
     // is known and nobody else appends meanwhile; a log with a break refuses
     // before anything changes.

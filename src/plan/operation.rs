@@ -79,6 +79,15 @@ pub enum PlanningError {
         help("fix each sink before planning again: an apply would fail there, after approval")
     )]
     Sinks { problems: Vec<SinkProblem> },
+    #[error(
+        "the live cloud refuses what the plan would do:\n{}",
+        list_sinks(problems)
+    )]
+    #[diagnostic(
+        code(nhi::plan::preflight),
+        help("resolve each before planning again: an apply would fail there, after approval")
+    )]
+    Preflight { problems: Vec<SinkProblem> },
 }
 
 fn plural_sinks(n: usize) -> String {
@@ -206,6 +215,26 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
     advise(registry, &mut diff, &refreshed);
     if options.check_sinks {
         check_sinks(&config_dir, &diff.changes, &refreshed, &options.protected)?;
+        // What only the live cloud can judge: names taken outside a scope,
+        // provider sinks that are not nhi's to write.
+        let mut problems = Vec::new();
+        for r in &refreshed {
+            let Some(request) = crate::refresh::preflight_request(&r.block, &diff.changes) else {
+                continue;
+            };
+            // Connected afresh: a cloud read beside the configuration was read
+            // in a runtime that is gone, and its clients' connections with it.
+            let runtime = crate::refresh::runtime().map_err(PlanningError::Runtime)?;
+            let provider = crate::refresh::connect(registry, &config_dir, &r.block)?;
+            problems.extend(runtime.block_on(crate::refresh::preflight(
+                &r.block,
+                provider.as_ref(),
+                request,
+            ))?);
+        }
+        if !problems.is_empty() {
+            return Err(PlanningError::Preflight { problems });
+        }
     }
     phase("diff", &mut phases);
     let reads: Vec<_> = refreshed

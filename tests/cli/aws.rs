@@ -257,3 +257,33 @@ fn aws_example_walkthrough_runs() {
         "{stdout}"
     );
 }
+
+/// Regression (issue 12): an identity that left the scope (moved to another path
+/// by hand) planned as "will be created", and apply failed with "already exists":
+/// IAM names are account-wide. Plan says so instead, and so does apply before
+/// its first change when the move happened after planning.
+#[test]
+fn aws_an_identity_that_left_the_scope_is_reported_at_plan_not_created() {
+    let Some(moto) = moto::start() else { return };
+    let ws = workspace();
+    ws.write("nhi.yaml", &config(false, ""));
+    ok(&moto.nhi(&ws, &["plan", "-o", "early.plan"]));
+    moto.boto("iam.create_user(UserName='ci-deployer', Path='/elsewhere/')");
+    let said = "IAM user `ci-deployer` already exists outside this block's scope (path `/elsewhere/`); IAM names are account-wide";
+    let planned = moto.nhi(&ws, &["plan", "-o", "create.plan"]);
+    assert_eq!(planned.code, 1, "{}\n{}", planned.stdout, planned.stderr);
+    assert!(
+        planned.stderr.contains("nhi::plan::preflight") && planned.stderr.contains(said),
+        "{}",
+        planned.stderr
+    );
+    let refused = moto.nhi(&ws, &["apply", "early.plan", "--trust", "trust.yaml"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("nhi::apply::preflight") && refused.stderr.contains(said),
+        "{}",
+        refused.stderr
+    );
+    let roles = moto.boto("print(len(iam.list_roles(PathPrefix='/nhi/')['Roles']))");
+    assert_eq!(roles.trim(), "0", "nothing was created");
+}

@@ -871,6 +871,13 @@ fn gcp_account_deleted_by_hand_is_created_anew_without_its_leftover_members() {
 fn gcp_secret_manager_sink_never_writes_into_another_team_secret() {
     let standin = standin::start();
     let ws = workspace();
+    let config = config(&standin, "", "").replace(
+        "sink: {file: secrets/ci-primary.json}",
+        "sink: {gcp_secret_manager: {secret_id: db-password}}",
+    );
+    ws.write("nhi.yaml", &config);
+    // Planned before the other team's secret existed.
+    ok(&standin.nhi(&ws, &["plan", "-o", "early.plan"]));
     // Another team's secret, made by hand, with the id the configuration names.
     standin.ok(
         "POST",
@@ -882,23 +889,31 @@ fn gcp_secret_manager_sink_never_writes_into_another_team_secret() {
         &format!("/v1/projects/{PROJECT}/secrets/db-password:addVersion"),
         r#"{"payload": {"data": "aHVudGVyMg=="}}"#,
     );
-    let config = config(&standin, "", "").replace(
-        "sink: {file: secrets/ci-primary.json}",
-        "sink: {gcp_secret_manager: {secret_id: db-password}}",
+    // At plan, before anyone approves.
+    let planned = standin.nhi(&ws, &["plan", "-o", "create.plan"]);
+    assert_eq!(planned.code, 1, "{}\n{}", planned.stdout, planned.stderr);
+    assert!(
+        planned.stderr.contains("nhi::plan::preflight")
+            && planned.stderr.contains(
+                "secret `db-password` exists and is not kept for service account `ci-deployer`"
+            ),
+        "{}",
+        planned.stderr
     );
-    ws.write("nhi.yaml", &config);
-    ok(&standin.nhi(&ws, &["plan", "-o", "create.plan"]));
-    let refused = standin.nhi(&ws, &["apply", "create.plan", "--trust", "trust.yaml"]);
+    // And at apply of the earlier plan, before its first change.
+    let refused = standin.nhi(&ws, &["apply", "early.plan", "--trust", "trust.yaml"]);
     assert_eq!(refused.code, 1, "{}\n{}", refused.stdout, refused.stderr);
     assert!(
-        refused.stderr.contains(
-            "secret `db-password` exists and is not kept for service account `ci-deployer`"
-        ),
+        refused.stderr.contains("nhi::apply::preflight")
+            && refused.stderr.contains(
+                "secret `db-password` exists and is not kept for service account `ci-deployer`"
+            ),
         "{}",
         refused.stderr
     );
-    // No key was minted, and the other team's secret is as it was.
-    assert_eq!(user_keys(&standin, "ci-deployer"), Vec::<String>::new());
+    // Nothing was created, and the other team's secret is as it was.
+    let (status, _) = standin.call("GET", &Standin::account_path("ci-deployer"), "");
+    assert_eq!(status, 404, "the account was not created");
     let latest = standin.ok(
         "GET",
         &format!("/v1/projects/{PROJECT}/secrets/db-password/versions/latest:access"),

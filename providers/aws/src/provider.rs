@@ -144,4 +144,11 @@ impl Provider for AwsProvider {
     async fn record_key(&self, request: RecordKeyRequest) -> Result<(), ProviderError> {
         apply::record_key(&self.target().await, &request).await
     }
+
+    async fn preflight(
+        &self,
+        request: nhi_provider_sdk::PreflightRequest,
+    ) -> Result<nhi_provider_sdk::PreflightResponse, ProviderError> {
+        apply::preflight(&self.target().await, &request).await
+    }
 }

@@ -101,6 +101,30 @@ impl Provider for GcpProvider {
         let target = self.target(&calls).await?;
         apply::record_key(&target, &request).await
     }
+
+    /// A Secret Manager sink nhi may not write (another team's secret) is
+    /// refused before anyone approves the plan that mints into it.
+    async fn preflight(
+        &self,
+        request: nhi_provider_sdk::PreflightRequest,
+    ) -> Result<nhi_provider_sdk::PreflightResponse, ProviderError> {
+        let calls = Calls::default();
+        let target = self.target(&calls).await?;
+        let mut response = nhi_provider_sdk::PreflightResponse::default();
+        for (identity, sink) in &request.sinks {
+            let Some(secret_id) = crate::secret_manager_id(sink) else {
+                continue;
+            };
+            match crate::secrets::check(&target, secret_id, identity).await {
+                Ok(_) => {}
+                Err(ProviderError::Other(detail)) => {
+                    response.problems.push((identity.clone(), detail))
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(response)
+    }
 }
 
 impl GcpProvider {

@@ -27,9 +27,9 @@ pub use model::{Binding, Identity, KeyStatus, ObservedIdentity, ObservedKey, Obs
 pub use operation::{Operation, Sink, SinkKind};
 pub use policy::Policy;
 pub use provider::{
-    ApplyRequest, ApplyResponse, DescribeResponse, LockGuard, LockRequest, Provider,
-    ProviderContext, ProviderType, ReadRequest, ReadResponse, RecordKeyRequest, SecretForm,
-    SecretMaterial,
+    ApplyRequest, ApplyResponse, DescribeResponse, LockGuard, LockRequest, PreflightRequest,
+    PreflightResponse, Provider, ProviderContext, ProviderType, ReadRequest, ReadResponse,
+    RecordKeyRequest, SecretForm, SecretMaterial,
 };
 pub use tags::Tags;
 pub use validate::{

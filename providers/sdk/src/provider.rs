@@ -186,6 +186,23 @@ pub struct ApplyRequest {
     pub sink: Option<Sink>,
 }
 
+/// What a plan is about to do that only the live cloud can judge before anyone
+/// approves it: asked at plan and again at apply, before the first change.
+#[derive(Debug, Clone, Default)]
+pub struct PreflightRequest {
+    /// Identities the plan creates: a name the scope does not hold may still be
+    /// taken outside it (AWS names are account-wide).
+    pub creates: Vec<crate::Identity>,
+    /// Sinks the provider delivers itself that the plan mints into, by identity.
+    pub sinks: Vec<(String, Sink)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PreflightResponse {
+    /// Each thing that would make apply fail or do harm, by identity name.
+    pub problems: Vec<(String, String)>,
+}
+
 /// Records that the secret of a key minted for a local sink was delivered: from
 /// now on live state shows key `key_id` of `identity` under the name `key`.
 #[derive(Debug, Clone)]
@@ -248,4 +265,13 @@ pub trait Provider: Send + Sync {
     /// Names a key minted for a local sink once the engine delivered its secret
     /// (see [`ApplyRequest`]). Idempotent.
     async fn record_key(&self, request: RecordKeyRequest) -> Result<(), ProviderError>;
+    /// Judges a plan's creates and provider sinks against the live cloud (see
+    /// [`PreflightRequest`]); read-only. Nothing to say by default.
+    async fn preflight(
+        &self,
+        request: PreflightRequest,
+    ) -> Result<PreflightResponse, ProviderError> {
+        let _ = request;
+        Ok(PreflightResponse::default())
+    }
 }

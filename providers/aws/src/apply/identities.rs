@@ -73,19 +73,59 @@ async fn exists_as_wanted(
     kind: Kind,
     identity: &Identity,
 ) -> Result<bool, ProviderError> {
-    let name = &identity.name;
+    let Some(raw) = fetch(target, kind, &identity.name).await? else {
+        return Ok(false);
+    };
+    if !raw.in_scope(target.settings) {
+        return Ok(false);
+    }
+    let have = raw.identity(target.settings.managed_tag.as_deref())?;
+    Ok(have == normalized(identity))
+}
+
+/// Why `identity` cannot be created although the scope does not hold it: IAM
+/// names are account-wide (per kind), and an identity outside the scope (another
+/// path, no managed tag, a path AWS reserves) has the name. `None` when the name
+/// is free, or taken inside the scope (the create judges that).
+pub(super) async fn taken_outside_scope(
+    target: &Target<'_>,
+    identity: &Identity,
+) -> Result<Option<String>, ProviderError> {
+    let kind = Kind::parse(&identity.kind)?;
+    let Some(raw) = fetch(target, kind, &identity.name).await? else {
+        return Ok(None);
+    };
+    if raw.in_scope(target.settings) {
+        return Ok(None);
+    }
+    let mut why = format!("path `{}`", raw.path);
+    if let Some(tag) = &target.settings.managed_tag
+        && raw.tags.get(tag).is_none_or(|v| v != "true")
+    {
+        why.push_str(&format!(", without the tag `{tag}=true`"));
+    }
+    Ok(Some(format!(
+        "IAM {} `{}` already exists outside this block's scope ({why}); IAM names are account-wide, so it cannot be created: bring it into the scope and declare it as it is, or rename the identity",
+        kind.as_str(),
+        identity.name
+    )))
+}
+
+/// The user or role `name` as IAM holds it; `None` when there is none.
+async fn fetch(
+    target: &Target<'_>,
+    kind: Kind,
+    name: &str,
+) -> Result<Option<RawIdentity>, ProviderError> {
     let object = object(kind, name);
     let raw = match kind {
         Kind::User => {
-            let out = target
-                .iam
-                .get_user()
-                .user_name(name)
-                .send()
-                .await
-                .map_err(|err| api_error("iam:GetUser", &object, &err))?;
+            let out = match target.iam.get_user().user_name(name).send().await {
+                Ok(out) => out,
+                Err(err) => return none_if_missing(api_error("iam:GetUser", &object, &err)),
+            };
             let Some(user) = out.user() else {
-                return Ok(false);
+                return Ok(None);
             };
             RawIdentity {
                 kind,
@@ -101,15 +141,12 @@ async fn exists_as_wanted(
             }
         }
         Kind::Role => {
-            let out = target
-                .iam
-                .get_role()
-                .role_name(name)
-                .send()
-                .await
-                .map_err(|err| api_error("iam:GetRole", &object, &err))?;
+            let out = match target.iam.get_role().role_name(name).send().await {
+                Ok(out) => out,
+                Err(err) => return none_if_missing(api_error("iam:GetRole", &object, &err)),
+            };
             let Some(role) = out.role() else {
-                return Ok(false);
+                return Ok(None);
             };
             RawIdentity {
                 kind,
@@ -125,11 +162,14 @@ async fn exists_as_wanted(
             }
         }
     };
-    if !raw.in_scope(target.settings) {
-        return Ok(false);
+    Ok(Some(raw))
+}
+
+fn none_if_missing(err: ProviderError) -> Result<Option<RawIdentity>, ProviderError> {
+    match err {
+        ProviderError::NotFound(_) => Ok(None),
+        other => Err(other),
     }
-    let have = raw.identity(target.settings.managed_tag.as_deref())?;
-    Ok(have == normalized(identity))
 }
 
 /// `identity` with its trust policy in canonical form, for comparisons.

@@ -75,6 +75,21 @@ pub(crate) async fn apply(
     Ok(ApplyResponse::default())
 }
 
+/// What only IAM can say about a plan before it is approved: a name to create
+/// that is taken outside the scope.
+pub(crate) async fn preflight(
+    target: &Target<'_>,
+    request: &nhi_provider_sdk::PreflightRequest,
+) -> Result<nhi_provider_sdk::PreflightResponse, ProviderError> {
+    let mut response = nhi_provider_sdk::PreflightResponse::default();
+    for identity in &request.creates {
+        if let Some(problem) = identities::taken_outside_scope(target, identity).await? {
+            response.problems.push((identity.name.clone(), problem));
+        }
+    }
+    Ok(response)
+}
+
 /// Names an access key minted for a local sink, once the engine delivered it.
 pub(crate) async fn record_key(
     target: &Target<'_>,
