@@ -118,7 +118,7 @@ impl Provider for GcpProvider {
             match crate::secrets::check(&target, secret_id, identity).await {
                 Ok(_) => {}
                 Err(ProviderError::Other(detail)) => {
-                    response.problems.push((identity.clone(), detail))
+                    response.problems.push((identity.clone(), detail));
                 }
                 Err(other) => return Err(other),
             }

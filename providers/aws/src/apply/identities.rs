@@ -102,7 +102,9 @@ pub(super) async fn taken_outside_scope(
     if let Some(tag) = &target.settings.managed_tag
         && raw.tags.get(tag).is_none_or(|v| v != "true")
     {
-        why.push_str(&format!(", without the tag `{tag}=true`"));
+        why.push_str(", without the tag `");
+        why.push_str(tag);
+        why.push_str("=true`");
     }
     Ok(Some(format!(
         "IAM {} `{}` already exists outside this block's scope ({why}); IAM names are account-wide, so it cannot be created: bring it into the scope and declare it as it is, or rename the identity",
