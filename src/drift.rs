@@ -98,14 +98,11 @@ impl DriftReport {
     }
 }
 
-/// Reads live state through the plan operation and sorts what differs.
-pub fn drift(options: &PlanOptions<'_>) -> Result<DriftReport, PlanningError> {
+/// Reads live state through the plan operation and sorts what differs; the
+/// plan it made comes back too, for the caller to drop (or not: see `nhi plan`).
+pub fn drift(options: &PlanOptions<'_>) -> Result<(DriftReport, Planned), PlanningError> {
     let planned = crate::plan::plan(options)?;
-    let report = classify(&planned);
-    // As `nhi plan` does: the process ends soon, and freeing a large estate piece
-    // by piece costs more than it returns.
-    std::mem::forget(planned);
-    Ok(report)
+    Ok((classify(&planned), planned))
 }
 
 fn class_of(reason: Reason) -> DriftClass {

@@ -37,7 +37,7 @@ fn class(text: &str) -> Result<DriftClass, String> {
 pub(crate) fn run(global: &Global, args: &DriftArgs) -> miette::Result<Outcome> {
     let clock = crate::clock::Clock::from_setting(global.env.now.as_deref())?;
     let progress = crate::render::progress::Progress::default();
-    let report = crate::drift::drift(&PlanOptions {
+    let (report, planned) = crate::drift::drift(&PlanOptions {
         config: &global.config,
         author: global.env.user(),
         clock,
@@ -63,6 +63,9 @@ pub(crate) fn run(global: &Global, args: &DriftArgs) -> miette::Result<Outcome> 
         _ => crate::render::drift::text(&report, global.painter),
     };
     crate::render::stdout(&text).map_err(|e| miette::miette!("cannot write to stdout: {e}"))?;
+    // As `nhi plan` does: the process ends here, and freeing a large estate piece
+    // by piece costs more than it returns.
+    std::mem::forget(planned);
     Ok(if report.has_any(&args.fail_on) {
         Outcome::Changes
     } else {

@@ -110,7 +110,8 @@ impl<'a> Incremental<'a> {
         if keys.windows(2).any(|w| w[0] == w[1]) {
             return true;
         }
-        let mut sinks: Vec<&str> = self
+        let mut sinks = std::collections::HashSet::with_capacity(self.identities.len());
+        !self
             .identities
             .iter()
             .flat_map(|d| &d.keys)
@@ -118,9 +119,7 @@ impl<'a> Incremental<'a> {
                 nhi_provider_sdk::Sink::File(path) => Some(path.as_str()),
                 _ => None,
             })
-            .collect();
-        sinks.sort_unstable();
-        sinks.windows(2).any(|w| w[0] == w[1])
+            .all(|path| sinks.insert(path))
     }
 
     pub(crate) fn version(&mut self, version: &Spanned<i64>) {
