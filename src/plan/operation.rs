@@ -1,8 +1,9 @@
 //! The plan operation: load the configuration, read every scope's live state,
-//! diff, add each provider's advice for reviewers, and build the plan file. It
-//! returns values; callers (the CLI, and later import, drift and audit) sign,
-//! write and render them. The rest of `plan` is pure: this file does its I/O
-//! through `config` and `refresh` only.
+//! diff, add each provider's advice for reviewers, check file sinks and ask each
+//! scope's preflight, and build the plan file. It returns values; callers (the
+//! CLI, `drift`, and later import and audit) sign, write and render them. The
+//! rest of `plan` is pure: this file does its I/O through `config`, `refresh`
+//! and `sink` only (and resolves the configuration's directory).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
