@@ -13,6 +13,7 @@ mod delivery;
 mod drift;
 mod flow;
 mod gcp;
+mod gcp_google;
 mod harness;
 mod log;
 mod moto;
