@@ -28,6 +28,7 @@ pub mod drift;
 pub mod events;
 pub mod log;
 pub mod plan;
+pub mod policy;
 pub mod receipt;
 pub mod refresh;
 pub mod registry;

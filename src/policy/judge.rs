@@ -1,0 +1,365 @@
+//! The judge: every built-in rule over the changes of a plan and the estate as
+//! it will be after apply, with enforcement and exceptions from the policy
+//! record. Pure and deterministic: the same inputs give the same findings, in
+//! plan and in apply alike.
+
+use std::collections::BTreeSet;
+
+use nhi_provider_sdk::{Address, KeyStatus, ObservedKey, ObservedState, Operation};
+
+use super::catalogue::{
+    self, KEY_MAX_AGE, KEY_NEVER_USED, KEY_NO_ROTATION, KEY_UNUSED, OWNER_MISSING, SHADOW_IDENTITY,
+    TWO_ACTIVE_KEYS, USER_MANAGED_KEY,
+};
+use super::privilege::{Concern, binding_concerns, identity_concerns};
+use super::project::{Projected, project};
+use super::{Finding, PolicyRecord, Subject};
+use crate::config::Config;
+use crate::diff::Change;
+
+/// One scope as judged.
+pub struct ScopeInput<'a> {
+    /// `<type>.<name>`.
+    pub prefix: Address,
+    pub type_name: &'a str,
+    /// Whether the provider reports when keys were last used (key-never-used
+    /// needs it).
+    pub reports_key_use: bool,
+    pub observed: &'a ObservedState,
+}
+
+/// Everything the judge reads.
+pub struct Judging<'a> {
+    /// The plan's clock.
+    pub now: jiff::Timestamp,
+    pub policy: &'a PolicyRecord,
+    pub scopes: &'a [ScopeInput<'a>],
+    pub changes: &'a [Change],
+    /// Live identities no configuration declares (reported or pruned).
+    pub unmanaged: &'a BTreeSet<Address>,
+    /// The desired state, for rules on declared settings; `None` skips them
+    /// (apply with `--ignore-config`).
+    pub config: Option<&'a Config>,
+}
+
+/// Every built-in finding, sorted and unique.
+pub fn judge<'a>(input: &'a Judging<'a>) -> Vec<Finding> {
+    let mut findings = judge_changes(
+        input.changes,
+        &|prefix| {
+            input
+                .scopes
+                .iter()
+                .find(|s| s.prefix.as_str() == prefix)
+                .map(|s| s.type_name)
+        },
+        input.policy,
+        input.now,
+    );
+    let from_changes: BTreeSet<(Address, &'static str)> = findings
+        .iter()
+        .filter_map(|f| Some((f.address.clone(), catalogue::find(&f.rule)?.id)))
+        .collect();
+    let mut out = Out {
+        policy: input.policy,
+        today: today(input.now),
+        subject: Subject::State,
+        findings: Vec::new(),
+    };
+    for scope in input.scopes {
+        for identity in project(
+            scope.prefix.as_str(),
+            scope.observed,
+            input.changes,
+            input.now,
+        ) {
+            judge_identity(input, scope, &identity, &mut out);
+        }
+    }
+    if let Some(config) = input.config {
+        judge_declared(config, &mut out);
+    }
+    findings.extend(
+        out.findings
+            .into_iter()
+            .filter(|f| !from_changes.contains(&(f.address.clone(), rule_id(&f.rule)))),
+    );
+    findings.sort();
+    findings.dedup_by(|a, b| a.key() == b.key());
+    findings
+}
+
+fn rule_id(rule: &str) -> &'static str {
+    catalogue::find(rule).map_or("", |r| r.id)
+}
+
+/// The findings on objects the plan's changes create or update, judged from the
+/// operations alone (`type_of` gives a scope prefix's provider type). Every decode
+/// of a plan re-derives these.
+pub fn judge_changes<'t>(
+    changes: &[Change],
+    type_of: &dyn Fn(&str) -> Option<&'t str>,
+    policy: &PolicyRecord,
+    now: jiff::Timestamp,
+) -> Vec<Finding> {
+    let mut out = Out {
+        policy,
+        today: today(now),
+        subject: Subject::Change,
+        findings: Vec::new(),
+    };
+    let mut concerns = Vec::new();
+    for change in changes {
+        let prefix = change.address.provider_prefix();
+        let Some(type_name) = type_of(prefix) else {
+            continue;
+        };
+        match &change.operation {
+            Operation::CreateIdentity { identity: after }
+            | Operation::UpdateIdentity { after, .. }
+            | Operation::ReplaceIdentity { after, .. } => {
+                owner_concern(&after.owner, &mut concerns);
+                identity_concerns(type_name, after, &mut concerns);
+            }
+            Operation::CreateBinding { binding, .. }
+            | Operation::UpdateBinding { after: binding, .. } => {
+                // The kind decides some grants' reach (an AWS role or user).
+                binding_concerns(type_name, "", binding, &mut concerns);
+            }
+            Operation::CreateKey { .. } | Operation::RotateKey { .. } => {
+                minted_key_concern(type_name, &mut concerns);
+            }
+            Operation::DeleteIdentity { .. }
+            | Operation::DeleteKey { .. }
+            | Operation::DeleteBinding { .. } => {}
+        }
+        for concern in concerns.drain(..) {
+            out.push(&change.address, concern);
+        }
+    }
+    out.findings.sort();
+    out.findings.dedup_by(|a, b| a.key() == b.key());
+    out.findings
+}
+
+fn today(now: jiff::Timestamp) -> jiff::civil::Date {
+    now.to_zoned(jiff::tz::TimeZone::UTC).date()
+}
+
+struct Out<'a> {
+    policy: &'a PolicyRecord,
+    today: jiff::civil::Date,
+    subject: Subject,
+    findings: Vec<Finding>,
+}
+
+impl Out<'_> {
+    fn push(&mut self, address: &Address, concern: Concern) {
+        let rule = catalogue::find(concern.rule).expect("invariant: built-in rules are catalogued");
+        self.findings.push(Finding {
+            address: address.clone(),
+            rule: rule.id.to_owned(),
+            severity: concern.severity.unwrap_or(rule.severity),
+            enforcement: self.policy.builtin_enforcement(rule.id),
+            subject: self.subject,
+            exception: self.policy.exception(rule.id, address, self.today),
+            message: concern.message,
+        });
+    }
+}
+
+/// A contact address: a mailbox (`team@example.com`) or a web page (`https://…`).
+pub(crate) fn is_contact(owner: &str) -> bool {
+    if let Some(rest) = owner.strip_prefix("https://") {
+        return !rest.is_empty() && !rest.contains(char::is_whitespace);
+    }
+    let Some((local, domain)) = owner.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !local.contains(char::is_whitespace)
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && domain
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+}
+
+fn owner_concern(owner: &str, out: &mut Vec<Concern>) {
+    if owner.trim().is_empty() {
+        out.push(Concern::new(OWNER_MISSING, "has no owner".into()));
+    } else if !is_contact(owner) {
+        out.push(Concern::new(
+            OWNER_MISSING,
+            format!(
+                "owner `{}` is not a contact address (a mailbox or an https:// page)",
+                owner.escape_debug()
+            ),
+        ));
+    }
+}
+
+fn minted_key_concern(type_name: &str, out: &mut Vec<Concern>) {
+    if type_name == "gcp" {
+        out.push(Concern::new(
+            USER_MANAGED_KEY,
+            "mints a user-managed service-account key".into(),
+        ));
+    }
+}
+
+fn judge_identity(
+    input: &Judging<'_>,
+    scope: &ScopeInput<'_>,
+    projected: &Projected<'_>,
+    out: &mut Out<'_>,
+) {
+    let identity = &projected.identity;
+    let address = scope.prefix.identity(&identity.name);
+    let mut concerns = Vec::new();
+    owner_concern(&identity.owner, &mut concerns);
+    identity_concerns(scope.type_name, identity, &mut concerns);
+    for concern in concerns.drain(..) {
+        out.push(&address, concern);
+    }
+    let active: Vec<&ObservedKey> = projected
+        .keys
+        .iter()
+        .filter(|k| k.status == KeyStatus::Active)
+        .collect();
+    if active.len() > 1 {
+        out.push(
+            &address,
+            Concern::new(
+                TWO_ACTIVE_KEYS,
+                format!("holds {} active keys", active.len()),
+            ),
+        );
+    }
+    if input.unmanaged.contains(&address)
+        && (!projected.keys.is_empty() || !projected.bindings.is_empty())
+    {
+        out.push(
+            &address,
+            Concern::new(
+                SHADOW_IDENTITY,
+                format!(
+                    "no configuration declares it, yet it holds {} and {}",
+                    count(projected.keys.len(), "key"),
+                    count(projected.bindings.len(), "binding")
+                ),
+            ),
+        );
+    }
+    for key in &active {
+        let key_address = match &key.name {
+            Some(name) => address.key(name),
+            None => address.key(&key.id),
+        };
+        judge_key(input, scope, key, &mut concerns);
+        for concern in concerns.drain(..) {
+            out.push(&key_address, concern);
+        }
+    }
+    for binding in projected.bindings.iter() {
+        binding_concerns(scope.type_name, &identity.kind, binding, &mut concerns);
+        if concerns.is_empty() {
+            continue;
+        }
+        let binding_address = address.binding(&binding.role, &binding.resource);
+        for concern in concerns.drain(..) {
+            out.push(&binding_address, concern);
+        }
+    }
+}
+
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+fn judge_key(
+    input: &Judging<'_>,
+    scope: &ScopeInput<'_>,
+    key: &ObservedKey,
+    out: &mut Vec<Concern>,
+) {
+    let now = input.now;
+    let days = |since: jiff::Timestamp| now.duration_since(since).as_secs() / 86_400;
+    let max_age = input.policy.key_max_age;
+    if now.duration_since(key.created) > max_age.as_duration() {
+        out.push(Concern::new(
+            KEY_MAX_AGE,
+            format!(
+                "key is {} days old, over the maximum of {max_age}",
+                days(key.created)
+            ),
+        ));
+    }
+    let unused = input.policy.unused_after;
+    match key.last_used {
+        Some(used) if now.duration_since(used) >= unused.as_duration() => {
+            out.push(Concern::new(
+                KEY_UNUSED,
+                format!(
+                    "key last used {} days ago (unused after {unused})",
+                    days(used)
+                ),
+            ));
+        }
+        None if scope.reports_key_use
+            && !key.id.is_empty()
+            && now.duration_since(key.created) >= unused.as_duration() =>
+        {
+            out.push(Concern::new(
+                KEY_NEVER_USED,
+                format!(
+                    "key never used in the {} days since it was created",
+                    days(key.created)
+                ),
+            ));
+        }
+        _ => {}
+    }
+    if scope.type_name == "gcp" && !key.id.is_empty() {
+        out.push(Concern::new(
+            USER_MANAGED_KEY,
+            "user-managed service-account key".into(),
+        ));
+    }
+}
+
+/// Rules on declared settings: a key with neither `rotate_after` nor `expires`.
+fn judge_declared(config: &Config, out: &mut Out<'_>) {
+    for desired in &config.identities {
+        if desired
+            .keys
+            .iter()
+            .all(|k| k.rotate_after.is_some() || k.expires.is_some())
+        {
+            continue;
+        }
+        let Some(block) = config.providers.iter().find(|b| b.name == desired.provider) else {
+            continue;
+        };
+        let address =
+            Address::provider(&block.type_name, &block.name).identity(&desired.identity.name);
+        for key in desired
+            .keys
+            .iter()
+            .filter(|k| k.rotate_after.is_none() && k.expires.is_none())
+        {
+            out.push(
+                &address.key(&key.name),
+                Concern::new(
+                    KEY_NO_ROTATION,
+                    "key has neither `rotate_after` nor `expires`".into(),
+                ),
+            );
+        }
+    }
+}
