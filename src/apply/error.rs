@@ -19,6 +19,32 @@ pub enum ApplyError {
         actual: String,
     },
 
+    #[error("the configuration `{path}` the plan was made from no longer loads")]
+    #[diagnostic(
+        code(nhi::apply::config_invalid),
+        help(
+            "the governance gate judges the plan again with it: plan again from a configuration that validates"
+        )
+    )]
+    ConfigInvalid {
+        path: String,
+        #[source]
+        source: Box<crate::config::ConfigError>,
+    },
+
+    #[error(
+        "the estate shows {} the plan does not record:\n{}",
+        if findings.len() == 1 { "a finding".to_owned() } else { format!("{} findings", findings.len()) },
+        findings.join("\n")
+    )]
+    #[diagnostic(
+        code(nhi::apply::unjudged),
+        help(
+            "plan again: the plan's findings were removed or altered, or the live estate changed since it was judged"
+        )
+    )]
+    Unjudged { findings: Vec<String> },
+
     #[error("the configuration `{path}` the plan was made from is not here")]
     #[diagnostic(
         code(nhi::apply::config_missing),

@@ -6,6 +6,7 @@
 
 mod error;
 mod execute;
+mod gate;
 pub mod journal;
 mod sink;
 
@@ -158,7 +159,9 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     }
     phase("lock");
     // 8: re-read and compare every touched object.
-    let (before, states) = observe(&providers, &body.touched).await?;
+    // Every scope is read, not only those the changes touch: the governance
+    // gate judges the whole estate again.
+    let (before, states) = observe(&providers, &body.touched, true).await?;
     let stale = stale_objects(&body.touched, &before);
     if !stale.is_empty() {
         return Err(ApplyError::Stale { objects: stale }.into());
@@ -167,6 +170,8 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     if !body.has_changes() {
         return Ok(Applied::NothingToDo);
     }
+    gate::check(body, &base, options, &providers, &states)?;
+    phase("judge");
     // Sinks are checked before the first change, so no key is minted whose secret
     // has nowhere to go.
     let scopes: Vec<(&str, &ObservedState)> = states.iter().map(|(p, s)| (p.as_str(), s)).collect();
@@ -290,7 +295,7 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     }
     phase("apply");
     // 10: the receipt, with what the touched objects look like now.
-    let after = observe(&providers, &body.touched)
+    let after = observe(&providers, &body.touched, false)
         .await
         .map(|(after, _)| after)
         .unwrap_or_default();
@@ -411,6 +416,7 @@ fn block_of(scope: &ScopeRecord) -> ProviderBlock {
 async fn observe(
     providers: &Connected<'_>,
     touched: &[Touched],
+    every_scope: bool,
 ) -> Result<(HashMap<Address, Digest>, Vec<(String, ObservedState)>), ApplyError> {
     let mut out = HashMap::new();
     let mut states = Vec::new();
@@ -420,7 +426,7 @@ async fn observe(
             .filter(|t| t.address.provider_prefix() == scope.provider)
             .filter_map(|t| t.address.identity_name())
             .collect();
-        if names.is_empty() {
+        if names.is_empty() && !every_scope {
             continue;
         }
         let (state, _) = crate::refresh::read(block, provider.as_ref()).await?;

@@ -46,6 +46,7 @@ pub(crate) fn run(global: &Global, args: &DriftArgs) -> miette::Result<Outcome> 
         events: &progress,
         protected: crate::sink::Protected::default(),
         check_sinks: false,
+        enforce: false,
     })?;
     let format = if args.json {
         "json"

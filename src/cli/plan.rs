@@ -78,6 +78,7 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         events: &progress,
         protected,
         check_sinks: true,
+        enforce: true,
     });
     let mut planned = planned?;
     if global.verbose {

@@ -43,6 +43,7 @@ pub enum ProblemKind {
     InvalidTags,
     OverlappingScope,
     ControlCharacter,
+    UnknownRule,
 }
 
 impl ProblemKind {
@@ -77,6 +78,7 @@ impl ProblemKind {
             Self::InvalidTags => "nhi::config::invalid_tags",
             Self::OverlappingScope => "nhi::config::overlapping_scope",
             Self::ControlCharacter => "nhi::config::control_character",
+            Self::UnknownRule => "nhi::config::unknown_rule",
         }
     }
 }

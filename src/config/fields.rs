@@ -10,7 +10,9 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{DuplicateKeyPolicy, Location, Spanned};
 
 use super::error::{Problem, ProblemKind, Source, did_you_mean, list, quote};
-use super::raw::{RawBinding, RawConfig, RawIdentity, RawKey, RawProvider};
+use super::raw::{
+    RawBinding, RawConfig, RawException, RawIdentity, RawKey, RawPolicy, RawProvider,
+};
 
 /// The unknown fields of `text`, in file order; empty when there are none or when
 /// the text is not YAML the typed parse could have read (its own error says why).
@@ -34,6 +36,13 @@ pub(super) fn unknown_fields(source: &Source<'_>, text: &str) -> Vec<Problem> {
         vec![
             ("providers", place(fields_of::<RawProvider>(), Vec::new())),
             ("identities", identity),
+            (
+                "policy",
+                place(
+                    fields_of::<RawPolicy>(),
+                    vec![("exceptions", place(fields_of::<RawException>(), Vec::new()))],
+                ),
+            ),
         ],
     );
     let mut found = Vec::new();
@@ -93,10 +102,14 @@ fn check(node: &Node, place: &Place, found: &mut Vec<(Location, String, &'static
         let Some((_, inner)) = place.nested.iter().find(|(field, _)| field == name) else {
             continue;
         };
-        if let Node::Seq(items) = value {
-            for item in items {
-                check(item, inner, found);
+        match value {
+            Node::Seq(items) => {
+                for item in items {
+                    check(item, inner, found);
+                }
             }
+            Node::Map(_) => check(value, inner, found),
+            Node::Scalar => {}
         }
     }
 }

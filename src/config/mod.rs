@@ -94,6 +94,8 @@ fn parse_with(
         digest,
         providers: valid.providers,
         identities: valid.identities,
+        policy: valid.policy,
+        rego: valid.rego,
     })
 }
 

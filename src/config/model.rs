@@ -18,6 +18,11 @@ pub struct Config {
     pub providers: Vec<ProviderBlock>,
     /// In the order declared; `(provider, name)` unique.
     pub identities: Vec<DesiredIdentity>,
+    /// The `policy:` section (defaults when absent); its `rego` is filled in
+    /// when the bundle is loaded.
+    pub policy: crate::policy::PolicyRecord,
+    /// The `policy.rego` paths, relative to [`Config::dir`].
+    pub rego: Vec<String>,
 }
 
 /// One `providers:` entry.

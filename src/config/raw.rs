@@ -28,6 +28,68 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     #[schemars(with = "Vec<RawIdentity>")]
     pub identities: Vec<Spanned<RawIdentity>>,
+    /// The governance gate: thresholds of the built-in rules, what each finding
+    /// costs, accepted exceptions, and the organisation's Rego policies.
+    #[schemars(with = "Option<RawPolicy>")]
+    pub policy: Option<Spanned<RawPolicy>>,
+}
+
+/// The `policy:` section.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Policy section")]
+pub(crate) struct RawPolicy {
+    /// Keys older than this are findings whatever `rotate_after` says; default `90d`.
+    #[schemars(with = "Option<nhi_provider_sdk::Age>")]
+    pub key_max_age: Option<Spanned<String>>,
+    /// Active keys unused this long, or never used and this old, are findings;
+    /// default `45d`.
+    #[schemars(with = "Option<nhi_provider_sdk::Age>")]
+    pub unused_after: Option<Spanned<String>>,
+    /// What a finding of each rule costs: `advisory` (shown), `soft` (apply needs
+    /// the approvals the trust policy names for soft findings) or `hard` (no plan
+    /// is written). Keys are rule ids (`admin-privilege`, `rego:<id>`) or
+    /// `default` for every built-in rule not named.
+    #[schemars(with = "Option<BTreeMap<String, EnforcementSchema>>")]
+    pub enforcement: Option<Spanned<Map<String, Value>>>,
+    /// Findings accepted for a while, each listed in every plan that uses it.
+    #[serde(default)]
+    #[schemars(with = "Vec<RawException>")]
+    pub exceptions: Vec<Spanned<RawException>>,
+    /// Files or directories of `.rego` policies, relative to this file.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub rego: Vec<Spanned<String>>,
+}
+
+/// An enforcement level.
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(rename = "Enforcement")]
+#[allow(dead_code, reason = "schema only")]
+enum EnforcementSchema {
+    Advisory,
+    Soft,
+    Hard,
+}
+
+/// One accepted finding.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Exception")]
+pub(crate) struct RawException {
+    /// The rule id, e.g. `admin-privilege`.
+    #[schemars(with = "String")]
+    pub rule: Option<Spanned<String>>,
+    /// The object's address, or an identity's for everything it holds.
+    #[schemars(with = "String")]
+    pub address: Option<Spanned<String>>,
+    /// Why it is accepted; shown in every plan that uses it.
+    #[schemars(with = "String", length(min = 1))]
+    pub justification: Option<Spanned<String>>,
+    /// Last day (`YYYY-MM-DD`, UTC) it applies.
+    #[schemars(with = "String", extend("format" = "date"))]
+    pub expires: Option<Spanned<String>>,
 }
 
 /// One provider block.

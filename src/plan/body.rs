@@ -6,9 +6,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::diff::{Action, Change};
+use crate::policy::{Finding, PolicyRecord};
 
 /// The layout version of [`PlanBody`]; bumped on any incompatible change.
-pub const BODY_FORMAT_VERSION: u32 = 2;
+pub const BODY_FORMAT_VERSION: u32 = 3;
 
 /// What was planned, against what, by whom and until when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -41,6 +42,14 @@ pub struct PlanBody {
     pub unmanaged: Vec<Address>,
     /// Counts of `changes` by action; must agree with them.
     pub summary: Summary,
+    /// The policy the plan was judged by: thresholds, enforcement, exceptions
+    /// and the Rego bundle's digest, from the configuration's `policy:` section.
+    pub policy: PolicyRecord,
+    /// What the governance gate found in the changes and in the estate they lead
+    /// to (see [`crate::policy::Finding`] for the contract). Every decode
+    /// re-derives the findings on changes; apply re-derives the rest and refuses
+    /// a plan that lacks one it finds.
+    pub findings: Vec<Finding>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

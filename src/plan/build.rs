@@ -30,6 +30,8 @@ pub struct ScopeRead<'a> {
     pub observed_digest: Option<nhi_provider_sdk::Digest>,
 }
 
+/// The body, without findings: judge it with [`crate::policy::judge`] and set
+/// them.
 pub fn build(
     config: &Config,
     reads: &[ScopeRead<'_>],
@@ -77,5 +79,7 @@ pub fn build(
             .collect(),
         unmanaged: diff.unmanaged,
         summary,
+        policy: config.policy.clone(),
+        findings: Vec::new(),
     }
 }

@@ -68,6 +68,80 @@ pub(crate) fn check(body: &PlanBody) -> Result<(), PlanError> {
     if summary != body.summary {
         return fail("the summary does not match the changes".into());
     }
+    check_findings(body).or_else(fail)
+}
+
+/// The findings must be those the plan's own policy gives: the findings on its
+/// changes exactly as re-derived from them, every finding with the enforcement
+/// and the exception the policy record gives it, and none that would have
+/// stopped the plan from being written.
+fn check_findings(body: &PlanBody) -> Result<(), String> {
+    use crate::policy::{Enforcement, Subject};
+    let findings = &body.findings;
+    if !findings.windows(2).all(|w| w[0].key() < w[1].key()) {
+        return Err("the findings are not sorted and unique".into());
+    }
+    let today = body.created_at.to_zoned(jiff::tz::TimeZone::UTC).date();
+    for f in findings {
+        let at = || {
+            format!(
+                "finding `{}` on `{}`",
+                f.rule.escape_debug(),
+                f.address.as_str().escape_debug()
+            )
+        };
+        if nhi_provider_sdk::text::first_unsafe(f.address.as_str()).is_some()
+            || f.rule.contains(char::is_control)
+        {
+            return Err(format!("{} holds a control character", at()));
+        }
+        if body.scope_of(&f.address).is_none() {
+            return Err(format!(
+                "{}: its provider is not among the plan's scopes",
+                at()
+            ));
+        }
+        let builtin = crate::policy::find_rule(&f.rule).is_some();
+        let rego = f.rule.starts_with("rego:") && body.policy.rego.is_some();
+        if !builtin && !rego {
+            return Err(format!("{}: no such rule", at()));
+        }
+        if builtin && f.enforcement != body.policy.builtin_enforcement(&f.rule) {
+            return Err(format!("{}: its enforcement is not the policy's", at()));
+        }
+        if f.exception != body.policy.exception(&f.rule, &f.address, today) {
+            return Err(format!("{}: its exception is not the policy's", at()));
+        }
+        if f.counts() && f.enforcement == Enforcement::Hard {
+            return Err(format!(
+                "{}: a hard finding stops a plan from being written",
+                at()
+            ));
+        }
+    }
+    let type_of = |prefix: &str| {
+        body.scopes
+            .iter()
+            .find(|s| s.provider == prefix)
+            .and_then(|s| s.provider.split_once('.'))
+            .map(|(type_name, _)| type_name)
+    };
+    let derived =
+        crate::policy::judge_changes(&body.changes, &type_of, &body.policy, body.created_at);
+    let recorded: Vec<_> = findings
+        .iter()
+        .filter(|f| f.subject == Subject::Change)
+        .collect();
+    if derived.len() != recorded.len() || derived.iter().zip(&recorded).any(|(d, r)| d != *r) {
+        let missing = derived.iter().find(|d| !recorded.contains(d));
+        return Err(match missing {
+            Some(d) => format!(
+                "the finding `{}` on `{}` that its changes give is not recorded as they give it",
+                d.rule, d.address
+            ),
+            None => "it records findings on changes that its changes do not give".into(),
+        });
+    }
     Ok(())
 }
 

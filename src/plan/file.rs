@@ -152,7 +152,15 @@ mod tests {
             let diff = crate::diff::diff(&config, &scopes, now);
             let reads = [super::super::ScopeRead { block: &config.providers[0], scope: "s".into(), observed: &observed, observed_digest: None }];
             let options = super::super::BuildOptions { author: "a".into(), now, valid_for: jiff::SignedDuration::from_hours(24), config_dir: "/work".into() };
-            let file = PlanFile::new(super::super::build(&config, &reads, diff, &options));
+            let mut body = super::super::build(&config, &reads, diff, &options);
+            let judged = [crate::policy::ScopeInput {
+                prefix: nhi_provider_sdk::Address::provider(&config.providers[0].type_name, &config.providers[0].name),
+                type_name: &config.providers[0].type_name,
+                reports_key_use: true,
+                observed: &observed,
+            }];
+            body.findings = crate::policy::judge_body(&body, &judged, Some(&config));
+            let file = PlanFile::new(body);
             let decoded = PlanFile::decode(&file.encode());
             prop_assert!(decoded.is_ok(), "{:?}", decoded.err());
         }

@@ -12,4 +12,5 @@ pub use body::{BODY_FORMAT_VERSION, ConfigRecord, PlanBody, ScopeRecord, Summary
 pub use build::{BuildOptions, ScopeRead, build};
 pub use error::PlanError;
 pub use file::{FILE_FORMAT_VERSION, MAX_PLAN_BYTES, PlanFile, SignatureRecord};
+pub(crate) use operation::scope_inputs;
 pub use operation::{PlanOptions, Planned, PlanningError, plan};

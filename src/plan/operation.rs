@@ -37,6 +37,9 @@ pub struct PlanOptions<'a> {
     /// Whether to check the file sinks of minting changes (`nhi plan`); a
     /// read-only look (`nhi drift`) mints nothing and skips it.
     pub check_sinks: bool,
+    /// Whether a hard finding stops planning (`nhi plan`); a read-only look
+    /// (`nhi drift`) reports it instead.
+    pub enforce: bool,
 }
 
 /// A plan and what it was made from.
@@ -89,6 +92,18 @@ pub enum PlanningError {
         help("resolve each before planning again: an apply would fail there, after approval")
     )]
     Preflight { problems: Vec<SinkProblem> },
+    #[error(
+        "no plan is written: the policy holds {} hard:\n{}",
+        if findings.len() == 1 { "a finding".to_owned() } else { format!("{} findings", findings.len()) },
+        findings.join("\n")
+    )]
+    #[diagnostic(
+        code(nhi::plan::hard_finding),
+        help(
+            "change the configuration so the finding goes away, or add an exception with a justification and an expiry under `policy.exceptions`"
+        )
+    )]
+    Blocked { findings: Vec<String> },
 }
 
 fn plural_sinks(n: usize) -> String {
@@ -254,7 +269,23 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
         valid_for: options.valid_for,
         config_dir: config_dir.clone(),
     };
-    let file = PlanFile::new(super::build(&config, &reads, diff, &build));
+    let mut body = super::build(&config, &reads, diff, &build);
+    let scopes = scope_inputs(registry, refreshed.iter().map(|r| (&r.block, &r.observed)));
+    body.findings = crate::policy::judge_body(&body, &scopes, Some(&config));
+    if options.enforce {
+        let blocking: Vec<String> = crate::policy::blocking(&body.findings)
+            .map(|f| {
+                format!(
+                    "  `{}`: {} ({}): {}",
+                    f.address, f.rule, f.severity, f.message
+                )
+            })
+            .collect();
+        if !blocking.is_empty() {
+            return Err(PlanningError::Blocked { findings: blocking });
+        }
+    }
+    let file = PlanFile::new(body);
     let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
     let mut expired = config.expired(today);
     if !expired.is_empty() {
@@ -270,6 +301,28 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
         phases,
         expired,
     })
+}
+
+/// Each scope as the governance gate judges it.
+pub(crate) fn scope_inputs<'a>(
+    registry: &Registry,
+    scopes: impl Iterator<
+        Item = (
+            &'a crate::config::ProviderBlock,
+            &'a nhi_provider_sdk::ObservedState,
+        ),
+    >,
+) -> Vec<crate::policy::ScopeInput<'a>> {
+    scopes
+        .map(|(block, observed)| crate::policy::ScopeInput {
+            prefix: nhi_provider_sdk::Address::provider(&block.type_name, &block.name),
+            type_name: &block.type_name,
+            reports_key_use: registry
+                .find(&block.type_name)
+                .is_some_and(nhi_provider_sdk::ProviderType::reports_key_use),
+            observed,
+        })
+        .collect()
 }
 
 /// Adds each provider type's warning for reviewers to the changes it concerns

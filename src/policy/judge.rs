@@ -42,6 +42,52 @@ pub struct Judging<'a> {
     pub config: Option<&'a Config>,
 }
 
+/// Every built-in finding on a plan body's changes and the estate they lead to,
+/// from each scope's live state. `config` is the configuration the plan came
+/// from; without it, rules on declared settings are skipped and the identities
+/// the body reports as unmanaged are the undeclared ones.
+pub fn judge_body(
+    body: &crate::plan::PlanBody,
+    scopes: &[ScopeInput<'_>],
+    config: Option<&Config>,
+) -> Vec<Finding> {
+    let unmanaged = match config {
+        Some(config) => undeclared(config, scopes),
+        None => body.unmanaged.iter().cloned().collect(),
+    };
+    judge(&Judging {
+        now: body.created_at,
+        policy: &body.policy,
+        scopes,
+        changes: &body.changes,
+        unmanaged: &unmanaged,
+        config,
+    })
+}
+
+/// The live identities of `scopes` that `config` does not declare.
+fn undeclared(config: &Config, scopes: &[ScopeInput<'_>]) -> BTreeSet<Address> {
+    let declared: std::collections::HashSet<(&str, &str)> = config
+        .identities
+        .iter()
+        .map(|d| (d.provider.as_str(), d.identity.name.as_str()))
+        .collect();
+    let mut out = BTreeSet::new();
+    for scope in scopes {
+        let block = scope
+            .prefix
+            .as_str()
+            .split_once('.')
+            .map_or("", |(_, name)| name);
+        for live in &scope.observed.identities {
+            if !declared.contains(&(block, live.identity.name.as_str())) {
+                out.insert(scope.prefix.identity(&live.identity.name));
+            }
+        }
+    }
+    out
+}
+
 /// Every built-in finding, sorted and unique.
 pub fn judge<'a>(input: &'a Judging<'a>) -> Vec<Finding> {
     let mut findings = judge_changes(
@@ -84,7 +130,7 @@ pub fn judge<'a>(input: &'a Judging<'a>) -> Vec<Finding> {
             .into_iter()
             .filter(|f| !from_changes.contains(&(f.address.clone(), rule_id(&f.rule)))),
     );
-    findings.sort();
+    findings.sort_by(|a, b| a.key().cmp(&b.key()));
     findings.dedup_by(|a, b| a.key() == b.key());
     findings
 }
@@ -137,7 +183,7 @@ pub fn judge_changes<'t>(
             out.push(&change.address, concern);
         }
     }
-    out.findings.sort();
+    out.findings.sort_by(|a, b| a.key().cmp(&b.key()));
     out.findings.dedup_by(|a, b| a.key() == b.key());
     out.findings
 }
@@ -336,10 +382,13 @@ fn judge_key(
 /// Rules on declared settings: a key with neither `rotate_after` nor `expires`.
 fn judge_declared(config: &Config, out: &mut Out<'_>) {
     for desired in &config.identities {
-        if desired
-            .keys
-            .iter()
-            .all(|k| k.rotate_after.is_some() || k.expires.is_some())
+        // An expired identity is deleted, not kept with its keys.
+        let expired = desired.expires.is_some_and(|d| d < out.today);
+        if expired
+            || desired
+                .keys
+                .iter()
+                .all(|k| k.rotate_after.is_some() || k.expires.is_some())
         {
             continue;
         }

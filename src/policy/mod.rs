@@ -16,7 +16,7 @@ mod record;
 
 pub use catalogue::{RULES, Rule, find as find_rule};
 pub use finding::{Enforcement, ExceptionUse, Finding, Severity, Subject};
-pub use judge::{Judging, ScopeInput, judge, judge_changes};
+pub use judge::{Judging, ScopeInput, judge, judge_body, judge_changes};
 pub use record::{DEFAULT_KEY_MAX_AGE, DEFAULT_UNUSED_AFTER, Exception, PolicyRecord, RegoRecord};
 
 /// Counts of findings that cost something (no exception), by severity.

@@ -388,7 +388,9 @@ fn a_pipeline_log_has_a_line_per_change_and_verbose_phase_timings() {
         .collect();
     assert_eq!(
         phases,
-        ["verify", "connect", "lock", "read", "apply", "receipt"]
+        [
+            "verify", "connect", "lock", "read", "judge", "apply", "receipt"
+        ]
     );
     // Without `-v`, the change lines and no timings.
     ws.write("nhi.yaml", &partial_config(false));

@@ -145,6 +145,11 @@ impl ProviderType for AwsType {
         Some(2)
     }
 
+    /// The credential report gives each access key's last use.
+    fn reports_key_use(&self) -> bool {
+        true
+    }
+
     fn normalize_policy(&self, policy: serde_json::Value) -> serde_json::Value {
         normalize_policy(policy)
     }

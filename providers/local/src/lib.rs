@@ -75,6 +75,11 @@ impl ProviderType for LocalType {
         false
     }
 
+    /// The estate records each key's `last_used` when it has one.
+    fn reports_key_use(&self) -> bool {
+        true
+    }
+
     /// Two blocks overlap when their estate files are one file: the same path
     /// once `.`, `..` and symbolic links are resolved.
     fn scopes_overlap(

@@ -72,6 +72,12 @@ pub trait ProviderType: Send + Sync {
     fn key_slots(&self) -> Option<usize> {
         None
     }
+    /// Whether reads report when each key was last used
+    /// ([`crate::ObservedKey::last_used`]); a provider that never does cannot
+    /// tell a key never used from one whose use it does not know.
+    fn reports_key_use(&self) -> bool {
+        false
+    }
     /// Brings an inline policy document to the form the provider reports it in,
     /// so that equivalent documents never show as drift.
     fn normalize_policy(&self, policy: serde_json::Value) -> serde_json::Value {

@@ -3,6 +3,7 @@
 //! blocks and identities are checked here, their keys and bindings in `values`.
 
 mod identity;
+mod policy;
 mod provider;
 mod values;
 
@@ -36,6 +37,8 @@ const NAME_HELP: &str = "a name starts with a lowercase letter and has at most 6
 pub(crate) struct Valid {
     pub providers: Vec<ProviderBlock>,
     pub identities: Vec<DesiredIdentity>,
+    pub policy: crate::policy::PolicyRecord,
+    pub rego: Vec<String>,
 }
 
 /// Check everything; on failure, every problem found, in file order.
@@ -55,6 +58,9 @@ pub(crate) fn validate(
     for identity in &mut raw.identities {
         v.identity(identity);
     }
+    if let Some(policy) = &raw.policy {
+        v.policy(policy);
+    }
     v.finish()
 }
 
@@ -68,6 +74,7 @@ pub(crate) struct Incremental<'a> {
     seen: Option<HashMap<(String, String), SourceSpan>>,
     providers: Vec<ProviderBlock>,
     identities: Vec<DesiredIdentity>,
+    policy: Option<(crate::policy::PolicyRecord, Vec<String>)>,
 }
 
 impl<'a> Incremental<'a> {
@@ -84,6 +91,7 @@ impl<'a> Incremental<'a> {
             seen: Some(HashMap::new()),
             providers: Vec::new(),
             identities: Vec::new(),
+            policy: None,
         }
     }
 
@@ -146,6 +154,12 @@ impl<'a> Incremental<'a> {
         }
     }
 
+    /// The `policy:` section; after the provider blocks, whose names its
+    /// exceptions' addresses use.
+    pub(crate) fn policy(&mut self, policy: &Spanned<super::raw::RawPolicy>) {
+        self.policy = self.v.policy_section(policy);
+    }
+
     /// The valid provider blocks so far.
     pub(crate) fn providers(&self) -> &[ProviderBlock] {
         &self.providers
@@ -206,9 +220,12 @@ impl<'a> Incremental<'a> {
     /// The valid configuration, or every problem found, in file order.
     pub(crate) fn finish(self) -> Result<Valid, Vec<Problem>> {
         if self.v.problems.is_empty() {
+            let (policy, rego) = self.policy.unwrap_or_default();
             Ok(Valid {
                 providers: self.providers,
                 identities: self.identities,
+                policy,
+                rego,
             })
         } else {
             let mut problems = self.v.problems;

@@ -94,6 +94,8 @@ fn config(identities: Vec<DesiredIdentity>, prune: bool) -> Config {
         digest: Digest::of(b""),
         providers: vec![block(prune)],
         identities,
+        policy: crate::policy::PolicyRecord::default(),
+        rego: Vec::new(),
     }
 }
 

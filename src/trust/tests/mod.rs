@@ -244,6 +244,8 @@ fn body(risks: &[Risk]) -> PlanBody {
         changes,
         touched: Vec::new(),
         unmanaged: Vec::new(),
+        policy: crate::policy::PolicyRecord::default(),
+        findings: Vec::new(),
     }
 }
 
