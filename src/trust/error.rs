@@ -70,6 +70,17 @@ pub enum TrustError {
     #[diagnostic(transparent)]
     PolicyInvalid(Box<PolicyProblem>),
 
+    #[error(
+        "the trust policy requires plans judged with the Rego bundle `{required}`; this plan was judged with {judged}"
+    )]
+    #[diagnostic(
+        code(nhi::trust::policy_bundle),
+        help(
+            "plan again with the organisation's bundle under `policy.rego` (its digest is printed by `nhi policy test`)"
+        )
+    )]
+    PolicyBundle { required: String, judged: String },
+
     #[error("cannot read allowed signers file `{path}`: {detail}")]
     #[diagnostic(
         code(nhi::trust::allowed_signers),

@@ -18,7 +18,7 @@ mod verify;
 pub use allowed_signers::AllowedSigners;
 pub use concerns::approval_concerns;
 pub use error::{PolicyProblem, TrustError};
-pub use policy::{PolicyLocation, Rule, TrustPolicy, default_path};
+pub use policy::{Condition, PolicyLocation, Rule, TrustPolicy, default_path};
 pub use protection::{Guarded, unprotected};
 pub use receipt::judge_receipt;
 pub use signer::Signer;

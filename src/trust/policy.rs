@@ -33,12 +33,16 @@ pub struct TrustPolicy {
     /// The receipt log every apply appends to (see `crate::log`), resolved like
     /// `allowed_signers`; `None`: receipts are kept beside their plans only.
     pub receipt_log: Option<PathBuf>,
+    /// The Rego bundle every plan must have been judged with (`policy_bundle:
+    /// sha256:…`), so that a configuration change cannot drop the org policies.
+    pub policy_bundle: Option<nhi_provider_sdk::Digest>,
 }
 
-/// A stricter requirement for plans holding changes of a risk class.
+/// A stricter requirement for plans holding changes of a risk class, or
+/// findings of the governance gate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
-    pub when: Risk,
+    pub when: Condition,
     pub required: Option<usize>,
     /// At least one counted approval must come from one of these principals.
     pub require_one_of: Vec<String>,
@@ -50,6 +54,8 @@ struct RawPolicy {
     allowed_signers: String,
     #[serde(default)]
     receipt_log: Option<String>,
+    #[serde(default)]
+    policy_bundle: Option<Spanned<String>>,
     #[serde(default = "yes")]
     require_author_signature: bool,
     #[serde(default)]
@@ -80,31 +86,117 @@ impl Default for RawApprovals {
     }
 }
 
+/// What a rule applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    /// `when: <risk>`: the plan holds a change of this class.
+    Risk(Risk),
+    /// `when: finding:<rule-id>`: the plan holds a finding of this rule that no
+    /// exception excuses, whatever its enforcement (the configuration, which the
+    /// plan's author controls, cannot lower this bar).
+    Finding(String),
+    /// `when: soft`: the plan holds a soft finding no exception excuses.
+    Soft,
+    /// `when: exception`: the plan uses an exception of its policy.
+    Exception,
+}
+
+impl From<Risk> for Condition {
+    fn from(risk: Risk) -> Self {
+        Self::Risk(risk)
+    }
+}
+
+impl std::fmt::Display for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Risk(risk) => write!(f, "{risk} changes"),
+            Self::Finding(rule) => write!(f, "`{rule}` findings"),
+            Self::Soft => f.write_str("soft findings"),
+            Self::Exception => f.write_str("exceptions"),
+        }
+    }
+}
+
+impl Condition {
+    /// Whether a plan body meets this condition.
+    pub fn holds(&self, body: &crate::plan::PlanBody) -> bool {
+        use crate::policy::Enforcement;
+        match self {
+            Self::Risk(risk) => body.changes.iter().any(|c| c.risk == *risk),
+            Self::Finding(rule) => body.findings.iter().any(|f| f.counts() && f.rule == *rule),
+            Self::Soft => body
+                .findings
+                .iter()
+                .any(|f| f.counts() && f.enforcement == Enforcement::Soft),
+            Self::Exception => body.findings.iter().any(|f| f.exception.is_some()),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
-    #[serde(deserialize_with = "risk_either_spelling")]
-    when: Risk,
+    #[serde(deserialize_with = "condition")]
+    when: Condition,
     #[serde(default)]
     required: Option<Spanned<usize>>,
     #[serde(default)]
     require_one_of: Vec<String>,
 }
 
+/// `finding:<rule-id>`, `soft`, `exception`, or a risk in either spelling.
+fn condition<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Condition, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    if let Some(rule) = text.strip_prefix("finding:") {
+        let known = crate::policy::find_rule(rule).is_some()
+            || rule
+                .strip_prefix("rego:")
+                .is_some_and(|id| !id.is_empty() && !id.contains(char::is_control));
+        if !known {
+            return Err(serde::de::Error::custom(format!(
+                "unknown rule `{}` (built-in rules: {}; an org policy's rule is `rego:<id>`)",
+                rule.escape_debug(),
+                crate::policy::RULES
+                    .iter()
+                    .map(|r| r.id)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        return Ok(Condition::Finding(rule.to_owned()));
+    }
+    match text.as_str() {
+        "soft" => return Ok(Condition::Soft),
+        "exception" => return Ok(Condition::Exception),
+        _ => {}
+    }
+    risk_either_spelling(&text)
+        .map(Condition::Risk)
+        .ok_or_else(|| {
+            serde::de::Error::unknown_variant(
+                &text,
+                &[
+                    "low",
+                    "credential",
+                    "privilege-increasing",
+                    "destructive",
+                    "soft",
+                    "exception",
+                    "finding:<rule-id>",
+                ],
+            )
+        })
+}
+
 /// A risk as the plan prints it (`privilege-increasing`) or as JSON spells it
 /// (`privilege_increasing`): a rule copied from either reads the same.
-fn risk_either_spelling<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Risk, D::Error> {
+fn risk_either_spelling(text: &str) -> Option<Risk> {
     use serde::de::IntoDeserializer as _;
-    let text = String::deserialize(deserializer)?;
     let snake = text.replace('-', "_");
-    Risk::deserialize(snake.as_str().into_deserializer()).map_err(|_: serde::de::value::Error| {
-        serde::de::Error::unknown_variant(
-            &text,
-            &["low", "credential", "privilege-increasing", "destructive"],
-        )
-    })
+    let text: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+        snake.as_str().into_deserializer();
+    Risk::deserialize(text).ok()
 }
 
 fn yes() -> bool {
@@ -244,6 +336,17 @@ impl TrustPolicy {
                 "set it to 1 or more, or remove it to keep `approvals.required`".into(),
             ));
         }
+        let policy_bundle = match &raw.policy_bundle {
+            None => None,
+            Some(text) => Some(text.value.parse::<nhi_provider_sdk::Digest>().map_err(|_| {
+                invalid(
+                    source.span(&text.referenced),
+                    "`policy_bundle` is not a digest",
+                    "not `sha256:` and 64 hexadecimal digits".into(),
+                    "write the bundle's digest as `nhi policy test` prints it, e.g. `sha256:3f…`".into(),
+                )
+            })?),
+        };
         let max_plan_age = raw
             .max_plan_age
             .map(|t| {
@@ -264,6 +367,7 @@ impl TrustPolicy {
             path: path.to_owned(),
             allowed_signers: dir.join(raw.allowed_signers),
             receipt_log: raw.receipt_log.map(|log| dir.join(log)),
+            policy_bundle,
             require_author_signature: raw.require_author_signature,
             authors: raw.authors,
             required: raw.approvals.required.value,
@@ -286,7 +390,7 @@ impl TrustPolicy {
 mod tests {
     use super::*;
 
-    fn rules(text: &str) -> Result<Vec<Risk>, String> {
+    fn rules(text: &str) -> Result<Vec<Condition>, String> {
         let text = format!("allowed_signers: allowed_signers\nrules:\n{text}");
         TrustPolicy::parse(Path::new("trust.yaml"), &text)
             .map(|p| p.rules.into_iter().map(|r| r.when).collect())
@@ -296,17 +400,32 @@ mod tests {
 
     #[test]
     fn rules_accept_the_printed_and_the_json_spelling_of_a_risk() {
-        let cases: &[(&str, Risk)] = &[
-            ("privilege-increasing", Risk::PrivilegeIncreasing),
-            ("privilege_increasing", Risk::PrivilegeIncreasing),
-            ("destructive", Risk::Destructive),
-            ("credential", Risk::Credential),
-            ("low", Risk::Low),
+        let cases: &[(&str, Condition)] = &[
+            ("privilege-increasing", Risk::PrivilegeIncreasing.into()),
+            ("privilege_increasing", Risk::PrivilegeIncreasing.into()),
+            ("destructive", Risk::Destructive.into()),
+            ("credential", Risk::Credential.into()),
+            ("low", Risk::Low.into()),
+            ("soft", Condition::Soft),
+            ("exception", Condition::Exception),
+            (
+                "finding:admin-privilege",
+                Condition::Finding("admin-privilege".into()),
+            ),
+            (
+                "finding:rego:ci-no-keys",
+                Condition::Finding("rego:ci-no-keys".into()),
+            ),
         ];
         for (spelling, want) in cases {
             let got = rules(&format!("  - when: {spelling}\n    required: 2\n"));
-            assert_eq!(got, Ok(vec![*want]), "{spelling}");
+            assert_eq!(got, Ok(vec![want.clone()]), "{spelling}");
         }
+        let err = rules("  - when: finding:admin-privilige\n").unwrap_err();
+        assert!(
+            err.contains("unknown rule `admin-privilige`") && err.contains("admin-privilege"),
+            "an unknown rule lists the built-in ones: {err}"
+        );
         let err = rules("  - when: privilege increasing\n").unwrap_err();
         assert!(
             err.contains("privilege-increasing"),

@@ -281,6 +281,15 @@ pub fn judge_plan(
     if failure.is_none() {
         failure = check_time(body, policy, now).err();
     }
+    if let (None, Some(required)) = (&failure, policy.policy_bundle) {
+        let judged = body.policy.rego.as_ref().map(|r| r.digest);
+        if judged != Some(required) {
+            failure = Some(TrustError::PolicyBundle {
+                required: required.to_string(),
+                judged: judged.map_or_else(|| "no Rego bundle".to_owned(), |d| format!("`{d}`")),
+            });
+        }
+    }
     standing.signatures = records
         .iter()
         .zip(verdicts)
@@ -336,13 +345,12 @@ fn count_approvals<'a>(
 }
 
 fn apply_rules(standing: &mut Standing, body: &PlanBody, policy: &TrustPolicy) {
-    let risks: BTreeSet<_> = body.changes.iter().map(|c| c.risk).collect();
     standing.required = policy.required;
     let mut why_required = format!("the policy requires {}", policy.required);
-    for rule in policy.rules.iter().filter(|r| risks.contains(&r.when)) {
+    for rule in policy.rules.iter().filter(|r| r.when.holds(body)) {
         if let Some(n) = rule.required.filter(|n| *n > standing.required) {
             standing.required = n;
-            why_required = format!("{} changes require {n}", rule.when);
+            why_required = format!("{} require {n}", rule.when);
         }
         if !rule.require_one_of.is_empty()
             && !standing
@@ -351,7 +359,7 @@ fn apply_rules(standing: &mut Standing, body: &PlanBody, policy: &TrustPolicy) {
                 .any(|s| rule.require_one_of.contains(&s.statement.principal))
         {
             standing.missing.push(format!(
-                "{} changes need an approval from one of {}",
+                "{} need an approval from one of {}",
                 rule.when,
                 rule.require_one_of.join(", ")
             ));

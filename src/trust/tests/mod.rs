@@ -261,6 +261,7 @@ fn policy() -> TrustPolicy {
         max_plan_age: None,
         rules: Vec::new(),
         receipt_log: None,
+        policy_bundle: None,
     }
 }
 

@@ -23,12 +23,12 @@ fn rules_raise_the_bar_for_the_risk_classes_a_plan_holds() {
     let team = Team::new();
     let signers = team.everyone();
     let destructive_two = Rule {
-        when: Risk::Destructive,
+        when: Risk::Destructive.into(),
         required: Some(2),
         require_one_of: vec![],
     };
     let grants_need_security = Rule {
-        when: Risk::PrivilegeIncreasing,
+        when: Risk::PrivilegeIncreasing.into(),
         required: None,
         require_one_of: vec![SECURITY.into()],
     };
@@ -71,7 +71,7 @@ fn rules_raise_the_bar_for_the_risk_classes_a_plan_holds() {
             "a rule never lowers the policy's bar",
             2,
             vec![Rule {
-                when: Risk::Destructive,
+                when: Risk::Destructive.into(),
                 required: Some(1),
                 require_one_of: vec![],
             }],
@@ -90,7 +90,7 @@ fn rules_raise_the_bar_for_the_risk_classes_a_plan_holds() {
             vec![
                 destructive_two.clone(),
                 Rule {
-                    when: Risk::Credential,
+                    when: Risk::Credential.into(),
                     required: Some(3),
                     require_one_of: vec![],
                 },
@@ -143,7 +143,7 @@ fn rules_raise_the_bar_for_the_risk_classes_a_plan_holds() {
             "a named approver whose approval does not count",
             1,
             vec![Rule {
-                when: Risk::Low,
+                when: Risk::Low.into(),
                 required: None,
                 require_one_of: vec![ALICE.into()],
             }],
@@ -168,4 +168,149 @@ fn rules_raise_the_bar_for_the_risk_classes_a_plan_holds() {
         let got = judge(&body(&risks), &team.records(&sigs), &policy, &signers);
         assert_eq!((got.required, got.failure), (required, failure), "{name}");
     }
+}
+
+/// A plan holding findings of the governance gate, each `(rule, enforcement,
+/// excused)`.
+fn body_with_findings(
+    findings: &[(&str, crate::policy::Enforcement, bool)],
+) -> crate::plan::PlanBody {
+    let mut body = body(&[Risk::Low]);
+    body.findings = findings
+        .iter()
+        .enumerate()
+        .map(|(i, (rule, enforcement, excused))| crate::policy::Finding {
+            address: nhi_provider_sdk::Address::raw(&format!("local.demo/identity/x{i}")),
+            rule: (*rule).to_owned(),
+            severity: crate::policy::Severity::High,
+            enforcement: *enforcement,
+            subject: crate::policy::Subject::State,
+            message: "m".into(),
+            exception: excused.then(|| crate::policy::ExceptionUse {
+                justification: "accepted".into(),
+                expires: jiff::civil::date(2027, 1, 1),
+            }),
+        })
+        .collect();
+    body
+}
+
+#[test]
+fn rules_raise_the_bar_for_the_findings_a_plan_holds() {
+    use crate::policy::Enforcement::{Advisory, Soft};
+    use crate::trust::Condition;
+    let team = Team::new();
+    let signers = team.everyone();
+    let rule = |when: Condition| Rule {
+        when,
+        required: Some(2),
+        require_one_of: vec![],
+    };
+    let admin = || rule(Condition::Finding("admin-privilege".into()));
+    type Case = (
+        &'static str,
+        Rule,
+        Vec<(&'static str, crate::policy::Enforcement, bool)>,
+        usize,
+        Option<(String, String)>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "a finding rule the plan meets, whatever the finding's enforcement",
+            admin(),
+            vec![("admin-privilege", Advisory, false)],
+            2,
+            Some(insufficient(
+                1,
+                2,
+                "`admin-privilege` findings require 2 distinct approvers",
+            )),
+        ),
+        (
+            "an excused finding costs nothing",
+            admin(),
+            vec![("admin-privilege", Advisory, true)],
+            1,
+            None,
+        ),
+        (
+            "a finding of another rule",
+            admin(),
+            vec![("key-max-age", Soft, false)],
+            1,
+            None,
+        ),
+        (
+            "soft findings",
+            rule(Condition::Soft),
+            vec![("key-max-age", Soft, false)],
+            2,
+            Some(insufficient(
+                1,
+                2,
+                "soft findings require 2 distinct approvers",
+            )),
+        ),
+        (
+            "an advisory finding is not soft",
+            rule(Condition::Soft),
+            vec![("key-max-age", Advisory, false)],
+            1,
+            None,
+        ),
+        (
+            "a plan that uses an exception",
+            rule(Condition::Exception),
+            vec![("admin-privilege", Advisory, true)],
+            2,
+            Some(insufficient(
+                1,
+                2,
+                "exceptions require 2 distinct approvers",
+            )),
+        ),
+    ];
+    for (name, rule, findings, required, failure) in cases {
+        let policy = TrustPolicy {
+            rules: vec![rule],
+            ..policy()
+        };
+        let sigs = vec![author("alice", ALICE), approval("bob", BOB, 1)];
+        let got = judge(
+            &body_with_findings(&findings),
+            &team.records(&sigs),
+            &policy,
+            &signers,
+        );
+        assert_eq!((got.required, got.failure), (required, failure), "{name}");
+    }
+}
+
+#[test]
+fn a_trust_policy_that_pins_a_rego_bundle_refuses_plans_judged_without_it() {
+    let team = Team::new();
+    let signers = team.everyone();
+    let pinned = nhi_provider_sdk::Digest::of(b"bundle");
+    let policy = TrustPolicy {
+        policy_bundle: Some(pinned),
+        ..policy()
+    };
+    let sigs = vec![author("alice", ALICE), approval("bob", BOB, 1)];
+    let mut body = body(&[Risk::Low]);
+    let got = judge(&body, &team.records(&sigs), &policy, &signers);
+    assert_eq!(
+        got.failure,
+        Some((
+            "nhi::trust::policy_bundle".into(),
+            format!(
+                "the trust policy requires plans judged with the Rego bundle `{pinned}`; this plan was judged with no Rego bundle"
+            )
+        ))
+    );
+    body.policy.rego = Some(crate::policy::RegoRecord {
+        paths: vec!["policies".into()],
+        digest: pinned,
+    });
+    let got = judge(&body, &team.records(&sigs), &policy, &signers);
+    assert_eq!(got.failure, None);
 }
