@@ -197,6 +197,13 @@ fn body_with_findings(
 
 #[test]
 fn rules_raise_the_bar_for_the_findings_a_plan_holds() {
+    type Case = (
+        &'static str,
+        Rule,
+        Vec<(&'static str, crate::policy::Enforcement, bool)>,
+        usize,
+        Option<(String, String)>,
+    );
     use crate::policy::Enforcement::{Advisory, Soft};
     use crate::trust::Condition;
     let team = Team::new();
@@ -207,13 +214,6 @@ fn rules_raise_the_bar_for_the_findings_a_plan_holds() {
         require_one_of: vec![],
     };
     let admin = || rule(Condition::Finding("admin-privilege".into()));
-    type Case = (
-        &'static str,
-        Rule,
-        Vec<(&'static str, crate::policy::Enforcement, bool)>,
-        usize,
-        Option<(String, String)>,
-    );
     let cases: Vec<Case> = vec![
         (
             "a finding rule the plan meets, whatever the finding's enforcement",
