@@ -12,6 +12,7 @@ mod aws;
 mod delivery;
 mod drift;
 mod flow;
+mod gate;
 mod gcp;
 mod gcp_google;
 mod harness;

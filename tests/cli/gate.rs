@@ -1,0 +1,233 @@
+//! The governance gate end to end: findings recorded in the signed plan, a plan
+//! that lost one refused, hard findings that write no plan, exceptions, and the
+//! `policy:` section's errors.
+
+use crate::team::{apply, approved_plan, ok, refuses, rewrite_body, run, team};
+
+fn body_of(ws: &crate::harness::Workspace, plan: &str) -> serde_json::Value {
+    let file: serde_json::Value = serde_json::from_str(&ws.read(plan)).unwrap();
+    serde_json::from_str(file["body"].as_str().unwrap()).unwrap()
+}
+
+fn findings(ws: &crate::harness::Workspace, plan: &str) -> Vec<(String, String, String)> {
+    body_of(ws, plan)["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_owned(),
+                f["address"].as_str().unwrap().to_owned(),
+                f["subject"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The quickstart with web-api granted `admin` on `*`: a finding on a change.
+fn with_admin_grant(ws: &crate::harness::Workspace) {
+    let config = ws.read("nhi.yaml");
+    let granted = config.replacen(
+        "      - role: queue-publisher\n        resource: queue/orders\n",
+        "      - role: queue-publisher\n        resource: queue/orders\n      - role: admin\n",
+        1,
+    );
+    assert_ne!(granted, config);
+    ws.write("nhi.yaml", &granted);
+}
+
+#[test]
+fn the_plan_records_findings_on_its_changes_and_on_the_estate() {
+    let ws = team();
+    with_admin_grant(&ws);
+    ok(&run(&ws, &["plan", "-o", "p.plan"]));
+    let found = findings(&ws, "p.plan");
+    let has = |rule: &str, address: &str, subject: &str| {
+        found
+            .iter()
+            .any(|f| f.0 == rule && f.1 == address && f.2 == subject)
+    };
+    assert!(
+        has(
+            "admin-privilege",
+            "local.demo/identity/web-api/binding/admin",
+            "change"
+        ),
+        "{found:?}"
+    );
+    assert!(
+        has("shadow-identity", "local.demo/identity/legacy-bot", "state"),
+        "{found:?}"
+    );
+    assert!(
+        has(
+            "key-max-age",
+            "local.demo/identity/legacy-bot/key/LK9W4E6R2T8Y1U3I5O7P",
+            "state"
+        ),
+        "{found:?}"
+    );
+    assert!(
+        has("owner-missing", "local.demo/identity/legacy-bot", "state"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_plan_whose_findings_on_changes_were_dropped_is_refused_as_inconsistent() {
+    let ws = team();
+    with_admin_grant(&ws);
+    approved_plan(&ws, "t.plan");
+    let body = serde_json::to_string(&body_of(&ws, "t.plan")).unwrap();
+    assert!(body.contains("\"rule\":\"admin-privilege\""));
+    rewrite_body(
+        &ws,
+        "t.plan",
+        "\"rule\":\"admin-privilege\"",
+        "\"rule\":\"key-max-age\"",
+    );
+    refuses(&ws, "t.plan", "nhi::plan::inconsistent");
+    let verified = run(&ws, &["verify", "t.plan", "--trust", "trust.yaml"]);
+    assert!(
+        verified.stderr.contains("the finding `admin-privilege` on `local.demo/identity/web-api/binding/admin` that its changes give is not recorded as they give it"),
+        "{}",
+        verified.stderr
+    );
+}
+
+/// An author who signs a plan after removing a finding on the estate (so that
+/// a `when: finding:` rule asks for fewer approvals) is caught at apply, which
+/// judges the live estate again.
+#[test]
+fn a_signed_plan_missing_a_finding_on_the_estate_is_refused_at_apply() {
+    let ws = team();
+    ok(&run(&ws, &["plan", "-o", "t.plan"]));
+    let mut file: serde_json::Value = serde_json::from_str(&ws.read("t.plan")).unwrap();
+    let mut body: serde_json::Value = serde_json::from_str(file["body"].as_str().unwrap()).unwrap();
+    let before = body["findings"].as_array().unwrap().len();
+    body["findings"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|f| f["rule"] != "shadow-identity");
+    assert_eq!(body["findings"].as_array().unwrap().len(), before - 1);
+    let text = serde_json::to_string(&body).unwrap();
+    file["body_digest"] = crate::team::sha256(&text).into();
+    file["body"] = text.into();
+    ws.write("t.plan", &serde_json::to_string_pretty(&file).unwrap());
+    ok(&run(&ws, &["sign", "t.plan", "--key", "alice.key"]));
+    for who in ["bob", "carol"] {
+        ok(&run(
+            &ws,
+            &["approve", "t.plan", "--key", &format!("{who}.key"), "--yes"],
+        ));
+    }
+    let refused = refuses(&ws, "t.plan", "nhi::apply::unjudged");
+    assert!(
+        refused.stderr.contains("`local.demo/identity/legacy-bot`: shadow-identity (high): no configuration declares it, yet it holds 1 key and 1 binding"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn a_hard_finding_writes_no_plan_until_an_exception_excuses_it() {
+    let ws = team();
+    let config = ws.read("nhi.yaml");
+    let hard = format!("{config}\npolicy:\n  enforcement:\n    shadow-identity: hard\n");
+    ws.write("nhi.yaml", &hard);
+    let refused = run(&ws, &["plan", "-o", "p.plan"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("nhi::plan::hard_finding"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("`local.demo/identity/legacy-bot`: shadow-identity (high)"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!ws.path().join("p.plan").exists(), "no plan is written");
+    let excused = format!(
+        "{hard}  exceptions:\n    - rule: shadow-identity\n      address: local.demo/identity/legacy-bot\n      justification: owned by the migration, removed in Q1\n      expires: 2099-03-31\n"
+    );
+    ws.write("nhi.yaml", &excused);
+    ok(&run(&ws, &["plan", "-o", "p.plan"]));
+    let body = body_of(&ws, "p.plan");
+    let shadow = body["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "shadow-identity")
+        .unwrap()
+        .clone();
+    assert_eq!(shadow["enforcement"], "hard");
+    assert_eq!(
+        shadow["exception"],
+        serde_json::json!({"justification": "owned by the migration, removed in Q1", "expires": "2099-03-31"})
+    );
+    let expired = excused.replace("2099-03-31", "2020-03-31");
+    ws.write("nhi.yaml", &expired);
+    assert_eq!(
+        run(&ws, &["plan", "-o", "q.plan"]).code,
+        1,
+        "an expired exception excuses nothing"
+    );
+}
+
+#[test]
+fn a_trust_rule_on_a_finding_raises_the_bar_whatever_the_configuration_says() {
+    let ws = team();
+    with_admin_grant(&ws);
+    let trust = ws.read("trust.yaml");
+    ws.write(
+        "trust.yaml",
+        &format!("{trust}  - when: finding:admin-privilege\n    required: 3\n"),
+    );
+    assert!(
+        ws.read("trust.yaml").contains("rules:\n"),
+        "the team policy has rules"
+    );
+    approved_plan(&ws, "p.plan");
+    let refused = refuses(&ws, "p.plan", "nhi::trust::insufficient_approvals");
+    assert!(
+        refused
+            .stderr
+            .contains("`admin-privilege` findings require 3 distinct approvers"),
+        "{}",
+        refused.stderr
+    );
+    // The same plan without the grant needs only the team's two.
+    let quickstart = crate::harness::repo().join("examples/quickstart/nhi.yaml");
+    ws.write("nhi.yaml", &std::fs::read_to_string(quickstart).unwrap());
+    approved_plan(&ws, "q.plan");
+    ok(&apply(&ws, "q.plan"));
+}
+
+#[test]
+fn policy_section_errors_point_at_the_line() {
+    let ws = team();
+    let config = ws.read("nhi.yaml");
+    ws.write(
+        "nhi.yaml",
+        &format!(
+            "{config}\npolicy:\n  key_max_age: 90 days\n  enforcement:\n    admin-privilige: hard\n  exceptions:\n    - rule: admin-privilege\n      address: local.demo/identity/ci-deployer\n      expires: 2027-01-31\n"
+        ),
+    );
+    let out = run(&ws, &["validate"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    for expected in [
+        "`90 days` is not a valid duration",
+        "unknown rule `admin-privilige`",
+        "did you mean `admin-privilege`?",
+        "an exception has no `justification`",
+    ] {
+        assert!(
+            out.stderr.contains(expected),
+            "`{expected}` in:\n{}",
+            out.stderr
+        );
+    }
+}
