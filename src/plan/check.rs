@@ -130,7 +130,7 @@ fn check_findings(body: &PlanBody) -> Result<(), String> {
         crate::policy::judge_changes(&body.changes, &type_of, &body.policy, body.created_at);
     let recorded: Vec<_> = findings
         .iter()
-        .filter(|f| f.subject == Subject::Change)
+        .filter(|f| f.subject != Subject::State)
         .collect();
     if derived.len() != recorded.len() || derived.iter().zip(&recorded).any(|(d, r)| d != *r) {
         let missing = derived.iter().find(|d| !recorded.contains(d));

@@ -92,6 +92,9 @@ pub enum Subject {
     /// settings): apply re-derives these from the live state it re-reads and
     /// the configuration, at the plan's clock.
     State,
+    /// An object a change deletes or replaces, judged from the operation alone:
+    /// what the plan resolves. Costs nothing; re-derived like `change`.
+    Resolved,
 }
 
 /// One finding.
@@ -116,9 +119,10 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// Whether this finding costs anything: not covered by an exception.
+    /// Whether this finding costs anything: open (not resolved by the plan)
+    /// and not covered by an exception.
     pub fn counts(&self) -> bool {
-        self.exception.is_none()
+        self.exception.is_none() && self.subject != Subject::Resolved
     }
 
     /// The ordering key findings are sorted and compared by.

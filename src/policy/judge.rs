@@ -104,6 +104,7 @@ pub fn judge<'a>(input: &'a Judging<'a>) -> Vec<Finding> {
     );
     let from_changes: BTreeSet<(Address, &'static str)> = findings
         .iter()
+        .filter(|f| f.subject == Subject::Change)
         .filter_map(|f| Some((f.address.clone(), catalogue::find(&f.rule)?.id)))
         .collect();
     let mut out = Out {
@@ -182,7 +183,47 @@ pub fn judge_changes<'t>(
         for concern in concerns.drain(..) {
             out.push(&change.address, concern);
         }
+        // What the change removes: the findings the plan resolves.
+        let context = KeyContext {
+            policy,
+            now,
+            type_name,
+            reports_key_use: false,
+        };
+        match &change.operation {
+            Operation::DeleteIdentity { identity }
+            | Operation::ReplaceIdentity {
+                before: identity, ..
+            } => {
+                identity_concerns(type_name, identity, &mut concerns);
+            }
+            Operation::DeleteBinding { binding, .. }
+            | Operation::UpdateBinding {
+                before: binding, ..
+            } => binding_concerns(type_name, "", binding, &mut concerns),
+            Operation::DeleteKey { key, .. } | Operation::RotateKey { old: key, .. } => {
+                judge_key(&context, key, &mut concerns);
+            }
+            _ => {}
+        }
+        out.subject = Subject::Resolved;
+        for concern in concerns.drain(..) {
+            out.push(&change.address, concern);
+        }
+        out.subject = Subject::Change;
     }
+    // A concern of the object before an update that it still has after is not
+    // resolved.
+    let open: BTreeSet<(Address, String, String)> = out
+        .findings
+        .iter()
+        .filter(|f| f.subject == Subject::Change)
+        .map(|f| (f.address.clone(), f.rule.clone(), f.message.clone()))
+        .collect();
+    out.findings.retain(|f| {
+        f.subject != Subject::Resolved
+            || !open.contains(&(f.address.clone(), f.rule.clone(), f.message.clone()))
+    });
     out.findings.sort_by(|a, b| a.key().cmp(&b.key()));
     out.findings.dedup_by(|a, b| a.key() == b.key());
     out.findings
@@ -303,7 +344,13 @@ fn judge_identity(
             Some(name) => address.key(name),
             None => address.key(&key.id),
         };
-        judge_key(input, scope, key, &mut concerns);
+        let context = KeyContext {
+            policy: input.policy,
+            now: input.now,
+            type_name: scope.type_name,
+            reports_key_use: scope.reports_key_use,
+        };
+        judge_key(&context, key, &mut concerns);
         for concern in concerns.drain(..) {
             out.push(&key_address, concern);
         }
@@ -328,15 +375,18 @@ fn count(n: usize, what: &str) -> String {
     }
 }
 
-fn judge_key(
-    input: &Judging<'_>,
-    scope: &ScopeInput<'_>,
-    key: &ObservedKey,
-    out: &mut Vec<Concern>,
-) {
-    let now = input.now;
+/// Where a key is judged: the policy, the clock, and what its provider reports.
+struct KeyContext<'a> {
+    policy: &'a PolicyRecord,
+    now: jiff::Timestamp,
+    type_name: &'a str,
+    reports_key_use: bool,
+}
+
+fn judge_key(context: &KeyContext<'_>, key: &ObservedKey, out: &mut Vec<Concern>) {
+    let now = context.now;
     let days = |since: jiff::Timestamp| now.duration_since(since).as_secs() / 86_400;
-    let max_age = input.policy.key_max_age;
+    let max_age = context.policy.key_max_age;
     if now.duration_since(key.created) > max_age.as_duration() {
         out.push(Concern::new(
             KEY_MAX_AGE,
@@ -346,7 +396,7 @@ fn judge_key(
             ),
         ));
     }
-    let unused = input.policy.unused_after;
+    let unused = context.policy.unused_after;
     match key.last_used {
         Some(used) if now.duration_since(used) >= unused.as_duration() => {
             out.push(Concern::new(
@@ -357,7 +407,7 @@ fn judge_key(
                 ),
             ));
         }
-        None if scope.reports_key_use
+        None if context.reports_key_use
             && !key.id.is_empty()
             && now.duration_since(key.created) >= unused.as_duration() =>
         {
@@ -371,7 +421,7 @@ fn judge_key(
         }
         _ => {}
     }
-    if scope.type_name == "gcp" && !key.id.is_empty() {
+    if context.type_name == "gcp" && !key.id.is_empty() {
         out.push(Concern::new(
             USER_MANAGED_KEY,
             "user-managed service-account key".into(),

@@ -78,13 +78,16 @@ fn a_plan_whose_findings_on_changes_were_dropped_is_refused_as_inconsistent() {
     let ws = team();
     with_admin_grant(&ws);
     approved_plan(&ws, "t.plan");
-    let body = serde_json::to_string(&body_of(&ws, "t.plan")).unwrap();
-    assert!(body.contains("\"rule\":\"admin-privilege\""));
+    let file: serde_json::Value = serde_json::from_str(&ws.read("t.plan")).unwrap();
+    let body = file["body"].as_str().unwrap();
+    let granted =
+        "\"address\":\"local.demo/identity/web-api/binding/admin\",\"rule\":\"admin-privilege\"";
+    assert!(body.contains(granted), "{body}");
     rewrite_body(
         &ws,
         "t.plan",
-        "\"rule\":\"admin-privilege\"",
-        "\"rule\":\"key-max-age\"",
+        granted,
+        &granted.replace("admin-privilege", "key-max-age"),
     );
     refuses(&ws, "t.plan", "nhi::plan::inconsistent");
     let verified = run(&ws, &["verify", "t.plan", "--trust", "trust.yaml"]);
