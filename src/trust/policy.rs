@@ -99,12 +99,8 @@ fn risk_either_spelling<'de, D: serde::Deserializer<'de>>(
     use serde::de::IntoDeserializer as _;
     let text = String::deserialize(deserializer)?;
     let snake = text.replace('-', "_");
-    Risk::deserialize(snake.as_str().into_deserializer()).map_err(|_: serde::de::value::Error| {
-        serde::de::Error::unknown_variant(
-            &text,
-            &["low", "credential", "privilege-increasing", "destructive"],
-        )
-    })
+    Risk::deserialize(snake.as_str().into_deserializer())
+        .map_err(|_: serde::de::value::Error| serde::de::Error::unknown_variant(&text, Risk::NAMES))
 }
 
 fn yes() -> bool {
@@ -299,6 +295,8 @@ mod tests {
         let cases: &[(&str, Risk)] = &[
             ("privilege-increasing", Risk::PrivilegeIncreasing),
             ("privilege_increasing", Risk::PrivilegeIncreasing),
+            ("privilege-reducing", Risk::PrivilegeReducing),
+            ("privilege_reducing", Risk::PrivilegeReducing),
             ("destructive", Risk::Destructive),
             ("credential", Risk::Credential),
             ("low", Risk::Low),
@@ -309,7 +307,7 @@ mod tests {
         }
         let err = rules("  - when: privilege increasing\n").unwrap_err();
         assert!(
-            err.contains("privilege-increasing"),
+            err.contains("privilege-increasing") && err.contains("privilege-reducing"),
             "an unknown risk lists the printed spellings: {err}"
         );
     }
