@@ -3,6 +3,8 @@
 use std::fmt;
 
 use nhi_provider_sdk::{Address, Operation, Sink};
+
+use super::Risk;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -79,34 +81,6 @@ impl fmt::Display for Reason {
     }
 }
 
-/// How much scrutiny a change deserves; trust policies can demand more approvals
-/// for the higher classes. Ordered from least to most risky.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Risk {
-    /// Creates or edits metadata only.
-    Low,
-    /// Mints new key material.
-    Credential,
-    /// Grants or widens a permission.
-    PrivilegeIncreasing,
-    /// Removes an identity, a key or a grant; cannot be undone by re-applying.
-    Destructive,
-}
-
-impl fmt::Display for Risk {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Low => "low",
-            Self::Credential => "credential",
-            Self::PrivilegeIncreasing => "privilege-increasing",
-            Self::Destructive => "destructive",
-        })
-    }
-}
-
 /// One planned change.
 ///
 /// Contract: `operation` is exactly what apply hands the provider; every rendering
@@ -140,24 +114,6 @@ impl Action {
             Operation::DeleteIdentity { .. }
             | Operation::DeleteKey { .. }
             | Operation::DeleteBinding { .. } => Self::Delete,
-        }
-    }
-}
-
-impl Risk {
-    /// The risk class of an operation. Derived, never chosen: a plan cannot
-    /// understate its risk to meet a lower approval bar.
-    pub fn of(operation: &Operation) -> Self {
-        match operation {
-            Operation::CreateIdentity { .. } | Operation::UpdateIdentity { .. } => Self::Low,
-            Operation::CreateKey { .. } | Operation::RotateKey { .. } => Self::Credential,
-            Operation::CreateBinding { .. } | Operation::UpdateBinding { .. } => {
-                Self::PrivilegeIncreasing
-            }
-            Operation::ReplaceIdentity { .. }
-            | Operation::DeleteIdentity { .. }
-            | Operation::DeleteKey { .. }
-            | Operation::DeleteBinding { .. } => Self::Destructive,
         }
     }
 }

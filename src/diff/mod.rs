@@ -10,6 +10,8 @@ mod change;
 mod fingerprints;
 mod identities;
 mod keys;
+mod narrowing;
+mod risk;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -17,9 +19,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use nhi_provider_sdk::{Address, Digest, ObservedIdentity, ObservedState, Operation};
 
-pub use change::{Action, Change, Reason, Risk};
+pub use change::{Action, Change, Reason};
 pub use fingerprints::fingerprints;
 pub use keys::key_addresses;
+pub use risk::Risk;
 
 use crate::config::{Config, DesiredIdentity, ProviderBlock};
 

@@ -16,18 +16,23 @@ use super::text::{self, Painter};
 pub const MAX_COMMENT_CHARS: usize = 65_535;
 
 /// Riskiest first: rows are kept in this order when the comment must be cut.
-const RISKS: [(Risk, &str, &str); 4] = [
+const RISKS: [(Risk, &str, &str); 5] = [
     (
         Risk::Destructive,
         "Destructive",
-        "deletes or replacements; cannot be undone by re-applying",
+        "identities or keys deleted, replaced or disabled; cannot be undone by re-applying",
     ),
     (
         Risk::PrivilegeIncreasing,
         "Privilege-increasing",
-        "grants created or widened",
+        "access granted or widened",
     ),
     (Risk::Credential, "Credential", "new key material minted"),
+    (
+        Risk::PrivilegeReducing,
+        "Privilege-reducing",
+        "grants removed or narrowed",
+    ),
     (Risk::Low, "Low", "metadata only"),
 ];
 
@@ -130,7 +135,8 @@ pub fn parts(file: &PlanFile, path: &Path) -> Vec<String> {
     }
     let warnings: Vec<String> = RISKS
         .iter()
-        .filter(|(risk, _, _)| *risk != Risk::Low && count(*risk) > 0)
+        // The low classes: access that only shrinks is no cause for a warning.
+        .filter(|(risk, _, _)| *risk > Risk::PrivilegeReducing && count(*risk) > 0)
         .map(|(risk, _, what)| {
             format!(
                 "> - {} ({what}).",
@@ -472,11 +478,11 @@ mod tests {
         assert!(md.chars().count() <= super::MAX_COMMENT_CHARS);
         assert!(
             md.contains(
-                "**Risk:** 0 destructive · 1500 privilege-increasing · 0 credential · 1500 low\n"
+                "**Risk:** 0 destructive · 1500 privilege-increasing · 0 credential · 0 privilege-reducing · 1500 low\n"
             ),
             "{md}"
         );
-        assert!(md.contains("> - 1500 privilege-increasing changes (grants created or widened)."));
+        assert!(md.contains("> - 1500 privilege-increasing changes (access granted or widened)."));
         let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| `")).collect();
         assert!(rows.len() > 300, "{} rows", rows.len());
         assert!(

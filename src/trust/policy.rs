@@ -178,6 +178,7 @@ fn condition<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Condit
                 &text,
                 &[
                     "low",
+                    "privilege-reducing",
                     "credential",
                     "privilege-increasing",
                     "destructive",
@@ -406,6 +407,8 @@ mod tests {
             ("destructive", Risk::Destructive.into()),
             ("credential", Risk::Credential.into()),
             ("low", Risk::Low.into()),
+            ("privilege-reducing", Risk::PrivilegeReducing.into()),
+            ("privilege_reducing", Risk::PrivilegeReducing.into()),
             ("soft", Condition::Soft),
             ("exception", Condition::Exception),
             (
@@ -428,7 +431,7 @@ mod tests {
         );
         let err = rules("  - when: privilege increasing\n").unwrap_err();
         assert!(
-            err.contains("privilege-increasing"),
+            err.contains("privilege-increasing") && err.contains("privilege-reducing"),
             "an unknown risk lists the printed spellings: {err}"
         );
     }

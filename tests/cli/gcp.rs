@@ -180,8 +180,9 @@ fn gcp_project_from_nothing_converges_and_corrects_drift() {
     let found = changes(&drift.stdout);
     assert_eq!(found.len(), 3, "{}", drift.stdout);
     for want in [
-        "gcp.prod/identity/app-runtime will be updated in place (differs",
-        "gcp.prod/identity/ci-deployer/binding/roles/editor will be deleted (differs",
+        // Enabling an account disabled by hand undoes a containment.
+        "gcp.prod/identity/app-runtime will be updated in place (differs; risk: privilege-increasing)",
+        "gcp.prod/identity/ci-deployer/binding/roles/editor will be deleted (differs; risk: privilege-reducing)",
         "gcp.prod/identity/ci-deployer/key/",
     ] {
         assert!(
@@ -419,6 +420,20 @@ fn gcp_prune_with_disable_first_retires_then_deletes_and_reads_are_paged() {
     );
     assert!(
         retire.stdout.contains("deleted by a later plan"),
+        "{}",
+        retire.stdout
+    );
+    // Disabling stops whatever runs as the account: as destructive as deleting it.
+    let retirements: Vec<&str> = retire
+        .stdout
+        .lines()
+        .filter(|l| l.contains("will be updated in place"))
+        .collect();
+    assert_eq!(retirements.len(), 150, "{}", retire.stdout);
+    assert!(
+        retirements
+            .iter()
+            .all(|l| l.ends_with("risk: destructive)")),
         "{}",
         retire.stdout
     );

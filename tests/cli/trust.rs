@@ -657,3 +657,99 @@ fn trust_files_others_can_change_or_inside_the_checkout_are_warned_about() {
     ok(&clean);
     assert_eq!(clean.stderr, "");
 }
+
+/// One role in a fresh estate: `live` as the estate holds its attributes and
+/// bindings, `declared` as the configuration does.
+fn one_role(ws: &Workspace, live: &str, declared: &str) {
+    ws.write(
+        "nhi.yaml",
+        &format!(
+            "version: 1\nproviders:\n  - name: demo\n    type: local\n    settings:\n      state: estate.json\n\
+             identities:\n  - name: deployer\n    provider: demo\n    kind: role\n    owner: platform@example.com\n    description: Deploys\n{declared}"
+        ),
+    );
+    ws.write(
+        "estate.json",
+        &format!(
+            "{{\"nhi_local_estate\":1,\"identities\":[\n{{\"name\":\"deployer\",\"kind\":\"role\",\"owner\":\"platform@example.com\",\"description\":\"Deploys\",\"tags\":{{}},\"keys\":[],{live}}}\n]}}\n"
+        ),
+    );
+}
+
+/// Issue 15: removing a grant was `destructive` and needed more approvals than
+/// granting it, while opening a trust policy to everyone was `low` and went
+/// through on one approval despite a `privilege_increasing` rule.
+#[test]
+fn removing_a_grant_needs_the_base_bar_and_opening_a_trust_policy_the_rule() {
+    let ws = team();
+    ws.write(
+        "trust.yaml",
+        &format!("{TRUST}  - when: privilege_increasing\n    required: 2\n"),
+    );
+    let ci = r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/ci"}}],"Version":"2012-10-17"}"#;
+    let approve = |plan: &str, key: &str| {
+        ok(&run(&ws, &["approve", plan, "--key", key, "--yes"]));
+    };
+
+    // Removing `AdministratorAccess`: privilege-reducing, the policy's one approval.
+    one_role(
+        &ws,
+        &format!(
+            r#""attributes":{{"trust_policy":{ci}}},"bindings":[{{"role":"AdministratorAccess","resource":"*"}}]"#
+        ),
+        &format!("    attributes:\n      trust_policy: {ci}\n"),
+    );
+    ok(&run(
+        &ws,
+        &["plan", "-o", "remove.plan", "--sign-key", "alice.key"],
+    ));
+    let shown = run(&ws, &["show", "remove.plan"]);
+    assert!(
+        shown.stdout.contains(
+            "binding/AdministratorAccess will be deleted (differs; risk: privilege-reducing)"
+        ),
+        "{}",
+        shown.stdout
+    );
+    approve("remove.plan", "bob.key");
+    ok(&apply(&ws, "remove.plan"));
+    assert!(!ws.read("estate.json").contains("AdministratorAccess"));
+
+    // Opening the trust policy to everyone and dropping the boundary:
+    // privilege-increasing, the rule's two approvals.
+    one_role(
+        &ws,
+        &format!(
+            r#""attributes":{{"permissions_boundary":"arn:aws:iam::123456789012:policy/boundary","trust_policy":{ci}}},"bindings":[]"#
+        ),
+        "    attributes:\n      trust_policy:\n        Version: \"2012-10-17\"\n        Statement:\n          - {Effect: Allow, Principal: {AWS: \"*\"}, Action: sts:AssumeRole}\n",
+    );
+    ok(&run(
+        &ws,
+        &["plan", "-o", "open.plan", "--sign-key", "alice.key"],
+    ));
+    let shown = run(&ws, &["show", "open.plan"]);
+    assert!(
+        shown
+            .stdout
+            .contains("will be updated in place (differs; risk: privilege-increasing)"),
+        "{}",
+        shown.stdout
+    );
+    approve("open.plan", "bob.key");
+    let refused = refuses(&ws, "open.plan", "nhi::trust::insufficient_approvals");
+    assert!(
+        refused
+            .stderr
+            .contains("privilege-increasing changes require 2"),
+        "{}",
+        refused.stderr
+    );
+    approve("open.plan", "carol.key");
+    ok(&apply(&ws, "open.plan"));
+    let estate = ws.read("estate.json");
+    assert!(
+        estate.contains(r#""AWS":"*""#) && !estate.contains("permissions_boundary"),
+        "{estate}"
+    );
+}

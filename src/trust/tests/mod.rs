@@ -191,6 +191,17 @@ fn body(risks: &[Risk]) -> PlanBody {
                     },
                     None,
                 ),
+                Risk::PrivilegeReducing => (
+                    Operation::DeleteBinding {
+                        identity: "ci".into(),
+                        binding: Binding {
+                            role: "admin".into(),
+                            resource: "*".into(),
+                            policy: None,
+                        },
+                    },
+                    None,
+                ),
                 Risk::Credential => (
                     Operation::CreateKey {
                         identity: "ci".into(),
