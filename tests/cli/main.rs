@@ -18,6 +18,7 @@ mod harness;
 mod log;
 mod moto;
 mod plan;
+mod privilege;
 mod refusals;
 mod standin;
 mod team;
