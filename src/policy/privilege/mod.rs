@@ -9,6 +9,7 @@ mod document;
 mod escalation;
 mod gcp;
 mod local;
+mod trust;
 
 use nhi_provider_sdk::{Binding, Identity};
 
@@ -63,7 +64,7 @@ pub(crate) fn binding_concerns(
 /// The concerns of an identity's own attributes (e.g. an AWS role's trust policy).
 pub(crate) fn identity_concerns(type_name: &str, identity: &Identity, out: &mut Vec<Concern>) {
     if type_name == "aws" {
-        aws::identity_concerns(identity, out);
+        trust::identity_concerns(identity, out);
     }
 }
 
