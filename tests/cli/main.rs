@@ -19,6 +19,7 @@ mod harness;
 mod log;
 mod moto;
 mod plan;
+mod privilege;
 mod refusals;
 mod standin;
 mod team;
