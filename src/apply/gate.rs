@@ -39,7 +39,7 @@ pub(super) fn check(
         })
         .collect();
     let scopes = crate::plan::scope_inputs(options.registry, blocks.into_iter());
-    let derived = crate::policy::judge_body(body, &scopes, config.as_ref());
+    let derived = crate::policy::judge_body(body, &scopes, config.as_ref(), true);
     let missing: Vec<String> = derived
         .iter()
         .filter(|d| {

@@ -159,7 +159,7 @@ mod tests {
                 reports_key_use: true,
                 observed: &observed,
             }];
-            body.findings = crate::policy::judge_body(&body, &judged, Some(&config));
+            body.findings = crate::policy::judge_body(&body, &judged, Some(&config), false);
             let file = PlanFile::new(body);
             let decoded = PlanFile::decode(&file.encode());
             prop_assert!(decoded.is_ok(), "{:?}", decoded.err());

@@ -271,7 +271,7 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
     };
     let mut body = super::build(&config, &reads, diff, &build);
     let scopes = scope_inputs(registry, refreshed.iter().map(|r| (&r.block, &r.observed)));
-    body.findings = crate::policy::judge_body(&body, &scopes, Some(&config));
+    body.findings = crate::policy::judge_body(&body, &scopes, Some(&config), false);
     if options.enforce {
         let blocking: Vec<String> = crate::policy::blocking(&body.findings)
             .map(|f| {

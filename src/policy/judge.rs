@@ -3,7 +3,8 @@
 //! record. Pure and deterministic: the same inputs give the same findings, in
 //! plan and in apply alike.
 
-use std::collections::BTreeSet;
+use std::cell::OnceCell;
+use std::collections::{BTreeSet, HashSet};
 
 use nhi_provider_sdk::{Address, KeyStatus, ObservedKey, ObservedState, Operation};
 
@@ -44,16 +45,19 @@ pub struct Judging<'a> {
 
 /// Every built-in finding on a plan body's changes and the estate they lead to,
 /// from each scope's live state. `config` is the configuration the plan came
-/// from; without it, rules on declared settings are skipped and the identities
-/// the body reports as unmanaged are the undeclared ones.
+/// from; without it, rules on declared settings are skipped. The unmanaged
+/// identities are those the body reports, unless `rediscover` asks for every
+/// identity of `scopes` that `config` does not declare (apply: the live state
+/// may hold identities made since planning).
 pub fn judge_body(
     body: &crate::plan::PlanBody,
     scopes: &[ScopeInput<'_>],
     config: Option<&Config>,
+    rediscover: bool,
 ) -> Vec<Finding> {
     let unmanaged = match config {
-        Some(config) => undeclared(config, scopes),
-        None => body.unmanaged.iter().cloned().collect(),
+        Some(config) if rediscover => undeclared(config, scopes),
+        _ => body.unmanaged.iter().cloned().collect(),
     };
     judge(&Judging {
         now: body.created_at,
@@ -114,14 +118,21 @@ pub fn judge<'a>(input: &'a Judging<'a>) -> Vec<Finding> {
         findings: Vec::new(),
     };
     for scope in input.scopes {
-        for identity in project(
+        // By name, so that no address is built for an identity that has nothing
+        // to report.
+        let unmanaged: HashSet<String> = input
+            .unmanaged
+            .iter()
+            .filter(|a| a.provider_prefix() == scope.prefix.as_str())
+            .filter_map(Address::identity_name)
+            .collect();
+        project(
             scope.prefix.as_str(),
             scope.observed,
             input.changes,
             input.now,
-        ) {
-            judge_identity(input, scope, &identity, &mut out);
-        }
+            &mut |identity| judge_identity(input, scope, &unmanaged, identity, &mut out),
+        );
     }
     if let Some(config) = input.config {
         judge_declared(config, &mut out);
@@ -299,58 +310,59 @@ fn minted_key_concern(type_name: &str, out: &mut Vec<Concern>) {
 fn judge_identity(
     input: &Judging<'_>,
     scope: &ScopeInput<'_>,
+    unmanaged: &HashSet<String>,
     projected: &Projected<'_>,
     out: &mut Out<'_>,
 ) {
     let identity = &projected.identity;
-    let address = scope.prefix.identity(&identity.name);
+    // Built on the first finding: most identities have none.
+    let address = OnceCell::new();
+    let at = || address.get_or_init(|| scope.prefix.identity(&identity.name));
     let mut concerns = Vec::new();
     owner_concern(&identity.owner, &mut concerns);
     identity_concerns(scope.type_name, identity, &mut concerns);
-    for concern in concerns.drain(..) {
-        out.push(&address, concern);
-    }
-    let active: Vec<&ObservedKey> = projected
+    let active = projected
         .keys
         .iter()
-        .filter(|k| k.status == KeyStatus::Active)
-        .collect();
-    if active.len() > 1 {
-        out.push(
-            &address,
-            Concern::new(
-                TWO_ACTIVE_KEYS,
-                format!("holds {} active keys", active.len()),
-            ),
-        );
+        .filter(|k| k.status == KeyStatus::Active);
+    let active_count = active.clone().count();
+    if active_count > 1 {
+        concerns.push(Concern::new(
+            TWO_ACTIVE_KEYS,
+            format!("holds {active_count} active keys"),
+        ));
     }
-    if input.unmanaged.contains(&address)
-        && (!projected.keys.is_empty() || !projected.bindings.is_empty())
+    if (!projected.keys.is_empty() || !projected.bindings.is_empty())
+        && !unmanaged.is_empty()
+        && unmanaged.contains(identity.name.as_str())
     {
-        out.push(
-            &address,
-            Concern::new(
-                SHADOW_IDENTITY,
-                format!(
-                    "no configuration declares it, yet it holds {} and {}",
-                    count(projected.keys.len(), "key"),
-                    count(projected.bindings.len(), "binding")
-                ),
+        concerns.push(Concern::new(
+            SHADOW_IDENTITY,
+            format!(
+                "no configuration declares it, yet it holds {} and {}",
+                count(projected.keys.len(), "key"),
+                count(projected.bindings.len(), "binding")
             ),
-        );
+        ));
     }
-    for key in &active {
-        let key_address = match &key.name {
-            Some(name) => address.key(name),
-            None => address.key(&key.id),
-        };
-        let context = KeyContext {
-            policy: input.policy,
-            now: input.now,
-            type_name: scope.type_name,
-            reports_key_use: scope.reports_key_use,
-        };
+    for concern in concerns.drain(..) {
+        out.push(at(), concern);
+    }
+    let context = KeyContext {
+        policy: input.policy,
+        now: input.now,
+        type_name: scope.type_name,
+        reports_key_use: scope.reports_key_use,
+    };
+    for key in active {
         judge_key(&context, key, &mut concerns);
+        if concerns.is_empty() {
+            continue;
+        }
+        let key_address = match &key.name {
+            Some(name) => at().key(name),
+            None => at().key(&key.id),
+        };
         for concern in concerns.drain(..) {
             out.push(&key_address, concern);
         }
@@ -360,7 +372,7 @@ fn judge_identity(
         if concerns.is_empty() {
             continue;
         }
-        let binding_address = address.binding(&binding.role, &binding.resource);
+        let binding_address = at().binding(&binding.role, &binding.resource);
         for concern in concerns.drain(..) {
             out.push(&binding_address, concern);
         }

@@ -19,15 +19,17 @@ pub(crate) struct Projected<'a> {
     pub bindings: Cow<'a, [Binding]>,
 }
 
-/// The identities of one scope after `changes` (those whose address starts with
-/// `prefix`), in name order; deleted identities are gone. A key minted by the
-/// plan has an empty id, is active, and was created `now`.
+/// Calls `each` with every identity of one scope after `changes` (those whose
+/// address starts with `prefix`): live identities in their order, then those the
+/// plan creates; deleted identities are skipped. A key minted by the plan has an
+/// empty id, is active, and was created `now`.
 pub(crate) fn project<'a>(
     prefix: &str,
     observed: &'a ObservedState,
     changes: &'a [Change],
     now: jiff::Timestamp,
-) -> Vec<Projected<'a>> {
+    each: &mut dyn FnMut(&Projected<'_>),
+) {
     let mut touched: HashMap<&str, Vec<&Operation>> = HashMap::new();
     for change in changes {
         if change.address.provider_prefix() == prefix {
@@ -37,25 +39,27 @@ pub(crate) fn project<'a>(
                 .push(&change.operation);
         }
     }
-    let mut out = Vec::with_capacity(observed.identities.len());
     for live in &observed.identities {
-        match touched.remove(live.identity.name.as_str()) {
-            None => out.push(Projected {
+        let projected = match touched.remove(live.identity.name.as_str()) {
+            None => Some(Projected {
                 identity: Cow::Borrowed(&live.identity),
                 keys: Cow::Borrowed(&live.keys),
                 bindings: Cow::Borrowed(&live.bindings),
             }),
-            Some(ops) => out.extend(carry_out(Some(live), &ops, now)),
+            Some(ops) => carry_out(Some(live), &ops, now),
+        };
+        if let Some(projected) = projected {
+            each(&projected);
         }
     }
-    // Identities the plan creates.
+    // Identities the plan creates, in name order.
     let mut created: Vec<_> = touched.into_values().collect();
     created.sort_by_key(|ops| ops[0].identity_name());
     for ops in created {
-        out.extend(carry_out(None, &ops, now));
+        if let Some(projected) = carry_out(None, &ops, now) {
+            each(&projected);
+        }
     }
-    out.sort_by(|a, b| a.identity.name.cmp(&b.identity.name));
-    out
 }
 
 fn carry_out<'a>(
