@@ -2,11 +2,14 @@
 //! notes and errors go to stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod audit;
 pub mod drift;
 mod escape;
+mod findings;
 pub mod json;
 pub mod markdown;
 pub mod progress;
+pub mod sarif;
 pub mod text;
 pub mod validate;
 pub mod verify;
@@ -148,7 +151,19 @@ pub(crate) mod fixture {
             valid_for: jiff::SignedDuration::from_hours(24),
             config_dir: "/work".into(),
         };
-        PlanFile::new(crate::plan::build(config, &reads, diff, &options))
+        let mut body = crate::plan::build(config, &reads, diff, &options);
+        // Judged as `nhi plan` judges it.
+        let judged = [crate::policy::ScopeInput {
+            prefix: nhi_provider_sdk::Address::provider(
+                &config.providers[0].type_name,
+                &config.providers[0].name,
+            ),
+            type_name: &config.providers[0].type_name,
+            reports_key_use: true,
+            observed,
+        }];
+        body.findings = crate::policy::judge_body(&body, &judged, Some(config));
+        PlanFile::new(body)
     }
 
     /// A pruning block over live state whose names, roles, resources and tags

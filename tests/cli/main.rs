@@ -14,6 +14,7 @@ mod drift;
 mod flow;
 mod gcp;
 mod gcp_google;
+mod governance;
 mod harness;
 mod log;
 mod moto;
