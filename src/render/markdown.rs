@@ -654,6 +654,57 @@ mod tests {
         insta::assert_snapshot!(md);
     }
 
+    /// Findings name live objects and quote their owners: they reach the
+    /// comment, the text and SARIF escaped, and cannot break a table row.
+    #[test]
+    fn hostile_names_in_findings_are_shown_escaped() {
+        let file = super::super::fixture::hostile_with(false);
+        assert!(
+            file.body
+                .findings
+                .iter()
+                .any(|f| f.address.as_str().contains("evil%1B")),
+            "{:?}",
+            file.body.findings
+        );
+        let md = super::plan(&file, Path::new("h.plan"));
+        let text = super::text::plan(&file.body, super::Painter::PLAIN);
+        let sarif = crate::render::sarif::text(
+            &file.body.findings,
+            &crate::render::sarif::Source {
+                config_path: "nhi.yaml",
+                anchors: None,
+                tool_version: "0",
+            },
+        );
+        for shown in [&md, &text, &sarif] {
+            assert!(
+                !shown
+                    .chars()
+                    .any(|c| nhi_provider_sdk::text::is_unsafe_char(c) && c != '\n'),
+                "{shown:?}"
+            );
+        }
+        let mut fenced = false;
+        for line in md.lines() {
+            if line.starts_with("```") {
+                fenced = !fenced;
+            } else if !fenced && line.starts_with("| ") {
+                // Outside code spans: the message cell, last.
+                let message = line.rsplit(" | ").next().unwrap();
+                assert!(
+                    !message.contains("<!--") && !message.contains("**"),
+                    "{line}"
+                );
+                assert_eq!(
+                    line.matches(" | ").count() + 2,
+                    line.matches('|').count() - line.matches("\\|").count(),
+                    "a row keeps its cells: {line}"
+                );
+            }
+        }
+    }
+
     /// Regression: with 1,500 `admin` grants among 3,000 changes the comment kept
     /// the low-risk rows, which come first in the plan, and showed no grant.
     #[test]

@@ -169,7 +169,16 @@ pub(crate) mod fixture {
     /// A pruning block over live state whose names, roles, resources and tags
     /// are hostile: what a provider (or a plan file) may hold.
     pub(crate) fn hostile() -> PlanFile {
-        let yaml = "version: 1\nproviders:\n  - name: demo\n    type: local\n    prune: true\n    settings: {state: estate.json}\nidentities:\n  - name: ok\n    provider: demo\n    owner: o@example.com\n";
+        hostile_with(true)
+    }
+
+    /// [`hostile`] without pruning: the hostile objects stay, and so do the
+    /// findings on them, whose messages quote their names.
+    pub(crate) fn hostile_with(prune: bool) -> PlanFile {
+        let yaml = format!(
+            "version: 1\nproviders:\n  - name: demo\n    type: local\n    prune: {prune}\n    settings: {{state: estate.json}}\nidentities:\n  - name: ok\n    provider: demo\n    owner: o@example.com\n"
+        );
+        let yaml = yaml.as_str();
         let config = crate::config::parse(std::path::Path::new("nhi.yaml"), yaml).unwrap();
         let observed = serde_json::from_value(serde_json::json!({"identities": [
             {"name": "ok", "kind": "service_account", "owner": "o@example.com",
