@@ -15,11 +15,14 @@
 //! - [`apply`] verifies, locks, re-reads, refuses stale plans, executes (journalled)
 //!   and writes receipts; [`sink`] confines file sinks and checks them at
 //!   validate, plan and apply;
+//! - [`drift`] and [`audit`] are the read-only looks: what differs from the
+//!   configuration, and the live estate judged by the policy's rules;
 //! - [`events`] carry progress out of long operations; [`clock`] is the time;
 //! - `render` is the only place that writes to stdout or stderr, and `cli` maps
 //!   each subcommand onto the operations above.
 
 pub mod apply;
+pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -1,17 +1,58 @@
-//! `nhi audit verify LOG`: check a receipt log's chain offline and name its first
-//! break.
+//! `nhi audit`: the live estate judged by the policy's rules, as a posture
+//! report that exits 2 when something at or above `--fail-on` is found; and
+//! `nhi audit verify LOG`: check a receipt log's chain offline and name its
+//! first break.
 
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 
 use super::{Global, Outcome};
+use crate::policy::Severity;
 use crate::trust::{AllowedSigners, TrustPolicy};
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct AuditArgs {
     #[command(subcommand)]
-    command: AuditCommand,
+    command: Option<AuditCommand>,
+
+    #[command(flatten)]
+    report: ReportArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Markdown,
+    Sarif,
+}
+
+/// `nhi audit` without a subcommand.
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// Print the report as JSON (see schemas/audit-json.schema.json)
+    #[arg(long, conflicts_with = "format")]
+    json: bool,
+
+    /// Output format: text, JSON, markdown (an issue body) or SARIF 2.1.0 (for
+    /// code scanning)
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<Format>,
+
+    /// Exit 2 when a finding at or above this severity is found (low, medium,
+    /// high, critical); findings an exception excuses never count
+    #[arg(long, value_name = "SEVERITY", default_value = "high", value_parser = severity)]
+    fail_on: Severity,
+}
+
+fn severity(text: &str) -> Result<Severity, String> {
+    Severity::parse(text).ok_or_else(|| {
+        format!(
+            "`{text}` is not a severity; the severities are `low`, `medium`, `high` and `critical`"
+        )
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,7 +82,62 @@ struct VerifyLogArgs {
 }
 
 pub(crate) fn run(global: &Global, args: &AuditArgs) -> miette::Result<Outcome> {
-    let AuditCommand::Verify(args) = &args.command;
+    match &args.command {
+        Some(AuditCommand::Verify(verify)) => verify_log(global, verify),
+        None => report(global, &args.report),
+    }
+}
+
+/// The posture report: reads every provider block, writes nothing.
+fn report(global: &Global, args: &ReportArgs) -> miette::Result<Outcome> {
+    let clock = crate::clock::Clock::from_setting(global.env.now.as_deref())?;
+    let progress = crate::render::progress::Progress::default();
+    let (report, planned) = crate::audit::audit(&crate::audit::AuditOptions {
+        config: &global.config,
+        clock,
+        registry: crate::registry::Registry::builtin(),
+        events: &progress,
+    })?;
+    let format = if args.json {
+        Format::Json
+    } else {
+        args.format.unwrap_or(Format::Text)
+    };
+    let text = match format {
+        Format::Json => {
+            let mut text =
+                serde_json::to_string_pretty(&report).map_err(|e| miette::miette!("{e}"))?;
+            text.push('\n');
+            text
+        }
+        Format::Markdown => crate::render::audit::markdown(&report, args.fail_on),
+        Format::Sarif => {
+            let anchors = std::fs::read_to_string(&planned.config.path)
+                .ok()
+                .map(|text| crate::config::Anchors::of(&text));
+            crate::render::sarif::text(
+                &report.findings,
+                &crate::render::sarif::Source {
+                    config_path: &report.config_path,
+                    anchors: anchors.as_ref(),
+                    tool_version: env!("CARGO_PKG_VERSION"),
+                },
+            )
+        }
+        Format::Text => crate::render::audit::text(&report, args.fail_on, global.painter),
+    };
+    crate::render::stdout(&text).map_err(|e| miette::miette!("cannot write to stdout: {e}"))?;
+    // As `nhi plan` does: the process ends here, and freeing a large estate piece
+    // by piece costs more than it returns.
+    std::mem::forget(planned);
+    Ok(if report.fails_at(args.fail_on) {
+        Outcome::Changes
+    } else {
+        Outcome::Success
+    })
+}
+
+fn verify_log(global: &Global, args: &VerifyLogArgs) -> miette::Result<Outcome> {
     let signers = if args.unsigned {
         None
     } else {

@@ -79,7 +79,7 @@ enum Command {
     Drift(drift::DriftArgs),
     /// Compare the configuration with live state and show (or save) the changes
     Plan(plan::PlanArgs),
-    /// Render a saved plan file as text, JSON or markdown
+    /// Render a saved plan file as text, JSON, markdown or SARIF
     Show(show::ShowArgs),
     /// Add the author's signature to a plan file
     Sign(sign::SignArgs),
@@ -91,7 +91,8 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Apply a signed, approved, fresh plan exactly as approved, and write a receipt
     Apply(apply::ApplyArgs),
-    /// Check the record offline: `nhi audit verify LOG` checks a receipt log's chain
+    /// Judge the live estate by the policy's rules (exit 2 at or above --fail-on);
+    /// `nhi audit verify LOG` checks a receipt log's chain offline
     Audit(audit::AuditArgs),
     /// Print help for nhi or one of its commands
     Help(HelpArgs),

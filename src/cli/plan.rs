@@ -2,10 +2,17 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::{Global, Outcome};
 use crate::plan::PlanOptions;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Sarif,
+}
 
 #[derive(Debug, Args)]
 pub(crate) struct PlanArgs {
@@ -14,8 +21,12 @@ pub(crate) struct PlanArgs {
     out: Option<PathBuf>,
 
     /// Print the plan as JSON (see schemas/plan-json.schema.json) instead of text
-    #[arg(long)]
+    #[arg(long, conflicts_with = "format")]
     json: bool,
+
+    /// Output format: text, JSON, or SARIF 2.1.0 (the findings, for code scanning)
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<Format>,
 
     /// Exit 0 when there are no changes, 2 when there are, 1 on error
     #[arg(long)]
@@ -107,13 +118,33 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         }
         file.write(out)?;
     }
-    let rendered = if args.json {
-        let mut text = serde_json::to_string_pretty(&crate::render::json::plan(file))
-            .map_err(|e| miette::miette!("{e}"))?;
-        text.push('\n');
-        text
+    let format = if args.json {
+        Format::Json
     } else {
-        crate::render::text::plan(&file.body, global.painter)
+        args.format.unwrap_or(Format::Text)
+    };
+    let rendered = match format {
+        Format::Json => {
+            let mut text = serde_json::to_string_pretty(&crate::render::json::plan(file))
+                .map_err(|e| miette::miette!("{e}"))?;
+            text.push('\n');
+            text
+        }
+        Format::Sarif => {
+            // Read again only here: the plan path keeps no spans of the file.
+            let anchors = std::fs::read_to_string(&planned.config.path)
+                .ok()
+                .map(|text| crate::config::Anchors::of(&text));
+            crate::render::sarif::text(
+                &file.body.findings,
+                &crate::render::sarif::Source {
+                    config_path: &file.body.config.path,
+                    anchors: anchors.as_ref(),
+                    tool_version: &file.body.tool_version,
+                },
+            )
+        }
+        Format::Text => crate::render::text::plan(&file.body, global.painter),
     };
     crate::render::stdout(&rendered).map_err(|e| miette::miette!("cannot write to stdout: {e}"))?;
     planned.phases.push(("write", lap.elapsed()));

@@ -12,6 +12,8 @@ enum Format {
     Text,
     Json,
     Markdown,
+    /// SARIF 2.1.0: the plan's findings, for code scanning
+    Sarif,
 }
 
 #[derive(Debug, Args)]
@@ -19,7 +21,8 @@ pub(crate) struct ShowArgs {
     /// The plan file
     file: PathBuf,
 
-    /// Output format; markdown is fit for a merge-request comment
+    /// Output format; markdown is fit for a merge-request comment, SARIF for
+    /// code-scanning upload
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
 
@@ -39,6 +42,17 @@ pub(crate) fn run(global: &Global, args: &ShowArgs) -> miette::Result<Outcome> {
             t.push('\n');
             t
         }
+        Format::Sarif => {
+            let anchors = anchors(&file);
+            crate::render::sarif::text(
+                &file.body.findings,
+                &crate::render::sarif::Source {
+                    config_path: &file.body.config.path,
+                    anchors: anchors.as_ref(),
+                    tool_version: &file.body.tool_version,
+                },
+            )
+        }
         Format::Markdown => {
             let mut parts = crate::render::markdown::parts(&file, &args.file);
             let count = parts.len();
@@ -56,4 +70,23 @@ pub(crate) fn run(global: &Global, args: &ShowArgs) -> miette::Result<Outcome> {
     };
     crate::render::stdout(&text).map_err(|e| miette::miette!("cannot write to stdout: {e}"))?;
     Ok(Outcome::Success)
+}
+
+/// The lines of the configuration the plan came from, when it is where the plan
+/// says and unchanged; else results point at its first line.
+fn anchors(file: &PlanFile) -> Option<crate::config::Anchors> {
+    let record = &file.body.config;
+    let name = std::path::Path::new(&record.path).file_name()?;
+    let path = std::path::Path::new(&record.dir).join(name);
+    let bytes = std::fs::read(&path).ok()?;
+    if nhi_provider_sdk::Digest::of(&bytes) != record.digest {
+        crate::render::note(&format!(
+            "note: `{}` changed since the plan was made; SARIF results point at its first line",
+            path.display()
+        ));
+        return None;
+    }
+    Some(crate::config::Anchors::of(
+        std::str::from_utf8(&bytes).ok()?,
+    ))
 }

@@ -5,6 +5,7 @@
 //! types before building the model. Every problem is a [`Problem`] with a stable
 //! code and the offending text underlined; well-formed files report all at once.
 
+mod anchors;
 mod error;
 mod excerpt;
 mod fields;
@@ -22,6 +23,7 @@ use nhi_provider_sdk::Digest;
 
 use crate::registry::Registry;
 
+pub use anchors::Anchors;
 pub use error::{ConfigError, Problem, ProblemKind};
 /// For other YAML files nhi reads (the trust policy), reported to the same standard.
 pub(crate) use error::{Source, lowercase_first};

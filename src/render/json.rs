@@ -5,8 +5,10 @@ use nhi_provider_sdk::{Address, Digest, Operation, Sink};
 use schemars::JsonSchema;
 use serde::Serialize;
 
+use crate::audit::FindingCounts;
 use crate::diff::{Action, Reason, Risk};
-use crate::plan::{PlanFile, ScopeRecord, Summary};
+use crate::plan::{PlanFile, ScopeRecord};
+use crate::policy::{Finding, PolicyRecord};
 
 /// Bumped on any incompatible change of [`PlanJson`].
 pub const JSON_FORMAT_VERSION: u32 = 1;
@@ -23,13 +25,33 @@ pub struct PlanJson {
     pub config_path: String,
     pub config_digest: Digest,
     pub scopes: Vec<ScopeRecord>,
-    pub summary: Summary,
+    pub summary: SummaryJson,
     /// Whether applying the plan would change anything.
     pub has_changes: bool,
     pub changes: Vec<ChangeJson>,
     pub unmanaged: Vec<Address>,
+    /// The policy the plan was judged by: thresholds, enforcement by rule,
+    /// exceptions, and the Rego bundle's digest when there is one.
+    pub policy: PolicyRecord,
+    /// What the governance gate found, sorted by address, rule and message. A
+    /// finding with an `exception` costs nothing.
+    pub findings: Vec<Finding>,
     /// Number of signatures carried (judged by `nhi verify`, not here).
     pub signatures: usize,
+}
+
+/// Counts of changes by action, unmanaged identities, and findings.
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[schemars(rename = "Summary")]
+pub struct SummaryJson {
+    pub create: u64,
+    pub update: u64,
+    pub replace: u64,
+    pub rotate: u64,
+    pub delete: u64,
+    /// Unmanaged identities reported (not changes).
+    pub unmanaged: u64,
+    pub findings: FindingCounts,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -93,7 +115,15 @@ pub fn plan(file: &PlanFile) -> PlanJson {
         config_path: body.config.path.clone(),
         config_digest: body.config.digest,
         scopes: body.scopes.clone(),
-        summary: body.summary,
+        summary: SummaryJson {
+            create: body.summary.create,
+            update: body.summary.update,
+            replace: body.summary.replace,
+            rotate: body.summary.rotate,
+            delete: body.summary.delete,
+            unmanaged: body.summary.unmanaged,
+            findings: FindingCounts::of(&body.findings),
+        },
         has_changes: body.has_changes(),
         changes: body
             .changes
@@ -114,6 +144,8 @@ pub fn plan(file: &PlanFile) -> PlanJson {
             })
             .collect(),
         unmanaged: body.unmanaged.clone(),
+        policy: body.policy.clone(),
+        findings: body.findings.clone(),
         signatures: file.signatures.len(),
     }
 }

@@ -1,15 +1,19 @@
 //! The markdown rendering, fit for a merge-request comment: summary, risk counts
-//! and warnings first, changes grouped by risk (riskiest first, and kept first when
-//! the comment must be cut), the full diff folded in `<details>`, then the digest,
-//! the approvals so far and the next step; never longer than a comment may be.
+//! and warnings first, then the policy's findings (most grave first), changes
+//! grouped by risk (riskiest first, and kept first when the comment must be cut),
+//! the full diff folded in `<details>`, then the digest, the approvals so far and
+//! the next step; never longer than a comment may be. No finding is ever cut: a
+//! plan too large for one comment carries them over its numbered parts.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::diff::{Change, Risk};
 use crate::plan::PlanFile;
+use crate::policy::{Enforcement, Finding};
 
 use super::escape::{self, code_span};
+use super::findings;
 use super::text::{self, Painter};
 
 /// GitHub and GitLab refuse comments longer than this many characters.
@@ -42,9 +46,13 @@ const OPEN_ROWS: usize = 25;
 /// Room kept for the note that says what was left out.
 const NOTE_RESERVE: usize = 1_000;
 
-/// One risk class's table, with as many rows as fit.
+const CHANGE_HEADER: &str = "| Address | Action | Reason |\n|---|---|---|\n";
+const FINDING_HEADER: &str =
+    "| Severity | Rule | Address | Costs | Finding |\n|---|---|---|---|---|\n";
+
+/// One risk class's table (or the findings'), with as many rows as fit.
 struct Table {
-    risk: Risk,
+    header: &'static str,
     title: &'static str,
     total: usize,
     rows: Vec<String>,
@@ -52,7 +60,7 @@ struct Table {
 
 impl Table {
     fn render(&self) -> String {
-        let mut table = String::from("| Address | Action | Reason |\n|---|---|---|\n");
+        let mut table = String::from(self.header);
         for row in &self.rows {
             table.push_str(row);
         }
@@ -79,6 +87,64 @@ fn row(change: &Change) -> String {
         change.action.verb(),
         change.reason
     )
+}
+
+/// Findings rows, those that must never be cut first, each kind most grave first.
+fn finding_rows(found: &[Finding]) -> Vec<String> {
+    let mut ordered = findings::by_gravity(found);
+    ordered.sort_by_key(|f| !findings::must_show(f));
+    ordered
+        .into_iter()
+        .map(|f| {
+            let costs = match (&f.exception, f.enforcement) {
+                _ if f.subject == crate::policy::Subject::Resolved => {
+                    "resolved by this plan".to_owned()
+                }
+                (Some(e), _) => format!("excused until {}", e.expires),
+                (None, Enforcement::Advisory) => "advisory".to_owned(),
+                (None, Enforcement::Soft) => "**soft**".to_owned(),
+                (None, Enforcement::Hard) => "**hard**".to_owned(),
+            };
+            format!(
+                "| {} | {} | {} | {costs} | {} |\n",
+                f.severity,
+                code_span(&f.rule),
+                code_span(f.address.as_str()),
+                escape(&f.message)
+            )
+        })
+        .collect()
+}
+
+/// The findings heading: counts by severity, what they cost, and every
+/// exception in use.
+fn findings_head(body: &crate::plan::PlanBody) -> String {
+    if body.findings.is_empty() {
+        return String::new();
+    }
+    let tally = findings::tally(&body.findings);
+    let mut out = format!("#### Findings: {}\n\n", findings::severities(&tally, " · "));
+    let costs = findings::costs(&tally);
+    if !costs.is_empty() {
+        let _ = writeln!(out, "{}: {costs}.\n", findings::count(body.findings.len()));
+    }
+    let used = findings::exceptions_in_use(&body.policy, &body.findings);
+    if !used.is_empty() {
+        out.push_str("Exceptions in use:\n\n");
+        for (e, n) in used {
+            let _ = writeln!(
+                out,
+                "- {} on {} until {} ({}): {}",
+                code_span(&e.rule),
+                code_span(e.address.as_str()),
+                e.expires,
+                findings::count(n),
+                escape(&e.justification)
+            );
+        }
+        out.push('\n');
+    }
+    out
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -163,6 +229,8 @@ pub fn parts(file: &PlanFile, path: &Path) -> Vec<String> {
         );
     }
 
+    out.push_str(&findings_head(body));
+
     let signatures = file.signatures.len();
     let next = if body.has_changes() {
         format!(
@@ -184,10 +252,16 @@ pub fn parts(file: &PlanFile, path: &Path) -> Vec<String> {
         plural(signatures, "signature", "signatures"),
     );
 
+    let finding_table = Table {
+        header: FINDING_HEADER,
+        title: "Findings, most grave first",
+        total: body.findings.len(),
+        rows: finding_rows(&body.findings),
+    };
     let tables: Vec<Table> = RISKS
         .iter()
         .map(|(risk, title, _)| Table {
-            risk: *risk,
+            header: CHANGE_HEADER,
             title,
             total: count(*risk),
             rows: body
@@ -211,7 +285,14 @@ pub fn parts(file: &PlanFile, path: &Path) -> Vec<String> {
             body.unmanaged.len()
         )
     };
-    let all_tables: String = tables.iter().map(Table::render).collect();
+    let findings_table = if finding_table.total == 0 {
+        String::new()
+    } else {
+        finding_table.render()
+    };
+    let all_tables: String = std::iter::once(findings_table)
+        .chain(tables.iter().map(Table::render))
+        .collect();
     let full = if body.has_changes() {
         let plain = diff_columns(&text::plan(body, Painter::PLAIN));
         let fence = escape::code_fence(&plain);
@@ -235,17 +316,30 @@ pub fn parts(file: &PlanFile, path: &Path) -> Vec<String> {
             "> [!NOTE]\n> The full diff is left out to fit a comment; to see it, {see_all}.\n"
         );
     } else {
-        return numbered(&out, &footer, &tables, &unmanaged, body, file, &shown_path);
+        return numbered(
+            &out,
+            &footer,
+            finding_table,
+            tables,
+            &unmanaged,
+            body,
+            file,
+            &shown_path,
+        );
     }
     out.push_str(&footer);
     vec![out]
 }
 
-/// Splits the rows, riskiest first, over as many comments as they need.
+/// Splits the rows, riskiest first, over as many comments as they need. The
+/// findings open the first part, within half of it, those that must never be
+/// cut first; the rest of them follow the changes.
+#[allow(clippy::too_many_arguments)]
 fn numbered(
     head: &str,
     footer: &str,
-    tables: &[Table],
+    finding_table: Table,
+    change_tables: Vec<Table>,
     unmanaged: &str,
     body: &crate::plan::PlanBody,
     file: &PlanFile,
@@ -255,6 +349,38 @@ fn numbered(
     const LATER_HEAD: usize = 600;
     let first_budget = MAX_COMMENT_CHARS.saturating_sub(head.len() + footer.len() + NOTE_RESERVE);
     let later_budget = MAX_COMMENT_CHARS.saturating_sub(LATER_HEAD + NOTE_RESERVE);
+    let mut tables = Vec::with_capacity(change_tables.len() + 2);
+    let mut carried = 0;
+    if finding_table.total > 0 {
+        let mut rows = finding_table.rows;
+        let mut used = 200;
+        let first = rows
+            .iter()
+            .take_while(|r| {
+                used += r.len();
+                used <= first_budget / 2
+            })
+            .count()
+            .max(1);
+        let rest = rows.split_off(first);
+        carried = rest.len();
+        tables.push(Table {
+            rows,
+            ..finding_table
+        });
+        tables.extend(change_tables);
+        if !rest.is_empty() {
+            tables.push(Table {
+                header: FINDING_HEADER,
+                title: "Findings (continued)",
+                total: finding_table.total,
+                rows: rest,
+            });
+        }
+    } else {
+        tables.extend(change_tables);
+    }
+    let tables = &tables;
     // Pages of (table index, rows), filled in order.
     let mut pages: Vec<Vec<(usize, Vec<String>)>> = vec![Vec::new()];
     let mut used = 0;
@@ -290,7 +416,7 @@ fn numbered(
         page.iter()
             .map(|(t, rows)| {
                 Table {
-                    risk: tables[*t].risk,
+                    header: tables[*t].header,
                     title: tables[*t].title,
                     total: tables[*t].total,
                     rows: rows.clone(),
@@ -334,9 +460,18 @@ fn numbered(
         } else {
             String::new()
         };
+        let later_findings = if n == 1 && carried > 0 {
+            format!(
+                " {carried} more finding{} follow the changes, in the last part{}.",
+                if carried == 1 { "" } else { "s" },
+                if count > 2 { "s" } else { "" }
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             text,
-            "> [!NOTE]\n> Part {n} of {count}: the plan needs {count} comments, riskiest changes first.{rest}{unlisted} To see all at once, run `nhi show {shown_path}`.\n"
+            "> [!NOTE]\n> Part {n} of {count}: the plan needs {count} comments, riskiest changes first.{later_findings}{rest}{unlisted} To see all at once, run `nhi show {shown_path}`.\n"
         );
         if n == 1 {
             text.push_str(footer);
@@ -429,9 +564,87 @@ mod tests {
         super::super::fixture::plan(&config, &nhi_provider_sdk::ObservedState::default())
     }
 
+    /// 1,500 identities, each with an `admin` grant (critical) and a key with
+    /// neither `rotate_after` nor `expires` (medium, made soft by the policy).
+    fn many_findings() -> crate::plan::PlanFile {
+        let mut yaml = String::from(
+            "version: 1\npolicy:\n  enforcement:\n    key-no-rotation: soft\nproviders:\n  - name: big\n    type: local\n    settings: {state: estate.json}\nidentities:\n",
+        );
+        for i in 0..1500 {
+            let _ = write!(
+                yaml,
+                "  - name: svc-{i:05}\n    provider: big\n    owner: team@example.com\n    keys:\n      - name: k\n        sink: {{file: k{i}.key}}\n    bindings:\n      - role: admin\n        resource: '*'\n"
+            );
+        }
+        let config = crate::config::parse(Path::new("nhi.yaml"), &yaml).unwrap();
+        super::super::fixture::plan(&config, &nhi_provider_sdk::ObservedState::default())
+    }
+
+    /// No finding is cut for size: every one is in some part, once, and the
+    /// first part opens with those that must never be cut, under the counts.
+    #[test]
+    fn truncation_never_drops_a_soft_or_grave_finding() {
+        let file = many_findings();
+        let findings = &file.body.findings;
+        assert_eq!(findings.len(), 3000, "an admin grant and a key each");
+        assert!(findings.iter().all(super::findings::must_show));
+        assert!(
+            findings
+                .iter()
+                .any(|f| f.enforcement == crate::policy::Enforcement::Soft)
+        );
+        let parts = super::parts(&file, Path::new("big.plan"));
+        assert!(parts.len() >= 2, "{} parts", parts.len());
+        let mut rows = Vec::new();
+        for part in &parts {
+            assert!(part.chars().count() <= super::MAX_COMMENT_CHARS);
+            rows.extend(
+                part.lines()
+                    .filter(|l| l.starts_with("| critical |") || l.starts_with("| medium |"))
+                    .map(str::to_owned),
+            );
+        }
+        assert_eq!(rows.len(), findings.len(), "every finding, once");
+        let shown: std::collections::HashSet<(String, String)> = rows
+            .iter()
+            .map(|r| {
+                let cells: Vec<&str> = r.split(" | ").collect();
+                (cells[1].to_owned(), cells[2].to_owned())
+            })
+            .collect();
+        for f in findings {
+            let key = (
+                super::code_span(&f.rule),
+                super::code_span(f.address.as_str()),
+            );
+            assert!(shown.contains(&key), "{} {}", f.rule, f.address);
+        }
+        let first = &parts[0];
+        let counts = first
+            .find("#### Findings: 1500 critical · 0 high · 1500 medium · 0 low")
+            .unwrap();
+        assert!(first.contains("3000 findings: 1500 soft (cost approvals)."));
+        let table = first.find("| Severity | Rule |").unwrap();
+        assert!(counts < table && table < first.find("| Address | Action |").unwrap());
+        assert!(first.contains("more findings follow the changes, in the last parts."));
+    }
+
     /// Regression: a resource holding `\n\n**Plan reviewed: low risk only.**\n\n<!--`
     /// broke the table and hid the rest of the comment, and backticks in a role
     /// were shown as `'`, naming a role that is not the one granted.
+    /// Whether every `<!--` and `**Plan` of a table row sits inside a code span
+    /// (after an odd number of unescaped backticks).
+    fn in_code_spans_of_a_row(line: &str) -> bool {
+        line.starts_with("| ")
+            && ["<!--", "**Plan"].iter().all(|markup| {
+                line.match_indices(markup).all(|(at, _)| {
+                    let before = &line[..at];
+                    let ticks = before.matches('`').count() - before.matches("\\`").count();
+                    ticks % 2 == 1
+                })
+            })
+    }
+
     #[test]
     fn hostile_names_cannot_break_the_comment() {
         let file = super::super::fixture::hostile();
@@ -449,7 +662,7 @@ mod tests {
             if line.starts_with("```") {
                 fenced = !fenced;
             } else if line.contains("<!--") || line.contains("**Plan") {
-                assert!(fenced || line.starts_with("| `"), "{line}");
+                assert!(fenced || in_code_spans_of_a_row(line), "{line}");
             }
         }
         assert!(!md.contains("view'er"), "{md}");
@@ -461,6 +674,57 @@ mod tests {
             );
         }
         insta::assert_snapshot!(md);
+    }
+
+    /// Findings name live objects and quote their owners: they reach the
+    /// comment, the text and SARIF escaped, and cannot break a table row.
+    #[test]
+    fn hostile_names_in_findings_are_shown_escaped() {
+        let file = super::super::fixture::hostile_with(false);
+        assert!(
+            file.body
+                .findings
+                .iter()
+                .any(|f| f.address.as_str().contains("evil%1B")),
+            "{:?}",
+            file.body.findings
+        );
+        let md = super::plan(&file, Path::new("h.plan"));
+        let text = super::text::plan(&file.body, super::Painter::PLAIN);
+        let sarif = crate::render::sarif::text(
+            &file.body.findings,
+            &crate::render::sarif::Source {
+                config_path: "nhi.yaml",
+                anchors: None,
+                tool_version: "0",
+            },
+        );
+        for shown in [&md, &text, &sarif] {
+            assert!(
+                !shown
+                    .chars()
+                    .any(|c| nhi_provider_sdk::text::is_unsafe_char(c) && c != '\n'),
+                "{shown:?}"
+            );
+        }
+        let mut fenced = false;
+        for line in md.lines() {
+            if line.starts_with("```") {
+                fenced = !fenced;
+            } else if !fenced && line.starts_with("| ") {
+                // Outside code spans: the message cell, last.
+                let message = line.rsplit(" | ").next().unwrap();
+                assert!(
+                    !message.contains("<!--") && !message.contains("**"),
+                    "{line}"
+                );
+                assert_eq!(
+                    line.matches(" | ").count() + 2,
+                    line.matches('|').count() - line.matches("\\|").count(),
+                    "a row keeps its cells: {line}"
+                );
+            }
+        }
     }
 
     /// Regression: with 1,500 `admin` grants among 3,000 changes the comment kept

@@ -2,11 +2,14 @@
 //! notes and errors go to stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod audit;
 pub mod drift;
 mod escape;
+mod findings;
 pub mod json;
 pub mod markdown;
 pub mod progress;
+pub mod sarif;
 pub mod text;
 pub mod validate;
 pub mod verify;
@@ -148,13 +151,34 @@ pub(crate) mod fixture {
             valid_for: jiff::SignedDuration::from_hours(24),
             config_dir: "/work".into(),
         };
-        PlanFile::new(crate::plan::build(config, &reads, diff, &options))
+        let mut body = crate::plan::build(config, &reads, diff, &options);
+        // Judged as `nhi plan` judges it.
+        let judged = [crate::policy::ScopeInput {
+            prefix: nhi_provider_sdk::Address::provider(
+                &config.providers[0].type_name,
+                &config.providers[0].name,
+            ),
+            type_name: &config.providers[0].type_name,
+            reports_key_use: true,
+            observed,
+        }];
+        body.findings = crate::policy::judge_body(&body, &judged, Some(config), false);
+        PlanFile::new(body)
     }
 
     /// A pruning block over live state whose names, roles, resources and tags
     /// are hostile: what a provider (or a plan file) may hold.
     pub(crate) fn hostile() -> PlanFile {
-        let yaml = "version: 1\nproviders:\n  - name: demo\n    type: local\n    prune: true\n    settings: {state: estate.json}\nidentities:\n  - name: ok\n    provider: demo\n    owner: o@example.com\n";
+        hostile_with(true)
+    }
+
+    /// [`hostile`] without pruning: the hostile objects stay, and so do the
+    /// findings on them, whose messages quote their names.
+    pub(crate) fn hostile_with(prune: bool) -> PlanFile {
+        let yaml = format!(
+            "version: 1\nproviders:\n  - name: demo\n    type: local\n    prune: {prune}\n    settings: {{state: estate.json}}\nidentities:\n  - name: ok\n    provider: demo\n    owner: o@example.com\n"
+        );
+        let yaml = yaml.as_str();
         let config = crate::config::parse(std::path::Path::new("nhi.yaml"), yaml).unwrap();
         let observed = serde_json::from_value(serde_json::json!({"identities": [
             {"name": "ok", "kind": "service_account", "owner": "o@example.com",

@@ -6,8 +6,10 @@ use std::fmt::Write as _;
 
 use crate::diff::{Action, Change};
 use crate::plan::PlanBody;
+use crate::policy::{Finding, Severity};
 
 use super::escape;
+use super::findings;
 use super::view::{self, Row};
 
 /// Colours, or none (`NO_COLOR`, `--no-color`, not a terminal).
@@ -40,6 +42,16 @@ impl Painter {
         };
         self.paint(code, text)
     }
+
+    fn severity(self, severity: Severity, text: &str) -> String {
+        let code = match severity {
+            Severity::Critical => "1;31",
+            Severity::High => "31",
+            Severity::Medium => "33",
+            Severity::Low => "36",
+        };
+        self.paint(code, text)
+    }
 }
 
 /// `Plan: 3 to create, 1 to update, 1 to rotate, 1 to delete.`, or what was found
@@ -47,10 +59,15 @@ impl Painter {
 pub fn summary_line(body: &PlanBody) -> String {
     let summary = &body.summary;
     if summary.total() == 0 {
-        return match body.unmanaged.len() {
+        let line = match body.unmanaged.len() {
             0 => "No changes. Live state matches the configuration.".to_owned(),
             1 => "No changes to apply. 1 unmanaged identity in scope is reported, not deleted (`prune` is off).".to_owned(),
             n => format!("No changes to apply. {n} unmanaged identities in scope are reported, not deleted (`prune` is off)."),
+        };
+        // Matching the configuration is not passing the policy.
+        return match body.findings.len() {
+            0 => line,
+            n => format!("{line} The policy reports {}.", findings::count(n)),
         };
     }
     let mut parts = vec![
@@ -67,10 +84,14 @@ pub fn summary_line(body: &PlanBody) -> String {
 
 pub fn plan(body: &PlanBody, p: Painter) -> String {
     let mut out = String::new();
+    let placed = findings::place(&body.changes, &body.findings);
     if body.has_changes() {
         out.push_str("nhi will perform the following actions, in this order:\n\n");
-        for change in &body.changes {
+        for (change, found) in body.changes.iter().zip(&placed.beside) {
             change_block(&mut out, change, p);
+            for finding in found {
+                finding_line(&mut out, "    ", finding, Some(change), p);
+            }
             out.push('\n');
         }
     }
@@ -90,6 +111,18 @@ pub fn plan(body: &PlanBody, p: Painter) -> String {
         }
         out.push('\n');
     }
+    if !placed.estate.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.bold("Findings on the estate (objects no change touches), most grave first:")
+        );
+        for finding in &placed.estate {
+            finding_line(&mut out, "  ", finding, None, p);
+        }
+        out.push('\n');
+    }
+    exceptions(&mut out, body, p);
     for scope in &body.scopes {
         let _ = writeln!(
             out,
@@ -105,6 +138,9 @@ pub fn plan(body: &PlanBody, p: Painter) -> String {
         );
     }
     let _ = writeln!(out, "{}", p.bold(&summary_line(body)));
+    if !body.findings.is_empty() {
+        let _ = writeln!(out, "{}", findings_line(&body.findings));
+    }
     // Without changes the summary line has already said it.
     if body.has_changes() && !body.unmanaged.is_empty() {
         let _ = writeln!(
@@ -119,6 +155,66 @@ pub fn plan(body: &PlanBody, p: Painter) -> String {
         );
     }
     out
+}
+
+/// `Findings: 0 critical, 3 high, 2 medium, 0 low; 1 soft (cost approvals).`
+pub(crate) fn findings_line(found: &[Finding]) -> String {
+    let tally = findings::tally(found);
+    let costs = findings::costs(&tally);
+    format!(
+        "Findings: {}{}{costs}.",
+        findings::severities(&tally, ", "),
+        if costs.is_empty() { "" } else { "; " }
+    )
+}
+
+/// `! high     key-max-age: key is 400 days old [soft: costs approvals]`, naming
+/// the object when it is not the change's own.
+pub(crate) fn finding_line(
+    out: &mut String,
+    indent: &str,
+    finding: &Finding,
+    change: Option<&Change>,
+    p: Painter,
+) {
+    let name = finding.severity.name();
+    // Padded outside the paint, as the action symbols are.
+    let pad = " ".repeat(8usize.saturating_sub(name.len()));
+    let on = if change.is_some_and(|c| c.address == finding.address) {
+        String::new()
+    } else {
+        format!(" on {}", escape::text(finding.address.as_str()))
+    };
+    let _ = writeln!(
+        out,
+        "{indent}{} {}{pad} {}{on}: {}{}",
+        p.severity(finding.severity, "!"),
+        p.severity(finding.severity, name),
+        escape::text(&finding.rule),
+        escape::text(&finding.message),
+        findings::cost_tag(finding)
+    );
+}
+
+/// Every exception in use, with its justification and last day.
+fn exceptions(out: &mut String, body: &PlanBody, p: Painter) {
+    let used = findings::exceptions_in_use(&body.policy, &body.findings);
+    if used.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{}", p.bold("Exceptions in use:"));
+    for (e, n) in used {
+        let _ = writeln!(
+            out,
+            "  {} on {} until {} ({}): {}",
+            escape::text(&e.rule),
+            escape::text(e.address.as_str()),
+            e.expires,
+            findings::count(n),
+            escape::text(&e.justification)
+        );
+    }
+    out.push('\n');
 }
 
 pub(crate) fn change_block(out: &mut String, change: &Change, p: Painter) {
@@ -267,6 +363,33 @@ mod tests {
                 .any(|c| nhi_provider_sdk::text::is_unsafe_char(c) && c != '\n'),
             "{text:?}"
         );
+        insta::assert_snapshot!(text);
+    }
+
+    /// Findings beside the change they concern, with what they cost; the rest
+    /// on the estate; every exception in use listed with its justification.
+    #[test]
+    fn findings_show_beside_their_change_with_costs_and_exceptions() {
+        let yaml = "version: 1\npolicy:\n  enforcement:\n    default: soft\n  exceptions:\n    - rule: admin-privilege\n      address: local.demo/identity/b\n      justification: migration, ticket OPS-1\n      expires: 2026-12-31\nproviders:\n  - name: demo\n    type: local\n    settings: {state: estate.json}\nidentities:\n  - name: a\n    provider: demo\n    owner: o@example.com\n    bindings:\n      - role: admin\n  - name: b\n    provider: demo\n    owner: o@example.com\n    bindings:\n      - role: admin\n";
+        let config = crate::config::parse(std::path::Path::new("nhi.yaml"), yaml).unwrap();
+        let observed = serde_json::from_value(serde_json::json!({"identities": [
+            {"name": "b", "kind": "service_account", "owner": "o@example.com",
+             "bindings": [{"role": "admin", "resource": "*"}]},
+            {"name": "stray", "kind": "service_account", "owner": "nobody",
+             "bindings": [{"role": "viewer", "resource": "*"}]}
+        ]}))
+        .unwrap();
+        let file = super::super::fixture::plan(&config, &observed);
+        let text = super::plan(&file.body, Painter::PLAIN);
+        for line in [
+            "    ! critical admin-privilege: grants `admin` on `*` [soft: costs approvals]\n",
+            "  ! high     owner-missing on local.demo/identity/stray:",
+            "  ! critical admin-privilege on local.demo/identity/b/binding/admin: grants `admin` on `*` [excused until 2026-12-31]\n",
+            "Exceptions in use:\n  admin-privilege on local.demo/identity/b until 2026-12-31 (1 finding): migration, ticket OPS-1\n",
+            "Findings: 1 critical, 2 high, 0 medium, 0 low; 3 soft (cost approvals), 1 excused by an exception.\n",
+        ] {
+            assert!(text.contains(line), "{line}\n{text}");
+        }
         insta::assert_snapshot!(text);
     }
 

@@ -15,6 +15,7 @@ mod flow;
 mod gate;
 mod gcp;
 mod gcp_google;
+mod governance;
 mod harness;
 mod log;
 mod moto;
