@@ -15,6 +15,16 @@ use crate::standin::{self, PROJECT};
 
 /// The built-in findings on the live state `provider` reads, as `(address, rule)`.
 fn findings(type_name: &str, provider: &dyn Provider) -> Vec<(String, String)> {
+    findings_with_unmanaged(type_name, provider, &[])
+}
+
+/// [`findings`], with the identities named in `unmanaged` declared by no
+/// configuration.
+fn findings_with_unmanaged(
+    type_name: &str,
+    provider: &dyn Provider,
+    unmanaged: &[&str],
+) -> Vec<(String, String)> {
     let state = nhi::refresh::runtime()
         .unwrap()
         .block_on(provider.read(ReadRequest::default()))
@@ -32,7 +42,10 @@ fn findings(type_name: &str, provider: &dyn Provider) -> Vec<(String, String)> {
         policy: &policy,
         scopes: &scopes,
         changes: &[],
-        unmanaged: &BTreeSet::new(),
+        unmanaged: &unmanaged
+            .iter()
+            .map(|name| Address::provider(type_name, "prod").identity(name))
+            .collect::<BTreeSet<_>>(),
         config: None,
     });
     found
@@ -190,5 +203,115 @@ fn gcp_privilege_rules_fire_on_what_the_provider_reads() {
     assert!(
         !found.iter().any(|(a, _)| *a == reader),
         "{reader}: {found:?}"
+    );
+}
+
+/// The hygiene rules on what the AWS provider reads: a user with two active
+/// access keys, one no configuration declares that holds a key, one whose owner
+/// tag is no contact, and a clean one.
+#[test]
+fn aws_hygiene_rules_fire_on_what_the_provider_reads() {
+    let Some(moto) = moto::start() else { return };
+    moto.boto(
+        r"
+owner = [{'Key': 'nhi:owner', 'Value': 'platform@example.com'}]
+iam.create_user(Path='/nhi/', UserName='two-keys', Tags=owner)
+iam.create_access_key(UserName='two-keys')
+iam.create_access_key(UserName='two-keys')
+iam.create_user(Path='/nhi/', UserName='shadow', Tags=owner)
+iam.create_access_key(UserName='shadow')
+iam.create_user(Path='/nhi/', UserName='ownerless', Tags=[{'Key': 'nhi:owner', 'Value': 'bob'}])
+iam.create_user(Path='/nhi/', UserName='clean', Tags=owner)
+iam.create_access_key(UserName='clean')
+",
+    );
+    let endpoint = moto
+        .env()
+        .into_iter()
+        .find(|(k, _)| *k == "AWS_ENDPOINT_URL")
+        .unwrap()
+        .1;
+    let provider = nhi_provider_aws::AwsProvider::new(context(json!({
+        "path_prefix": "/nhi/",
+        "endpoint_url": endpoint,
+        "region": "us-east-1",
+        "max_attempts": 1,
+    })))
+    .unwrap()
+    .with_static_credentials("testing", "testing");
+    let found = findings_with_unmanaged("aws", &provider, &["shadow"]);
+    let prod = Address::provider("aws", "prod");
+    let on = |identity: &str| prod.identity(identity).as_str().to_owned();
+    for (address, rule) in [
+        (on("two-keys"), "two-active-keys"),
+        (on("shadow"), "shadow-identity"),
+        (on("ownerless"), "owner-missing"),
+    ] {
+        assert!(
+            found.iter().any(|(a, r)| *a == address && r == rule),
+            "{rule} on {address}: {found:?}"
+        );
+    }
+    let clean = on("clean");
+    assert!(
+        !found.iter().any(|(a, _)| a.starts_with(&clean)),
+        "{clean}: {found:?}"
+    );
+    assert!(
+        !found
+            .iter()
+            .any(|(a, r)| a.starts_with(&on("two-keys")) && r != "two-active-keys"),
+        "new keys are neither old nor unused: {found:?}"
+    );
+}
+
+/// The hygiene rules on what the GCP provider reads: a user-managed key (CIS
+/// GCP 1.4), an account no configuration declares that holds a role, and a
+/// keyless declared account with a grant of no concern.
+#[test]
+fn gcp_hygiene_rules_fire_on_what_the_provider_reads() {
+    let standin = standin::start();
+    for id in ["ci-keyed", "ci-shadow", "ci-clean"] {
+        standin.ok(
+            "POST",
+            &format!("/v1/projects/{PROJECT}/serviceAccounts"),
+            &json!({"accountId": id, "serviceAccount": {"displayName": id}}).to_string(),
+        );
+    }
+    standin.ok(
+        "POST",
+        &format!("{}/keys", standin::Standin::account_path("ci-keyed")),
+        "{}",
+    );
+    grant(&standin, "roles/viewer", &member("ci-shadow"));
+    grant(&standin, "roles/viewer", &member("ci-clean"));
+    let provider = nhi_provider_gcp::GcpProvider::new(context(json!({
+        "project": PROJECT,
+        "endpoint": standin.endpoint,
+        "credentials": "anonymous",
+    })))
+    .unwrap();
+    let found = findings_with_unmanaged("gcp", &provider, &["ci-shadow"]);
+    let prod = Address::provider("gcp", "prod");
+    let on = |identity: &str| prod.identity(identity).as_str().to_owned();
+    let keyed: Vec<_> = found
+        .iter()
+        .filter(|(a, r)| {
+            a.starts_with(&format!("{}/key/", on("ci-keyed"))) && r == "user-managed-key"
+        })
+        .collect();
+    assert_eq!(keyed.len(), 1, "{found:?}");
+    assert!(
+        found
+            .iter()
+            .any(|(a, r)| *a == on("ci-shadow") && r == "shadow-identity"),
+        "{found:?}"
+    );
+    let clean = on("ci-clean");
+    assert!(
+        !found
+            .iter()
+            .any(|(a, r)| a.starts_with(&clean) && r != "owner-missing"),
+        "{clean}: {found:?}"
     );
 }
