@@ -6,6 +6,7 @@ pub mod drift;
 mod escape;
 pub mod json;
 pub mod markdown;
+pub mod policy_test;
 pub mod progress;
 pub mod text;
 pub mod validate;
