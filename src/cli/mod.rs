@@ -6,6 +6,7 @@ mod apply;
 mod audit;
 mod drift;
 mod plan;
+mod policy;
 mod settings;
 mod show;
 mod sign;
@@ -94,6 +95,8 @@ enum Command {
     /// Judge the live estate by the policy's rules (exit 2 at or above --fail-on);
     /// `nhi audit verify LOG` checks a receipt log's chain offline
     Audit(audit::AuditArgs),
+    /// Org policies in Rego: `nhi policy test PATH...` runs a bundle's test_ rules
+    Policy(policy::PolicyArgs),
     /// Print help for nhi or one of its commands
     Help(HelpArgs),
 }
@@ -192,6 +195,7 @@ fn run(cli: Cli, env: settings::Environment, color: Option<bool>) -> miette::Res
         Command::Verify(args) => verify::run(&global, &args),
         Command::Apply(args) => apply::run(&global, &args),
         Command::Audit(args) => audit::run(&global, &args),
+        Command::Policy(args) => policy::run(&global, &args),
         Command::Help(args) => help(args.command.as_deref()),
     }
 }

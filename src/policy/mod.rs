@@ -13,6 +13,7 @@ mod judge;
 mod privilege;
 mod project;
 mod record;
+pub mod rego;
 
 pub use catalogue::{RULES, Rule, find as find_rule};
 pub use finding::{Enforcement, ExceptionUse, Finding, Severity, Subject};

@@ -8,6 +8,7 @@ mod escape;
 mod findings;
 pub mod json;
 pub mod markdown;
+pub mod policy_test;
 pub mod progress;
 pub mod sarif;
 pub mod text;

@@ -21,7 +21,7 @@ pub struct Painter {
 impl Painter {
     pub const PLAIN: Self = Self { color: false };
 
-    fn paint(self, code: &str, text: &str) -> String {
+    pub(crate) fn paint(self, code: &str, text: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")
         } else {

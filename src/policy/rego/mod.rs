@@ -1,0 +1,612 @@
+//! Org policies in Rego, embedded through `regorus`: a bundle of `.rego` files
+//! judges a plan's input ([`input`]) with `deny` and `warn` rules whose
+//! `# METADATA` give each an id and a severity, and runs its `test_` rules as
+//! `opa test` does. Loading ([`Bundle::load`]) is the only I/O; evaluation is
+//! deterministic: no network built-ins, `time.now_ns()` is the plan's clock and
+//! `rand.intn` is refused.
+//!
+//! Conventions (README "Org policies in Rego"): findings come from rules
+//! `deny contains f if {…}` (hard by default) and `warn contains f if {…}`
+//! (advisory) in packages under `nhi` (`package nhi.ci`); `f` is a message or
+//! `{"msg": …, "address": …}`; a finding's rule is `rego:<package>.<id>`, the
+//! package without its leading `nhi.` (`package nhi.ci`, `id: no-keys` →
+//! `rego:ci.no-keys`).
+//!
+//! The bundle digest ([`Bundle::record`]) is sha256 over netstrings (`<decimal
+//! length>:<bytes>,`): first `nhi-rego-bundle/1`, then for each file, sorted by
+//! its `/`-separated path relative to the configuration's directory (bytewise),
+//! the path and then the file's exact bytes.
+
+mod input;
+mod load;
+mod metadata;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+use nhi_provider_sdk::{Address, Digest};
+use regorus::unstable::{Module, Ref, Rule, RuleHead};
+use serde::Serialize;
+
+pub use input::{desired, input};
+pub use load::{MAX_FILE_BYTES, MAX_FILES};
+
+use super::{Enforcement, RegoRecord, Severity};
+
+/// Why a bundle cannot be loaded, tested or evaluated.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum RegoError {
+    #[error("policy path `{path}` {reason}")]
+    #[diagnostic(
+        code(nhi::policy::rego),
+        help("policy paths are relative to the configuration's directory and stay inside it")
+    )]
+    Path { path: String, reason: String },
+
+    #[error("cannot read policy path `{path}`: {detail}")]
+    #[diagnostic(
+        code(nhi::policy::rego),
+        help("check that the path exists, relative to the configuration's directory")
+    )]
+    Io { path: String, detail: String },
+
+    #[error("no `.rego` files under {paths}")]
+    #[diagnostic(
+        code(nhi::policy::rego),
+        help("name `.rego` files, or directories that hold some")
+    )]
+    Empty { paths: String },
+
+    #[error("policy file `{path}` is larger than {limit} bytes")]
+    #[diagnostic(code(nhi::policy::rego), help("split the policy into smaller files"))]
+    TooLarge { path: String, limit: u64 },
+
+    #[error("the policy bundle holds more than {limit} `.rego` files")]
+    #[diagnostic(code(nhi::policy::rego), help("name fewer files or directories"))]
+    TooMany { limit: usize },
+
+    #[error("policy file `{path}` is not UTF-8")]
+    #[diagnostic(code(nhi::policy::rego), help("save the file as UTF-8"))]
+    NotUtf8 { path: String },
+
+    /// A file regorus cannot parse, or whose rules break nhi's conventions.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Source(Box<SourceError>),
+
+    #[error("the org policy bundle cannot be prepared: {detail}")]
+    #[diagnostic(
+        code(nhi::policy::rego),
+        help("`nhi policy test` on the bundle shows the failing rule")
+    )]
+    Prepare { detail: String },
+
+    #[error("org policy rule `{rule}` failed: {detail}")]
+    #[diagnostic(
+        code(nhi::policy::rego),
+        help(
+            "a policy that fails never passes: fix the rule (built-in errors are errors, as `opa eval --strict-builtin-errors`)"
+        )
+    )]
+    Eval { rule: String, detail: String },
+
+    #[error("org policy rule `{rule}` produced {detail}")]
+    #[diagnostic(
+        code(nhi::policy::rego),
+        help(
+            "a finding is a message string or `{{\"msg\": <string>, \"address\": <an address of this configuration>}}`"
+        )
+    )]
+    Finding { rule: String, detail: String },
+}
+
+/// A problem in a bundle's file, pointed at.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("`{file}` line {line}: {detail}")]
+#[diagnostic(code(nhi::policy::rego), help("{help}"))]
+pub struct SourceError {
+    /// Relative to the configuration's directory.
+    pub file: String,
+    /// 1-based.
+    pub line: u32,
+    pub detail: String,
+    help: String,
+    #[source_code]
+    src: NamedSource<String>,
+    #[label("here")]
+    span: SourceSpan,
+}
+
+/// A loaded, parsed bundle, ready to evaluate many times.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    paths: Vec<String>,
+    files: Vec<String>,
+    digest: Digest,
+    engine: regorus::Engine,
+    rules: Vec<PolicyRule>,
+    tests: Vec<TestRule>,
+}
+
+/// One definition of a `deny` or `warn` rule, with its annotation.
+#[derive(Debug, Clone)]
+struct PolicyRule {
+    module: Ref<Module>,
+    rule: Ref<Rule>,
+    /// `["nhi", "ci", "deny"]`: where its set lands in `data`.
+    path: Vec<String>,
+    id: String,
+    severity: Severity,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Deny,
+    Warn,
+}
+
+#[derive(Debug, Clone)]
+struct TestRule {
+    file: String,
+    line: u32,
+    /// `data.nhi.ci_test.test_x`.
+    query: String,
+}
+
+/// One finding of an org policy, before the plan's policy record gives it its
+/// enforcement and exception ([`super::Finding`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RegoFinding {
+    pub address: Address,
+    /// `rego:<package>.<id>`.
+    pub rule: String,
+    pub message: String,
+    pub severity: Severity,
+    /// `deny`: hard; `warn`: advisory; the policy record's `enforcement` may
+    /// say otherwise ([`super::PolicyRecord::rego_enforcement`]).
+    pub default_enforcement: Enforcement,
+}
+
+/// What `test_` rules said, in file then line order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TestReport {
+    pub tests: Vec<TestResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TestResult {
+    /// The file that defines it, relative to the configuration's directory.
+    pub file: String,
+    pub line: u32,
+    /// `data.<package>.test_<name>`.
+    pub name: String,
+    #[serde(flatten)]
+    pub outcome: TestOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", content = "error", rename_all = "snake_case")]
+pub enum TestOutcome {
+    /// The rule evaluated to `true`.
+    Pass,
+    /// Undefined or anything but `true`.
+    Fail,
+    /// Evaluation failed.
+    Error(String),
+}
+
+impl TestReport {
+    pub fn passed(&self) -> usize {
+        self.tests
+            .iter()
+            .filter(|t| t.outcome == TestOutcome::Pass)
+            .count()
+    }
+
+    pub fn all_passed(&self) -> bool {
+        self.passed() == self.tests.len()
+    }
+}
+
+impl Bundle {
+    /// Every `*.rego` file under `paths` (files or directories, recursive,
+    /// relative to `config_dir`, never leaving it), parsed and checked against
+    /// the conventions: every `deny`/`warn` rule is a partial set in a package
+    /// under `nhi` with a `# METADATA` id and severity.
+    pub fn load(config_dir: &Path, paths: &[String]) -> Result<Self, RegoError> {
+        let files = load::read(config_dir, paths)?;
+        Self::from_files(paths.to_vec(), files)
+    }
+
+    /// A bundle from files already read (`(path, text)`, any order).
+    #[cfg(test)]
+    pub(crate) fn from_sources(
+        paths: Vec<String>,
+        files: &[(&str, &str)],
+    ) -> Result<Self, RegoError> {
+        let mut files: Vec<load::SourceFile> = files
+            .iter()
+            .map(|(path, text)| load::SourceFile {
+                path: (*path).to_owned(),
+                text: (*text).to_owned(),
+            })
+            .collect();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Self::from_files(paths, files)
+    }
+
+    fn from_files(paths: Vec<String>, files: Vec<load::SourceFile>) -> Result<Self, RegoError> {
+        let digest = digest(&files);
+        let mut engine = regorus::Engine::new();
+        engine.set_rego_v0(false);
+        engine.set_strict_builtin_errors(true);
+        engine.set_gather_prints(true);
+        for file in &files {
+            engine
+                .add_policy(file.path.clone(), file.text.clone())
+                .map_err(|e| parse_error(file, &e))?;
+        }
+        let modules = engine.get_modules().clone();
+        let mut rules = Vec::new();
+        let mut tests = Vec::new();
+        let mut ids: BTreeMap<String, (Kind, Severity)> = BTreeMap::new();
+        for (module, file) in modules.iter().zip(&files) {
+            let package = module.package.refr.span().text().to_owned();
+            for rule in &module.policy {
+                let Rule::Spec { span, head, .. } = rule.as_ref() else {
+                    continue;
+                };
+                let (name, is_set) = match head {
+                    RuleHead::Set { refr, .. } => (refr.span().text(), true),
+                    RuleHead::Compr { refr, .. } | RuleHead::Func { refr, .. } => {
+                        (refr.span().text(), false)
+                    }
+                };
+                let at = |line: u32, detail: String, help: &str| {
+                    source_error(file, line, 1, detail, help.to_owned())
+                };
+                if name.starts_with("test_") {
+                    tests.push(TestRule {
+                        file: file.path.clone(),
+                        line: span.line,
+                        query: format!("data.{package}.{name}"),
+                    });
+                    continue;
+                }
+                let kind = match name {
+                    "deny" => Kind::Deny,
+                    "warn" => Kind::Warn,
+                    _ => continue,
+                };
+                if !is_set {
+                    return Err(at(
+                        span.line,
+                        format!("`{name}` is not a partial set"),
+                        &format!("write `{name} contains msg if {{ … }}`"),
+                    ));
+                }
+                let Some(short) = package
+                    .strip_prefix("nhi.")
+                    .or((package == "nhi").then_some(""))
+                else {
+                    return Err(at(
+                        span.line,
+                        format!(
+                            "`{name}` is in package `{package}`, outside `nhi`, and would never be evaluated"
+                        ),
+                        "put org policies in packages under `nhi`, e.g. `package nhi.ci`",
+                    ));
+                };
+                let note = metadata::annotation(&file.text, span.line).map_err(|e| {
+                    at(
+                        e.line,
+                        format!("`{name}`: {}", e.detail),
+                        "annotate the rule:\n# METADATA\n# custom:\n#   id: ci-no-keys\n#   severity: high",
+                    )
+                })?;
+                let id = if short.is_empty() {
+                    format!("rego:{}", note.id)
+                } else {
+                    format!("rego:{short}.{}", note.id)
+                };
+                if let Some(&(k, s)) = ids.get(&id)
+                    && (k, s) != (kind, note.severity)
+                {
+                    return Err(at(
+                        span.line,
+                        format!("rule id `{id}` is used again with another kind or severity"),
+                        "give every rule its own `custom.id`, or the same severity where one id spans several definitions",
+                    ));
+                }
+                ids.insert(id.clone(), (kind, note.severity));
+                let mut path: Vec<String> = package.split('.').map(str::to_owned).collect();
+                path.push(name.to_owned());
+                rules.push(PolicyRule {
+                    module: module.clone(),
+                    rule: rule.clone(),
+                    path,
+                    id,
+                    severity: note.severity,
+                    kind,
+                });
+            }
+        }
+        tests.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        tests.dedup_by(|a, b| a.query == b.query);
+        Ok(Self {
+            paths,
+            files: files.into_iter().map(|f| f.path).collect(),
+            digest,
+            engine,
+            rules,
+            tests,
+        })
+    }
+
+    /// The record a plan keeps of this bundle: the configured paths and the
+    /// digest of its files (framing in the module documentation).
+    pub fn record(&self) -> RegoRecord {
+        RegoRecord {
+            paths: self.paths.clone(),
+            digest: self.digest,
+        }
+    }
+
+    /// The bundle's files, relative to the configuration's directory, sorted.
+    pub fn files(&self) -> &[String] {
+        &self.files
+    }
+
+    /// The findings of every `deny` and `warn` rule on `input`, at `now`
+    /// (`time.now_ns()`), sorted by address, rule, message and unique. A finding
+    /// without an address is the first provider block's (`<type>.<name>`);
+    /// one with an address names an object under one of the input's
+    /// `desired.providers`.
+    pub fn evaluate(
+        &self,
+        input: &serde_json::Value,
+        now: jiff::Timestamp,
+    ) -> Result<Vec<RegoFinding>, RegoError> {
+        let prefixes: Vec<&str> = input
+            .pointer("/desired/providers")
+            .and_then(serde_json::Value::as_array)
+            .map(|ps| {
+                ps.iter()
+                    .filter_map(|p| p.get("address").and_then(serde_json::Value::as_str))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let value = <regorus::Value as serde::Deserialize>::deserialize(input).map_err(|e| {
+            RegoError::Prepare {
+                detail: format!("the input is not a Rego value: {e}"),
+            }
+        })?;
+        let mut engine = self.deterministic(now)?;
+        engine.set_input(value);
+        let mut out = Vec::new();
+        for rule in &self.rules {
+            let data = engine
+                .eval_rule_in_module(&rule.module, &rule.rule, false)
+                .map_err(|e| RegoError::Eval {
+                    rule: rule.id.clone(),
+                    detail: e.to_string(),
+                })?;
+            let set = rule.path.iter().fold(&data, |v, part| &v[part.as_str()]);
+            let members = match set {
+                regorus::Value::Undefined => continue,
+                regorus::Value::Set(s) => s,
+                other => {
+                    return Err(RegoError::Finding {
+                        rule: rule.id.clone(),
+                        detail: format!("a `{}` where a set was expected", kind_of(other)),
+                    });
+                }
+            };
+            for member in members.iter() {
+                out.push(finding(rule, member, &prefixes)?);
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+}
+
+fn finding(
+    rule: &PolicyRule,
+    member: &regorus::Value,
+    prefixes: &[&str],
+) -> Result<RegoFinding, RegoError> {
+    let bad = |detail: String| RegoError::Finding {
+        rule: rule.id.clone(),
+        detail,
+    };
+    let (message, address) = match member {
+        regorus::Value::String(s) => (s.to_string(), None),
+        regorus::Value::Object(o) => {
+            let msg = o.get(&regorus::Value::from("msg"));
+            let Some(regorus::Value::String(msg)) = msg else {
+                return Err(bad("an object without a string `msg`".into()));
+            };
+            let address = match o.get(&regorus::Value::from("address")) {
+                None => None,
+                Some(regorus::Value::String(a)) => Some(a.to_string()),
+                Some(other) => {
+                    return Err(bad(format!("an `address` that is a {}", kind_of(other))));
+                }
+            };
+            (msg.to_string(), address)
+        }
+        other => return Err(bad(format!("a finding that is a {}", kind_of(other)))),
+    };
+    let address = match address {
+        Some(a) => {
+            let known = prefixes
+                .iter()
+                .any(|p| a == *p || (a.starts_with(p) && a.as_bytes().get(p.len()) == Some(&b'/')));
+            if !known {
+                return Err(bad(format!(
+                    "a finding on `{a}`, which is under no provider block of the configuration"
+                )));
+            }
+            Address::raw(&a)
+        }
+        None => Address::raw(prefixes.first().ok_or_else(|| {
+            bad("a finding without an address, and the input has no provider block".into())
+        })?),
+    };
+    Ok(RegoFinding {
+        address,
+        rule: rule.id.clone(),
+        message,
+        severity: rule.severity,
+        default_enforcement: match rule.kind {
+            Kind::Deny => Enforcement::Hard,
+            Kind::Warn => Enforcement::Advisory,
+        },
+    })
+}
+
+impl Bundle {
+    /// Runs every `test_*` rule, as `opa test` does: a test passes when it
+    /// evaluates to `true`. `now` is what `time.now_ns()` returns.
+    pub fn test(&self, now: jiff::Timestamp) -> Result<TestReport, RegoError> {
+        let mut engine = self.deterministic(now)?;
+        let tests = self
+            .tests
+            .iter()
+            .map(|t| {
+                let outcome = match engine.eval_rule(t.query.clone()) {
+                    Ok(regorus::Value::Bool(true)) => TestOutcome::Pass,
+                    Ok(_) => TestOutcome::Fail,
+                    Err(e) => TestOutcome::Error(e.to_string().trim().to_owned()),
+                };
+                TestResult {
+                    file: t.file.clone(),
+                    line: t.line,
+                    name: t.query.clone(),
+                    outcome,
+                }
+            })
+            .collect();
+        Ok(TestReport { tests })
+    }
+
+    /// An engine whose clock is `now` and which refuses randomness.
+    fn deterministic(&self, now: jiff::Timestamp) -> Result<regorus::Engine, RegoError> {
+        let nanos = i64::try_from(now.as_nanosecond()).map_err(|_| RegoError::Prepare {
+            detail: format!("the clock `{now}` is out of Rego's range"),
+        })?;
+        let mut engine = self.engine.clone();
+        let prepare = |e: anyhow::Error| RegoError::Prepare {
+            detail: e.to_string(),
+        };
+        engine
+            .add_extension(
+                "time.now_ns".into(),
+                0,
+                Box::new(move |_| Ok(regorus::Value::from(nanos))),
+            )
+            .map_err(prepare)?;
+        engine
+            .add_extension(
+                "rand.intn".into(),
+                2,
+                Box::new(|_| {
+                    Err(anyhow::anyhow!(
+                        "`rand.intn` is not available: org policies are deterministic"
+                    ))
+                }),
+            )
+            .map_err(prepare)?;
+        Ok(engine)
+    }
+}
+
+fn kind_of(value: &regorus::Value) -> &'static str {
+    match value {
+        regorus::Value::Null => "null",
+        regorus::Value::Bool(_) => "boolean",
+        regorus::Value::Number(_) => "number",
+        regorus::Value::String(_) => "string",
+        regorus::Value::Array(_) => "array",
+        regorus::Value::Set(_) => "set",
+        regorus::Value::Object(_) => "object",
+        regorus::Value::Undefined => "undefined value",
+    }
+}
+
+/// sha256 over netstrings: the framing tag, then each file's path and bytes.
+fn digest(files: &[load::SourceFile]) -> Digest {
+    let mut framed = Vec::new();
+    let mut netstring = |bytes: &[u8]| {
+        framed.extend_from_slice(bytes.len().to_string().as_bytes());
+        framed.push(b':');
+        framed.extend_from_slice(bytes);
+        framed.push(b',');
+    };
+    netstring(b"nhi-rego-bundle/1");
+    for file in files {
+        netstring(file.path.as_bytes());
+        netstring(file.text.as_bytes());
+    }
+    Digest::of(&framed)
+}
+
+/// A regorus parse error (`--> file:line:col` then `error: …`) as a
+/// diagnostic that points into the file.
+fn parse_error(file: &load::SourceFile, error: &anyhow::Error) -> RegoError {
+    let text = error.to_string();
+    let position = text.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix("--> ")?;
+        let mut parts = rest.rsplitn(3, ':');
+        let col = parts.next()?.parse::<u32>().ok()?;
+        let line = parts.next()?.parse::<u32>().ok()?;
+        Some((line, col))
+    });
+    let detail = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("cannot parse")
+        .trim()
+        .trim_start_matches("error: ")
+        .to_owned();
+    let (line, col) = position.unwrap_or((1, 1));
+    source_error(
+        file,
+        line,
+        col,
+        detail,
+        "see the Rego reference: https://www.openpolicyagent.org/docs/policy-language".into(),
+    )
+}
+
+fn source_error(
+    file: &load::SourceFile,
+    line: u32,
+    col: u32,
+    detail: String,
+    help: String,
+) -> RegoError {
+    let offset: usize = file
+        .text
+        .split_inclusive('\n')
+        .take((line as usize).saturating_sub(1))
+        .map(str::len)
+        .sum::<usize>()
+        + (col as usize).saturating_sub(1);
+    let offset = offset.min(file.text.len());
+    RegoError::Source(Box::new(SourceError {
+        file: file.path.clone(),
+        line,
+        detail,
+        help,
+        src: NamedSource::new(&file.path, file.text.clone()),
+        span: SourceSpan::new(offset.into(), 0),
+    }))
+}
