@@ -45,6 +45,30 @@ pub enum ApplyError {
     )]
     Unjudged { findings: Vec<String> },
 
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Rego(#[from] crate::policy::rego::RegoError),
+
+    #[error(
+        "the Rego bundle is not the one the plan was judged with (planned `{planned}`, now `{actual}`)"
+    )]
+    #[diagnostic(
+        code(nhi::apply::rego_changed),
+        help(
+            "plan again with the bundle as it is now, so that reviewers approve the verdicts it gives"
+        )
+    )]
+    RegoChanged { planned: String, actual: String },
+
+    #[error(
+        "the plan was judged with a Rego bundle, which apply judges again with the configuration; `--ignore-config` leaves it unread"
+    )]
+    #[diagnostic(
+        code(nhi::apply::rego_unchecked),
+        help("apply in the configuration's directory, without `--ignore-config`")
+    )]
+    RegoUnchecked,
+
     #[error("the configuration `{path}` the plan was made from is not here")]
     #[diagnostic(
         code(nhi::apply::config_missing),

@@ -39,7 +39,26 @@ pub(super) fn check(
         })
         .collect();
     let scopes = crate::plan::scope_inputs(options.registry, blocks.into_iter());
-    let derived = crate::policy::judge_body(body, &scopes, config.as_ref(), true);
+    let mut derived = crate::policy::judge_body(body, &scopes, config.as_ref(), true);
+    if let Some(record) = &body.policy.rego {
+        // The bundle on disk must be the one the plan was judged with; then its
+        // findings are derived again like the built-in ones.
+        let Some(config) = &config else {
+            return Err(ApplyError::RegoUnchecked);
+        };
+        let bundle = crate::policy::rego::Bundle::load(base, &record.paths)?;
+        let actual = bundle.record().digest;
+        if actual != record.digest {
+            return Err(ApplyError::RegoChanged {
+                planned: record.digest.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        crate::policy::merge(
+            &mut derived,
+            crate::policy::judge_rego(&bundle, body, config)?,
+        );
+    }
     let missing: Vec<String> = derived
         .iter()
         .filter(|d| {

@@ -1,4 +1,4 @@
-//! `nhi policy test PATH...`: run an org policy bundle's `test_` rules, as
+//! `nhi policy test [PATH...]`: run an org policy bundle's `test_` rules, as
 //! `opa test` does.
 
 use std::path::Path;
@@ -23,8 +23,9 @@ enum PolicyCommand {
 #[derive(Debug, Args)]
 struct TestArgs {
     /// Bundle paths (.rego files or directories), relative to the directory nhi
-    /// runs in (-C); they must stay inside it
-    #[arg(required = true, value_name = "PATH")]
+    /// runs in (-C); they must stay inside it [default: the configuration's
+    /// `policy.rego`]
+    #[arg(value_name = "PATH")]
     paths: Vec<String>,
 
     /// Print the report as JSON; a failing test still exits 1
@@ -34,7 +35,22 @@ struct TestArgs {
 
 pub(crate) fn run(global: &Global, args: &PolicyArgs) -> miette::Result<Outcome> {
     let PolicyCommand::Test(args) = &args.command;
-    let bundle = Bundle::load(Path::new("."), &args.paths)?;
+    let bundle = if args.paths.is_empty() {
+        let config = crate::config::load(&global.config)?;
+        if config.rego.is_empty() {
+            return Err(miette::miette!(
+                code = "nhi::policy::rego",
+                help = "name bundle paths (`nhi policy test policies/`), or list them under `policy.rego` in the configuration",
+                "`{}` names no Rego policies",
+                global.config.display()
+            ));
+        }
+        Bundle::load(&config.dir, &config.rego)?
+    } else {
+        Bundle::load(Path::new("."), &args.paths)?
+    };
+    // What a trust policy's `policy_bundle` pins.
+    crate::render::note(&format!("bundle digest: {}", bundle.record().digest));
     // `NHI_NOW` fixes `time.now_ns()` as it fixes a plan's clock.
     let now = crate::clock::Clock::from_setting(global.env.now.as_deref())?.now();
     let report = bundle.test(now)?;

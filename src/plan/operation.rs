@@ -67,6 +67,9 @@ pub enum PlanningError {
     #[error("cannot start the async runtime: {0}")]
     #[diagnostic(code(nhi::plan::runtime))]
     Runtime(#[source] std::io::Error),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Rego(#[from] crate::policy::rego::RegoError),
     #[error("hashing the live state failed")]
     #[diagnostic(code(nhi::plan::digest))]
     Digest,
@@ -93,8 +96,8 @@ pub enum PlanningError {
     )]
     Preflight { problems: Vec<SinkProblem> },
     #[error(
-        "no plan is written: the policy holds {} hard:\n{}",
-        if findings.len() == 1 { "a finding".to_owned() } else { format!("{} findings", findings.len()) },
+        "no plan is written: {} hard by the configuration's policy:\n{}",
+        if findings.len() == 1 { "a finding is".to_owned() } else { format!("{} findings are", findings.len()) },
         findings.join("\n")
     )]
     #[diagnostic(
@@ -272,6 +275,12 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
     let mut body = super::build(&config, &reads, diff, &build);
     let scopes = scope_inputs(registry, refreshed.iter().map(|r| (&r.block, &r.observed)));
     body.findings = crate::policy::judge_body(&body, &scopes, Some(&config), false);
+    if !config.rego.is_empty() {
+        let bundle = crate::policy::rego::Bundle::load(&config_dir, &config.rego)?;
+        body.policy.rego = Some(bundle.record());
+        let found = crate::policy::judge_rego(&bundle, &body, &config)?;
+        crate::policy::merge(&mut body.findings, found);
+    }
     if options.enforce {
         let blocking: Vec<String> = crate::policy::blocking(&body.findings)
             .map(|f| {

@@ -20,6 +20,47 @@ pub use finding::{Enforcement, ExceptionUse, Finding, Severity, Subject};
 pub use judge::{Judging, ScopeInput, judge, judge_body, judge_changes};
 pub use record::{DEFAULT_KEY_MAX_AGE, DEFAULT_UNUSED_AFTER, Exception, PolicyRecord, RegoRecord};
 
+/// The findings of an org policy bundle on a plan body and the configuration it
+/// came from, with the enforcement and exceptions of the body's policy record.
+/// The input leaves out the body's own findings, so that plan and apply, which
+/// judge at different points, give the bundle the same document.
+pub fn judge_rego(
+    bundle: &rego::Bundle,
+    body: &crate::plan::PlanBody,
+    config: &crate::config::Config,
+) -> Result<Vec<Finding>, rego::RegoError> {
+    let mut input = rego::input(body, config);
+    if let Some(plan) = input
+        .get_mut("plan")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        plan.remove("findings");
+    }
+    let today = body.created_at.to_zoned(jiff::tz::TimeZone::UTC).date();
+    Ok(bundle
+        .evaluate(&input, body.created_at)?
+        .into_iter()
+        .map(|found| Finding {
+            enforcement: body
+                .policy
+                .rego_enforcement(&found.rule, found.default_enforcement),
+            exception: body.policy.exception(&found.rule, &found.address, today),
+            subject: Subject::State,
+            address: found.address,
+            rule: found.rule,
+            severity: found.severity,
+            message: found.message,
+        })
+        .collect())
+}
+
+/// `findings` with `more` added, sorted and unique as a plan holds them.
+pub fn merge(findings: &mut Vec<Finding>, more: Vec<Finding>) {
+    findings.extend(more);
+    findings.sort_by(|a, b| a.key().cmp(&b.key()));
+    findings.dedup_by(|a, b| a.key() == b.key());
+}
+
 /// Counts of findings that cost something (no exception), by severity.
 pub fn counts(findings: &[Finding]) -> [usize; 4] {
     let mut out = [0; 4];

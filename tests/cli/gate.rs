@@ -239,3 +239,121 @@ fn policy_section_errors_point_at_the_line() {
         );
     }
 }
+
+/// The quickstart judged with the example Rego bundle, `rego:ci.no-keys` made
+/// soft so that the plan is written.
+fn with_rego(ws: &crate::harness::Workspace) {
+    let policies = crate::harness::repo().join("examples/policies");
+    std::fs::create_dir_all(ws.path().join("policies")).unwrap();
+    for entry in std::fs::read_dir(policies).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(
+            entry.path(),
+            ws.path().join("policies").join(entry.file_name()),
+        )
+        .unwrap();
+    }
+    let config = ws.read("nhi.yaml");
+    ws.write(
+        "nhi.yaml",
+        &format!(
+            "{config}\npolicy:\n  rego: [policies/]\n  enforcement:\n    rego:ci.no-keys: soft\n"
+        ),
+    );
+}
+
+#[test]
+fn org_policies_in_rego_are_judged_recorded_and_judged_again_at_apply() {
+    let ws = team();
+    with_rego(&ws);
+    // Hard by default (`deny`): no plan.
+    let config = ws.read("nhi.yaml");
+    ws.write(
+        "nhi.yaml",
+        &config.replace("    rego:ci.no-keys: soft\n", "    default: advisory\n"),
+    );
+    let refused = run(&ws, &["plan", "-o", "p.plan"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("`local.demo/identity/ci-deployer`: rego:ci.no-keys (high): CI identity `ci-deployer` declares key `primary`"),
+        "{}",
+        refused.stderr
+    );
+    ws.write("nhi.yaml", &config);
+    approved_plan(&ws, "p.plan");
+    let body = body_of(&ws, "p.plan");
+    let finding = body["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "rego:ci.no-keys")
+        .unwrap()
+        .clone();
+    assert_eq!(finding["enforcement"], "soft");
+    assert_eq!(finding["address"], "local.demo/identity/ci-deployer");
+    let digest = body["policy"]["rego"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The bundle changed after approval: refused, nothing changes.
+    let ci = ws.read("policies/ci.rego");
+    ws.write(
+        "policies/ci.rego",
+        &format!("{ci}\n# edited after review\n"),
+    );
+    refuses(&ws, "p.plan", "nhi::apply::rego_changed");
+    ws.write("policies/ci.rego", &ci);
+    // A trust policy pinning another bundle refuses it; pinning this one applies.
+    let trust = ws.read("trust.yaml");
+    ws.write(
+        "trust.yaml",
+        &format!("{trust}policy_bundle: sha256:{}\n", "0".repeat(64)),
+    );
+    refuses(&ws, "p.plan", "nhi::trust::policy_bundle");
+    ws.write("trust.yaml", &format!("{trust}policy_bundle: {digest}\n"));
+    ok(&apply(&ws, "p.plan"));
+}
+
+#[test]
+fn a_signed_plan_missing_an_org_policy_finding_is_refused_at_apply() {
+    let ws = team();
+    with_rego(&ws);
+    ok(&run(&ws, &["plan", "-o", "t.plan"]));
+    let mut file: serde_json::Value = serde_json::from_str(&ws.read("t.plan")).unwrap();
+    let mut body: serde_json::Value = serde_json::from_str(file["body"].as_str().unwrap()).unwrap();
+    body["findings"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|f| f["rule"] != "rego:ci.no-keys");
+    let text = serde_json::to_string(&body).unwrap();
+    file["body_digest"] = crate::team::sha256(&text).into();
+    file["body"] = text.into();
+    ws.write("t.plan", &serde_json::to_string_pretty(&file).unwrap());
+    ok(&run(&ws, &["sign", "t.plan", "--key", "alice.key"]));
+    for who in ["bob", "carol"] {
+        ok(&run(
+            &ws,
+            &["approve", "t.plan", "--key", &format!("{who}.key"), "--yes"],
+        ));
+    }
+    let refused = refuses(&ws, "t.plan", "nhi::apply::unjudged");
+    assert!(
+        refused.stderr.contains("rego:ci.no-keys"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn policy_test_reads_the_configurations_bundle_and_prints_its_digest() {
+    let ws = team();
+    with_rego(&ws);
+    let out = run(&ws, &["policy", "test"]);
+    ok(&out);
+    assert!(out.stdout.contains("PASS: 9/9"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("bundle digest: sha256:"),
+        "{}",
+        out.stderr
+    );
+}

@@ -39,7 +39,9 @@ impl Validator<'_> {
         }
         let mut rego = Vec::new();
         for path in &raw_policy.rego {
-            if let Err(why) = crate::sink::check_relative(&path.value) {
+            // A directory may be written with its trailing `/`.
+            let plain = path.value.strip_suffix('/').unwrap_or(&path.value);
+            if let Err(why) = crate::sink::check_relative(plain) {
                 let problem = self
                     .problem(ProblemKind::InvalidValue, format!("Rego path {} is not usable: {why}", quote(&path.value)))
                     .label(self.span(path), "this path")
