@@ -9,6 +9,7 @@
 
 mod catalogue;
 mod finding;
+mod hygiene;
 mod judge;
 mod privilege;
 mod project;
