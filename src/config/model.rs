@@ -20,7 +20,7 @@ pub struct Config {
     pub identities: Vec<DesiredIdentity>,
     /// The `policy:` section (defaults when absent); its `rego` is filled in
     /// when the bundle is loaded.
-    pub policy: crate::policy::PolicyRecord,
+    pub policy: crate::policy::record::PolicyRecord,
     /// The `policy.rego` paths, relative to [`Config::dir`].
     pub rego: Vec<String>,
 }

@@ -12,7 +12,7 @@ use super::catalogue::{
     KEY_MAX_AGE, KEY_NEVER_USED, KEY_NO_ROTATION, KEY_UNUSED, OWNER_MISSING, SHADOW_IDENTITY,
     TWO_ACTIVE_KEYS, USER_MANAGED_KEY,
 };
-use super::judge::{Judging, Out, ScopeInput};
+use super::input::{Judging, Out, ScopeInput};
 use super::privilege::{Concern, binding_concerns, identity_concerns};
 use super::project::Projected;
 use crate::config::Config;

@@ -5,42 +5,19 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use nhi_provider_sdk::{Address, ObservedState, Operation};
+use nhi_provider_sdk::{Address, Operation};
 
 use super::catalogue;
 use super::hygiene::{
     KeyContext, judge_declared, judge_identity, judge_key, minted_key_concern, owner_concern,
 };
-use super::privilege::{Concern, binding_concerns, identity_concerns};
+use super::input::Out;
+pub use super::input::{Judging, ScopeInput};
+use super::privilege::{binding_concerns, identity_concerns};
 use super::project::project;
 use super::{Finding, PolicyRecord, Subject};
 use crate::config::Config;
 use crate::diff::Change;
-
-/// One scope as judged.
-pub struct ScopeInput<'a> {
-    /// `<type>.<name>`.
-    pub prefix: Address,
-    pub type_name: &'a str,
-    /// Whether the provider reports when keys were last used (key-never-used
-    /// needs it).
-    pub reports_key_use: bool,
-    pub observed: &'a ObservedState,
-}
-
-/// Everything the judge reads.
-pub struct Judging<'a> {
-    /// The plan's clock.
-    pub now: jiff::Timestamp,
-    pub policy: &'a PolicyRecord,
-    pub scopes: &'a [ScopeInput<'a>],
-    pub changes: &'a [Change],
-    /// Live identities no configuration declares (reported or pruned).
-    pub unmanaged: &'a BTreeSet<Address>,
-    /// The desired state, for rules on declared settings; `None` skips them
-    /// (apply with `--ignore-config`).
-    pub config: Option<&'a Config>,
-}
 
 /// Every built-in finding on a plan body's changes and the estate they lead to,
 /// from each scope's live state. `config` is the configuration the plan came
@@ -241,26 +218,4 @@ pub fn judge_changes<'t>(
 
 fn today(now: jiff::Timestamp) -> jiff::civil::Date {
     now.to_zoned(jiff::tz::TimeZone::UTC).date()
-}
-
-pub(super) struct Out<'a> {
-    pub policy: &'a PolicyRecord,
-    pub today: jiff::civil::Date,
-    pub subject: Subject,
-    pub findings: Vec<Finding>,
-}
-
-impl Out<'_> {
-    pub(super) fn push(&mut self, address: &Address, concern: Concern) {
-        let rule = catalogue::find(concern.rule).expect("invariant: built-in rules are catalogued");
-        self.findings.push(Finding {
-            address: address.clone(),
-            rule: rule.id.to_owned(),
-            severity: concern.severity.unwrap_or(rule.severity),
-            enforcement: self.policy.builtin_enforcement(rule.id),
-            subject: self.subject,
-            exception: self.policy.exception(rule.id, address, self.today),
-            message: concern.message,
-        });
-    }
 }

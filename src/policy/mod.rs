@@ -7,13 +7,14 @@
 //! ([`judge_changes`]); apply re-derives the rest from the live state it
 //! re-reads and refuses a plan that lost or altered one.
 
-mod catalogue;
-mod finding;
+pub(crate) mod catalogue;
+pub(crate) mod finding;
 mod hygiene;
+mod input;
 mod judge;
 mod privilege;
 mod project;
-mod record;
+pub(crate) mod record;
 pub mod rego;
 
 pub use catalogue::{RULES, Rule, find as find_rule};

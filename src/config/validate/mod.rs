@@ -37,7 +37,7 @@ const NAME_HELP: &str = "a name starts with a lowercase letter and has at most 6
 pub(crate) struct Valid {
     pub providers: Vec<ProviderBlock>,
     pub identities: Vec<DesiredIdentity>,
-    pub policy: crate::policy::PolicyRecord,
+    pub policy: crate::policy::record::PolicyRecord,
     pub rego: Vec<String>,
 }
 
@@ -74,7 +74,7 @@ pub(crate) struct Incremental<'a> {
     seen: Option<HashMap<(String, String), SourceSpan>>,
     providers: Vec<ProviderBlock>,
     identities: Vec<DesiredIdentity>,
-    policy: Option<(crate::policy::PolicyRecord, Vec<String>)>,
+    policy: Option<(crate::policy::record::PolicyRecord, Vec<String>)>,
 }
 
 impl<'a> Incremental<'a> {

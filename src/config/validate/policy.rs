@@ -10,7 +10,9 @@ use serde_saphyr::Spanned;
 use super::super::error::{ProblemKind, did_you_mean, list, quote};
 use super::super::raw::{RawException, RawPolicy};
 use super::Validator;
-use crate::policy::{Enforcement, Exception, PolicyRecord};
+use crate::policy::catalogue::{RULES, find};
+use crate::policy::finding::Enforcement;
+use crate::policy::record::{Exception, PolicyRecord};
 
 const ENFORCEMENT_HELP: &str = "write `advisory`, `soft` or `hard`";
 
@@ -72,13 +74,13 @@ impl Validator<'_> {
     /// A rule id a policy may name: a built-in one, `rego:<id>`, or (for
     /// enforcement) `default`.
     fn rule_id(&mut self, id: &str, span: &Spanned<impl Sized>, allow_default: bool) -> bool {
-        let known = crate::policy::find_rule(id).is_some()
+        let known = find(id).is_some()
             || (allow_default && id == "default")
             || id
                 .strip_prefix("rego:")
                 .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_control));
         if !known {
-            let ids = crate::policy::RULES.iter().map(|r| r.id);
+            let ids = RULES.iter().map(|r| r.id);
             let help = match did_you_mean(id, ids.clone()) {
                 Some(close) => format!("did you mean {}?", quote(close)),
                 None => format!(
