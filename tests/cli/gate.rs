@@ -24,6 +24,34 @@ fn findings(ws: &crate::harness::Workspace, plan: &str) -> Vec<(String, String, 
         .collect()
 }
 
+/// A plan whose findings of `rule` were removed, resealed, then signed by its
+/// author and approved by the team: what a malicious author can produce.
+/// Returns how many findings were removed.
+fn plan_signed_without(ws: &crate::harness::Workspace, plan: &str, rule: &str) -> usize {
+    ok(&run(ws, &["plan", "-o", plan]));
+    let mut file: serde_json::Value = serde_json::from_str(&ws.read(plan)).unwrap();
+    let mut body: serde_json::Value = serde_json::from_str(file["body"].as_str().unwrap()).unwrap();
+    let before = body["findings"].as_array().unwrap().len();
+    body["findings"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|f| f["rule"] != rule);
+    let removed = before - body["findings"].as_array().unwrap().len();
+    assert!(removed > 0, "the plan holds a `{rule}` finding");
+    let text = serde_json::to_string(&body).unwrap();
+    file["body_digest"] = crate::team::sha256(&text).into();
+    file["body"] = text.into();
+    ws.write(plan, &serde_json::to_string_pretty(&file).unwrap());
+    ok(&run(ws, &["sign", plan, "--key", "alice.key"]));
+    for who in ["bob", "carol"] {
+        ok(&run(
+            ws,
+            &["approve", plan, "--key", &format!("{who}.key"), "--yes"],
+        ));
+    }
+    removed
+}
+
 /// The quickstart with web-api granted `admin` on `*`: a finding on a change.
 fn with_admin_grant(ws: &crate::harness::Workspace) {
     let config = ws.read("nhi.yaml");
@@ -104,26 +132,7 @@ fn a_plan_whose_findings_on_changes_were_dropped_is_refused_as_inconsistent() {
 #[test]
 fn a_signed_plan_missing_a_finding_on_the_estate_is_refused_at_apply() {
     let ws = team();
-    ok(&run(&ws, &["plan", "-o", "t.plan"]));
-    let mut file: serde_json::Value = serde_json::from_str(&ws.read("t.plan")).unwrap();
-    let mut body: serde_json::Value = serde_json::from_str(file["body"].as_str().unwrap()).unwrap();
-    let before = body["findings"].as_array().unwrap().len();
-    body["findings"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|f| f["rule"] != "shadow-identity");
-    assert_eq!(body["findings"].as_array().unwrap().len(), before - 1);
-    let text = serde_json::to_string(&body).unwrap();
-    file["body_digest"] = crate::team::sha256(&text).into();
-    file["body"] = text.into();
-    ws.write("t.plan", &serde_json::to_string_pretty(&file).unwrap());
-    ok(&run(&ws, &["sign", "t.plan", "--key", "alice.key"]));
-    for who in ["bob", "carol"] {
-        ok(&run(
-            &ws,
-            &["approve", "t.plan", "--key", &format!("{who}.key"), "--yes"],
-        ));
-    }
+    assert_eq!(plan_signed_without(&ws, "t.plan", "shadow-identity"), 1);
     let refused = refuses(&ws, "t.plan", "nhi::apply::unjudged");
     assert!(
         refused.stderr.contains("`local.demo/identity/legacy-bot`: shadow-identity (high): no configuration declares it, yet it holds 1 key and 1 binding"),
@@ -318,24 +327,7 @@ fn org_policies_in_rego_are_judged_recorded_and_judged_again_at_apply() {
 fn a_signed_plan_missing_an_org_policy_finding_is_refused_at_apply() {
     let ws = team();
     with_rego(&ws);
-    ok(&run(&ws, &["plan", "-o", "t.plan"]));
-    let mut file: serde_json::Value = serde_json::from_str(&ws.read("t.plan")).unwrap();
-    let mut body: serde_json::Value = serde_json::from_str(file["body"].as_str().unwrap()).unwrap();
-    body["findings"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|f| f["rule"] != "rego:ci.no-keys");
-    let text = serde_json::to_string(&body).unwrap();
-    file["body_digest"] = crate::team::sha256(&text).into();
-    file["body"] = text.into();
-    ws.write("t.plan", &serde_json::to_string_pretty(&file).unwrap());
-    ok(&run(&ws, &["sign", "t.plan", "--key", "alice.key"]));
-    for who in ["bob", "carol"] {
-        ok(&run(
-            &ws,
-            &["approve", "t.plan", "--key", &format!("{who}.key"), "--yes"],
-        ));
-    }
+    plan_signed_without(&ws, "t.plan", "rego:ci.no-keys");
     let refused = refuses(&ws, "t.plan", "nhi::apply::unjudged");
     assert!(
         refused.stderr.contains("rego:ci.no-keys"),
