@@ -111,20 +111,6 @@ pub fn text(report: &AuditReport, fail_on: Severity, p: Painter) -> String {
     out
 }
 
-/// Prose from live state in a markdown table cell: escaped, and every ASCII
-/// punctuation mark backslashed, so nothing in it ends the cell or opens markup.
-fn cell(text: &str) -> String {
-    let text = escape::text(text);
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c.is_ascii_punctuation() {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// An issue body: the counts, the verdict, a table of findings most grave
 /// first, the exceptions in use and the scopes.
 pub fn markdown(report: &AuditReport, fail_on: Severity) -> String {
@@ -148,7 +134,7 @@ pub fn markdown(report: &AuditReport, fail_on: Severity) -> String {
                 f.severity,
                 code_span(&f.rule),
                 code_span(f.address.as_str()),
-                cell(&f.message)
+                super::markdown::escape(&f.message)
             );
         }
         out.push('\n');
@@ -164,7 +150,7 @@ pub fn markdown(report: &AuditReport, fail_on: Severity) -> String {
                 code_span(e.address.as_str()),
                 e.expires,
                 findings::count(n),
-                cell(&e.justification)
+                super::markdown::escape(&e.justification)
             );
         }
         out.push('\n');

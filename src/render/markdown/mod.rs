@@ -486,7 +486,7 @@ fn numbered(
 /// Text for a markdown line or table cell, shown as written: escaped as the
 /// text rendering escapes it, then every ASCII punctuation character
 /// backslash-escaped, so no markup, HTML or table syntax can form.
-fn escape(value: &str) -> String {
+pub(crate) fn escape(value: &str) -> String {
     let value = escape::text(value);
     let mut out = String::with_capacity(value.len() + 8);
     for c in value.chars() {
