@@ -4,6 +4,7 @@
 
 mod allowed_signers;
 mod concerns;
+mod condition;
 mod error;
 mod policy;
 mod protection;
