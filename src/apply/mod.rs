@@ -33,6 +33,9 @@ use crate::trust::{AllowedSigners, Role, Signer, TrustError, TrustPolicy};
 pub struct ApplyOptions<'a> {
     pub policy: &'a TrustPolicy,
     pub signers: &'a AllowedSigners,
+    /// Detached approvals given beside the plan (`--signatures`), judged with
+    /// the plan's own signatures.
+    pub approvals: &'a [crate::trust::DetachedApproval],
     /// The real clock.
     pub now: jiff::Timestamp,
     /// Compare the configuration on disk with the plan's digest.
@@ -81,10 +84,20 @@ type Connected<'a> = Vec<(&'a ScopeRecord, ProviderBlock, Box<dyn Provider>)>;
 pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applied, Refusal> {
     let body = &file.body;
     // 3–5: signatures, trust policy, expiry.
-    let (_, failure) = crate::trust::judge_plan(
+    let gathered =
+        crate::trust::detached::join(&file.digest, &file.signatures, options.approvals, false)
+            .map_err(|e| TrustError::Approval(Box::new(e)))?;
+    for skipped in &gathered.skipped {
+        options.events.event(Event::Warning(&format!(
+            "warning: skipped approval `{}`: {}",
+            skipped.file.display(),
+            skipped.reason
+        )));
+    }
+    let (_, failure) = crate::trust::detached::judge(
         body,
         &file.digest,
-        &file.signatures,
+        &gathered,
         options.policy,
         options.signers,
         options.now,

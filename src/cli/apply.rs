@@ -18,6 +18,11 @@ pub(crate) struct ApplyArgs {
     #[arg(long, value_name = "FILE")]
     trust: Option<PathBuf>,
 
+    /// Detached approvals to judge with the plan's own signatures: approval files
+    /// (JSON or the one-line form) or directories of `*.approval` files
+    #[arg(long, value_name = "DIR|FILE", num_args = 1..)]
+    signatures: Vec<PathBuf>,
+
     /// Sign the receipt with this key (private key, or `.pub` through ssh-agent)
     #[arg(long, value_name = "KEY")]
     key: Option<PathBuf>,
@@ -51,6 +56,7 @@ pub(crate) struct ApplyArgs {
 pub(crate) fn run(global: &Global, args: &ApplyArgs) -> miette::Result<Outcome> {
     // 1–2: format version and digest over the exact bytes.
     let file = PlanFile::read(&args.file)?;
+    let approvals = super::merge::gather(&args.signatures)?;
     let policy = TrustPolicy::locate(&global.env.trust_location(args.trust.as_deref()))?;
     let signers = AllowedSigners::read(&policy.allowed_signers)?;
     let signer = args
@@ -82,6 +88,7 @@ pub(crate) fn run(global: &Global, args: &ApplyArgs) -> miette::Result<Outcome> 
     let options = ApplyOptions {
         policy: &policy,
         signers: &signers,
+        approvals: &approvals,
         now: jiff::Timestamp::now(),
         check_config: !args.ignore_config,
         stdout_secrets: args

@@ -5,6 +5,7 @@
 mod apply;
 mod audit;
 mod drift;
+mod merge;
 mod plan;
 mod policy;
 mod settings;
@@ -84,8 +85,11 @@ enum Command {
     Show(show::ShowArgs),
     /// Add the author's signature to a plan file
     Sign(sign::SignArgs),
-    /// Review a plan and add your approval (a signature) to it
+    /// Review a plan and add your approval (a signature) to it, or write it
+    /// beside the plan (--detached) so reviewers can approve in parallel
     Approve(sign::ApproveArgs),
+    /// Fold detached approvals into the plan file (in a canonical order)
+    Merge(merge::MergeArgs),
     /// Drop signatures from a plan file (one that does not verify makes apply refuse it)
     Unsign(sign::UnsignArgs),
     /// Check a plan's or receipt's digest, signatures and approvals offline
@@ -192,6 +196,7 @@ fn run(cli: Cli, env: settings::Environment, color: Option<bool>) -> miette::Res
         Command::Sign(args) => sign::sign(&global, &args),
         Command::Approve(args) => sign::approve(&global, &args),
         Command::Unsign(args) => sign::unsign(&args),
+        Command::Merge(args) => merge::run(&args),
         Command::Verify(args) => verify::run(&global, &args),
         Command::Apply(args) => apply::run(&global, &args),
         Command::Audit(args) => audit::run(&global, &args),

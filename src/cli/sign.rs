@@ -1,5 +1,6 @@
 //! `nhi sign`, `nhi approve` and `nhi unsign`: add an author signature or an
-//! approval to a plan file, or drop signatures from it, without touching its body.
+//! approval to a plan file (or write the approval beside it, `--detached`), or
+//! drop signatures from it, without touching its body.
 
 use std::io::{BufRead as _, IsTerminal as _};
 use std::path::{Path, PathBuf};
@@ -44,6 +45,21 @@ pub(crate) struct ApproveArgs {
     /// Approve without showing the plan and asking first
     #[arg(long)]
     yes: bool,
+
+    /// Leave the plan file as it is and write the approval alone (with `-o`, or
+    /// as one line on stdout), for `--signatures` or `nhi merge`: reviewers can
+    /// then approve the same plan in parallel
+    #[arg(long)]
+    detached: bool,
+
+    /// With --detached: write the approval to FILE (JSON; name it `*.approval`)
+    #[arg(short = 'o', long, value_name = "FILE", requires = "detached")]
+    output: Option<PathBuf>,
+
+    /// With --detached: print the approval as one line, `nhi-approval:v1:…`, to
+    /// paste into a review comment (the default without -o)
+    #[arg(long, requires = "detached")]
+    line: bool,
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +125,16 @@ pub(crate) fn approve(global: &Global, args: &ApproveArgs) -> miette::Result<Out
                 "not approved"
             ));
         }
+    }
+    if args.detached {
+        return super::merge::write_detached(
+            &file,
+            &signer,
+            &principal,
+            args.comment.as_deref(),
+            args.output.as_deref(),
+            args.line || args.output.is_none(),
+        );
     }
     sign_file(
         &mut file,

@@ -19,6 +19,11 @@ pub(crate) struct VerifyArgs {
     #[arg(long, value_name = "FILE")]
     trust: Option<PathBuf>,
 
+    /// Detached approvals to judge with the plan's own signatures: approval files
+    /// (JSON or the one-line form) or directories of `*.approval` files
+    #[arg(long, value_name = "DIR|FILE", num_args = 1..)]
+    signatures: Vec<PathBuf>,
+
     /// With a receipt: the plan it claims to have applied
     #[arg(long, value_name = "FILE")]
     plan: Option<PathBuf>,
@@ -38,13 +43,24 @@ pub(crate) fn run(global: &Global, args: &VerifyArgs) -> miette::Result<Outcome>
         source,
     })?;
     if crate::receipt::is_receipt(&bytes) {
+        if !args.signatures.is_empty() {
+            return Err(miette::miette!(
+                code = "nhi::verify::signatures_of_a_receipt",
+                help =
+                    "`--signatures` gives a plan its detached approvals; verify the plan with them",
+                "`{}` is a receipt; `--signatures` applies to plans only",
+                args.file.display()
+            ));
+        }
         return receipt(args, &bytes, &signers);
     }
     let file = PlanFile::decode(&bytes)?;
-    let (standing, failure) = crate::trust::judge_plan(
+    let approvals = super::merge::gather(&args.signatures)?;
+    let gathered = crate::trust::detached::join(&file.digest, &file.signatures, &approvals, false)?;
+    let (standing, failure) = crate::trust::detached::judge(
         &file.body,
         &file.digest,
-        &file.signatures,
+        &gathered,
         &policy,
         &signers,
         jiff::Timestamp::now(),
@@ -52,10 +68,10 @@ pub(crate) fn run(global: &Global, args: &VerifyArgs) -> miette::Result<Outcome>
     let report = if args.json {
         let failure = failure.as_ref().map(|e| e as &dyn miette::Diagnostic);
         json(&crate::render::verify::plan_json(
-            &args.file, &file, &standing, failure,
+            &args.file, &file, &gathered, &standing, failure,
         ))?
     } else {
-        let mut text = crate::render::verify::plan(&args.file, &file, &standing);
+        let mut text = crate::render::verify::plan(&args.file, &file, &gathered, &standing);
         if failure.is_none() {
             text.push_str("\nverified: apply's offline checks accept this plan");
         }

@@ -14,6 +14,7 @@ pub mod sarif;
 pub mod text;
 pub mod validate;
 pub mod verify;
+mod verify_json;
 mod view;
 
 use std::fmt::Write as _;

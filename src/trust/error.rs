@@ -203,6 +203,11 @@ pub enum TrustError {
         created_at: jiff::Timestamp,
         now: jiff::Timestamp,
     },
+
+    /// A detached approval refused (`--signatures`, `nhi merge`), naming its file.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Approval(Box<super::detached::ApprovalError>),
 }
 
 /// What is wrong in a trust policy file, and where.

@@ -5,6 +5,7 @@
 mod allowed_signers;
 mod concerns;
 mod condition;
+pub mod detached;
 mod error;
 mod policy;
 mod protection;
@@ -18,6 +19,7 @@ mod verify;
 
 pub use allowed_signers::AllowedSigners;
 pub use concerns::approval_concerns;
+pub use detached::{ApprovalError, DetachedApproval, Gathered};
 pub use error::{PolicyProblem, TrustError};
 pub use policy::{Condition, PolicyLocation, Rule, TrustPolicy, default_path};
 pub use protection::{Guarded, unprotected};
