@@ -7,6 +7,7 @@
 )]
 
 mod apply;
+mod approvals;
 mod auditor;
 mod aws;
 mod delivery;
