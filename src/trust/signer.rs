@@ -41,7 +41,10 @@ impl Signer {
             .trim_start()
             .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----")
         {
-            let key = PrivateKey::from_openssh(&text).map_err(|e| key_error(e.to_string()))?;
+            // A key written from a CI secret often ends in a blank line, which
+            // OpenSSH accepts and the PEM reader does not.
+            let pem = format!("{}\n", text.trim());
+            let key = PrivateKey::from_openssh(&pem).map_err(|e| key_error(e.to_string()))?;
             if key.is_encrypted() {
                 return Err(TrustError::EncryptedKey {
                     path: path.display().to_string(),

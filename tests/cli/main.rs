@@ -10,6 +10,7 @@ mod apply;
 mod approvals;
 mod auditor;
 mod aws;
+mod ci;
 mod delivery;
 mod drift;
 mod flow;
