@@ -17,7 +17,7 @@ use nhi_provider_sdk::Digest;
 use serde::{Deserialize, Serialize};
 
 use super::statement::{Role, Statement};
-use super::{TrustError, sshsig};
+use super::{ApprovalError, TrustError, sshsig};
 use crate::sealed::{MAX_SIGNATURE_BYTES, MAX_SIGNATURES, MAX_STATEMENT_BYTES, SignatureRecord};
 
 /// The extension of approval files; a directory given to `--signatures` is read
@@ -118,8 +118,19 @@ pub fn decode(bytes: &[u8]) -> Result<SignatureRecord, String> {
     })
 }
 
-/// Reads one approval file, bounded and strict.
+/// Reads one approval file, bounded and strict. Only a regular file (or a link
+/// to one) is opened: a FIFO or a device planted as `x.approval` would never end.
 pub fn read(path: &Path) -> Result<DetachedApproval, ApprovalError> {
+    let regular = std::fs::metadata(path).map_err(|e| ApprovalError::Read {
+        file: path.display().to_string(),
+        detail: e.to_string(),
+    })?;
+    if !regular.is_file() {
+        return Err(ApprovalError::Read {
+            file: path.display().to_string(),
+            detail: "it is not a regular file".into(),
+        });
+    }
     let bytes =
         crate::sealed::read_bounded(path, MAX_APPROVAL_BYTES).map_err(|e| ApprovalError::Read {
             file: path.display().to_string(),
@@ -340,81 +351,6 @@ fn name_the_file(error: TrustError, sources: &[Option<PathBuf>]) -> TrustError {
     }
 }
 
-/// Why a detached approval is refused; apply and merge change nothing.
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum ApprovalError {
-    #[error("cannot read approval `{file}`: {detail}")]
-    #[diagnostic(
-        code(nhi::approval::read),
-        help(
-            "`--signatures` takes approval files (`nhi approve --detached`) or directories of `*.approval` files"
-        )
-    )]
-    Read { file: String, detail: String },
-
-    #[error("approval `{file}` is larger than {limit} bytes")]
-    #[diagnostic(
-        code(nhi::approval::too_large),
-        help("an approval holds one signature (about 1 KiB); this file is something else")
-    )]
-    TooLarge { file: String, limit: u64 },
-
-    #[error("approval `{file}` is malformed: {detail}")]
-    #[diagnostic(
-        code(nhi::approval::malformed),
-        help(
-            "an approval file holds what `nhi approve --detached` writes: its JSON, or its one line `nhi-approval:v1:…`; remove the file or ask for a new approval"
-        )
-    )]
-    Malformed { file: String, detail: String },
-
-    #[error("more than {limit} approvals; nhi reads at most {limit} signatures for a plan")]
-    #[diagnostic(
-        code(nhi::approval::too_many),
-        help("pass only the approvals of this plan")
-    )]
-    TooMany { limit: usize },
-
-    #[error("approval `{file}` holds an {role} signature, not an approval")]
-    #[diagnostic(
-        code(nhi::approval::not_an_approval),
-        help(
-            "detached files carry approvals only (`nhi approve PLAN --detached`); the author signs the plan itself"
-        )
-    )]
-    NotAnApproval { file: String, role: String },
-
-    #[error("approval `{file}` (claiming `{principal}`) does not verify: it was altered")]
-    #[diagnostic(
-        code(nhi::approval::invalid),
-        help("do not use it; remove the file and ask `{principal}` to approve again")
-    )]
-    DoesNotVerify { file: String, principal: String },
-
-    #[error(
-        "approval `{file}` by `{principal}` was made for another plan (`{signed}`), not this one (`{actual}`)"
-    )]
-    #[diagnostic(
-        code(nhi::approval::wrong_plan),
-        help("approvals cannot be moved between plans; ask for an approval of this plan")
-    )]
-    WrongPlan {
-        file: String,
-        principal: String,
-        signed: String,
-        actual: String,
-    },
-
-    #[error("approval `{file}` is refused: {detail}")]
-    #[diagnostic(
-        code(nhi::approval::refused),
-        help(
-            "apply refuses a plan while an approval given to it does not verify; remove the file, or ask its signer to approve again"
-        )
-    )]
-    Refused { file: String, detail: String },
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -467,6 +403,33 @@ mod tests {
             let err = decode(bad.as_bytes()).unwrap_err();
             assert!(err.contains(want), "{bad:?}: {err}");
         }
+    }
+
+    #[test]
+    fn a_directory_gives_its_approval_files_in_name_order_and_nothing_else_is_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = record();
+        std::fs::write(dir.path().join("b.approval"), encode(&r)).unwrap();
+        std::fs::write(dir.path().join("a.approval"), line(&r)).unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "not read").unwrap();
+        let read = gather(&[dir.path().to_owned()]).unwrap();
+        let names: Vec<_> = read.iter().map(|a| a.file.file_name().unwrap()).collect();
+        assert_eq!(names, ["a.approval", "b.approval"]);
+        std::fs::create_dir(dir.path().join("c.approval")).unwrap();
+        let err = gather(&[dir.path().to_owned()]).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("c.approval`: it is not a regular file"),
+            "{err}"
+        );
+        for i in 0..=MAX_SIGNATURES {
+            std::fs::write(dir.path().join(format!("{i:03}.approval")), "").unwrap();
+        }
+        let err = gather(&[dir.path().to_owned()]).unwrap_err();
+        assert!(
+            matches!(err, ApprovalError::TooMany { limit: 100 }),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Errors of signing, trust policies and verification. Each has a stable code;
-//! apply stops at the first and changes nothing.
+//! Errors of signing, trust policies, verification and detached approvals. Each
+//! has a stable code; apply stops at the first and changes nothing.
 
 use std::path::PathBuf;
 
@@ -207,7 +207,7 @@ pub enum TrustError {
     /// A detached approval refused (`--signatures`, `nhi merge`), naming its file.
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Approval(Box<super::detached::ApprovalError>),
+    Approval(Box<ApprovalError>),
 }
 
 /// What is wrong in a trust policy file, and where.
@@ -222,4 +222,79 @@ pub struct PolicyProblem {
     pub(crate) src: miette::NamedSource<std::sync::Arc<str>>,
     #[label(collection)]
     pub(crate) labels: Vec<miette::LabeledSpan>,
+}
+
+/// Why a detached approval is refused; apply and merge change nothing.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ApprovalError {
+    #[error("cannot read approval `{file}`: {detail}")]
+    #[diagnostic(
+        code(nhi::approval::read),
+        help(
+            "`--signatures` takes approval files (`nhi approve --detached`) or directories of `*.approval` files"
+        )
+    )]
+    Read { file: String, detail: String },
+
+    #[error("approval `{file}` is larger than {limit} bytes")]
+    #[diagnostic(
+        code(nhi::approval::too_large),
+        help("an approval holds one signature (about 1 KiB); this file is something else")
+    )]
+    TooLarge { file: String, limit: u64 },
+
+    #[error("approval `{file}` is malformed: {detail}")]
+    #[diagnostic(
+        code(nhi::approval::malformed),
+        help(
+            "an approval file holds what `nhi approve --detached` writes: its JSON, or its one line `nhi-approval:v1:…`; remove the file or ask for a new approval"
+        )
+    )]
+    Malformed { file: String, detail: String },
+
+    #[error("more than {limit} approvals; nhi reads at most {limit} signatures for a plan")]
+    #[diagnostic(
+        code(nhi::approval::too_many),
+        help("pass only the approvals of this plan")
+    )]
+    TooMany { limit: usize },
+
+    #[error("approval `{file}` holds an {role} signature, not an approval")]
+    #[diagnostic(
+        code(nhi::approval::not_an_approval),
+        help(
+            "detached files carry approvals only (`nhi approve PLAN --detached`); the author signs the plan itself"
+        )
+    )]
+    NotAnApproval { file: String, role: String },
+
+    #[error("approval `{file}` (claiming `{principal}`) does not verify: it was altered")]
+    #[diagnostic(
+        code(nhi::approval::invalid),
+        help("do not use it; remove the file and ask `{principal}` to approve again")
+    )]
+    DoesNotVerify { file: String, principal: String },
+
+    #[error(
+        "approval `{file}` by `{principal}` was made for another plan (`{signed}`), not this one (`{actual}`)"
+    )]
+    #[diagnostic(
+        code(nhi::approval::wrong_plan),
+        help("approvals cannot be moved between plans; ask for an approval of this plan")
+    )]
+    WrongPlan {
+        file: String,
+        principal: String,
+        signed: String,
+        actual: String,
+    },
+
+    #[error("approval `{file}` is refused: {detail}")]
+    #[diagnostic(
+        code(nhi::approval::refused),
+        help(
+            "apply refuses a plan while an approval given to it does not verify; remove the file, or ask its signer to approve again"
+        )
+    )]
+    Refused { file: String, detail: String },
 }

@@ -19,8 +19,8 @@ mod verify;
 
 pub use allowed_signers::AllowedSigners;
 pub use concerns::approval_concerns;
-pub use detached::{ApprovalError, DetachedApproval, Gathered};
-pub use error::{PolicyProblem, TrustError};
+pub use detached::{DetachedApproval, Gathered};
+pub use error::{ApprovalError, PolicyProblem, TrustError};
 pub use policy::{Condition, PolicyLocation, Rule, TrustPolicy, default_path};
 pub use protection::{Guarded, unprotected};
 pub use receipt::judge_receipt;

@@ -14,6 +14,7 @@ mod ci;
 mod delivery;
 mod drift;
 mod flow;
+mod forge;
 mod gate;
 mod gcp;
 mod gcp_google;
