@@ -11,7 +11,8 @@
 //!   operation (configuration, refresh, diff, build);
 //! - [`sealed`] is the one envelope of plan and receipt files (exact body bytes,
 //!   digest, signatures); [`receipt`] is the record of an apply;
-//! - [`trust`] signs and verifies plans and receipts, and judges approvals;
+//! - [`trust`] signs and verifies plans and receipts, and judges approvals, in
+//!   the plan file or detached beside it;
 //! - [`apply`] verifies, locks, re-reads, refuses stale plans, executes (journalled)
 //!   and writes receipts; [`sink`] confines file sinks and checks them at
 //!   validate, plan and apply;

@@ -78,6 +78,36 @@ fn the_github_workflows_plan_comment_collect_approvals_apply_and_report_drift() 
     );
 }
 
+/// The pull request that lowers the bar for itself does not get its way: the
+/// apply job judges it by the trust policy from before the merge.
+#[test]
+fn a_merge_that_lowers_its_own_trust_policy_is_judged_by_the_one_before() {
+    let mut forge = Forge::new();
+    all_ok(&forge.github("nhi-plan.yml"));
+    forge.upload("nhi-plan", "plan.nhi");
+    let bob = forge.approve("bob");
+    forge.set_state_json(
+        "comments.json",
+        &serde_json::json!([{"id": 1, "user": {"login": "bob"}, "body": bob}]),
+    );
+    forge.merge_also_writes(
+        "ci/nhi-trust/trust.yaml",
+        "allowed_signers: allowed_signers\nrequire_author_signature: false\napprovals:\n  required: 0\n",
+    );
+    forge.fresh_checkout();
+    let before = std::fs::read(forge.cloud()).unwrap();
+    let applied = forge.github("nhi-apply.yml");
+    let last = applied.last().unwrap();
+    assert_eq!((last.name.as_str(), last.code), ("Apply", 1), "{applied:?}");
+    assert!(
+        last.stderr
+            .contains("the plan's approvals do not meet the trust policy (1 counted, 2 required)"),
+        "{}",
+        last.stderr
+    );
+    assert_eq!(std::fs::read(forge.cloud()).unwrap(), before);
+}
+
 #[test]
 fn the_gitlab_pipeline_plans_reports_to_the_widget_applies_and_reports_drift() {
     let mut forge = Forge::new();

@@ -146,6 +146,16 @@ impl Forge {
         std::fs::write(self.state(name), value.to_string()).unwrap();
     }
 
+    /// The merge also writes `text` to `file` (the pull request changed it).
+    pub(crate) fn merge_also_writes(&mut self, file: &str, text: &str) {
+        self.checkout.write(file, text);
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--amend", "-m", "merge !7"]);
+        let merge = self.git(&["rev-parse", "HEAD"]);
+        self.env.insert("GITHUB_SHA".into(), merge.clone());
+        self.env.insert("CI_COMMIT_SHA".into(), merge);
+    }
+
     /// A fresh checkout for the next job: nothing a previous job wrote is left.
     pub(crate) fn fresh_checkout(&self) {
         self.git(&["clean", "-q", "-fdx"]);
