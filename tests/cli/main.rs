@@ -17,6 +17,7 @@ mod gcp;
 mod gcp_google;
 mod governance;
 mod harness;
+mod include;
 mod log;
 mod moto;
 mod plan;
