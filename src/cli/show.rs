@@ -78,7 +78,6 @@ fn anchors(file: &PlanFile) -> Option<crate::config::Anchors> {
     let record = &file.body.config;
     let name = std::path::Path::new(&record.path).file_name()?;
     let path = std::path::Path::new(&record.dir).join(name);
-    let bytes = std::fs::read(&path).ok()?;
     if crate::config::digest_of(&path).ok()? != record.digest {
         crate::render::note(&format!(
             "note: `{}` changed since the plan was made; SARIF results point at its first line",
@@ -86,7 +85,5 @@ fn anchors(file: &PlanFile) -> Option<crate::config::Anchors> {
         ));
         return None;
     }
-    Some(crate::config::Anchors::of(
-        std::str::from_utf8(&bytes).ok()?,
-    ))
+    Some(crate::config::Anchors::load(&path))
 }

@@ -110,7 +110,19 @@ pub fn report(findings: &[Finding], source: &Source<'_>) -> Value {
         .iter()
         .filter(|f| f.subject != crate::policy::Subject::Resolved)
         .map(|f| {
-            let line = source.anchors.and_then(|a| a.line(&f.address)).unwrap_or(1);
+            let (file, line) = source
+                .anchors
+                .and_then(|a| a.location(&f.address))
+                .unwrap_or((None, 1));
+            // An object declared in an included file points into that file,
+            // which lies beside the configuration.
+            let artifact = file.map_or_else(
+                || artifact.clone(),
+                |relative| match source.config_path.rsplit_once('/') {
+                    Some((dir, _)) => uri(&format!("{dir}/{relative}")),
+                    None => uri(relative),
+                },
+            );
             let mut result = json!({
                 "ruleId": f.rule,
                 "ruleIndex": ids.iter().position(|id| *id == f.rule),

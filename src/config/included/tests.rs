@@ -368,3 +368,28 @@ fn the_digest_covers_names_order_and_bytes() {
     }
     assert_ne!(base, d("m"));
 }
+
+#[test]
+fn anchors_point_into_the_file_that_declares_each_object() {
+    let (_dir, main) = tree(&[("nhi.yaml", MAIN), ("nhi.d/web.yaml", WEB)]);
+    let anchors = crate::config::Anchors::load(&main);
+    let demo = nhi_provider_sdk::Address::provider("local", "demo");
+    let cases = [
+        (demo.clone(), (None, 3)),
+        (demo.identity("ci"), (None, 8)),
+        (demo.identity("web-api"), (Some("nhi.d/web.yaml"), 3)),
+        (
+            demo.identity("web-api").key("primary"),
+            (Some("nhi.d/web.yaml"), 7),
+        ),
+        // Live only: the nearest declared object, in its file.
+        (
+            demo.identity("web-api").binding("admin", "*"),
+            (Some("nhi.d/web.yaml"), 3),
+        ),
+        (demo.identity("shadow"), (None, 3)),
+    ];
+    for (address, want) in cases {
+        assert_eq!(anchors.location(&address), Some(want), "{address}");
+    }
+}
