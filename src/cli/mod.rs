@@ -4,7 +4,9 @@
 
 mod apply;
 mod audit;
+mod completions;
 mod drift;
+mod init;
 mod plan;
 mod policy;
 mod settings;
@@ -74,6 +76,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Write a starter nhi.yaml for a provider type (never over an existing file)
+    Init(init::InitArgs),
     /// Check the configuration without reading live state
     Validate(validate::ValidateArgs),
     /// Report what differs from the configuration, by class, without a plan or a lock
@@ -97,6 +101,10 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Org policies in Rego: `nhi policy test PATH...` runs a bundle's test_ rules
     Policy(policy::PolicyArgs),
+    /// Print a shell completion script: bash, zsh, fish, powershell or elvish
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page, or write one per command into a directory
+    Man(completions::ManArgs),
     /// Print help for nhi or one of its commands
     Help(HelpArgs),
 }
@@ -185,6 +193,7 @@ fn run(cli: Cli, env: settings::Environment, color: Option<bool>) -> miette::Res
         env,
     };
     match cli.command {
+        Command::Init(args) => init::run(&global, &args),
         Command::Validate(args) => validate::run(&global, &args),
         Command::Plan(args) => plan::run(&global, &args),
         Command::Drift(args) => drift::run(&global, &args),
@@ -196,6 +205,8 @@ fn run(cli: Cli, env: settings::Environment, color: Option<bool>) -> miette::Res
         Command::Apply(args) => apply::run(&global, &args),
         Command::Audit(args) => audit::run(&global, &args),
         Command::Policy(args) => policy::run(&global, &args),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man(args) => completions::man(&args),
         Command::Help(args) => help(args.command.as_deref()),
     }
 }

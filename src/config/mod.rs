@@ -16,6 +16,7 @@ mod plain_yaml;
 mod raw;
 mod schema;
 mod source;
+mod starter;
 mod validate;
 mod yaml;
 
@@ -32,6 +33,7 @@ pub(crate) use error::{Source, lowercase_first};
 pub use included::digest_of;
 pub use model::{Config, DesiredIdentity, DesiredKey, Expired, ProviderBlock};
 pub use schema::json_schema;
+pub use starter::{Starter, schema_url};
 pub(crate) use yaml::explain;
 
 /// Read and validate the configuration file at `path`.

@@ -23,6 +23,7 @@ mod moto;
 mod plan;
 mod privilege;
 mod refusals;
+mod setup;
 mod standin;
 mod team;
 mod trust;
