@@ -55,7 +55,7 @@ impl Anchors {
             return anchors;
         }
         let name = path.display().to_string();
-        let dir = super::dir_of(path);
+        let dir = super::source::dir_of(path);
         let src = super::error::Source::new(&name, &text).in_dir(&dir);
         let main = path.file_name().unwrap_or_default();
         let Ok(files) = super::include::read(&src, &dir, main, &raw.include) else {

@@ -20,7 +20,7 @@ mod starter;
 mod validate;
 mod yaml;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nhi_provider_sdk::Digest;
 
@@ -73,7 +73,7 @@ fn parse_with(
     early: &mut dyn FnMut(&Path, &[ProviderBlock]),
 ) -> Result<Config, ConfigError> {
     let name = path.display().to_string();
-    let dir = dir_of(path);
+    let dir = source::dir_of(path);
     let main = path.file_name().unwrap_or_default();
     let src = error::Source::new(&name, text).in_dir(&dir);
     let mut early = |blocks: &[ProviderBlock]| early(&dir, blocks);
@@ -107,14 +107,6 @@ fn parse_with(
         policy: valid.policy,
         rego: valid.rego,
     })
-}
-
-/// The directory of the configuration file at `path`: its parent, or `.`.
-fn dir_of(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
 }
 
 /// The general path: serde-saphyr with spans, then validation, with the

@@ -69,3 +69,41 @@ fn apply_refuses_a_plan_once_an_included_file_changed() {
     std::fs::remove_file(ws.path().join("nhi.d/30-new.yaml")).unwrap();
     ok(&apply(&ws, "q.plan"));
 }
+
+#[test]
+fn validate_names_the_included_file_and_line() {
+    let ws = Workspace::example("quickstart");
+    split(&ws);
+    let web = ws.read("nhi.d/10-web.yaml");
+    ws.write(
+        "nhi.d/10-web.yaml",
+        &web.replacen("    owner:", "    ownr:", 1),
+    );
+    let run = ws.run(&["validate", "--json"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let problem = &json["problems"][0];
+    let line = web
+        .lines()
+        .position(|l| l == "    owner: web-team@example.com")
+        .unwrap()
+        + 1;
+    assert_eq!(
+        (
+            problem["code"].as_str(),
+            problem["file"].as_str(),
+            problem["line"].as_u64()
+        ),
+        (
+            Some("nhi::config::unknown_field"),
+            Some("nhi.d/10-web.yaml"),
+            Some(line as u64)
+        ),
+    );
+    let text = ws.run(&["validate"]);
+    assert!(
+        text.stderr.contains(&format!("nhi.d/10-web.yaml:{line}:5")),
+        "{}",
+        text.stderr
+    );
+}

@@ -157,7 +157,7 @@ pub fn digest_of(path: &Path) -> Result<Digest, ConfigError> {
         return Ok(own);
     }
     let name = path.display().to_string();
-    let dir = super::dir_of(path);
+    let dir = super::source::dir_of(path);
     let src = Source::new(&name, text).in_dir(&dir);
     let main = path.file_name().unwrap_or_default();
     let files = super::include::read(&src, &dir, main, &list.include).map_err(|mut problems| {
