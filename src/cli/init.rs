@@ -65,8 +65,13 @@ pub(crate) fn run(global: &Global, args: &InitArgs) -> miette::Result<Outcome> {
                 "cannot write `{shown}`: {e}"
             )
         })?;
+    let config = if path == global.config {
+        String::new()
+    } else {
+        format!(" --config {shown}")
+    };
     crate::render::note(&format!(
-        "wrote `{shown}` for the `{}` provider; next: `nhi validate`, then `nhi plan`",
+        "wrote `{shown}` for the `{}` provider; next: `nhi{config} validate`, then `nhi{config} plan`",
         args.provider.type_name()
     ));
     Ok(Outcome::Success)

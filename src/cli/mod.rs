@@ -48,7 +48,7 @@ pub struct Cli {
     #[arg(short = 'C', global = true, value_name = "DIR")]
     directory: Option<PathBuf>,
 
-    /// The desired-state file [default: nhi.yaml]
+    /// The desired-state file, read with the files its `include:` names [default: nhi.yaml]
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
 
