@@ -393,13 +393,19 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     })
 }
 
-/// The configuration the plan names, read from the directory the plan records.
+/// The configuration the plan names, read from the directory the plan records,
+/// with every file it includes.
 fn check_config(base: &Path, path: &str, planned: Digest) -> Result<(), ApplyError> {
     let name = Path::new(path).file_name().unwrap_or_default();
-    let bytes = std::fs::read(base.join(name)).map_err(|_| ApplyError::ConfigMissing {
-        path: path.to_owned(),
+    let actual = crate::config::digest_of(&base.join(name)).map_err(|source| match source {
+        crate::config::ConfigError::Read { .. } => ApplyError::ConfigMissing {
+            path: path.to_owned(),
+        },
+        source => ApplyError::ConfigInvalid {
+            path: path.to_owned(),
+            source: Box::new(source),
+        },
     })?;
-    let actual = Digest::of(&bytes);
     if actual != planned {
         return Err(ApplyError::ConfigChanged {
             path: path.to_owned(),

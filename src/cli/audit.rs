@@ -112,9 +112,7 @@ fn report(global: &Global, args: &ReportArgs) -> miette::Result<Outcome> {
         }
         Format::Markdown => crate::render::audit::markdown(&report, args.fail_on),
         Format::Sarif => {
-            let anchors = std::fs::read_to_string(&planned.config.path)
-                .ok()
-                .map(|text| crate::config::Anchors::of(&text));
+            let anchors = Some(crate::config::Anchors::load(&planned.config.path));
             crate::render::sarif::text(
                 &report.findings,
                 &crate::render::sarif::Source {

@@ -4,7 +4,9 @@
 
 mod apply;
 mod audit;
+mod completions;
 mod drift;
+mod init;
 mod merge;
 mod plan;
 mod policy;
@@ -47,7 +49,7 @@ pub struct Cli {
     #[arg(short = 'C', global = true, value_name = "DIR")]
     directory: Option<PathBuf>,
 
-    /// The desired-state file [default: nhi.yaml]
+    /// The desired-state file, read with the files its `include:` names [default: nhi.yaml]
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
 
@@ -75,6 +77,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Write a starter nhi.yaml for a provider type (never over an existing file)
+    Init(init::InitArgs),
     /// Check the configuration without reading live state
     Validate(validate::ValidateArgs),
     /// Report what differs from the configuration, by class, without a plan or a lock
@@ -101,6 +105,10 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Org policies in Rego: `nhi policy test PATH...` runs a bundle's test_ rules
     Policy(policy::PolicyArgs),
+    /// Print a shell completion script: bash, zsh, fish, powershell or elvish
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page, or write one per command into a directory
+    Man(completions::ManArgs),
     /// Print help for nhi or one of its commands
     Help(HelpArgs),
 }
@@ -189,6 +197,7 @@ fn run(cli: Cli, env: settings::Environment, color: Option<bool>) -> miette::Res
         env,
     };
     match cli.command {
+        Command::Init(args) => init::run(&global, &args),
         Command::Validate(args) => validate::run(&global, &args),
         Command::Plan(args) => plan::run(&global, &args),
         Command::Drift(args) => drift::run(&global, &args),
@@ -201,6 +210,8 @@ fn run(cli: Cli, env: settings::Environment, color: Option<bool>) -> miette::Res
         Command::Apply(args) => apply::run(&global, &args),
         Command::Audit(args) => audit::run(&global, &args),
         Command::Policy(args) => policy::run(&global, &args),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man(args) => completions::man(&args),
         Command::Help(args) => help(args.command.as_deref()),
     }
 }

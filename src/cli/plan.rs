@@ -132,9 +132,7 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         }
         Format::Sarif => {
             // Read again only here: the plan path keeps no spans of the file.
-            let anchors = std::fs::read_to_string(&planned.config.path)
-                .ok()
-                .map(|text| crate::config::Anchors::of(&text));
+            let anchors = Some(crate::config::Anchors::load(&planned.config.path));
             crate::render::sarif::text(
                 &file.body.findings,
                 &crate::render::sarif::Source {

@@ -78,15 +78,12 @@ fn anchors(file: &PlanFile) -> Option<crate::config::Anchors> {
     let record = &file.body.config;
     let name = std::path::Path::new(&record.path).file_name()?;
     let path = std::path::Path::new(&record.dir).join(name);
-    let bytes = std::fs::read(&path).ok()?;
-    if nhi_provider_sdk::Digest::of(&bytes) != record.digest {
+    if crate::config::digest_of(&path).ok()? != record.digest {
         crate::render::note(&format!(
             "note: `{}` changed since the plan was made; SARIF results point at its first line",
             path.display()
         ));
         return None;
     }
-    Some(crate::config::Anchors::of(
-        std::str::from_utf8(&bytes).ok()?,
-    ))
+    Some(crate::config::Anchors::load(&path))
 }

@@ -44,6 +44,16 @@ pub enum ProblemKind {
     OverlappingScope,
     ControlCharacter,
     UnknownRule,
+    /// An `include:` entry that is not a relative path of plain names or globs
+    /// beneath the configuration's directory.
+    IncludePath,
+    /// An `include:` entry that names no file.
+    IncludeMissing,
+    /// An included file that cannot be read safely: a link, not a regular file,
+    /// unreadable, or past the bounds on size and count.
+    IncludeUnreadable,
+    /// An included file holding more than identities.
+    IncludeContent,
 }
 
 impl ProblemKind {
@@ -79,6 +89,10 @@ impl ProblemKind {
             Self::OverlappingScope => "nhi::config::overlapping_scope",
             Self::ControlCharacter => "nhi::config::control_character",
             Self::UnknownRule => "nhi::config::unknown_rule",
+            Self::IncludePath => "nhi::config::include_path",
+            Self::IncludeMissing => "nhi::config::include_missing",
+            Self::IncludeUnreadable => "nhi::config::include_unreadable",
+            Self::IncludeContent => "nhi::config::include_content",
         }
     }
 }
@@ -92,6 +106,9 @@ pub struct Problem {
     help: Option<String>,
     labels: Vec<LabeledSpan>,
     src: NamedSource<Arc<str>>,
+    /// The position of its file among the configuration's files (0: the main
+    /// one), to report problems in file order.
+    file: u32,
     /// What is shown when a line near a label is too long to show whole: made
     /// on first render, `None` when every such line is short.
     excerpt: OnceLock<Option<super::excerpt::Excerpt>>,
@@ -122,6 +139,18 @@ impl Problem {
     /// Where the primary label starts, to report problems in file order.
     pub(crate) fn offset(&self) -> usize {
         self.labels.first().map_or(0, LabeledSpan::offset)
+    }
+
+    /// The problem as one of the `file`th file of the configuration.
+    pub(crate) fn in_file(mut self, file: u32) -> Self {
+        self.file = file;
+        self
+    }
+
+    /// The file's position and the offset in it, to report the problems of
+    /// several files in order.
+    pub(crate) fn position(&self) -> (u32, usize) {
+        (self.file, self.offset())
     }
 
     fn excerpt(&self) -> Option<&super::excerpt::Excerpt> {
@@ -257,6 +286,8 @@ pub(crate) struct Source<'a> {
     /// The configuration's directory, which relative paths in settings are
     /// resolved against.
     dir: std::path::PathBuf,
+    /// The position of this file among the configuration's files (0: the main one).
+    file: u32,
     /// What problems show: the text with terminal control characters replaced byte
     /// for byte, so spans of `text` are spans of it and a report cannot drive the
     /// terminal. Made on the first problem; a valid file never pays for it.
@@ -269,6 +300,7 @@ impl<'a> Source<'a> {
             name: name.to_owned(),
             text,
             dir: std::path::PathBuf::from("."),
+            file: 0,
             shown: OnceLock::new(),
         }
     }
@@ -281,6 +313,22 @@ impl<'a> Source<'a> {
 
     pub(crate) fn dir(&self) -> &std::path::Path {
         &self.dir
+    }
+
+    /// The source of the configuration's `file`th file (0: the main one).
+    pub(crate) fn file(mut self, file: u32) -> Self {
+        self.file = file;
+        self
+    }
+
+    pub(crate) fn position(&self) -> u32 {
+        self.file
+    }
+
+    /// The 1-based line that holds byte `offset`.
+    pub(crate) fn line_of(&self, offset: usize) -> usize {
+        let end = floor_boundary(self.text, offset.min(self.text.len()));
+        memchr::memchr_iter(b'\n', &self.text.as_bytes()[..end]).count() + 1
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -303,6 +351,7 @@ impl<'a> Source<'a> {
             help: None,
             labels: Vec::new(),
             src: self.named(),
+            file: self.file,
             excerpt: OnceLock::new(),
         }
     }

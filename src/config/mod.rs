@@ -9,15 +9,18 @@ mod anchors;
 mod error;
 mod excerpt;
 mod fields;
+mod include;
+mod included;
 mod model;
 mod plain_yaml;
 mod raw;
 mod schema;
 mod source;
+mod starter;
 mod validate;
 mod yaml;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nhi_provider_sdk::Digest;
 
@@ -27,8 +30,10 @@ pub use anchors::Anchors;
 pub use error::{ConfigError, Problem, ProblemKind};
 /// For other YAML files nhi reads (the trust policy), reported to the same standard.
 pub(crate) use error::{Source, lowercase_first};
+pub use included::digest_of;
 pub use model::{Config, DesiredIdentity, DesiredKey, Expired, ProviderBlock};
 pub use schema::json_schema;
+pub use starter::{Starter, schema_url};
 pub(crate) use yaml::explain;
 
 /// Read and validate the configuration file at `path`.
@@ -68,15 +73,13 @@ fn parse_with(
     early: &mut dyn FnMut(&Path, &[ProviderBlock]),
 ) -> Result<Config, ConfigError> {
     let name = path.display().to_string();
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = source::dir_of(path);
+    let main = path.file_name().unwrap_or_default();
     let src = error::Source::new(&name, text).in_dir(&dir);
     let mut early = |blocks: &[ProviderBlock]| early(&dir, blocks);
     let mut read = || match plain_yaml::parse(&src, registry, text, &mut early) {
-        Some(valid) => Ok(valid),
-        None => full_parser(&src, registry, text),
+        Some(valid) => Ok((valid, Vec::new())),
+        None => full_parser(&src, registry, text, main),
     };
     // A large file is hashed while it is read.
     let (valid, digest) = if text.len() < 1 << 20 {
@@ -89,7 +92,12 @@ fn parse_with(
             (valid, digest)
         })
     };
-    let valid = valid?;
+    let (valid, included) = valid?;
+    let digest = if included.is_empty() {
+        digest
+    } else {
+        included::digest(&main.to_string_lossy(), digest, &included)
+    };
     Ok(Config {
         path: path.to_path_buf(),
         dir,
@@ -101,13 +109,15 @@ fn parse_with(
     })
 }
 
-/// The general path: serde-saphyr with spans, then validation. Every error comes
-/// from here.
+/// The general path: serde-saphyr with spans, then validation, with the
+/// files `include:` names (`main`: the file's name in its directory). Every
+/// error comes from here.
 fn full_parser(
     src: &error::Source<'_>,
     registry: &Registry,
     text: &str,
-) -> Result<validate::Valid, ConfigError> {
+    main: &std::ffi::OsStr,
+) -> Result<(validate::Valid, included::Digests), ConfigError> {
     let name = src.name().to_owned();
     let errors = |mut problems: Vec<Problem>| {
         if problems.len() == 1 {
@@ -121,7 +131,12 @@ fn full_parser(
         }
     };
     let mut raw = yaml::parse(src, text).map_err(errors)?;
-    validate::validate(src, registry, &mut raw).map_err(errors)
+    if !raw.include.is_empty() {
+        return included::validate(src, registry, &mut raw, main).map_err(errors);
+    }
+    validate::validate(src, registry, &mut raw)
+        .map(|valid| (valid, Vec::new()))
+        .map_err(errors)
 }
 
 #[cfg(test)]

@@ -20,6 +20,14 @@ pub(crate) struct RawConfig {
     /// Format version of this file; only `1` exists.
     #[schemars(with = "Option<u32>", range(min = 1, max = 1))]
     pub version: Option<Spanned<i64>>,
+    /// Further files of identities, each path relative to this file's directory
+    /// and beneath it: a file name, or a glob whose last part may hold `*` and
+    /// `?` (`nhi.d/*.yaml`). They are read in sorted order after this file's own
+    /// identities; an included file holds `identities:` (and `version:`) only,
+    /// and its paths (sinks) are relative to this file's directory too.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub include: Vec<Spanned<String>>,
     /// Provider blocks: each manages one scope of one provider type.
     #[serde(default)]
     #[schemars(with = "Vec<RawProvider>")]

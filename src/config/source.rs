@@ -31,6 +31,14 @@ impl std::ops::Deref for Bytes {
     }
 }
 
+/// The directory of the configuration file at `path`: its parent, or `.`.
+pub(crate) fn dir_of(path: &Path) -> std::path::PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    }
+}
+
 /// The bytes of the file at `path`, refusing files over [`MAX_FILE_BYTES`].
 pub(crate) fn read(path: &Path) -> Result<Bytes, ConfigError> {
     let name = path.display().to_string();

@@ -74,7 +74,7 @@ pub(crate) fn parse(source: &Source<'_>, text: &str) -> Result<RawConfig, Vec<Pr
 }
 
 /// Whether the text holds no YAML content: only blanks, comments and document markers.
-fn is_blank(text: &str) -> bool {
+pub(super) fn is_blank(text: &str) -> bool {
     text.trim_start_matches('\u{feff}').lines().all(|line| {
         let line = line.trim();
         line.is_empty() || line.starts_with('#') || line == "---" || line == "..."

@@ -110,7 +110,19 @@ pub fn report(findings: &[Finding], source: &Source<'_>) -> Value {
         .iter()
         .filter(|f| f.subject != crate::policy::Subject::Resolved)
         .map(|f| {
-            let line = source.anchors.and_then(|a| a.line(&f.address)).unwrap_or(1);
+            let (file, line) = source
+                .anchors
+                .and_then(|a| a.location(&f.address))
+                .unwrap_or((None, 1));
+            // An object declared in an included file points into that file,
+            // which lies beside the configuration.
+            let artifact = file.map_or_else(
+                || artifact.clone(),
+                |relative| match source.config_path.rsplit_once('/') {
+                    Some((dir, _)) => uri(&format!("{dir}/{relative}")),
+                    None => uri(relative),
+                },
+            );
             let mut result = json!({
                 "ruleId": f.rule,
                 "ruleIndex": ids.iter().position(|id| *id == f.rule),
@@ -193,6 +205,46 @@ mod tests {
         assert_eq!(fingerprint(&finding), before);
         finding.rule.push('x');
         assert_ne!(fingerprint(&finding), before);
+    }
+
+    #[test]
+    fn a_result_points_into_the_included_file_that_declares_its_object() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("nhi.yaml"),
+            "providers:\n  - name: demo\n    type: local\n    settings: {state: e.json}\ninclude: [nhi.d/*.yaml]\n",
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("nhi.d")).unwrap();
+        std::fs::write(
+            dir.path().join("nhi.d/web team.yaml"),
+            "identities:\n  - name: web-api\n    provider: demo\n    owner: web@example.com\n",
+        )
+        .unwrap();
+        let anchors = Anchors::load(&dir.path().join("nhi.yaml"));
+        let mut finding = crate::render::fixture::quickstart().body.findings[0].clone();
+        finding.subject = crate::policy::Subject::State;
+        let demo = nhi_provider_sdk::Address::provider("local", "demo");
+        finding.address = demo.identity("web-api").binding("admin", "*");
+        let mut unmanaged = finding.clone();
+        unmanaged.address = demo.identity("shadow");
+        let report = report(
+            &[finding, unmanaged],
+            &Source {
+                config_path: "teams/nhi.yaml",
+                anchors: Some(&anchors),
+                tool_version: "[VERSION]",
+            },
+        );
+        let located = |i: usize| {
+            let at = &report["runs"][0]["results"][i]["locations"][0]["physicalLocation"];
+            (
+                at["artifactLocation"]["uri"].as_str().unwrap().to_owned(),
+                at["region"]["startLine"].as_u64().unwrap(),
+            )
+        };
+        assert_eq!(located(0), ("teams/nhi.d/web%20team.yaml".to_owned(), 2));
+        assert_eq!(located(1), ("teams/nhi.yaml".to_owned(), 2));
     }
 
     #[test]

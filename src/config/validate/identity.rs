@@ -31,7 +31,7 @@ impl<'a> Validator<'a> {
     pub(super) fn identity(
         &mut self,
         entry: &mut Spanned<RawIdentity>,
-        seen: Option<&mut HashMap<(String, String), SourceSpan>>,
+        seen: Option<&mut HashMap<(String, String), super::Written>>,
     ) -> Option<DesiredIdentity> {
         // Policies are the largest values: moved, not copied, into the model.
         let mut policies: Vec<Option<Spanned<Value>>> = entry
@@ -68,7 +68,7 @@ impl<'a> Validator<'a> {
         {
             match seen.map(|seen| seen.entry((provider.value.clone(), name.value.clone()))) {
                 None => {}
-                Some(Entry::Occupied(first)) => self.duplicate(
+                Some(Entry::Occupied(first)) => self.duplicate_written(
                     ProblemKind::DuplicateName,
                     format!(
                         "{who} is defined twice for provider {}",
@@ -79,7 +79,7 @@ impl<'a> Validator<'a> {
                     "rename or remove one of the two identities",
                 ),
                 Some(Entry::Vacant(slot)) => {
-                    slot.insert(self.source.span(&name.referenced));
+                    slot.insert(self.written(self.source.span(&name.referenced)));
                 }
             }
         }

@@ -48,6 +48,19 @@ pub(crate) fn validate(
     registry: &Registry,
     raw: &mut RawConfig,
 ) -> Result<Valid, Vec<Problem>> {
+    validate_files(source, registry, raw, &mut [])
+}
+
+/// [`validate`] of a configuration and its included files, each with its own
+/// source: the identities of the included files come after the main file's,
+/// in the order given. Included files hold identities only (checked by the
+/// caller); a problem in one points into it.
+pub(crate) fn validate_files<'a>(
+    source: &'a Source<'a>,
+    registry: &'a Registry,
+    raw: &mut RawConfig,
+    included: &mut [(&'a Source<'a>, RawConfig)],
+) -> Result<Valid, Vec<Problem>> {
     let mut v = Incremental::new(source, registry);
     if let Some(version) = &raw.version {
         v.version(version);
@@ -58,10 +71,28 @@ pub(crate) fn validate(
     for identity in &mut raw.identities {
         v.identity(identity);
     }
+    for (file, raw) in included.iter_mut() {
+        v.v.enter(file);
+        if let Some(version) = &raw.version {
+            v.version(version);
+        }
+        for identity in &mut raw.identities {
+            v.identity(identity);
+        }
+    }
+    v.v.enter(source);
     if let Some(policy) = &raw.policy {
         v.policy(policy);
     }
     v.finish()
+}
+
+/// Where an entry is written: the position of its file among the
+/// configuration's files, and the span in it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Written {
+    pub file: u32,
+    pub span: SourceSpan,
 }
 
 /// Validation one entry at a time, so that a reader can check each identity as it
@@ -71,7 +102,7 @@ pub(crate) struct Incremental<'a> {
     v: Validator<'a>,
     /// Identities so far by `(provider, name)`, to report one declared twice;
     /// `None` when the caller checks with [`Self::has_duplicates`] at the end.
-    seen: Option<HashMap<(String, String), SourceSpan>>,
+    seen: Option<HashMap<(String, String), Written>>,
     providers: Vec<ProviderBlock>,
     identities: Vec<DesiredIdentity>,
     policy: Option<(crate::policy::record::PolicyRecord, Vec<String>)>,
@@ -82,6 +113,7 @@ impl<'a> Incremental<'a> {
         Self {
             v: Validator {
                 source,
+                files: vec![source],
                 registry,
                 problems: Vec::new(),
                 types: HashMap::new(),
@@ -229,14 +261,18 @@ impl<'a> Incremental<'a> {
             })
         } else {
             let mut problems = self.v.problems;
-            problems.sort_by_key(Problem::offset);
+            problems.sort_by_key(Problem::position);
             Err(problems)
         }
     }
 }
 
 struct Validator<'a> {
+    /// The file being read.
     source: &'a Source<'a>,
+    /// Every file read so far, by position, to name where a duplicate was
+    /// first written.
+    files: Vec<&'a Source<'a>>,
     problems: Vec<Problem>,
     /// Provider block name → its type (when known) and where the name is.
     /// The provider types block types are looked up in.
@@ -244,13 +280,29 @@ struct Validator<'a> {
     types: HashMap<String, (Option<&'a dyn ProviderType>, SourceSpan)>,
     /// File sinks so far and where each is written, to report one named twice;
     /// `None` when the caller checks with [`Incremental::has_duplicates`].
-    sinks: Option<HashMap<String, SourceSpan>>,
+    sinks: Option<HashMap<String, Written>>,
     /// Valid provider blocks so far: name, type, settings and where the block
     /// is, to refuse a block whose scope overlaps an earlier one's.
     scopes: Vec<(String, &'a dyn ProviderType, serde_json::Value, SourceSpan)>,
 }
 
-impl Validator<'_> {
+impl<'a> Validator<'a> {
+    /// Read the entries that follow from `source`.
+    fn enter(&mut self, source: &'a Source<'a>) {
+        self.source = source;
+        if !self.files.iter().any(|f| f.position() == source.position()) {
+            self.files.push(source);
+        }
+    }
+
+    /// Where `span` of the current file is written.
+    fn written(&self, span: SourceSpan) -> Written {
+        Written {
+            file: self.source.position(),
+            span,
+        }
+    }
+
     fn problem(&self, kind: ProblemKind, message: impl Into<String>) -> Problem {
         self.source.problem(kind, message)
     }
@@ -363,6 +415,40 @@ impl Validator<'_> {
             .problem(kind, message)
             .label(again, "defined again here")
             .label(first, "first defined here")
+            .with_help(help);
+        self.push(problem);
+    }
+
+    /// [`Self::duplicate`] of an entry first written in any of the files: one
+    /// in another file is named, with its line, since a report shows one file.
+    fn duplicate_written(
+        &mut self,
+        kind: ProblemKind,
+        message: String,
+        again: SourceSpan,
+        first: Written,
+        help: &str,
+    ) {
+        if first.file == self.source.position() {
+            return self.duplicate(kind, message, again, first.span, help);
+        }
+        let Some(earlier) = self.files.iter().find(|f| f.position() == first.file) else {
+            return self.duplicate(kind, message, again, first.span, help);
+        };
+        let (earlier_name, earlier_line) = (earlier.name(), earlier.line_of(first.span.offset()));
+        let line = self.source.line_of(again.offset());
+        let problem = self
+            .problem(
+                kind,
+                format!(
+                    "{message}: in `{earlier_name}` line {earlier_line} and in `{}` line {line}",
+                    self.source.name()
+                ),
+            )
+            .label(
+                again,
+                format!("defined again here, first in `{earlier_name}` line {earlier_line}"),
+            )
             .with_help(help);
         self.push(problem);
     }

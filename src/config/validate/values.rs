@@ -150,12 +150,14 @@ impl<'a> Validator<'a> {
                 self.push(problem);
             })
             .ok()?;
-        if let (Sink::File(path), Some(sinks)) = (&sink, self.sinks.as_mut()) {
+        if let (Sink::File(path), true) = (&sink, self.sinks.is_some()) {
             let span = self.source.span(&value.referenced);
+            let here = self.written(span);
+            let sinks = self.sinks.as_mut().expect("invariant: checked above");
             match sinks.entry(path.clone()) {
                 Entry::Occupied(first) => {
                     let first = *first.get();
-                    self.duplicate(
+                    self.duplicate_written(
                         ProblemKind::DuplicateSink,
                         format!("{who} delivers to {}, as another key does", quote(path)),
                         span,
@@ -164,7 +166,7 @@ impl<'a> Validator<'a> {
                     );
                 }
                 Entry::Vacant(slot) => {
-                    slot.insert(span);
+                    slot.insert(here);
                 }
             }
         }
