@@ -5,16 +5,21 @@
 use nhi_provider_sdk::{Address, Operation};
 
 use super::PlanError;
-use super::body::{BODY_FORMAT_VERSION, PlanBody, Summary};
+use super::body::{BODY_FORMAT_VERSION, PlanBody, SELECTION_FORMAT_VERSION, Summary};
 use crate::diff::{Action, Change, Risk};
 
 pub(crate) fn check(body: &PlanBody) -> Result<(), PlanError> {
     let fail = |detail: String| Err(PlanError::Inconsistent { detail });
-    if body.format_version != BODY_FORMAT_VERSION {
+    if ![BODY_FORMAT_VERSION, SELECTION_FORMAT_VERSION].contains(&body.format_version) {
         return Err(PlanError::UnsupportedFormat {
             found: format!("body {}", body.format_version),
-            supported: BODY_FORMAT_VERSION,
+            supported: format!("{BODY_FORMAT_VERSION} or {SELECTION_FORMAT_VERSION}"),
         });
+    }
+    if (body.format_version == SELECTION_FORMAT_VERSION) != body.selection.is_some() {
+        return fail(format!(
+            "body format {SELECTION_FORMAT_VERSION} is exactly for plans made with `--target` or `--replace`"
+        ));
     }
     if body.expires_at <= body.created_at {
         return fail("the plan expires before it was created".into());
@@ -68,7 +73,73 @@ pub(crate) fn check(body: &PlanBody) -> Result<(), PlanError> {
     if summary != body.summary {
         return fail("the summary does not match the changes".into());
     }
+    check_selection(body).or_else(fail)?;
     check_findings(body).or_else(fail)
+}
+
+/// What `--target` and `--replace` asked for must be what the changes show: a
+/// partial plan holds only what its targets select, and a change is a
+/// requested replacement exactly where the plan records the request.
+fn check_selection(body: &PlanBody) -> Result<(), String> {
+    let empty = Vec::new();
+    let (targets, replace) = body
+        .selection
+        .as_ref()
+        .map_or((&empty, &empty), |s| (&s.targets, &s.replace));
+    for (name, addresses) in [("targets", targets), ("replacements", replace)] {
+        if !addresses.windows(2).all(|w| w[0] < w[1]) {
+            return Err(format!("the requested {name} are not sorted and unique"));
+        }
+        for address in addresses {
+            if nhi_provider_sdk::text::first_unsafe(address.as_str()).is_some() {
+                return Err(format!(
+                    "the address `{}` holds a control character",
+                    address.as_str().escape_debug()
+                ));
+            }
+            if body.scope_of(address).is_none() {
+                return Err(format!(
+                    "the requested `{address}`: its provider is not among the plan's scopes"
+                ));
+            }
+        }
+    }
+    let requested = |address: &Address| {
+        replace.binary_search(address).is_ok()
+            || replace.binary_search(&address.identity_of()).is_ok()
+    };
+    for (index, change) in body.changes.iter().enumerate() {
+        if change.reason == crate::diff::Reason::ReplaceRequested && !requested(&change.address) {
+            return Err(format!(
+                "change {} (`{}`) is a requested replacement the plan does not record as requested",
+                index + 1,
+                change.address
+            ));
+        }
+    }
+    for address in replace {
+        let planned = body
+            .changes
+            .iter()
+            .any(|c| c.address == *address && c.reason == crate::diff::Reason::ReplaceRequested);
+        if !planned {
+            return Err(format!(
+                "the replacement of `{address}` is recorded as requested but not planned"
+            ));
+        }
+    }
+    if !targets.is_empty() {
+        let wanted = targets.iter().chain(replace).collect();
+        let kept = crate::diff::selected(&body.changes, &wanted);
+        if let Some(i) = kept.iter().position(|k| !k) {
+            return Err(format!(
+                "change {} (`{}`) is not selected by the plan's targets",
+                i + 1,
+                body.changes[i].address
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The findings must be those the plan's own policy gives: the findings on its

@@ -34,7 +34,7 @@ impl From<SealError> for PlanError {
             SealError::NotSealed { detail } => Self::NotAPlan { detail },
             SealError::UnsupportedFormat { found } => Self::UnsupportedFormat {
                 found,
-                supported: FILE_FORMAT_VERSION,
+                supported: FILE_FORMAT_VERSION.to_string(),
             },
             SealError::Malformed { detail } => Self::Malformed { detail },
             SealError::DigestMismatch { recorded, computed } => {
