@@ -252,10 +252,17 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
         (diff, digests.join())
     });
     let digests = digests.map_err(|_| PlanningError::Digest)?;
+    // What a partial plan leaves out is still planned, not absent (see `expired`).
+    let mut left_out = std::collections::BTreeSet::new();
     let selected = if request.is_empty() {
         None
     } else {
-        Some(crate::diff::select(&mut diff, request)?)
+        left_out.extend(diff.changes.iter().map(|c| c.address.clone()));
+        let selected = crate::diff::select(&mut diff, request)?;
+        for change in &diff.changes {
+            left_out.remove(&change.address);
+        }
+        Some(selected)
     };
     advise(registry, &mut diff, &refreshed);
     if options.check_sinks {
@@ -336,7 +343,7 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
     if !expired.is_empty() {
         let changed: std::collections::BTreeSet<_> =
             file.body.changes.iter().map(|c| &c.address).collect();
-        expired.retain(|e| !changed.contains(&e.address));
+        expired.retain(|e| !changed.contains(&e.address) && !left_out.contains(&e.address));
     }
     phase("plan", &mut phases);
     Ok(Planned {

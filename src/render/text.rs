@@ -110,10 +110,9 @@ pub(crate) fn selection_lines_with(body: &PlanBody, shown: &dyn Fn(&str) -> Stri
     let mut lines = Vec::new();
     if !selection.targets.is_empty() {
         lines.push(format!(
-            "Partial plan: only {} and what {} depends on {} planned; {} left out. Partial plans are for emergencies: plan without `--target` to reconcile everything.",
+            "Partial plan: only {} and what {} on were planned; {} left out. Partial plans are for emergencies: plan without `--target` to reconcile everything.",
             list(&selection.targets),
-            if selection.targets.len() == 1 { "it" } else { "they" },
-            if selection.targets.len() == 1 { "was" } else { "were" },
+            if selection.targets.len() == 1 { "it depends" } else { "they depend" },
             match selection.left_out {
                 1 => "1 other change was".to_owned(),
                 n => format!("{n} other changes were"),

@@ -23,6 +23,7 @@ mod plan;
 mod privilege;
 mod refusals;
 mod standin;
+mod target;
 mod team;
 mod trust;
 mod validate;

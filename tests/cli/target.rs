@@ -1,0 +1,535 @@
+//! `nhi plan --target` and `--replace` on the quickstart: a partial plan holds
+//! exactly what was named, says so everywhere, applies exactly, and cannot be
+//! passed off as a full one; a replacement mints and delivers anew.
+
+use crate::flow::changes;
+use crate::harness::Workspace;
+use crate::team::{OPEN_TRUST, approved_plan, edit_plan, ok, run, sha256, team};
+
+const CI: &str = "local.demo/identity/ci-deployer";
+
+fn estate(ws: &Workspace) -> serde_json::Value {
+    serde_json::from_str(&ws.read("estate.json")).unwrap()
+}
+
+/// The identity named `name` in the estate file.
+fn identity<'a>(estate: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    estate["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == name)
+        .unwrap_or_else(|| panic!("`{name}` is in the estate"))
+}
+
+fn body_of(ws: &Workspace, plan: &str) -> serde_json::Value {
+    let file: serde_json::Value = serde_json::from_str(&ws.read(plan)).unwrap();
+    serde_json::from_str(file["body"].as_str().unwrap()).unwrap()
+}
+
+/// The quickstart with an open trust policy: apply needs no approvals.
+fn open() -> Workspace {
+    let ws = Workspace::example("quickstart");
+    ws.write("allowed_signers", "");
+    ws.write("trust.yaml", OPEN_TRUST);
+    ws
+}
+
+fn apply(ws: &Workspace, plan: &str) -> crate::harness::Run {
+    run(ws, &["apply", plan, "--trust", "trust.yaml"])
+}
+
+/// The secret a file sink holds.
+fn secret(ws: &Workspace, sink: &str) -> String {
+    let doc: serde_json::Value = serde_json::from_str(&ws.read(sink)).unwrap();
+    doc["secret"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_target_plans_one_identity_says_so_and_apply_leaves_the_others_untouched() {
+    let ws = team();
+    let before = estate(&ws);
+    let planned = run(
+        &ws,
+        &[
+            "plan",
+            "--target",
+            CI,
+            "-o",
+            "t.plan",
+            "--sign-key",
+            "alice.key",
+        ],
+    );
+    ok(&planned);
+    assert_eq!(
+        changes(&planned.stdout),
+        [
+            "local.demo/identity/ci-deployer/binding/admin will be deleted (differs; risk: privilege-reducing)",
+            "local.demo/identity/ci-deployer/binding/artifact-upload@bucket/releases will be updated in place (differs; risk: privilege-reducing)",
+            "local.demo/identity/ci-deployer/key/primary will be rotated (rotation due; risk: credential)",
+        ]
+    );
+    let partial = "Partial plan: only `local.demo/identity/ci-deployer` and what it depends on were planned; 9 other changes were left out. Partial plans are for emergencies: plan without `--target` to reconcile everything.";
+    assert!(
+        planned.stdout.starts_with(&format!("{partial}\n\n")),
+        "{}",
+        planned.stdout
+    );
+    assert!(
+        planned.stdout.contains(&format!(
+            "Partial plan: 0 to create, 1 to update, 1 to rotate, 1 to delete.\n{partial}\n"
+        )),
+        "{}",
+        planned.stdout
+    );
+    // A partial plan does not call what it left out absent.
+    assert!(
+        !planned.stderr.contains("past its `expires` day"),
+        "{}",
+        planned.stderr
+    );
+    // The signed body records it.
+    let body = body_of(&ws, "t.plan");
+    assert_eq!(body["format_version"], 4);
+    assert_eq!(
+        body["selection"],
+        serde_json::json!({"targets": [CI], "replace": [], "left_out": 9})
+    );
+    // Every rendering says it.
+    let markdown = run(&ws, &["show", "t.plan", "--format", "markdown"]);
+    assert!(
+        markdown.stdout.starts_with(
+            "### nhi plan (partial): 0 to create, 1 to update, 1 to rotate, 1 to delete.\n\n"
+        ),
+        "{}",
+        markdown.stdout
+    );
+    assert!(
+        markdown.stdout.contains("> [!CAUTION]\n> Partial plan: only `local.demo/identity/ci-deployer` and what it depends on were planned; 9 other changes were left out."),
+        "{}",
+        markdown.stdout
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&ws, &["show", "t.plan", "--format", "json"]).stdout).unwrap();
+    assert_eq!(json["partial"], true);
+    assert_eq!(json["selection"]["left_out"], 9);
+    ok(&run(
+        &ws,
+        &["approve", "t.plan", "--key", "bob.key", "--yes"],
+    ));
+    let verified = run(&ws, &["verify", "t.plan", "--trust", "trust.yaml"]);
+    ok(&verified);
+    assert!(
+        verified.stdout.contains(&format!("\n  {partial}\n")),
+        "{}",
+        verified.stdout
+    );
+    let verified = run(
+        &ws,
+        &["verify", "t.plan", "--trust", "trust.yaml", "--json"],
+    );
+    let verified: serde_json::Value = serde_json::from_str(&verified.stdout).unwrap();
+    assert_eq!(verified["partial"], true);
+    assert_eq!(verified["selection"]["targets"], serde_json::json!([CI]));
+
+    ok(&apply(&ws, "t.plan"));
+    // Exactly ci-deployer changed.
+    let after = estate(&ws);
+    let names: Vec<&str> = after["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "backup-runner",
+            "batch-reporter",
+            "ci-deployer",
+            "legacy-bot"
+        ]
+    );
+    for name in ["backup-runner", "batch-reporter", "legacy-bot"] {
+        assert_eq!(identity(&after, name), identity(&before, name), "{name}");
+    }
+    let ci = identity(&after, "ci-deployer");
+    let roles: Vec<&str> = ci["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["artifact-upload", "deployer"]);
+    let keys = ci["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_ne!(keys[0]["id"], "LK3H8D2K5N7B1C4F6G9J");
+    assert!(ws.path().join("secrets/ci-deployer-primary.key").exists());
+    assert!(!ws.path().join("secrets/web-api-primary.key").exists());
+    // The rest is still to do, and a full plan says so.
+    let rest = run(&ws, &["plan"]);
+    ok(&rest);
+    assert_eq!(changes(&rest.stdout).len(), 9, "{}", rest.stdout);
+    assert!(!rest.stdout.contains("Partial"), "{}", rest.stdout);
+}
+
+/// A pruning scope: the partial plan leaves the unmanaged identity's deletion
+/// out, and the governance gate judges it alike at plan and apply.
+#[test]
+fn a_partial_plan_of_a_pruning_scope_is_judged_alike_at_plan_and_apply() {
+    let ws = open();
+    let config = ws
+        .read("nhi.yaml")
+        .replacen("prune: false", "prune: true", 1);
+    ws.write("nhi.yaml", &config);
+    let full = run(&ws, &["plan"]);
+    assert!(
+        full.stdout
+            .contains("local.demo/identity/legacy-bot will be deleted")
+    );
+    ok(&run(
+        &ws,
+        &[
+            "plan",
+            "--target",
+            "local.demo/identity/web-api",
+            "-o",
+            "w.plan",
+        ],
+    ));
+    let applied = apply(&ws, "w.plan");
+    ok(&applied);
+    assert!(
+        applied.stderr.contains("Apply complete: 4 changes applied"),
+        "{}",
+        applied.stderr
+    );
+    let after = estate(&ws);
+    identity(&after, "legacy-bot");
+    assert_eq!(
+        identity(&after, "web-api")["keys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn a_target_that_names_nothing_is_refused_with_a_suggestion() {
+    let ws = open();
+    let cases = [
+        (
+            "local.demo/identity/ci-deployr",
+            "did you mean `local.demo/identity/ci-deployer`?",
+        ),
+        (
+            "local.demo/identity/ci-deployer/key/primry",
+            "did you mean `local.demo/identity/ci-deployer/key/primary`?",
+        ),
+        (
+            "local.dmeo/identity/ci-deployer",
+            "did you mean `local.demo/identity/ci-deployer`?",
+        ),
+    ];
+    for (target, help) in cases {
+        let refused = run(&ws, &["plan", "--target", target, "-o", "x.plan"]);
+        assert_eq!(refused.code, 1, "{}", refused.stderr);
+        assert_eq!(refused.stdout, "");
+        for part in [
+            "nhi::plan::unknown_target",
+            &format!("`--target {target}` names nothing in the configuration or in live state"),
+            &format!("help: {help}"),
+        ] {
+            assert!(refused.stderr.contains(part), "{part}:\n{}", refused.stderr);
+        }
+        assert!(!ws.path().join("x.plan").exists());
+    }
+    let refused = run(
+        &ws,
+        &[
+            "plan",
+            "--replace",
+            "local.demo/identity/web-api/key/primary",
+        ],
+    );
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("nhi::plan::unknown_replace")
+            && refused.stderr.contains(
+                "`--replace local.demo/identity/web-api/key/primary` names no live key or identity"
+            ),
+        "{}",
+        refused.stderr
+    );
+    let refused = run(
+        &ws,
+        &["plan", "--replace", "local.demo/identity/legacy-bot"],
+    );
+    assert!(
+        refused.stderr.contains("nhi::plan::cannot_replace")
+            && refused
+                .stderr
+                .contains("the configuration does not declare it"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn replace_of_a_key_rotates_it_delivers_a_new_secret_and_deletes_the_old_key() {
+    let ws = open();
+    ok(&run(&ws, &["plan", "-o", "full.plan"]));
+    ok(&apply(&ws, "full.plan"));
+    let sink = "secrets/web-api-primary.key";
+    let (old_secret, old_key) = (
+        secret(&ws, sink),
+        identity(&estate(&ws), "web-api")["keys"][0].clone(),
+    );
+    let address = "local.demo/identity/web-api/key/primary";
+    let planned = run(&ws, &["plan", "--replace", address, "-o", "r.plan"]);
+    ok(&planned);
+    assert_eq!(
+        changes(&planned.stdout),
+        [
+            "local.demo/identity/web-api/key/primary will be rotated (replace requested; risk: credential)"
+        ]
+    );
+    assert!(
+        planned.stdout.contains(
+            "Replacement requested (`--replace`): `local.demo/identity/web-api/key/primary`; rotated or replaced although nothing else calls for it."
+        ),
+        "{}",
+        planned.stdout
+    );
+    assert!(!planned.stdout.contains("Partial"), "{}", planned.stdout);
+    let body = body_of(&ws, "r.plan");
+    assert_eq!(body["changes"][0]["reason"], "replace_requested");
+    assert_eq!(
+        body["selection"],
+        serde_json::json!({"targets": [], "replace": [address], "left_out": 0})
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&ws, &["show", "r.plan", "--format", "json"]).stdout).unwrap();
+    assert_eq!(json["changes"][0]["reason"], "replace_requested");
+    assert_eq!(json["partial"], false);
+
+    ok(&apply(&ws, "r.plan"));
+    let keys = identity(&estate(&ws), "web-api")["keys"].clone();
+    let keys = keys.as_array().unwrap();
+    assert_eq!(keys.len(), 1, "the old key is deleted");
+    assert_ne!(keys[0]["id"], old_key["id"]);
+    assert_eq!(keys[0]["name"], "primary");
+    assert_ne!(secret(&ws, sink), old_secret, "a new secret was delivered");
+    let again = run(&ws, &["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}", again.stdout);
+}
+
+#[test]
+fn replace_of_an_identity_recreates_it_with_its_keys_and_bindings() {
+    let ws = open();
+    ok(&run(&ws, &["plan", "-o", "full.plan"]));
+    ok(&apply(&ws, "full.plan"));
+    let before = identity(&estate(&ws), "web-api").clone();
+    let planned = run(
+        &ws,
+        &[
+            "plan",
+            "--replace",
+            "local.demo/identity/web-api",
+            "-o",
+            "r.plan",
+        ],
+    );
+    ok(&planned);
+    assert_eq!(
+        changes(&planned.stdout),
+        [
+            "local.demo/identity/web-api/binding/queue-publisher@queue/orders will be deleted (replace requested; risk: privilege-reducing)",
+            "local.demo/identity/web-api/binding/secrets-reader@vault/web will be deleted (replace requested; risk: privilege-reducing)",
+            "local.demo/identity/web-api/key/primary will be deleted (replace requested; risk: destructive)",
+            "local.demo/identity/web-api will be replaced (replace requested; risk: destructive)",
+            "local.demo/identity/web-api/binding/queue-publisher@queue/orders will be created (new; risk: privilege-increasing)",
+            "local.demo/identity/web-api/binding/secrets-reader@vault/web will be created (new; risk: privilege-increasing)",
+            "local.demo/identity/web-api/key/primary will be created (new; risk: credential)",
+        ]
+    );
+    ok(&apply(&ws, "r.plan"));
+    let after = identity(&estate(&ws), "web-api").clone();
+    assert_eq!(after["bindings"], before["bindings"]);
+    assert_eq!(after["owner"], before["owner"]);
+    assert_eq!(after["keys"].as_array().unwrap().len(), 1);
+    assert_ne!(after["keys"][0]["id"], before["keys"][0]["id"]);
+    let again = run(&ws, &["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}", again.stdout);
+}
+
+/// What an author who edits a partial plan into a full-looking one gets: the
+/// approvals given to the partial plan do not follow, a body whose recorded
+/// request disagrees with its changes is refused on decode, and a re-signed,
+/// re-approved edit is a new plan that shows exactly what it does.
+#[test]
+fn a_partial_plan_edited_to_look_full_loses_its_approvals_or_is_refused() {
+    let ws = team();
+    approved_plan(&ws, "full.plan");
+    ok(&run(
+        &ws,
+        &[
+            "apply",
+            "full.plan",
+            "--trust",
+            "trust.yaml",
+            "--key",
+            "carol.key",
+        ],
+    ));
+    let reseal = |ws: &Workspace, plan: &str, edit: &dyn Fn(&mut serde_json::Value)| {
+        edit_plan(ws, plan, |file| {
+            let mut body: serde_json::Value =
+                serde_json::from_str(file["body"].as_str().unwrap()).unwrap();
+            edit(&mut body);
+            let text = serde_json::to_string(&body).unwrap();
+            file["body_digest"] = sha256(&text).into();
+            file["body"] = text.into();
+        });
+    };
+    let plan = |name: &str, args: &[&str]| {
+        let mut all = vec!["plan", "-o", name, "--sign-key", "alice.key"];
+        all.extend_from_slice(args);
+        ok(&run(&ws, &all));
+        ok(&run(&ws, &["approve", name, "--key", "bob.key", "--yes"]));
+    };
+    // The targets removed: the approvals were for another body.
+    plan(
+        "t.plan",
+        &[
+            "--target",
+            "local.demo/identity/web-api",
+            "--replace",
+            "local.demo/identity/web-api/key/primary",
+        ],
+    );
+    std::fs::copy(ws.path().join("t.plan"), ws.path().join("untargeted.plan")).unwrap();
+    reseal(&ws, "untargeted.plan", &|body| {
+        body["selection"]["targets"] = serde_json::json!([]);
+    });
+    let refused = run(&ws, &["verify", "untargeted.plan", "--trust", "trust.yaml"]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("nhi::trust::wrong_plan"),
+        "{}",
+        refused.stderr
+    );
+    // The record of the request removed, the replacement kept: inconsistent.
+    std::fs::copy(ws.path().join("t.plan"), ws.path().join("unrecorded.plan")).unwrap();
+    reseal(&ws, "unrecorded.plan", &|body| {
+        body.as_object_mut().unwrap().remove("selection");
+        body["format_version"] = 3.into();
+    });
+    let refused = run(&ws, &["show", "unrecorded.plan"]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("nhi::plan::inconsistent")
+            && refused
+                .stderr
+                .contains("is a requested replacement the plan does not record as requested"),
+        "{}",
+        refused.stderr
+    );
+    // Format 4 without a request, or a request in format 3: inconsistent.
+    std::fs::copy(ws.path().join("t.plan"), ws.path().join("format.plan")).unwrap();
+    reseal(&ws, "format.plan", &|body| {
+        body["format_version"] = 3.into()
+    });
+    let refused = run(&ws, &["show", "format.plan"]);
+    assert!(
+        refused
+            .stderr
+            .contains("body format 4 is exactly for plans made with `--target` or `--replace`"),
+        "{}",
+        refused.stderr
+    );
+    // A change the targets do not select, slipped in: inconsistent.
+    plan(
+        "ci.plan",
+        &["--target", "local.demo/identity/backup-runner"],
+    );
+    let t = body_of(&ws, "t.plan");
+    reseal(&ws, "ci.plan", &|body| {
+        body["changes"] = t["changes"].clone();
+        body["touched"] = t["touched"].clone();
+        body["summary"] = t["summary"].clone();
+        body["findings"] = t["findings"].clone();
+        body["changes"][0]["reason"] = "drift".into();
+    });
+    let refused = run(&ws, &["show", "ci.plan"]);
+    assert!(
+        refused
+            .stderr
+            .contains("is not selected by the plan's targets"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn a_trust_policy_can_refuse_partial_plans_or_raise_their_bar() {
+    let ws = open();
+    ok(&run(
+        &ws,
+        &[
+            "plan",
+            "--target",
+            "local.demo/identity/web-api",
+            "-o",
+            "w.plan",
+        ],
+    ));
+    ws.write(
+        "trust.yaml",
+        &format!("{OPEN_TRUST}partial_plans: refuse\n"),
+    );
+    let before = ws.bytes("estate.json");
+    let refused = apply(&ws, "w.plan");
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("nhi::trust::partial")
+            && refused.stderr.contains(
+                "the trust policy refuses partial plans (`partial_plans: refuse`); this plan holds only the changes for `local.demo/identity/web-api`"
+            ),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(ws.bytes("estate.json"), before);
+    // A full plan is judged as before.
+    ok(&run(&ws, &["plan", "-o", "full.plan"]));
+    ok(&run(&ws, &["verify", "full.plan", "--trust", "trust.yaml"]));
+    // A rule raises the bar of partial plans and of requested replacements,
+    // and only theirs.
+    ok(&run(
+        &ws,
+        &[
+            "plan",
+            "--replace",
+            &format!("{CI}/key/primary"),
+            "-o",
+            "r.plan",
+        ],
+    ));
+    for (when, plan) in [("partial", "w.plan"), ("replace requested", "r.plan")] {
+        ws.write(
+            "trust.yaml",
+            &format!("{OPEN_TRUST}rules:\n  - when: {when}\n    required: 1\n"),
+        );
+        let verify = |plan: &str| run(&ws, &["verify", plan, "--trust", "trust.yaml"]);
+        let refused = verify(plan);
+        assert_eq!(refused.code, 1, "{when}: {}", refused.stdout);
+        assert!(
+            refused.stderr.contains("require 1 distinct approver"),
+            "{when}: {}",
+            refused.stderr
+        );
+        ok(&verify("full.plan"));
+    }
+}
