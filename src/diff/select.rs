@@ -163,12 +163,22 @@ pub fn select(diff: &mut Diff, request: &Request) -> Result<Selected, SelectErro
 /// identity's creation, or its identity's whole replacement, which removes and
 /// recreates what the identity holds).
 pub fn selected(changes: &[super::Change], wanted: &BTreeSet<&Address>) -> Vec<bool> {
-    let identity_change = |identity: &Address| {
-        changes
-            .iter()
-            .find(|c| c.address == *identity)
-            .map(|c| c.action)
-    };
+    // Identities' own changes by address: a plan checked on decode may name
+    // many targets.
+    let identity_changes: std::collections::HashMap<&Address, Action> = changes
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.operation,
+                Operation::CreateIdentity { .. }
+                    | Operation::UpdateIdentity { .. }
+                    | Operation::ReplaceIdentity { .. }
+                    | Operation::DeleteIdentity { .. }
+            )
+        })
+        .map(|c| (&c.address, c.action))
+        .collect();
+    let identity_change = |identity: &Address| identity_changes.get(identity).copied();
     let mut whole: HashSet<Address> = HashSet::new();
     let mut created: HashSet<Address> = HashSet::new();
     for address in wanted {

@@ -73,8 +73,37 @@ pub(crate) fn check(body: &PlanBody) -> Result<(), PlanError> {
     if summary != body.summary {
         return fail("the summary does not match the changes".into());
     }
+    check_parents(body).or_else(fail)?;
     check_selection(body).or_else(fail)?;
     check_findings(body).or_else(fail)
+}
+
+/// A key or binding of an identity that did not exist at planning comes after
+/// the identity's creation: what a partial plan must keep of its target's
+/// dependencies, and what every plan nhi builds holds.
+fn check_parents(body: &PlanBody) -> Result<(), String> {
+    let mut created = std::collections::HashSet::new();
+    for (index, change) in body.changes.iter().enumerate() {
+        let identity = change.address.identity_of();
+        if identity == change.address {
+            if change.action == Action::Create {
+                created.insert(identity);
+            }
+            continue;
+        }
+        let absent = body
+            .touched
+            .binary_search_by(|t| t.address.cmp(&identity))
+            .is_ok_and(|i| body.touched[i].fingerprint.is_none());
+        if absent && !created.contains(&identity) {
+            return Err(format!(
+                "change {} (`{}`): its identity does not exist and the plan does not create it first",
+                index + 1,
+                change.address
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What `--target` and `--replace` asked for must be what the changes show: a
@@ -117,12 +146,15 @@ fn check_selection(body: &PlanBody) -> Result<(), String> {
             ));
         }
     }
+    // A set, so that a hostile body with many requests costs no more than its size.
+    let replaced: std::collections::HashSet<&Address> = body
+        .changes
+        .iter()
+        .filter(|c| c.reason == crate::diff::Reason::ReplaceRequested)
+        .map(|c| &c.address)
+        .collect();
     for address in replace {
-        let planned = body
-            .changes
-            .iter()
-            .any(|c| c.address == *address && c.reason == crate::diff::Reason::ReplaceRequested);
-        if !planned {
+        if !replaced.contains(address) {
             return Err(format!(
                 "the replacement of `{address}` is recorded as requested but not planned"
             ));

@@ -143,6 +143,21 @@ mod tests {
         );
     }
 
+    /// What a partial plan must keep of its target's dependencies: a key of a
+    /// new identity comes after the identity's creation.
+    #[test]
+    fn a_part_of_an_identity_nobody_creates_is_refused() {
+        let mut body = sample().body;
+        assert_eq!(body.changes[0].address.as_str(), "local.demo/identity/a");
+        body.changes.remove(0);
+        body.summary = super::super::Summary::of(&body.changes, 0);
+        let err = PlanFile::decode(&PlanFile::new(body).encode()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "plan body is inconsistent: change 1 (`local.demo/identity/a/binding/viewer`): its identity does not exist and the plan does not create it first"
+        );
+    }
+
     proptest! {
         #[test]
         fn every_plan_the_engine_builds_passes_its_own_checks(estate in crate::diff::tests::arb_estate()) {

@@ -133,7 +133,13 @@ fn a_target_plans_one_identity_says_so_and_apply_leaves_the_others_untouched() {
     assert_eq!(verified["partial"], true);
     assert_eq!(verified["selection"]["targets"], serde_json::json!([CI]));
 
-    ok(&apply(&ws, "t.plan"));
+    let applied = apply(&ws, "t.plan");
+    ok(&applied);
+    assert!(
+        applied.stderr.contains("applying a partial plan: only `local.demo/identity/ci-deployer` and what it depends on, 9 other changes of the configuration left out"),
+        "{}",
+        applied.stderr
+    );
     // Exactly ci-deployer changed.
     let after = estate(&ws);
     let names: Vec<&str> = after["identities"]
