@@ -325,6 +325,10 @@ mod tests {
             ("privilege_reducing", Risk::PrivilegeReducing.into()),
             ("soft", Condition::Soft),
             ("exception", Condition::Exception),
+            ("partial", Condition::Partial),
+            ("replace requested", Condition::ReplaceRequested),
+            ("replace_requested", Condition::ReplaceRequested),
+            ("replace-requested", Condition::ReplaceRequested),
             (
                 "finding:admin-privilege",
                 Condition::Finding("admin-privilege".into()),

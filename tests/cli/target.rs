@@ -7,6 +7,7 @@ use crate::harness::Workspace;
 use crate::team::{OPEN_TRUST, approved_plan, edit_plan, ok, run, sha256, team};
 
 const CI: &str = "local.demo/identity/ci-deployer";
+const WEB: &str = "local.demo/identity/web-api";
 
 fn estate(ws: &Workspace) -> serde_json::Value {
     serde_json::from_str(&ws.read("estate.json")).unwrap()
@@ -37,6 +38,11 @@ fn open() -> Workspace {
 
 fn apply(ws: &Workspace, plan: &str) -> crate::harness::Run {
     run(ws, &["apply", plan, "--trust", "trust.yaml"])
+}
+
+/// Asserts that `text` holds `part`, showing all of it when not.
+fn says(text: &str, part: &str) {
+    assert!(text.contains(part), "expected `{part}` in:\n{text}");
 }
 
 /// The secret a file sink holds.
@@ -76,12 +82,9 @@ fn a_target_plans_one_identity_says_so_and_apply_leaves_the_others_untouched() {
         "{}",
         planned.stdout
     );
-    assert!(
-        planned.stdout.contains(&format!(
-            "Partial plan: 0 to create, 1 to update, 1 to rotate, 1 to delete.\n{partial}\n"
-        )),
-        "{}",
-        planned.stdout
+    says(
+        &planned.stdout,
+        &format!("Partial plan: 0 to create, 1 to update, 1 to rotate, 1 to delete.\n{partial}\n"),
     );
     // A partial plan does not call what it left out absent.
     assert!(
@@ -105,10 +108,9 @@ fn a_target_plans_one_identity_says_so_and_apply_leaves_the_others_untouched() {
         "{}",
         markdown.stdout
     );
-    assert!(
-        markdown.stdout.contains("> [!CAUTION]\n> Partial plan: only `local.demo/identity/ci-deployer` and what it depends on were planned; 9 other changes were left out."),
-        "{}",
-        markdown.stdout
+    says(
+        &markdown.stdout,
+        "> [!CAUTION]\n> Partial plan: only `local.demo/identity/ci-deployer` and what it depends on were planned; 9 other changes were left out.",
     );
     let json: serde_json::Value =
         serde_json::from_str(&run(&ws, &["show", "t.plan", "--format", "json"]).stdout).unwrap();
@@ -120,11 +122,7 @@ fn a_target_plans_one_identity_says_so_and_apply_leaves_the_others_untouched() {
     ));
     let verified = run(&ws, &["verify", "t.plan", "--trust", "trust.yaml"]);
     ok(&verified);
-    assert!(
-        verified.stdout.contains(&format!("\n  {partial}\n")),
-        "{}",
-        verified.stdout
-    );
+    says(&verified.stdout, &format!("\n  {partial}\n"));
     let verified = run(
         &ws,
         &["verify", "t.plan", "--trust", "trust.yaml", "--json"],
@@ -135,10 +133,9 @@ fn a_target_plans_one_identity_says_so_and_apply_leaves_the_others_untouched() {
 
     let applied = apply(&ws, "t.plan");
     ok(&applied);
-    assert!(
-        applied.stderr.contains("applying a partial plan: only `local.demo/identity/ci-deployer` and what it depends on, 9 other changes of the configuration left out"),
-        "{}",
-        applied.stderr
+    says(
+        &applied.stderr,
+        "applying a partial plan: only `local.demo/identity/ci-deployer` and what it depends on, 9 other changes of the configuration left out",
     );
     // Exactly ci-deployer changed.
     let after = estate(&ws);
@@ -194,23 +191,10 @@ fn a_partial_plan_of_a_pruning_scope_is_judged_alike_at_plan_and_apply() {
         full.stdout
             .contains("local.demo/identity/legacy-bot will be deleted")
     );
-    ok(&run(
-        &ws,
-        &[
-            "plan",
-            "--target",
-            "local.demo/identity/web-api",
-            "-o",
-            "w.plan",
-        ],
-    ));
+    ok(&run(&ws, &["plan", "--target", WEB, "-o", "w.plan"]));
     let applied = apply(&ws, "w.plan");
     ok(&applied);
-    assert!(
-        applied.stderr.contains("Apply complete: 4 changes applied"),
-        "{}",
-        applied.stderr
-    );
+    says(&applied.stderr, "Apply complete: 4 changes applied");
     let after = estate(&ws);
     identity(&after, "legacy-bot");
     assert_eq!(
@@ -261,26 +245,17 @@ fn a_target_that_names_nothing_is_refused_with_a_suggestion() {
         ],
     );
     assert_eq!(refused.code, 1);
-    assert!(
-        refused.stderr.contains("nhi::plan::unknown_replace")
-            && refused.stderr.contains(
-                "`--replace local.demo/identity/web-api/key/primary` names no live key or identity"
-            ),
-        "{}",
-        refused.stderr
+    says(&refused.stderr, "nhi::plan::unknown_replace");
+    says(
+        &refused.stderr,
+        "`--replace local.demo/identity/web-api/key/primary` names no live key or identity",
     );
     let refused = run(
         &ws,
         &["plan", "--replace", "local.demo/identity/legacy-bot"],
     );
-    assert!(
-        refused.stderr.contains("nhi::plan::cannot_replace")
-            && refused
-                .stderr
-                .contains("the configuration does not declare it"),
-        "{}",
-        refused.stderr
-    );
+    says(&refused.stderr, "nhi::plan::cannot_replace");
+    says(&refused.stderr, "the configuration does not declare it");
 }
 
 #[test]
@@ -302,12 +277,9 @@ fn replace_of_a_key_rotates_it_delivers_a_new_secret_and_deletes_the_old_key() {
             "local.demo/identity/web-api/key/primary will be rotated (replace requested; risk: credential)"
         ]
     );
-    assert!(
-        planned.stdout.contains(
-            "Replacement requested (`--replace`): `local.demo/identity/web-api/key/primary`; rotated or replaced although nothing else calls for it."
-        ),
-        "{}",
-        planned.stdout
+    says(
+        &planned.stdout,
+        "Replacement requested (`--replace`): `local.demo/identity/web-api/key/primary`; rotated or replaced although nothing else calls for it.",
     );
     assert!(!planned.stdout.contains("Partial"), "{}", planned.stdout);
     let body = body_of(&ws, "r.plan");
@@ -422,11 +394,7 @@ fn a_partial_plan_edited_to_look_full_loses_its_approvals_or_is_refused() {
     });
     let refused = run(&ws, &["verify", "untargeted.plan", "--trust", "trust.yaml"]);
     assert_eq!(refused.code, 1);
-    assert!(
-        refused.stderr.contains("nhi::trust::wrong_plan"),
-        "{}",
-        refused.stderr
-    );
+    says(&refused.stderr, "nhi::trust::wrong_plan");
     // The record of the request removed, the replacement kept: inconsistent.
     std::fs::copy(ws.path().join("t.plan"), ws.path().join("unrecorded.plan")).unwrap();
     reseal(&ws, "unrecorded.plan", &|body| {
@@ -435,13 +403,10 @@ fn a_partial_plan_edited_to_look_full_loses_its_approvals_or_is_refused() {
     });
     let refused = run(&ws, &["show", "unrecorded.plan"]);
     assert_eq!(refused.code, 1);
-    assert!(
-        refused.stderr.contains("nhi::plan::inconsistent")
-            && refused
-                .stderr
-                .contains("is a requested replacement the plan does not record as requested"),
-        "{}",
-        refused.stderr
+    says(&refused.stderr, "nhi::plan::inconsistent");
+    says(
+        &refused.stderr,
+        "is a requested replacement the plan does not record as requested",
     );
     // Format 4 without a request, or a request in format 3: inconsistent.
     std::fs::copy(ws.path().join("t.plan"), ws.path().join("format.plan")).unwrap();
@@ -482,16 +447,7 @@ fn a_partial_plan_edited_to_look_full_loses_its_approvals_or_is_refused() {
 #[test]
 fn a_trust_policy_can_refuse_partial_plans_or_raise_their_bar() {
     let ws = open();
-    ok(&run(
-        &ws,
-        &[
-            "plan",
-            "--target",
-            "local.demo/identity/web-api",
-            "-o",
-            "w.plan",
-        ],
-    ));
+    ok(&run(&ws, &["plan", "--target", WEB, "-o", "w.plan"]));
     ws.write(
         "trust.yaml",
         &format!("{OPEN_TRUST}partial_plans: refuse\n"),
@@ -499,13 +455,10 @@ fn a_trust_policy_can_refuse_partial_plans_or_raise_their_bar() {
     let before = ws.bytes("estate.json");
     let refused = apply(&ws, "w.plan");
     assert_eq!(refused.code, 1);
-    assert!(
-        refused.stderr.contains("nhi::trust::partial")
-            && refused.stderr.contains(
-                "the trust policy refuses partial plans (`partial_plans: refuse`); this plan holds only the changes for `local.demo/identity/web-api`"
-            ),
-        "{}",
-        refused.stderr
+    says(&refused.stderr, "nhi::trust::partial");
+    says(
+        &refused.stderr,
+        "the trust policy refuses partial plans (`partial_plans: refuse`); this plan holds only the changes for `local.demo/identity/web-api`",
     );
     assert_eq!(ws.bytes("estate.json"), before);
     // A full plan is judged as before.
