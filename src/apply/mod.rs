@@ -4,6 +4,7 @@
 //! write a receipt. Every check runs before the first change; a refusal changes
 //! nothing. Paths resolve against the configuration directory the plan records.
 
+mod complete;
 mod error;
 mod execute;
 mod gate;

@@ -22,6 +22,7 @@ mod moto;
 mod plan;
 mod privilege;
 mod refusals;
+mod replace;
 mod standin;
 mod target;
 mod team;

@@ -1,20 +1,20 @@
-//! `nhi plan --target` and `--replace` on the quickstart: a partial plan holds
-//! exactly what was named, says so everywhere, applies exactly, and cannot be
-//! passed off as a full one; a replacement mints and delivers anew.
+//! `nhi plan --target` on the quickstart: a partial plan holds exactly what
+//! was named, says so everywhere, applies exactly, and cannot be passed off as
+//! a full one; the trust policy's say over partial plans.
 
 use crate::flow::changes;
 use crate::harness::Workspace;
 use crate::team::{OPEN_TRUST, approved_plan, edit_plan, ok, run, sha256, team};
 
-const CI: &str = "local.demo/identity/ci-deployer";
+pub(crate) const CI: &str = "local.demo/identity/ci-deployer";
 const WEB: &str = "local.demo/identity/web-api";
 
-fn estate(ws: &Workspace) -> serde_json::Value {
+pub(crate) fn estate(ws: &Workspace) -> serde_json::Value {
     serde_json::from_str(&ws.read("estate.json")).unwrap()
 }
 
 /// The identity named `name` in the estate file.
-fn identity<'a>(estate: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+pub(crate) fn identity<'a>(estate: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     estate["identities"]
         .as_array()
         .unwrap()
@@ -23,30 +23,30 @@ fn identity<'a>(estate: &'a serde_json::Value, name: &str) -> &'a serde_json::Va
         .unwrap_or_else(|| panic!("`{name}` is in the estate"))
 }
 
-fn body_of(ws: &Workspace, plan: &str) -> serde_json::Value {
+pub(crate) fn body_of(ws: &Workspace, plan: &str) -> serde_json::Value {
     let file: serde_json::Value = serde_json::from_str(&ws.read(plan)).unwrap();
     serde_json::from_str(file["body"].as_str().unwrap()).unwrap()
 }
 
 /// The quickstart with an open trust policy: apply needs no approvals.
-fn open() -> Workspace {
+pub(crate) fn open() -> Workspace {
     let ws = Workspace::example("quickstart");
     ws.write("allowed_signers", "");
     ws.write("trust.yaml", OPEN_TRUST);
     ws
 }
 
-fn apply(ws: &Workspace, plan: &str) -> crate::harness::Run {
+pub(crate) fn apply(ws: &Workspace, plan: &str) -> crate::harness::Run {
     run(ws, &["apply", plan, "--trust", "trust.yaml"])
 }
 
 /// Asserts that `text` holds `part`, showing all of it when not.
-fn says(text: &str, part: &str) {
+pub(crate) fn says(text: &str, part: &str) {
     assert!(text.contains(part), "expected `{part}` in:\n{text}");
 }
 
 /// The secret a file sink holds.
-fn secret(ws: &Workspace, sink: &str) -> String {
+pub(crate) fn secret(ws: &Workspace, sink: &str) -> String {
     let doc: serde_json::Value = serde_json::from_str(&ws.read(sink)).unwrap();
     doc["secret"].as_str().unwrap().to_owned()
 }
@@ -258,95 +258,9 @@ fn a_target_that_names_nothing_is_refused_with_a_suggestion() {
     says(&refused.stderr, "the configuration does not declare it");
 }
 
-#[test]
-fn replace_of_a_key_rotates_it_delivers_a_new_secret_and_deletes_the_old_key() {
-    let ws = open();
-    ok(&run(&ws, &["plan", "-o", "full.plan"]));
-    ok(&apply(&ws, "full.plan"));
-    let sink = "secrets/web-api-primary.key";
-    let (old_secret, old_key) = (
-        secret(&ws, sink),
-        identity(&estate(&ws), "web-api")["keys"][0].clone(),
-    );
-    let address = "local.demo/identity/web-api/key/primary";
-    let planned = run(&ws, &["plan", "--replace", address, "-o", "r.plan"]);
-    ok(&planned);
-    assert_eq!(
-        changes(&planned.stdout),
-        [
-            "local.demo/identity/web-api/key/primary will be rotated (replace requested; risk: credential)"
-        ]
-    );
-    says(
-        &planned.stdout,
-        "Replacement requested (`--replace`): `local.demo/identity/web-api/key/primary`; rotated or replaced although nothing else calls for it.",
-    );
-    assert!(!planned.stdout.contains("Partial"), "{}", planned.stdout);
-    let body = body_of(&ws, "r.plan");
-    assert_eq!(body["changes"][0]["reason"], "replace_requested");
-    assert_eq!(
-        body["selection"],
-        serde_json::json!({"targets": [], "replace": [address], "left_out": 0})
-    );
-    let json: serde_json::Value =
-        serde_json::from_str(&run(&ws, &["show", "r.plan", "--format", "json"]).stdout).unwrap();
-    assert_eq!(json["changes"][0]["reason"], "replace_requested");
-    assert_eq!(json["partial"], false);
-
-    ok(&apply(&ws, "r.plan"));
-    let keys = identity(&estate(&ws), "web-api")["keys"].clone();
-    let keys = keys.as_array().unwrap();
-    assert_eq!(keys.len(), 1, "the old key is deleted");
-    assert_ne!(keys[0]["id"], old_key["id"]);
-    assert_eq!(keys[0]["name"], "primary");
-    assert_ne!(secret(&ws, sink), old_secret, "a new secret was delivered");
-    let again = run(&ws, &["plan", "--detailed-exitcode"]);
-    assert_eq!(again.code, 0, "{}", again.stdout);
-}
-
-#[test]
-fn replace_of_an_identity_recreates_it_with_its_keys_and_bindings() {
-    let ws = open();
-    ok(&run(&ws, &["plan", "-o", "full.plan"]));
-    ok(&apply(&ws, "full.plan"));
-    let before = identity(&estate(&ws), "web-api").clone();
-    let planned = run(
-        &ws,
-        &[
-            "plan",
-            "--replace",
-            "local.demo/identity/web-api",
-            "-o",
-            "r.plan",
-        ],
-    );
-    ok(&planned);
-    assert_eq!(
-        changes(&planned.stdout),
-        [
-            "local.demo/identity/web-api/binding/queue-publisher@queue/orders will be deleted (replace requested; risk: privilege-reducing)",
-            "local.demo/identity/web-api/binding/secrets-reader@vault/web will be deleted (replace requested; risk: privilege-reducing)",
-            "local.demo/identity/web-api/key/primary will be deleted (replace requested; risk: destructive)",
-            "local.demo/identity/web-api will be replaced (replace requested; risk: destructive)",
-            "local.demo/identity/web-api/binding/queue-publisher@queue/orders will be created (new; risk: privilege-increasing)",
-            "local.demo/identity/web-api/binding/secrets-reader@vault/web will be created (new; risk: privilege-increasing)",
-            "local.demo/identity/web-api/key/primary will be created (new; risk: credential)",
-        ]
-    );
-    ok(&apply(&ws, "r.plan"));
-    let after = identity(&estate(&ws), "web-api").clone();
-    assert_eq!(after["bindings"], before["bindings"]);
-    assert_eq!(after["owner"], before["owner"]);
-    assert_eq!(after["keys"].as_array().unwrap().len(), 1);
-    assert_ne!(after["keys"][0]["id"], before["keys"][0]["id"]);
-    let again = run(&ws, &["plan", "--detailed-exitcode"]);
-    assert_eq!(again.code, 0, "{}", again.stdout);
-}
-
-/// What an author who edits a partial plan into a full-looking one gets: the
-/// approvals given to the partial plan do not follow, a body whose recorded
-/// request disagrees with its changes is refused on decode, and a re-signed,
-/// re-approved edit is a new plan that shows exactly what it does.
+/// What an author who edits a partial plan gets: the approvals given to it do
+/// not follow the edit, and a body whose recorded request disagrees with its
+/// changes is refused on decode.
 #[test]
 fn a_partial_plan_edited_to_look_full_loses_its_approvals_or_is_refused() {
     let ws = team();
@@ -441,6 +355,39 @@ fn a_partial_plan_edited_to_look_full_loses_its_approvals_or_is_refused() {
             .contains("is not selected by the plan's targets"),
         "{}",
         refused.stderr
+    );
+}
+
+/// The whole trick: a partial plan's record of its targets removed, signed
+/// and approved afresh. Nothing offline can tell it from a full plan; apply,
+/// reading the live state unchanged since planning, derives the changes again
+/// and refuses it before anything changes.
+#[test]
+fn a_partial_plan_re_signed_as_a_full_one_is_refused_at_apply() {
+    let ws = team();
+    ok(&run(&ws, &["plan", "--target", CI, "-o", "t.plan"]));
+    edit_plan(&ws, "t.plan", |file| {
+        let mut body: serde_json::Value =
+            serde_json::from_str(file["body"].as_str().unwrap()).unwrap();
+        body.as_object_mut().unwrap().remove("selection");
+        body["format_version"] = 3.into();
+        let text = serde_json::to_string(&body).unwrap();
+        file["body_digest"] = sha256(&text).into();
+        file["body"] = text.into();
+    });
+    let shown = run(&ws, &["show", "t.plan"]);
+    ok(&shown);
+    assert!(!shown.stdout.contains("Partial"), "{}", shown.stdout);
+    ok(&run(&ws, &["sign", "t.plan", "--key", "alice.key"]));
+    ok(&run(
+        &ws,
+        &["approve", "t.plan", "--key", "bob.key", "--yes"],
+    ));
+    ok(&run(&ws, &["verify", "t.plan", "--trust", "trust.yaml"]));
+    let refused = crate::team::refuses(&ws, "t.plan", "nhi::apply::incomplete");
+    says(
+        &refused.stderr,
+        "the plan does not say it is partial, yet it lacks 9 changes its configuration gives against the unchanged live state (the first: `local.demo/identity/batch-reporter/binding/ledger-reader@db/ledger`)",
     );
 }
 
