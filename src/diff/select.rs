@@ -62,15 +62,13 @@ pub fn check_request(
     request: &Request,
     replaces: &dyn Fn(&str) -> bool,
 ) -> Result<(), SelectError> {
-    if !request.targets.is_empty() {
-        let known = known_addresses(config, scopes);
-        for target in &request.targets {
-            if !known.contains(target) {
-                return Err(SelectError::UnknownTarget {
-                    address: shown(target),
-                    help: suggest(target, &known),
-                });
-            }
+    for target in &request.targets {
+        if !names_something(config, scopes, target) {
+            // Every address is listed only for a suggestion, once planning fails.
+            return Err(SelectError::UnknownTarget {
+                address: shown(target),
+                help: suggest(target, &known_addresses(config, scopes)),
+            });
         }
     }
     if request.replace.is_empty() {
@@ -205,6 +203,47 @@ pub fn selected(changes: &[super::Change], wanted: &BTreeSet<&Address>) -> Vec<b
                 || (!whole.is_empty() && whole.contains(&c.address.identity_of()))
         })
         .collect()
+}
+
+/// Whether the configuration or a scope names `target`: found by its identity,
+/// so that a large estate is not listed for a few targets.
+fn names_something(config: &Config, scopes: &[Scope<'_>], target: &Address) -> bool {
+    let identity = target.identity_of();
+    let Some(name) = identity.identity_name() else {
+        return false;
+    };
+    let Some(scope) = scopes.iter().find(|s| {
+        Address::provider(&s.block.type_name, &s.block.name).as_str() == target.provider_prefix()
+    }) else {
+        return false;
+    };
+    let want = config
+        .identities
+        .iter()
+        .find(|d| d.provider == scope.block.name && d.identity.name == name);
+    let have = scope
+        .observed
+        .identities
+        .iter()
+        .find(|o| o.identity.name == name);
+    if *target == identity {
+        return want.is_some() || have.is_some();
+    }
+    let declared = want.is_some_and(|w| {
+        w.keys.iter().any(|k| identity.key(&k.name) == *target)
+            || w.bindings
+                .iter()
+                .any(|b| identity.binding(&b.role, &b.resource) == *target)
+    });
+    declared
+        || have.is_some_and(|h| {
+            key_addresses(&identity, &h.keys)
+                .iter()
+                .any(|(a, _)| a == target)
+                || h.bindings
+                    .iter()
+                    .any(|b| identity.binding(&b.role, &b.resource) == *target)
+        })
 }
 
 /// Every address the configuration or a scope names.

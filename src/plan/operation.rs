@@ -244,11 +244,7 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
                 .map(|r| r.observed.digest())
                 .collect::<Vec<_>>()
         });
-        let diff = if request.replace.is_empty() {
-            crate::diff::diff(&config, &scopes, now)
-        } else {
-            crate::diff::diff_replacing(&config, &scopes, now, &request.replace)
-        };
+        let diff = crate::diff::diff_replacing(&config, &scopes, now, &request.replace);
         (diff, digests.join())
     });
     let digests = digests.map_err(|_| PlanningError::Digest)?;
