@@ -120,6 +120,7 @@ pub fn audit(options: &AuditOptions<'_>) -> Result<(AuditReport, Planned), Plann
         protected: crate::sink::Protected::default(),
         check_sinks: false,
         enforce: false,
+        request: &crate::diff::Request::default(),
     })?;
     let Planned {
         config,

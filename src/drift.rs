@@ -107,7 +107,7 @@ pub fn drift(options: &PlanOptions<'_>) -> Result<(DriftReport, Planned), Planni
 
 fn class_of(reason: Reason) -> DriftClass {
     match reason {
-        Reason::New | Reason::Drift => DriftClass::Drift,
+        Reason::New | Reason::Drift | Reason::ReplaceRequested => DriftClass::Drift,
         Reason::Unmanaged => DriftClass::Unmanaged,
         Reason::RotationDue | Reason::Expired => DriftClass::Due,
     }

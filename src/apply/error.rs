@@ -45,6 +45,18 @@ pub enum ApplyError {
     )]
     Unjudged { findings: Vec<String> },
 
+    #[error(
+        "the plan does not say it is partial, yet it lacks {} its configuration gives against the unchanged live state (the first: `{first}`)",
+        if *count == 1 { "a change".to_owned() } else { format!("{count} changes") }
+    )]
+    #[diagnostic(
+        code(nhi::apply::incomplete),
+        help(
+            "plan again: the plan's record of its `--target` was removed or its changes were cut; a partial plan must say that it is one"
+        )
+    )]
+    Incomplete { count: usize, first: String },
+
     #[error(transparent)]
     #[diagnostic(transparent)]
     Rego(#[from] crate::policy::rego::RegoError),

@@ -25,6 +25,7 @@ pub(super) fn check(
             path: body.config.path.clone(),
             source: Box::new(source),
         })?;
+        super::complete::check(body, &config, options.registry, providers, states)?;
         Some(config)
     } else {
         None

@@ -4,6 +4,7 @@
 //! write a receipt. Every check runs before the first change; a refusal changes
 //! nothing. Paths resolve against the configuration directory the plan records.
 
+mod complete;
 mod error;
 mod execute;
 mod gate;
@@ -104,6 +105,21 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     );
     if let Some(failure) = failure {
         return Err(failure.into());
+    }
+    // Whoever applies must not take a partial plan for a full one either.
+    if let Some(selection) = body.selection.as_ref().filter(|_| body.is_partial()) {
+        let targets: Vec<String> = selection
+            .targets
+            .iter()
+            .map(|t| format!("`{}`", t.as_str().escape_debug()))
+            .collect();
+        options.events.event(Event::Warning(&format!(
+            "applying a partial plan: only {} and what {} on, {} other change{} of the configuration left out",
+            targets.join(", "),
+            if targets.len() == 1 { "it depends" } else { "they depend" },
+            selection.left_out,
+            if selection.left_out == 1 { "" } else { "s" }
+        )));
     }
     // Everything relative resolves against the directory the plan was made in,
     // wherever apply runs from.

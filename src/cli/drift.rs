@@ -47,6 +47,7 @@ pub(crate) fn run(global: &Global, args: &DriftArgs) -> miette::Result<Outcome> 
         protected: crate::sink::Protected::default(),
         check_sinks: false,
         enforce: false,
+        request: &crate::diff::Request::default(),
     })?;
     let format = if args.json {
         "json"

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use nhi_provider_sdk::Address;
 
 use super::{Global, Outcome};
 use crate::plan::PlanOptions;
@@ -51,6 +52,19 @@ pub(crate) struct PlanArgs {
     /// Replace the file `--out` names even when it holds a plan carrying approvals
     #[arg(long, requires = "out")]
     force: bool,
+
+    /// Plan only this object and what it depends on (repeatable): an address as
+    /// the plan shows it, e.g. `local.demo/identity/ci` (with its keys and
+    /// bindings) or `.../key/primary`. The plan is partial and says so; for
+    /// emergencies
+    #[arg(long, value_name = "ADDRESS")]
+    target: Vec<String>,
+
+    /// Rotate this live key, or replace this identity with what it holds,
+    /// although nothing else calls for it (repeatable), e.g. a leaked key:
+    /// `local.demo/identity/ci/key/primary`
+    #[arg(long, value_name = "ADDRESS")]
+    replace: Vec<String>,
 }
 
 pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
@@ -75,6 +89,10 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         (None, Some((_, principal))) => principal.clone(),
         (None, None) => global.env.user(),
     };
+    let request = crate::diff::Request {
+        targets: args.target.iter().map(|a| Address::raw(a)).collect(),
+        replace: args.replace.iter().map(|a| Address::raw(a)).collect(),
+    };
     let progress = crate::render::progress::Progress::default();
     let mut protected = crate::sink::Protected::default();
     if let Some(out) = &args.out {
@@ -90,6 +108,7 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         protected,
         check_sinks: true,
         enforce: true,
+        request: &request,
     });
     let mut planned = planned?;
     if global.verbose {

@@ -29,7 +29,7 @@ use crate::registry::Registry;
 pub use anchors::Anchors;
 pub use error::{ConfigError, Problem, ProblemKind};
 /// For other YAML files nhi reads (the trust policy), reported to the same standard.
-pub(crate) use error::{Source, lowercase_first};
+pub(crate) use error::{Source, did_you_mean, lowercase_first, quote};
 pub use included::digest_of;
 pub use model::{Config, DesiredIdentity, DesiredKey, Expired, ProviderBlock};
 pub use schema::json_schema;

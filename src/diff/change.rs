@@ -64,6 +64,9 @@ pub enum Reason {
     Expired,
     /// In scope, not declared, and the provider block says `prune: true`.
     Unmanaged,
+    /// Named by `nhi plan --replace`: a key rotated, or an identity replaced
+    /// with what it holds, although nothing else calls for it.
+    ReplaceRequested,
 }
 
 impl fmt::Display for Reason {
@@ -77,6 +80,7 @@ impl fmt::Display for Reason {
             Self::RotationDue => "rotation due",
             Self::Expired => "expired",
             Self::Unmanaged => "unmanaged",
+            Self::ReplaceRequested => "replace requested",
         })
     }
 }

@@ -44,18 +44,28 @@ impl<'a> Builder<'a> {
                 let detail = want.expires.map(|d| format!("expired on {d}"));
                 self.remove_all_with(address, have, Reason::Expired, detail);
             }
-            Some(have) if have.identity.kind != want.identity.kind => {
-                self.remove_parts(address, have, Reason::Drift);
+            Some(have)
+                if have.identity.kind != want.identity.kind || self.replace_requested(address) =>
+            {
+                let (reason, detail) = if self.replace_requested(address) {
+                    (Reason::ReplaceRequested, "replace requested".to_owned())
+                } else {
+                    (
+                        Reason::Drift,
+                        format!(
+                            "kind changes from `{}` to `{}`",
+                            have.identity.kind, want.identity.kind
+                        ),
+                    )
+                };
+                self.remove_parts(address, have, reason);
                 self.touch_holdings(address, have);
                 self.touch(address, Some(nhi_provider_sdk::fingerprint(&have.identity)));
                 self.push(
                     Phase::RemoveIdentities,
                     address.clone(),
-                    Reason::Drift,
-                    Some(format!(
-                        "kind changes from `{}` to `{}`",
-                        have.identity.kind, want.identity.kind
-                    )),
+                    reason,
+                    Some(detail),
                     Operation::ReplaceIdentity {
                         before: have.identity.clone(),
                         after: want.identity.clone(),

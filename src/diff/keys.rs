@@ -82,7 +82,9 @@ impl Builder<'_> {
             }
             let age = self.now.duration_since(key.created);
             let due = spec.rotate_after.filter(|limit| age >= limit.as_duration());
-            let (reason, detail) = if key.status == KeyStatus::Inactive {
+            let (reason, detail) = if self.replace_requested(&key_address) {
+                (Reason::ReplaceRequested, "replace requested".to_owned())
+            } else if key.status == KeyStatus::Inactive {
                 (Reason::Drift, "the live key is inactive".to_owned())
             } else if let Some(limit) = due {
                 (

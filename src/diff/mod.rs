@@ -12,10 +12,11 @@ mod identities;
 mod keys;
 mod narrowing;
 mod risk;
+mod select;
 #[cfg(test)]
 pub(crate) mod tests;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use nhi_provider_sdk::{Address, Digest, ObservedIdentity, ObservedState, Operation};
 
@@ -23,6 +24,7 @@ pub use change::{Action, Change, Reason};
 pub use fingerprints::fingerprints;
 pub use keys::key_addresses;
 pub use risk::Risk;
+pub use select::{Request, SelectError, Selected, check_request, select, selected};
 
 use crate::config::{Config, DesiredIdentity, ProviderBlock};
 
@@ -57,6 +59,19 @@ pub struct Scope<'a> {
 /// Compares the configuration with what each scope holds. `scopes` must hold one
 /// entry per provider block that `config` declares.
 pub fn diff(config: &Config, scopes: &[Scope<'_>], now: jiff::Timestamp) -> Diff {
+    static NOTHING: BTreeSet<Address> = BTreeSet::new();
+    diff_replacing(config, scopes, now, &NOTHING)
+}
+
+/// [`diff()`], with the keys and identities at `replace` (`nhi plan --replace`,
+/// checked by [`check_request`]) rotated or replaced although nothing else calls
+/// for it.
+pub fn diff_replacing(
+    config: &Config,
+    scopes: &[Scope<'_>],
+    now: jiff::Timestamp,
+    replace: &BTreeSet<Address>,
+) -> Diff {
     let mut out = Builder {
         now,
         today: now.to_zoned(jiff::tz::TimeZone::UTC).date(),
@@ -64,6 +79,7 @@ pub fn diff(config: &Config, scopes: &[Scope<'_>], now: jiff::Timestamp) -> Diff
         diff: Diff::default(),
         parent: Parent::New,
         retire: None,
+        replace,
     };
     for scope in scopes {
         let desired: Vec<&DesiredIdentity> = config
@@ -99,6 +115,15 @@ struct Builder<'a> {
     parent: Parent<'a>,
     /// The retiring attribute of the scope being compared.
     retire: Option<(String, serde_json::Value)>,
+    /// Keys and identities to rotate or replace on request (`--replace`).
+    replace: &'a BTreeSet<Address>,
+}
+
+impl Builder<'_> {
+    /// Whether `--replace` names this key or identity.
+    fn replace_requested(&self, address: &Address) -> bool {
+        !self.replace.is_empty() && self.replace.contains(address)
+    }
 }
 
 /// The identity above the parts being compared, fingerprinted on first use: most

@@ -11,11 +11,18 @@ use crate::policy::{Finding, PolicyRecord};
 /// The layout version of [`PlanBody`]; bumped on any incompatible change.
 pub const BODY_FORMAT_VERSION: u32 = 3;
 
+/// The layout version of a body with a [`SelectionRecord`] (a plan made with
+/// `--target` or `--replace`). Every other body keeps [`BODY_FORMAT_VERSION`],
+/// byte for byte as before; a build that knows only that one refuses these as
+/// of an unsupported format, never as a full plan.
+pub const SELECTION_FORMAT_VERSION: u32 = 4;
+
 /// What was planned, against what, by whom and until when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanBody {
-    /// Always [`BODY_FORMAT_VERSION`] for bodies this build writes; other values are refused.
+    /// [`SELECTION_FORMAT_VERSION`] exactly when `selection` is present, else
+    /// [`BODY_FORMAT_VERSION`]; other values are refused.
     pub format_version: u32,
     /// The `nhi` version that planned; informational.
     pub tool_version: String,
@@ -50,6 +57,28 @@ pub struct PlanBody {
     /// re-derives the findings on changes; apply re-derives the rest and refuses
     /// a plan that lacks one it finds.
     pub findings: Vec<Finding>,
+    /// What `nhi plan --target` and `--replace` asked for; absent from a plan
+    /// made without them. With targets the plan is partial: it holds only the
+    /// changes for what is named and what that depends on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<SelectionRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SelectionRecord {
+    /// `--target`, sorted and unique; empty: the plan is not partial. Every
+    /// change is under a target, or is the creation or replacement of the
+    /// identity a targeted key or binding needs first.
+    pub targets: Vec<Address>,
+    /// `--replace`, sorted and unique: keys rotated and identities replaced on
+    /// request. Each has a change at its address with reason
+    /// `replace_requested`, and only these (and what a replaced identity holds)
+    /// have that reason.
+    pub replace: Vec<Address>,
+    /// How many changes the configuration called for at planning that the
+    /// targets left out; informational (live state changes), never checked.
+    pub left_out: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -130,6 +159,20 @@ impl Summary {
 impl PlanBody {
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()
+    }
+
+    /// Whether the plan holds only the changes for some targets.
+    pub fn is_partial(&self) -> bool {
+        self.selection
+            .as_ref()
+            .is_some_and(|s| !s.targets.is_empty())
+    }
+
+    /// Records what `--target` and `--replace` asked for, in the body's format
+    /// for it.
+    pub fn set_selection(&mut self, selection: SelectionRecord) {
+        self.format_version = SELECTION_FORMAT_VERSION;
+        self.selection = Some(selection);
     }
 
     /// The scope record for an address, by its provider prefix.

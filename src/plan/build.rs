@@ -81,5 +81,6 @@ pub fn build(
         summary,
         policy: config.policy.clone(),
         findings: Vec::new(),
+        selection: None,
     }
 }

@@ -5,16 +5,21 @@
 use nhi_provider_sdk::{Address, Operation};
 
 use super::PlanError;
-use super::body::{BODY_FORMAT_VERSION, PlanBody, Summary};
+use super::body::{BODY_FORMAT_VERSION, PlanBody, SELECTION_FORMAT_VERSION, Summary};
 use crate::diff::{Action, Change, Risk};
 
 pub(crate) fn check(body: &PlanBody) -> Result<(), PlanError> {
     let fail = |detail: String| Err(PlanError::Inconsistent { detail });
-    if body.format_version != BODY_FORMAT_VERSION {
+    if ![BODY_FORMAT_VERSION, SELECTION_FORMAT_VERSION].contains(&body.format_version) {
         return Err(PlanError::UnsupportedFormat {
             found: format!("body {}", body.format_version),
-            supported: BODY_FORMAT_VERSION,
+            supported: format!("{BODY_FORMAT_VERSION} or {SELECTION_FORMAT_VERSION}"),
         });
+    }
+    if (body.format_version == SELECTION_FORMAT_VERSION) != body.selection.is_some() {
+        return fail(format!(
+            "body format {SELECTION_FORMAT_VERSION} is exactly for plans made with `--target` or `--replace`"
+        ));
     }
     if body.expires_at <= body.created_at {
         return fail("the plan expires before it was created".into());
@@ -68,7 +73,105 @@ pub(crate) fn check(body: &PlanBody) -> Result<(), PlanError> {
     if summary != body.summary {
         return fail("the summary does not match the changes".into());
     }
+    check_parents(body).or_else(fail)?;
+    check_selection(body).or_else(fail)?;
     check_findings(body).or_else(fail)
+}
+
+/// A key or binding of an identity that did not exist at planning comes after
+/// the identity's creation: what a partial plan must keep of its target's
+/// dependencies, and what every plan nhi builds holds.
+fn check_parents(body: &PlanBody) -> Result<(), String> {
+    let mut created = std::collections::HashSet::new();
+    for (index, change) in body.changes.iter().enumerate() {
+        let identity = change.address.identity_of();
+        if identity == change.address {
+            if change.action == Action::Create {
+                created.insert(identity);
+            }
+            continue;
+        }
+        let absent = body
+            .touched
+            .binary_search_by(|t| t.address.cmp(&identity))
+            .is_ok_and(|i| body.touched[i].fingerprint.is_none());
+        if absent && !created.contains(&identity) {
+            return Err(format!(
+                "change {} (`{}`): its identity does not exist and the plan does not create it first",
+                index + 1,
+                change.address
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What `--target` and `--replace` asked for must be what the changes show: a
+/// partial plan holds only what its targets select, and a change is a
+/// requested replacement exactly where the plan records the request.
+fn check_selection(body: &PlanBody) -> Result<(), String> {
+    let empty = Vec::new();
+    let (targets, replace) = body
+        .selection
+        .as_ref()
+        .map_or((&empty, &empty), |s| (&s.targets, &s.replace));
+    for (name, addresses) in [("targets", targets), ("replacements", replace)] {
+        if !addresses.windows(2).all(|w| w[0] < w[1]) {
+            return Err(format!("the requested {name} are not sorted and unique"));
+        }
+        for address in addresses {
+            if nhi_provider_sdk::text::first_unsafe(address.as_str()).is_some() {
+                return Err(format!(
+                    "the address `{}` holds a control character",
+                    address.as_str().escape_debug()
+                ));
+            }
+            if body.scope_of(address).is_none() {
+                return Err(format!(
+                    "the requested `{address}`: its provider is not among the plan's scopes"
+                ));
+            }
+        }
+    }
+    let requested = |address: &Address| {
+        replace.binary_search(address).is_ok()
+            || replace.binary_search(&address.identity_of()).is_ok()
+    };
+    for (index, change) in body.changes.iter().enumerate() {
+        if change.reason == crate::diff::Reason::ReplaceRequested && !requested(&change.address) {
+            return Err(format!(
+                "change {} (`{}`) is a requested replacement the plan does not record as requested",
+                index + 1,
+                change.address
+            ));
+        }
+    }
+    // A set, so that a hostile body with many requests costs no more than its size.
+    let replaced: std::collections::HashSet<&Address> = body
+        .changes
+        .iter()
+        .filter(|c| c.reason == crate::diff::Reason::ReplaceRequested)
+        .map(|c| &c.address)
+        .collect();
+    for address in replace {
+        if !replaced.contains(address) {
+            return Err(format!(
+                "the replacement of `{address}` is recorded as requested but not planned"
+            ));
+        }
+    }
+    if !targets.is_empty() {
+        let wanted = targets.iter().chain(replace).collect();
+        let kept = crate::diff::selected(&body.changes, &wanted);
+        if let Some(i) = kept.iter().position(|k| !k) {
+            return Err(format!(
+                "change {} (`{}`) is not selected by the plan's targets",
+                i + 1,
+                body.changes[i].address
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The findings must be those the plan's own policy gives: the findings on its

@@ -57,7 +57,7 @@ pub enum PlanError {
             "this build reads format version {supported}; plan again with this nhi, or use the nhi that wrote the plan"
         )
     )]
-    UnsupportedFormat { found: String, supported: u32 },
+    UnsupportedFormat { found: String, supported: String },
 
     #[error("plan file is malformed: {detail}")]
     #[diagnostic(

@@ -34,7 +34,7 @@ impl From<SealError> for PlanError {
             SealError::NotSealed { detail } => Self::NotAPlan { detail },
             SealError::UnsupportedFormat { found } => Self::UnsupportedFormat {
                 found,
-                supported: FILE_FORMAT_VERSION,
+                supported: FILE_FORMAT_VERSION.to_string(),
             },
             SealError::Malformed { detail } => Self::Malformed { detail },
             SealError::DigestMismatch { recorded, computed } => {
@@ -143,6 +143,21 @@ mod tests {
         );
     }
 
+    /// What a partial plan must keep of its target's dependencies: a key of a
+    /// new identity comes after the identity's creation.
+    #[test]
+    fn a_part_of_an_identity_nobody_creates_is_refused() {
+        let mut body = sample().body;
+        assert_eq!(body.changes[0].address.as_str(), "local.demo/identity/a");
+        body.changes.remove(0);
+        body.summary = super::super::Summary::of(&body.changes, 0);
+        let err = PlanFile::decode(&PlanFile::new(body).encode()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "plan body is inconsistent: change 1 (`local.demo/identity/a/binding/viewer`): its identity does not exist and the plan does not create it first"
+        );
+    }
+
     proptest! {
         #[test]
         fn every_plan_the_engine_builds_passes_its_own_checks(estate in crate::diff::tests::arb_estate()) {
@@ -162,6 +177,56 @@ mod tests {
             body.findings = crate::policy::judge_body(&body, &judged, Some(&config), false);
             let file = PlanFile::new(body);
             let decoded = PlanFile::decode(&file.encode());
+            prop_assert!(decoded.is_ok(), "{:?}", decoded.err());
+        }
+
+        /// Partial plans too: targets (an identity, and a key of another) and
+        /// replacements of whatever the estate holds that can be replaced.
+        #[test]
+        fn every_partial_plan_the_engine_builds_passes_its_own_checks(estate in crate::diff::tests::arb_estate(), pick in any::<prop::sample::Index>()) {
+            let (config, observed) = estate;
+            let scopes = [crate::diff::Scope { block: &config.providers[0], observed: &observed, key_slots: Some(2), retire: None }];
+            let prefix = nhi_provider_sdk::Address::provider(&config.providers[0].type_name, &config.providers[0].name);
+            let mut request = crate::diff::Request::default();
+            if !config.identities.is_empty() {
+                let want = &config.identities[pick.index(config.identities.len())];
+                let identity = prefix.identity(&want.identity.name);
+                match want.keys.first() {
+                    Some(key) => request.targets.insert(identity.key(&key.name)),
+                    None => request.targets.insert(identity),
+                };
+            }
+            for have in &observed.identities {
+                let identity = prefix.identity(&have.identity.name);
+                for (address, _) in crate::diff::key_addresses(&identity, &have.keys) {
+                    let mut one = request.clone();
+                    one.replace.insert(address);
+                    if crate::diff::check_request(&config, &scopes, &one, &|_| true).is_ok() {
+                        request = one;
+                        break;
+                    }
+                }
+            }
+            prop_assume!(crate::diff::check_request(&config, &scopes, &request, &|_| true).is_ok());
+            let now = crate::diff::tests::now();
+            let mut diff = crate::diff::diff_replacing(&config, &scopes, now, &request.replace);
+            let Ok(selected) = crate::diff::select(&mut diff, &request) else { return Ok(()) };
+            let reads = [super::super::ScopeRead { block: &config.providers[0], scope: "s".into(), observed: &observed, observed_digest: None }];
+            let options = super::super::BuildOptions { author: "a".into(), now, valid_for: jiff::SignedDuration::from_hours(24), config_dir: "/work".into() };
+            let mut body = super::super::build(&config, &reads, diff, &options);
+            body.set_selection(super::super::SelectionRecord {
+                targets: request.targets.iter().cloned().collect(),
+                replace: request.replace.iter().cloned().collect(),
+                left_out: selected.left_out,
+            });
+            let judged = [crate::policy::ScopeInput {
+                prefix,
+                type_name: &config.providers[0].type_name,
+                reports_key_use: true,
+                observed: &observed,
+            }];
+            body.findings = crate::policy::judge_body(&body, &judged, Some(&config), true);
+            let decoded = PlanFile::decode(&PlanFile::new(body).encode());
             prop_assert!(decoded.is_ok(), "{:?}", decoded.err());
         }
 

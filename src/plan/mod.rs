@@ -8,7 +8,10 @@ mod error;
 mod file;
 mod operation;
 
-pub use body::{BODY_FORMAT_VERSION, ConfigRecord, PlanBody, ScopeRecord, Summary, Touched};
+pub use body::{
+    BODY_FORMAT_VERSION, ConfigRecord, PlanBody, SELECTION_FORMAT_VERSION, ScopeRecord,
+    SelectionRecord, Summary, Touched,
+};
 pub use build::{BuildOptions, ScopeRead, build};
 pub use error::PlanError;
 pub use file::{FILE_FORMAT_VERSION, MAX_PLAN_BYTES, PlanFile, SignatureRecord};

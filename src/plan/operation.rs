@@ -40,6 +40,9 @@ pub struct PlanOptions<'a> {
     /// Whether a hard finding stops planning (`nhi plan`); a read-only look
     /// (`nhi drift`) reports it instead.
     pub enforce: bool,
+    /// `--target` and `--replace`; empty for a full plan, which then skips
+    /// selection entirely.
+    pub request: &'a crate::diff::Request,
 }
 
 /// A plan and what it was made from.
@@ -70,6 +73,9 @@ pub enum PlanningError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Rego(#[from] crate::policy::rego::RegoError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Select(#[from] crate::diff::SelectError),
     #[error("hashing the live state failed")]
     #[diagnostic(code(nhi::plan::digest))]
     Digest,
@@ -218,6 +224,17 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
             }
         })
         .collect();
+    let request = options.request;
+    if !request.is_empty() {
+        crate::diff::check_request(&config, &scopes, request, &|prefix| {
+            let block = config.providers.iter().find(|b| {
+                nhi_provider_sdk::Address::provider(&b.type_name, &b.name).as_str() == prefix
+            });
+            block
+                .and_then(|b| registry.find(&b.type_name))
+                .is_none_or(nhi_provider_sdk::ProviderType::replaces_identities)
+        })?;
+    }
     // Hashing each scope's whole live state takes as long as a large diff: both
     // run at once.
     let (mut diff, digests) = std::thread::scope(|threads| {
@@ -227,10 +244,22 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
                 .map(|r| r.observed.digest())
                 .collect::<Vec<_>>()
         });
-        let diff = crate::diff::diff(&config, &scopes, now);
+        let diff = crate::diff::diff_replacing(&config, &scopes, now, &request.replace);
         (diff, digests.join())
     });
     let digests = digests.map_err(|_| PlanningError::Digest)?;
+    // What a partial plan leaves out is still planned, not absent (see `expired`).
+    let mut left_out = std::collections::BTreeSet::new();
+    let selected = if request.is_empty() {
+        None
+    } else {
+        left_out.extend(diff.changes.iter().map(|c| c.address.clone()));
+        let selected = crate::diff::select(&mut diff, request)?;
+        for change in &diff.changes {
+            left_out.remove(&change.address);
+        }
+        Some(selected)
+    };
     advise(registry, &mut diff, &refreshed);
     if options.check_sinks {
         check_sinks(&config_dir, &diff.changes, &refreshed, &options.protected)?;
@@ -273,8 +302,18 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
         config_dir: config_dir.clone(),
     };
     let mut body = super::build(&config, &reads, diff, &build);
+    if let Some(selected) = selected {
+        body.set_selection(super::SelectionRecord {
+            targets: request.targets.iter().cloned().collect(),
+            replace: request.replace.iter().cloned().collect(),
+            left_out: selected.left_out,
+        });
+    }
     let scopes = scope_inputs(registry, refreshed.iter().map(|r| (&r.block, &r.observed)));
-    body.findings = crate::policy::judge_body(&body, &scopes, Some(&config), false);
+    // A partial plan leaves pruned identities in place: judged, as apply judges
+    // every plan, from what the configuration does not declare.
+    let rediscover = body.is_partial();
+    body.findings = crate::policy::judge_body(&body, &scopes, Some(&config), rediscover);
     if !config.rego.is_empty() {
         let bundle = crate::policy::rego::Bundle::load(&config_dir, &config.rego)?;
         body.policy.rego = Some(bundle.record());
@@ -300,7 +339,7 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
     if !expired.is_empty() {
         let changed: std::collections::BTreeSet<_> =
             file.body.changes.iter().map(|c| &c.address).collect();
-        expired.retain(|e| !changed.contains(&e.address));
+        expired.retain(|e| !changed.contains(&e.address) && !left_out.contains(&e.address));
     }
     phase("plan", &mut phases);
     Ok(Planned {

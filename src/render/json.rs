@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::audit::FindingCounts;
 use crate::diff::{Action, Reason, Risk};
-use crate::plan::{PlanFile, ScopeRecord};
+use crate::plan::{PlanFile, ScopeRecord, SelectionRecord};
 use crate::policy::{Finding, PolicyRecord};
 
 /// Bumped on any incompatible change of [`PlanJson`].
@@ -28,6 +28,12 @@ pub struct PlanJson {
     pub summary: SummaryJson,
     /// Whether applying the plan would change anything.
     pub has_changes: bool,
+    /// Whether the plan holds only the changes for `selection.targets`
+    /// (`nhi plan --target`): applying it does not reconcile the rest.
+    pub partial: bool,
+    /// What `--target` and `--replace` asked for; `null` for a plan made
+    /// without them.
+    pub selection: Option<SelectionRecord>,
     pub changes: Vec<ChangeJson>,
     pub unmanaged: Vec<Address>,
     /// The policy the plan was judged by: thresholds, enforcement by rule,
@@ -90,6 +96,9 @@ pub enum ReasonJson {
     Expired,
     /// In scope, not declared, and the provider block says `prune: true`.
     Unmanaged,
+    /// Named by `nhi plan --replace`: a key rotated, or an identity replaced
+    /// with what it holds, although nothing else calls for it.
+    ReplaceRequested,
 }
 
 impl From<Reason> for ReasonJson {
@@ -100,6 +109,7 @@ impl From<Reason> for ReasonJson {
             Reason::RotationDue => Self::RotationDue,
             Reason::Expired => Self::Expired,
             Reason::Unmanaged => Self::Unmanaged,
+            Reason::ReplaceRequested => Self::ReplaceRequested,
         }
     }
 }
@@ -125,6 +135,8 @@ pub fn plan(file: &PlanFile) -> PlanJson {
             findings: FindingCounts::of(&body.findings),
         },
         has_changes: body.has_changes(),
+        partial: body.is_partial(),
+        selection: body.selection.clone(),
         changes: body
             .changes
             .iter()

@@ -60,6 +60,8 @@ pub fn summary_line(body: &PlanBody) -> String {
     let summary = &body.summary;
     if summary.total() == 0 {
         let line = match body.unmanaged.len() {
+            // Nothing else was compared with the configuration.
+            _ if body.is_partial() => "No changes for the targets.".to_owned(),
             0 => "No changes. Live state matches the configuration.".to_owned(),
             1 => "No changes to apply. 1 unmanaged identity in scope is reported, not deleted (`prune` is off).".to_owned(),
             n => format!("No changes to apply. {n} unmanaged identities in scope are reported, not deleted (`prune` is off)."),
@@ -79,12 +81,63 @@ pub fn summary_line(body: &PlanBody) -> String {
     }
     parts.push(format!("{} to rotate", summary.rotate));
     parts.push(format!("{} to delete", summary.delete));
-    format!("Plan: {}.", parts.join(", "))
+    let head = if body.is_partial() {
+        "Partial plan"
+    } else {
+        "Plan"
+    };
+    format!("{head}: {}.", parts.join(", "))
+}
+
+/// What `--target` and `--replace` asked for, one sentence each, so that a
+/// partial plan is never read as a full one: empty for a plan made without them.
+pub fn selection_lines(body: &PlanBody) -> Vec<String> {
+    selection_lines_with(body, &|a| format!("`{}`", escape::text(a)))
+}
+
+/// [`selection_lines`], each address shown by `shown`.
+pub(crate) fn selection_lines_with(body: &PlanBody, shown: &dyn Fn(&str) -> String) -> Vec<String> {
+    let Some(selection) = &body.selection else {
+        return Vec::new();
+    };
+    let list = |addresses: &[nhi_provider_sdk::Address]| {
+        addresses
+            .iter()
+            .map(|a| shown(a.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut lines = Vec::new();
+    if !selection.targets.is_empty() {
+        lines.push(format!(
+            "Partial plan: only {} and what {} on were planned; {} left out. Partial plans are for emergencies: plan without `--target` to reconcile everything.",
+            list(&selection.targets),
+            if selection.targets.len() == 1 { "it depends" } else { "they depend" },
+            match selection.left_out {
+                1 => "1 other change was".to_owned(),
+                n => format!("{n} other changes were"),
+            }
+        ));
+    }
+    if !selection.replace.is_empty() {
+        lines.push(format!(
+            "Replacement requested (`--replace`): {}; rotated or replaced although nothing else calls for it.",
+            list(&selection.replace)
+        ));
+    }
+    lines
 }
 
 pub fn plan(body: &PlanBody, p: Painter) -> String {
     let mut out = String::new();
     let placed = findings::place(&body.changes, &body.findings);
+    let selection = selection_lines(body);
+    for line in &selection {
+        let _ = writeln!(out, "{}", p.bold(&p.paint("33", line)));
+    }
+    if !selection.is_empty() {
+        out.push('\n');
+    }
     if body.has_changes() {
         out.push_str("nhi will perform the following actions, in this order:\n\n");
         for (change, found) in body.changes.iter().zip(&placed.beside) {
@@ -138,6 +191,10 @@ pub fn plan(body: &PlanBody, p: Painter) -> String {
         );
     }
     let _ = writeln!(out, "{}", p.bold(&summary_line(body)));
+    // Said again beside the summary: it is what a reader of the last lines sees.
+    for line in &selection {
+        let _ = writeln!(out, "{line}");
+    }
     if !body.findings.is_empty() {
         let _ = writeln!(out, "{}", findings_line(&body.findings));
     }

@@ -35,6 +35,9 @@ pub fn plan(path: &Path, file: &PlanFile, gathered: &Gathered, standing: &Standi
         file.body.created_at, file.body.expires_at
     );
     let _ = writeln!(out, "  {}", super::text::summary_line(&file.body));
+    for line in super::text::selection_lines(&file.body) {
+        let _ = writeln!(out, "  {line}");
+    }
     let claim = clip(&file.body.author);
     // The author is who signed; the plan's own `author` field is only a claim.
     match &standing.author {

@@ -34,6 +34,10 @@ pub struct PlanVerifyJson {
     pub plan_digest: Digest,
     pub created_at: jiff::Timestamp,
     pub expires_at: jiff::Timestamp,
+    /// Whether the plan holds only the changes for some targets (`nhi plan
+    /// --target`); `selection` says which.
+    pub partial: bool,
+    pub selection: Option<crate::plan::SelectionRecord>,
     /// Who the plan says planned it: an unverified claim (`author_signature` is
     /// the proof).
     pub planned_by: String,
@@ -218,6 +222,8 @@ pub fn plan_json(
         plan_digest: file.digest,
         created_at: file.body.created_at,
         expires_at: file.body.expires_at,
+        partial: file.body.is_partial(),
+        selection: file.body.selection.clone(),
         planned_by: file.body.author.clone(),
         author_signature: standing.author.as_ref().map(signer_json),
         planned_by_verified: claim_verified(file, standing),

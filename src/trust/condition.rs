@@ -18,6 +18,11 @@ pub enum Condition {
     Soft,
     /// `when: exception`: the plan uses an exception of its policy.
     Exception,
+    /// `when: partial`: the plan was made with `nhi plan --target`.
+    Partial,
+    /// `when: replace_requested`: the plan rotates or replaces something
+    /// because `nhi plan --replace` asked for it.
+    ReplaceRequested,
 }
 
 impl From<Risk> for Condition {
@@ -33,6 +38,8 @@ impl std::fmt::Display for Condition {
             Self::Finding(rule) => write!(f, "`{rule}` findings"),
             Self::Soft => f.write_str("soft findings"),
             Self::Exception => f.write_str("exceptions"),
+            Self::Partial => f.write_str("partial plans"),
+            Self::ReplaceRequested => f.write_str("`replace requested` changes"),
         }
     }
 }
@@ -49,6 +56,11 @@ impl Condition {
                 .iter()
                 .any(|f| f.counts() && f.enforcement == Enforcement::Soft),
             Self::Exception => body.findings.iter().any(|f| f.exception.is_some()),
+            Self::Partial => body.is_partial(),
+            Self::ReplaceRequested => body
+                .changes
+                .iter()
+                .any(|c| c.reason == crate::diff::Reason::ReplaceRequested),
         }
     }
 }
@@ -79,6 +91,11 @@ pub(super) fn condition<'de, D: serde::Deserializer<'de>>(
     match text.as_str() {
         "soft" => return Ok(Condition::Soft),
         "exception" => return Ok(Condition::Exception),
+        "partial" => return Ok(Condition::Partial),
+        // As the plan text prints the reason, or as JSON spells it.
+        "replace requested" | "replace_requested" | "replace-requested" => {
+            return Ok(Condition::ReplaceRequested);
+        }
         _ => {}
     }
     risk_either_spelling(&text)
@@ -94,6 +111,8 @@ pub(super) fn condition<'de, D: serde::Deserializer<'de>>(
                     "destructive",
                     "soft",
                     "exception",
+                    "partial",
+                    "replace_requested",
                     "finding:<rule-id>",
                 ],
             )

@@ -81,6 +81,17 @@ pub enum TrustError {
     )]
     PolicyBundle { required: String, judged: String },
 
+    #[error(
+        "the trust policy refuses partial plans (`partial_plans: refuse`); this plan holds only the changes for {targets}"
+    )]
+    #[diagnostic(
+        code(nhi::trust::partial),
+        help(
+            "plan without `--target`, so that the plan reconciles everything, and have it approved again"
+        )
+    )]
+    PartialRefused { targets: String },
+
     #[error("cannot read allowed signers file `{path}`: {detail}")]
     #[diagnostic(
         code(nhi::trust::allowed_signers),

@@ -36,6 +36,19 @@ pub struct TrustPolicy {
     /// The Rego bundle every plan must have been judged with (`policy_bundle:
     /// sha256:…`), so that a configuration change cannot drop the org policies.
     pub policy_bundle: Option<nhi_provider_sdk::Digest>,
+    /// `partial_plans: refuse`: plans made with `nhi plan --target` are refused
+    /// whatever their approvals (`allow`, the default, judges them as any plan;
+    /// a rule `when: partial` can raise their bar instead).
+    pub refuse_partial: bool,
+}
+
+/// What a trust policy does with partial plans.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum PartialPlans {
+    #[default]
+    Allow,
+    Refuse,
 }
 
 /// A stricter requirement for plans holding changes of a risk class, or
@@ -66,6 +79,8 @@ struct RawPolicy {
     max_plan_age: Option<String>,
     #[serde(default)]
     rules: Vec<RawRule>,
+    #[serde(default)]
+    partial_plans: PartialPlans,
 }
 
 #[derive(Deserialize)]
@@ -271,6 +286,7 @@ impl TrustPolicy {
             required: raw.approvals.required.value,
             author_counts: raw.approvals.author_counts,
             max_plan_age,
+            refuse_partial: raw.partial_plans == PartialPlans::Refuse,
             rules: raw
                 .rules
                 .into_iter()
@@ -309,6 +325,10 @@ mod tests {
             ("privilege_reducing", Risk::PrivilegeReducing.into()),
             ("soft", Condition::Soft),
             ("exception", Condition::Exception),
+            ("partial", Condition::Partial),
+            ("replace requested", Condition::ReplaceRequested),
+            ("replace_requested", Condition::ReplaceRequested),
+            ("replace-requested", Condition::ReplaceRequested),
             (
                 "finding:admin-privilege",
                 Condition::Finding("admin-privilege".into()),

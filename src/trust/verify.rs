@@ -281,6 +281,18 @@ pub fn judge_plan(
     if failure.is_none() {
         failure = check_time(body, policy, now).err();
     }
+    if let (None, true, Some(selection)) = (&failure, policy.refuse_partial, &body.selection)
+        && !selection.targets.is_empty()
+    {
+        failure = Some(TrustError::PartialRefused {
+            targets: selection
+                .targets
+                .iter()
+                .map(|t| format!("`{}`", t.as_str().escape_debug()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
     if let (None, Some(required)) = (&failure, policy.policy_bundle) {
         let judged = body.policy.rego.as_ref().map(|r| r.digest);
         if judged != Some(required) {

@@ -134,6 +134,12 @@ impl ProviderType for GcpType {
             .then(|| (mapping::DISABLED.to_owned(), serde_json::Value::Bool(true)))
     }
 
+    /// A service account has one kind here, so nothing ever replaces one: a
+    /// deleted account's name stays the deleted account's for 30 days.
+    fn replaces_identities(&self) -> bool {
+        false
+    }
+
     fn advice(&self, operation: &Operation) -> Option<&'static str> {
         match operation {
             Operation::DeleteIdentity { .. } => Some(

@@ -72,6 +72,12 @@ pub trait ProviderType: Send + Sync {
     fn key_slots(&self) -> Option<usize> {
         None
     }
+    /// Whether [`crate::Operation::ReplaceIdentity`] is applied (delete, then
+    /// create under the same name); `nhi plan --replace` of an identity is
+    /// refused in a scope whose provider cannot.
+    fn replaces_identities(&self) -> bool {
+        true
+    }
     /// Whether reads report when each key was last used
     /// ([`crate::ObservedKey::last_used`]); a provider that never does cannot
     /// tell a key never used from one whose use it does not know.

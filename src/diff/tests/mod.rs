@@ -1,6 +1,7 @@
 //! Unit and property tests of the diff engine.
 
 mod estates;
+mod select;
 
 use std::collections::BTreeMap;
 

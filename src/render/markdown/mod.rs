@@ -169,9 +169,17 @@ pub fn parts(file: &PlanFile, path: &Path) -> Vec<String> {
     let headline = text::summary_line(body);
     let _ = writeln!(
         out,
-        "### nhi plan: {}\n",
-        headline.trim_start_matches("Plan: ")
+        "### nhi plan{}: {}\n",
+        if body.is_partial() { " (partial)" } else { "" },
+        headline
+            .trim_start_matches("Plan: ")
+            .trim_start_matches("Partial plan: ")
     );
+    let selection = text::selection_lines_with(body, &|a| code_span(a));
+    if !selection.is_empty() {
+        let lines: Vec<String> = selection.iter().map(|l| format!("> {l}")).collect();
+        let _ = writeln!(out, "> [!CAUTION]\n{}\n", lines.join("\n>\n"));
+    }
     let scopes: Vec<String> = body
         .scopes
         .iter()

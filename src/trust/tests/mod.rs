@@ -257,6 +257,7 @@ fn body(risks: &[Risk]) -> PlanBody {
         unmanaged: Vec::new(),
         policy: crate::policy::PolicyRecord::default(),
         findings: Vec::new(),
+        selection: None,
     }
 }
 
@@ -273,6 +274,7 @@ fn policy() -> TrustPolicy {
         rules: Vec::new(),
         receipt_log: None,
         policy_bundle: None,
+        refuse_partial: false,
     }
 }
 
