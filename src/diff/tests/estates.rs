@@ -126,6 +126,7 @@ fn arb_identity(name: String) -> impl Strategy<Value = (DesiredIdentity, Observe
                 if declared && !d.keys.iter().any(|x| x.name == k) {
                     d.keys.push(DesiredKey {
                         name: k.into(),
+                        adopt: None,
                         rotate_after: Some(Age::from_str_days(90)),
                         expires: None,
                         sink: Sink::Stdout,

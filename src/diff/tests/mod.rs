@@ -1,5 +1,6 @@
 //! Unit and property tests of the diff engine.
 
+mod adoption;
 mod estates;
 
 use std::collections::BTreeMap;
@@ -45,6 +46,7 @@ fn desired(name: &str) -> DesiredIdentity {
         expires: None,
         keys: vec![DesiredKey {
             name: "primary".into(),
+            adopt: None,
             rotate_after: Some("90d".parse().unwrap()),
             expires: None,
             sink: Sink::File(format!("{name}.key")),
@@ -379,6 +381,7 @@ fn fingerprints_agree_with_touched_for_every_change() {
     let mut d = desired("a");
     d.keys.push(DesiredKey {
         name: "backup".into(),
+        adopt: None,
         rotate_after: None,
         expires: None,
         sink: Sink::Stdout,
@@ -440,6 +443,7 @@ fn rotation_with_every_key_slot_taken_deletes_the_old_key_first() {
     let mut d = desired("a");
     d.keys.push(DesiredKey {
         name: "backup".into(),
+        adopt: None,
         rotate_after: None,
         expires: None,
         sink: Sink::Stdout,
