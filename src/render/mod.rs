@@ -6,6 +6,7 @@ pub mod audit;
 pub mod drift;
 mod escape;
 mod findings;
+pub mod import;
 pub mod json;
 pub mod markdown;
 pub mod policy_test;
@@ -15,6 +16,7 @@ pub mod text;
 pub mod validate;
 pub mod verify;
 mod view;
+mod yaml;
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal as _, Write as _};

@@ -17,6 +17,7 @@ mod gcp;
 mod gcp_google;
 mod governance;
 mod harness;
+mod import;
 mod log;
 mod moto;
 mod plan;

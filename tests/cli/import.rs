@@ -1,0 +1,198 @@
+//! `nhi import`: a scope written as the configuration that declares it, which
+//! plans no changes; keys adopted by id; `--only-unmanaged` for shadow
+//! identities; and plans over adopted keys that apply.
+
+use crate::flow::ok;
+use crate::harness::Workspace;
+use crate::team::run;
+
+const TRUST: &str = "allowed_signers: allowed_signers\nrequire_author_signature: false\napprovals:\n  required: 0\n";
+
+/// Imports `provider` into `imported.yaml`, makes it the configuration, and
+/// checks that a plan over it has no changes. Returns the imported text.
+pub fn round_trip(ws: &Workspace, run: &dyn Fn(&[&str]) -> crate::harness::Run) -> String {
+    let imported = run(&["import", "--provider", "demo", "-o", "imported.yaml"]);
+    ok(&imported);
+    let text = ws.read("imported.yaml");
+    std::fs::rename(ws.path().join("imported.yaml"), ws.path().join("nhi.yaml")).unwrap();
+    let plan = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.code, 0,
+        "a plan over the import has changes:\n{text}\n{}\n{}",
+        plan.stdout, plan.stderr
+    );
+    text
+}
+
+#[test]
+fn import_then_plan_has_no_changes_on_the_local_provider() {
+    let ws = Workspace::example("quickstart");
+    let before = ws.bytes("estate.json");
+    let first = ws.run(&["import", "--provider", "demo"]);
+    ok(&first);
+    let text = round_trip(&ws, &|args| ws.run(args));
+    assert_eq!(ws.bytes("estate.json"), before, "import is read-only");
+    // Deterministic: the same scope and configuration, the same bytes.
+    assert_eq!(first.stdout, text);
+    for line in [
+        "# Imported by `nhi import` from provider block `demo` (type `local`) at 2026-11-22T12:00:00Z.",
+        "# Scope: estate file `estate.json`",
+        "  # finding: shadow-identity (high): no configuration declares it, yet it holds 1 key and 1 binding",
+        "  - name: legacy-bot",
+        "        adopt: LK9W4E6R2T8Y1U3I5O7P",
+        "        sink: {file: secrets/demo/legacy-bot/key-1.key}",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line}:\n{text}");
+    }
+}
+
+#[test]
+fn a_hostile_tag_value_round_trips_exactly() {
+    let ws = Workspace::empty();
+    ws.write(
+        "nhi.yaml",
+        "version: 1\nproviders:\n  - name: demo\n    type: local\n    settings: {state: estate.json}\n",
+    );
+    let hostile = [
+        ("colon", "a: b"),
+        ("hash", "x # not a comment"),
+        ("dash", "- item"),
+        ("yes", "yes"),
+        ("off", "Off"),
+        ("number", "0123"),
+        ("float", "1e3"),
+        ("null", "~"),
+        ("quotes", "'a' \"b\""),
+        ("unicode", "caf\u{e9} \u{1F600}"),
+        ("spaces", "  both  "),
+        ("brace", "{x: [1]}"),
+        ("star", "*alias"),
+    ];
+    let tags: serde_json::Map<String, serde_json::Value> = hostile
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
+        .chain([("- key: #".to_owned(), "true".into())])
+        .collect();
+    let estate = serde_json::json!({
+        "nhi_local_estate": 1,
+        "identities": [{
+            "name": "svc", "kind": "service_account", "owner": "a@example.com",
+            "description": "no: really # yes", "tags": tags, "keys": [], "bindings": [
+                {"role": "reader", "resource": "- x: y", "policy": {"k": "on", "n": 1, "e": []}}
+            ]
+        }]
+    });
+    ws.write("estate.json", &format!("{estate}\n"));
+    let text = round_trip(&ws, &|args| ws.run(args));
+    // The YAML reads back as exactly the live values.
+    let read: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    let identity = &read["identities"][0];
+    assert_eq!(identity["tags"], serde_json::Value::Object(tags), "{text}");
+    assert_eq!(identity["description"], "no: really # yes");
+    assert_eq!(identity["bindings"][0]["resource"], "- x: y");
+}
+
+#[test]
+fn only_unmanaged_writes_entries_to_append_to_identities() {
+    let ws = Workspace::example("quickstart");
+    let run = ws.run(&["import", "--provider", "demo", "--only-unmanaged"]);
+    ok(&run);
+    assert_eq!(
+        run.stdout.matches("\n  - name: ").count(),
+        1,
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("  - name: legacy-bot\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("providers:"), "{}", run.stdout);
+    // Appended to a configuration whose `identities:` comes last, it declares
+    // the shadow identity: no longer unmanaged.
+    let config = ws.read("nhi.yaml");
+    let identities = config.find("\nidentities:").unwrap();
+    assert!(
+        !config[identities..].contains("\npolicy:"),
+        "the example's identities come last"
+    );
+    ws.write("nhi.yaml", &format!("{config}{}", run.stdout));
+    let drift = ws.run(&["drift", "--json", "--fail-on", "unmanaged"]);
+    assert_eq!(drift.code, 0, "{}\n{}", drift.stdout, drift.stderr);
+}
+
+#[test]
+fn import_never_overwrites_a_file() {
+    let ws = Workspace::example("quickstart");
+    ws.write("taken.yaml", "mine\n");
+    let run = ws.run(&["import", "--provider", "demo", "-o", "taken.yaml"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("nhi::import::exists"), "{}", run.stderr);
+    assert_eq!(ws.read("taken.yaml"), "mine\n");
+    let unknown = ws.run(&["import", "--provider", "prod"]);
+    assert_eq!(unknown.code, 1);
+    assert!(
+        unknown.stderr.contains("nhi::import::unknown_provider")
+            && unknown.stderr.contains("provider blocks: `demo`"),
+        "{}",
+        unknown.stderr
+    );
+}
+
+fn adopted_workspace(key_tail: &str) -> Workspace {
+    let ws = Workspace::empty();
+    ws.write("allowed_signers", "");
+    ws.write("trust.yaml", TRUST);
+    ws.write(
+        "estate.json",
+        "{\"nhi_local_estate\":1,\"identities\":[\n{\"name\":\"ci\",\"kind\":\"service_account\",\"owner\":\"a@example.com\",\"keys\":[{\"id\":\"LIVE1\",\"name\":null,\"created\":\"2026-06-01T00:00:00Z\",\"status\":\"active\"}],\"bindings\":[]}\n]}\n",
+    );
+    ws.write(
+        "nhi.yaml",
+        &format!("version: 1\nproviders:\n  - name: demo\n    type: local\n    settings: {{state: estate.json}}\nidentities:\n  - name: ci\n    provider: demo\n    owner: a@example.com\n    keys:\n{key_tail}"),
+    );
+    ws
+}
+
+#[test]
+fn a_plan_rotating_an_adopted_key_applies() {
+    let ws = adopted_workspace(
+        "      - name: primary\n        adopt: LIVE1\n        rotate_after: 90d\n        sink: {file: secrets/ci.key}\n",
+    );
+    let plan = run(&ws, &["plan", "-o", "rotate.plan"]);
+    ok(&plan);
+    assert!(
+        plan.stdout
+            .contains("deleted after `local.demo/identity/ci/key/primary` is created"),
+        "{}",
+        plan.stdout
+    );
+    let apply = run(&ws, &["apply", "rotate.plan", "--trust", "trust.yaml"]);
+    ok(&apply);
+    assert!(ws.path().join("secrets/ci.key").exists());
+    let estate = ws.read("estate.json");
+    assert!(!estate.contains("LIVE1"), "{estate}");
+    // The new key carries the name: the declaration still matches it.
+    let again = run(&ws, &["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+}
+
+#[test]
+fn declaring_an_existing_identity_creates_its_key_before_deleting_the_live_one() {
+    let ws = adopted_workspace("      - name: primary\n        sink: {file: secrets/ci.key}\n");
+    let plan = run(&ws, &["plan", "-o", "adopt.plan"]);
+    ok(&plan);
+    let created = plan.stdout.find("identity/ci/key/primary").unwrap();
+    let deleted = plan.stdout.find("identity/ci/key/LIVE1").unwrap();
+    assert!(created < deleted, "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("deleted after `local.demo/identity/ci/key/primary` is created"),
+        "{}",
+        plan.stdout
+    );
+    ok(&run(&ws, &["apply", "adopt.plan", "--trust", "trust.yaml"]));
+    let again = run(&ws, &["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+}
