@@ -196,3 +196,61 @@ fn declaring_an_existing_identity_creates_its_key_before_deleting_the_live_one()
     let again = run(&ws, &["plan", "--detailed-exitcode"]);
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
 }
+
+#[test]
+fn aws_import_then_plan_has_no_changes() {
+    let Some(moto) = crate::moto::start() else {
+        return;
+    };
+    let ws = crate::flow::workspace();
+    ws.write(
+        "nhi.yaml",
+        "version: 1\nproviders:\n  - name: demo\n    type: aws\n    settings:\n      path_prefix: /nhi/\n      max_attempts: 1\n",
+    );
+    moto.boto(
+        r#"
+owner = {'Key': 'nhi:owner', 'Value': 'platform@example.com'}
+hostile = [{'Key': 'colon', 'Value': 'a: b'}, {'Key': 'dash', 'Value': '- x'},
+           {'Key': 'yes', 'Value': 'yes'}, {'Key': 'number', 'Value': '0123'},
+           {'Key': 'spaces', 'Value': ' both '}, {'Key': 'team', 'Value': 'platform'}]
+iam.create_user(UserName='ci-deployer', Path='/nhi/',
+                Tags=[owner, {'Key': 'nhi:description', 'Value': 'Deploys: from CI'}] + hostile)
+iam.create_access_key(UserName='ci-deployer')
+iam.create_access_key(UserName='ci-deployer')
+iam.attach_user_policy(UserName='ci-deployer', PolicyArn='arn:aws:iam::aws:policy/ReadOnlyAccess')
+iam.put_user_policy(UserName='ci-deployer', PolicyName='deploy', PolicyDocument=json.dumps({
+    'Version': '2012-10-17',
+    'Statement': [{'Effect': 'Allow', 'Action': ['s3:PutObject', 's3:GetObject'],
+                   'Resource': 'arn:aws:s3:::releases/*'}]}))
+iam.create_group(GroupName='deployers')
+iam.add_user_to_group(GroupName='deployers', UserName='ci-deployer')
+iam.create_role(RoleName='app-runtime', Path='/nhi/', Description='Assumed by the web tier',
+    Tags=[{'Key': 'nhi:owner', 'Value': 'web@example.com'}],
+    PermissionsBoundary='arn:aws:iam::aws:policy/PowerUserAccess',
+    AssumeRolePolicyDocument=json.dumps({'Version': '2012-10-17', 'Statement': [
+        {'Effect': 'Allow', 'Principal': {'Service': 'ec2.amazonaws.com'},
+         'Action': 'sts:AssumeRole', 'Condition': {'Bool': {'aws:SecureTransport': 'true'}}}]}))
+iam.attach_role_policy(RoleName='app-runtime', PolicyArn='arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess')
+iam.put_role_policy(RoleName='app-runtime', PolicyName='logs', PolicyDocument=json.dumps({
+    'Version': '2012-10-17',
+    'Statement': {'Effect': 'Allow', 'Action': 'logs:PutLogEvents', 'Resource': '*'}}))
+iam.create_user(UserName='elsewhere', Path='/other/')
+"#,
+    );
+    let text = round_trip(&ws, &|args| moto.nhi(&ws, args));
+    for line in [
+        "  - name: app-runtime",
+        "      permissions_boundary: \"arn:aws:iam::aws:policy/PowerUserAccess\"",
+        "      - role: \"group:deployers\"",
+        "      - role: \"inline:deploy\"",
+        "      - name: key-1",
+        "      - name: key-2",
+        "      colon: \"a: b\"",
+        "      dash: \"- x\"",
+        "      \"yes\": \"yes\"",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line}:\n{text}");
+    }
+    assert!(!text.contains("elsewhere"), "out of scope:\n{text}");
+    assert_eq!(text.matches("        adopt: AKIA").count(), 2, "{text}");
+}
