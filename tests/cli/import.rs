@@ -2,6 +2,7 @@
 //! plans no changes; keys adopted by id; `--only-unmanaged` for shadow
 //! identities; and plans over adopted keys that apply.
 
+use crate::flow::Cloud as _;
 use crate::flow::ok;
 use crate::harness::Workspace;
 use crate::team::run;
@@ -253,4 +254,67 @@ iam.create_user(UserName='elsewhere', Path='/other/')
     }
     assert!(!text.contains("elsewhere"), "out of scope:\n{text}");
     assert_eq!(text.matches("        adopt: AKIA").count(), 2, "{text}");
+}
+
+#[test]
+fn gcp_import_then_plan_has_no_changes() {
+    use crate::standin::{PROJECT, Standin};
+    let standin = crate::standin::start();
+    let ws = crate::flow::workspace();
+    ws.write(
+        "nhi.yaml",
+        &format!(
+            "version: 1\nproviders:\n  - name: demo\n    type: gcp\n    settings:\n      project: {PROJECT}\n      endpoint: {}\n      credentials: anonymous\n",
+            standin.endpoint
+        ),
+    );
+    let accounts = format!("/v1/projects/{PROJECT}/serviceAccounts");
+    standin.ok(
+        "POST",
+        &accounts,
+        r#"{"accountId": "ci-deployer", "serviceAccount": {"displayName": "CI: deployer", "description": "Deploys from CI\nnhi:{\"owner\":\"platform@example.com\"}"}}"#,
+    );
+    standin.ok(
+        "POST",
+        &accounts,
+        r#"{"accountId": "app-runtime", "serviceAccount": {"description": "nhi:{\"owner\":\"web@example.com\"}"}}"#,
+    );
+    standin.ok(
+        "POST",
+        &format!("{}/keys", Standin::account_path("ci-deployer")),
+        "{}",
+    );
+    let member = |id: &str| format!("serviceAccount:{id}@{PROJECT}.iam.gserviceaccount.com");
+    let mut policy = standin.policy();
+    policy["version"] = 3.into();
+    let bindings = policy["bindings"].as_array_mut().unwrap();
+    bindings.push(serde_json::json!({"role": "roles/storage.objectViewer", "members": [member("ci-deployer")]}));
+    bindings.push(serde_json::json!({
+        "role": "roles/pubsub.publisher",
+        "members": [member("ci-deployer")],
+        "condition": {
+            "title": "release-topics",
+            "description": "Release topics: only",
+            "expression": format!("resource.name.startsWith(\"projects/{PROJECT}/topics/release-\")")
+        }
+    }));
+    bindings.push(
+        serde_json::json!({"role": "roles/logging.logWriter", "members": [member("app-runtime")]}),
+    );
+    standin.ok(
+        "POST",
+        &format!("/v3/projects/{PROJECT}:setIamPolicy"),
+        &serde_json::json!({"policy": policy}).to_string(),
+    );
+    let text = round_trip(&ws, &|args| standin.nhi(&ws, args));
+    for line in [
+        "  - name: app-runtime",
+        "      display_name: \"CI: deployer\"",
+        "        resource: \"condition:release-topics\"",
+        "          description: \"Release topics: only\"",
+        "      - name: key-1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line}:\n{text}");
+    }
+    assert_eq!(text.matches("        adopt: ").count(), 1, "{text}");
 }
