@@ -209,7 +209,7 @@ fn aws_import_then_plan_has_no_changes() {
         "version: 1\nproviders:\n  - name: demo\n    type: aws\n    settings:\n      path_prefix: /nhi/\n      max_attempts: 1\n",
     );
     moto.boto(
-        r#"
+        r"
 owner = {'Key': 'nhi:owner', 'Value': 'platform@example.com'}
 hostile = [{'Key': 'colon', 'Value': 'a: b'}, {'Key': 'dash', 'Value': '- x'},
            {'Key': 'yes', 'Value': 'yes'}, {'Key': 'number', 'Value': '0123'},
@@ -236,7 +236,7 @@ iam.put_role_policy(RoleName='app-runtime', PolicyName='logs', PolicyDocument=js
     'Version': '2012-10-17',
     'Statement': {'Effect': 'Allow', 'Action': 'logs:PutLogEvents', 'Resource': '*'}}))
 iam.create_user(UserName='elsewhere', Path='/other/')
-"#,
+",
     );
     let text = round_trip(&ws, &|args| moto.nhi(&ws, args));
     for line in [
