@@ -82,6 +82,7 @@ impl Builder<'_> {
         let name = &want.identity.name;
         let mut rotations = Vec::new();
         let mut unwanted = Vec::new();
+        let mut adopted_names = Vec::new();
         for (key_address, key) in key_addresses(address, &have.keys) {
             let Some((spec, adopted)) = declared_as(want, have, key) else {
                 unwanted.push(Unwanted {
@@ -93,6 +94,9 @@ impl Builder<'_> {
                 });
                 continue;
             };
+            if adopted {
+                adopted_names.push(spec.name.as_str());
+            }
             if !adopted && key_address != address.key(&spec.name) {
                 // An older key under a declared name: only the newest one is current.
                 unwanted.push(Unwanted {
@@ -140,10 +144,11 @@ impl Builder<'_> {
             .iter()
             .filter(|spec| {
                 !self.key_expired(spec)
-                    && !have.keys.iter().any(|k| {
-                        k.name.as_deref() == Some(spec.name.as_str())
-                            || spec.adopt.as_deref() == Some(k.id.as_str())
-                    })
+                    && !adopted_names.contains(&spec.name.as_str())
+                    && !have
+                        .keys
+                        .iter()
+                        .any(|k| k.name.as_deref() == Some(spec.name.as_str()))
             })
             .collect();
         // A declared key with no live match replaces the undeclared live keys:

@@ -7,8 +7,6 @@ use crate::flow::ok;
 use crate::harness::Workspace;
 use crate::team::run;
 
-const TRUST: &str = "allowed_signers: allowed_signers\nrequire_author_signature: false\napprovals:\n  required: 0\n";
-
 /// Imports `provider` into `imported.yaml`, makes it the configuration, and
 /// checks that a plan over it has no changes. Returns the imported text.
 pub fn round_trip(ws: &Workspace, run: &dyn Fn(&[&str]) -> crate::harness::Run) -> String {
@@ -142,9 +140,7 @@ fn import_never_overwrites_a_file() {
 }
 
 fn adopted_workspace(key_tail: &str) -> Workspace {
-    let ws = Workspace::empty();
-    ws.write("allowed_signers", "");
-    ws.write("trust.yaml", TRUST);
+    let ws = crate::flow::workspace();
     ws.write(
         "estate.json",
         "{\"nhi_local_estate\":1,\"identities\":[\n{\"name\":\"ci\",\"kind\":\"service_account\",\"owner\":\"a@example.com\",\"keys\":[{\"id\":\"LIVE1\",\"name\":null,\"created\":\"2026-06-01T00:00:00Z\",\"status\":\"active\"}],\"bindings\":[]}\n]}\n",

@@ -102,10 +102,14 @@ fn config(identities: Vec<DesiredIdentity>, prune: bool) -> Config {
 }
 
 fn run(config: &Config, observed: &ObservedState) -> super::Diff {
+    run_with_slots(config, observed, None)
+}
+
+fn run_with_slots(config: &Config, observed: &ObservedState, slots: Option<usize>) -> super::Diff {
     let scopes = [Scope {
         block: &config.providers[0],
         observed,
-        key_slots: None,
+        key_slots: slots,
         retire: None,
     }];
     diff(config, &scopes, now())
