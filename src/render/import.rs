@@ -146,3 +146,91 @@ fn entry(out: &mut String, provider: &str, imported: &ImportedIdentity) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use nhi_provider_sdk::{Address, Identity, KeyStatus, Tags};
+
+    use crate::config::ProviderBlock;
+    use crate::import::{Imported, ImportedIdentity, ImportedKey};
+    use crate::policy::{Enforcement, Finding, Severity, Subject};
+
+    fn imported(only_unmanaged: bool) -> Imported {
+        let address = Address::provider("aws", "prod").identity("svc");
+        Imported {
+            block: ProviderBlock {
+                name: "prod".into(),
+                type_name: "aws".into(),
+                prune: false,
+                settings: serde_json::json!({"path_prefix": "/nhi/"}),
+            },
+            scope: "path `/nhi/`\n# injected".into(),
+            read_at: "2026-11-22T12:00:00Z".parse().unwrap(),
+            only_unmanaged,
+            identities: vec![ImportedIdentity {
+                identity: Identity {
+                    name: "svc".into(),
+                    kind: "user".into(),
+                    owner: String::new(),
+                    description: String::new(),
+                    tags: Tags::new(),
+                    attributes: std::collections::BTreeMap::new(),
+                },
+                keys: vec![ImportedKey {
+                    name: "key-1".into(),
+                    adopt: Some("AKIA1".into()),
+                    sink: "secrets/prod/svc/key-1.key".into(),
+                    status: KeyStatus::Inactive,
+                    created: "2026-01-01T00:00:00Z".parse().unwrap(),
+                }],
+                skipped_keys: vec!["live key `AKIA0` is an older key named `ci`".into()],
+                bindings: Vec::new(),
+                findings: vec![Finding {
+                    address,
+                    rule: "owner-missing".into(),
+                    severity: Severity::High,
+                    enforcement: Enforcement::Advisory,
+                    subject: Subject::State,
+                    message: "no owner\nversion: 2".into(),
+                    exception: None,
+                }],
+            }],
+        }
+    }
+
+    #[test]
+    fn what_needs_a_decision_is_said_in_comments_that_stay_comments() {
+        let text = super::yaml(&imported(false));
+        for line in [
+            "# Scope: path `/nhi/`\\u{a}# injected",
+            "  # finding: owner-missing (high): no owner\\u{a}version: 2",
+            "    # choose an owner: none is recorded in the cloud, and the configuration needs one (a plan then records it)",
+            "    owner: \"\"",
+            "    # live key `AKIA0` is an older key named `ci`",
+            "        adopt: AKIA1",
+            "        # the live key is inactive: a plan rotates it; remove the key to delete it instead",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}:\n{text}");
+        }
+        let read: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+        assert_eq!(read["version"], 1, "{text}");
+        assert_eq!(
+            read["identities"][0]["keys"][0]["sink"]["file"],
+            "secrets/prod/svc/key-1.key"
+        );
+    }
+
+    #[test]
+    fn only_unmanaged_writes_entries_alone() {
+        let text = super::yaml(&imported(true));
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with("providers:") || l.starts_with("version:")),
+            "{text}"
+        );
+        let read: serde_json::Value =
+            serde_saphyr::from_str(&format!("identities:\n{text}")).unwrap();
+        assert_eq!(read["identities"][0]["name"], "svc", "{text}");
+    }
+}
