@@ -314,3 +314,59 @@ fn gcp_import_then_plan_has_no_changes() {
     }
     assert_eq!(text.matches("        adopt: ").count(), 1, "{text}");
 }
+
+#[test]
+fn aws_an_adopted_key_rotates_and_a_declared_key_replaces_a_live_one_first() {
+    let Some(moto) = crate::moto::start() else {
+        return;
+    };
+    let ws = crate::flow::workspace();
+    let live = moto.boto(
+        r"
+owner = [{'Key': 'nhi:owner', 'Value': 'platform@example.com'}]
+for name in ('adopted', 'declared'):
+    iam.create_user(UserName=name, Path='/nhi/', Tags=owner)
+print(iam.create_access_key(UserName='adopted')['AccessKey']['AccessKeyId'])
+print(iam.create_access_key(UserName='declared')['AccessKey']['AccessKeyId'])
+",
+    );
+    let ids: Vec<&str> = live.split_whitespace().collect();
+    let config = |rotate_after: &str| {
+        format!(
+            "version: 1\nproviders:\n  - name: demo\n    type: aws\n    settings:\n      path_prefix: /nhi/\n      max_attempts: 1\nidentities:\n  - name: adopted\n    provider: demo\n    kind: user\n    owner: platform@example.com\n    keys:\n      - name: primary\n        adopt: {}\n        rotate_after: {rotate_after}\n        sink: {{file: secrets/adopted.json}}\n  - name: declared\n    provider: demo\n    kind: user\n    owner: platform@example.com\n    keys:\n      - name: primary\n        sink: {{file: secrets/declared.json}}\n",
+            ids[0]
+        )
+    };
+    ws.write("nhi.yaml", &config("1s"));
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let plan = moto.nhi(&ws, &["plan", "-o", "adopt.plan"]);
+    ok(&plan);
+    for (identity, id) in [("adopted", ids[0]), ("declared", ids[1])] {
+        let created = plan
+            .stdout
+            .find(&format!(
+                "aws.demo/identity/{identity}/key/primary will be created"
+            ))
+            .unwrap_or_else(|| panic!("{}", plan.stdout));
+        let deleted = plan
+            .stdout
+            .find(&format!(
+                "aws.demo/identity/{identity}/key/{id} will be deleted"
+            ))
+            .unwrap_or_else(|| panic!("{}", plan.stdout));
+        assert!(created < deleted, "{}", plan.stdout);
+    }
+    // Not refused as stale: apply addresses the adopted key as the plan did.
+    ok(&moto.nhi(&ws, &["apply", "adopt.plan", "--trust", "trust.yaml"]));
+    let keys = moto.boto(
+        "for u in ('adopted', 'declared'):\n    print(u, [k['AccessKeyId'] for k in iam.list_access_keys(UserName=u)['AccessKeyMetadata']])",
+    );
+    assert!(
+        !keys.contains(ids[0]) && !keys.contains(ids[1]),
+        "the old keys are gone: {keys}"
+    );
+    assert!(ws.path().join("secrets/adopted.json").exists());
+    // The new key carries the name; the declaration matches it by name.
+    ws.write("nhi.yaml", &config("90d"));
+    crate::flow::no_changes(&moto, &ws);
+}
