@@ -8,9 +8,9 @@ use clap::Args;
 
 use super::{Global, Outcome};
 
-#[derive(Debug, Args)]
-#[command(
-    long_about = "Read the scope of one provider block of the configuration and write YAML that \
+/// `nhi import --help`.
+pub(crate) const LONG_ABOUT: &str =
+    "Read the scope of one provider block of the configuration and write YAML that \
 declares it: each identity with its owner, description, tags and attributes, its keys (adopted \
 by their live ids: `adopt: <id>`), and its bindings, with the governance gate's findings as \
 comments. `nhi plan` over the written configuration plans no changes.
@@ -19,8 +19,9 @@ No secret is ever written: a read holds none. Each adopted key is given a file s
 configuration's directory; choose where a new secret goes before its first rotation.
 
 With --only-unmanaged, only the identities in scope that the configuration does not declare are \
-written, as entries to append to `identities:` (a shadow identity becomes a merge request)."
-)]
+written, as entries to append to `identities:` (a shadow identity becomes a merge request).";
+
+#[derive(Debug, Args)]
 pub(crate) struct ImportArgs {
     /// The provider block whose scope is imported
     #[arg(long, value_name = "NAME")]

@@ -82,6 +82,7 @@ enum Command {
     /// Compare the configuration with live state and show (or save) the changes
     Plan(plan::PlanArgs),
     /// Write the configuration that declares a provider block's live scope (plans no changes)
+    #[command(long_about = import::LONG_ABOUT)]
     Import(import::ImportArgs),
     /// Render a saved plan file as text, JSON, markdown or SARIF
     Show(show::ShowArgs),

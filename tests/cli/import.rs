@@ -129,6 +129,15 @@ fn import_never_overwrites_a_file() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("nhi::import::exists"), "{}", run.stderr);
     assert_eq!(ws.read("taken.yaml"), "mine\n");
+    let help = ws.run(&["import", "--help"]);
+    ok(&help);
+    assert!(
+        help.stdout
+            .contains("(adopted by their live ids: `adopt: <id>`)")
+            || help.stdout.contains("`adopt: <id>`"),
+        "{}",
+        help.stdout
+    );
     let unknown = ws.run(&["import", "--provider", "prod"]);
     assert_eq!(unknown.code, 1);
     assert!(
