@@ -132,9 +132,7 @@ fn import_never_overwrites_a_file() {
     let help = ws.run(&["import", "--help"]);
     ok(&help);
     assert!(
-        help.stdout
-            .contains("(adopted by their live ids: `adopt: <id>`)")
-            || help.stdout.contains("`adopt: <id>`"),
+        help.stdout.contains("--only-unmanaged") && help.stdout.contains("`adopt:"),
         "{}",
         help.stdout
     );
