@@ -18,6 +18,7 @@
 //!   validate, plan and apply;
 //! - [`drift`] and [`audit`] are the read-only looks: what differs from the
 //!   configuration, and the live estate judged by the policy's rules;
+//!   [`import`] turns a scope into the configuration that declares it;
 //! - [`events`] carry progress out of long operations; [`clock`] is the time;
 //! - `render` is the only place that writes to stdout or stderr, and `cli` maps
 //!   each subcommand onto the operations above.
@@ -30,6 +31,7 @@ pub mod config;
 pub mod diff;
 pub mod drift;
 pub mod events;
+pub mod import;
 pub mod log;
 pub mod plan;
 pub mod policy;

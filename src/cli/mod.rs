@@ -6,6 +6,7 @@ mod apply;
 mod audit;
 mod completions;
 mod drift;
+mod import;
 mod init;
 mod merge;
 mod plan;
@@ -85,6 +86,9 @@ enum Command {
     Drift(drift::DriftArgs),
     /// Compare the configuration with live state and show (or save) the changes
     Plan(plan::PlanArgs),
+    /// Write the configuration that declares a provider block's live scope (plans no changes)
+    #[command(long_about = import::LONG_ABOUT)]
+    Import(import::ImportArgs),
     /// Render a saved plan file as text, JSON, markdown or SARIF
     Show(show::ShowArgs),
     /// Add the author's signature to a plan file
@@ -201,6 +205,7 @@ fn run(cli: Cli, env: settings::Environment, color: Option<bool>) -> miette::Res
         Command::Validate(args) => validate::run(&global, &args),
         Command::Plan(args) => plan::run(&global, &args),
         Command::Drift(args) => drift::run(&global, &args),
+        Command::Import(args) => import::run(&global, &args),
         Command::Show(args) => show::run(&global, &args),
         Command::Sign(args) => sign::sign(&global, &args),
         Command::Approve(args) => sign::approve(&global, &args),

@@ -303,7 +303,7 @@ mod tests {
     fn field_names_are_serdes() {
         assert_eq!(
             fields_of::<RawKey>(),
-            ["name", "rotate_after", "expires", "sink"]
+            ["name", "adopt", "rotate_after", "expires", "sink"]
         );
         assert!(fields_of::<RawProvider>().contains(&"type"));
     }

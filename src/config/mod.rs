@@ -233,6 +233,7 @@ identities:
                     expires: date(2027, 1, 31),
                     keys: vec![DesiredKey {
                         name: "primary".into(),
+                        adopt: None,
                         rotate_after: Some("90d".parse().unwrap()),
                         expires: date(2027, 6, 30),
                         sink: Sink::File("secrets/ci-deployer-primary.key".into()),
@@ -256,6 +257,7 @@ identities:
                     expires: None,
                     keys: vec![DesiredKey {
                         name: "k1".into(),
+                        adopt: None,
                         rotate_after: None,
                         expires: None,
                         sink: Sink::Stdout,
@@ -317,6 +319,8 @@ identities:
             ("duplicate_name_provider", "duplicate_name", format!("{PROVIDERS}  - name: demo\n    type: local\n    settings: {{state: other.json}}\n")),
             ("duplicate_name_identity", "duplicate_name", identity("    owner: me\n  - name: ci\n    provider: demo\n    owner: you\n")),
             ("duplicate_name_key", "duplicate_name", identity("    owner: me\n    keys:\n      - {name: primary, sink: stdout}\n      - {name: primary, sink: stdout}\n")),
+            ("duplicate_adopt", "duplicate_adopt", identity("    owner: me\n    keys:\n      - {name: primary, adopt: AKIA1, sink: stdout}\n      - {name: backup, adopt: AKIA1, sink: stdout}\n")),
+            ("empty_value_adopt", "empty_value", identity("    owner: me\n    keys:\n      - {name: primary, adopt: '', sink: stdout}\n")),
             ("duplicate_binding", "duplicate_binding", identity("    owner: me\n    bindings:\n      - role: viewer\n      - role: viewer\n        resource: '*'\n")),
             ("unknown_type", "unknown_type", "providers:\n  - name: demo\n    type: lcoal\n".into()),
             ("invalid_settings", "invalid_settings", "providers:\n  - name: demo\n    type: local\n    settings:\n      state: estate.json\n      colour: blue\n".into()),

@@ -56,6 +56,9 @@ pub struct DesiredIdentity {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesiredKey {
     pub name: String,
+    /// The id of a live key nhi did not create that is this key: the diff
+    /// matches it as if it carried the name. A live key carrying the name wins.
+    pub adopt: Option<String>,
     /// Rotate once the live key is at least this old.
     pub rotate_after: Option<Age>,
     /// After this day (UTC) the key must not exist.

@@ -170,6 +170,12 @@ pub(crate) struct RawKey {
     /// Name of the key, unique within its identity.
     #[schemars(with = "String", pattern(r"^[a-z][a-z0-9_-]{0,62}$"))]
     pub name: Option<Spanned<String>>,
+    /// The provider's id of a live key this key is (an AWS access key id, a GCP
+    /// key's id), to adopt a key nhi did not create without replacing it. Once
+    /// the key is rotated the new one carries the name, and `adopt` no longer
+    /// matches anything: it may stay or be removed.
+    #[schemars(with = "Option<String>", length(min = 1))]
+    pub adopt: Option<Spanned<String>>,
     /// Rotate the key once it is at least this old, e.g. `90d`.
     #[schemars(with = "Option<nhi_provider_sdk::Age>")]
     pub rotate_after: Option<Spanned<String>>,

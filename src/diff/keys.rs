@@ -1,5 +1,6 @@
-//! Keys: how live keys are addressed, and which are created, rotated (within the
-//! identity's key slots) or deleted.
+//! Keys: how live keys are addressed, which declared key each live key is (by
+//! name, or by the id a declared key adopts), and which are created, rotated
+//! (within the identity's key slots) or deleted.
 
 use nhi_provider_sdk::{Address, KeyStatus, ObservedIdentity, ObservedKey, Operation};
 
@@ -35,6 +36,41 @@ pub fn key_addresses<'a>(
     out
 }
 
+/// A key of the declared identity: one that carries its name, or one whose id a
+/// declared key adopts (`adopt:`) when no live key carries that key's name.
+fn declared_as<'w>(
+    want: &'w DesiredIdentity,
+    have: &ObservedIdentity,
+    key: &ObservedKey,
+) -> Option<(&'w DesiredKey, bool)> {
+    if let Some(name) = key.name.as_deref()
+        && let Some(spec) = want.keys.iter().find(|k| k.name == name)
+    {
+        return Some((spec, false));
+    }
+    want.keys
+        .iter()
+        .find(|spec| {
+            spec.adopt.as_deref() == Some(key.id.as_str())
+                && !have
+                    .keys
+                    .iter()
+                    .any(|k| k.name.as_deref() == Some(spec.name.as_str()))
+        })
+        .map(|spec| (spec, true))
+}
+
+/// A live key planned for deletion, and why.
+struct Unwanted<'k> {
+    address: Address,
+    key: &'k ObservedKey,
+    reason: Reason,
+    detail: String,
+    /// Not declared at all: what a new declared key may replace, deleted after
+    /// it is created when the key slots allow both at once.
+    undeclared: bool,
+}
+
 impl Builder<'_> {
     pub(super) fn keys(
         &mut self,
@@ -45,39 +81,45 @@ impl Builder<'_> {
     ) {
         let name = &want.identity.name;
         let mut rotations = Vec::new();
-        let mut deleted = 0;
+        let mut unwanted = Vec::new();
+        let mut adopted_names = Vec::new();
         for (key_address, key) in key_addresses(address, &have.keys) {
-            let declared = key
-                .name
-                .as_deref()
-                .and_then(|n| want.keys.iter().find(|k| k.name == n));
-            let Some(spec) = declared else {
-                self.delete_key(
-                    &key_address,
-                    name,
+            let Some((spec, adopted)) = declared_as(want, have, key) else {
+                unwanted.push(Unwanted {
+                    address: key_address,
                     key,
-                    Reason::Drift,
-                    Some("not declared in the configuration".into()),
-                );
-                deleted += 1;
+                    reason: Reason::Drift,
+                    detail: "not declared in the configuration".into(),
+                    undeclared: true,
+                });
                 continue;
             };
-            if key_address != address.key(&spec.name) {
+            if adopted {
+                adopted_names.push(spec.name.as_str());
+            }
+            if !adopted && key_address != address.key(&spec.name) {
                 // An older key under a declared name: only the newest one is current.
-                self.delete_key(
-                    &key_address,
-                    name,
+                unwanted.push(Unwanted {
+                    address: key_address,
                     key,
-                    Reason::Drift,
-                    Some(format!("a second live key named `{}`", spec.name)),
-                );
-                deleted += 1;
+                    reason: Reason::Drift,
+                    detail: format!("a second live key named `{}`", spec.name),
+                    undeclared: false,
+                });
                 continue;
             }
             if self.key_expired(spec) {
-                let detail = spec.expires.map(|d| format!("expired on {d}"));
-                self.delete_key(&key_address, name, key, Reason::Expired, detail);
-                deleted += 1;
+                let detail = spec
+                    .expires
+                    .map(|d| format!("expired on {d}"))
+                    .unwrap_or_default();
+                unwanted.push(Unwanted {
+                    address: key_address,
+                    key,
+                    reason: Reason::Expired,
+                    detail,
+                    undeclared: false,
+                });
                 continue;
             }
             let age = self.now.duration_since(key.created);
@@ -97,24 +139,66 @@ impl Builder<'_> {
             } else {
                 continue;
             };
-            rotations.push((key_address, key, spec, reason, detail));
+            rotations.push((key_address, key, spec, adopted, reason, detail));
         }
         let missing: Vec<&DesiredKey> = want
             .keys
             .iter()
             .filter(|spec| {
                 !self.key_expired(spec)
+                    && !adopted_names.contains(&spec.name.as_str())
                     && !have
                         .keys
                         .iter()
                         .any(|k| k.name.as_deref() == Some(spec.name.as_str()))
             })
             .collect();
+        // A declared key with no live match replaces the undeclared live keys:
+        // created first, so whatever uses the old key keeps working until the
+        // new one is delivered, if the key slots hold both at once.
+        let deferrable = if missing.is_empty() {
+            0
+        } else {
+            unwanted.iter().filter(|u| u.undeclared).count()
+        };
+        let removed_first = unwanted.len() - deferrable;
+        let in_use = have.keys.len() - removed_first + missing.len();
+        let defer = deferrable > 0 && slots.is_none_or(|s| in_use <= s);
+        let created: Vec<String> = missing
+            .iter()
+            .map(|spec| format!("`{}`", address.key(&spec.name)))
+            .collect();
+        for u in unwanted {
+            let detail = match (u.undeclared && !missing.is_empty(), defer) {
+                (true, true) => format!(
+                    "{}; deleted after {} is created",
+                    u.detail,
+                    created.join(", ")
+                ),
+                (true, false) => format!(
+                    "{}; every key slot is in use ({} at most), so it is deleted before {} is created",
+                    u.detail,
+                    slots.unwrap_or_default(),
+                    created.join(", ")
+                ),
+                _ => u.detail,
+            };
+            let phase = if u.undeclared && defer {
+                Phase::RetireParts
+            } else {
+                Phase::RemoveParts
+            };
+            let detail = (!detail.is_empty()).then_some(detail);
+            self.delete_key_in(phase, &u.address, name, u.key, u.reason, detail);
+        }
         // A rotation needs a free slot for the new key while the old one lives.
-        let in_use = have.keys.len() - deleted + missing.len();
+        let in_use = if defer {
+            in_use
+        } else {
+            have.keys.len() - removed_first - deferrable + missing.len()
+        };
         let free = slots.map_or(usize::MAX, |s| s.saturating_sub(in_use));
-        for (key_address, key, spec, reason, detail) in rotations {
-            self.touch(&key_address, Some(key.fingerprint()));
+        for (key_address, key, spec, adopted, reason, detail) in rotations {
             if free == 0 {
                 let detail = format!(
                     "{detail}; every key slot is in use ({} at most), so the old key is deleted before its replacement is created",
@@ -127,6 +211,29 @@ impl Builder<'_> {
                 }
                 continue;
             }
+            if adopted {
+                // The new key carries the name; the adopted one, addressed by
+                // its id as apply addresses it, goes once the new one exists.
+                let new_address = address.key(&spec.name);
+                let retire = format!("{detail}; deleted after `{new_address}` is created");
+                self.create_key(address, name, spec, reason);
+                if let Some(last) = self.planned.last_mut() {
+                    last.1.detail = Some(format!(
+                        "{detail}; replaces the adopted key `{}`, deleted after it",
+                        key.id
+                    ));
+                }
+                self.delete_key_in(
+                    Phase::RetireParts,
+                    &key_address,
+                    name,
+                    key,
+                    reason,
+                    Some(retire),
+                );
+                continue;
+            }
+            self.touch(&key_address, Some(key.fingerprint()));
             self.push(
                 Phase::PutParts,
                 key_address,
@@ -144,6 +251,16 @@ impl Builder<'_> {
         }
         for spec in missing {
             self.create_key(address, name, spec, Reason::New);
+            if deferrable > 0
+                && let Some(last) = self.planned.last_mut()
+            {
+                last.1.detail = Some(if defer {
+                    "created before the live key it replaces is deleted".to_owned()
+                } else {
+                    "created after the live key it replaces is deleted: every key slot is in use"
+                        .to_owned()
+                });
+            }
         }
     }
 
@@ -183,9 +300,28 @@ impl Builder<'_> {
         reason: Reason,
         detail: Option<String>,
     ) {
+        self.delete_key_in(
+            Phase::RemoveParts,
+            key_address,
+            identity,
+            key,
+            reason,
+            detail,
+        );
+    }
+
+    fn delete_key_in(
+        &mut self,
+        phase: Phase,
+        key_address: &Address,
+        identity: &str,
+        key: &ObservedKey,
+        reason: Reason,
+        detail: Option<String>,
+    ) {
         self.touch(key_address, Some(key.fingerprint()));
         self.push(
-            Phase::RemoveParts,
+            phase,
             key_address.clone(),
             reason,
             detail,

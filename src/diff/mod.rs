@@ -32,8 +32,9 @@ use crate::config::{Config, DesiredIdentity, ProviderBlock};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Diff {
     /// In execution order: key and binding deletes, identity deletes and replaces,
-    /// identity creates and updates, then key and binding creates, updates and
-    /// rotations; by address within each phase.
+    /// identity creates and updates, key and binding creates, updates and
+    /// rotations, then the deletes of live keys a new key replaces (created
+    /// first, so nothing using the old key breaks); by address within each phase.
     pub changes: Vec<Change>,
     /// Live identities in scope that the configuration does not declare and that
     /// are not pruned: reported as drift, left alone.
@@ -103,6 +104,9 @@ enum Phase {
     RemoveIdentities,
     PutIdentities,
     PutParts,
+    /// Deletes that wait for a replacement to exist: a live key that a declared
+    /// key with no live match replaces, an adopted key after its rotation.
+    RetireParts,
 }
 
 struct Builder<'a> {

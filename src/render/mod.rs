@@ -6,6 +6,7 @@ pub mod audit;
 pub mod drift;
 mod escape;
 mod findings;
+pub mod import;
 pub mod json;
 pub mod markdown;
 pub mod policy_test;
@@ -16,6 +17,7 @@ pub mod validate;
 pub mod verify;
 mod verify_json;
 mod view;
+mod yaml;
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal as _, Write as _};

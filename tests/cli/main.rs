@@ -20,6 +20,7 @@ mod gcp;
 mod gcp_google;
 mod governance;
 mod harness;
+mod import;
 mod include;
 mod log;
 mod moto;

@@ -262,7 +262,10 @@ fn config() -> impl Strategy<Value = Gen> {
         prop_oneof![3 => Just("me@example.com".to_owned()), 1 => scalar()],
         fields(&["description", "kind", "expires", "owner"]),
         value_yaml(),
-        prop::collection::vec(fields(&["name", "rotate_after", "expires", "sink"]), 0..3),
+        prop::collection::vec(
+            fields(&["name", "adopt", "rotate_after", "expires", "sink"]),
+            0..3,
+        ),
         prop::collection::vec((fields(&["role", "resource"]), value_yaml()), 0..3),
     );
     (

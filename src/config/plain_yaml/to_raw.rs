@@ -148,6 +148,7 @@ pub(super) fn raw_identity(node: Node<'_>) -> InSubset<RawIdentity> {
 fn raw_key(node: Node<'_>) -> InSubset<RawKey> {
     let mut raw = RawKey {
         name: None,
+        adopt: None,
         rotate_after: None,
         expires: None,
         sink: None,
@@ -155,6 +156,7 @@ fn raw_key(node: Node<'_>) -> InSubset<RawKey> {
     for (key, value) in map(node)? {
         match key {
             "name" => raw.name = spanned_string(&value)?,
+            "adopt" => raw.adopt = spanned_string(&value)?,
             "rotate_after" => raw.rotate_after = spanned_string(&value)?,
             "expires" => raw.expires = spanned_string(&value)?,
             "sink" => raw.sink = Some(spanned(json_value(value)?)),

@@ -104,8 +104,9 @@ impl<'a> Validator<'a> {
         let attributes = self.attributes(raw.attributes.as_ref(), who, self.span(entry));
         let mut keys = Vec::with_capacity(raw.keys.len());
         let mut key_names: HashMap<&str, SourceSpan> = HashMap::new();
+        let mut adopted: HashMap<&str, SourceSpan> = HashMap::new();
         for key in &raw.keys {
-            if let Some(key) = self.key(key, who, &mut key_names, provider_type) {
+            if let Some(key) = self.key(key, who, &mut key_names, &mut adopted, provider_type) {
                 keys.push(key);
             }
         }

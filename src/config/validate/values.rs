@@ -57,6 +57,7 @@ impl<'a> Validator<'a> {
         entry: &'r Spanned<RawKey>,
         who: &dyn fmt::Display,
         names: &mut HashMap<&'r str, SourceSpan>,
+        adopted: &mut HashMap<&'r str, SourceSpan>,
         provider_type: Option<&'a dyn nhi_provider_sdk::ProviderType>,
     ) -> Option<DesiredKey> {
         let raw = &entry.value;
@@ -101,6 +102,7 @@ impl<'a> Validator<'a> {
             }
         });
         let expires = raw.expires.as_ref().and_then(|e| self.date(e));
+        let adopt = raw.adopt.as_ref().and_then(|a| self.adopt(a, who, adopted));
         let key_who = OnDisplay(|f: &mut fmt::Formatter<'_>| match name {
             Some(n) => write!(f, "key {} of {who}", quote(&n.value)),
             None => write!(f, "a key of {who}"),
@@ -113,10 +115,43 @@ impl<'a> Validator<'a> {
         }
         Some(DesiredKey {
             name: name?.value.clone(),
+            adopt: adopt.map(str::to_owned),
             rotate_after,
             expires,
             sink: sink?,
         })
+    }
+
+    /// The id of a live key a declared key adopts: one declared key per live
+    /// key, or the two would fight over it.
+    fn adopt<'r>(
+        &mut self,
+        value: &'r Spanned<String>,
+        who: &dyn fmt::Display,
+        adopted: &mut HashMap<&'r str, SourceSpan>,
+    ) -> Option<&'r str> {
+        let id = self.non_empty(
+            value,
+            &format_args!("the key id a key of {who} adopts"),
+            "write the provider's id of the live key (e.g. an access key id), or remove `adopt`",
+        )?;
+        let span = self.span(value);
+        match adopted.entry(id) {
+            Entry::Occupied(first) => {
+                self.duplicate(
+                    ProblemKind::DuplicateAdopt,
+                    format!("two keys of {who} adopt the live key {}", quote(id)),
+                    span,
+                    *first.get(),
+                    "a live key is one declared key: remove one of the two `adopt` lines",
+                );
+                None
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(span);
+                Some(id)
+            }
+        }
     }
 
     fn sink(

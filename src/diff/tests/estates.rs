@@ -95,6 +95,8 @@ fn arb_identity(name: String) -> impl Strategy<Value = (DesiredIdentity, Observe
                 prop::sample::select(vec!["primary", "backup"]),
                 0i64..200,
                 any::<bool>(),
+                // A live key nhi did not name, which a declared key adopts by id.
+                prop::sample::select(vec![false, false, true]),
             ),
             0..3,
         ),
@@ -122,16 +124,18 @@ fn arb_identity(name: String) -> impl Strategy<Value = (DesiredIdentity, Observe
                 keys: vec![],
                 bindings: vec![],
             };
-            for (i, (k, age, declared)) in keys.into_iter().enumerate() {
+            for (i, (k, age, declared, unnamed)) in keys.into_iter().enumerate() {
+                let id = format!("K{i}");
                 if declared && !d.keys.iter().any(|x| x.name == k) {
                     d.keys.push(DesiredKey {
                         name: k.into(),
+                        adopt: unnamed.then(|| id.clone()),
                         rotate_after: Some(Age::from_str_days(90)),
                         expires: None,
                         sink: Sink::Stdout,
                     });
                 }
-                o.keys.push(key(Some(k), &format!("K{i}"), age));
+                o.keys.push(key((!unnamed).then_some(k), &id, age));
             }
             for (role, resource, policy) in bindings {
                 let b = Binding {

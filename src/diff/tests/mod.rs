@@ -1,5 +1,6 @@
 //! Unit and property tests of the diff engine.
 
+mod adoption;
 mod estates;
 mod select;
 
@@ -46,6 +47,7 @@ fn desired(name: &str) -> DesiredIdentity {
         expires: None,
         keys: vec![DesiredKey {
             name: "primary".into(),
+            adopt: None,
             rotate_after: Some("90d".parse().unwrap()),
             expires: None,
             sink: Sink::File(format!("{name}.key")),
@@ -101,10 +103,14 @@ fn config(identities: Vec<DesiredIdentity>, prune: bool) -> Config {
 }
 
 fn run(config: &Config, observed: &ObservedState) -> super::Diff {
+    run_with_slots(config, observed, None)
+}
+
+fn run_with_slots(config: &Config, observed: &ObservedState, slots: Option<usize>) -> super::Diff {
     let scopes = [Scope {
         block: &config.providers[0],
         observed,
-        key_slots: None,
+        key_slots: slots,
         retire: None,
     }];
     diff(config, &scopes, now())
@@ -380,6 +386,7 @@ fn fingerprints_agree_with_touched_for_every_change() {
     let mut d = desired("a");
     d.keys.push(DesiredKey {
         name: "backup".into(),
+        adopt: None,
         rotate_after: None,
         expires: None,
         sink: Sink::Stdout,
@@ -441,6 +448,7 @@ fn rotation_with_every_key_slot_taken_deletes_the_old_key_first() {
     let mut d = desired("a");
     d.keys.push(DesiredKey {
         name: "backup".into(),
+        adopt: None,
         rotate_after: None,
         expires: None,
         sink: Sink::Stdout,
