@@ -2,7 +2,9 @@
 //! no sink checks: nothing will be minted) and sorts what it found into classes a
 //! pipeline can branch on: live objects that differ from the configuration or
 //! are missing (`drift`), identities in scope the configuration does not declare
-//! (`unmanaged`), and what is due (rotation age or expiry passed: `due`).
+//! (`unmanaged`), and what is due (`due`): rotation age or expiry passed, and the
+//! governance gate's key findings no plan acts on (older than the policy's
+//! `key_max_age`, unused past `unused_after`, never used).
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -21,7 +23,9 @@ pub enum DriftClass {
     Drift,
     /// An identity in scope that the configuration does not declare.
     Unmanaged,
-    /// A key past its rotation age, or an object past its `expires` day.
+    /// A key past its rotation age, or an object past its `expires` day; a key
+    /// older than the policy's `key_max_age`, unused past `unused_after`, or
+    /// never used.
     Due,
 }
 
@@ -49,7 +53,8 @@ pub struct Finding {
     /// What applying the configuration would do about it; `null` for an
     /// unmanaged identity that is only reported (its block does not prune).
     pub action: Option<Action>,
-    /// Why, in the words of the plan (`differs`, `new`, `rotation due`, …).
+    /// Why, in the words of the plan (`differs`, `new`, `rotation due`, …), or
+    /// the gate's rule id for a key finding no change acts on (`key-unused`).
     pub reason: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -105,6 +110,13 @@ pub fn drift(options: &PlanOptions<'_>) -> Result<(DriftReport, Planned), Planni
     Ok((classify(&planned), planned))
 }
 
+/// The gate's rules whose findings are `due`.
+const DUE_RULES: [&str; 3] = [
+    crate::policy::catalogue::KEY_MAX_AGE,
+    crate::policy::catalogue::KEY_UNUSED,
+    crate::policy::catalogue::KEY_NEVER_USED,
+];
+
 fn class_of(reason: Reason) -> DriftClass {
     match reason {
         Reason::New | Reason::Drift | Reason::ReplaceRequested => DriftClass::Drift,
@@ -134,6 +146,20 @@ pub fn classify(planned: &Planned) -> DriftReport {
         reason: Reason::Unmanaged.to_string(),
         detail: Some("not declared; reported only, since its provider block does not prune".into()),
     }));
+    // What the gate finds due that no change of the plan acts on: a rotation
+    // already planned resolves its key's findings, which then do not count.
+    findings.extend(
+        body.findings
+            .iter()
+            .filter(|f| f.counts() && DUE_RULES.contains(&f.rule.as_str()))
+            .map(|f| Finding {
+                class: DriftClass::Due,
+                address: f.address.clone(),
+                action: None,
+                reason: f.rule.clone(),
+                detail: Some(f.message.clone()),
+            }),
+    );
     let mut counts = Counts::default();
     for f in &findings {
         match f.class {

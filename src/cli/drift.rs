@@ -13,8 +13,9 @@ pub(crate) struct DriftArgs {
     #[arg(long, conflicts_with = "format")]
     json: bool,
 
-    /// Print the report as text, JSON, or markdown (an issue body for a nightly report)
-    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json", "markdown"])]
+    /// Print the report as text, JSON, markdown (an issue body for a nightly report)
+    /// or SARIF (for code scanning)
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json", "markdown", "sarif"])]
     format: Option<String>,
 
     /// Classes that make drift exit 2 (comma-separated: drift, unmanaged, due)
@@ -62,6 +63,17 @@ pub(crate) fn run(global: &Global, args: &DriftArgs) -> miette::Result<Outcome> 
             text
         }
         "markdown" => crate::render::drift::markdown(&report),
+        "sarif" => {
+            let anchors = crate::config::Anchors::load(&planned.config.path);
+            crate::render::drift::sarif(
+                &report,
+                &crate::render::sarif::Source {
+                    config_path: &report.config_path,
+                    anchors: Some(&anchors),
+                    tool_version: env!("CARGO_PKG_VERSION"),
+                },
+            )
+        }
         _ => crate::render::drift::text(&report, global.painter),
     };
     crate::render::stdout(&text).map_err(|e| miette::miette!("cannot write to stdout: {e}"))?;

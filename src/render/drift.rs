@@ -1,4 +1,5 @@
-//! `nhi drift` reports: text for people, markdown for a nightly issue.
+//! `nhi drift` reports: text for people, markdown for a nightly issue, SARIF for
+//! code scanning.
 
 use std::fmt::Write as _;
 
@@ -26,7 +27,7 @@ fn heading(class: DriftClass) -> &'static str {
         DriftClass::Unmanaged => {
             "Unmanaged: identities in scope the configuration does not declare"
         }
-        DriftClass::Due => "Due: keys past their rotation age, objects past their expiry",
+        DriftClass::Due => "Due: keys past their rotation age or unused, objects past their expiry",
     }
 }
 
@@ -152,4 +153,62 @@ pub fn markdown(report: &DriftReport) -> String {
     );
     out.push('\n');
     out
+}
+
+/// The SARIF rules of drift's classes; a `due` finding of the gate keeps the
+/// gate's rule.
+const CLASS_RULES: [super::sarif::OtherRule; 3] = [
+    super::sarif::OtherRule {
+        id: "drift",
+        severity: crate::policy::Severity::Medium,
+        description: "A live object differs from the configuration, or a declared one is missing",
+    },
+    super::sarif::OtherRule {
+        id: "unmanaged",
+        severity: crate::policy::Severity::High,
+        description: "An identity in scope that the configuration does not declare",
+    },
+    super::sarif::OtherRule {
+        id: "due",
+        severity: crate::policy::Severity::Medium,
+        description: "A key past its rotation age, or an object past its expiry",
+    },
+];
+
+/// `nhi drift --format sarif`: a result per finding, at the configuration line
+/// of its object.
+pub fn sarif(report: &DriftReport, source: &super::sarif::Source<'_>) -> String {
+    let findings: Vec<crate::policy::Finding> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let gate = (f.class == DriftClass::Due && f.action.is_none())
+                .then(|| crate::policy::find_rule(&f.reason))
+                .flatten();
+            let (rule, severity) = match gate {
+                Some(rule) => (rule.id.to_owned(), rule.severity),
+                None => {
+                    let class = CLASS_RULES
+                        .iter()
+                        .find(|r| r.id == f.class.name())
+                        .expect("invariant: a rule per class");
+                    (class.id.to_owned(), class.severity)
+                }
+            };
+            let message = match &f.detail {
+                Some(detail) => format!("{}: {detail}", f.reason),
+                None => f.reason.clone(),
+            };
+            crate::policy::Finding {
+                address: f.address.clone(),
+                rule,
+                severity,
+                enforcement: crate::policy::Enforcement::Advisory,
+                subject: crate::policy::Subject::State,
+                message,
+                exception: None,
+            }
+        })
+        .collect();
+    super::sarif::pretty(&super::sarif::report_with(&findings, &CLASS_RULES, source))
 }

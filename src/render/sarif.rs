@@ -82,9 +82,21 @@ fn rule_json(id: &str, severity: Severity, short: &str, help: &str) -> Value {
     })
 }
 
+/// A rule of results that are not the gate's: `nhi drift`'s classes.
+pub struct OtherRule {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub description: &'static str,
+}
+
 /// One SARIF log with one run: the rule catalogue (and each org policy rule
 /// found) as the driver's rules, and a result per finding.
 pub fn report(findings: &[Finding], source: &Source<'_>) -> Value {
+    report_with(findings, &[], source)
+}
+
+/// [`report`] with `others` among the driver's rules, after the catalogue.
+pub fn report_with(findings: &[Finding], others: &[OtherRule], source: &Source<'_>) -> Value {
     let mut rules: Vec<Value> = RULES
         .iter()
         .map(|r| {
@@ -97,6 +109,15 @@ pub fn report(findings: &[Finding], source: &Source<'_>) -> Value {
         })
         .collect();
     let mut ids: Vec<String> = RULES.iter().map(|r| r.id.to_owned()).collect();
+    for other in others {
+        rules.push(rule_json(
+            other.id,
+            other.severity,
+            other.description,
+            other.description,
+        ));
+        ids.push(other.id.to_owned());
+    }
     for f in findings {
         if find_rule(&f.rule).is_none() && !ids.contains(&f.rule) {
             let text = format!("organisation policy `{}`", f.rule);
@@ -180,8 +201,12 @@ fn capitalised(text: &str) -> String {
 
 /// [`report`] as pretty JSON with a final newline.
 pub fn text(findings: &[Finding], source: &Source<'_>) -> String {
-    let mut out = serde_json::to_string_pretty(&report(findings, source))
-        .expect("invariant: JSON values serialise");
+    pretty(&report(findings, source))
+}
+
+/// A SARIF log as pretty JSON with a final newline.
+pub fn pretty(log: &Value) -> String {
+    let mut out = serde_json::to_string_pretty(log).expect("invariant: JSON values serialise");
     out.push('\n');
     out
 }

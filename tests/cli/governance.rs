@@ -5,7 +5,7 @@ use crate::harness::{Workspace, redact, repo};
 
 /// Validates `sarif` against the official SARIF 2.1.0 schema (tests/data) with
 /// Python `jsonschema` from the test venv.
-fn assert_valid_sarif(sarif: &str) {
+pub(crate) fn assert_valid_sarif(sarif: &str) {
     let python = repo().join(".venv/bin/python");
     if !python.exists() {
         assert!(
