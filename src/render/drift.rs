@@ -185,15 +185,14 @@ pub fn sarif(report: &DriftReport, source: &super::sarif::Source<'_>) -> String 
             let gate = (f.class == DriftClass::Due && f.action.is_none())
                 .then(|| crate::policy::find_rule(&f.reason))
                 .flatten();
-            let (rule, severity) = match gate {
-                Some(rule) => (rule.id.to_owned(), rule.severity),
-                None => {
-                    let class = CLASS_RULES
-                        .iter()
-                        .find(|r| r.id == f.class.name())
-                        .expect("invariant: a rule per class");
-                    (class.id.to_owned(), class.severity)
-                }
+            let (rule, severity) = if let Some(rule) = gate {
+                (rule.id.to_owned(), rule.severity)
+            } else {
+                let class = CLASS_RULES
+                    .iter()
+                    .find(|r| r.id == f.class.name())
+                    .expect("invariant: a rule per class");
+                (class.id.to_owned(), class.severity)
             };
             let message = match &f.detail {
                 Some(detail) => format!("{}: {detail}", f.reason),
