@@ -37,6 +37,7 @@ pub mod receipt;
 pub mod refresh;
 pub mod registry;
 pub mod render;
+pub mod revoke;
 pub mod sealed;
 pub mod sink;
 pub mod trust;

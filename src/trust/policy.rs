@@ -36,6 +36,17 @@ pub struct TrustPolicy {
     /// The Rego bundle every plan must have been judged with (`policy_bundle:
     /// sha256:…`), so that a configuration change cannot drop the org policies.
     pub policy_bundle: Option<nhi_provider_sdk::Digest>,
+    /// Who may break glass with `nhi revoke`; `None`: nobody may.
+    pub revoke: Option<RevokeBar>,
+}
+
+/// The bar of `nhi revoke`: `required` distinct principals among `signers`
+/// must sign the revocation. Separate from the approvals of plans, so that an
+/// on-call key can reduce access at once without being able to approve a grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokeBar {
+    pub required: usize,
+    pub signers: Vec<String>,
 }
 
 /// A stricter requirement for plans holding changes of a risk class, or
@@ -66,6 +77,16 @@ struct RawPolicy {
     max_plan_age: Option<String>,
     #[serde(default)]
     rules: Vec<RawRule>,
+    #[serde(default)]
+    revoke: Option<Spanned<RawRevoke>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRevoke {
+    #[serde(default = "one")]
+    required: Spanned<usize>,
+    signers: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -261,7 +282,48 @@ impl TrustPolicy {
                 return Err(fail(format!("principal `{principal}` is not valid")));
             }
         }
+        let revoke = match &raw.revoke {
+            None => None,
+            Some(bar) => {
+                let span = source.span(&bar.referenced);
+                let bar = &bar.value;
+                let required = bar.required.value;
+                if bar.signers.is_empty() {
+                    return Err(invalid(
+                        span,
+                        "`revoke.signers` is empty",
+                        "nobody could revoke".into(),
+                        "name the on-call principals, e.g. `revoke: {required: 1, signers: [oncall@example.com]}`, or remove `revoke` so that nobody may".into(),
+                    ));
+                }
+                if required == 0 || required > bar.signers.len() {
+                    return Err(invalid(
+                        source.span(&bar.required.referenced),
+                        &format!(
+                            "`revoke.required` is {required}, but `revoke.signers` names {}",
+                            bar.signers.len()
+                        ),
+                        "not between 1 and the number of signers".into(),
+                        "set it to at least 1 and at most the number of `revoke.signers`".into(),
+                    ));
+                }
+                if let Some(bad) = bar
+                    .signers
+                    .iter()
+                    .find(|p| !super::statement::valid_principal(p))
+                {
+                    return Err(fail(format!(
+                        "`revoke.signers`: principal `{bad}` is not valid"
+                    )));
+                }
+                Some(RevokeBar {
+                    required,
+                    signers: bar.signers.clone(),
+                })
+            }
+        };
         Ok(Self {
+            revoke,
             path: path.to_owned(),
             allowed_signers: dir.join(raw.allowed_signers),
             receipt_log: raw.receipt_log.map(|log| dir.join(log)),

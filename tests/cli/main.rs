@@ -25,6 +25,7 @@ mod moto;
 mod plan;
 mod privilege;
 mod refusals;
+mod revoke;
 mod standin;
 mod team;
 mod trust;

@@ -273,6 +273,7 @@ fn policy() -> TrustPolicy {
         rules: Vec::new(),
         receipt_log: None,
         policy_bundle: None,
+        revoke: None,
     }
 }
 
