@@ -109,10 +109,14 @@ pub fn check(changes: &[Change], revocations: &[RevocationFile]) -> Result<(), S
     for revocation in revocations {
         for object in &revocation.body.objects {
             let scope = object.address.provider_prefix();
+            let sessions = object.actions.iter().any(|a| a == "revoke_sessions");
             let undone = changes
                 .iter()
                 .filter(|c| c.address.provider_prefix() == scope)
-                .find(|c| undoes(&c.operation, &object.target));
+                .find(|c| {
+                    undoes(&c.operation, &object.target)
+                        || (sessions && lifts_session_deny(&c.operation, object.target.identity()))
+                });
             if let Some(change) = undone {
                 return Err(StickyError::Revoked {
                     address: object.address.to_string(),
@@ -125,6 +129,23 @@ pub fn check(changes: &[Change], revocations: &[RevocationFile]) -> Result<(), S
         }
     }
     Ok(())
+}
+
+/// The binding AWS reads back for the inline deny that revoked sessions
+/// (`inline:nhi-revoke-sessions`): a plan that deletes or rewrites it would
+/// let the sessions work again.
+pub const SESSION_DENY_ROLE: &str = "inline:nhi-revoke-sessions";
+
+fn lifts_session_deny(operation: &Operation, revoked: &str) -> bool {
+    match operation {
+        Operation::DeleteBinding { identity, binding }
+        | Operation::UpdateBinding {
+            identity,
+            before: binding,
+            ..
+        } => identity == revoked && binding.role == SESSION_DENY_ROLE,
+        _ => false,
+    }
 }
 
 fn disabled(identity: &nhi_provider_sdk::Identity) -> bool {

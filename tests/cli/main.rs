@@ -26,6 +26,7 @@ mod plan;
 mod privilege;
 mod refusals;
 mod revoke;
+mod revoke_clouds;
 mod standin;
 mod team;
 mod trust;

@@ -305,3 +305,37 @@ fn emit_patch_prints_the_follow_up_change() {
     );
     assert!(out.stdout.contains("-    primary: …"), "{}", out.stdout);
 }
+
+/// Gives a cloud test's workspace an on-call key, `oncall.key` for
+/// `oncall@example.com`, as the only `revoke` signer of its open trust policy.
+pub(crate) fn on_call_in(ws: &Workspace) {
+    let status = std::process::Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "oncall@example.com",
+            "-f",
+        ])
+        .arg(ws.path().join("oncall.key"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let public = ws.read("oncall.key.pub");
+    let mut fields = public.split_whitespace();
+    ws.write(
+        "allowed_signers",
+        &format!(
+            "oncall@example.com {} {}\n",
+            fields.next().unwrap(),
+            fields.next().unwrap()
+        ),
+    );
+    ws.write(
+        "trust.yaml",
+        &format!("{OPEN_TRUST}revoke: {{required: 1, signers: [oncall@example.com]}}\n"),
+    );
+}
