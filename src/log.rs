@@ -303,9 +303,9 @@ pub(crate) fn read_entry(path: &Path) -> Result<Entry, String> {
 /// revoked, so it is an error, never an empty list.
 pub fn revocations(
     dir: &Path,
-    signers: &AllowedSigners,
+    signers: Option<&AllowedSigners>,
 ) -> Result<Vec<crate::revoke::RevocationFile>, String> {
-    let report = verify(dir, Some(signers));
+    let report = verify(dir, signers);
     if let Some(problem) = report.problem {
         return Err(problem);
     }

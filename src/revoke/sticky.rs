@@ -35,6 +35,11 @@ pub enum StickyError {
     )]
     Unreadable { path: String, detail: String },
 
+    /// The receipt log holds revocations too; one with a break is no record.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Log(crate::log::LogError),
+
     #[error(
         "the plan would undo the revocation of `{address}` (revoked at {revoked_at} by `{actor}`: {reason}) with change `{change}`"
     )]
@@ -100,6 +105,24 @@ pub fn load(config_dir: &Path) -> Result<Vec<RevocationFile>, StickyError> {
         )
         .map_err(|e| unreadable(&path, e.to_string()))?;
         out.push(super::record::decode(&bytes).map_err(|e| unreadable(&path, e))?);
+    }
+    Ok(out)
+}
+
+/// The records of [`load`] and, when a receipt log is kept, those in the log,
+/// whose whole chain must verify first. A log directory that does not exist
+/// holds none (the first apply creates it); one that exists but does not
+/// verify is an error, never an empty list.
+pub fn gather(config_dir: &Path, log: Option<&Path>) -> Result<Vec<RevocationFile>, StickyError> {
+    let mut out = load(config_dir)?;
+    if let Some(dir) = log.filter(|d| d.exists()) {
+        let logged = crate::log::revocations(dir, None).map_err(|detail| {
+            StickyError::Log(crate::log::LogError::Unusable {
+                dir: dir.display().to_string(),
+                detail,
+            })
+        })?;
+        out.extend(logged);
     }
     Ok(out)
 }

@@ -339,3 +339,51 @@ pub(crate) fn on_call_in(ws: &Workspace) {
         &format!("{OPEN_TRUST}revoke: {{required: 1, signers: [oncall@example.com]}}\n"),
     );
 }
+
+/// Regression guard: deleting the record beside the configuration does not
+/// lift a revocation at apply, which reads the receipt log too.
+#[test]
+fn apply_refuses_a_plan_that_undoes_a_revocation_kept_only_in_the_log() {
+    let ws = on_call();
+    ok(&run(&ws, &["plan", "-o", "before.plan"]));
+    ok(&revoke(&ws, "carol.key", &[KEY]));
+    std::fs::remove_dir_all(ws.path().join(".nhi")).unwrap();
+    // Planned before the revocation: the key was active, and is rotated.
+    let refused = run(
+        &ws,
+        &[
+            "apply",
+            "before.plan",
+            "--trust",
+            "trust.yaml",
+            "--key",
+            "carol.key",
+        ],
+    );
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("nhi::plan::revoked")
+            || refused.stderr.contains("nhi::plan::stale"),
+        "{}",
+        refused.stderr
+    );
+    let planned = run(&ws, &["plan", "-o", "after.plan"]);
+    ok(&planned);
+    let refused = run(
+        &ws,
+        &[
+            "apply",
+            "after.plan",
+            "--trust",
+            "trust.yaml",
+            "--key",
+            "carol.key",
+        ],
+    );
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("nhi::plan::revoked"),
+        "{}",
+        refused.stderr
+    );
+}
