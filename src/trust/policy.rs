@@ -442,6 +442,52 @@ mod tests {
     }
 
     #[test]
+    fn the_revoke_bar_is_its_own_and_checked_like_the_others() {
+        let policy = TrustPolicy::parse(
+            Path::new("trust.yaml"),
+            "allowed_signers: a\nrevoke: {required: 2, signers: [a@x, b@x]}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            policy.revoke,
+            Some(RevokeBar {
+                required: 2,
+                signers: vec!["a@x".into(), "b@x".into()]
+            })
+        );
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "allowed_signers: a\nrevoke: {signers: []}\n",
+                "cannot use trust policy `ops/trust.yaml`: `revoke.signers` is empty",
+                "name the on-call principals, e.g. `revoke: {required: 1, signers: [oncall@example.com]}`, or remove `revoke` so that nobody may",
+            ),
+            (
+                "allowed_signers: a\nrevoke: {required: 3, signers: [a@x, b@x]}\n",
+                "cannot use trust policy `ops/trust.yaml`: `revoke.required` is 3, but `revoke.signers` names 2",
+                "set it to at least 1 and at most the number of `revoke.signers`",
+            ),
+            (
+                "allowed_signers: a\nrevoke: {required: 0, signers: [a@x]}\n",
+                "cannot use trust policy `ops/trust.yaml`: `revoke.required` is 0, but `revoke.signers` names 1",
+                "set it to at least 1 and at most the number of `revoke.signers`",
+            ),
+            (
+                "allowed_signers: a\nrevoke: {signers: [a@x], approvers: [b@x]}\n",
+                "cannot use trust policy `ops/trust.yaml`: unknown field `approvers`",
+                "",
+            ),
+        ];
+        for (text, message, help) in cases {
+            let (got, labels, got_help) = refused(text);
+            assert_eq!(got, *message, "{text}");
+            assert_eq!(labels.len(), 1, "{text}: the text is underlined");
+            if !help.is_empty() {
+                assert_eq!(got_help, *help, "{text}");
+            }
+        }
+    }
+
+    #[test]
     fn an_open_policy_needs_no_approvals() {
         let text =
             "allowed_signers: a\nrequire_author_signature: false\napprovals: {required: 0}\n";

@@ -387,3 +387,67 @@ fn apply_refuses_a_plan_that_undoes_a_revocation_kept_only_in_the_log() {
         refused.stderr
     );
 }
+
+#[test]
+fn a_bar_of_two_needs_two_principals_of_its_signers() {
+    let ws = team();
+    ws.write(
+        "trust.yaml",
+        &format!(
+            "{OPEN_TRUST}revoke: {{required: 2, signers: [bob@example.com, carol@example.com]}}\n"
+        ),
+    );
+    let before = ws.read("estate.json");
+    let one = revoke(&ws, "carol.key", &[KEY]);
+    assert_eq!(one.code, 1);
+    let message = one.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        message.contains(
+            "the revocation is signed by 1 of the 2 principals the trust policy's `revoke` bar needs"
+        ),
+        "{}",
+        one.stderr
+    );
+    assert_eq!(ws.read("estate.json"), before);
+    let both = run(
+        &ws,
+        &[
+            "revoke",
+            KEY,
+            "--reason",
+            "leaked",
+            "--key",
+            "carol.key",
+            "--key",
+            "bob.key",
+            "--trust",
+            "trust.yaml",
+        ],
+    );
+    ok(&both);
+    let path = records(&ws).remove(0).display().to_string();
+    ok(&run(&ws, &["verify", &path, "--trust", "trust.yaml"]));
+}
+
+/// The README's stock-tools check of the receipt log accepts a revocation in
+/// the chain, as `nhi audit verify` does.
+#[test]
+fn the_stock_tools_check_accepts_a_revocation_in_the_log() {
+    let ws = on_call();
+    ok(&revoke(&ws, "carol.key", &[KEY]));
+    let script = crate::harness::readme_bash("## The receipt log");
+    let out = std::process::Command::new("bash")
+        .current_dir(ws.path())
+        .args(["-euo", "pipefail", "-c", &script])
+        .env("LOG", "log")
+        .env("ALLOWED_SIGNERS", "allowed_signers")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("intact: 1 receipts"));
+}
