@@ -12,6 +12,7 @@ use serde_saphyr::{Location, Spanned};
 use super::TrustError;
 pub use super::condition::Condition;
 use super::error::PolicyProblem;
+pub use super::revoke_bar::RevokeBar;
 
 /// A loaded trust policy.
 #[derive(Debug, Clone)]
@@ -38,15 +39,6 @@ pub struct TrustPolicy {
     pub policy_bundle: Option<nhi_provider_sdk::Digest>,
     /// Who may break glass with `nhi revoke`; `None`: nobody may.
     pub revoke: Option<RevokeBar>,
-}
-
-/// The bar of `nhi revoke`: `required` distinct principals among `signers`
-/// must sign the revocation. Separate from the approvals of plans, so that an
-/// on-call key can reduce access at once without being able to approve a grant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RevokeBar {
-    pub required: usize,
-    pub signers: Vec<String>,
 }
 
 /// A stricter requirement for plans holding changes of a risk class, or
@@ -78,15 +70,7 @@ struct RawPolicy {
     #[serde(default)]
     rules: Vec<RawRule>,
     #[serde(default)]
-    revoke: Option<Spanned<RawRevoke>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRevoke {
-    #[serde(default = "one")]
-    required: Spanned<usize>,
-    signers: Vec<String>,
+    revoke: Option<Spanned<super::revoke_bar::RawRevoke>>,
 }
 
 #[derive(Deserialize)]
@@ -122,7 +106,7 @@ fn yes() -> bool {
     true
 }
 
-fn one() -> Spanned<usize> {
+pub(super) fn one() -> Spanned<usize> {
     Spanned::new(1, Location::UNKNOWN, Location::UNKNOWN)
 }
 
@@ -282,46 +266,7 @@ impl TrustPolicy {
                 return Err(fail(format!("principal `{principal}` is not valid")));
             }
         }
-        let revoke = match &raw.revoke {
-            None => None,
-            Some(bar) => {
-                let span = source.span(&bar.referenced);
-                let bar = &bar.value;
-                let required = bar.required.value;
-                if bar.signers.is_empty() {
-                    return Err(invalid(
-                        span,
-                        "`revoke.signers` is empty",
-                        "nobody could revoke".into(),
-                        "name the on-call principals, e.g. `revoke: {required: 1, signers: [oncall@example.com]}`, or remove `revoke` so that nobody may".into(),
-                    ));
-                }
-                if required == 0 || required > bar.signers.len() {
-                    return Err(invalid(
-                        source.span(&bar.required.referenced),
-                        &format!(
-                            "`revoke.required` is {required}, but `revoke.signers` names {}",
-                            bar.signers.len()
-                        ),
-                        "not between 1 and the number of signers".into(),
-                        "set it to at least 1 and at most the number of `revoke.signers`".into(),
-                    ));
-                }
-                if let Some(bad) = bar
-                    .signers
-                    .iter()
-                    .find(|p| !super::statement::valid_principal(p))
-                {
-                    return Err(fail(format!(
-                        "`revoke.signers`: principal `{bad}` is not valid"
-                    )));
-                }
-                Some(RevokeBar {
-                    required,
-                    signers: bar.signers.clone(),
-                })
-            }
-        };
+        let revoke = super::revoke_bar::parse(raw.revoke.as_ref(), &source, &invalid, &fail)?;
         Ok(Self {
             revoke,
             path: path.to_owned(),
@@ -347,7 +292,7 @@ impl TrustPolicy {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::diff::Risk;
 
@@ -397,7 +342,7 @@ mod tests {
     }
 
     /// Message, label and help of a refused policy, as the user reads them.
-    fn refused(text: &str) -> (String, Vec<String>, String) {
+    pub(in crate::trust) fn refused(text: &str) -> (String, Vec<String>, String) {
         let err = TrustPolicy::parse(Path::new("ops/trust.yaml"), text).unwrap_err();
         let labels = miette::Diagnostic::labels(&err)
             .map(|l| {
@@ -438,52 +383,6 @@ mod tests {
             assert_eq!(got, *message, "{text}");
             assert_eq!(labels, vec![(*label).to_owned()], "{text}");
             assert_eq!(got_help, *help, "{text}");
-        }
-    }
-
-    #[test]
-    fn the_revoke_bar_is_its_own_and_checked_like_the_others() {
-        let policy = TrustPolicy::parse(
-            Path::new("trust.yaml"),
-            "allowed_signers: a\nrevoke: {required: 2, signers: [a@x, b@x]}\n",
-        )
-        .unwrap();
-        assert_eq!(
-            policy.revoke,
-            Some(RevokeBar {
-                required: 2,
-                signers: vec!["a@x".into(), "b@x".into()]
-            })
-        );
-        let cases: &[(&str, &str, &str)] = &[
-            (
-                "allowed_signers: a\nrevoke: {signers: []}\n",
-                "cannot use trust policy `ops/trust.yaml`: `revoke.signers` is empty",
-                "name the on-call principals, e.g. `revoke: {required: 1, signers: [oncall@example.com]}`, or remove `revoke` so that nobody may",
-            ),
-            (
-                "allowed_signers: a\nrevoke: {required: 3, signers: [a@x, b@x]}\n",
-                "cannot use trust policy `ops/trust.yaml`: `revoke.required` is 3, but `revoke.signers` names 2",
-                "set it to at least 1 and at most the number of `revoke.signers`",
-            ),
-            (
-                "allowed_signers: a\nrevoke: {required: 0, signers: [a@x]}\n",
-                "cannot use trust policy `ops/trust.yaml`: `revoke.required` is 0, but `revoke.signers` names 1",
-                "set it to at least 1 and at most the number of `revoke.signers`",
-            ),
-            (
-                "allowed_signers: a\nrevoke: {signers: [a@x], approvers: [b@x]}\n",
-                "cannot use trust policy `ops/trust.yaml`: unknown field `approvers`",
-                "",
-            ),
-        ];
-        for (text, message, help) in cases {
-            let (got, labels, got_help) = refused(text);
-            assert_eq!(got, *message, "{text}");
-            assert_eq!(labels.len(), 1, "{text}: the text is underlined");
-            if !help.is_empty() {
-                assert_eq!(got_help, *help, "{text}");
-            }
         }
     }
 

@@ -34,6 +34,14 @@ fn revoke(ws: &Workspace, key: &str, addresses: &[&str]) -> Run {
     run(ws, &args)
 }
 
+/// Exit 1, the error's code, and its message (as wrapped on a terminal, joined).
+fn refused_with(run: &Run, code: &str, message: &str) {
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains(code), "{}", run.stderr);
+    let joined = run.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(joined.contains(message), "{}", run.stderr);
+}
+
 fn estate(ws: &Workspace) -> serde_json::Value {
     serde_json::from_str(&ws.read("estate.json")).unwrap()
 }
@@ -198,16 +206,11 @@ fn a_key_outside_the_revoke_bar_is_refused_before_any_provider_call() {
     let ws = on_call();
     let before = ws.read("estate.json");
     let bob = revoke(&ws, "bob.key", &[KEY]);
-    assert_eq!(bob.code, 1);
-    let message = bob.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(
-        message.contains(
-            "key `bob.key` may not revoke: principal `bob@example.com` is not one of the trust policy's `revoke.signers` (`carol@example.com`)"
-        ),
-        "{}",
-        bob.stderr
+    refused_with(
+        &bob,
+        "nhi::revoke::not_allowed",
+        "key `bob.key` may not revoke: principal `bob@example.com` is not one of the trust policy's `revoke.signers` (`carol@example.com`)",
     );
-    assert!(bob.stderr.contains("nhi::revoke::not_allowed"));
     let mallory = revoke(&ws, "mallory.key", &[KEY]);
     assert_eq!(mallory.code, 1);
     assert!(
@@ -398,15 +401,10 @@ fn a_bar_of_two_needs_two_principals_of_its_signers() {
         ),
     );
     let before = ws.read("estate.json");
-    let one = revoke(&ws, "carol.key", &[KEY]);
-    assert_eq!(one.code, 1);
-    let message = one.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(
-        message.contains(
-            "the revocation is signed by 1 of the 2 principals the trust policy's `revoke` bar needs"
-        ),
-        "{}",
-        one.stderr
+    refused_with(
+        &revoke(&ws, "carol.key", &[KEY]),
+        "nhi::revoke::under_signed",
+        "the revocation is signed by 1 of the 2 principals the trust policy's `revoke` bar needs",
     );
     assert_eq!(ws.read("estate.json"), before);
     let both = run(
@@ -435,14 +433,7 @@ fn a_bar_of_two_needs_two_principals_of_its_signers() {
 fn the_stock_tools_check_accepts_a_revocation_in_the_log() {
     let ws = on_call();
     ok(&revoke(&ws, "carol.key", &[KEY]));
-    let script = crate::harness::readme_bash("## The receipt log");
-    let out = std::process::Command::new("bash")
-        .current_dir(ws.path())
-        .args(["-euo", "pipefail", "-c", &script])
-        .env("LOG", "log")
-        .env("ALLOWED_SIGNERS", "allowed_signers")
-        .output()
-        .unwrap();
+    let out = crate::log::stock_tools(&ws);
     assert!(
         out.status.success(),
         "{}\n{}",
