@@ -38,6 +38,22 @@ pub fn patch(body: &RevocationBody, config: &str) -> String {
             ),
         };
         let _ = write!(out, "{line}");
+        if object.actions.iter().any(|a| a == "revoke_sessions") {
+            let _ = write!(
+                out,
+                "# identity `{identity}`: keep the session deny that plans may not drop\n\
+                 +    bindings:\n\
+                 +      - role: {role}\n\
+                 +        policy:\n\
+                 +          Version: \"2012-10-17\"\n\
+                 +          Statement:\n\
+                 +            - {{Effect: Deny, Action: \"*\", Resource: \"*\",\n\
+                 +               Condition: {{DateLessThan: {{\"aws:TokenIssueTime\": \"{at}\"}}}}}}\n",
+                identity = object.target.identity(),
+                role = super::sticky::SESSION_DENY_ROLE,
+                at = body.revoked_at,
+            );
+        }
     }
     out
 }

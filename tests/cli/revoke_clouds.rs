@@ -36,9 +36,16 @@ fn aws_revoke_deactivates_keys_detaches_policies_and_cuts_sessions() {
             "aws.prod/identity/ci-deployer/key/primary",
             "aws.prod/identity/ci-deployer/binding/arn:aws:iam::aws:policy/ReadOnlyAccess",
             "aws.prod/identity/app-runtime",
+            "--emit-patch",
         ]),
     );
     ok(&out);
+    assert!(
+        out.stdout
+            .contains("+      - role: inline:nhi-revoke-sessions"),
+        "the patch keeps the session deny: {}",
+        out.stdout
+    );
     let live = moto.boto(
         "print([k['Status'] for k in iam.list_access_keys(UserName='ci-deployer')['AccessKeyMetadata']])\n\
          print([p['PolicyArn'] for p in iam.list_attached_user_policies(UserName='ci-deployer')['AttachedPolicies']])\n\
