@@ -114,8 +114,10 @@ pub fn decode(bytes: &[u8]) -> Result<RevocationFile, String> {
     if body.reason.trim().is_empty() || body.objects.is_empty() {
         return Err("it names no reason or no object".into());
     }
-    if !printable(&body.reason) || !printable(&body.actor) {
-        return Err("its reason or actor holds control characters".into());
+    let texts = [body.reason.as_str(), body.actor.as_str()];
+    let addresses = body.objects.iter().map(|o| o.address.as_str());
+    if !texts.into_iter().chain(addresses).all(printable) {
+        return Err("its reason, actor or an address holds control characters".into());
     }
     Ok(file)
 }
@@ -149,5 +151,40 @@ mod tests {
         assert!(super::is_revocation(bytes));
         assert!(!crate::receipt::is_receipt(bytes));
         assert!(super::decode(br#"{"nhi_receipt":1}"#).is_err());
+    }
+
+    /// Records are read back into error messages: nothing in them may steer a
+    /// terminal.
+    #[test]
+    fn a_record_that_could_steer_a_terminal_is_refused() {
+        let body = |reason: &str, address: &str| super::RevocationBody {
+            format_version: 1,
+            tool_version: "0".into(),
+            reason: reason.into(),
+            actor: "oncall@example.com".into(),
+            revoked_at: jiff::Timestamp::UNIX_EPOCH,
+            objects: vec![super::RevokedObject {
+                address: nhi_provider_sdk::Address::raw(address),
+                target: super::Target::Identity {
+                    identity: "ci".into(),
+                },
+                actions: vec![],
+                before: None,
+                after: None,
+            }],
+            chain: None,
+        };
+        let decode = |b| super::decode(&super::RevocationFile::new(b).encode());
+        assert!(decode(body("leaked", "local.demo/identity/ci")).is_ok());
+        for (reason, address) in [
+            ("leaked\u{1b}[2J", "local.demo/identity/ci"),
+            ("leaked", "local.demo/identity/ci\u{202e}"),
+            ("  ", "local.demo/identity/ci"),
+        ] {
+            assert!(
+                decode(body(reason, address)).is_err(),
+                "{reason:?} {address:?}"
+            );
+        }
     }
 }
