@@ -16,6 +16,9 @@
 //! - [`apply`] verifies, locks, re-reads, refuses stale plans, executes (journalled)
 //!   and writes receipts; [`sink`] confines file sinks and checks them at
 //!   validate, plan and apply;
+//! - [`revoke`] is the kill path: reducing operations only, within the trust
+//!   policy's `revoke` bar, a signed record, and the check that keeps later plans
+//!   from undoing it;
 //! - [`drift`] and [`audit`] are the read-only looks: what differs from the
 //!   configuration, and the live estate judged by the policy's rules;
 //!   [`import`] turns a scope into the configuration that declares it;
@@ -39,6 +42,7 @@ pub mod receipt;
 pub mod refresh;
 pub mod registry;
 pub mod render;
+pub mod revoke;
 pub mod sealed;
 pub mod sink;
 pub mod trust;

@@ -117,7 +117,7 @@ pub async fn begin(
         }
         Some(checkpoint) => {
             let count = checkpoint.body.count;
-            let last = ReceiptFile::read(&dir.join(receipt_name(count)))
+            let last = read_entry(&dir.join(receipt_name(count)))
                 .map_err(|e| fail(format!("receipt {count}, the checkpoint's head: {e}")))?;
             if last.digest != checkpoint.body.head {
                 return Err(fail(format!(
@@ -152,21 +152,39 @@ impl Append {
         receipt: &ReceiptFile,
         signer: Option<(&Signer, &str)>,
     ) -> Result<PathBuf, LogError> {
+        self.commit_entry(
+            &receipt.encode(),
+            receipt.digest,
+            receipt.body.chain.as_ref(),
+            signer,
+        )
+    }
+
+    /// [`Self::commit`] of any entry the log holds (a receipt or a revocation
+    /// record): its encoded bytes, digest and the place its body carries.
+    pub fn commit_entry(
+        self,
+        encoded: &[u8],
+        digest: Digest,
+        chain: Option<&ChainLink>,
+        signer: Option<(&Signer, &str)>,
+    ) -> Result<PathBuf, LogError> {
         let fail = |detail: String| LogError::Unusable {
             dir: self.dir.display().to_string(),
             detail,
         };
-        if receipt.body.chain.as_ref() != Some(&self.link) {
+        if chain != Some(&self.link) {
             return Err(fail(
                 "the receipt does not carry its place in the log".into(),
             ));
         }
         let path = self.dir.join(receipt_name(self.link.sequence));
-        receipt.store_new(&path).map_err(|e| fail(e.to_string()))?;
+        nhi_provider_sdk::files::write_new(&path, encoded, 0o644)
+            .map_err(|e| fail(e.to_string()))?;
         let mut checkpoint = CheckpointFile::new(CheckpointBody {
             format_version: 1,
             count: self.link.sequence,
-            head: receipt.digest,
+            head: digest,
             written_at: crate::clock::system_now(),
         });
         if let Some((signer, principal)) = signer {
@@ -203,7 +221,7 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-fn seal_detail(e: &SealError) -> String {
+pub(crate) fn seal_detail(e: &SealError) -> String {
     match e {
         SealError::TooLarge { limit } => format!("larger than {limit} bytes"),
         SealError::NotSealed { detail } | SealError::Malformed { detail } => detail.clone(),
@@ -246,6 +264,58 @@ fn receipt_files(dir: &Path) -> Result<Vec<(u64, String)>, String> {
     }
     files.sort();
     Ok(files)
+}
+
+/// One entry of a log as the chain sees it: a receipt of an apply, or the
+/// record of a revocation (kind `nhi_revocation`), which share the file names.
+pub(crate) struct Entry {
+    pub digest: Digest,
+    pub chain: Option<ChainLink>,
+    pub signatures: Vec<crate::sealed::SignatureRecord>,
+    pub revocation: Option<crate::revoke::RevocationFile>,
+}
+
+/// Reads a log entry of either kind; hostile input, bounded and checked.
+pub(crate) fn read_entry(path: &Path) -> Result<Entry, String> {
+    let bytes = crate::sealed::read_bounded(path, crate::receipt::MAX_RECEIPT_BYTES)
+        .map_err(|e| e.to_string())?;
+    if crate::revoke::record::is_revocation(&bytes) {
+        let file = crate::revoke::record::decode(&bytes)
+            .map_err(|e| format!("not a revocation record: {e}"))?;
+        return Ok(Entry {
+            digest: file.digest,
+            chain: file.body.chain.clone(),
+            signatures: file.signatures.clone(),
+            revocation: Some(file),
+        });
+    }
+    let receipt = ReceiptFile::decode(&bytes).map_err(|e| e.to_string())?;
+    Ok(Entry {
+        digest: receipt.digest,
+        chain: receipt.body.chain,
+        signatures: receipt.signatures,
+        revocation: None,
+    })
+}
+
+/// Every revocation record in the log at `dir`, after the whole chain
+/// verified with `signers`: a log with a break is no evidence of what was
+/// revoked, so it is an error, never an empty list.
+pub fn revocations(
+    dir: &Path,
+    signers: Option<&AllowedSigners>,
+) -> Result<Vec<crate::revoke::RevocationFile>, String> {
+    let report = verify(dir, signers);
+    if let Some(problem) = report.problem {
+        return Err(problem);
+    }
+    let mut out = Vec::new();
+    for (_, name) in receipt_files(dir)? {
+        if let Some(file) = read_entry(&dir.join(&name))?.revocation {
+            out.push(file);
+        }
+    }
+    Ok(out)
 }
 
 /// What [`verify`] found.
@@ -295,8 +365,8 @@ fn check(
                 format!("receipt {position} is missing: the log goes on at `{name}`")
             });
         }
-        let receipt = ReceiptFile::read(&dir.join(name)).map_err(|e| format!("`{name}`: {e}"))?;
-        let Some(link) = &receipt.body.chain else {
+        let receipt = read_entry(&dir.join(name)).map_err(|e| format!("`{name}`: {e}"))?;
+        let Some(link) = &receipt.chain else {
             return Err(format!("`{name}` carries no place in a log"));
         };
         if link.sequence != position {

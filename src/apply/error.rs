@@ -4,6 +4,10 @@ use miette::Diagnostic;
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum ApplyError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Revoked(#[from] crate::revoke::sticky::StickyError),
+
     #[error(
         "the configuration `{path}` is not the one the plan was made from (plan: `{planned}`, on disk: `{actual}`)"
     )]

@@ -199,6 +199,11 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     if !body.has_changes() {
         return Ok(Applied::NothingToDo);
     }
+    // A plan approved before a revocation, or planned without its record, may
+    // not undo it: the records beside the configuration and in the receipt log.
+    let revocations = crate::revoke::sticky::gather(&base, options.policy.receipt_log.as_deref())
+        .map_err(ApplyError::from)?;
+    crate::revoke::sticky::check(&body.changes, &revocations).map_err(ApplyError::from)?;
     gate::check(body, &base, options, &providers, &states)?;
     phase("judge");
     // Sinks are checked before the first change, so no key is minted whose secret

@@ -11,6 +11,7 @@ mod init;
 mod merge;
 mod plan;
 mod policy;
+mod revoke;
 mod settings;
 mod show;
 mod sign;
@@ -104,6 +105,10 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Apply a signed, approved, fresh plan exactly as approved, and write a receipt
     Apply(apply::ApplyArgs),
+    /// Break glass: reduce access now (deactivate keys, disable identities,
+    /// detach bindings), signed within the trust policy's `revoke` bar; later
+    /// plans cannot undo it
+    Revoke(revoke::RevokeArgs),
     /// Judge the live estate by the policy's rules (exit 2 at or above --fail-on);
     /// `nhi audit verify LOG` checks a receipt log's chain offline
     Audit(audit::AuditArgs),
@@ -213,6 +218,7 @@ fn run(cli: Cli, env: settings::Environment, color: Option<bool>) -> miette::Res
         Command::Merge(args) => merge::run(&args),
         Command::Verify(args) => verify::run(&global, &args),
         Command::Apply(args) => apply::run(&global, &args),
+        Command::Revoke(args) => revoke::run(&global, &args),
         Command::Audit(args) => audit::run(&global, &args),
         Command::Policy(args) => policy::run(&global, &args),
         Command::Completions(args) => completions::completions(&args),

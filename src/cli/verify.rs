@@ -54,6 +54,9 @@ pub(crate) fn run(global: &Global, args: &VerifyArgs) -> miette::Result<Outcome>
         }
         return receipt(args, &bytes, &signers);
     }
+    if crate::revoke::record::is_revocation(&bytes) {
+        return revocation(args, &bytes, &policy, &signers);
+    }
     let file = PlanFile::decode(&bytes)?;
     let approvals = super::merge::gather(&args.signatures)?;
     let gathered = crate::trust::detached::join(&file.digest, &file.signatures, &approvals, false)?;
@@ -81,6 +84,63 @@ pub(crate) fn run(global: &Global, args: &VerifyArgs) -> miette::Result<Outcome>
     write(&report)?;
     match failure {
         Some(e) => Err(e.into()),
+        None => Ok(Outcome::Success),
+    }
+}
+
+/// A revocation record: its digest, each signature as a receipt's, and the
+/// signers against the trust policy's `revoke` bar.
+fn revocation(
+    args: &VerifyArgs,
+    bytes: &[u8],
+    policy: &TrustPolicy,
+    signers: &AllowedSigners,
+) -> miette::Result<Outcome> {
+    let file = crate::revoke::record::decode(bytes).map_err(|detail| {
+        miette::miette!(
+            code = "nhi::verify::revocation_malformed",
+            help = "the record was edited or damaged; it is not evidence",
+            "`{}` is not a good revocation record: {detail}",
+            args.file.display()
+        )
+    })?;
+    let (signed, failure) = crate::trust::judge_receipt(&file.digest, &file.signatures, signers);
+    let principals: Vec<String> = signed
+        .iter()
+        .map(|s| s.statement.principal.clone())
+        .collect();
+    let failure: Option<miette::Report> = match (failure, &policy.revoke) {
+        (Some(e), _) => Some(e.into()),
+        (None, None) => Some(miette::miette!(
+            code = "nhi::verify::no_revoke_bar",
+            help = "add `revoke: {required: N, signers: [...]}` to the trust policy",
+            "the trust policy gives nobody the right to revoke"
+        )),
+        (None, Some(bar)) => {
+            let mut allowed: Vec<&String> = principals
+                .iter()
+                .filter(|p| bar.signers.contains(p))
+                .collect();
+            allowed.dedup();
+            (allowed.len() < bar.required).then(|| {
+                miette::miette!(
+                    code = "nhi::verify::revocation_under_signed",
+                    help = "a revocation needs `revoke.required` signers of `revoke.signers`",
+                    "the revocation is signed by {} of the {} principals the `revoke` bar needs",
+                    allowed.len(),
+                    bar.required
+                )
+            })
+        }
+    };
+    let report = if args.json {
+        crate::render::revoke::verify_json(&args.file, &file, &principals, failure.is_none())
+    } else {
+        crate::render::revoke::verify_text(&args.file, &file, &principals, failure.is_none())
+    };
+    write(&report)?;
+    match failure {
+        Some(e) => Err(e),
         None => Ok(Outcome::Success),
     }
 }

@@ -112,7 +112,10 @@ impl Action {
             Operation::CreateIdentity { .. }
             | Operation::CreateKey { .. }
             | Operation::CreateBinding { .. } => Self::Create,
-            Operation::UpdateIdentity { .. } | Operation::UpdateBinding { .. } => Self::Update,
+            Operation::UpdateIdentity { .. }
+            | Operation::UpdateBinding { .. }
+            | Operation::DeactivateKey { .. }
+            | Operation::RevokeSessions { .. } => Self::Update,
             Operation::ReplaceIdentity { .. } => Self::Replace,
             Operation::RotateKey { .. } => Self::Rotate,
             Operation::DeleteIdentity { .. }

@@ -119,7 +119,9 @@ impl Risk {
                     Self::PrivilegeIncreasing
                 }
             }
-            Operation::DeleteBinding { .. } => Self::PrivilegeReducing,
+            Operation::DeleteBinding { .. }
+            | Operation::DeactivateKey { .. }
+            | Operation::RevokeSessions { .. } => Self::PrivilegeReducing,
             Operation::ReplaceIdentity { .. }
             | Operation::DeleteIdentity { .. }
             | Operation::DeleteKey { .. } => Self::Destructive,

@@ -263,16 +263,17 @@ fn check_before(body: &PlanBody, index: usize, change: &Change) -> Result<(), St
             Some(nhi_provider_sdk::fingerprint(before))
         }
         Operation::DeleteIdentity { identity } => Some(nhi_provider_sdk::fingerprint(identity)),
-        Operation::RotateKey { old: key, .. } | Operation::DeleteKey { key, .. } => {
-            Some(key.fingerprint())
-        }
+        Operation::RotateKey { old: key, .. }
+        | Operation::DeleteKey { key, .. }
+        | Operation::DeactivateKey { key, .. } => Some(key.fingerprint()),
         Operation::UpdateBinding {
             before: binding, ..
         }
         | Operation::DeleteBinding { binding, .. } => Some(nhi_provider_sdk::fingerprint(binding)),
         Operation::CreateIdentity { .. }
         | Operation::CreateKey { .. }
-        | Operation::CreateBinding { .. } => None,
+        | Operation::CreateBinding { .. }
+        | Operation::RevokeSessions { .. } => None,
     };
     match before {
         Some(before) if recorded != Some(before) => {
@@ -349,6 +350,10 @@ fn check_change(body: &PlanBody, change: &Change) -> Result<(), String> {
                 return Err("an update cannot change which binding it acts on".into());
             }
             vec![identity.binding(&after.role, &after.resource)]
+        }
+        // Only `nhi revoke` asks for these, never a plan.
+        Operation::DeactivateKey { .. } | Operation::RevokeSessions { .. } => {
+            return Err("a plan cannot hold an operation of `nhi revoke`".into());
         }
     };
     if !expected.contains(&change.address) {

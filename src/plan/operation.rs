@@ -113,6 +113,9 @@ pub enum PlanningError {
         )
     )]
     Blocked { findings: Vec<String> },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Revoked(#[from] crate::revoke::sticky::StickyError),
 }
 
 fn plural_sinks(n: usize) -> String {
@@ -261,6 +264,11 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
         Some(selected)
     };
     advise(registry, &mut diff, &refreshed);
+    if options.enforce {
+        // A plan may not undo a revocation (`nhi revoke`).
+        let revocations = crate::revoke::sticky::load(&config_dir)?;
+        crate::revoke::sticky::check(&diff.changes, &revocations)?;
+    }
     if options.check_sinks {
         check_sinks(&config_dir, &diff.changes, &refreshed, &options.protected)?;
         // What only the live cloud can judge: names taken outside a scope,

@@ -165,7 +165,9 @@ pub fn judge_changes<'t>(
             }
             Operation::DeleteIdentity { .. }
             | Operation::DeleteKey { .. }
-            | Operation::DeleteBinding { .. } => {}
+            | Operation::DeleteBinding { .. }
+            | Operation::DeactivateKey { .. }
+            | Operation::RevokeSessions { .. } => {}
         }
         for concern in concerns.drain(..) {
             out.push(&change.address, concern);

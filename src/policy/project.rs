@@ -103,6 +103,12 @@ fn carry_out<'a>(
             Operation::DeleteBinding { binding, .. } => {
                 bindings.retain(|b| !b.same_object(binding));
             }
+            Operation::DeactivateKey { key, .. } => {
+                for k in keys.iter_mut().filter(|k| k.id == key.id) {
+                    k.status = nhi_provider_sdk::KeyStatus::Inactive;
+                }
+            }
+            Operation::RevokeSessions { .. } => {}
         }
     }
     Some(Projected {

@@ -11,6 +11,7 @@ pub mod json;
 pub mod markdown;
 pub mod policy_test;
 pub mod progress;
+pub mod revoke;
 pub mod sarif;
 pub mod text;
 pub mod validate;

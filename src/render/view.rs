@@ -24,9 +24,10 @@ pub(crate) fn object(change: &Change) -> (&'static str, String) {
             ("identity", after.name.clone())
         }
         Operation::CreateKey { key, .. } | Operation::RotateKey { key, .. } => ("key", key.clone()),
-        Operation::DeleteKey { key, .. } => {
+        Operation::DeleteKey { key, .. } | Operation::DeactivateKey { key, .. } => {
             ("key", key.name.clone().unwrap_or_else(|| key.id.clone()))
         }
+        Operation::RevokeSessions { identity, .. } => ("sessions", identity.clone()),
         Operation::CreateBinding { binding, .. } | Operation::DeleteBinding { binding, .. } => {
             ("binding", binding.role.clone())
         }
@@ -172,6 +173,17 @@ pub(crate) fn rows(change: &Change) -> Vec<Row> {
             ],
         ),
         Operation::DeleteKey { key, .. } => pair(&key_rows(key), &[]),
+        Operation::DeactivateKey { key, .. } => pair(
+            &key_rows(key),
+            &key_rows(&ObservedKey {
+                status: nhi_provider_sdk::KeyStatus::Inactive,
+                ..key.clone()
+            }),
+        ),
+        Operation::RevokeSessions { issued_before, .. } => pair(
+            &[],
+            &[("issued_before".into(), quoted(&issued_before.to_string()))],
+        ),
         Operation::CreateBinding { binding, .. } => pair(&[], &binding_rows(binding)),
         Operation::DeleteBinding { binding, .. } => pair(&binding_rows(binding), &[]),
         Operation::UpdateBinding { before, after, .. } => {
@@ -200,6 +212,16 @@ pub(crate) fn before_after(change: &Change) -> (Value, Value) {
         Operation::CreateKey { key, .. } => (Value::Null, json!({ "name": key })),
         Operation::RotateKey { key, old, .. } => (v(old), json!({ "name": key })),
         Operation::DeleteKey { key, .. } => (v(key), Value::Null),
+        Operation::DeactivateKey { key, .. } => (
+            v(key),
+            v(&ObservedKey {
+                status: nhi_provider_sdk::KeyStatus::Inactive,
+                ..key.clone()
+            }),
+        ),
+        Operation::RevokeSessions { issued_before, .. } => {
+            (Value::Null, json!({ "issued_before": issued_before }))
+        }
         Operation::CreateBinding { binding, .. } => (Value::Null, v(binding)),
         Operation::DeleteBinding { binding, .. } => (v(binding), Value::Null),
         Operation::UpdateBinding { before, after, .. } => (v(before), v(after)),

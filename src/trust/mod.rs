@@ -10,6 +10,7 @@ mod error;
 mod policy;
 mod protection;
 mod receipt;
+mod revoke_bar;
 mod signer;
 mod sshsig;
 mod statement;

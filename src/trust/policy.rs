@@ -12,6 +12,7 @@ use serde_saphyr::{Location, Spanned};
 use super::TrustError;
 pub use super::condition::Condition;
 use super::error::PolicyProblem;
+pub use super::revoke_bar::RevokeBar;
 
 /// A loaded trust policy.
 #[derive(Debug, Clone)]
@@ -36,6 +37,8 @@ pub struct TrustPolicy {
     /// The Rego bundle every plan must have been judged with (`policy_bundle:
     /// sha256:…`), so that a configuration change cannot drop the org policies.
     pub policy_bundle: Option<nhi_provider_sdk::Digest>,
+    /// Who may break glass with `nhi revoke`; `None`: nobody may.
+    pub revoke: Option<RevokeBar>,
     /// `partial_plans: refuse`: plans made with `nhi plan --target` are refused
     /// whatever their approvals (`allow`, the default, judges them as any plan;
     /// a rule `when: partial` can raise their bar instead).
@@ -81,6 +84,7 @@ struct RawPolicy {
     rules: Vec<RawRule>,
     #[serde(default)]
     partial_plans: PartialPlans,
+    revoke: Option<Spanned<super::revoke_bar::RawRevoke>>,
 }
 
 #[derive(Deserialize)]
@@ -116,7 +120,7 @@ fn yes() -> bool {
     true
 }
 
-fn one() -> Spanned<usize> {
+pub(super) fn one() -> Spanned<usize> {
     Spanned::new(1, Location::UNKNOWN, Location::UNKNOWN)
 }
 
@@ -276,7 +280,9 @@ impl TrustPolicy {
                 return Err(fail(format!("principal `{principal}` is not valid")));
             }
         }
+        let revoke = super::revoke_bar::parse(raw.revoke.as_ref(), &source, &invalid, &fail)?;
         Ok(Self {
+            revoke,
             path: path.to_owned(),
             allowed_signers: dir.join(raw.allowed_signers),
             receipt_log: raw.receipt_log.map(|log| dir.join(log)),
@@ -301,7 +307,7 @@ impl TrustPolicy {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::diff::Risk;
 
@@ -355,7 +361,7 @@ mod tests {
     }
 
     /// Message, label and help of a refused policy, as the user reads them.
-    fn refused(text: &str) -> (String, Vec<String>, String) {
+    pub(in crate::trust) fn refused(text: &str) -> (String, Vec<String>, String) {
         let err = TrustPolicy::parse(Path::new("ops/trust.yaml"), text).unwrap_err();
         let labels = miette::Diagnostic::labels(&err)
             .map(|l| {

@@ -5,7 +5,7 @@
 use crate::flow::{changes, no_changes, ok, plan_and_apply, workspace};
 use crate::moto;
 
-fn config(prune: bool, extra: &str) -> String {
+pub(crate) fn config(prune: bool, extra: &str) -> String {
     format!(
         r#"# yaml-language-server: $schema=../../schemas/nhi.schema.json
 version: 1

@@ -44,7 +44,7 @@ fn audit(ws: &Workspace, extra: &[&str]) -> Run {
 }
 
 /// The README's "The receipt log" script, run with stock tools.
-fn stock_tools(ws: &Workspace) -> std::process::Output {
+pub(crate) fn stock_tools(ws: &Workspace) -> std::process::Output {
     let script = crate::harness::readme_bash("## The receipt log");
     Command::new("bash")
         .current_dir(ws.path())

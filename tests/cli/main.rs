@@ -28,6 +28,8 @@ mod plan;
 mod privilege;
 mod refusals;
 mod replace;
+mod revoke;
+mod revoke_clouds;
 mod setup;
 mod standin;
 mod target;

@@ -28,6 +28,9 @@ pub enum ProviderError {
         #[source]
         source: std::io::Error,
     },
+    /// The provider cannot carry out this kind of operation at all.
+    #[error("{0}")]
+    Unsupported(String),
     #[error("{0}")]
     Other(String),
 }

@@ -57,6 +57,20 @@ pub enum Operation {
         identity: String,
         binding: Binding,
     },
+    /// Make `key` unusable without deleting it (AWS `Inactive`, GCP disabled).
+    /// Only `nhi revoke` asks for it; a provider that cannot deactivate a key
+    /// refuses it, and revoke deletes the key instead and says so.
+    DeactivateKey {
+        identity: String,
+        key: ObservedKey,
+    },
+    /// Invalidate every session credential the identity was issued before
+    /// `issued_before` (AWS: an inline deny on `aws:TokenIssueTime`). Only
+    /// `nhi revoke` asks for it; providers without sessions refuse it.
+    RevokeSessions {
+        identity: String,
+        issued_before: jiff::Timestamp,
+    },
 }
 
 impl Operation {
@@ -70,7 +84,9 @@ impl Operation {
             | Self::DeleteKey { identity, .. }
             | Self::CreateBinding { identity, .. }
             | Self::UpdateBinding { identity, .. }
-            | Self::DeleteBinding { identity, .. } => identity,
+            | Self::DeleteBinding { identity, .. }
+            | Self::DeactivateKey { identity, .. }
+            | Self::RevokeSessions { identity, .. } => identity,
         }
     }
 

@@ -79,6 +79,9 @@ pub(crate) fn simulate(
                 .bindings
                 .retain(|b| !b.same_object(binding));
         }
+        Operation::DeactivateKey { .. } | Operation::RevokeSessions { .. } => {
+            unreachable!("plans never revoke")
+        }
     }
     observed
         .identities

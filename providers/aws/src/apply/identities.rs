@@ -371,3 +371,55 @@ pub(super) async fn delete(target: &Target<'_>, identity: &Identity) -> Result<(
     target.kinds().remove(name);
     Ok(())
 }
+
+/// The inline policy that revokes the sessions of an identity.
+pub(crate) const REVOKE_SESSIONS_POLICY: &str = "nhi-revoke-sessions";
+
+/// Denies everything to sessions of `name` issued before `issued_before`: the
+/// way the IAM User Guide's "Revoking IAM role temporary security credentials"
+/// page gives (an inline deny on `aws:TokenIssueTime` with `DateLessThan`).
+/// Deactivating an access key does not end the STS sessions minted from it:
+/// they stay valid until they expire, up to 36 hours later ("Requesting
+/// temporary security credentials", `GetSessionToken`). Written over any earlier
+/// one: the newest revocation's time is the strictest.
+pub(super) async fn revoke_sessions(
+    target: &Target<'_>,
+    name: &str,
+    issued_before: jiff::Timestamp,
+) -> Result<(), ProviderError> {
+    let document = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Deny",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": {"DateLessThan": {"aws:TokenIssueTime": issued_before.to_string()}},
+        }],
+    })
+    .to_string();
+    let kind = target.kind_of(name).await?;
+    let owner = object(kind, name);
+    let what = format!("inline policy `{REVOKE_SESSIONS_POLICY}` of {owner}");
+    match kind {
+        Kind::User => target
+            .iam
+            .put_user_policy()
+            .user_name(name)
+            .policy_name(REVOKE_SESSIONS_POLICY)
+            .policy_document(document)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|err| api_error("iam:PutUserPolicy", &what, &err)),
+        Kind::Role => target
+            .iam
+            .put_role_policy()
+            .role_name(name)
+            .policy_name(REVOKE_SESSIONS_POLICY)
+            .policy_document(document)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|err| api_error("iam:PutRolePolicy", &what, &err)),
+    }
+}

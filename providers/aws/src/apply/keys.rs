@@ -162,3 +162,23 @@ pub(super) async fn delete(
     }
     untagged
 }
+
+/// Makes an access key of `user` unusable (`Inactive`) while keeping it, so the
+/// revocation can be inspected and the key's last use still read.
+pub(super) async fn deactivate(
+    target: &Target<'_>,
+    user: &str,
+    key_id: &str,
+) -> Result<(), ProviderError> {
+    let object = format!("access key `{key_id}` of user `{user}`");
+    target
+        .iam
+        .update_access_key()
+        .user_name(user)
+        .access_key_id(key_id)
+        .status(aws_sdk_iam::types::StatusType::Inactive)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|err| api_error("iam:UpdateAccessKey", &object, &err))
+}

@@ -71,6 +71,13 @@ pub(crate) async fn apply(
         Operation::DeleteBinding { identity, binding } => {
             bindings::delete(target, identity, binding).await?;
         }
+        Operation::DeactivateKey { identity, key } => {
+            keys::deactivate(target, identity, &key.id).await?;
+        }
+        Operation::RevokeSessions {
+            identity,
+            issued_before,
+        } => identities::revoke_sessions(target, identity, *issued_before).await?,
     }
     Ok(ApplyResponse::default())
 }

@@ -1,6 +1,7 @@
 //! User-managed keys of service accounts: created, their key file delivered
 //! and their name recorded on the account; deleted with their record.
 
+use google_cloud_gax::options::RequestOptionsBuilder as _;
 use google_cloud_iam_admin_v1::model::list_service_account_keys_request::KeyType;
 use nhi_provider_sdk::settle::gone_is_ok;
 use nhi_provider_sdk::{ApplyResponse, ObservedKey, ProviderError, SecretMaterial};
@@ -188,4 +189,35 @@ pub(super) async fn delete(
         keys.remove(&key.id);
     })
     .await
+}
+
+/// Disables a key of `identity` (`keys:disable`): it authenticates nothing
+/// from now on, and stays for the record; disabling a disabled key succeeds.
+pub(super) async fn disable(
+    target: &Target<'_>,
+    identity: &str,
+    key: &ObservedKey,
+) -> Result<(), ProviderError> {
+    target.writes.take().await;
+    target.calls.add();
+    target
+        .clients
+        .iam
+        .disable_service_account_key()
+        .set_name(format!(
+            "{}/keys/{}",
+            target.settings.account_resource(identity),
+            key.id
+        ))
+        .with_idempotency(true)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| {
+            api_error(
+                "serviceAccounts.keys.disable",
+                &format!("key `{}` of service account `{identity}`", key.id),
+                &e,
+            )
+        })
 }

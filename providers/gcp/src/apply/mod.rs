@@ -78,6 +78,14 @@ pub(crate) async fn apply(
             bindings::change_member(target, &identity, Some(&binding), None).await?;
             Ok(ApplyResponse::default())
         }
+        Operation::DeactivateKey { identity, key } => {
+            keys::disable(target, &identity, &key).await?;
+            Ok(ApplyResponse::default())
+        }
+        Operation::RevokeSessions { identity, .. } => Err(ProviderError::Unsupported(format!(
+            "{} has no sessions to revoke: gcp tokens are minted from its keys",
+            object(&identity)
+        ))),
     }
 }
 

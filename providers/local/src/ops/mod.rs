@@ -158,6 +158,24 @@ pub(crate) fn execute(
                 secret: None,
             })
         }
+        Operation::DeactivateKey { identity, key } => {
+            let target = get(identities, &identity)?;
+            let Some(live) = target.keys.iter_mut().find(|k| k.id == key.id) else {
+                return Err(ProviderError::NotFound(format!(
+                    "key `{}` of identity `{identity}`",
+                    key.id
+                )));
+            };
+            let changed = live.status != KeyStatus::Inactive;
+            live.status = KeyStatus::Inactive;
+            Ok(Outcome {
+                changed,
+                secret: None,
+            })
+        }
+        Operation::RevokeSessions { identity, .. } => Err(ProviderError::Unsupported(format!(
+            "identity `{identity}` has no sessions: local keys mint none"
+        ))),
     }
 }
 
