@@ -11,6 +11,7 @@ mod excerpt;
 mod fields;
 mod include;
 mod included;
+mod lenient;
 mod model;
 mod plain_yaml;
 mod raw;
@@ -110,6 +111,9 @@ fn parse_with(
     })
 }
 
+/// The most problems one run reports; the rest are counted.
+const MAX_PROBLEMS: usize = 100;
+
 /// The general path: serde-saphyr with spans, then validation, with the
 /// files `include:` names (`main`: the file's name in its directory). Every
 /// error comes from here.
@@ -120,7 +124,23 @@ fn full_parser(
     main: &std::ffi::OsStr,
 ) -> Result<(validate::Valid, included::Digests), ConfigError> {
     let name = src.name().to_owned();
-    let errors = |mut problems: Vec<Problem>| {
+    let errors = |mut problems: Vec<Problem>, stopped: bool| {
+        let more = problems.len().saturating_sub(MAX_PROBLEMS);
+        if more > 0 || stopped {
+            problems.truncate(MAX_PROBLEMS);
+            let message = match (more, stopped) {
+                (more, false) => format!("and {more} more"),
+                (0, true) => format!("and more: reading stops after {MAX_PROBLEMS} errors"),
+                (more, true) => format!(
+                    "and {more} more, and more after them: reading stops after {MAX_PROBLEMS} errors"
+                ),
+            };
+            let kind = problems.last().map_or(ProblemKind::Syntax, Problem::kind);
+            let last = src
+                .problem(kind, message)
+                .with_help("fix the errors above and run `nhi validate` again");
+            problems.push(last);
+        }
         if problems.len() == 1 {
             ConfigError::Problem(Box::new(problems.remove(0)))
         } else {
@@ -131,13 +151,34 @@ fn full_parser(
             }
         }
     };
-    let mut raw = yaml::parse(src, text).map_err(errors)?;
+    let parsed = yaml::parse_all(src, text);
+    let stopped = parsed.stopped;
+    let Some(mut raw) = parsed.raw else {
+        return Err(errors(parsed.problems, stopped));
+    };
+    if !parsed.problems.is_empty() {
+        if !raw.include.is_empty() {
+            return Err(errors(parsed.problems, stopped));
+        }
+        // Entries that lost a field are checked without it; what says it is
+        // missing, or that a failed provider block is undefined, is no news.
+        let mut problems = parsed.problems;
+        if let Err(more) = validate::validate(src, registry, &mut raw) {
+            problems.extend(more.into_iter().filter(|p| {
+                let no_news = parsed.partial.contains(&p.offset())
+                    || (parsed.provider_failed && p.kind() == ProblemKind::UndefinedProvider);
+                !no_news
+            }));
+            problems.sort_by_key(Problem::position);
+        }
+        return Err(errors(problems, stopped));
+    }
     if !raw.include.is_empty() {
-        return included::validate(src, registry, &mut raw, main).map_err(errors);
+        return included::validate(src, registry, &mut raw, main).map_err(|p| errors(p, false));
     }
     validate::validate(src, registry, &mut raw)
         .map(|valid| (valid, Vec::new()))
-        .map_err(errors)
+        .map_err(|p| errors(p, false))
 }
 
 #[cfg(test)]

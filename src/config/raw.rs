@@ -29,11 +29,11 @@ pub(crate) struct RawConfig {
     #[schemars(with = "Vec<String>")]
     pub include: Vec<Spanned<String>>,
     /// Provider blocks: each manages one scope of one provider type.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::providers")]
     #[schemars(with = "Vec<RawProvider>")]
     pub providers: Vec<Spanned<RawProvider>>,
     /// The identities that should exist, each managed by one provider block.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::identities")]
     #[schemars(with = "Vec<RawIdentity>")]
     pub identities: Vec<Spanned<RawIdentity>>,
     /// The governance gate: thresholds of the built-in rules, what each finding
@@ -61,7 +61,7 @@ pub(crate) struct RawPolicy {
     #[schemars(with = "Option<BTreeMap<String, EnforcementSchema>>")]
     pub enforcement: Option<Spanned<Map<String, Value>>>,
     /// Findings accepted for a while, each listed in every plan that uses it.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::exceptions")]
     #[schemars(with = "Vec<RawException>")]
     pub exceptions: Vec<Spanned<RawException>>,
     /// Files or directories of `.rego` policies, relative to this file.
@@ -153,11 +153,11 @@ pub(crate) struct RawIdentity {
     #[schemars(with = "Option<String>", extend("format" = "date"))]
     pub expires: Option<Spanned<String>>,
     /// Credentials of this identity.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::keys")]
     #[schemars(with = "Vec<RawKey>")]
     pub keys: Vec<Spanned<RawKey>>,
     /// Grants held by this identity.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::bindings")]
     #[schemars(with = "Vec<RawBinding>")]
     pub bindings: Vec<Spanned<RawBinding>>,
 }

@@ -166,6 +166,7 @@ fn cases() -> Vec<(&'static str, &'static str, String)> {
             ("unknown_field_typo", "unknown_field", identity("    ownr: me\n")),
             ("unknown_field_labels", "unknown_field", identity("    owner: me\n    labels: {team: a}\n")),
             ("unknown_field_three_typos", "invalid", "providers:\n  - name: demo\n    tpye: local\n    settings: {state: estate.json}\nidentities:\n  - name: ci\n    provider: demo\n    ownr: me\n    keys:\n      - name: primary\n        rotate_afer: 90d\n        sink: stdout\n".into()),
+            ("type_errors_with_unknown_fields", "invalid", "providers:\n  - name: demo\n    type: local\n    setings: {state: estate.json}\nidentities:\n  - name: a\n    provider: demo\n    ownr: x@example.com\n  - name: b\n    provider: demo\n    owner: y@example.com\n    keys: 5\n  - name: c\n    provider: demo\n    owner: [1]\n    expires: notadate\n".into()),
             ("duplicate_key", "duplicate_key", identity("    owner: me\n    owner: you\n")),
             ("missing_field_owner", "missing_field", identity("    description: no owner\n")),
             ("missing_field_sink", "missing_field", identity("    owner: me\n    keys:\n      - name: primary\n")),
@@ -373,4 +374,50 @@ fn parses_100k_identities() {
         started.elapsed()
     );
     assert_eq!(config.identities.len(), 100_000);
+}
+
+#[test]
+fn a_type_error_in_one_identity_does_not_hide_an_unknown_field_in_another() {
+    let text = format!(
+        "{PROVIDERS}identities:\n  - name: a\n    provider: demo\n    owner: [me]\n  - name: b\n    provider: demo\n    ownr: me\n"
+    );
+    let err = parse(Path::new("nhi.yaml"), &text).unwrap_err();
+    let found: Vec<_> = err
+        .problems()
+        .iter()
+        .map(|p| (p.kind(), p.to_string()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (ProblemKind::WrongType, "expected a string".to_owned()),
+            (ProblemKind::UnknownField, "unknown field `ownr`".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn problems_past_the_limit_are_counted() {
+    let many = |fields: &str| {
+        let mut text = format!("{PROVIDERS}identities:\n");
+        for i in 0..105 {
+            write!(text, "  - name: i{i}\n    provider: demo\n{fields}").unwrap();
+        }
+        parse(Path::new("nhi.yaml"), &text).unwrap_err()
+    };
+    let err = many("    owner: ''\n");
+    assert_eq!(err.problems().len(), 101);
+    assert_eq!(err.problems()[100].to_string(), "and 5 more");
+    let err = many("    owner: [me]\n");
+    let problems = err.problems();
+    assert_eq!(problems.len(), 101);
+    assert!(
+        problems[..100]
+            .iter()
+            .all(|p| p.kind() == ProblemKind::WrongType)
+    );
+    assert_eq!(
+        problems[100].to_string(),
+        "and more: reading stops after 100 errors"
+    );
 }

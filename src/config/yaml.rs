@@ -44,9 +44,44 @@ pub(crate) fn options() -> Options {
     options
 }
 
-/// Parse `source` into the raw configuration, or the problems that stop it: the
-/// first error of the typed parse, with every unknown field in the file.
+/// Parse `source` into the raw configuration, or every problem of the typed parse:
+/// each entry's type errors and every unknown field.
 pub(crate) fn parse(source: &Source<'_>, text: &str) -> Result<RawConfig, Vec<Problem>> {
+    let parsed = parse_all(source, text);
+    match parsed.raw {
+        Some(raw) if parsed.problems.is_empty() => Ok(raw),
+        _ => Err(parsed.problems),
+    }
+}
+
+/// The most problems the typed parse reports (one parse of the file each).
+pub(super) const MAX_PARSE_PROBLEMS: usize = 100;
+
+/// What [`parse_all`] read.
+pub(crate) struct Parsed {
+    /// The configuration without the entries and fields that failed, unless the
+    /// file's shape is wrong.
+    pub raw: Option<RawConfig>,
+    /// The problems of the typed parse, in file order; none when `raw` is whole.
+    pub problems: Vec<Problem>,
+    /// Where each entry that lost a field starts, and whether a provider block
+    /// was among them: the checks that a field is there do not hold for them.
+    pub partial: Vec<usize>,
+    pub provider_failed: bool,
+    /// Whether reading stopped at [`MAX_PARSE_PROBLEMS`] before the end.
+    pub stopped: bool,
+}
+
+/// Parse `source`, collecting every problem the typed parse finds: it is tried
+/// again without each entry's failed field until it succeeds (`lenient`).
+pub(crate) fn parse_all(source: &Source<'_>, text: &str) -> Parsed {
+    let failed = |problems| Parsed {
+        raw: None,
+        problems,
+        partial: Vec::new(),
+        provider_failed: false,
+        stopped: false,
+    };
     if is_blank(text) {
         let problem = source
             .problem(
@@ -58,19 +93,73 @@ pub(crate) fn parse(source: &Source<'_>, text: &str) -> Result<RawConfig, Vec<Pr
                 "nothing but blank lines and comments",
             )
             .with_help(MINIMAL_EXAMPLE);
-        return Err(vec![problem]);
+        return failed(vec![problem]);
     }
-    serde_saphyr::from_str_with_options(text, options()).map_err(|err| {
-        let first = problem(source, &err);
-        let mut problems = super::fields::unknown_fields(source, text);
-        if let Some(same) = problems.iter().position(|p| p.offset() == first.offset()) {
-            problems[same] = first;
-        } else {
-            problems.push(first);
-            problems.sort_by_key(Problem::offset);
+    let read = || serde_saphyr::from_str_with_options::<RawConfig>(text, options());
+    if let Ok(raw) = read() {
+        return Parsed {
+            raw: Some(raw),
+            problems: Vec::new(),
+            partial: Vec::new(),
+            provider_failed: false,
+            stopped: false,
+        };
+    }
+    let collected = super::lenient::collect(MAX_PARSE_PROBLEMS, about_a_value, read);
+    let stopped = collected.value.is_none() && collected.errors.len() == MAX_PARSE_PROBLEMS;
+    let mut problems: Vec<Problem> = collected
+        .errors
+        .iter()
+        .map(|err| problem(source, err))
+        .collect();
+    let unknown = super::fields::unknown_fields(source, text);
+    if !unknown.is_empty() {
+        // Found all, each where it is written.
+        problems.retain(|p| p.kind() != ProblemKind::UnknownField);
+    }
+    for field in unknown {
+        if !problems.iter().any(|p| p.offset() == field.offset()) {
+            problems.push(field);
         }
-        problems
-    })
+    }
+    problems.sort_by_key(Problem::offset);
+    let provider_failed = collected
+        .partial
+        .iter()
+        .any(|(list, _)| *list == "providers");
+    let partial = collected
+        .partial
+        .iter()
+        .filter(|(_, location)| location.line() != 0)
+        .map(|(_, location)| source.span(location).offset())
+        .collect();
+    Parsed {
+        raw: collected.value,
+        problems,
+        partial,
+        provider_failed,
+        stopped,
+    }
+}
+
+/// Whether `err` is about one value in well-formed YAML, so that the parse can go
+/// on without it.
+fn about_a_value(err: &Error) -> bool {
+    match err {
+        Error::AliasError { error, .. } => about_a_value(error),
+        Error::SerdeUnknownField { .. }
+        | Error::SerdeMissingField { .. }
+        | Error::SerdeInvalidType { .. }
+        | Error::Unexpected { .. }
+        | Error::InvalidScalar { .. }
+        | Error::InvalidBooleanStrict { .. }
+        | Error::NullIntoString { .. }
+        | Error::NonFiniteFloat { .. }
+        | Error::SerdeInvalidValue { .. }
+        | Error::SerdeInvalidLength { .. }
+        | Error::SerdeUnknownVariant { .. } => true,
+        _ => false,
+    }
 }
 
 /// Whether the text holds no YAML content: only blanks, comments and document markers.
