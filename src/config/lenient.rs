@@ -272,6 +272,8 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for FieldsMap<A> {
         seed: K,
     ) -> Result<Option<K::Value>, A::Error> {
         loop {
+            // A key that cannot be read fails the whole entry, not the field before.
+            note_field(None);
             let Some(key) = self.inner.next_key::<String>()? else {
                 return Ok(None);
             };
@@ -279,11 +281,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for FieldsMap<A> {
                 self.inner.next_value::<de::IgnoredAny>()?;
                 continue;
             }
-            STATE.with_borrow_mut(|state| {
-                if let Some(field) = state.fields.last_mut() {
-                    *field = Some(key.clone());
-                }
-            });
+            note_field(Some(key.clone()));
             let key: de::value::StringDeserializer<A::Error> =
                 de::IntoDeserializer::into_deserializer(key);
             return seed.deserialize(key).map(Some);
@@ -293,4 +291,13 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for FieldsMap<A> {
     fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, A::Error> {
         self.inner.next_value_seed(seed)
     }
+}
+
+/// Note the field of the innermost entry being read.
+fn note_field(key: Option<String>) {
+    STATE.with_borrow_mut(|state| {
+        if let Some(field) = state.fields.last_mut() {
+            *field = key;
+        }
+    });
 }

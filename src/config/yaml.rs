@@ -123,6 +123,7 @@ pub(crate) fn parse_all(source: &Source<'_>, text: &str) -> Parsed {
         }
     }
     problems.sort_by_key(Problem::offset);
+    problems.dedup_by(|a, b| a.offset() == b.offset() && a.to_string() == b.to_string());
     let provider_failed = collected
         .partial
         .iter()
