@@ -49,6 +49,8 @@ fn desired(name: &str) -> DesiredIdentity {
             name: "primary".into(),
             adopt: None,
             rotate_after: Some("90d".parse().unwrap()),
+            retire_after: None,
+            status: nhi_provider_sdk::KeyStatus::Active,
             expires: None,
             sink: Sink::File(format!("{name}.key")),
         }],
@@ -388,6 +390,8 @@ fn fingerprints_agree_with_touched_for_every_change() {
         name: "backup".into(),
         adopt: None,
         rotate_after: None,
+        retire_after: None,
+        status: nhi_provider_sdk::KeyStatus::Active,
         expires: None,
         sink: Sink::Stdout,
     });
@@ -450,6 +454,8 @@ fn rotation_with_every_key_slot_taken_deletes_the_old_key_first() {
         name: "backup".into(),
         adopt: None,
         rotate_after: None,
+        retire_after: None,
+        status: nhi_provider_sdk::KeyStatus::Active,
         expires: None,
         sink: Sink::Stdout,
     });
