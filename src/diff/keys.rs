@@ -17,10 +17,13 @@ pub fn key_addresses<'a>(
 ) -> Vec<(Address, &'a ObservedKey)> {
     let mut sorted: Vec<&ObservedKey> = keys.iter().collect();
     // Newest first within each name; unnamed keys sort first and are addressed by id.
+    // Of two keys created in the same instant the active one is current: the
+    // old key of a rotation kept inactive for its grace period is not.
     sorted.sort_by(|a, b| {
         a.name
             .cmp(&b.name)
             .then(b.created.cmp(&a.created))
+            .then(a.status.cmp(&b.status))
             .then(a.id.cmp(&b.id))
     });
     let mut out = Vec::with_capacity(sorted.len());

@@ -3,6 +3,7 @@
 mod adoption;
 mod estates;
 mod select;
+mod status;
 
 use std::collections::BTreeMap;
 
