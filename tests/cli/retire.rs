@@ -5,7 +5,7 @@
 use crate::flow::changes;
 use crate::harness::Workspace;
 use crate::target::{apply, estate, identity, open, says, secret};
-use crate::team::{ok, run};
+use crate::team::{ok, rewrite_body, run};
 
 const WEB: &str = "local.demo/identity/web-api/key/primary";
 const SINK: &str = "secrets/web-api-primary.key";
@@ -129,6 +129,17 @@ fn a_key_declared_inactive_is_deactivated_kept_and_then_converged() {
             "{WEB} will be updated in place (status declared; risk: privilege-reducing)"
         )]
     );
+    // A deactivation is a plan's only for the declared status.
+    ws.write("e.plan", &ws.read("d.plan"));
+    rewrite_body(&ws, "e.plan", r#""reason":"status""#, r#""reason":"drift""#);
+    let before = ws.bytes("estate.json");
+    let refused = apply(&ws, "e.plan");
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    says(
+        &refused.stderr,
+        "a plan deactivates a key only for its declared `status`",
+    );
+    assert_eq!(ws.bytes("estate.json"), before);
     ok(&apply(&ws, "d.plan"));
     assert_eq!(web_keys(&ws), [(id, "inactive".to_owned())]);
     let again = run(&ws, &["plan", "--detailed-exitcode"]);
