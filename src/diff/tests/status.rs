@@ -31,11 +31,21 @@ fn plan(
     run_with_slots(&cfg, &observed, slots)
 }
 
+/// What, the declared status, the live keys, the changes, and a part of the
+/// first change's detail.
+type Case = (
+    &'static str,
+    KeyStatus,
+    Vec<ObservedKey>,
+    Vec<&'static str>,
+    &'static str,
+);
+
 #[test]
 fn declared_and_live_status() {
     use KeyStatus::{Active, Inactive};
     let primary = |days, status| with_status(key(Some("primary"), "K1", days), status);
-    let cases: Vec<(&str, KeyStatus, Vec<ObservedKey>, Vec<&str>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "inactive and inactive is converged",
             Inactive,
