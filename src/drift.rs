@@ -119,7 +119,9 @@ const DUE_RULES: [&str; 3] = [
 
 fn class_of(reason: Reason) -> DriftClass {
     match reason {
-        Reason::New | Reason::Drift | Reason::ReplaceRequested => DriftClass::Drift,
+        Reason::New | Reason::Drift | Reason::ReplaceRequested | Reason::Status => {
+            DriftClass::Drift
+        }
         Reason::Unmanaged => DriftClass::Unmanaged,
         Reason::RotationDue | Reason::Expired => DriftClass::Due,
     }

@@ -32,8 +32,14 @@ pub(super) async fn execute(
         Operation::CreateKey { identity, key } => {
             mint(cx, journal, index, change, identity, key, None).await
         }
-        Operation::RotateKey { identity, key, old } => {
-            mint(cx, journal, index, change, identity, key, Some(old)).await
+        Operation::RotateKey {
+            identity,
+            key,
+            old,
+            deactivate_old,
+        } => {
+            let old = Some((old, *deactivate_old));
+            mint(cx, journal, index, change, identity, key, old).await
         }
         operation => {
             let request = ApplyRequest {
@@ -56,7 +62,7 @@ async fn mint(
     change: &Change,
     identity: &str,
     key: &str,
-    old: Option<&ObservedKey>,
+    old: Option<(&ObservedKey, bool)>,
 ) -> Result<Option<String>, String> {
     let address = &change.address;
     let journal_error = |e: std::io::Error| format!("cannot write the apply journal: {e}");
@@ -115,18 +121,30 @@ async fn mint(
     journal
         .step(index, address, "delivered", Some(&key_id), None)
         .map_err(journal_error)?;
-    if let Some(old) = old {
-        let request = ApplyRequest {
-            operation: Operation::DeleteKey {
+    if let Some((old, deactivate)) = old {
+        // With a grace period the old key is only deactivated: a later plan
+        // deletes it once the new key is `retire_after` old.
+        let (operation, verb) = if deactivate {
+            let operation = Operation::DeactivateKey {
                 identity: identity.to_owned(),
                 key: old.clone(),
-            },
+            };
+            (operation, "deactivated")
+        } else {
+            let operation = Operation::DeleteKey {
+                identity: identity.to_owned(),
+                key: old.clone(),
+            };
+            (operation, "deleted")
+        };
+        let request = ApplyRequest {
+            operation,
             sink: None,
         };
         cx.provider.apply(request).await.map_err(|e| {
             format!(
                 "the new key `{key_id}` is delivered and recorded, but the old key `{}` could \
-                 not be deleted ({e}); the next plan deletes it",
+                 not be {verb} ({e}); the next plan deletes it",
                 old.id
             )
         })?;

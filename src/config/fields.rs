@@ -303,7 +303,15 @@ mod tests {
     fn field_names_are_serdes() {
         assert_eq!(
             fields_of::<RawKey>(),
-            ["name", "adopt", "rotate_after", "expires", "sink"]
+            [
+                "name",
+                "adopt",
+                "rotate_after",
+                "retire_after",
+                "status",
+                "expires",
+                "sink"
+            ]
         );
         assert!(fields_of::<RawProvider>().contains(&"type"));
     }

@@ -61,6 +61,11 @@ pub struct DesiredKey {
     pub adopt: Option<String>,
     /// Rotate once the live key is at least this old.
     pub rotate_after: Option<Age>,
+    /// At rotation the old key is deactivated, not deleted, and deleted by the
+    /// first plan at which the new key is at least this old.
+    pub retire_after: Option<Age>,
+    /// The status the live key must have (`active` unless declared).
+    pub status: nhi_provider_sdk::KeyStatus,
     /// After this day (UTC) the key must not exist.
     pub expires: Option<jiff::civil::Date>,
     /// Where new key material for this key is delivered.

@@ -179,6 +179,14 @@ pub(crate) struct RawKey {
     /// Rotate the key once it is at least this old, e.g. `90d`.
     #[schemars(with = "Option<nhi_provider_sdk::Age>")]
     pub rotate_after: Option<Spanned<String>>,
+    /// A grace period for rotations, e.g. `7d`: the old key is deactivated, not
+    /// deleted, and the first plan at which the new key is this old deletes it.
+    #[schemars(with = "Option<nhi_provider_sdk::Age>")]
+    pub retire_after: Option<Spanned<String>>,
+    /// `active` (the default) or `inactive`: an inactive key is kept but unusable,
+    /// e.g. as evidence of an incident. Only a live key can be declared inactive.
+    #[schemars(with = "Option<nhi_provider_sdk::KeyStatus>")]
+    pub status: Option<Spanned<String>>,
     /// Day (`YYYY-MM-DD`, UTC) after which the key must no longer exist.
     #[schemars(with = "Option<String>", extend("format" = "date"))]
     pub expires: Option<Spanned<String>>,

@@ -67,6 +67,8 @@ pub enum Reason {
     /// Named by `nhi plan --replace`: a key rotated, or an identity replaced
     /// with what it holds, although nothing else calls for it.
     ReplaceRequested,
+    /// A key whose live status is not its declared `status: inactive`.
+    Status,
 }
 
 impl fmt::Display for Reason {
@@ -81,6 +83,7 @@ impl fmt::Display for Reason {
             Self::Expired => "expired",
             Self::Unmanaged => "unmanaged",
             Self::ReplaceRequested => "replace requested",
+            Self::Status => "status declared",
         })
     }
 }

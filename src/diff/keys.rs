@@ -1,8 +1,9 @@
 //! Keys: how live keys are addressed, which declared key each live key is (by
 //! name, or by the id a declared key adopts), and which are created, rotated
-//! (within the identity's key slots) or deleted.
+//! (within the identity's key slots), deactivated or deleted, and when a key
+//! rotated with a grace period (`retire_after`) is deleted.
 
-use nhi_provider_sdk::{Address, KeyStatus, ObservedIdentity, ObservedKey, Operation};
+use nhi_provider_sdk::{Address, Age, KeyStatus, ObservedIdentity, ObservedKey, Operation};
 
 use super::{Builder, Phase, Reason};
 use crate::config::{DesiredIdentity, DesiredKey};
@@ -16,10 +17,13 @@ pub fn key_addresses<'a>(
 ) -> Vec<(Address, &'a ObservedKey)> {
     let mut sorted: Vec<&ObservedKey> = keys.iter().collect();
     // Newest first within each name; unnamed keys sort first and are addressed by id.
+    // Of two keys created in the same instant the active one is current: the
+    // old key of a rotation kept inactive for its grace period is not.
     sorted.sort_by(|a, b| {
         a.name
             .cmp(&b.name)
             .then(b.created.cmp(&a.created))
+            .then(a.status.cmp(&b.status))
             .then(a.id.cmp(&b.id))
     });
     let mut out = Vec::with_capacity(sorted.len());
@@ -60,6 +64,23 @@ fn declared_as<'w>(
         .map(|spec| (spec, true))
 }
 
+/// The day from which a plan deletes the old key of a rotation at `rotated`.
+fn retire_day(rotated: jiff::Timestamp, grace: Age) -> jiff::civil::Date {
+    rotated
+        .checked_add(grace.as_duration())
+        .unwrap_or(rotated)
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+}
+
+/// An old key of a rotation with a grace period.
+enum Retiring {
+    /// Within its grace period: kept.
+    Waiting,
+    /// Past it: deleted, for this reason.
+    Due(String),
+}
+
 /// A live key planned for deletion, and why.
 struct Unwanted<'k> {
     address: Address,
@@ -83,6 +104,9 @@ impl Builder<'_> {
         let mut rotations = Vec::new();
         let mut unwanted = Vec::new();
         let mut adopted_names = Vec::new();
+        // Old keys inactive within their grace period: kept, unless a rotation
+        // needs their key slot.
+        let mut waiting = Vec::new();
         for (key_address, key) in key_addresses(address, &have.keys) {
             let Some((spec, adopted)) = declared_as(want, have, key) else {
                 unwanted.push(Unwanted {
@@ -99,11 +123,22 @@ impl Builder<'_> {
             }
             if !adopted && key_address != address.key(&spec.name) {
                 // An older key under a declared name: only the newest one is current.
+                let (reason, detail) = match self.retiring(spec, have, key) {
+                    Some(Retiring::Waiting) => {
+                        waiting.push((key_address, key));
+                        continue;
+                    }
+                    Some(Retiring::Due(detail)) => (Reason::RotationDue, detail),
+                    None => (
+                        Reason::Drift,
+                        format!("a second live key named `{}`", spec.name),
+                    ),
+                };
                 unwanted.push(Unwanted {
                     address: key_address,
                     key,
-                    reason: Reason::Drift,
-                    detail: format!("a second live key named `{}`", spec.name),
+                    reason,
+                    detail,
                     undeclared: false,
                 });
                 continue;
@@ -122,12 +157,25 @@ impl Builder<'_> {
                 });
                 continue;
             }
+            if spec.status == KeyStatus::Inactive {
+                // Declared inactive: kept, never rotated, so that it stays as
+                // evidence; only a live active key changes.
+                if key.status == KeyStatus::Active {
+                    self.deactivate_key(&key_address, name, key);
+                }
+                continue;
+            }
             let age = self.now.duration_since(key.created);
             let due = spec.rotate_after.filter(|limit| age >= limit.as_duration());
             let (reason, detail) = if self.replace_requested(&key_address) {
                 (Reason::ReplaceRequested, "replace requested".to_owned())
             } else if key.status == KeyStatus::Inactive {
-                (Reason::Drift, "the live key is inactive".to_owned())
+                (
+                    Reason::Drift,
+                    "the live key is inactive; a new active key replaces it and the inactive \
+                     one is deleted (declare `status: inactive` to keep it)"
+                        .to_owned(),
+                )
             } else if let Some(limit) = due {
                 (
                     Reason::RotationDue,
@@ -145,7 +193,9 @@ impl Builder<'_> {
             .keys
             .iter()
             .filter(|spec| {
-                !self.key_expired(spec)
+                // A key declared inactive is never created only to be deactivated.
+                spec.status == KeyStatus::Active
+                    && !self.key_expired(spec)
                     && !adopted_names.contains(&spec.name.as_str())
                     && !have
                         .keys
@@ -197,8 +247,20 @@ impl Builder<'_> {
         } else {
             have.keys.len() - removed_first - deferrable + missing.len()
         };
-        let free = slots.map_or(usize::MAX, |s| s.saturating_sub(in_use));
+        let mut free = slots.map_or(usize::MAX, |s| s.saturating_sub(in_use));
+        let mut waiting = waiting.into_iter();
         for (key_address, key, spec, adopted, reason, detail) in rotations {
+            if free == 0
+                && let Some((old_address, old)) = waiting.next()
+            {
+                let early = format!(
+                    "inactive since its rotation; deleted before its grace period ends: every \
+                     key slot is in use ({} at most) and `{key_address}` is rotated",
+                    slots.unwrap_or_default()
+                );
+                self.delete_key(&old_address, name, old, Reason::RotationDue, Some(early));
+                free += 1;
+            }
             if free == 0 {
                 let detail = format!(
                     "{detail}; every key slot is in use ({} at most), so the old key is deleted before its replacement is created",
@@ -233,6 +295,17 @@ impl Builder<'_> {
                 );
                 continue;
             }
+            // A grace period keeps the old key, deactivated, unless it is the
+            // inactive key a new one replaces.
+            let deactivate_old = spec.retire_after.is_some() && key.status == KeyStatus::Active;
+            let detail = match spec.retire_after {
+                Some(grace) if deactivate_old => format!(
+                    "{detail}; the old key is deactivated, and deleted by the first plan from {} \
+                     (retire_after is {grace})",
+                    retire_day(self.now, grace)
+                ),
+                _ => detail,
+            };
             self.touch(&key_address, Some(key.fingerprint()));
             self.push(
                 Phase::PutParts,
@@ -243,6 +316,7 @@ impl Builder<'_> {
                     identity: name.clone(),
                     key: spec.name.clone(),
                     old: key.clone(),
+                    deactivate_old,
                 },
             );
             if let Some(last) = self.planned.last_mut() {
@@ -262,6 +336,49 @@ impl Builder<'_> {
                 });
             }
         }
+    }
+
+    /// Whether `key`, an older live key under `spec`'s name, is the inactive old
+    /// key of a rotation with a grace period, and whether the grace period is
+    /// over: it is once the newest key of the name is `retire_after` old.
+    fn retiring(
+        &self,
+        spec: &DesiredKey,
+        have: &ObservedIdentity,
+        key: &ObservedKey,
+    ) -> Option<Retiring> {
+        let grace = spec.retire_after?;
+        if key.status != KeyStatus::Inactive {
+            return None;
+        }
+        let newest = have
+            .keys
+            .iter()
+            .filter(|k| k.name.as_deref() == Some(spec.name.as_str()))
+            .map(|k| k.created)
+            .max()?;
+        let age = self.now.duration_since(newest);
+        if age < grace.as_duration() {
+            return Some(Retiring::Waiting);
+        }
+        Some(Retiring::Due(format!(
+            "inactive since its rotation {} days ago; retire_after is {grace}",
+            age.as_secs() / 86_400
+        )))
+    }
+
+    fn deactivate_key(&mut self, key_address: &Address, identity: &str, key: &ObservedKey) {
+        self.touch(key_address, Some(key.fingerprint()));
+        self.push(
+            Phase::PutParts,
+            key_address.clone(),
+            Reason::Status,
+            Some("declared `status: inactive`; the key is kept".to_owned()),
+            Operation::DeactivateKey {
+                identity: identity.to_owned(),
+                key: key.clone(),
+            },
+        );
     }
 
     pub(super) fn key_expired(&self, key: &DesiredKey) -> bool {

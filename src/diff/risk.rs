@@ -414,6 +414,7 @@ mod tests {
                     identity: "deployer".into(),
                     key: "primary".into(),
                     old: key(),
+                    deactivate_old: false,
                 },
                 Risk::Credential,
             ),

@@ -6,7 +6,7 @@ use nhi_provider_sdk::{Address, Operation};
 
 use super::PlanError;
 use super::body::{BODY_FORMAT_VERSION, PlanBody, SELECTION_FORMAT_VERSION, Summary};
-use crate::diff::{Action, Change, Risk};
+use crate::diff::{Action, Change, Reason, Risk};
 
 pub(crate) fn check(body: &PlanBody) -> Result<(), PlanError> {
     let fail = |detail: String| Err(PlanError::Inconsistent { detail });
@@ -334,7 +334,11 @@ fn check_change(body: &PlanBody, change: &Change) -> Result<(), String> {
         Operation::CreateKey { key, .. } | Operation::RotateKey { key, .. } => {
             vec![identity.key(key)]
         }
-        Operation::DeleteKey { key, .. } => {
+        // A plan deactivates a key only because its declared status says so.
+        Operation::DeactivateKey { .. } if change.reason != Reason::Status => {
+            return Err("a plan deactivates a key only for its declared `status`".into());
+        }
+        Operation::DeleteKey { key, .. } | Operation::DeactivateKey { key, .. } => {
             let mut names = vec![identity.key(&key.id)];
             if let Some(name) = &key.name {
                 names.push(identity.key(name));
@@ -351,8 +355,8 @@ fn check_change(body: &PlanBody, change: &Change) -> Result<(), String> {
             }
             vec![identity.binding(&after.role, &after.resource)]
         }
-        // Only `nhi revoke` asks for these, never a plan.
-        Operation::DeactivateKey { .. } | Operation::RevokeSessions { .. } => {
+        // Only `nhi revoke` asks for this, never a plan.
+        Operation::RevokeSessions { .. } => {
             return Err("a plan cannot hold an operation of `nhi revoke`".into());
         }
     };

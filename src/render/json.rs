@@ -99,6 +99,8 @@ pub enum ReasonJson {
     /// Named by `nhi plan --replace`: a key rotated, or an identity replaced
     /// with what it holds, although nothing else calls for it.
     ReplaceRequested,
+    /// A key whose live status is not its declared `status: inactive`.
+    Status,
 }
 
 impl From<Reason> for ReasonJson {
@@ -110,6 +112,7 @@ impl From<Reason> for ReasonJson {
             Reason::Expired => Self::Expired,
             Reason::Unmanaged => Self::Unmanaged,
             Reason::ReplaceRequested => Self::ReplaceRequested,
+            Reason::Status => Self::Status,
         }
     }
 }

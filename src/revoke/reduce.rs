@@ -208,6 +208,7 @@ mod tests {
                 identity: "ci".into(),
                 key: "primary".into(),
                 old: key(),
+                deactivate_old: false,
             },
             Operation::CreateBinding {
                 identity: "ci".into(),

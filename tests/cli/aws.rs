@@ -287,3 +287,35 @@ fn aws_an_identity_that_left_the_scope_is_reported_at_plan_not_created() {
     let roles = moto.boto("print(len(iam.list_roles(PathPrefix='/nhi/')['Roles']))");
     assert_eq!(roles.trim(), "0", "nothing was created");
 }
+
+#[test]
+fn aws_a_key_declared_inactive_is_deactivated_and_kept() {
+    let Some(moto) = moto::start() else { return };
+    let ws = workspace();
+    ws.write("nhi.yaml", &config(false, ""));
+    plan_and_apply(&moto, &ws, "create.plan");
+    let ids = "print([(k['AccessKeyId'], k['Status']) for k in iam.list_access_keys(UserName='ci-deployer')['AccessKeyMetadata']])";
+    let before = moto.boto(ids);
+    let text = config(false, "");
+    let from = "        rotate_after: 90d\n        sink: {file: secrets/ci-primary.json}";
+    assert_eq!(text.matches(from).count(), 1);
+    ws.write(
+        "nhi.yaml",
+        &text.replacen(
+            from,
+            "        rotate_after: 90d\n        status: inactive\n        sink: {file: secrets/ci-primary.json}",
+            1,
+        ),
+    );
+    let planned = plan_and_apply(&moto, &ws, "deactivate.plan");
+    assert_eq!(
+        changes(&planned),
+        [
+            "aws.prod/identity/ci-deployer/key/primary will be updated in place (status declared; risk: privilege-reducing)"
+        ]
+    );
+    // The same key, now inactive: UpdateAccessKey, not a rotation.
+    assert_eq!(moto.boto(ids), before.replace("'Active'", "'Inactive'"));
+    assert!(before.contains("'Active'"), "{before}");
+    no_changes(&moto, &ws);
+}

@@ -28,6 +28,7 @@ mod plan;
 mod privilege;
 mod refusals;
 mod replace;
+mod retire;
 mod revoke;
 mod revoke_clouds;
 mod setup;

@@ -34,11 +34,16 @@ pub enum Operation {
         key: String,
     },
     /// Create a new key named `key`, then delete `old`. The engine applies it as
-    /// a `CreateKey` and then a `DeleteKey` of `old`; providers never receive it.
+    /// a `CreateKey` and then a `DeleteKey` of `old` (a `DeactivateKey` when
+    /// `deactivate_old`); providers never receive it.
     RotateKey {
         identity: String,
         key: String,
         old: ObservedKey,
+        /// The key declares `retire_after`: the old key is deactivated once the
+        /// new one is delivered and recorded, and a later plan deletes it.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        deactivate_old: bool,
     },
     DeleteKey {
         identity: String,
@@ -58,8 +63,9 @@ pub enum Operation {
         binding: Binding,
     },
     /// Make `key` unusable without deleting it (AWS `Inactive`, GCP disabled).
-    /// Only `nhi revoke` asks for it; a provider that cannot deactivate a key
-    /// refuses it, and revoke deletes the key instead and says so.
+    /// `nhi revoke` asks for it, and a plan does for a key declared
+    /// `status: inactive`; a provider that cannot deactivate a key refuses it,
+    /// and revoke deletes the key instead and says so.
     DeactivateKey {
         identity: String,
         key: ObservedKey,

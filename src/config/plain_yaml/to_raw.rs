@@ -150,6 +150,8 @@ fn raw_key(node: Node<'_>) -> InSubset<RawKey> {
         name: None,
         adopt: None,
         rotate_after: None,
+        retire_after: None,
+        status: None,
         expires: None,
         sink: None,
     };
@@ -158,6 +160,8 @@ fn raw_key(node: Node<'_>) -> InSubset<RawKey> {
             "name" => raw.name = spanned_string(&value)?,
             "adopt" => raw.adopt = spanned_string(&value)?,
             "rotate_after" => raw.rotate_after = spanned_string(&value)?,
+            "retire_after" => raw.retire_after = spanned_string(&value)?,
+            "status" => raw.status = spanned_string(&value)?,
             "expires" => raw.expires = spanned_string(&value)?,
             "sink" => raw.sink = Some(spanned(json_value(value)?)),
             _ => return Err(Decline),

@@ -6,16 +6,62 @@ use std::collections::hash_map::Entry;
 use std::fmt;
 
 use miette::SourceSpan;
-use nhi_provider_sdk::{Age, AgeError, Binding, Policy, ProviderType, Sink};
+use nhi_provider_sdk::{Age, AgeError, Binding, KeyStatus, Policy, ProviderType, Sink};
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
 use super::{OnDisplay, Validator};
-use crate::config::error::{ProblemKind, quote};
+use crate::config::error::{ProblemKind, did_you_mean, quote};
 use crate::config::model::DesiredKey;
 use crate::config::raw::{RawBinding, RawKey};
 
 impl<'a> Validator<'a> {
+    fn key_age(&mut self, value: &Spanned<String>) -> Option<Age> {
+        match value.value.parse::<Age>() {
+            Ok(age) => Some(age),
+            Err(err) => {
+                let label = match err {
+                    AgeError::Zero => "must be greater than zero",
+                    AgeError::Invalid(_) => "not a duration",
+                };
+                let problem = self
+                    .problem(
+                        ProblemKind::InvalidDuration,
+                        format!("{} is not a valid duration", quote(&value.value)),
+                    )
+                    .label(self.span(value), label)
+                    .with_help(
+                        "write a whole number and a unit (`s`, `m`, `h`, `d` or `w`), e.g. `90d`",
+                    );
+                self.push(problem);
+                None
+            }
+        }
+    }
+
+    /// A key's declared `status`: `active` or `inactive`.
+    fn key_status(&mut self, value: &Spanned<String>) -> Option<KeyStatus> {
+        const STATUSES: [&str; 2] = ["active", "inactive"];
+        match value.value.as_str() {
+            "active" => return Some(KeyStatus::Active),
+            "inactive" => return Some(KeyStatus::Inactive),
+            _ => {}
+        }
+        let help = match did_you_mean(&value.value, STATUSES) {
+            Some(close) => format!("did you mean {}?", quote(close)),
+            None => "write `active` or `inactive`".to_owned(),
+        };
+        let problem = self
+            .problem(
+                ProblemKind::InvalidValue,
+                format!("{} is not a key status", quote(&value.value)),
+            )
+            .label(self.span(value), "unknown status")
+            .with_help(help);
+        self.push(problem);
+        None
+    }
+
     pub(super) fn date(&mut self, value: &Spanned<String>) -> Option<jiff::civil::Date> {
         let text = value.value.as_str();
         let shaped = text.len() == 10
@@ -86,21 +132,12 @@ impl<'a> Validator<'a> {
                 }
             }
         }
-        let rotate_after = raw.rotate_after.as_ref().and_then(|r| match r.value.parse::<Age>() {
-            Ok(age) => Some(age),
-            Err(err) => {
-                let label = match err {
-                    AgeError::Zero => "must be greater than zero",
-                    AgeError::Invalid(_) => "not a duration",
-                };
-                let problem = self
-                    .problem(ProblemKind::InvalidDuration, format!("{} is not a valid duration", quote(&r.value)))
-                    .label(self.span(r), label)
-                    .with_help("write a whole number and a unit (`s`, `m`, `h`, `d` or `w`), e.g. `90d`");
-                self.push(problem);
-                None
-            }
-        });
+        let rotate_after = raw.rotate_after.as_ref().and_then(|r| self.key_age(r));
+        let retire_after = raw.retire_after.as_ref().and_then(|r| self.key_age(r));
+        let status = raw
+            .status
+            .as_ref()
+            .map_or(Some(KeyStatus::Active), |s| self.key_status(s));
         let expires = raw.expires.as_ref().and_then(|e| self.date(e));
         let adopt = raw.adopt.as_ref().and_then(|a| self.adopt(a, who, adopted));
         let key_who = OnDisplay(|f: &mut fmt::Formatter<'_>| match name {
@@ -117,6 +154,8 @@ impl<'a> Validator<'a> {
             name: name?.value.clone(),
             adopt: adopt.map(str::to_owned),
             rotate_after,
+            retire_after,
+            status: status?,
             expires,
             sink: sink?,
         })

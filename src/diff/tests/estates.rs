@@ -134,6 +134,8 @@ fn arb_identity(name: String) -> impl Strategy<Value = (DesiredIdentity, Observe
                         name: k.into(),
                         adopt: unnamed.then(|| id.clone()),
                         rotate_after: Some(Age::from_str_days(90)),
+                        retire_after: None,
+                        status: nhi_provider_sdk::KeyStatus::Active,
                         expires: None,
                         sink: Sink::Stdout,
                     });

@@ -3,6 +3,7 @@
 mod adoption;
 mod estates;
 mod select;
+mod status;
 
 use std::collections::BTreeMap;
 
@@ -49,6 +50,8 @@ fn desired(name: &str) -> DesiredIdentity {
             name: "primary".into(),
             adopt: None,
             rotate_after: Some("90d".parse().unwrap()),
+            retire_after: None,
+            status: nhi_provider_sdk::KeyStatus::Active,
             expires: None,
             sink: Sink::File(format!("{name}.key")),
         }],
@@ -388,6 +391,8 @@ fn fingerprints_agree_with_touched_for_every_change() {
         name: "backup".into(),
         adopt: None,
         rotate_after: None,
+        retire_after: None,
+        status: nhi_provider_sdk::KeyStatus::Active,
         expires: None,
         sink: Sink::Stdout,
     });
@@ -450,6 +455,8 @@ fn rotation_with_every_key_slot_taken_deletes_the_old_key_first() {
         name: "backup".into(),
         adopt: None,
         rotate_after: None,
+        retire_after: None,
+        status: nhi_provider_sdk::KeyStatus::Active,
         expires: None,
         sink: Sink::Stdout,
     });

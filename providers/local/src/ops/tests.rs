@@ -155,7 +155,7 @@ fn operations() {
         ("create key missing", vec![],
             Operation::CreateKey { identity: "ci".into(), key: "primary".into() }, Want::Fails("identity `ci` does not exist"), vec![]),
         ("rotate is the engine's", vec![with_keys(&["LK1"])],
-            Operation::RotateKey { identity: "ci".into(), key: "primary".into(), old: key("LK1") },
+            Operation::RotateKey { identity: "ci".into(), key: "primary".into(), old: key("LK1"), deactivate_old: false },
             Want::Fails("a rotation is applied as a new key, then the deletion of the old one"), vec![with_keys(&["LK1"])]),
         ("delete key", vec![with_keys(&["LK1", "LK2"])],
             Operation::DeleteKey { identity: "ci".into(), key: key("LK1") }, Want::Changed, vec![with_keys(&["LK2"])]),

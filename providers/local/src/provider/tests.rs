@@ -164,6 +164,7 @@ async fn every_operation_round_trips_through_the_file() {
             identity: "ci".into(),
             key: "primary".into(),
             old: old.clone(),
+            deactivate_old: false,
         },
     )
     .await
