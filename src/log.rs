@@ -18,24 +18,16 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::receipt::ReceiptFile;
-use crate::sealed::{SealError, Sealed, SealedBody};
+use crate::sealed::{Sealed, SealedBody};
 use crate::trust::{AllowedSigners, Role, Signer};
 
 /// The `previous` of the first receipt in a log.
+pub use crate::sealed::ChainLink;
+
 pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The checkpoint's file name in a log.
 pub const CHECKPOINT: &str = "checkpoint.json";
-
-/// A receipt's place in its log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ChainLink {
-    /// 1 for the first receipt of the log, then one more for each.
-    pub sequence: u64,
-    /// The digest of the receipt before it (its `body_digest`), or [`GENESIS`].
-    pub previous: Digest,
-}
 
 /// What a checkpoint says: how many receipts the log holds, and the last one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -221,20 +213,6 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-pub(crate) fn seal_detail(e: &SealError) -> String {
-    match e {
-        SealError::TooLarge { limit } => format!("larger than {limit} bytes"),
-        SealError::NotSealed { detail } | SealError::Malformed { detail } => detail.clone(),
-        SealError::UnsupportedFormat { found } => format!("format `{found}` is not supported"),
-        SealError::DigestMismatch { recorded, computed } => format!(
-            "its body does not match its digest (recorded `{recorded}`, computed `{computed}`)"
-        ),
-        SealError::Body { detail } => format!("its body is not a checkpoint: {detail}"),
-        #[allow(unreachable_patterns)]
-        _ => "it is not a checkpoint".to_owned(),
-    }
-}
-
 fn read_checkpoint(dir: &Path) -> Result<Option<CheckpointFile>, String> {
     let path = dir.join(CHECKPOINT);
     let bytes = match crate::sealed::read_bounded(&path, CheckpointBody::MAX_BYTES) {
@@ -242,9 +220,12 @@ fn read_checkpoint(dir: &Path) -> Result<Option<CheckpointFile>, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("`{CHECKPOINT}`: {e}")),
     };
-    CheckpointFile::unseal(&bytes)
-        .map(Some)
-        .map_err(|e| format!("`{CHECKPOINT}`: {}", seal_detail(&e)))
+    CheckpointFile::unseal(&bytes).map(Some).map_err(|e| {
+        format!(
+            "`{CHECKPOINT}`: {}",
+            crate::sealed::detail(&e, "a checkpoint")
+        )
+    })
 }
 
 /// The log's receipt files, `(sequence in the name, name)`, in name order.

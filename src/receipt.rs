@@ -53,7 +53,7 @@ pub struct ReceiptBody {
     /// trust policy): its sequence number and the digest of the receipt before
     /// it. Absent when no log is kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chain: Option<crate::log::ChainLink>,
+    pub chain: Option<crate::sealed::ChainLink>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -350,6 +350,32 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     nhi_provider_sdk::files::write_replacing(path, bytes, 0o644)
 }
 
+/// A sealed record's place in its log (`crate::log`): receipts and
+/// revocations carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChainLink {
+    /// 1 for the first receipt of the log, then one more for each.
+    pub sequence: u64,
+    /// The digest of the receipt before it (its `body_digest`), or [`crate::log::GENESIS`].
+    pub previous: Digest,
+}
+
+/// Why a sealed file of the kind `what` ("a checkpoint") was refused, in words.
+pub(crate) fn detail(e: &SealError, what: &str) -> String {
+    match e {
+        SealError::TooLarge { limit } => format!("larger than {limit} bytes"),
+        SealError::NotSealed { detail } | SealError::Malformed { detail } => detail.clone(),
+        SealError::UnsupportedFormat { found } => format!("format `{found}` is not supported"),
+        SealError::DigestMismatch { recorded, computed } => format!(
+            "its body does not match its digest (recorded `{recorded}`, computed `{computed}`)"
+        ),
+        SealError::Body { detail } => format!("its body is not {what}: {detail}"),
+        #[allow(unreachable_patterns)]
+        _ => format!("it is not {what}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,7 +33,7 @@ pub struct RevocationBody {
     /// The record's place in the receipt log, as a receipt's; absent when no
     /// log is kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chain: Option<crate::log::ChainLink>,
+    pub chain: Option<crate::sealed::ChainLink>,
 }
 
 /// One object a revocation acted on.
@@ -103,7 +103,8 @@ pub fn is_revocation(bytes: &[u8]) -> bool {
 /// version, and a body that holds what every record holds. The record is
 /// hostile input: everything a plan relies on is checked here.
 pub fn decode(bytes: &[u8]) -> Result<RevocationFile, String> {
-    let file = RevocationFile::unseal(bytes).map_err(|e| crate::log::seal_detail(&e))?;
+    let file =
+        RevocationFile::unseal(bytes).map_err(|e| crate::sealed::detail(&e, "a revocation"))?;
     let body = &file.body;
     if body.format_version != REVOCATION_FORMAT_VERSION {
         return Err(format!(
