@@ -400,6 +400,14 @@ fn resolve(
                     role: binding.role.clone(),
                     resource: binding.resource.clone(),
                 };
+                if reduce::denies(binding) {
+                    // Detaching a deny (a guardrail, an earlier revoke's
+                    // session deny) widens access: that is a reviewed plan's job.
+                    return Err(RevokeError::Unsupported {
+                        address: address.to_string(),
+                        what: "a binding whose policy denies: detaching it grants access".into(),
+                    });
+                }
                 let step = Reduction::DetachBinding {
                     identity: name.clone(),
                     binding: binding.clone(),

@@ -73,15 +73,35 @@ impl Reduction {
     }
 }
 
+/// Whether a binding's policy document denies anything (a statement whose
+/// `Effect` is `Deny`, in any case), or cannot be read: detaching it would
+/// widen access, so it is no reduction.
+pub fn denies(binding: &Binding) -> bool {
+    fn walk(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::Object(map) => map.iter().any(|(k, v)| {
+                (k.eq_ignore_ascii_case("effect")
+                    && v.as_str().is_some_and(|e| e.eq_ignore_ascii_case("deny")))
+                    || walk(v)
+            }),
+            serde_json::Value::Array(items) => items.iter().any(walk),
+            _ => false,
+        }
+    }
+    binding.policy.as_ref().is_some_and(|policy| {
+        serde_json::from_str::<serde_json::Value>(policy.as_str()).map_or(true, |doc| walk(&doc))
+    })
+}
+
 /// Whether `operation` only takes access away: deactivating or deleting a key,
-/// deleting a binding, revoking sessions, or an identity update whose only
+/// deleting a binding whose policy denies nothing, revoking sessions, or an identity update whose only
 /// change is `disabled: true`. Everything else (creating, granting, rotating,
 /// updating a binding, any other identity change) is refused.
 pub fn reduces(operation: &Operation) -> bool {
     match operation {
+        Operation::DeleteBinding { binding, .. } => !denies(binding),
         Operation::DeactivateKey { .. }
         | Operation::DeleteKey { .. }
-        | Operation::DeleteBinding { .. }
         | Operation::RevokeSessions { .. } => true,
         Operation::UpdateIdentity { before, after } => {
             let mut expected = before.clone();
@@ -222,6 +242,31 @@ mod tests {
         ];
         for grant in grants {
             assert!(!reduces(&grant), "{grant:?}");
+        }
+    }
+
+    /// Regression guard: detaching a deny (an earlier revoke's session deny, a
+    /// guardrail) widens access, so it is no reduction.
+    #[test]
+    fn detaching_a_deny_is_no_reduction() {
+        let policy = |text: &str| {
+            let mut b = binding("inline:guard");
+            b.policy = Some(nhi_provider_sdk::Policy::new(
+                &serde_json::from_str(text).unwrap(),
+            ));
+            b
+        };
+        let allow =
+            policy(r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#);
+        let deny = policy(
+            r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},{"effect":"DENY","Action":"*","Resource":"*"}]}"#,
+        );
+        for (binding, reduces_access) in [(allow, true), (deny, false), (binding("admin"), true)] {
+            let op = Operation::DeleteBinding {
+                identity: "ci".into(),
+                binding,
+            };
+            assert_eq!(reduces(&op), reduces_access, "{op:?}");
         }
     }
 }
