@@ -139,22 +139,7 @@ pub fn markdown(report: &AuditReport, fail_on: Severity) -> String {
         }
         out.push('\n');
     }
-    let exceptions = findings::exceptions_in_use(&report.policy, &report.findings);
-    if !exceptions.is_empty() {
-        out.push_str("Exceptions in use:\n\n");
-        for (e, n) in exceptions {
-            let _ = writeln!(
-                out,
-                "- {} on {} until {} ({}): {}",
-                code_span(&e.rule),
-                code_span(e.address.as_str()),
-                e.expires,
-                findings::count(n),
-                super::markdown::escape(&e.justification)
-            );
-        }
-        out.push('\n');
-    }
+    findings::exceptions_markdown(&mut out, &report.policy, &report.findings);
     out.push_str("Scopes: ");
     out.push_str(
         &report

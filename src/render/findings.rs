@@ -153,6 +153,32 @@ pub(crate) fn exceptions_in_use<'a>(
         .collect()
 }
 
+/// The markdown block "Exceptions in use", a bullet per exception that excuses a
+/// finding; nothing when none does.
+pub(crate) fn exceptions_markdown(out: &mut String, policy: &PolicyRecord, findings: &[Finding]) {
+    use std::fmt::Write as _;
+
+    use super::escape::code_span;
+
+    let used = exceptions_in_use(policy, findings);
+    if used.is_empty() {
+        return;
+    }
+    out.push_str("Exceptions in use:\n\n");
+    for (e, n) in used {
+        let _ = writeln!(
+            out,
+            "- {} on {} until {} ({}): {}",
+            code_span(&e.rule),
+            code_span(e.address.as_str()),
+            e.expires,
+            count(n),
+            super::markdown::escape(&e.justification)
+        );
+    }
+    out.push('\n');
+}
+
 fn covers(exception: &nhi_provider_sdk::Address, address: &nhi_provider_sdk::Address) -> bool {
     let (e, a) = (exception.as_str(), address.as_str());
     a == e || (a.starts_with(e) && a.as_bytes().get(e.len()) == Some(&b'/'))

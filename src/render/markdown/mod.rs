@@ -128,22 +128,7 @@ fn findings_head(body: &crate::plan::PlanBody) -> String {
     if !costs.is_empty() {
         let _ = writeln!(out, "{}: {costs}.\n", findings::count(body.findings.len()));
     }
-    let used = findings::exceptions_in_use(&body.policy, &body.findings);
-    if !used.is_empty() {
-        out.push_str("Exceptions in use:\n\n");
-        for (e, n) in used {
-            let _ = writeln!(
-                out,
-                "- {} on {} until {} ({}): {}",
-                code_span(&e.rule),
-                code_span(e.address.as_str()),
-                e.expires,
-                findings::count(n),
-                escape(&e.justification)
-            );
-        }
-        out.push('\n');
-    }
+    findings::exceptions_markdown(&mut out, &body.policy, &body.findings);
     out
 }
 

@@ -256,3 +256,20 @@ fn a_plan_too_large_for_one_comment_is_split_into_numbered_parts() {
         .unwrap();
     assert_eq!(first_low, 1500, "riskiest first, across parts");
 }
+
+/// The comment lists every exception in use with its justification (escaped), as
+/// the terminal rendering does.
+#[test]
+fn exceptions_in_use_are_listed_with_their_justification() {
+    let yaml = "version: 1\npolicy:\n  enforcement:\n    default: soft\n  exceptions:\n    - rule: admin-privilege\n      address: local.demo/identity/b\n      justification: migration, ticket *OPS-1*\n      expires: 2026-12-31\nproviders:\n  - name: demo\n    type: local\n    settings: {state: estate.json}\nidentities:\n  - name: b\n    provider: demo\n    owner: o@example.com\n    bindings:\n      - role: admin\n";
+    let config = crate::config::parse(Path::new("nhi.yaml"), yaml).unwrap();
+    let observed = serde_json::from_value(serde_json::json!({"identities": [
+        {"name": "b", "kind": "service_account", "owner": "o@example.com",
+         "bindings": [{"role": "admin", "resource": "*"}]}
+    ]}))
+    .unwrap();
+    let file = super::super::fixture::plan(&config, &observed);
+    let comment = super::plan(&file, Path::new("plan.json"));
+    let line = "Exceptions in use:\n\n- `admin-privilege` on `local.demo/identity/b` until 2026-12-31 (1 finding): migration\\, ticket \\*OPS\\-1\\*\n";
+    assert!(comment.contains(line), "{comment}");
+}
