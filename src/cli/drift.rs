@@ -49,6 +49,7 @@ pub(crate) fn run(global: &Global, args: &DriftArgs) -> miette::Result<Outcome> 
         check_sinks: false,
         enforce: false,
         request: &crate::diff::Request::default(),
+        key_log: None,
     })?;
     let format = if args.json {
         "json"

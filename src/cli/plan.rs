@@ -65,6 +65,12 @@ pub(crate) struct PlanArgs {
     /// `local.demo/identity/ci/key/primary`
     #[arg(long, value_name = "ADDRESS")]
     replace: Vec<String>,
+
+    /// Trust policy whose receipt log tells which live keys nhi minted
+    /// [default: $NHI_TRUST; without either, the providers' key records are
+    /// trusted as they are]
+    #[arg(long, value_name = "FILE")]
+    trust: Option<PathBuf>,
 }
 
 pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
@@ -93,6 +99,22 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         targets: args.target.iter().map(|a| Address::raw(a)).collect(),
         replace: args.replace.iter().map(|a| Address::raw(a)).collect(),
     };
+    // The home default is not read: a plan's view of the keys must not depend
+    // on whose machine it runs.
+    let trust = match args.trust.as_deref().or(global.env.trust.as_deref()) {
+        Some(path) => {
+            let policy = crate::trust::TrustPolicy::load(path)?;
+            let signers = crate::trust::AllowedSigners::read(&policy.allowed_signers)?;
+            Some((policy, signers))
+        }
+        None => None,
+    };
+    let key_log = trust.as_ref().and_then(|(policy, signers)| {
+        Some(crate::minted::KeyLog {
+            dir: policy.receipt_log.as_deref()?,
+            signers,
+        })
+    });
     let progress = crate::render::progress::Progress::default();
     let mut protected = crate::sink::Protected::default();
     if let Some(out) = &args.out {
@@ -109,6 +131,7 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         check_sinks: true,
         enforce: true,
         request: &request,
+        key_log,
     });
     let mut planned = planned?;
     if global.verbose {
@@ -166,6 +189,21 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
     crate::render::stdout(&rendered).map_err(|e| miette::miette!("cannot write to stdout: {e}"))?;
     planned.phases.push(("write", lap.elapsed()));
     crate::render::expired_note(&planned.expired);
+    if !planned.keys_verified
+        && planned
+            .file
+            .body
+            .changes
+            .iter()
+            .any(|c| c.operation.live_key().is_some())
+    {
+        crate::render::note(
+            "note: the key records are unverified: which live key is which comes from each provider's \
+             record (tags, descriptions), which anyone allowed to write them can forge; pass \
+             `--trust` with the trust policy whose receipt log records the keys nhi minted \
+             (apply checks them against it before the first change)",
+        );
+    }
     if let Some(out) = &args.out {
         crate::render::note(&format!(
             "Saved the plan to `{}` (digest `{}`).",
