@@ -99,22 +99,8 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         targets: args.target.iter().map(|a| Address::raw(a)).collect(),
         replace: args.replace.iter().map(|a| Address::raw(a)).collect(),
     };
-    // The home default is not read: a plan's view of the keys must not depend
-    // on whose machine it runs.
-    let trust = match args.trust.as_deref().or(global.env.trust.as_deref()) {
-        Some(path) => {
-            let policy = crate::trust::TrustPolicy::load(path)?;
-            let signers = crate::trust::AllowedSigners::read(&policy.allowed_signers)?;
-            Some((policy, signers))
-        }
-        None => None,
-    };
-    let key_log = trust.as_ref().and_then(|(policy, signers)| {
-        Some(crate::minted::KeyLog {
-            dir: policy.receipt_log.as_deref()?,
-            signers,
-        })
-    });
+    let trust = key_trust(global, args.trust.as_deref())?;
+    let key_log = key_log(trust.as_ref());
     let progress = crate::render::progress::Progress::default();
     let mut protected = crate::sink::Protected::default();
     if let Some(out) = &args.out {
@@ -197,12 +183,7 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
             .iter()
             .any(|c| c.operation.live_key().is_some())
     {
-        crate::render::note(
-            "note: the key records are unverified: which live key is which comes from each provider's \
-             record (tags, descriptions), which anyone allowed to write them can forge; pass \
-             `--trust` with the trust policy whose receipt log records the keys nhi minted \
-             (apply checks them against it before the first change)",
-        );
+        crate::render::note(&unverified_note(trust.as_ref()));
     }
     if let Some(out) = &args.out {
         crate::render::note(&format!(
@@ -279,4 +260,45 @@ fn age(text: &str) -> Result<nhi_provider_sdk::Age, String> {
     text.parse().map_err(|e| {
         format!("{e}: write a whole number and a unit, one of s, m, h, d or w (`24h`, `7d`)")
     })
+}
+
+/// The trust policy whose receipt log says which keys nhi minted: `--trust`,
+/// else `$NHI_TRUST`, with its allowed signers. The home default is not read:
+/// a plan's view of the keys must not depend on whose machine it runs.
+pub(super) fn key_trust(
+    global: &Global,
+    flag: Option<&std::path::Path>,
+) -> miette::Result<Option<(crate::trust::TrustPolicy, crate::trust::AllowedSigners)>> {
+    let Some(path) = flag.or(global.env.trust.as_deref()) else {
+        return Ok(None);
+    };
+    let policy = crate::trust::TrustPolicy::load(path)?;
+    let signers = crate::trust::AllowedSigners::read(&policy.allowed_signers)?;
+    Ok(Some((policy, signers)))
+}
+
+pub(super) fn key_log(
+    trust: Option<&(crate::trust::TrustPolicy, crate::trust::AllowedSigners)>,
+) -> Option<crate::minted::KeyLog<'_>> {
+    let (policy, signers) = trust?;
+    Some(crate::minted::KeyLog {
+        dir: policy.receipt_log.as_deref()?,
+        signers,
+    })
+}
+
+/// Why the plan could not check which live key is which, and what to do.
+fn unverified_note(trust: Option<&(crate::trust::TrustPolicy, crate::trust::AllowedSigners)>) -> String {
+    let why = match trust {
+        None => "pass `--trust` with the trust policy whose receipt log records the keys nhi minted",
+        Some((policy, _)) if policy.receipt_log.is_none() => {
+            "the trust policy keeps no `receipt_log`, which records the keys nhi minted"
+        }
+        Some(_) => "the receipt log holds no receipt signed by an applier yet (`nhi apply --key`)",
+    };
+    format!(
+        "note: the key records are unverified: which live key is which comes from each \
+         provider's record (tags, descriptions), which anyone allowed to write them can forge; \
+         {why} (apply checks them against its log before the first change)"
+    )
 }
