@@ -47,8 +47,7 @@ pub(super) fn check(
         let claims = planted
             .iter()
             .find(|(p, _)| p == prefix)
-            .map(|(_, p)| p)
-            .unwrap_or(&crate::diff::NO_PLANTED);
+            .map_or(&crate::diff::NO_PLANTED, |(_, p)| p);
         let detail = if let Some(claimed) = claims.claim(identity, &key.id) {
             format!(
                 "it takes `{}` for key `{claimed}`, but nhi never minted that key (not in the \

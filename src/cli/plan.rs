@@ -288,9 +288,13 @@ pub(super) fn key_log(
 }
 
 /// Why the plan could not check which live key is which, and what to do.
-fn unverified_note(trust: Option<&(crate::trust::TrustPolicy, crate::trust::AllowedSigners)>) -> String {
+fn unverified_note(
+    trust: Option<&(crate::trust::TrustPolicy, crate::trust::AllowedSigners)>,
+) -> String {
     let why = match trust {
-        None => "pass `--trust` with the trust policy whose receipt log records the keys nhi minted",
+        None => {
+            "pass `--trust` with the trust policy whose receipt log records the keys nhi minted"
+        }
         Some((policy, _)) if policy.receipt_log.is_none() => {
             "the trust policy keeps no `receipt_log`, which records the keys nhi minted"
         }

@@ -189,17 +189,29 @@ mod tests {
         let newer = "2026-08-01T00:00:00Z";
         // (what the provider's record says, keys the log minted, what nhi sees, planted)
         #[allow(clippy::type_complexity)]
-        let cases: &[(&str, Vec<ObservedKey>, &[&str], &[(&str, Option<&str>)], &[&str])] = &[
+        let cases: &[(
+            &str,
+            Vec<ObservedKey>,
+            &[&str],
+            &[(&str, Option<&str>)],
+            &[&str],
+        )] = &[
             (
                 "a planted key named primary by a forged record is unnamed",
-                vec![key("MINTED", Some("primary"), new), key("PLANTED", Some("primary"), newer)],
+                vec![
+                    key("MINTED", Some("primary"), new),
+                    key("PLANTED", Some("primary"), newer),
+                ],
                 &["MINTED"],
                 &[("MINTED", Some("primary")), ("PLANTED", None)],
                 &["PLANTED"],
             ),
             (
                 "the record maps only the planted key to primary",
-                vec![key("MINTED", None, new), key("PLANTED", Some("primary"), newer)],
+                vec![
+                    key("MINTED", None, new),
+                    key("PLANTED", Some("primary"), newer),
+                ],
                 &["MINTED"],
                 &[("MINTED", Some("primary")), ("PLANTED", None)],
                 &["PLANTED"],
@@ -251,7 +263,11 @@ mod tests {
 
     #[test]
     fn a_log_without_a_signed_receipt_recognises_nothing() {
-        let mut live = state(vec![key("PLANTED", Some("primary"), "2026-08-01T00:00:00Z")]);
+        let mut live = state(vec![key(
+            "PLANTED",
+            Some("primary"),
+            "2026-08-01T00:00:00Z",
+        )]);
         let before = live.clone();
         let mut unsigned = MintedKeys::default();
         unsigned.record(&prefix().identity("ci").key("primary"), "OTHER");
@@ -265,10 +281,16 @@ mod tests {
         let mut log = log(&[]);
         log.record(&prefix().identity("other").key("primary"), "PLANTED");
         log.record(
-            &Address::provider("aws", "dev").identity("ci").key("primary"),
+            &Address::provider("aws", "dev")
+                .identity("ci")
+                .key("primary"),
             "PLANTED",
         );
-        let mut live = state(vec![key("PLANTED", Some("primary"), "2026-08-01T00:00:00Z")]);
+        let mut live = state(vec![key(
+            "PLANTED",
+            Some("primary"),
+            "2026-08-01T00:00:00Z",
+        )]);
         let planted = recognise(&prefix(), &mut live, &log);
         assert_eq!(planted.claim("ci", "PLANTED"), Some("primary"));
         assert_eq!(names(&live), [("PLANTED".to_owned(), None)]);

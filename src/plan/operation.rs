@@ -225,7 +225,9 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
     refreshed.sort_by_key(|r| config.providers.iter().position(|b| *b == r.block));
     // Which live key is which: the receipt log's record outranks the providers'.
     let minted = options.key_log.map(crate::minted::read).transpose()?;
-    let keys_verified = minted.as_ref().is_some_and(crate::diff::MintedKeys::verifies);
+    let keys_verified = minted
+        .as_ref()
+        .is_some_and(crate::diff::MintedKeys::verifies);
     let planted: Vec<crate::diff::Planted> = refreshed
         .iter_mut()
         .map(|r| match &minted {

@@ -114,7 +114,8 @@ fn run_with_slots(config: &Config, observed: &ObservedState, slots: Option<usize
         block: &config.providers[0],
         observed,
         key_slots: slots,
-        retire: None, planted: &crate::diff::NO_PLANTED,
+        retire: None,
+        planted: &crate::diff::NO_PLANTED,
     }];
     diff(config, &scopes, now())
 }
@@ -470,7 +471,8 @@ fn rotation_with_every_key_slot_taken_deletes_the_old_key_first() {
         block: &cfg.providers[0],
         observed: &observed,
         key_slots: Some(2),
-        retire: None, planted: &crate::diff::NO_PLANTED,
+        retire: None,
+        planted: &crate::diff::NO_PLANTED,
     }];
     let got = diff(&cfg, &scopes, now());
     assert_eq!(
@@ -492,7 +494,8 @@ fn rotation_with_every_key_slot_taken_deletes_the_old_key_first() {
         block: &cfg.providers[0],
         observed: &observed,
         key_slots: Some(3),
-        retire: None, planted: &crate::diff::NO_PLANTED,
+        retire: None,
+        planted: &crate::diff::NO_PLANTED,
     }];
     assert_eq!(
         summary(&diff(&cfg, &scopes, now())),

@@ -49,7 +49,8 @@ fn planned(
         block: &cfg.providers[0],
         observed,
         key_slots: slots,
-        retire: None, planted: &crate::diff::NO_PLANTED,
+        retire: None,
+        planted: &crate::diff::NO_PLANTED,
     }];
     check_request(cfg, &scopes, request, &|_| true)?;
     let mut d = diff_replacing(cfg, &scopes, now(), &request.replace);
@@ -235,7 +236,8 @@ fn addresses_that_name_nothing_are_refused() {
         block: &cfg.providers[0],
         observed: &observed,
         key_slots: None,
-        retire: None, planted: &crate::diff::NO_PLANTED,
+        retire: None,
+        planted: &crate::diff::NO_PLANTED,
     }];
     let err =
         check_request(&cfg, &scopes, &replace("local.demo/identity/a"), &|_| false).unwrap_err();
