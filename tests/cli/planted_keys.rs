@@ -356,7 +356,18 @@ identities:
       - name: primary
         rotate_after: 90d
         sink: {file: secrets/ci-primary.key}
+  - name: legacy
+    provider: prod
+    owner: platform@example.com
+    keys:
+      - name: primary
+        sink: {file: secrets/legacy-primary.key}
 ";
+
+/// `legacy`'s key, minted before the receipt log existed.
+const BEFORE_THE_LOG: &str = r#"{"nhi_local_estate":1,"identities":[
+{"name":"legacy","kind":"service_account","owner":"platform@example.com","description":"","tags":{},"keys":[{"id":"LKLEGACY00000000001","name":"primary","created":"2026-01-01T00:00:00Z","status":"active"}],"bindings":[]}
+]}"#;
 
 fn estate(ws: &Workspace) -> serde_json::Value {
     serde_json::from_str(&ws.read("estate.json")).unwrap()
@@ -384,7 +395,7 @@ fn edit_local_keys(ws: &Workspace, edit: impl FnOnce(&mut Vec<serde_json::Value>
 #[test]
 fn local_a_key_planted_with_a_hand_edited_estate_name_is_deleted_and_the_minted_key_kept() {
     let ws = team();
-    ws.write("estate.json", r#"{"nhi_local_estate":1,"identities":[]}"#);
+    ws.write("estate.json", BEFORE_THE_LOG);
     let cloud = Local;
     let minted = minted(&cloud, &ws, LOCAL);
     let planted = "LKPLANTED0000000001";
@@ -396,6 +407,12 @@ fn local_a_key_planted_with_a_hand_edited_estate_name_is_deleted_and_the_minted_
             "status": "active",
         }));
     });
+    // The nightly drift job reports it too; the key older than the log is
+    // `legacy`'s `primary` still, so nothing else is drift.
+    let drift = cloud.nhi(&ws, &["drift", "--trust", "trust.yaml"]);
+    assert!(drift.stdout.contains(planted), "{}", drift.stdout);
+    assert!(drift.stdout.contains(PLANTED_DETAIL), "{}", drift.stdout);
+    assert!(!drift.stdout.contains("LKLEGACY"), "{}", drift.stdout);
     planted_key_is_the_drift(&cloud, &ws, &minted, planted, &|| local_keys(&ws));
 
     // A name dropped by hand loses nothing.
