@@ -85,3 +85,143 @@ pub(super) fn check(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use nhi_provider_sdk::{
+        Address, Identity, KeyStatus, ObservedIdentity, ObservedKey, Operation, Tags,
+    };
+
+    use super::*;
+    use crate::diff::{Action, MintedKeys, Reason, Risk, recognise};
+
+    fn key(id: &str, name: Option<&str>, created: &str) -> ObservedKey {
+        ObservedKey {
+            id: id.into(),
+            name: name.map(Into::into),
+            created: created.parse().unwrap(),
+            status: KeyStatus::Active,
+            last_used: None,
+        }
+    }
+
+    fn change(address: &str, operation: Operation) -> Change {
+        Change {
+            address: Address::raw(address),
+            action: Action::of(&operation),
+            reason: Reason::Drift,
+            risk: Risk::of(&operation),
+            detail: None,
+            operation,
+            sink: None,
+        }
+    }
+
+    fn delete(address: &str, key: ObservedKey) -> Change {
+        change(
+            address,
+            Operation::DeleteKey {
+                identity: "ci".into(),
+                key,
+            },
+        )
+    }
+
+    /// `ci` holds the key nhi minted as `primary` and, newer, one planted under
+    /// that name (the provider's record says `provider_names`), as apply reads
+    /// it with the receipt log.
+    fn live(provider_names: [Option<&str>; 2]) -> (Vec<(String, ObservedState)>, Planted) {
+        let prefix = Address::provider("aws", "prod");
+        let mut state = ObservedState {
+            identities: vec![ObservedIdentity {
+                identity: Identity {
+                    name: "ci".into(),
+                    kind: "user".into(),
+                    owner: "o".into(),
+                    description: String::new(),
+                    tags: Tags::new(),
+                    attributes: std::collections::BTreeMap::new(),
+                },
+                keys: vec![
+                    key("MINTED", provider_names[0], "2026-07-01T00:00:00Z"),
+                    key("PLANTED", provider_names[1], "2026-08-01T00:00:00Z"),
+                ],
+                bindings: Vec::new(),
+            }],
+        };
+        let mut minted = MintedKeys::default();
+        minted.vouch_from("2026-06-01T00:00:00Z".parse().unwrap());
+        minted.record(&prefix.identity("ci").key("primary"), "MINTED");
+        let planted = recognise(&prefix, &mut state, &minted);
+        (vec![("aws.prod".into(), state)], planted)
+    }
+
+    const CI: &str = "aws.prod/identity/ci";
+
+    #[test]
+    fn a_plan_that_mistook_a_planted_key_for_the_minted_one_is_refused() {
+        let primary = Some("primary");
+        // (what, the provider's names, the planned change, the refusal's detail or none)
+        let cases: &[(&str, [Option<&str>; 2], Change, Option<&str>)] = &[
+            (
+                "the minted key deleted as a second key named primary",
+                [primary, primary],
+                delete(
+                    &format!("{CI}/key/primary#MINTED"),
+                    key("MINTED", primary, "2026-07-01T00:00:00Z"),
+                ),
+                Some(
+                    "`MINTED`, the key nhi minted as `primary`, would be deleted, and `PLANTED` kept",
+                ),
+            ),
+            (
+                "the planted key rotated as primary",
+                [primary, primary],
+                change(
+                    &format!("{CI}/key/primary"),
+                    Operation::RotateKey {
+                        identity: "ci".into(),
+                        key: "primary".into(),
+                        old: key("PLANTED", primary, "2026-08-01T00:00:00Z"),
+                        deactivate_old: false,
+                    },
+                ),
+                Some("it takes `PLANTED` for key `primary`, but nhi never minted that key"),
+            ),
+            (
+                "the minted key deleted as unnamed after its record was dropped",
+                [None, None],
+                delete(
+                    &format!("{CI}/key/MINTED"),
+                    key("MINTED", None, "2026-07-01T00:00:00Z"),
+                ),
+                Some("the receipt log says `MINTED` is key `primary`"),
+            ),
+            (
+                "the planted key deleted, as a plan with the log deletes it",
+                [primary, primary],
+                delete(
+                    &format!("{CI}/key/PLANTED"),
+                    key("PLANTED", None, "2026-08-01T00:00:00Z"),
+                ),
+                None,
+            ),
+        ];
+        for (what, names, planned, refused) in cases {
+            let (states, planted) = live(*names);
+            let result = check(
+                std::slice::from_ref(planned),
+                &states,
+                &[("aws.prod".into(), planted)],
+            );
+            match (result, refused) {
+                (Ok(()), None) => {}
+                (Err(ApplyError::UnmintedKey { change, detail }), Some(want)) => {
+                    assert_eq!(change, planned.address.as_str(), "{what}");
+                    assert!(detail.contains(want), "{what}: {detail}");
+                }
+                (other, _) => panic!("{what}: {other:?}"),
+            }
+        }
+    }
+}
