@@ -162,7 +162,8 @@ mod tests {
     fn a_plan_that_mistook_a_planted_key_for_the_minted_one_is_refused() {
         let primary = Some("primary");
         // (what, the provider's names, the planned change, the refusal's detail or none)
-        let cases: &[(&str, [Option<&str>; 2], Change, Option<&str>)] = &[
+        type Case<'a> = (&'a str, [Option<&'a str>; 2], Change, Option<&'a str>);
+        let cases: &[Case<'_>] = &[
             (
                 "the minted key deleted as a second key named primary",
                 [primary, primary],
