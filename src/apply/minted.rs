@@ -158,11 +158,12 @@ mod tests {
 
     const CI: &str = "aws.prod/identity/ci";
 
+    /// What, the provider's names, the planned change, the refusal's detail.
+    type Case<'a> = (&'a str, [Option<&'a str>; 2], Change, Option<&'a str>);
+
     #[test]
     fn a_plan_that_mistook_a_planted_key_for_the_minted_one_is_refused() {
         let primary = Some("primary");
-        // (what, the provider's names, the planned change, the refusal's detail or none)
-        type Case<'a> = (&'a str, [Option<&'a str>; 2], Change, Option<&'a str>);
         let cases: &[Case<'_>] = &[
             (
                 "the minted key deleted as a second key named primary",
