@@ -290,16 +290,20 @@ pub fn revocations(
     dir: &Path,
     signers: Option<&AllowedSigners>,
 ) -> Result<Vec<crate::revoke::RevocationFile>, String> {
-    let report = verify(dir, signers);
-    if let Some(problem) = report.problem {
-        return Err(problem);
-    }
     let mut out = Vec::new();
-    for (_, name) in receipt_files(dir)? {
-        if let Some(file) = read_entry(&dir.join(&name))?.revocation {
+    let mut report = LogReport {
+        dir: dir.display().to_string(),
+        receipts: 0,
+        head: None,
+        checkpoint_signed_by: Vec::new(),
+        problem: None,
+    };
+    // One pass: the entries are collected while the chain is checked.
+    check(dir, signers, &mut report, &mut |entry| {
+        if let Some(file) = entry.revocation {
             out.push(file);
         }
-    }
+    })?;
     Ok(out)
 }
 
@@ -340,7 +344,7 @@ pub fn verify(dir: &Path, signers: Option<&AllowedSigners>) -> LogReport {
 /// `visit` judges each entry's own). On an error nothing visited counts: a log
 /// with a break is no record. The one reader of the log beside `begin`, so that
 /// another store can stand behind it.
-pub(crate) fn read_chain(dir: &Path, visit: &mut dyn FnMut(&Entry)) -> Result<(), String> {
+pub(crate) fn read_chain(dir: &Path, visit: &mut dyn FnMut(Entry)) -> Result<(), String> {
     let mut report = LogReport {
         dir: dir.display().to_string(),
         receipts: 0,
@@ -355,7 +359,7 @@ fn check(
     dir: &Path,
     signers: Option<&AllowedSigners>,
     report: &mut LogReport,
-    visit: &mut dyn FnMut(&Entry),
+    visit: &mut dyn FnMut(Entry),
 ) -> Result<(), String> {
     let files = receipt_files(dir)?;
     let mut previous = genesis();
@@ -387,8 +391,8 @@ fn check(
             judge(&receipt.digest, &receipt.signatures, signers)
                 .map_err(|e| format!("`{name}`: {e}"))?;
         }
-        visit(&receipt);
         previous = receipt.digest;
+        visit(receipt);
         report.receipts = position;
         report.head = Some(previous);
     }

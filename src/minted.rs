@@ -30,7 +30,7 @@ pub fn read(log: KeyLog<'_>) -> Result<MintedKeys, LogError> {
         return Ok(minted);
     }
     crate::log::read_chain(log.dir, &mut |entry| {
-        let Some(receipt) = &entry.receipt else {
+        let Some(receipt) = entry.receipt else {
             return;
         };
         let (good, failure) =
