@@ -13,8 +13,10 @@ use nhi_provider_sdk::{Address, ObservedState};
 /// The keys nhi minted, from the signed receipts of a verified receipt log.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MintedKeys {
-    /// Per identity address: key id → the key name it was minted as.
-    by_identity: HashMap<Address, HashMap<String, String>>,
+    /// Per provider prefix and identity name: key id → the key name it was
+    /// minted as. Looked up by name, so recognising a large scope allocates
+    /// nothing per identity.
+    by_scope: HashMap<String, HashMap<String, HashMap<String, String>>>,
     /// When the first signed receipt of the log began. A key the provider
     /// names that is older than this predates the log and keeps its name; a
     /// newer one must be in the log. `None`: the log vouches for nothing yet,
@@ -26,11 +28,14 @@ impl MintedKeys {
     /// Records that a signed receipt minted key `id` at `key_address`
     /// (`…/key/<name>`); other addresses are ignored.
     pub fn record(&mut self, key_address: &Address, id: &str) {
-        let Some(name) = key_address.key_name() else {
+        let (Some(identity), Some(name)) = (key_address.identity_name(), key_address.key_name())
+        else {
             return;
         };
-        self.by_identity
-            .entry(key_address.identity_of())
+        self.by_scope
+            .entry(key_address.provider_prefix().to_owned())
+            .or_default()
+            .entry(identity)
             .or_default()
             .insert(id.to_owned(), name);
     }
@@ -44,11 +49,6 @@ impl MintedKeys {
     /// provider's record is unverified.
     pub fn verifies(&self) -> bool {
         self.since.is_some()
-    }
-
-    /// The name key `id` of `identity` was minted as.
-    pub fn name_of(&self, identity: &Address, id: &str) -> Option<&str> {
-        self.by_identity.get(identity)?.get(id).map(String::as_str)
     }
 }
 
@@ -96,12 +96,12 @@ pub fn recognise(prefix: &Address, state: &mut ObservedState, minted: &MintedKey
     let Some(since) = minted.since else {
         return planted;
     };
+    let scope = minted.by_scope.get(prefix.provider_prefix());
     for identity in &mut state.identities {
         if identity.keys.is_empty() {
             continue;
         }
-        let address = prefix.identity(&identity.identity.name);
-        let logged = minted.by_identity.get(&address);
+        let logged = scope.and_then(|s| s.get(identity.identity.name.as_str()));
         for key in &mut identity.keys {
             if let Some(name) = logged.and_then(|l| l.get(&key.id)) {
                 if key.name.as_deref() != Some(name.as_str()) {
