@@ -2,8 +2,9 @@
 //! diff, add each provider's advice for reviewers, check file sinks and ask each
 //! scope's preflight, and build the plan file. It returns values; callers (the
 //! CLI, `drift`, and later import and audit) sign, write and render them. The
-//! rest of `plan` is pure: this file does its I/O through `config`, `refresh`
-//! and `sink` only (and resolves the configuration's directory).
+//! rest of `plan` is pure: this file does its I/O through `config`, `refresh`,
+//! `minted` (the receipt log, with `--trust`) and `sink` only (and resolves the
+//! configuration's directory).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
