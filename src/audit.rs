@@ -121,6 +121,7 @@ pub fn audit(options: &AuditOptions<'_>) -> Result<(AuditReport, Planned), Plann
         check_sinks: false,
         enforce: false,
         request: &crate::diff::Request::default(),
+        key_log: None,
     })?;
     let Planned {
         config,

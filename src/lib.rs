@@ -9,6 +9,8 @@
 //! - [`diff`] compares desired and observed state into ordered changes (pure);
 //! - [`plan`] owns the plan body and its checks; [`plan::plan`] is the plan
 //!   operation (configuration, refresh, diff, build);
+//! - [`minted`] reads which keys nhi minted from the receipt log, so that the
+//!   diff recognises them whatever the provider's record says;
 //! - [`sealed`] is the one envelope of plan and receipt files (exact body bytes,
 //!   digest, signatures); [`receipt`] is the record of an apply;
 //! - [`trust`] signs and verifies plans and receipts, and judges approvals, in
@@ -36,6 +38,7 @@ pub mod drift;
 pub mod events;
 pub mod import;
 pub mod log;
+pub mod minted;
 pub mod plan;
 pub mod policy;
 pub mod receipt;

@@ -254,6 +254,8 @@ pub(crate) struct Entry {
     pub chain: Option<ChainLink>,
     pub signatures: Vec<crate::sealed::SignatureRecord>,
     pub revocation: Option<crate::revoke::RevocationFile>,
+    /// The receipt, for an entry that is one.
+    pub receipt: Option<ReceiptFile>,
 }
 
 /// Reads a log entry of either kind; hostile input, bounded and checked.
@@ -268,14 +270,16 @@ pub(crate) fn read_entry(path: &Path) -> Result<Entry, String> {
             chain: file.body.chain.clone(),
             signatures: file.signatures.clone(),
             revocation: Some(file),
+            receipt: None,
         });
     }
     let receipt = ReceiptFile::decode(&bytes).map_err(|e| e.to_string())?;
     Ok(Entry {
         digest: receipt.digest,
-        chain: receipt.body.chain,
-        signatures: receipt.signatures,
+        chain: receipt.body.chain.clone(),
+        signatures: receipt.signatures.clone(),
         revocation: None,
+        receipt: Some(receipt),
     })
 }
 
@@ -286,16 +290,20 @@ pub fn revocations(
     dir: &Path,
     signers: Option<&AllowedSigners>,
 ) -> Result<Vec<crate::revoke::RevocationFile>, String> {
-    let report = verify(dir, signers);
-    if let Some(problem) = report.problem {
-        return Err(problem);
-    }
     let mut out = Vec::new();
-    for (_, name) in receipt_files(dir)? {
-        if let Some(file) = read_entry(&dir.join(&name))?.revocation {
+    let mut report = LogReport {
+        dir: dir.display().to_string(),
+        receipts: 0,
+        head: None,
+        checkpoint_signed_by: Vec::new(),
+        problem: None,
+    };
+    // One pass: the entries are collected while the chain is checked.
+    check(dir, signers, &mut report, &mut |entry| {
+        if let Some(file) = entry.revocation {
             out.push(file);
         }
-    }
+    })?;
     Ok(out)
 }
 
@@ -325,16 +333,33 @@ pub fn verify(dir: &Path, signers: Option<&AllowedSigners>) -> LogReport {
         checkpoint_signed_by: Vec::new(),
         problem: None,
     };
-    if let Err(problem) = check(dir, signers, &mut report) {
+    if let Err(problem) = check(dir, signers, &mut report, &mut |_| {}) {
         report.problem = Some(problem);
     }
     report
+}
+
+/// Reads the log at `dir` once, handing `visit` each entry in order while the
+/// chain is checked as [`verify`] checks it (signatures are not required here:
+/// `visit` judges each entry's own). On an error nothing visited counts: a log
+/// with a break is no record. The one reader of the log beside `begin`, so that
+/// another store can stand behind it.
+pub(crate) fn read_chain(dir: &Path, visit: &mut dyn FnMut(Entry)) -> Result<(), String> {
+    let mut report = LogReport {
+        dir: dir.display().to_string(),
+        receipts: 0,
+        head: None,
+        checkpoint_signed_by: Vec::new(),
+        problem: None,
+    };
+    check(dir, None, &mut report, visit)
 }
 
 fn check(
     dir: &Path,
     signers: Option<&AllowedSigners>,
     report: &mut LogReport,
+    visit: &mut dyn FnMut(Entry),
 ) -> Result<(), String> {
     let files = receipt_files(dir)?;
     let mut previous = genesis();
@@ -367,6 +392,7 @@ fn check(
                 .map_err(|e| format!("`{name}`: {e}"))?;
         }
         previous = receipt.digest;
+        visit(receipt);
         report.receipts = position;
         report.head = Some(previous);
     }

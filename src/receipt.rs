@@ -77,7 +77,9 @@ pub struct ChangeOutcome {
     /// The provider's error, for the failed change only; never key material.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// The id of a key the change created (ids are not secret).
+    /// The id of a key the change created (ids are not secret), also for a
+    /// failed change whose key lives on with its secret delivered. The receipt
+    /// log's signed receipts are how nhi recognises the keys it minted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_key_id: Option<String>,
 }

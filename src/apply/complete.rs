@@ -43,6 +43,7 @@ pub(super) fn check(
             observed: state,
             key_slots: provider_type.and_then(nhi_provider_sdk::ProviderType::key_slots),
             retire: provider_type.and_then(|t| t.retire_first(&block.settings)),
+            planted: &crate::diff::NO_PLANTED,
         });
     }
     if config.providers.len() != scopes.len() {

@@ -184,6 +184,15 @@ pub enum ApplyError {
     #[diagnostic(transparent)]
     Refresh(#[from] crate::refresh::RefreshError),
 
+    #[error("the plan mistakes which live key nhi minted, at change `{change}`: {detail}")]
+    #[diagnostic(
+        code(nhi::apply::unminted_key),
+        help(
+            "nothing was changed; the plan was made without the receipt log, from the providers' key records (tags, descriptions), which anyone allowed to write them can forge: plan again with `nhi plan --trust <policy>` and have the new plan approved"
+        )
+    )]
+    UnmintedKey { change: String, detail: String },
+
     #[error("the plan is stale: {} object{} changed since planning:\n{}", objects.len(), if objects.len() == 1 { "" } else { "s" }, objects.join("\n"))]
     #[diagnostic(
         code(nhi::plan::stale),

@@ -21,13 +21,30 @@ pub(super) struct Context<'a> {
     pub options: &'a ApplyOptions<'a>,
 }
 
+/// A change that failed, and the id of the key it minted when that key lives
+/// on with its secret delivered (the receipt records it, so the receipt log
+/// knows the key as nhi's).
+pub(super) struct Failed {
+    pub error: String,
+    pub minted: Option<String>,
+}
+
+impl From<String> for Failed {
+    fn from(error: String) -> Self {
+        Self {
+            error,
+            minted: None,
+        }
+    }
+}
+
 /// Carries out change `index`; returns the id of a key it minted.
 pub(super) async fn execute(
     cx: &Context<'_>,
     journal: &mut Journal,
     index: usize,
     change: &Change,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, Failed> {
     match &change.operation {
         Operation::CreateKey { identity, key } => {
             mint(cx, journal, index, change, identity, key, None).await
@@ -50,7 +67,7 @@ pub(super) async fn execute(
                 .apply(request)
                 .await
                 .map(|_| None)
-                .map_err(|e| e.to_string())
+                .map_err(|e| Failed::from(e.to_string()))
         }
     }
 }
@@ -63,7 +80,7 @@ async fn mint(
     identity: &str,
     key: &str,
     old: Option<(&ObservedKey, bool)>,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, Failed> {
     let address = &change.address;
     let journal_error = |e: std::io::Error| format!("cannot write the apply journal: {e}");
     // The durable record that a key is about to be minted, before the provider call.
@@ -104,18 +121,22 @@ async fn mint(
         };
         drop(response);
         if let Err(e) = delivered {
-            return Err(discard(cx, journal, index, change, identity, &key_id, &e).await);
+            return Err(discard(cx, journal, index, change, identity, &key_id, &e)
+                .await
+                .into());
         }
         let record = RecordKeyRequest {
             identity: identity.to_owned(),
             key: key.to_owned(),
             key_id: key_id.clone(),
         };
-        cx.provider.record_key(record).await.map_err(|e| {
-            format!(
+        cx.provider.record_key(record).await.map_err(|e| Failed {
+            error: format!(
                 "the secret of key `{key_id}` is in its sink, but the key could not be recorded \
-                 as `{key}` ({e}); the next plan replaces it"
-            )
+                 as `{key}` ({e}); a plan with the receipt log keeps it as `{key}`, any other \
+                 plan replaces it"
+            ),
+            minted: Some(key_id.clone()),
         })?;
     }
     journal
@@ -141,12 +162,13 @@ async fn mint(
             operation,
             sink: None,
         };
-        cx.provider.apply(request).await.map_err(|e| {
-            format!(
+        cx.provider.apply(request).await.map_err(|e| Failed {
+            error: format!(
                 "the new key `{key_id}` is delivered and recorded, but the old key `{}` could \
                  not be {verb} ({e}); the next plan deletes it",
                 old.id
-            )
+            ),
+            minted: Some(key_id.clone()),
         })?;
         #[cfg(unix)]
         if let Some(Sink::File(path)) = &change.sink {

@@ -9,6 +9,7 @@ mod error;
 mod execute;
 mod gate;
 pub mod journal;
+mod minted;
 mod sink;
 
 use std::collections::{HashMap, HashSet};
@@ -187,10 +188,26 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         guards.push(guard);
     }
     phase("lock");
+    // Which live key is which comes from the receipt log where one is kept,
+    // not from the providers' records (which anyone with tag write can forge).
+    let minted = match &options.policy.receipt_log {
+        Some(dir) => Some(
+            crate::minted::read(crate::minted::KeyLog {
+                dir,
+                signers: options.signers,
+            })
+            .map_err(ApplyError::from)?,
+        ),
+        None => None,
+    };
     // 8: re-read and compare every touched object.
     // Every scope is read, not only those the changes touch: the governance
     // gate judges the whole estate again.
-    let (before, states) = observe(&providers, &body.touched, true).await?;
+    let (before, states, planted) =
+        observe(&providers, &body.touched, true, minted.as_ref()).await?;
+    // A plan made without the log may take a planted key for nhi's: refused
+    // with what it got wrong, before the stale check would only say "changed".
+    minted::check(&body.changes, &states, &planted)?;
     let stale = stale_objects(&body.touched, &before);
     if !stale.is_empty() {
         return Err(ApplyError::Stale { objects: stale }.into());
@@ -300,9 +317,10 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
                 let _ = journal.step(index, &change.address, "completed", None, None);
             }
             Err(e) => {
-                let _ = journal.step(index, &change.address, "failed", None, Some(&e));
+                let _ = journal.step(index, &change.address, "failed", None, Some(&e.error));
                 outcome.status = Status::Failed;
-                outcome.error = Some(e);
+                outcome.error = Some(e.error);
+                outcome.new_key_id = e.minted;
             }
         }
         let ok = outcome.status != Status::Failed;
@@ -328,10 +346,22 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         }
     }
     phase("apply");
-    // 10: the receipt, with what the touched objects look like now.
-    let after = observe(&providers, &body.touched, false)
+    // 10: the receipt, with what the touched objects look like now: the keys
+    // this apply minted are nhi's, as the receipt is about to say.
+    let minted = minted.map(|mut minted| {
+        if options.receipt_signer.is_some() {
+            minted.vouch_from(started_at);
+        }
+        for outcome in &outcomes {
+            if let Some(id) = &outcome.new_key_id {
+                minted.record(&outcome.address, id);
+            }
+        }
+        minted
+    });
+    let after = observe(&providers, &body.touched, false, minted.as_ref())
         .await
-        .map(|(after, _)| after)
+        .map(|(after, _, _)| after)
         .unwrap_or_default();
     drop(guards);
     let observed_after = body
@@ -451,15 +481,26 @@ fn block_of(scope: &ScopeRecord) -> ProviderBlock {
     }
 }
 
+/// What [`observe`] read: fingerprints of the touched objects, each scope's live
+/// state and its planted keys, by provider prefix.
+type Observed = (
+    HashMap<Address, Digest>,
+    Vec<(String, ObservedState)>,
+    Vec<(String, crate::diff::Planted)>,
+);
+
 /// Current fingerprints of the touched objects (absent objects are missing from
-/// the map), and the live state of each scope read, by provider prefix.
+/// the map), and the live state of each scope read, by provider prefix, its
+/// keys recognised by `minted` when a receipt log is kept.
 async fn observe(
     providers: &Connected<'_>,
     touched: &[Touched],
     every_scope: bool,
-) -> Result<(HashMap<Address, Digest>, Vec<(String, ObservedState)>), ApplyError> {
+    minted: Option<&crate::diff::MintedKeys>,
+) -> Result<Observed, ApplyError> {
     let mut out = HashMap::new();
     let mut states = Vec::new();
+    let mut planted = Vec::new();
     for (scope, block, provider) in providers {
         let names: HashSet<String> = touched
             .iter()
@@ -469,12 +510,16 @@ async fn observe(
         if names.is_empty() && !every_scope {
             continue;
         }
-        let (state, _) = crate::refresh::read(block, provider.as_ref()).await?;
+        let (mut state, _) = crate::refresh::read(block, provider.as_ref()).await?;
         let prefix = Address::raw(&scope.provider);
+        if let Some(minted) = minted {
+            let found = crate::diff::recognise(&prefix, &mut state, minted);
+            planted.push((scope.provider.clone(), found));
+        }
         out.extend(crate::diff::fingerprints(&prefix, &state, &names));
         states.push((scope.provider.clone(), state));
     }
-    Ok((out, states))
+    Ok((out, states, planted))
 }
 
 fn stale_objects(touched: &[Touched], now: &HashMap<Address, Digest>) -> Vec<String> {

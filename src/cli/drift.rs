@@ -27,6 +27,11 @@ pub(crate) struct DriftArgs {
         value_parser = class
     )]
     fail_on: Vec<DriftClass>,
+
+    /// Trust policy whose receipt log tells which live keys nhi minted, so a
+    /// key planted under a declared name is reported [default: $NHI_TRUST]
+    #[arg(long, value_name = "FILE")]
+    trust: Option<std::path::PathBuf>,
 }
 
 fn class(text: &str) -> Result<DriftClass, String> {
@@ -38,6 +43,7 @@ fn class(text: &str) -> Result<DriftClass, String> {
 pub(crate) fn run(global: &Global, args: &DriftArgs) -> miette::Result<Outcome> {
     let clock = crate::clock::Clock::from_setting(global.env.now.as_deref())?;
     let progress = crate::render::progress::Progress::default();
+    let trust = super::plan::key_trust(global, args.trust.as_deref())?;
     let (report, planned) = crate::drift::drift(&PlanOptions {
         config: &global.config,
         author: global.env.user(),
@@ -49,6 +55,7 @@ pub(crate) fn run(global: &Global, args: &DriftArgs) -> miette::Result<Outcome> 
         check_sinks: false,
         enforce: false,
         request: &crate::diff::Request::default(),
+        key_log: super::plan::key_log(trust.as_ref()),
     })?;
     let format = if args.json {
         "json"

@@ -65,6 +65,12 @@ pub(crate) struct PlanArgs {
     /// `local.demo/identity/ci/key/primary`
     #[arg(long, value_name = "ADDRESS")]
     replace: Vec<String>,
+
+    /// Trust policy whose receipt log tells which live keys nhi minted
+    /// [default: $NHI_TRUST; without either, the providers' key records are
+    /// trusted as they are]
+    #[arg(long, value_name = "FILE")]
+    trust: Option<PathBuf>,
 }
 
 pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
@@ -93,6 +99,8 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         targets: args.target.iter().map(|a| Address::raw(a)).collect(),
         replace: args.replace.iter().map(|a| Address::raw(a)).collect(),
     };
+    let trust = key_trust(global, args.trust.as_deref())?;
+    let key_log = key_log(trust.as_ref());
     let progress = crate::render::progress::Progress::default();
     let mut protected = crate::sink::Protected::default();
     if let Some(out) = &args.out {
@@ -109,6 +117,7 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
         check_sinks: true,
         enforce: true,
         request: &request,
+        key_log,
     });
     let mut planned = planned?;
     if global.verbose {
@@ -166,6 +175,16 @@ pub(crate) fn run(global: &Global, args: &PlanArgs) -> miette::Result<Outcome> {
     crate::render::stdout(&rendered).map_err(|e| miette::miette!("cannot write to stdout: {e}"))?;
     planned.phases.push(("write", lap.elapsed()));
     crate::render::expired_note(&planned.expired);
+    if !planned.keys_verified
+        && planned
+            .file
+            .body
+            .changes
+            .iter()
+            .any(|c| c.operation.live_key().is_some())
+    {
+        crate::render::note(&unverified_note(trust.as_ref()));
+    }
     if let Some(out) = &args.out {
         crate::render::note(&format!(
             "Saved the plan to `{}` (digest `{}`).",
@@ -241,4 +260,49 @@ fn age(text: &str) -> Result<nhi_provider_sdk::Age, String> {
     text.parse().map_err(|e| {
         format!("{e}: write a whole number and a unit, one of s, m, h, d or w (`24h`, `7d`)")
     })
+}
+
+/// The trust policy whose receipt log says which keys nhi minted: `--trust`,
+/// else `$NHI_TRUST`, with its allowed signers. The home default is not read:
+/// a plan's view of the keys must not depend on whose machine it runs.
+pub(super) fn key_trust(
+    global: &Global,
+    flag: Option<&std::path::Path>,
+) -> miette::Result<Option<(crate::trust::TrustPolicy, crate::trust::AllowedSigners)>> {
+    let Some(path) = flag.or(global.env.trust.as_deref()) else {
+        return Ok(None);
+    };
+    let policy = crate::trust::TrustPolicy::load(path)?;
+    let signers = crate::trust::AllowedSigners::read(&policy.allowed_signers)?;
+    Ok(Some((policy, signers)))
+}
+
+pub(super) fn key_log(
+    trust: Option<&(crate::trust::TrustPolicy, crate::trust::AllowedSigners)>,
+) -> Option<crate::minted::KeyLog<'_>> {
+    let (policy, signers) = trust?;
+    Some(crate::minted::KeyLog {
+        dir: policy.receipt_log.as_deref()?,
+        signers,
+    })
+}
+
+/// Why the plan could not check which live key is which, and what to do.
+fn unverified_note(
+    trust: Option<&(crate::trust::TrustPolicy, crate::trust::AllowedSigners)>,
+) -> String {
+    let why = match trust {
+        None => {
+            "pass `--trust` with the trust policy whose receipt log records the keys nhi minted"
+        }
+        Some((policy, _)) if policy.receipt_log.is_none() => {
+            "the trust policy keeps no `receipt_log`, which records the keys nhi minted"
+        }
+        Some(_) => "the receipt log holds no receipt signed by an applier yet (`nhi apply --key`)",
+    };
+    format!(
+        "note: the key records are unverified: which live key is which comes from each \
+         provider's record (tags, descriptions), which anyone allowed to write them can forge; \
+         {why} (apply checks them against its log before the first change)"
+    )
 }

@@ -109,11 +109,17 @@ impl Builder<'_> {
         let mut waiting = Vec::new();
         for (key_address, key) in key_addresses(address, &have.keys) {
             let Some((spec, adopted)) = declared_as(want, have, key) else {
+                let detail = match self.planted.claim(name, &key.id) {
+                    Some(claimed) => format!(
+                        "named `{claimed}` by the provider's record, but nhi never minted it (not in the receipt log)"
+                    ),
+                    None => "not declared in the configuration".into(),
+                };
                 unwanted.push(Unwanted {
                     address: key_address,
                     key,
                     reason: Reason::Drift,
-                    detail: "not declared in the configuration".into(),
+                    detail,
                     undeclared: true,
                 });
                 continue;

@@ -11,6 +11,7 @@ mod fingerprints;
 mod identities;
 mod keys;
 mod narrowing;
+mod recognise;
 mod risk;
 mod select;
 #[cfg(test)]
@@ -23,6 +24,7 @@ use nhi_provider_sdk::{Address, Digest, ObservedIdentity, ObservedState, Operati
 pub use change::{Action, Change, Reason};
 pub use fingerprints::fingerprints;
 pub use keys::key_addresses;
+pub use recognise::{MintedKeys, NO_PLANTED, Planted, recognise};
 pub use risk::Risk;
 pub use select::{Request, SelectError, Selected, check_request, select, selected};
 
@@ -55,6 +57,9 @@ pub struct Scope<'a> {
     /// (see `ProviderType::retire_first`): a deletion sets it first, and only an
     /// identity that already has it is deleted.
     pub retire: Option<(String, serde_json::Value)>,
+    /// Live keys the provider's record names but the receipt log does not
+    /// ([`recognise`]): reported as drift with the name they claim.
+    pub planted: &'a Planted,
 }
 
 /// Compares the configuration with what each scope holds. `scopes` must hold one
@@ -80,6 +85,7 @@ pub fn diff_replacing(
         diff: Diff::default(),
         parent: Parent::New,
         retire: None,
+        planted: &NO_PLANTED,
         replace,
     };
     for scope in scopes {
@@ -119,6 +125,8 @@ struct Builder<'a> {
     parent: Parent<'a>,
     /// The retiring attribute of the scope being compared.
     retire: Option<(String, serde_json::Value)>,
+    /// The planted keys of the scope being compared.
+    planted: &'a Planted,
     /// Keys and identities to rotate or replace on request (`--replace`).
     replace: &'a BTreeSet<Address>,
 }
@@ -158,6 +166,7 @@ impl<'a> Builder<'a> {
     fn scope(&mut self, scope: &Scope<'a>, desired: &[&'a DesiredIdentity]) {
         let prefix = Address::provider(&scope.block.type_name, &scope.block.name);
         self.retire.clone_from(&scope.retire);
+        self.planted = scope.planted;
         let observed: HashMap<&str, &ObservedIdentity> = scope
             .observed
             .identities

@@ -99,6 +99,7 @@ mod tests {
             observed: &observed,
             key_slots: None,
             retire: None,
+            planted: &crate::diff::NO_PLANTED,
         }];
         let now: jiff::Timestamp = "2026-11-22T12:00:00Z".parse().unwrap();
         let diff = crate::diff::diff(&config, &scopes, now);
@@ -162,7 +163,7 @@ mod tests {
         #[test]
         fn every_plan_the_engine_builds_passes_its_own_checks(estate in crate::diff::tests::arb_estate()) {
             let (config, observed) = estate;
-            let scopes = [crate::diff::Scope { block: &config.providers[0], observed: &observed, key_slots: None, retire: None }];
+            let scopes = [crate::diff::Scope { block: &config.providers[0], observed: &observed, key_slots: None, retire: None, planted: &crate::diff::NO_PLANTED, }];
             let now = crate::diff::tests::now();
             let diff = crate::diff::diff(&config, &scopes, now);
             let reads = [super::super::ScopeRead { block: &config.providers[0], scope: "s".into(), observed: &observed, observed_digest: None }];
@@ -185,7 +186,7 @@ mod tests {
         #[test]
         fn every_partial_plan_the_engine_builds_passes_its_own_checks(estate in crate::diff::tests::arb_estate(), pick in any::<prop::sample::Index>()) {
             let (config, observed) = estate;
-            let scopes = [crate::diff::Scope { block: &config.providers[0], observed: &observed, key_slots: Some(2), retire: None }];
+            let scopes = [crate::diff::Scope { block: &config.providers[0], observed: &observed, key_slots: Some(2), retire: None, planted: &crate::diff::NO_PLANTED, }];
             let prefix = nhi_provider_sdk::Address::provider(&config.providers[0].type_name, &config.providers[0].name);
             let mut request = crate::diff::Request::default();
             if !config.identities.is_empty() {

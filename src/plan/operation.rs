@@ -2,8 +2,9 @@
 //! diff, add each provider's advice for reviewers, check file sinks and ask each
 //! scope's preflight, and build the plan file. It returns values; callers (the
 //! CLI, `drift`, and later import and audit) sign, write and render them. The
-//! rest of `plan` is pure: this file does its I/O through `config`, `refresh`
-//! and `sink` only (and resolves the configuration's directory).
+//! rest of `plan` is pure: this file does its I/O through `config`, `refresh`,
+//! `minted` (the receipt log, with `--trust`) and `sink` only (and resolves the
+//! configuration's directory).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -43,6 +44,9 @@ pub struct PlanOptions<'a> {
     /// `--target` and `--replace`; empty for a full plan, which then skips
     /// selection entirely.
     pub request: &'a crate::diff::Request,
+    /// The receipt log to check the providers' key records against (`nhi plan
+    /// --trust`); `None` trusts them as they are, and the plan says so.
+    pub key_log: Option<crate::minted::KeyLog<'a>>,
 }
 
 /// A plan and what it was made from.
@@ -57,6 +61,9 @@ pub struct Planned {
     /// Declared objects past their `expires` day that do not exist: the plan
     /// leaves them absent, so they appear in no change. Not part of the plan file.
     pub expired: Vec<Expired>,
+    /// Whether the key records were checked against a receipt log that vouches
+    /// for keys (one signed receipt at least). Not part of the plan file.
+    pub keys_verified: bool,
 }
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
@@ -116,6 +123,9 @@ pub enum PlanningError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Revoked(#[from] crate::revoke::sticky::StickyError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    KeyLog(#[from] crate::log::LogError),
 }
 
 fn plural_sinks(n: usize) -> String {
@@ -214,16 +224,34 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
     // In configuration order.
     let mut refreshed: Vec<_> = early.into_iter().chain(rest).collect();
     refreshed.sort_by_key(|r| config.providers.iter().position(|b| *b == r.block));
+    // Which live key is which: the receipt log's record outranks the providers'.
+    let minted = options.key_log.map(crate::minted::read).transpose()?;
+    let keys_verified = minted
+        .as_ref()
+        .is_some_and(crate::diff::MintedKeys::verifies);
+    let planted: Vec<crate::diff::Planted> = refreshed
+        .iter_mut()
+        .map(|r| match &minted {
+            Some(minted) => crate::diff::recognise(
+                &nhi_provider_sdk::Address::provider(&r.block.type_name, &r.block.name),
+                &mut r.observed,
+                minted,
+            ),
+            None => crate::diff::Planted::default(),
+        })
+        .collect();
     phase("refresh", &mut phases);
     let scopes: Vec<_> = refreshed
         .iter()
-        .map(|r| {
+        .zip(&planted)
+        .map(|(r, planted)| {
             let provider_type = registry.find(&r.block.type_name);
             crate::diff::Scope {
                 block: &r.block,
                 observed: &r.observed,
                 key_slots: provider_type.and_then(nhi_provider_sdk::ProviderType::key_slots),
                 retire: provider_type.and_then(|t| t.retire_first(&r.block.settings)),
+                planted,
             }
         })
         .collect();
@@ -356,6 +384,7 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
         file,
         phases,
         expired,
+        keys_verified,
     })
 }
 

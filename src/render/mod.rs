@@ -141,6 +141,7 @@ pub(crate) mod fixture {
             observed,
             key_slots: None,
             retire: None,
+            planted: &crate::diff::NO_PLANTED,
         }];
         let now: jiff::Timestamp = "2026-11-22T12:00:00Z".parse().unwrap();
         let diff = crate::diff::diff(config, &scopes, now);

@@ -25,6 +25,7 @@ mod include;
 mod log;
 mod moto;
 mod plan;
+mod planted_keys;
 mod privilege;
 mod refusals;
 mod replace;

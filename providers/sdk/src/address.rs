@@ -111,6 +111,26 @@ impl Address {
         decode(parts.next()?)
     }
 
+    /// The key name of a key address (`…/key/<name>`, not an older instance
+    /// `…/key/<name>#<id>`), decoded; `None` for any other address.
+    #[must_use]
+    pub fn key_name(&self) -> Option<String> {
+        let mut parts = self.0.splitn(5, '/');
+        parts.next()?;
+        if parts.next()? != "identity" {
+            return None;
+        }
+        parts.next()?;
+        if parts.next()? != "key" {
+            return None;
+        }
+        let key = parts.next()?;
+        if key.contains('#') {
+            return None;
+        }
+        decode(key)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -189,6 +209,9 @@ mod tests {
             "local.demo/identity/ci/binding/viewer@bucket/a"
         );
         assert_eq!(id.key("primary").identity_of(), id);
+        assert_eq!(id.key("a/b#c").key_name().as_deref(), Some("a/b#c"));
+        assert_eq!(id.key_instance("primary", "k1").key_name(), None);
+        assert_eq!(id.binding("viewer", "*").key_name(), None);
         assert_eq!(id.key("primary").provider_prefix(), "local.demo");
     }
 

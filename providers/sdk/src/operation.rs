@@ -100,6 +100,17 @@ impl Operation {
     pub fn creates_key(&self) -> bool {
         matches!(self, Self::CreateKey { .. } | Self::RotateKey { .. })
     }
+
+    /// The live key this operation acts on: the key deleted or deactivated, the
+    /// old key of a rotation.
+    pub fn live_key(&self) -> Option<&crate::ObservedKey> {
+        match self {
+            Self::DeleteKey { key, .. }
+            | Self::DeactivateKey { key, .. }
+            | Self::RotateKey { old: key, .. } => Some(key),
+            _ => None,
+        }
+    }
 }
 
 /// Where new key material is delivered. Never the plan, a receipt or a log.

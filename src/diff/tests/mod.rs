@@ -115,6 +115,7 @@ fn run_with_slots(config: &Config, observed: &ObservedState, slots: Option<usize
         observed,
         key_slots: slots,
         retire: None,
+        planted: &crate::diff::NO_PLANTED,
     }];
     diff(config, &scopes, now())
 }
@@ -471,6 +472,7 @@ fn rotation_with_every_key_slot_taken_deletes_the_old_key_first() {
         observed: &observed,
         key_slots: Some(2),
         retire: None,
+        planted: &crate::diff::NO_PLANTED,
     }];
     let got = diff(&cfg, &scopes, now());
     assert_eq!(
@@ -493,6 +495,7 @@ fn rotation_with_every_key_slot_taken_deletes_the_old_key_first() {
         observed: &observed,
         key_slots: Some(3),
         retire: None,
+        planted: &crate::diff::NO_PLANTED,
     }];
     assert_eq!(
         summary(&diff(&cfg, &scopes, now())),

@@ -50,6 +50,7 @@ fn planned(
         observed,
         key_slots: slots,
         retire: None,
+        planted: &crate::diff::NO_PLANTED,
     }];
     check_request(cfg, &scopes, request, &|_| true)?;
     let mut d = diff_replacing(cfg, &scopes, now(), &request.replace);
@@ -236,6 +237,7 @@ fn addresses_that_name_nothing_are_refused() {
         observed: &observed,
         key_slots: None,
         retire: None,
+        planted: &crate::diff::NO_PLANTED,
     }];
     let err =
         check_request(&cfg, &scopes, &replace("local.demo/identity/a"), &|_| false).unwrap_err();
