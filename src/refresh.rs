@@ -119,13 +119,15 @@ pub async fn describe(
         })
 }
 
-/// Reads one connected provider and checks what it returned.
+/// Reads one connected provider at `now` (the caller's clock, which judges
+/// what the provider judges by time) and checks what it returned.
 pub async fn read(
     block: &ProviderBlock,
     provider: &dyn Provider,
+    now: jiff::Timestamp,
 ) -> Result<(ObservedState, u64), RefreshError> {
     let response = provider
-        .read(ReadRequest::default())
+        .read(ReadRequest { now: Some(now) })
         .await
         .map_err(|source| RefreshError::Read {
             provider: block.name.clone(),
@@ -148,7 +150,14 @@ pub fn preflight_request(
         .iter()
         .filter(|c| c.address.provider_prefix() == prefix.as_str())
     {
-        match (&change.operation, &change.sink) {
+        let operation = &change.operation;
+        if operation.creates_key() {
+            let identity = operation.identity_name();
+            if !request.mints.iter().any(|m| m == identity) {
+                request.mints.push(identity.to_owned());
+            }
+        }
+        match (operation, &change.sink) {
             (nhi_provider_sdk::Operation::CreateIdentity { identity }, _) => {
                 request.creates.push(identity.clone());
             }
@@ -160,7 +169,8 @@ pub fn preflight_request(
             _ => {}
         }
     }
-    (!request.creates.is_empty() || !request.sinks.is_empty()).then_some(request)
+    (!request.creates.is_empty() || !request.sinks.is_empty() || !request.mints.is_empty())
+        .then_some(request)
 }
 
 /// Asks a connected scope to judge `request`: problems as `(address, detail)`.
@@ -254,6 +264,7 @@ pub async fn refresh_blocks(
     dir: &Path,
     blocks: &[ProviderBlock],
     events: &dyn Events,
+    now: jiff::Timestamp,
 ) -> Result<Vec<Refreshed>, RefreshError> {
     let mut out = Vec::with_capacity(blocks.len());
     for block in blocks {
@@ -262,7 +273,7 @@ pub async fn refresh_blocks(
         let read = async {
             let provider = connect(registry, dir, block)?;
             let described = describe(block, provider.as_ref()).await?;
-            let (observed, api_calls) = read(block, provider.as_ref()).await?;
+            let (observed, api_calls) = read(block, provider.as_ref(), now).await?;
             Ok::<_, RefreshError>(Refreshed {
                 block: block.clone(),
                 provider,
@@ -310,6 +321,8 @@ mod tests {
             created: jiff::Timestamp::UNIX_EPOCH,
             status: KeyStatus::Active,
             last_used: None,
+            expires: None,
+            leaked: None,
         };
         let binding = Binding {
             role: "r".into(),

@@ -176,6 +176,8 @@ async fn discard(
                 created: crate::clock::system_now(),
                 status: KeyStatus::Active,
                 last_used: None,
+                expires: None,
+                leaked: None,
             },
         },
         sink: None,

@@ -190,7 +190,7 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     // 8: re-read and compare every touched object.
     // Every scope is read, not only those the changes touch: the governance
     // gate judges the whole estate again.
-    let (before, states) = observe(&providers, &body.touched, true).await?;
+    let (before, states) = observe(&providers, &body.touched, true, options.now).await?;
     let stale = stale_objects(&body.touched, &before);
     if !stale.is_empty() {
         return Err(ApplyError::Stale { objects: stale }.into());
@@ -329,7 +329,7 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     }
     phase("apply");
     // 10: the receipt, with what the touched objects look like now.
-    let after = observe(&providers, &body.touched, false)
+    let after = observe(&providers, &body.touched, false, options.now)
         .await
         .map(|(after, _)| after)
         .unwrap_or_default();
@@ -457,6 +457,7 @@ async fn observe(
     providers: &Connected<'_>,
     touched: &[Touched],
     every_scope: bool,
+    now: jiff::Timestamp,
 ) -> Result<(HashMap<Address, Digest>, Vec<(String, ObservedState)>), ApplyError> {
     let mut out = HashMap::new();
     let mut states = Vec::new();
@@ -469,7 +470,7 @@ async fn observe(
         if names.is_empty() && !every_scope {
             continue;
         }
-        let (state, _) = crate::refresh::read(block, provider.as_ref()).await?;
+        let (state, _) = crate::refresh::read(block, provider.as_ref(), now).await?;
         let prefix = Address::raw(&scope.provider);
         out.extend(crate::diff::fingerprints(&prefix, &state, &names));
         states.push((scope.provider.clone(), state));

@@ -168,7 +168,11 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
             early = Some(threads.spawn(move || {
                 let refreshed = crate::refresh::runtime().map(|runtime| {
                     runtime.block_on(crate::refresh::refresh_blocks(
-                        registry, &dir, &blocks, &Silent,
+                        registry,
+                        &dir,
+                        &blocks,
+                        &Silent,
+                        options.clock.now(),
                     ))
                 });
                 (blocks, refreshed)
@@ -209,6 +213,7 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
                 &config_dir,
                 &rest,
                 options.events,
+                now,
             ))?
     };
     // In configuration order.

@@ -18,6 +18,7 @@ mod forge;
 mod gate;
 mod gcp;
 mod gcp_google;
+mod gcp_keys;
 mod governance;
 mod harness;
 mod import;

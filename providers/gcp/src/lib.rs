@@ -19,6 +19,7 @@ mod apply;
 mod clients;
 mod error;
 mod mapping;
+mod org_policy;
 mod pace;
 mod propagation;
 mod provider;

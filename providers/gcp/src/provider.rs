@@ -76,10 +76,11 @@ impl Provider for GcpProvider {
         })
     }
 
-    async fn read(&self, _request: ReadRequest) -> Result<ReadResponse, ProviderError> {
+    async fn read(&self, request: ReadRequest) -> Result<ReadResponse, ProviderError> {
         let clients = self.clients().await?;
         let calls = Arc::new(Calls::default());
-        let state = read::read(clients, &self.settings, &self.reads, &calls).await?;
+        let now = request.now.unwrap_or_else(jiff::Timestamp::now);
+        let state = read::read(clients, &self.settings, &self.reads, &calls, now).await?;
         Ok(ReadResponse {
             state,
             api_calls: calls.total(),
@@ -102,8 +103,9 @@ impl Provider for GcpProvider {
         apply::record_key(&target, &request).await
     }
 
-    /// A Secret Manager sink nhi may not write (another team's secret) is
-    /// refused before anyone approves the plan that mints into it.
+    /// A Secret Manager sink nhi may not write (another team's secret), and a
+    /// key an organization policy forbids, are refused before anyone approves
+    /// the plan that mints it.
     async fn preflight(
         &self,
         request: nhi_provider_sdk::PreflightRequest,
@@ -111,6 +113,13 @@ impl Provider for GcpProvider {
         let calls = Calls::default();
         let target = self.target(&calls).await?;
         let mut response = nhi_provider_sdk::PreflightResponse::default();
+        if !request.mints.is_empty()
+            && let Some(refused) = crate::org_policy::key_creation_refused(&target).await?
+        {
+            for identity in &request.mints {
+                response.problems.push((identity.clone(), refused.clone()));
+            }
+        }
         for (identity, sink) in &request.sinks {
             let Some(secret_id) = crate::secret_manager_id(sink) else {
                 continue;

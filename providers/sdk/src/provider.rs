@@ -146,7 +146,12 @@ pub trait ProviderType: Send + Sync {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct ReadRequest {}
+pub struct ReadRequest {
+    /// The time the caller plans at (`NHI_NOW` fixes it), for whatever the
+    /// provider judges by the clock (a key past its cloud-set expiry is
+    /// inactive); `None`: the system clock.
+    pub now: Option<jiff::Timestamp>,
+}
 
 #[derive(Debug, Clone)]
 pub struct ReadResponse {
@@ -207,6 +212,10 @@ pub struct PreflightRequest {
     pub creates: Vec<crate::Identity>,
     /// Sinks the provider delivers itself that the plan mints into, by identity.
     pub sinks: Vec<(String, Sink)>,
+    /// Identities the plan mints a key for (creates or rotations), once each,
+    /// whatever the sink: a cloud may forbid new keys (GCP's organization
+    /// policy `iam.disableServiceAccountKeyCreation`).
+    pub mints: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
