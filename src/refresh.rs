@@ -71,6 +71,8 @@ pub struct Refreshed {
     pub files: Vec<std::path::PathBuf>,
     pub observed: ObservedState,
     pub api_calls: u64,
+    /// Identities deleted but restorable, by name (see `ReadResponse::deleted`).
+    pub deleted: Vec<(String, String)>,
 }
 
 /// Connects one provider block of a configuration in `dir` (relative paths in
@@ -126,6 +128,17 @@ pub async fn read(
     provider: &dyn Provider,
     now: jiff::Timestamp,
 ) -> Result<(ObservedState, u64), RefreshError> {
+    read_all(block, provider, now)
+        .await
+        .map(|(state, calls, _)| (state, calls))
+}
+
+/// [`read`], with the identities the provider reports deleted but restorable.
+pub async fn read_all(
+    block: &ProviderBlock,
+    provider: &dyn Provider,
+    now: jiff::Timestamp,
+) -> Result<(ObservedState, u64, Vec<(String, String)>), RefreshError> {
     let response = provider
         .read(ReadRequest { now: Some(now) })
         .await
@@ -135,7 +148,7 @@ pub async fn read(
         })?;
     let mut state = response.state;
     check_state(&block.name, &mut state)?;
-    Ok((state, response.api_calls))
+    Ok((state, response.api_calls, response.deleted))
 }
 
 /// What `changes` ask a scope's `Provider::preflight` to judge: the identities
@@ -273,7 +286,7 @@ pub async fn refresh_blocks(
         let read = async {
             let provider = connect(registry, dir, block)?;
             let described = describe(block, provider.as_ref()).await?;
-            let (observed, api_calls) = read(block, provider.as_ref(), now).await?;
+            let (observed, api_calls, deleted) = read_all(block, provider.as_ref(), now).await?;
             Ok::<_, RefreshError>(Refreshed {
                 block: block.clone(),
                 provider,
@@ -281,6 +294,7 @@ pub async fn refresh_blocks(
                 files: described.files,
                 observed,
                 api_calls,
+                deleted,
             })
         }
         .await;

@@ -17,6 +17,7 @@
 
 mod apply;
 mod clients;
+mod deleted;
 mod error;
 mod mapping;
 mod org_policy;

@@ -80,10 +80,12 @@ impl Provider for GcpProvider {
         let clients = self.clients().await?;
         let calls = Arc::new(Calls::default());
         let now = request.now.unwrap_or_else(jiff::Timestamp::now);
-        let state = read::read(clients, &self.settings, &self.reads, &calls, now).await?;
+        let (state, deleted) =
+            read::read(clients, &self.settings, &self.reads, &calls, now).await?;
         Ok(ReadResponse {
             state,
             api_calls: calls.total(),
+            deleted,
         })
     }
 

@@ -331,14 +331,17 @@ pub(crate) fn account_bindings(mut bindings: Vec<Binding>) -> Vec<Binding> {
     out
 }
 
-/// The whole scope: every managed service account with its keys and bindings.
+/// The whole scope: every managed service account with its keys and bindings
+/// (leftover grants of deleted accounts of its name among them, see `deleted`),
+/// and the accounts gone from the listing that the policy still names as
+/// deleted, by account id, with what reviewers are told.
 pub(crate) async fn read(
     clients: &Clients,
     settings: &Settings,
     pace: &Arc<Pace>,
     calls: &Arc<Calls>,
     now: jiff::Timestamp,
-) -> Result<ObservedState, ProviderError> {
+) -> Result<(ObservedState, Vec<(String, String)>), ProviderError> {
     // Each account's key listing starts as soon as its page arrives (bounded by
     // `concurrency`), while further pages and the policy are fetched.
     let limit = Arc::new(Semaphore::new(settings.concurrency));
@@ -384,17 +387,31 @@ pub(crate) async fn read(
         )));
     }
     let mut by_member = bindings_by_member(&policy);
+    let mut leftovers = crate::deleted::leftovers(&policy, &settings.email_domain());
     let mut identities = Vec::with_capacity(accounts.len());
     for (account, keys) in accounts {
         let member = format!("serviceAccount:{}", account.email);
-        let bindings = account_bindings(by_member.remove(member.as_str()).unwrap_or_default());
+        let mut bindings = by_member.remove(member.as_str()).unwrap_or_default();
+        if let Some(by_uid) = leftovers.remove(&account.identity.name) {
+            bindings.extend(crate::deleted::as_bindings(&by_uid));
+        }
+        let bindings = account_bindings(bindings);
         identities.push(ObservedIdentity {
             identity: account.identity,
             keys,
             bindings,
         });
     }
-    Ok(ObservedState { identities })
+    let deleted = leftovers
+        .iter()
+        .map(|(id, by_uid)| {
+            (
+                id.clone(),
+                crate::deleted::note(&settings.email(id), by_uid),
+            )
+        })
+        .collect();
+    Ok((ObservedState { identities }, deleted))
 }
 
 #[cfg(test)]

@@ -1005,7 +1005,10 @@ def sa_delete(st, g, q, body):
     del proj["accounts"][acct["uniqueId"]]
     del proj["keys"][acct["uniqueId"]]
     # Google keeps the bindings of a deleted service account, rewritten to
-    # `deleted:serviceAccount:EMAIL?uid=UNIQUE_ID`.
+    # `deleted:serviceAccount:EMAIL?uid=UNIQUE_ID`, until someone removes them;
+    # an undelete (within 30 days) of that very account reverts them
+    # (https://cloud.google.com/iam/docs/service-accounts-delete-undelete,
+    # https://cloud.google.com/iam/docs/principal-identifiers#deleted).
     old = f"serviceAccount:{acct['email']}"
     new = f"deleted:serviceAccount:{acct['email']}?uid={acct['uniqueId']}"
     for other in st.projects.values():

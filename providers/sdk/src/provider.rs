@@ -158,6 +158,11 @@ pub struct ReadResponse {
     pub state: ObservedState,
     /// Calls made to the backing API, for `--verbose` output.
     pub api_calls: u64,
+    /// Identities of the scope that are gone from live state but were deleted
+    /// recently enough to be restored (GCP: an undelete within 30 days), by
+    /// name, each with a sentence for reviewers saying how it shows and how to
+    /// restore it. A plan that creates one under that name says so.
+    pub deleted: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Default)]
