@@ -170,6 +170,16 @@ pub fn preflight_request(
                 request.mints.push(identity.to_owned());
             }
         }
+        match operation {
+            nhi_provider_sdk::Operation::DeleteIdentity { identity } => {
+                request.deletes.push(identity.name.clone());
+            }
+            nhi_provider_sdk::Operation::CreateBinding { identity, .. } => {
+                request.grants_added.push(identity.clone());
+            }
+            nhi_provider_sdk::Operation::DeleteBinding { .. } => request.grants_removed += 1,
+            _ => {}
+        }
         match (operation, &change.sink) {
             (nhi_provider_sdk::Operation::CreateIdentity { identity }, _) => {
                 request.creates.push(identity.clone());
@@ -182,8 +192,11 @@ pub fn preflight_request(
             _ => {}
         }
     }
-    (!request.creates.is_empty() || !request.sinks.is_empty() || !request.mints.is_empty())
-        .then_some(request)
+    let asks = !request.creates.is_empty()
+        || !request.sinks.is_empty()
+        || !request.mints.is_empty()
+        || !request.grants_added.is_empty();
+    asks.then_some(request)
 }
 
 /// Asks a connected scope to judge `request`: problems as `(address, detail)`.

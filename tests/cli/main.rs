@@ -19,6 +19,7 @@ mod gate;
 mod gcp;
 mod gcp_google;
 mod gcp_keys;
+mod gcp_limits;
 mod governance;
 mod harness;
 mod import;

@@ -19,6 +19,7 @@ mod apply;
 mod clients;
 mod deleted;
 mod error;
+mod limits;
 mod mapping;
 mod org_policy;
 mod pace;

@@ -114,7 +114,9 @@ impl Provider for GcpProvider {
     ) -> Result<nhi_provider_sdk::PreflightResponse, ProviderError> {
         let calls = Calls::default();
         let target = self.target(&calls).await?;
-        let mut response = nhi_provider_sdk::PreflightResponse::default();
+        let mut response = nhi_provider_sdk::PreflightResponse {
+            problems: crate::limits::check(&target, &request).await?,
+        };
         if !request.mints.is_empty()
             && let Some(refused) = crate::org_policy::key_creation_refused(&target).await?
         {

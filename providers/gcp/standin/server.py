@@ -364,6 +364,7 @@ RACE_MEMBER = "user:other-writer@example.com"
 RACE_ROLES = ["roles/viewer", "roles/browser", "roles/iam.securityReviewer", "roles/logging.viewer"]
 FAULTS = ("404", "429", "500", "503", "etag_race")
 USER_KEY_LIMIT = 10
+POLICY_PRINCIPAL_LIMIT = 1500
 SECRET_ID_RE = re.compile(r"[a-zA-Z0-9_-]{1,255}")
 ANNOTATION_KEY_RE = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9._-]{0,61}[a-zA-Z0-9])?")
 SECRET_PAYLOAD_LIMIT = 65536  # "Must be no larger than 64KiB."
@@ -1332,6 +1333,13 @@ def set_iam_policy(st, g, q, body):
             stored_b = check_binding(st, proj, b, i)
             if stored_b is not None:
                 stored.append(stored_b)
+        # "An allow policy can contain up to 1,500 principals", every appearance
+        # counted, deleted: members too
+        # (https://cloud.google.com/iam/docs/allow-policies#limits).
+        principals = sum(len(b["members"]) for b in stored)
+        if principals > POLICY_PRINCIPAL_LIMIT:
+            raise invalid(f"The number of members in the policy ({principals}) is larger than "
+                          f"the maximum allowed size {POLICY_PRINCIPAL_LIMIT}.")
         cur["bindings"] = stored
     if "auditConfigs" in mask:
         cur["auditConfigs"] = new.get("auditConfigs", [])

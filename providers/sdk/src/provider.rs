@@ -221,6 +221,13 @@ pub struct PreflightRequest {
     /// whatever the sink: a cloud may forbid new keys (GCP's organization
     /// policy `iam.disableServiceAccountKeyCreation`).
     pub mints: Vec<String>,
+    /// Identities the plan deletes: room under a cloud's limit on identities.
+    pub deletes: Vec<String>,
+    /// The identity of each binding the plan creates, and how many bindings it
+    /// deletes: what a cloud's limit on grants (GCP: 1,500 principals in the
+    /// project's allow policy) is judged by.
+    pub grants_added: Vec<String>,
+    pub grants_removed: usize,
 }
 
 #[derive(Debug, Clone, Default)]
