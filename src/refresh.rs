@@ -139,8 +139,27 @@ pub async fn read_all(
     provider: &dyn Provider,
     now: jiff::Timestamp,
 ) -> Result<(ObservedState, u64, Vec<(String, String)>), RefreshError> {
+    read_reporting(
+        block,
+        provider,
+        now,
+        nhi_provider_sdk::ProgressSink::default(),
+    )
+    .await
+}
+
+/// [`read_all`], with the provider's reports of what it waits for to `progress`.
+pub async fn read_reporting(
+    block: &ProviderBlock,
+    provider: &dyn Provider,
+    now: jiff::Timestamp,
+    progress: nhi_provider_sdk::ProgressSink,
+) -> Result<(ObservedState, u64, Vec<(String, String)>), RefreshError> {
     let response = provider
-        .read(ReadRequest { now: Some(now) })
+        .read(ReadRequest {
+            now: Some(now),
+            progress,
+        })
         .await
         .map_err(|source| RefreshError::Read {
             provider: block.name.clone(),
@@ -299,7 +318,10 @@ pub async fn refresh_blocks(
         let read = async {
             let provider = connect(registry, dir, block)?;
             let described = describe(block, provider.as_ref()).await?;
-            let (observed, api_calls, deleted) = read_all(block, provider.as_ref(), now).await?;
+            let (observed, api_calls, deleted) = crate::events::relayed(events, &label, |sink| {
+                read_reporting(block, provider.as_ref(), now, sink)
+            })
+            .await?;
             Ok::<_, RefreshError>(Refreshed {
                 block: block.clone(),
                 provider,

@@ -19,6 +19,8 @@ pub(super) struct Context<'a> {
     pub base: &'a Path,
     pub retiring: &'a Retiring<'a>,
     pub options: &'a ApplyOptions<'a>,
+    /// Where the provider reports what the change waits for.
+    pub progress: nhi_provider_sdk::ProgressSink,
 }
 
 /// Carries out change `index`; returns the id of a key it minted.
@@ -45,6 +47,7 @@ pub(super) async fn execute(
             let request = ApplyRequest {
                 operation: operation.clone(),
                 sink: None,
+                progress: cx.progress.clone(),
             };
             cx.provider
                 .apply(request)
@@ -76,6 +79,7 @@ async fn mint(
             key: key.to_owned(),
         },
         sink: change.sink.clone(),
+        progress: cx.progress.clone(),
     };
     let response = cx
         .provider
@@ -140,6 +144,7 @@ async fn mint(
         let request = ApplyRequest {
             operation,
             sink: None,
+            progress: cx.progress.clone(),
         };
         cx.provider.apply(request).await.map_err(|e| {
             format!(
@@ -181,6 +186,7 @@ async fn discard(
             },
         },
         sink: None,
+        progress: cx.progress.clone(),
     };
     match cx.provider.apply(request).await {
         Ok(_) => {

@@ -285,13 +285,22 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
             .expect("invariant: checked plans only address their own scopes")
             .2;
         let _ = journal.step(index, &change.address, "started", None, None);
-        let cx = execute::Context {
-            provider: provider.as_ref(),
-            base: &base,
-            retiring: &retiring,
-            options,
-        };
-        let result = execute::execute(&cx, &mut journal, index, change).await;
+        let subject = change.address.to_string();
+        let result = crate::events::relayed(options.events, &subject, |progress| {
+            let journal = &mut journal;
+            let (base, retiring) = (&base, &retiring);
+            async move {
+                let cx = execute::Context {
+                    provider: provider.as_ref(),
+                    base,
+                    retiring,
+                    options,
+                    progress,
+                };
+                execute::execute(&cx, journal, index, change).await
+            }
+        })
+        .await;
         let outcome = &mut outcomes[index];
         match result {
             Ok(new_key_id) => {

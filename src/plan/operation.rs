@@ -13,7 +13,7 @@ use miette::Diagnostic;
 use super::{BuildOptions, PlanFile, ScopeRead};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError, Expired};
-use crate::events::{Event, Events, Silent};
+use crate::events::{Event, Events};
 use crate::refresh::{RefreshError, Refreshed};
 use crate::registry::Registry;
 use crate::sink::SinkProblem;
@@ -171,7 +171,7 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
                         registry,
                         &dir,
                         &blocks,
-                        &Silent,
+                        &crate::events::OnlyWaiting(options.events),
                         options.clock.now(),
                     ))
                 });

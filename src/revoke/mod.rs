@@ -440,6 +440,7 @@ async fn run(scope: &Scope, step: &Reduction) -> Result<(), ProviderError> {
         .apply(ApplyRequest {
             operation,
             sink: None,
+            progress: nhi_provider_sdk::ProgressSink::default(),
         })
         .await
         .map(drop)

@@ -20,6 +20,7 @@ mod gcp;
 mod gcp_google;
 mod gcp_keys;
 mod gcp_limits;
+mod gcp_progress;
 mod governance;
 mod harness;
 mod import;

@@ -80,8 +80,11 @@ impl Provider for GcpProvider {
         let clients = self.clients().await?;
         let calls = Arc::new(Calls::default());
         let now = request.now.unwrap_or_else(jiff::Timestamp::now);
-        let (state, deleted) =
-            read::read(clients, &self.settings, &self.reads, &calls, now).await?;
+        let (state, deleted) = crate::quota::reporting(
+            request.progress,
+            read::read(clients, &self.settings, &self.reads, &calls, now),
+        )
+        .await?;
         Ok(ReadResponse {
             state,
             api_calls: calls.total(),
@@ -95,13 +98,15 @@ impl Provider for GcpProvider {
 
     async fn apply(&self, request: ApplyRequest) -> Result<ApplyResponse, ProviderError> {
         let calls = Calls::default();
-        let target = self.target(&calls).await?;
-        apply::apply(&target, request).await
+        let progress = request.progress.clone();
+        let target = self.target(&calls, &progress).await?;
+        crate::quota::reporting(progress.clone(), apply::apply(&target, request)).await
     }
 
     async fn record_key(&self, request: RecordKeyRequest) -> Result<(), ProviderError> {
         let calls = Calls::default();
-        let target = self.target(&calls).await?;
+        let silent = nhi_provider_sdk::ProgressSink::default();
+        let target = self.target(&calls, &silent).await?;
         apply::record_key(&target, &request).await
     }
 
@@ -113,7 +118,8 @@ impl Provider for GcpProvider {
         request: nhi_provider_sdk::PreflightRequest,
     ) -> Result<nhi_provider_sdk::PreflightResponse, ProviderError> {
         let calls = Calls::default();
-        let target = self.target(&calls).await?;
+        let silent = nhi_provider_sdk::ProgressSink::default();
+        let target = self.target(&calls, &silent).await?;
         let mut response = nhi_provider_sdk::PreflightResponse {
             problems: crate::limits::check(&target, &request).await?,
         };
@@ -142,7 +148,11 @@ impl Provider for GcpProvider {
 
 impl GcpProvider {
     /// What one write operation works with.
-    async fn target<'a>(&'a self, calls: &'a Calls) -> Result<Target<'a>, ProviderError> {
+    async fn target<'a>(
+        &'a self,
+        calls: &'a Calls,
+        progress: &'a nhi_provider_sdk::ProgressSink,
+    ) -> Result<Target<'a>, ProviderError> {
         Ok(Target {
             clients: self.clients().await?,
             settings: &self.settings,
@@ -150,6 +160,7 @@ impl GcpProvider {
             writes: &self.writes,
             calls,
             session: &self.session,
+            progress,
         })
     }
 

@@ -345,6 +345,7 @@ pub(crate) async fn read(
     // Each account's key listing starts as soon as its page arrives (bounded by
     // `concurrency`), while further pages and the policy are fetched.
     let limit = Arc::new(Semaphore::new(settings.concurrency));
+    let progress = crate::quota::current();
     let mut tasks = tokio::task::JoinSet::new();
     let mut spawn = |index: usize, account: &Account| {
         let (clients, account, pace, calls, limit) = (
@@ -354,7 +355,7 @@ pub(crate) async fn read(
             Arc::clone(calls),
             Arc::clone(&limit),
         );
-        tasks.spawn(async move {
+        tasks.spawn(crate::quota::reporting(progress.clone(), async move {
             let _permit = limit
                 .acquire_owned()
                 .await
@@ -362,7 +363,7 @@ pub(crate) async fn read(
             keys(&clients, &account, &pace, &calls, now)
                 .await
                 .map(|keys| (index, keys))
-        });
+        }));
     };
     let (accounts, policy) = tokio::try_join!(
         accounts(clients, settings, pace, calls, &mut spawn),

@@ -151,6 +151,8 @@ pub struct ReadRequest {
     /// provider judges by the clock (a key past its cloud-set expiry is
     /// inactive); `None`: the system clock.
     pub now: Option<jiff::Timestamp>,
+    /// Where to report what the read waits for (quota windows).
+    pub progress: crate::ProgressSink,
 }
 
 #[derive(Debug, Clone)]
@@ -206,6 +208,9 @@ pub struct ApplyRequest {
     /// Where new key material goes, for operations that mint a key. The provider
     /// delivers to sinks that are not [`Sink::is_local`] itself.
     pub sink: Option<Sink>,
+    /// Where to report what the change waits for (a new identity to become
+    /// visible, a quota window); silent by default.
+    pub progress: crate::ProgressSink,
 }
 
 /// What a plan is about to do that only the live cloud can judge before anyone

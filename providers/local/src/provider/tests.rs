@@ -49,6 +49,7 @@ async fn apply(
         .apply(ApplyRequest {
             operation,
             sink: None,
+            progress: nhi_provider_sdk::ProgressSink::default(),
         })
         .await
 }
