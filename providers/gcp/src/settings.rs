@@ -137,7 +137,6 @@ impl Settings {
             u32::try_from(n).expect("invariant: at most 100,000")
         });
         Ok(Self {
-            max_service_accounts,
             project,
             endpoint,
             credentials,
@@ -146,6 +145,7 @@ impl Settings {
             max_attempts,
             reads_per_minute,
             writes_per_minute,
+            max_service_accounts,
         })
     }
 

@@ -8,7 +8,10 @@ use std::sync::Arc;
 /// Where a provider reports progress during one call; reports go nowhere by
 /// default. Cheap to clone; safe to call from any task or thread.
 #[derive(Clone, Default)]
-pub struct ProgressSink(Option<Arc<dyn Fn(&str) + Send + Sync>>);
+pub struct ProgressSink(Option<Arc<Report>>);
+
+/// What receives each reported line.
+type Report = dyn Fn(&str) + Send + Sync;
 
 impl ProgressSink {
     /// A sink that hands each report to `report`.
