@@ -119,9 +119,11 @@ const DUE_RULES: [&str; 3] = [
 
 fn class_of(reason: Reason) -> DriftClass {
     match reason {
-        Reason::New | Reason::Drift | Reason::ReplaceRequested | Reason::Status => {
-            DriftClass::Drift
-        }
+        Reason::New
+        | Reason::Drift
+        | Reason::ReplaceRequested
+        | Reason::Status
+        | Reason::Leaked => DriftClass::Drift,
         Reason::Unmanaged => DriftClass::Unmanaged,
         Reason::RotationDue | Reason::Expired => DriftClass::Due,
     }
@@ -150,12 +152,22 @@ pub fn classify(planned: &Planned) -> DriftReport {
     }));
     // What the gate finds due that no change of the plan acts on: a rotation
     // already planned resolves its key's findings, which then do not count.
+    // A key its cloud reports leaked that no change replaces (an unmanaged
+    // identity's, one kept inactive) is drift: someone else may hold it.
     findings.extend(
         body.findings
             .iter()
-            .filter(|f| f.counts() && DUE_RULES.contains(&f.rule.as_str()))
+            .filter(|f| {
+                f.counts()
+                    && (DUE_RULES.contains(&f.rule.as_str())
+                        || f.rule == crate::policy::catalogue::KEY_LEAKED)
+            })
             .map(|f| Finding {
-                class: DriftClass::Due,
+                class: if f.rule == crate::policy::catalogue::KEY_LEAKED {
+                    DriftClass::Drift
+                } else {
+                    DriftClass::Due
+                },
                 address: f.address.clone(),
                 action: None,
                 reason: f.rule.clone(),

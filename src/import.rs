@@ -137,6 +137,7 @@ pub fn import(options: &ImportOptions<'_>) -> Result<Imported, ImportError> {
             &dir,
             std::slice::from_ref(&block),
             options.events,
+            now,
         ))?;
     let refreshed = refreshed
         .pop()

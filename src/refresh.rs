@@ -71,6 +71,8 @@ pub struct Refreshed {
     pub files: Vec<std::path::PathBuf>,
     pub observed: ObservedState,
     pub api_calls: u64,
+    /// Identities deleted but restorable, by name (see `ReadResponse::deleted`).
+    pub deleted: Vec<(String, String)>,
 }
 
 /// Connects one provider block of a configuration in `dir` (relative paths in
@@ -119,13 +121,45 @@ pub async fn describe(
         })
 }
 
-/// Reads one connected provider and checks what it returned.
+/// Reads one connected provider at `now` (the caller's clock, which judges
+/// what the provider judges by time) and checks what it returned.
 pub async fn read(
     block: &ProviderBlock,
     provider: &dyn Provider,
+    now: jiff::Timestamp,
 ) -> Result<(ObservedState, u64), RefreshError> {
+    read_all(block, provider, now)
+        .await
+        .map(|(state, calls, _)| (state, calls))
+}
+
+/// [`read`], with the identities the provider reports deleted but restorable.
+pub async fn read_all(
+    block: &ProviderBlock,
+    provider: &dyn Provider,
+    now: jiff::Timestamp,
+) -> Result<(ObservedState, u64, Vec<(String, String)>), RefreshError> {
+    read_reporting(
+        block,
+        provider,
+        now,
+        nhi_provider_sdk::ProgressSink::default(),
+    )
+    .await
+}
+
+/// [`read_all`], with the provider's reports of what it waits for to `progress`.
+pub async fn read_reporting(
+    block: &ProviderBlock,
+    provider: &dyn Provider,
+    now: jiff::Timestamp,
+    progress: nhi_provider_sdk::ProgressSink,
+) -> Result<(ObservedState, u64, Vec<(String, String)>), RefreshError> {
     let response = provider
-        .read(ReadRequest::default())
+        .read(ReadRequest {
+            now: Some(now),
+            progress,
+        })
         .await
         .map_err(|source| RefreshError::Read {
             provider: block.name.clone(),
@@ -133,7 +167,7 @@ pub async fn read(
         })?;
     let mut state = response.state;
     check_state(&block.name, &mut state)?;
-    Ok((state, response.api_calls))
+    Ok((state, response.api_calls, response.deleted))
 }
 
 /// What `changes` ask a scope's `Provider::preflight` to judge: the identities
@@ -148,7 +182,24 @@ pub fn preflight_request(
         .iter()
         .filter(|c| c.address.provider_prefix() == prefix.as_str())
     {
-        match (&change.operation, &change.sink) {
+        let operation = &change.operation;
+        if operation.creates_key() {
+            let identity = operation.identity_name();
+            if !request.mints.iter().any(|m| m == identity) {
+                request.mints.push(identity.to_owned());
+            }
+        }
+        match operation {
+            nhi_provider_sdk::Operation::DeleteIdentity { identity } => {
+                request.deletes.push(identity.name.clone());
+            }
+            nhi_provider_sdk::Operation::CreateBinding { identity, .. } => {
+                request.grants_added.push(identity.clone());
+            }
+            nhi_provider_sdk::Operation::DeleteBinding { .. } => request.grants_removed += 1,
+            _ => {}
+        }
+        match (operation, &change.sink) {
             (nhi_provider_sdk::Operation::CreateIdentity { identity }, _) => {
                 request.creates.push(identity.clone());
             }
@@ -160,7 +211,11 @@ pub fn preflight_request(
             _ => {}
         }
     }
-    (!request.creates.is_empty() || !request.sinks.is_empty()).then_some(request)
+    let asks = !request.creates.is_empty()
+        || !request.sinks.is_empty()
+        || !request.mints.is_empty()
+        || !request.grants_added.is_empty();
+    asks.then_some(request)
 }
 
 /// Asks a connected scope to judge `request`: problems as `(address, detail)`.
@@ -254,6 +309,7 @@ pub async fn refresh_blocks(
     dir: &Path,
     blocks: &[ProviderBlock],
     events: &dyn Events,
+    now: jiff::Timestamp,
 ) -> Result<Vec<Refreshed>, RefreshError> {
     let mut out = Vec::with_capacity(blocks.len());
     for block in blocks {
@@ -262,7 +318,10 @@ pub async fn refresh_blocks(
         let read = async {
             let provider = connect(registry, dir, block)?;
             let described = describe(block, provider.as_ref()).await?;
-            let (observed, api_calls) = read(block, provider.as_ref()).await?;
+            let (observed, api_calls, deleted) = crate::events::relayed(events, &label, |sink| {
+                read_reporting(block, provider.as_ref(), now, sink)
+            })
+            .await?;
             Ok::<_, RefreshError>(Refreshed {
                 block: block.clone(),
                 provider,
@@ -270,6 +329,7 @@ pub async fn refresh_blocks(
                 files: described.files,
                 observed,
                 api_calls,
+                deleted,
             })
         }
         .await;
@@ -310,6 +370,8 @@ mod tests {
             created: jiff::Timestamp::UNIX_EPOCH,
             status: KeyStatus::Active,
             last_used: None,
+            expires: None,
+            leaked: None,
         };
         let binding = Binding {
             role: "r".into(),

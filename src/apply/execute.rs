@@ -19,6 +19,8 @@ pub(super) struct Context<'a> {
     pub base: &'a Path,
     pub retiring: &'a Retiring<'a>,
     pub options: &'a ApplyOptions<'a>,
+    /// Where the provider reports what the change waits for.
+    pub progress: nhi_provider_sdk::ProgressSink,
 }
 
 /// A change that failed, and the id of the key it minted when that key lives
@@ -62,6 +64,7 @@ pub(super) async fn execute(
             let request = ApplyRequest {
                 operation: operation.clone(),
                 sink: None,
+                progress: cx.progress.clone(),
             };
             cx.provider
                 .apply(request)
@@ -93,6 +96,7 @@ async fn mint(
             key: key.to_owned(),
         },
         sink: change.sink.clone(),
+        progress: cx.progress.clone(),
     };
     let response = cx
         .provider
@@ -161,6 +165,7 @@ async fn mint(
         let request = ApplyRequest {
             operation,
             sink: None,
+            progress: cx.progress.clone(),
         };
         cx.provider.apply(request).await.map_err(|e| Failed {
             error: format!(
@@ -198,9 +203,12 @@ async fn discard(
                 created: crate::clock::system_now(),
                 status: KeyStatus::Active,
                 last_used: None,
+                expires: None,
+                leaked: None,
             },
         },
         sink: None,
+        progress: cx.progress.clone(),
     };
     match cx.provider.apply(request).await {
         Ok(_) => {

@@ -102,6 +102,8 @@ mod tests {
             created: created.parse().unwrap(),
             status: KeyStatus::Active,
             last_used: None,
+            expires: None,
+            leaked: None,
         }
     }
 

@@ -204,7 +204,7 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     // Every scope is read, not only those the changes touch: the governance
     // gate judges the whole estate again.
     let (before, states, planted) =
-        observe(&providers, &body.touched, true, minted.as_ref()).await?;
+        observe(&providers, &body.touched, true, minted.as_ref(), options.now).await?;
     // A plan made without the log may take a planted key for nhi's: refused
     // with what it got wrong, before the stale check would only say "changed".
     minted::check(&body.changes, &states, &planted)?;
@@ -302,13 +302,22 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
             .expect("invariant: checked plans only address their own scopes")
             .2;
         let _ = journal.step(index, &change.address, "started", None, None);
-        let cx = execute::Context {
-            provider: provider.as_ref(),
-            base: &base,
-            retiring: &retiring,
-            options,
-        };
-        let result = execute::execute(&cx, &mut journal, index, change).await;
+        let subject = change.address.to_string();
+        let result = crate::events::relayed(options.events, &subject, |progress| {
+            let journal = &mut journal;
+            let (base, retiring) = (&base, &retiring);
+            async move {
+                let cx = execute::Context {
+                    provider: provider.as_ref(),
+                    base,
+                    retiring,
+                    options,
+                    progress,
+                };
+                execute::execute(&cx, journal, index, change).await
+            }
+        })
+        .await;
         let outcome = &mut outcomes[index];
         match result {
             Ok(new_key_id) => {
@@ -359,7 +368,7 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         }
         minted
     });
-    let after = observe(&providers, &body.touched, false, minted.as_ref())
+    let after = observe(&providers, &body.touched, false, minted.as_ref(), options.now)
         .await
         .map(|(after, _, _)| after)
         .unwrap_or_default();
@@ -497,6 +506,7 @@ async fn observe(
     touched: &[Touched],
     every_scope: bool,
     minted: Option<&crate::diff::MintedKeys>,
+    now: jiff::Timestamp,
 ) -> Result<Observed, ApplyError> {
     let mut out = HashMap::new();
     let mut states = Vec::new();
@@ -510,7 +520,7 @@ async fn observe(
         if names.is_empty() && !every_scope {
             continue;
         }
-        let (mut state, _) = crate::refresh::read(block, provider.as_ref()).await?;
+        let (mut state, _) = crate::refresh::read(block, provider.as_ref(), now).await?;
         let prefix = Address::raw(&scope.provider);
         if let Some(minted) = minted {
             let found = crate::diff::recognise(&prefix, &mut state, minted);

@@ -69,6 +69,9 @@ pub enum Reason {
     ReplaceRequested,
     /// A key whose live status is not its declared `status: inactive`.
     Status,
+    /// A key its cloud reports compromised (`ObservedKey::leaked`): replaced
+    /// whatever its age, the old one deleted once the new one is delivered.
+    Leaked,
 }
 
 impl fmt::Display for Reason {
@@ -84,6 +87,7 @@ impl fmt::Display for Reason {
             Self::Unmanaged => "unmanaged",
             Self::ReplaceRequested => "replace requested",
             Self::Status => "status declared",
+            Self::Leaked => "reported leaked",
         })
     }
 }

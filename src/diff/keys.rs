@@ -64,6 +64,9 @@ fn declared_as<'w>(
         .map(|spec| (spec, true))
 }
 
+/// The most time before its cloud-set expiry that a key is rotated.
+const EXPIRY_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_hours(7 * 24);
+
 /// The day from which a plan deletes the old key of a rotation at `rotated`.
 fn retire_day(rotated: jiff::Timestamp, grace: Age) -> jiff::civil::Date {
     rotated
@@ -109,16 +112,23 @@ impl Builder<'_> {
         let mut waiting = Vec::new();
         for (key_address, key) in key_addresses(address, &have.keys) {
             let Some((spec, adopted)) = declared_as(want, have, key) else {
-                let detail = match self.planted.claim(name, &key.id) {
-                    Some(claimed) => format!(
-                        "named `{claimed}` by the provider's record, but nhi never minted it (not in the receipt log)"
+                let (reason, detail) = match (&key.leaked, self.planted.claim(name, &key.id)) {
+                    (Some(leaked), _) => (
+                        Reason::Leaked,
+                        format!("{leaked}; not declared in the configuration"),
                     ),
-                    None => "not declared in the configuration".into(),
+                    (None, Some(claimed)) => (
+                        Reason::Drift,
+                        format!(
+                            "named `{claimed}` by the provider's record, but nhi never minted it (not in the receipt log)"
+                        ),
+                    ),
+                    (None, None) => (Reason::Drift, "not declared in the configuration".into()),
                 };
                 unwanted.push(Unwanted {
                     address: key_address,
                     key,
-                    reason: Reason::Drift,
+                    reason,
                     detail,
                     undeclared: true,
                 });
@@ -173,14 +183,35 @@ impl Builder<'_> {
             }
             let age = self.now.duration_since(key.created);
             let due = spec.rotate_after.filter(|limit| age >= limit.as_duration());
-            let (reason, detail) = if self.replace_requested(&key_address) {
+            let (reason, detail) = if let Some(leaked) = &key.leaked {
+                (
+                    Reason::Leaked,
+                    format!("{leaked}; a new key replaces it whatever its age"),
+                )
+            } else if self.replace_requested(&key_address) {
                 (Reason::ReplaceRequested, "replace requested".to_owned())
+            } else if let Some(expires) = key.expires.filter(|t| *t <= self.now) {
+                (
+                    Reason::Expired,
+                    format!(
+                        "the cloud expired the key at {expires}; a new key replaces it and the \
+                         dead one is deleted"
+                    ),
+                )
             } else if key.status == KeyStatus::Inactive {
                 (
                     Reason::Drift,
                     "the live key is inactive; a new active key replaces it and the inactive \
                      one is deleted (declare `status: inactive` to keep it)"
                         .to_owned(),
+                )
+            } else if let Some((expires, margin)) = self.expiring(key) {
+                (
+                    Reason::RotationDue,
+                    format!(
+                        "the cloud expires the key at {expires}; it is rotated once {margin:#} \
+                         or less of its validity remain (a fifth of it, at most 7 days)"
+                    ),
                 )
             } else if let Some(limit) = due {
                 (
@@ -303,7 +334,10 @@ impl Builder<'_> {
             }
             // A grace period keeps the old key, deactivated, unless it is the
             // inactive key a new one replaces.
-            let deactivate_old = spec.retire_after.is_some() && key.status == KeyStatus::Active;
+            // A leaked key gets no grace period: deleted once its successor exists.
+            let deactivate_old = spec.retire_after.is_some()
+                && key.status == KeyStatus::Active
+                && reason != Reason::Leaked;
             let detail = match spec.retire_after {
                 Some(grace) if deactivate_old => format!(
                     "{detail}; the old key is deactivated, and deleted by the first plan from {} \
@@ -385,6 +419,22 @@ impl Builder<'_> {
                 key: key.clone(),
             },
         );
+    }
+
+    /// The expiry a live key's cloud set for it and the margin it is rotated
+    /// within, when it is that close: a fifth of its validity, at most
+    /// [`EXPIRY_MARGIN`]. A fifth, not a fixed time, so that a key valid for
+    /// an hour (the least `iam.serviceAccountKeyExpiryHours` allows) is never
+    /// due the moment it is created; at most a week, so that a key valid for a
+    /// year is not replaced months early.
+    fn expiring(&self, key: &ObservedKey) -> Option<(jiff::Timestamp, jiff::SignedDuration)> {
+        let expires = key.expires?;
+        let validity = expires.duration_since(key.created);
+        let margin = validity
+            .checked_div(5)
+            .unwrap_or_default()
+            .min(EXPIRY_MARGIN);
+        (expires.duration_since(self.now) <= margin).then_some((expires, margin))
     }
 
     pub(super) fn key_expired(&self, key: &DesiredKey) -> bool {

@@ -139,6 +139,8 @@ mod tests {
             created: at(created),
             status: KeyStatus::Active,
             last_used: None,
+            expires: None,
+            leaked: None,
         }
     }
 

@@ -220,6 +220,8 @@ mod tests {
             created: jiff::Timestamp::UNIX_EPOCH,
             status: KeyStatus::Active,
             last_used: None,
+            expires: None,
+            leaked: None,
         }
     }
 

@@ -14,7 +14,7 @@ use miette::Diagnostic;
 use super::{BuildOptions, PlanFile, ScopeRead};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError, Expired};
-use crate::events::{Event, Events, Silent};
+use crate::events::{Event, Events};
 use crate::refresh::{RefreshError, Refreshed};
 use crate::registry::Registry;
 use crate::sink::SinkProblem;
@@ -178,7 +178,11 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
             early = Some(threads.spawn(move || {
                 let refreshed = crate::refresh::runtime().map(|runtime| {
                     runtime.block_on(crate::refresh::refresh_blocks(
-                        registry, &dir, &blocks, &Silent,
+                        registry,
+                        &dir,
+                        &blocks,
+                        &crate::events::OnlyWaiting(options.events),
+                        options.clock.now(),
                     ))
                 });
                 (blocks, refreshed)
@@ -219,6 +223,7 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
                 &config_dir,
                 &rest,
                 options.events,
+                now,
             ))?
     };
     // In configuration order.
@@ -291,6 +296,7 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
         }
         Some(selected)
     };
+    note_deleted(&mut diff, &refreshed);
     advise(registry, &mut diff, &refreshed);
     if options.enforce {
         // A plan may not undo a revocation (`nhi revoke`).
@@ -412,6 +418,28 @@ pub(crate) fn scope_inputs<'a>(
 
 /// Adds each provider type's warning for reviewers to the changes it concerns
 /// (e.g. that deleting a Google Cloud service account becomes irreversible).
+/// A declared identity deleted outside nhi is not merely new: its provider
+/// reports it restorable, and creating another under its name is a different
+/// identity. Such a creation is drift, and says what the provider found.
+fn note_deleted(diff: &mut crate::diff::Diff, refreshed: &[Refreshed]) {
+    for r in refreshed.iter().filter(|r| !r.deleted.is_empty()) {
+        let prefix = nhi_provider_sdk::Address::provider(&r.block.type_name, &r.block.name);
+        for (name, detail) in &r.deleted {
+            let address = prefix.identity(name);
+            if let Some(change) = diff.changes.iter_mut().find(|c| {
+                c.address == address
+                    && matches!(
+                        c.operation,
+                        nhi_provider_sdk::Operation::CreateIdentity { .. }
+                    )
+            }) {
+                change.reason = crate::diff::Reason::Drift;
+                change.detail = Some(detail.clone());
+            }
+        }
+    }
+}
+
 fn advise(registry: &Registry, diff: &mut crate::diff::Diff, refreshed: &[Refreshed]) {
     let types: Vec<(String, &dyn nhi_provider_sdk::ProviderType)> = refreshed
         .iter()

@@ -20,6 +20,7 @@ pub const KEY_MAX_AGE: &str = "key-max-age";
 pub const KEY_NO_ROTATION: &str = "key-no-rotation";
 pub const KEY_UNUSED: &str = "key-unused";
 pub const KEY_NEVER_USED: &str = "key-never-used";
+pub const KEY_LEAKED: &str = "key-leaked";
 pub const TWO_ACTIVE_KEYS: &str = "two-active-keys";
 pub const ADMIN_PRIVILEGE: &str = "admin-privilege";
 pub const WILDCARD_ACTION: &str = "wildcard-action";
@@ -59,6 +60,12 @@ pub const RULES: &[Rule] = &[
         severity: Severity::Medium,
         rationale: "a key never used since it was made was not needed",
         sources: "CIS AWS Foundations 1.12; Prowler iam_user_accesskey_unused",
+    },
+    Rule {
+        id: KEY_LEAKED,
+        severity: Severity::Critical,
+        rationale: "the cloud itself reports the key's secret exposed or used in an attack: someone else may hold it",
+        sources: "Google Cloud IAM, best practices for managing service account keys (leaked keys, iam.serviceAccountKeyExposureResponse); CIS Controls v8 5.6",
     },
     Rule {
         id: TWO_ACTIVE_KEYS,

@@ -76,6 +76,8 @@ fn carry_out<'a>(
         created: now,
         status: KeyStatus::Active,
         last_used: None,
+        expires: None,
+        leaked: None,
     };
     for op in ops {
         match op {

@@ -101,6 +101,8 @@ pub enum ReasonJson {
     ReplaceRequested,
     /// A key whose live status is not its declared `status: inactive`.
     Status,
+    /// A key its cloud reports compromised: replaced whatever its age.
+    Leaked,
 }
 
 impl From<Reason> for ReasonJson {
@@ -113,6 +115,7 @@ impl From<Reason> for ReasonJson {
             Reason::Unmanaged => Self::Unmanaged,
             Reason::ReplaceRequested => Self::ReplaceRequested,
             Reason::Status => Self::Status,
+            Reason::Leaked => Self::Leaked,
         }
     }
 }

@@ -99,6 +99,17 @@ impl Events for Progress {
                     bar.finish_and_clear();
                 }
             }
+            // On a terminal the running spinner or bar says it; in a log, a line.
+            Event::Waiting { subject, line } => {
+                let text = format!("{}: {}", subject, super::escape::text(line));
+                if let Some(bar) = &*lock(&self.bar) {
+                    bar.set_message(text);
+                } else if let Some(spinner) = &*lock(&self.spinner) {
+                    spinner.set_message(text);
+                } else {
+                    super::note(&text);
+                }
+            }
             Event::Warning(text) => {
                 let bar = lock(&self.bar);
                 match &*bar {

@@ -102,7 +102,7 @@ pub async fn revoke(options: &RevokeOptions<'_>) -> Result<Revoked, RevokeError>
         let provider = crate::refresh::connect(options.registry, &config_dir, &block)?;
         crate::refresh::describe(&block, provider.as_ref()).await?;
         guards.push(lock(provider.as_ref(), &block, &actor, options.lock_timeout).await?);
-        let (before, _) = crate::refresh::read(&block, provider.as_ref()).await?;
+        let (before, _) = crate::refresh::read(&block, provider.as_ref(), options.now).await?;
         scopes.push(Scope {
             block,
             provider,
@@ -165,7 +165,9 @@ pub async fn revoke(options: &RevokeOptions<'_>) -> Result<Revoked, RevokeError>
     // The fingerprints before and after, read again through the one read path.
     let mut after_states = HashMap::new();
     for (i, scope) in scopes.iter().enumerate() {
-        if let Ok((state, _)) = crate::refresh::read(&scope.block, scope.provider.as_ref()).await {
+        if let Ok((state, _)) =
+            crate::refresh::read(&scope.block, scope.provider.as_ref(), options.now).await
+        {
             after_states.insert(i, state);
         }
     }
@@ -438,6 +440,7 @@ async fn run(scope: &Scope, step: &Reduction) -> Result<(), ProviderError> {
         .apply(ApplyRequest {
             operation,
             sink: None,
+            progress: nhi_provider_sdk::ProgressSink::default(),
         })
         .await
         .map(drop)

@@ -190,11 +190,17 @@ fn gcp_quota_errors_are_waited_out_as_google_asks() {
     let planned = standin.nhi(&ws, &["plan", "-o", "create.plan"]);
     ok(&planned);
     let calls = standin.ok("GET", "/_standin/calls", "");
-    let times: Vec<f64> = calls["log"]
+    // The read's listing: seven refusals, then its page (the preflight's
+    // count of the project's accounts, for its quota, lists it once more).
+    let listings: Vec<&serde_json::Value> = calls["log"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|e| e["method"] == "serviceAccounts.list")
+        .collect();
+    let first_page = listings.iter().position(|e| e["status"] == 200).unwrap();
+    let times: Vec<f64> = listings[..=first_page]
+        .iter()
         .map(|e| e["at"].as_f64().unwrap())
         .collect();
     assert_eq!(times.len(), 8, "{times:?} {calls}");
@@ -289,9 +295,40 @@ fn gcp_account_deleted_by_hand_is_created_anew_without_its_leftover_members() {
             .count()
     };
     assert_eq!(leftovers(&standin), 2, "{}", standin.policy());
+    let uid = standin.policy()["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b["members"].as_array().unwrap())
+        .find_map(|m| m.as_str().unwrap().strip_prefix(&gone).map(str::to_owned))
+        .unwrap();
+    // Not silently "new": drift that says it was deleted by hand, and how to
+    // undelete it instead.
+    let drift = standin.nhi(&ws, &["drift", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&drift.stdout).unwrap();
+    let finding = &report["findings"][0];
+    assert_eq!(
+        finding["address"], "gcp.prod/identity/ci-deployer",
+        "{report}"
+    );
+    assert_eq!(finding["class"], "drift", "{report}");
+    assert_eq!(finding["reason"], "differs", "{report}");
+    let detail = finding["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with(&format!(
+            "`ci-deployer@{PROJECT}.iam.gserviceaccount.com` was deleted outside nhi: the \
+             project policy still names it as `deleted:serviceAccount:…` (uid {uid}, still \
+             granted roles/pubsub.publisher, roles/storage.objectViewer)"
+        )) && detail.contains(&format!("`gcloud iam service-accounts undelete {uid}`")),
+        "{detail}"
+    );
     let again = plan_and_apply(&standin, &ws, "again.plan");
     assert!(
         again.contains("Plan: 4 to create, 0 to update, 0 to rotate, 0 to delete."),
+        "{again}"
+    );
+    assert!(
+        again.contains("gcp.prod/identity/ci-deployer will be created (differs; risk: low)"),
         "{again}"
     );
     assert_eq!(leftovers(&standin), 0, "{}", standin.policy());
@@ -379,4 +416,43 @@ fn gcp_validate_refuses_a_description_that_leaves_no_room_to_rotate() {
     let said = format!("{}{}", refused.stdout, refused.stderr);
     assert!(said.contains("need 309 bytes"), "{said}");
     assert!(said.contains("while a key rotates"), "{said}");
+}
+
+#[test]
+fn gcp_leftover_members_of_a_deleted_account_under_a_live_name_are_planned_away() {
+    let standin = standin::start();
+    let ws = workspace();
+    ws.write("nhi.yaml", &config(&standin, "", ""));
+    plan_and_apply(&standin, &ws, "create.plan");
+    // Deleted with the console, and made again by hand under the same name:
+    // the old account's grants stay in the policy as `deleted:` members that
+    // no plan showed or removed.
+    standin.ok("DELETE", &Standin::account_path("app-runtime"), "");
+    standin.ok(
+        "POST",
+        &format!("/v1/projects/{PROJECT}/serviceAccounts"),
+        r#"{"accountId": "app-runtime", "serviceAccount": {"description": "nhi:{\"owner\":\"web@example.com\"}"}}"#,
+    );
+    let planned = standin.nhi(&ws, &["plan", "-o", "clean.plan"]);
+    ok(&planned);
+    let found = changes(&planned.stdout);
+    let leftover = found
+        .iter()
+        .find(|c| c.contains("binding/roles/logging.logWriter@deleted:"))
+        .unwrap_or_else(|| panic!("{}", planned.stdout));
+    assert!(
+        leftover.contains("will be deleted (differs; risk: privilege-reducing)"),
+        "{leftover}"
+    );
+    ok(&standin.nhi(&ws, &["apply", "clean.plan", "--trust", "trust.yaml"]));
+    let policy = standin.policy().to_string();
+    assert!(
+        !policy.contains("deleted:serviceAccount:app-runtime@"),
+        "{policy}"
+    );
+    assert_eq!(
+        standin.roles_of(&member("app-runtime")),
+        ["roles/logging.logWriter"]
+    );
+    no_changes(&standin, &ws);
 }

@@ -27,12 +27,18 @@ impl Drop for Standin {
 
 /// Starts the stand-in (it needs only `python3` and its standard library).
 pub fn start() -> Standin {
+    start_with(&[])
+}
+
+/// Starts the stand-in with more of its options, e.g. `--user-key-validity-hours`.
+pub fn start_with(options: &[&str]) -> Standin {
     let dir = tempfile::tempdir().unwrap();
     let port_file = dir.path().join("port");
     let child = Command::new("python3")
         .arg(repo().join("providers/gcp/standin/server.py"))
         .args(["--port", "0", "--port-file"])
         .arg(&port_file)
+        .args(options)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .spawn()

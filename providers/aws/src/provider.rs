@@ -130,6 +130,7 @@ impl Provider for AwsProvider {
         Ok(ReadResponse {
             state: snapshot.state,
             api_calls: clients.attempts.total().saturating_sub(start),
+            deleted: Vec::new(),
         })
     }
 

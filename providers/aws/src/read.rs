@@ -113,6 +113,8 @@ fn assemble(
                 },
                 last_used: report.and_then(|r| r.last_used(&raw.name, created)),
                 id,
+                expires: None,
+                leaked: None,
             });
         }
         let stale: Vec<String> = names

@@ -7,6 +7,7 @@ use std::time::Duration;
 use google_cloud_gax::exponential_backoff::ExponentialBackoffBuilder;
 use google_cloud_gax::retry_policy::{Aip194Strict, RetryPolicyExt};
 use google_cloud_iam_admin_v1::client::Iam;
+use google_cloud_orgpolicy_v2::client::OrgPolicy;
 use google_cloud_resourcemanager_v3::client::Projects;
 use google_cloud_secretmanager_v1::client::SecretManagerService;
 use nhi_provider_sdk::ProviderError;
@@ -23,6 +24,8 @@ pub(crate) struct Clients {
     pub(crate) iam: Iam,
     pub(crate) projects: Projects,
     pub(crate) secrets: SecretManagerService,
+    /// Effective organization policies, asked at plan (`preflight`).
+    pub(crate) org_policy: OrgPolicy,
 }
 
 /// Builds the clients. Quota errors (429, `RESOURCE_EXHAUSTED`) are retried for
@@ -57,16 +60,22 @@ pub(crate) async fn build(settings: &Settings) -> Result<Clients, ProviderError>
         .with_retry_policy(retry()?)
         .with_backoff_policy(QuotaBackoff(backoff()?))
         .with_retry_throttler(Unthrottled);
+    let mut org_policy = OrgPolicy::builder()
+        .with_retry_policy(retry()?)
+        .with_backoff_policy(QuotaBackoff(backoff()?))
+        .with_retry_throttler(Unthrottled);
     if let Some(endpoint) = &settings.endpoint {
         iam = iam.with_endpoint(endpoint);
         projects = projects.with_endpoint(endpoint);
         secrets = secrets.with_endpoint(endpoint);
+        org_policy = org_policy.with_endpoint(endpoint);
     }
     if settings.credentials == CredentialSource::Anonymous {
         let anonymous = google_cloud_auth::credentials::anonymous::Builder::new().build();
         iam = iam.with_credentials(anonymous.clone());
         projects = projects.with_credentials(anonymous.clone());
-        secrets = secrets.with_credentials(anonymous);
+        secrets = secrets.with_credentials(anonymous.clone());
+        org_policy = org_policy.with_credentials(anonymous);
     }
     let connect = |what: &str, e: &dyn std::fmt::Display| {
         ProviderError::Other(format!(
@@ -84,9 +93,14 @@ pub(crate) async fn build(settings: &Settings) -> Result<Clients, ProviderError>
         .build()
         .await
         .map_err(|e| connect("Secret Manager", &e))?;
+    let org_policy = org_policy
+        .build()
+        .await
+        .map_err(|e| connect("Organization Policy", &e))?;
     Ok(Clients {
         iam,
         projects,
         secrets,
+        org_policy,
     })
 }

@@ -1,7 +1,7 @@
 //! Client errors as provider errors.
 
 use google_cloud_gax::error::Error;
-use google_cloud_gax::error::rpc::Code;
+use google_cloud_gax::error::rpc::{Code, StatusDetails};
 use nhi_provider_sdk::ProviderError;
 
 /// Maps a failed call of `method` (e.g. `serviceAccounts.create`) on `object`
@@ -41,5 +41,28 @@ pub(crate) fn is_unseen_member(err: &Error) -> bool {
         s.code == Code::InvalidArgument
             && s.message.starts_with("Service account ")
             && s.message.ends_with(" does not exist.")
+    })
+}
+
+/// The organization policy constraint a refused call names, when Google refused
+/// it for one (`FAILED_PRECONDITION` with a `google.rpc.PreconditionFailure`
+/// violation of type `constraints/<name>`, as `keys.create` answers under
+/// `iam.disableServiceAccountKeyCreation`).
+pub(crate) fn violated_constraint(err: &Error) -> Option<String> {
+    let status = err.status()?;
+    if status.code != Code::FailedPrecondition {
+        return None;
+    }
+    status.details.iter().find_map(|detail| match detail {
+        StatusDetails::PreconditionFailure(failure) => failure
+            .violations
+            .iter()
+            .find_map(|v| v.r#type.strip_prefix("constraints/"))
+            .filter(|name| {
+                name.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_')
+            })
+            .map(str::to_owned),
+        _ => None,
     })
 }

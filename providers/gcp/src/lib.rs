@@ -17,8 +17,11 @@
 
 mod apply;
 mod clients;
+mod deleted;
 mod error;
+mod limits;
 mod mapping;
+mod org_policy;
 mod pace;
 mod propagation;
 mod provider;

@@ -26,10 +26,13 @@ const MAX_PAUSE: Duration = Duration::from_secs(8);
 /// The waits left before an account counts as missing.
 #[derive(Debug)]
 pub(crate) struct Wait {
+    started: Instant,
     deadline: Instant,
     pause: Duration,
     /// The account, when this run created it.
     pub(crate) created: Option<String>,
+    /// Where a wait for a created account is reported.
+    progress: nhi_provider_sdk::ProgressSink,
 }
 
 impl Wait {
@@ -41,10 +44,13 @@ impl Wait {
         } else {
             OTHER_WAIT
         };
+        let now = Instant::now();
         Self {
-            deadline: Instant::now() + budget,
+            started: now,
+            deadline: now + budget,
             pause: FIRST_PAUSE,
             created: created.then(|| name.to_owned()),
+            progress: target.progress.clone(),
         }
     }
 
@@ -56,6 +62,15 @@ impl Wait {
             return false;
         }
         let pause = self.pause.min(self.deadline - now);
+        // The long wait, for an account this run created, is shown; the brief
+        // one for eventual consistency is not.
+        if let Some(name) = &self.created {
+            self.progress.report(&format!(
+                "waiting for the new service account `{name}` to propagate ({} s of at most {} s)",
+                (now - self.started).as_secs(),
+                NEW_ACCOUNT_WAIT.as_secs()
+            ));
+        }
         tokio::time::sleep(pause).await;
         self.pause = (self.pause * 2).min(MAX_PAUSE);
         true
@@ -102,9 +117,11 @@ mod tests {
     async fn waits_back_off_and_end_at_the_deadline() {
         let start = Instant::now();
         let mut wait = Wait {
+            started: start,
             deadline: start + NEW_ACCOUNT_WAIT,
             pause: FIRST_PAUSE,
             created: None,
+            progress: nhi_provider_sdk::ProgressSink::default(),
         };
         let mut pauses = 0;
         while wait.pause().await {

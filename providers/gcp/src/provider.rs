@@ -76,13 +76,19 @@ impl Provider for GcpProvider {
         })
     }
 
-    async fn read(&self, _request: ReadRequest) -> Result<ReadResponse, ProviderError> {
+    async fn read(&self, request: ReadRequest) -> Result<ReadResponse, ProviderError> {
         let clients = self.clients().await?;
         let calls = Arc::new(Calls::default());
-        let state = read::read(clients, &self.settings, &self.reads, &calls).await?;
+        let now = request.now.unwrap_or_else(jiff::Timestamp::now);
+        let (state, deleted) = crate::quota::reporting(
+            request.progress,
+            read::read(clients, &self.settings, &self.reads, &calls, now),
+        )
+        .await?;
         Ok(ReadResponse {
             state,
             api_calls: calls.total(),
+            deleted,
         })
     }
 
@@ -92,25 +98,38 @@ impl Provider for GcpProvider {
 
     async fn apply(&self, request: ApplyRequest) -> Result<ApplyResponse, ProviderError> {
         let calls = Calls::default();
-        let target = self.target(&calls).await?;
-        apply::apply(&target, request).await
+        let progress = request.progress.clone();
+        let target = self.target(&calls, &progress).await?;
+        crate::quota::reporting(progress.clone(), apply::apply(&target, request)).await
     }
 
     async fn record_key(&self, request: RecordKeyRequest) -> Result<(), ProviderError> {
         let calls = Calls::default();
-        let target = self.target(&calls).await?;
+        let silent = nhi_provider_sdk::ProgressSink::default();
+        let target = self.target(&calls, &silent).await?;
         apply::record_key(&target, &request).await
     }
 
-    /// A Secret Manager sink nhi may not write (another team's secret) is
-    /// refused before anyone approves the plan that mints into it.
+    /// A Secret Manager sink nhi may not write (another team's secret), and a
+    /// key an organization policy forbids, are refused before anyone approves
+    /// the plan that mints it.
     async fn preflight(
         &self,
         request: nhi_provider_sdk::PreflightRequest,
     ) -> Result<nhi_provider_sdk::PreflightResponse, ProviderError> {
         let calls = Calls::default();
-        let target = self.target(&calls).await?;
-        let mut response = nhi_provider_sdk::PreflightResponse::default();
+        let silent = nhi_provider_sdk::ProgressSink::default();
+        let target = self.target(&calls, &silent).await?;
+        let mut response = nhi_provider_sdk::PreflightResponse {
+            problems: crate::limits::check(&target, &request).await?,
+        };
+        if !request.mints.is_empty()
+            && let Some(refused) = crate::org_policy::key_creation_refused(&target).await?
+        {
+            for identity in &request.mints {
+                response.problems.push((identity.clone(), refused.clone()));
+            }
+        }
         for (identity, sink) in &request.sinks {
             let Some(secret_id) = crate::secret_manager_id(sink) else {
                 continue;
@@ -129,7 +148,11 @@ impl Provider for GcpProvider {
 
 impl GcpProvider {
     /// What one write operation works with.
-    async fn target<'a>(&'a self, calls: &'a Calls) -> Result<Target<'a>, ProviderError> {
+    async fn target<'a>(
+        &'a self,
+        calls: &'a Calls,
+        progress: &'a nhi_provider_sdk::ProgressSink,
+    ) -> Result<Target<'a>, ProviderError> {
         Ok(Target {
             clients: self.clients().await?,
             settings: &self.settings,
@@ -137,6 +160,7 @@ impl GcpProvider {
             writes: &self.writes,
             calls,
             session: &self.session,
+            progress,
         })
     }
 

@@ -36,6 +36,25 @@ thread_local! {
     static CHOSEN: Cell<Option<Duration>> = const { Cell::new(None) };
 }
 
+tokio::task_local! {
+    /// Where the running provider call reports its waits for quota: the
+    /// clients are built once, the sink is each call's.
+    static PROGRESS: nhi_provider_sdk::ProgressSink;
+}
+
+/// Runs `call` with its quota waits reported to `progress`.
+pub(crate) async fn reporting<F: std::future::Future>(
+    progress: nhi_provider_sdk::ProgressSink,
+    call: F,
+) -> F::Output {
+    PROGRESS.scope(progress, call).await
+}
+
+/// The running call's sink, for work it spawns (which task-locals do not reach).
+pub(crate) fn current() -> nhi_provider_sdk::ProgressSink {
+    PROGRESS.try_with(Clone::clone).unwrap_or_default()
+}
+
 /// Retries quota errors within [`QUOTA_WINDOW`]; anything else as `inner` says.
 #[derive(Debug)]
 pub(crate) struct QuotaRetry<P> {
@@ -124,7 +143,20 @@ pub(crate) struct QuotaBackoff(pub(crate) ExponentialBackoff);
 
 impl BackoffPolicy for QuotaBackoff {
     fn on_failure(&self, state: &RetryState) -> Duration {
-        CHOSEN.take().unwrap_or_else(|| self.0.on_failure(state))
+        match CHOSEN.take() {
+            Some(delay) => {
+                let _ = PROGRESS.try_with(|progress| {
+                    progress.report(&format!(
+                        "Google's quota is used up; trying again in {:.1} s ({} s of at most {} s)",
+                        delay.as_secs_f64(),
+                        state.start.elapsed().as_secs(),
+                        QUOTA_WINDOW.as_secs()
+                    ));
+                });
+                delay
+            }
+            None => self.0.on_failure(state),
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use google_cloud_gax::options::RequestOptionsBuilder as _;
 use google_cloud_gax::paginator::Paginator as _;
+use google_cloud_iam_admin_v1::model::ServiceAccountKey;
 use google_cloud_iam_admin_v1::model::list_service_account_keys_request::KeyType;
 use google_cloud_iam_v1::model::{GetPolicyOptions, Policy};
 use nhi_provider_sdk::{
@@ -108,12 +109,14 @@ pub(crate) async fn accounts(
     Ok(out)
 }
 
-/// The user-managed keys of one service account, named from nhi's record.
+/// The user-managed keys of one service account, named from nhi's record; a
+/// key past its expiry at `now` (the plan's clock) is inactive.
 pub(crate) async fn keys(
     clients: &Clients,
     account: &Account,
     pace: &Pace,
     calls: &Calls,
+    now: jiff::Timestamp,
 ) -> Result<Vec<ObservedKey>, ProviderError> {
     pace.take().await;
     calls.add();
@@ -147,20 +150,96 @@ pub(crate) async fn keys(
                     account.identity.name
                 ))
             })?;
+        // Google's "never" (9999-12-31T23:59:59Z) is past jiff's range: no expiry.
+        let expires = key
+            .valid_before_time
+            .and_then(|t| jiff::Timestamp::new(t.seconds(), t.nanos()).ok());
         keys.push(ObservedKey {
             name: account.record.keys.get(&id).cloned(),
+            status: key_status(key.disabled, expires, now),
+            leaked: leaked(&key, &id),
             id,
             created,
-            status: key_status(
-                key.disabled,
-                key.valid_before_time
-                    .and_then(|t| jiff::Timestamp::new(t.seconds(), t.nanos()).ok()),
-                jiff::Timestamp::now(),
-            ),
             last_used: None,
+            expires,
         });
     }
     Ok(keys)
+}
+
+/// Google's word that a key leaked: the `extendedStatus` it keeps for the key's
+/// lifetime (`KEY_EXPOSED`: its private key was found in public, e.g. on GitHub;
+/// `KEY_COMPROMISE_DETECTED`: it was used in an attack) and the `disableReason`
+/// of a key it disabled for that reason
+/// (<https://cloud.google.com/iam/docs/reference/rest/v1/projects.serviceAccounts.keys>).
+/// The client's model has neither field yet; it keeps them as unknown fields,
+/// which serialising it writes back, in names or (as the client asks for) numbers.
+fn leaked(key: &ServiceAccountKey, id: &str) -> Option<String> {
+    const EXPOSED: (&str, i64) = ("SERVICE_ACCOUNT_KEY_EXTENDED_STATUS_KEY_EXPOSED", 1);
+    const COMPROMISED: (&str, i64) = (
+        "SERVICE_ACCOUNT_KEY_EXTENDED_STATUS_KEY_COMPROMISE_DETECTED",
+        2,
+    );
+    const DISABLED_EXPOSED: (&str, i64) = ("SERVICE_ACCOUNT_KEY_DISABLE_REASON_EXPOSED", 2);
+    const DISABLED_COMPROMISED: (&str, i64) =
+        ("SERVICE_ACCOUNT_KEY_DISABLE_REASON_COMPROMISE_DETECTED", 3);
+    let is = |value: &serde_json::Value, (name, number): (&str, i64)| {
+        value.as_str() == Some(name) || value.as_i64() == Some(number)
+    };
+    let fields = serde_json::to_value(key).ok()?;
+    let mut said = Vec::new();
+    for status in fields
+        .get("extendedStatus")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(which) = status.get("key") else {
+            continue;
+        };
+        let word = if is(which, EXPOSED) {
+            "KEY_EXPOSED"
+        } else if is(which, COMPROMISED) {
+            "KEY_COMPROMISE_DETECTED"
+        } else {
+            continue;
+        };
+        match status.get("value").and_then(serde_json::Value::as_str) {
+            Some(value) if !value.is_empty() => said.push(format!("{word}: {}", plain(value))),
+            _ => said.push(word.to_owned()),
+        }
+    }
+    if let Some(reason) = fields.get("disableReason") {
+        if is(reason, DISABLED_EXPOSED) && !said.iter().any(|s| s.starts_with("KEY_EXPOSED")) {
+            said.push("disabled as exposed".to_owned());
+        } else if is(reason, DISABLED_COMPROMISED)
+            && !said.iter().any(|s| s.starts_with("KEY_COMPROMISE"))
+        {
+            said.push("disabled as compromised".to_owned());
+        }
+    }
+    (!said.is_empty()).then(|| {
+        format!(
+            "Google reports key `{id}` leaked ({}): whoever holds it can act as the account",
+            said.join("; ")
+        )
+    })
+}
+
+/// Google's free text about a leak, as one short line of printable characters:
+/// it ends up in plans and on terminals.
+fn plain(text: &str) -> String {
+    const MOST: usize = 120;
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .filter(|c| !matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+        .take(MOST)
+        .collect();
+    if text.chars().count() > MOST {
+        out.push('…');
+    }
+    out
 }
 
 /// A key is active while it is enabled and not past its expiry (`validBeforeTime`,
@@ -252,16 +331,21 @@ pub(crate) fn account_bindings(mut bindings: Vec<Binding>) -> Vec<Binding> {
     out
 }
 
-/// The whole scope: every managed service account with its keys and bindings.
+/// The whole scope: every managed service account with its keys and bindings
+/// (leftover grants of deleted accounts of its name among them, see `deleted`),
+/// and the accounts gone from the listing that the policy still names as
+/// deleted, by account id, with what reviewers are told.
 pub(crate) async fn read(
     clients: &Clients,
     settings: &Settings,
     pace: &Arc<Pace>,
     calls: &Arc<Calls>,
-) -> Result<ObservedState, ProviderError> {
+    now: jiff::Timestamp,
+) -> Result<(ObservedState, Vec<(String, String)>), ProviderError> {
     // Each account's key listing starts as soon as its page arrives (bounded by
     // `concurrency`), while further pages and the policy are fetched.
     let limit = Arc::new(Semaphore::new(settings.concurrency));
+    let progress = crate::quota::current();
     let mut tasks = tokio::task::JoinSet::new();
     let mut spawn = |index: usize, account: &Account| {
         let (clients, account, pace, calls, limit) = (
@@ -271,15 +355,15 @@ pub(crate) async fn read(
             Arc::clone(calls),
             Arc::clone(&limit),
         );
-        tasks.spawn(async move {
+        tasks.spawn(crate::quota::reporting(progress.clone(), async move {
             let _permit = limit
                 .acquire_owned()
                 .await
                 .map_err(|_| ProviderError::Other("read cancelled".into()))?;
-            keys(&clients, &account, &pace, &calls)
+            keys(&clients, &account, &pace, &calls, now)
                 .await
                 .map(|keys| (index, keys))
-        });
+        }));
     };
     let (accounts, policy) = tokio::try_join!(
         accounts(clients, settings, pace, calls, &mut spawn),
@@ -304,17 +388,31 @@ pub(crate) async fn read(
         )));
     }
     let mut by_member = bindings_by_member(&policy);
+    let mut leftovers = crate::deleted::leftovers(&policy, &settings.email_domain());
     let mut identities = Vec::with_capacity(accounts.len());
     for (account, keys) in accounts {
         let member = format!("serviceAccount:{}", account.email);
-        let bindings = account_bindings(by_member.remove(member.as_str()).unwrap_or_default());
+        let mut bindings = by_member.remove(member.as_str()).unwrap_or_default();
+        if let Some(by_uid) = leftovers.remove(&account.identity.name) {
+            bindings.extend(crate::deleted::as_bindings(&by_uid));
+        }
+        let bindings = account_bindings(bindings);
         identities.push(ObservedIdentity {
             identity: account.identity,
             keys,
             bindings,
         });
     }
-    Ok(ObservedState { identities })
+    let deleted = leftovers
+        .iter()
+        .map(|(id, by_uid)| {
+            (
+                id.clone(),
+                crate::deleted::note(&settings.email(id), by_uid),
+            )
+        })
+        .collect();
+    Ok((ObservedState { identities }, deleted))
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ const KNOWN: &[&str] = &[
     "max_attempts",
     "reads_per_minute",
     "writes_per_minute",
+    "max_service_accounts",
 ];
 
 /// Key listings run at once by default. Google allows 6,000 reads a minute per
@@ -27,6 +28,10 @@ const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 /// by default nhi keeps to five sixths of them, leaving room for other callers.
 const DEFAULT_READS_PER_MINUTE: u32 = 5_000;
 const DEFAULT_WRITES_PER_MINUTE: u32 = 500;
+/// Google's default quota of service accounts per project is 100
+/// (<https://cloud.google.com/iam/quotas#quotas>, "Service account count");
+/// a project granted more sets `max_service_accounts` to its quota.
+const DEFAULT_MAX_SERVICE_ACCOUNTS: u32 = 100;
 
 /// How the block's credentials are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +70,8 @@ pub(crate) struct Settings {
     /// Pace of read and write calls (a token bucket holding a minute's worth).
     pub(crate) reads_per_minute: u32,
     pub(crate) writes_per_minute: u32,
+    /// The project's quota of service accounts, checked at plan.
+    pub(crate) max_service_accounts: u32,
 }
 
 impl Settings {
@@ -121,6 +128,14 @@ impl Settings {
             .unwrap_or(DEFAULT_READS_PER_MINUTE);
         let writes_per_minute = per_minute(fields.get("writes_per_minute"), "writes_per_minute")?
             .unwrap_or(DEFAULT_WRITES_PER_MINUTE);
+        let max_service_accounts = number(
+            fields.get("max_service_accounts"),
+            "max_service_accounts",
+            100_000,
+        )?
+        .map_or(DEFAULT_MAX_SERVICE_ACCOUNTS, |n| {
+            u32::try_from(n).expect("invariant: at most 100,000")
+        });
         Ok(Self {
             project,
             endpoint,
@@ -130,6 +145,7 @@ impl Settings {
             max_attempts,
             reads_per_minute,
             writes_per_minute,
+            max_service_accounts,
         })
     }
 
@@ -201,6 +217,7 @@ mod tests {
         assert_eq!(s.credentials, CredentialSource::Default);
         assert_eq!(s.concurrency, DEFAULT_CONCURRENCY);
         assert_eq!(s.on_delete, OnDelete::Delete);
+        assert_eq!(s.max_service_accounts, 100, "Google's default quota");
         assert_eq!(
             s.email("ci-bot"),
             "ci-bot@acme-prod.iam.gserviceaccount.com"
@@ -248,6 +265,10 @@ mod tests {
             (
                 json!({"project": "acme-prod", "reads_per_minute": 0}),
                 "calls per minute",
+            ),
+            (
+                json!({"project": "acme-prod", "max_service_accounts": 0}),
+                "`max_service_accounts` must be a whole number from 1 to 100000",
             ),
         ];
         for (value, want) in cases {

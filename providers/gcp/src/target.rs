@@ -19,6 +19,8 @@ pub(crate) struct Target<'a> {
     pub(crate) writes: &'a Pace,
     pub(crate) calls: &'a Calls,
     pub(crate) session: &'a Session,
+    /// Where waits are reported (the call's `progress`).
+    pub(crate) progress: &'a nhi_provider_sdk::ProgressSink,
 }
 
 /// What the provider remembers across the operations of one run.

@@ -39,8 +39,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 INT_ALT = "%24alt=json%3Benum-encoding%3Dint"
 DOCUMENTS = (("iam", "iam.v1.json"), ("crm", "cloudresourcemanager.v3.json"),
-             ("sm", "secretmanager.v1.json"))
+             ("sm", "secretmanager.v1.json"), ("op", "orgpolicy.v2.json"))
 METHOD_ID_PREFIX = {"iam": "iam.projects.", "crm": "cloudresourcemanager.projects.",
+                    "op": "orgpolicy.projects.",
                     "sm": "secretmanager.projects."}
 
 CANONICAL_HTTP = {
@@ -90,6 +91,8 @@ def api_of(name, flat):
     """Which discovery document documents a stand-in route."""
     if name.startswith("secrets."):
         return "sm"
+    if name.startswith("policies."):
+        return "op"
     return "crm" if flat.startswith("v3/") else "iam"
 
 
@@ -449,6 +452,13 @@ def drive(c, srv):
                       {"policy": pol, "updateMask": "bindings,etag,auditConfigs"}, int_enums=False)
     c.call(crm, "cloudresourcemanager.projects.getIamPolicy", "POST", crm_path + ":getIamPolicy",
            {"options": {"requestedPolicyVersion": 3}}, int_enums=True)
+    # The effective organization policy of a boolean constraint.
+    for ints in (True, False):
+        c.call("op", "orgpolicy.projects.policies.getEffectivePolicy", "GET",
+               f"/v2/projects/{P}/policies/iam.disableServiceAccountKeyCreation:getEffectivePolicy",
+               int_enums=ints)
+    c.call("op", "orgpolicy.projects.policies.getEffectivePolicy", "GET",
+           f"/v2/projects/{P}/policies/no.suchConstraint:getEffectivePolicy", expect=400)
     # Errors, and their shape.
     c.call(crm, "cloudresourcemanager.projects.setIamPolicy", "POST", crm_path + ":setIamPolicy",
            {"policy": pol}, expect=409)  # stale etag

@@ -50,6 +50,17 @@ ENUMS = {
     "ServiceAccountPublicKeyType": ["TYPE_NONE", "TYPE_X509_PEM_FILE", "TYPE_RAW_PUBLIC_KEY"],
     "ServiceAccountKeyOrigin": ["ORIGIN_UNSPECIFIED", "USER_PROVIDED", "GOOGLE_PROVIDED"],
     "KeyType": ["KEY_TYPE_UNSPECIFIED", "USER_MANAGED", "SYSTEM_MANAGED"],
+    "ServiceAccountKeyDisableReason": [
+        "SERVICE_ACCOUNT_KEY_DISABLE_REASON_UNSPECIFIED",
+        "SERVICE_ACCOUNT_KEY_DISABLE_REASON_USER_INITIATED",
+        "SERVICE_ACCOUNT_KEY_DISABLE_REASON_EXPOSED",
+        "SERVICE_ACCOUNT_KEY_DISABLE_REASON_COMPROMISE_DETECTED",
+    ],
+    "ExtendedStatusKey": [
+        "SERVICE_ACCOUNT_KEY_EXTENDED_STATUS_KEY_UNSPECIFIED",
+        "SERVICE_ACCOUNT_KEY_EXTENDED_STATUS_KEY_EXPOSED",
+        "SERVICE_ACCOUNT_KEY_EXTENDED_STATUS_KEY_COMPROMISE_DETECTED",
+    ],
     "LogType": ["LOG_TYPE_UNSPECIFIED", "ADMIN_READ", "DATA_WRITE", "DATA_READ"],
     "SecretVersion.State": ["STATE_UNSPECIFIED", "ENABLED", "DISABLED", "DESTROYED"],
 }
@@ -92,7 +103,10 @@ SCHEMAS = {
         "keyOrigin": ("enum", "ServiceAccountKeyOrigin"),
         "keyType": ("enum", "KeyType"),
         "disabled": "bool",
+        "disableReason": ("enum", "ServiceAccountKeyDisableReason"),
+        "extendedStatus": ("list", ("msg", "ExtendedStatus")),
     },
+    "ExtendedStatus": {"key": ("enum", "ExtendedStatusKey"), "value": "string"},
     "CreateServiceAccountKeyRequest": {
         "privateKeyType": ("enum", "ServiceAccountPrivateKeyType"),
         "keyAlgorithm": ("enum", "ServiceAccountKeyAlgorithm"),
@@ -131,6 +145,24 @@ SCHEMAS = {
     "AuditLogConfig": {
         "logType": ("enum", "LogType"),
         "exemptedMembers": ("list", "string"),
+    },
+    # orgpolicy.v2
+    "GoogleCloudOrgpolicyV2Policy": {
+        "name": "string",
+        "spec": ("msg", "GoogleCloudOrgpolicyV2PolicySpec"),
+    },
+    "GoogleCloudOrgpolicyV2PolicySpec": {
+        "rules": ("list", ("msg", "GoogleCloudOrgpolicyV2PolicySpecPolicyRule")),
+    },
+    "GoogleCloudOrgpolicyV2PolicySpecPolicyRule": {
+        "enforce": "bool",
+        "condition": ("msg", "GoogleTypeExpr"),
+    },
+    "GoogleTypeExpr": {
+        "expression": "string",
+        "title": "string",
+        "description": "string",
+        "location": "string",
     },
     # secretmanager.v1
     "Secret": {
@@ -240,6 +272,10 @@ ROUTES = [
      "v3/projects/{projectsId}:getIamPolicy", "GetIamPolicyRequest", "Policy", set(), True),
     ("POST", r"/v3/projects/(?P<project>[^/:]+):setIamPolicy", "setIamPolicy",
      "v3/projects/{projectsId}:setIamPolicy", "SetIamPolicyRequest", "Policy", set(), True),
+    # Organization Policy v2: the project's effective policy of one constraint.
+    ("GET", r"/v2/projects/(?P<project>[^/:]+)/policies/(?P<constraint>[^/:]+):getEffectivePolicy",
+     "policies.getEffectivePolicy", "v2/projects/{projectsId}/policies/{policiesId}:getEffectivePolicy",
+     None, "GoogleCloudOrgpolicyV2Policy", set(), True),
     # Secret Manager v1. The Rust client sends the Secret itself as the body of
     # create and the secret id as a query parameter.
     ("POST", r"/v1/projects/(?P<project>[^/:]+)/secrets", "secrets.create",
@@ -328,6 +364,7 @@ RACE_MEMBER = "user:other-writer@example.com"
 RACE_ROLES = ["roles/viewer", "roles/browser", "roles/iam.securityReviewer", "roles/logging.viewer"]
 FAULTS = ("404", "429", "500", "503", "etag_race")
 USER_KEY_LIMIT = 10
+POLICY_PRINCIPAL_LIMIT = 1500
 SECRET_ID_RE = re.compile(r"[a-zA-Z0-9_-]{1,255}")
 ANNOTATION_KEY_RE = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9._-]{0,61}[a-zA-Z0-9])?")
 SECRET_PAYLOAD_LIMIT = 65536  # "Must be no larger than 64KiB."
@@ -598,7 +635,7 @@ class State:
     def seed_project(self, pid, conditional_seed):
         number = project_number(pid)
         proj = {"id": pid, "number": number, "accounts": {}, "keys": {}, "policy": None,
-                "secrets": {}}
+                "secrets": {}, "enforced": set()}
         compute = f"{number}-compute@developer.gserviceaccount.com"
         self.add_account(proj, account_id=f"{number}-compute", email=compute,
                          display_name="Compute Engine default service account", description="",
@@ -742,6 +779,8 @@ class State:
             "keyOrigin": key["keyOrigin"],
             "keyType": key["keyType"],
             "disabled": key["disabled"],
+            "disableReason": key.get("disableReason", ENUMS["ServiceAccountKeyDisableReason"][0]),
+            "extendedStatus": key.get("extendedStatus", []),
         }
 
     def secret_view(self, proj, sec):
@@ -967,7 +1006,10 @@ def sa_delete(st, g, q, body):
     del proj["accounts"][acct["uniqueId"]]
     del proj["keys"][acct["uniqueId"]]
     # Google keeps the bindings of a deleted service account, rewritten to
-    # `deleted:serviceAccount:EMAIL?uid=UNIQUE_ID`.
+    # `deleted:serviceAccount:EMAIL?uid=UNIQUE_ID`, until someone removes them;
+    # an undelete (within 30 days) of that very account reverts them
+    # (https://cloud.google.com/iam/docs/service-accounts-delete-undelete,
+    # https://cloud.google.com/iam/docs/principal-identifiers#deleted).
     old = f"serviceAccount:{acct['email']}"
     new = f"deleted:serviceAccount:{acct['email']}?uid={acct['uniqueId']}"
     for other in st.projects.values():
@@ -1021,6 +1063,9 @@ def keys_get(st, g, q, body):
 def keys_create(st, g, q, body):
     proj, acct = st.find_account(g["project"], g["sa"], "iam.serviceAccountKeys.create")
     keys = proj["keys"][acct["uniqueId"]]
+    refused = key_creation_refused(proj)
+    if refused is not None:
+        raise refused
     if sum(1 for k in keys if k["keyType"] == "USER_MANAGED") >= USER_KEY_LIMIT:
         # What Google answers today at the documented limit of 10 keys.
         raise ApiError(400, "Precondition check failed.", status="FAILED_PRECONDITION")
@@ -1062,6 +1107,10 @@ def keys_set_disabled(disabled):
         if key["keyType"] == "SYSTEM_MANAGED":
             raise invalid("System-managed keys cannot be disabled or enabled.")
         key["disabled"] = disabled
+        if disabled:
+            key.setdefault("disableReason", "SERVICE_ACCOUNT_KEY_DISABLE_REASON_USER_INITIATED")
+        else:
+            key.pop("disableReason", None)
         return {}
     return handler
 
@@ -1284,11 +1333,53 @@ def set_iam_policy(st, g, q, body):
             stored_b = check_binding(st, proj, b, i)
             if stored_b is not None:
                 stored.append(stored_b)
+        # "An allow policy can contain up to 1,500 principals", every appearance
+        # counted, deleted: members too
+        # (https://cloud.google.com/iam/docs/allow-policies#limits).
+        principals = sum(len(b["members"]) for b in stored)
+        if principals > POLICY_PRINCIPAL_LIMIT:
+            raise invalid(f"The number of members in the policy ({principals}) is larger than "
+                          f"the maximum allowed size {POLICY_PRINCIPAL_LIMIT}.")
         cur["bindings"] = stored
     if "auditConfigs" in mask:
         cur["auditConfigs"] = new.get("auditConfigs", [])
     cur["etag"] = st.new_etag()
     return st.policy_view(proj, 3)
+
+
+# Boolean constraints the stand-in knows; others answer 400 as Google does for
+# a constraint that does not exist.
+BOOLEAN_CONSTRAINTS = (
+    "iam.disableServiceAccountKeyCreation",
+    "iam.managed.disableServiceAccountKeyCreation",
+    "iam.disableServiceAccountKeyUpload",
+)
+
+
+def get_effective_policy(st, g, q, body):
+    proj = st.project(g["project"], "orgpolicy.policy.get")
+    constraint = g["constraint"]
+    if constraint not in BOOLEAN_CONSTRAINTS:
+        raise invalid(f"Constraint constraints/{constraint} is invalid or does not exist.")
+    rule = {"enforce": True} if constraint in proj["enforced"] else {}
+    return {"name": f"projects/{proj['number']}/policies/{constraint}",
+            "spec": {"rules": [rule]}}
+
+
+def key_creation_refused(proj):
+    """What keys.create answers while an organization policy forbids new keys
+    (https://cloud.google.com/resource-manager/docs/organization-policy/restricting-service-accounts#disable_service_account_key_creation)."""
+    for constraint in ("iam.disableServiceAccountKeyCreation",
+                       "iam.managed.disableServiceAccountKeyCreation"):
+        if constraint in proj["enforced"]:
+            text = "Key creation is not allowed on this service account."
+            return ApiError(400, text, status="FAILED_PRECONDITION", details=[{
+                "@type": "type.googleapis.com/google.rpc.PreconditionFailure",
+                "violations": [{"type": f"constraints/{constraint}",
+                                "subject": f"projects/{proj['id']}",
+                                "description": text}],
+            }])
+    return None
 
 
 def hidden(acct):
@@ -1362,6 +1453,7 @@ HANDLERS = {
     "serviceAccounts.keys.enable": keys_set_disabled(False),
     "getIamPolicy": get_iam_policy,
     "setIamPolicy": set_iam_policy,
+    "policies.getEffectivePolicy": get_effective_policy,
     "secrets.create": secrets_create,
     "secrets.get": secrets_get,
     "secrets.addVersion": secrets_add_version,
@@ -1373,6 +1465,8 @@ METHOD_NAMES = [r[2] for r in ROUTES]
 def service_of(method):
     if method.startswith("secrets."):
         return "secretmanager.googleapis.com"
+    if method.startswith("policies."):
+        return "orgpolicy.googleapis.com"
     if method in ("getIamPolicy", "setIamPolicy"):
         return "cloudresourcemanager.googleapis.com"
     return "iam.googleapis.com"
@@ -1546,6 +1640,17 @@ class Handler(BaseHTTPRequestHandler):
                     raise invalid("body {\"seconds\": N}, 0 to 600")
                 st.propagation = float(seconds)
                 return self.send_json(200, {"seconds": st.propagation})
+            if path == "/_standin/orgpolicy" and cmd == "POST":
+                if not isinstance(body, dict) or body.get("constraint") not in BOOLEAN_CONSTRAINTS \
+                        or not isinstance(body.get("enforce"), bool):
+                    raise invalid(f'body {{"project"?, "constraint": one of '
+                                  f'{list(BOOLEAN_CONSTRAINTS)}, "enforce": bool}}')
+                proj = st.project(body.get("project", st.project_ids[0]), "orgpolicy")
+                (proj["enforced"].add if body["enforce"] else proj["enforced"].discard)(
+                    body["constraint"])
+                return self.send_json(200, {"enforced": sorted(proj["enforced"])})
+            if path == "/_standin/leak" and cmd == "POST":
+                return self.send_json(200, leak(st, body))
             if path == "/_standin/calls" and cmd == "GET":
                 return self.send_json(200, {"counts": st.calls, "total": sum(st.calls.values()),
                                             "log": st.log})
@@ -1553,6 +1658,41 @@ class Handler(BaseHTTPRequestHandler):
                 st.calls, st.log = {}, []
                 return self.send_json(200, {"counts": {}, "total": 0, "log": []})
         raise ApiError(404, f"unknown control-plane endpoint {cmd} {path}")
+
+
+def leak(st, body):
+    """Google finds a user-managed key's private key in public (`exposed`) or
+    used in an attack (`compromised`). It records that for the key's lifetime in
+    `extendedStatus` and, under the organization policy
+    `iam.serviceAccountKeyExposureResponse` (disabling is the default for new
+    organizations), disables the key with that `disableReason`
+    (https://cloud.google.com/iam/docs/best-practices-for-managing-service-account-keys#leaked-keys,
+    https://cloud.google.com/iam/docs/reference/rest/v1/projects.serviceAccounts.keys).
+    Body: {"email", "keyId", "kind": "exposed"|"compromised", "value"?, "disable"?}."""
+    if not isinstance(body, dict) or set(body) - {"email", "keyId", "kind", "value", "disable"}:
+        raise invalid('body {"email", "keyId", "kind": "exposed"|"compromised", "value", '
+                      '"disable"}')
+    kind = body.get("kind")
+    if kind not in ("exposed", "compromised"):
+        raise invalid('kind is "exposed" or "compromised"')
+    found = None
+    for proj in st.projects.values():
+        for acct in proj["accounts"].values():
+            if acct["email"] == body.get("email"):
+                for key in proj["keys"][acct["uniqueId"]]:
+                    if key["id"] == body.get("keyId") and key["keyType"] == "USER_MANAGED":
+                        found = key
+    if found is None:
+        raise ApiError(404, "no user-managed key with that email and keyId")
+    word = "EXPOSED" if kind == "exposed" else "COMPROMISE_DETECTED"
+    status = {"key": f"SERVICE_ACCOUNT_KEY_EXTENDED_STATUS_KEY_{word}"}
+    if body.get("value"):
+        status["value"] = str(body["value"])
+    found.setdefault("extendedStatus", []).append(status)
+    if body.get("disable", True):
+        found["disabled"] = True
+        found["disableReason"] = f"SERVICE_ACCOUNT_KEY_DISABLE_REASON_{word}"
+    return {"extendedStatus": found["extendedStatus"], "disabled": found["disabled"]}
 
 
 def parse_fault(f):

@@ -12,6 +12,7 @@ mod model;
 mod operation;
 pub mod parallel;
 mod policy;
+mod progress;
 mod provider;
 pub mod settings;
 pub mod settle;
@@ -26,6 +27,7 @@ pub use error::ProviderError;
 pub use model::{Binding, Identity, KeyStatus, ObservedIdentity, ObservedKey, ObservedState};
 pub use operation::{Operation, Sink, SinkKind};
 pub use policy::Policy;
+pub use progress::ProgressSink;
 pub use provider::{
     ApplyRequest, ApplyResponse, DescribeResponse, LockGuard, LockRequest, PreflightRequest,
     PreflightResponse, Provider, ProviderContext, ProviderType, ReadRequest, ReadResponse,

@@ -80,6 +80,18 @@ pub struct ObservedKey {
     /// between plan and apply does not make a plan stale.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used: Option<jiff::Timestamp>,
+    /// When the cloud stops accepting the key, where it sets one (GCP's
+    /// `validBeforeTime` under the organization policy
+    /// `iam.serviceAccountKeyExpiryHours`); `None`: valid until deleted. A plan
+    /// rotates a key shortly before this, not after it is dead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<jiff::Timestamp>,
+    /// The cloud's own report that the key's secret is compromised (GCP: a key
+    /// Google found exposed in public or used from a compromised place), in a
+    /// sentence naming the cloud's words for it; `None` when it reports nothing.
+    /// Such a key is replaced whatever its age, and every report names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaked: Option<String>,
 }
 
 /// The part of a key that its fingerprint covers.
@@ -89,6 +101,11 @@ struct KeyFingerprint<'a> {
     name: Option<&'a str>,
     created: jiff::Timestamp,
     status: KeyStatus,
+    // Absent when unset, so keys without them keep the fingerprints they had.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires: Option<jiff::Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    leaked: Option<&'a str>,
 }
 
 impl ObservedKey {
@@ -98,6 +115,8 @@ impl ObservedKey {
             name: self.name.as_deref(),
             created: self.created,
             status: self.status,
+            expires: self.expires,
+            leaked: self.leaked.as_deref(),
         })
     }
 }
@@ -196,7 +215,7 @@ mod tests {
         )
             .prop_map(|(id, name, created, active, last_used)| ObservedKey {
                 id,
-                name,
+                name: name.clone(),
                 created: jiff::Timestamp::from_second(created).unwrap(),
                 status: if active {
                     KeyStatus::Active
@@ -204,6 +223,8 @@ mod tests {
                     KeyStatus::Inactive
                 },
                 last_used: last_used.map(|s| jiff::Timestamp::from_second(s).unwrap()),
+                expires: last_used.map(|s| jiff::Timestamp::from_second(s + 1).unwrap()),
+                leaked: name.filter(|n| n.len() > 3),
             });
         let policy = prop_oneof![
             text().prop_map(serde_json::Value::from),

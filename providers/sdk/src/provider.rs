@@ -146,13 +146,25 @@ pub trait ProviderType: Send + Sync {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct ReadRequest {}
+pub struct ReadRequest {
+    /// The time the caller plans at (`NHI_NOW` fixes it), for whatever the
+    /// provider judges by the clock (a key past its cloud-set expiry is
+    /// inactive); `None`: the system clock.
+    pub now: Option<jiff::Timestamp>,
+    /// Where to report what the read waits for (quota windows).
+    pub progress: crate::ProgressSink,
+}
 
 #[derive(Debug, Clone)]
 pub struct ReadResponse {
     pub state: ObservedState,
     /// Calls made to the backing API, for `--verbose` output.
     pub api_calls: u64,
+    /// Identities of the scope that are gone from live state but were deleted
+    /// recently enough to be restored (GCP: an undelete within 30 days), by
+    /// name, each with a sentence for reviewers saying how it shows and how to
+    /// restore it. A plan that creates one under that name says so.
+    pub deleted: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -196,6 +208,9 @@ pub struct ApplyRequest {
     /// Where new key material goes, for operations that mint a key. The provider
     /// delivers to sinks that are not [`Sink::is_local`] itself.
     pub sink: Option<Sink>,
+    /// Where to report what the change waits for (a new identity to become
+    /// visible, a quota window); silent by default.
+    pub progress: crate::ProgressSink,
 }
 
 /// What a plan is about to do that only the live cloud can judge before anyone
@@ -207,6 +222,17 @@ pub struct PreflightRequest {
     pub creates: Vec<crate::Identity>,
     /// Sinks the provider delivers itself that the plan mints into, by identity.
     pub sinks: Vec<(String, Sink)>,
+    /// Identities the plan mints a key for (creates or rotations), once each,
+    /// whatever the sink: a cloud may forbid new keys (GCP's organization
+    /// policy `iam.disableServiceAccountKeyCreation`).
+    pub mints: Vec<String>,
+    /// Identities the plan deletes: room under a cloud's limit on identities.
+    pub deletes: Vec<String>,
+    /// The identity of each binding the plan creates, and how many bindings it
+    /// deletes: what a cloud's limit on grants (GCP: 1,500 principals in the
+    /// project's allow policy) is judged by.
+    pub grants_added: Vec<String>,
+    pub grants_removed: usize,
 }
 
 #[derive(Debug, Clone, Default)]

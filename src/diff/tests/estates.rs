@@ -49,6 +49,8 @@ pub(crate) fn simulate(
                 created: now,
                 status: KeyStatus::Active,
                 last_used: None,
+                expires: None,
+                leaked: None,
             });
             if let Operation::RotateKey { old, .. } = operation {
                 observed.identities[i].keys.retain(|k| k.id != old.id);

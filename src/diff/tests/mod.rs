@@ -72,6 +72,8 @@ fn key(name: Option<&str>, id: &str, days_old: i64) -> ObservedKey {
             .unwrap(),
         status: KeyStatus::Active,
         last_used: None,
+        expires: None,
+        leaked: None,
     }
 }
 

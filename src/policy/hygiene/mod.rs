@@ -9,8 +9,8 @@ use nhi_provider_sdk::{Address, KeyStatus, ObservedKey};
 
 use super::PolicyRecord;
 use super::catalogue::{
-    KEY_MAX_AGE, KEY_NEVER_USED, KEY_NO_ROTATION, KEY_UNUSED, OWNER_MISSING, SHADOW_IDENTITY,
-    TWO_ACTIVE_KEYS, USER_MANAGED_KEY,
+    KEY_LEAKED, KEY_MAX_AGE, KEY_NEVER_USED, KEY_NO_ROTATION, KEY_UNUSED, OWNER_MISSING,
+    SHADOW_IDENTITY, TWO_ACTIVE_KEYS, USER_MANAGED_KEY,
 };
 use super::input::{Judging, Out, ScopeInput};
 use super::privilege::{Concern, binding_concerns, identity_concerns};
@@ -76,6 +76,21 @@ pub(super) fn judge_identity(
         .keys
         .iter()
         .filter(|k| k.status == KeyStatus::Active);
+    // A leaked key counts even when disabled (Google disables exposed keys):
+    // enabling it again is one call away.
+    for key in projected
+        .keys
+        .iter()
+        .filter(|k| k.status != KeyStatus::Active)
+    {
+        if let Some(leaked) = &key.leaked {
+            let key_address = match &key.name {
+                Some(name) => at().key(name),
+                None => at().key(&key.id),
+            };
+            out.push(&key_address, Concern::new(KEY_LEAKED, leaked.clone()));
+        }
+    }
     let active_count = active.clone().count();
     if active_count > 1 {
         concerns.push(Concern::new(
@@ -148,6 +163,9 @@ pub(super) struct KeyContext<'a> {
 
 pub(super) fn judge_key(context: &KeyContext<'_>, key: &ObservedKey, out: &mut Vec<Concern>) {
     let now = context.now;
+    if let Some(leaked) = &key.leaked {
+        out.push(Concern::new(KEY_LEAKED, leaked.clone()));
+    }
     let days = |since: jiff::Timestamp| now.duration_since(since).as_secs() / 86_400;
     let max_age = context.policy.key_max_age;
     if now.duration_since(key.created) > max_age.as_duration() {

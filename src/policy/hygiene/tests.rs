@@ -18,6 +18,8 @@ fn key(id: &str, created: &str, last_used: Option<&str>) -> ObservedKey {
         created: created.parse().unwrap(),
         status: KeyStatus::Active,
         last_used: last_used.map(|t| t.parse().unwrap()),
+        expires: None,
+        leaked: None,
     }
 }
 

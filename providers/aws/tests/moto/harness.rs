@@ -101,7 +101,13 @@ pub(crate) async fn try_apply(
     operation: Operation,
     sink: Option<Sink>,
 ) -> Result<ApplyResponse, ProviderError> {
-    provider.apply(ApplyRequest { operation, sink }).await
+    provider
+        .apply(ApplyRequest {
+            operation,
+            sink,
+            progress: nhi_provider_sdk::ProgressSink::default(),
+        })
+        .await
 }
 
 pub(crate) async fn read(provider: &AwsProvider) -> ReadResponse {

@@ -4,7 +4,9 @@
 
 use nhi_provider_sdk::{Binding, ProviderError};
 
-use super::iam_policy::{self, add_member, remove_deleted_members, remove_member};
+use super::iam_policy::{
+    self, add_member, remove_deleted_members, remove_member, remove_role_member,
+};
 use crate::propagation::Wait;
 use crate::target::Target;
 
@@ -16,12 +18,19 @@ pub(super) async fn change_member(
     remove: Option<&Binding>,
     add: Option<&Binding>,
 ) -> Result<(), ProviderError> {
-    let member = format!("serviceAccount:{}", target.settings.email(identity));
+    let email = target.settings.email(identity);
+    let member = format!("serviceAccount:{email}");
     let unseen = Wait::for_account(target, identity);
     iam_policy::read_modify_write(target, unseen, |policy| {
         let mut changed = false;
         if let Some(binding) = remove {
-            changed |= remove_member(policy, &member, binding)?;
+            changed |= match crate::deleted::uid_of(binding) {
+                // A deleted account's leftover grant, under whatever condition.
+                Some(uid) => {
+                    remove_role_member(policy, &crate::deleted::member(&email, uid), &binding.role)
+                }
+                None => remove_member(policy, &member, binding)?,
+            };
         }
         if let Some(binding) = add {
             changed |= add_member(policy, &member, binding)?;

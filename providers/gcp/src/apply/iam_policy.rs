@@ -123,6 +123,18 @@ pub(super) fn remove_deleted_members(policy: &mut Policy, email: &str) -> bool {
     changed
 }
 
+/// Removes `member` from every policy binding of `role`, conditional or not.
+pub(super) fn remove_role_member(policy: &mut Policy, member: &str, role: &str) -> bool {
+    let mut changed = false;
+    for policy_binding in policy.bindings.iter_mut().filter(|b| b.role == role) {
+        let before = policy_binding.members.len();
+        policy_binding.members.retain(|m| m != member);
+        changed |= policy_binding.members.len() != before;
+    }
+    policy.bindings.retain(|b| !b.members.is_empty());
+    changed
+}
+
 /// Removes `member` from every policy binding `binding` stands for (one, or
 /// each of several conditions of one title).
 pub(super) fn remove_member(

@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 
 use super::identities::{get_account, patch_account};
 use super::object;
-use crate::error::api_error;
+use crate::error::{api_error, violated_constraint};
 use crate::mapping;
 use crate::propagation::until_visible;
 use crate::secrets;
@@ -96,7 +96,17 @@ pub(super) async fn create(
             .set_name(target.settings.account_resource(identity))
             .send()
             .await
-            .map_err(|e| api_error("serviceAccounts.keys.create", &object(identity), &e))
+            .map_err(|e| match violated_constraint(&e) {
+                Some(constraint) => ProviderError::Other(format!(
+                    "Google refused a new key for {}: the organization policy constraint \
+                     `{constraint}` is enforced on project `{}` (FAILED_PRECONDITION); plan \
+                     again to see it before approval, and use keyless access or ask for an \
+                     exception",
+                    object(identity),
+                    target.settings.project
+                )),
+                None => api_error("serviceAccounts.keys.create", &object(identity), &e),
+            })
     })
     .await?;
     let id = mapping::key_id(&created.name)?.to_owned();

@@ -25,6 +25,8 @@ fn identity(name: &str) -> ObservedIdentity {
             created: "2025-01-02T03:04:05Z".parse().unwrap(),
             status: KeyStatus::Active,
             last_used: None,
+            expires: None,
+            leaked: None,
         }],
         bindings: vec![Binding {
             role: "viewer".to_owned(),

@@ -278,6 +278,8 @@ fn create_key(
         created,
         status: KeyStatus::Active,
         last_used: None,
+        expires: None,
+        leaked: None,
     });
     Ok(Outcome {
         changed: true,

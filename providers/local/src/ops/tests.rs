@@ -32,6 +32,8 @@ fn key(id: &str) -> ObservedKey {
         created: jiff::Timestamp::from_second(1_700_000_000).unwrap(),
         status: KeyStatus::Active,
         last_used: None,
+        expires: None,
+        leaked: None,
     }
 }
 

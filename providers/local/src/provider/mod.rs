@@ -176,6 +176,7 @@ impl Provider for LocalProvider {
         Ok(ReadResponse {
             state: ObservedState { identities },
             api_calls: 1,
+            deleted: Vec::new(),
         })
     }
 

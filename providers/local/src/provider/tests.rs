@@ -49,6 +49,7 @@ async fn apply(
         .apply(ApplyRequest {
             operation,
             sink: None,
+            progress: nhi_provider_sdk::ProgressSink::default(),
         })
         .await
 }
@@ -284,6 +285,8 @@ async fn every_operation_round_trips_through_the_file() {
             created: key.created,
             status: KeyStatus::Active,
             last_used: None,
+            expires: None,
+            leaked: None,
         }],
         bindings: vec![widened],
     }];
@@ -485,6 +488,8 @@ async fn reads_a_large_estate() {
                 created: jiff::Timestamp::from_second(1_700_000_000).unwrap(),
                 status: KeyStatus::Active,
                 last_used: None,
+                expires: None,
+                leaked: None,
             }],
             bindings: vec![Binding {
                 role: "viewer".into(),
