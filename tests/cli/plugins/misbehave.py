@@ -49,6 +49,8 @@ for line in sys.stdin:
         sys.exit(4)
     elif method == "read":
         reply(rid, {"state": {"identities": []}, "api_calls": 0})
+    elif method == "lock":
+        reply(rid, {"lock": 1})
     elif method == "shutdown":
         reply(rid, {})
         break
