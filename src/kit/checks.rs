@@ -2,6 +2,7 @@
 //! estate the earlier ones left.
 
 use std::collections::HashSet;
+use std::fmt::Write as _;
 
 use nhi_provider_plugin::{PluginHost, PluginType, RemoteProvider};
 use nhi_provider_sdk::{
@@ -157,9 +158,10 @@ impl<'a> Kit<'a> {
             text.push_str(" []");
         }
         for (name, description) in identities {
-            text.push_str(&format!(
+            let _ = write!(
+                text,
                 "\n  - name: {name}\n    provider: {BLOCK}\n    kind: {kind}\n    owner: kit@example.invalid\n    description: {description}\n    keys:\n      - name: primary\n        sink: {{file: {name}.key}}\n    bindings:\n      - role: reader\n        resource: kit/{name}\n"
-            ));
+            );
         }
         let path = self.options.scratch.join("nhi.yaml");
         std::fs::write(&path, text)

@@ -1,5 +1,7 @@
 //! The conformance kit's pass/fail table (`nhi provider test`).
 
+use std::fmt::Write as _;
+
 use crate::kit::{KitOutcome, KitReport};
 
 /// One line per check: outcome, check, detail; then the tally.
@@ -25,14 +27,15 @@ pub fn table(report: &KitReport) -> String {
             KitOutcome::Skip => "skip",
         };
         let detail = v.detail.replace('\n', "\n        ");
-        out.push_str(&format!("{outcome}  {:<width$}  {detail}\n", v.check));
+        let _ = writeln!(out, "{outcome}  {:<width$}  {detail}", v.check);
     }
     let count = |o| report.verdicts.iter().filter(|v| v.outcome == o).count();
-    out.push_str(&format!(
-        "\n{} passed, {} failed, {} skipped\n",
+    let _ = writeln!(
+        out,
+        "\n{} passed, {} failed, {} skipped",
         count(KitOutcome::Pass),
         count(KitOutcome::Fail),
         count(KitOutcome::Skip)
-    ));
+    );
     out
 }

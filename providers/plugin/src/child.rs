@@ -226,13 +226,12 @@ impl Child {
     /// standard error.
     fn broken_message(&self, inner: &mut Inner, method: &str, object: &str, what: &str) -> String {
         inner.stdin = None;
-        let status = match wait(&mut inner.process, Duration::from_millis(500)) {
-            Some(status) => format!("; it exited with {status}"),
-            None => {
-                let _ = inner.process.kill();
-                let _ = inner.process.wait();
-                String::new()
-            }
+        let status = if let Some(status) = wait(&mut inner.process, Duration::from_millis(500)) {
+            format!("; it exited with {status}")
+        } else {
+            let _ = inner.process.kill();
+            let _ = inner.process.wait();
+            String::new()
         };
         // Give the stderr thread a moment to collect the last words.
         std::thread::sleep(Duration::from_millis(50));
@@ -323,7 +322,7 @@ fn wait(process: &mut std::process::Child, within: Duration) -> Option<std::proc
 
 fn seconds(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")

@@ -102,10 +102,11 @@ impl PluginType {
                 "plugin `{shown}` announced no identity kinds, or one that is not a short word"
             ));
         }
-        *child
+        child
             .label
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = hello.plugin.name.clone();
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone_from(&hello.plugin.name);
         let kinds: Vec<&'static str> = caps.kinds.iter().map(|k| leak(k)).collect();
         let sinks: Vec<SinkKind> = caps
             .sinks

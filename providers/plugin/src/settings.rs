@@ -8,7 +8,7 @@ use std::time::Duration;
 use nhi_provider_sdk::Digest;
 
 /// How long a call may take unless the block says otherwise.
-pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_mins(1);
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct PluginSettings {

@@ -97,12 +97,11 @@ impl<'a> Validator<'a> {
         // type it resolves this one to, from here on.
         let resolved = match provider_type {
             Some(t) if settings_ok => match t.for_block(&settings, self.source.dir()) {
-                Ok(found) => found.map(|r| {
+                Ok(found) => found.inspect(|r| {
                     if let Err(reason) = r.check_settings(&settings) {
                         settings_ok = false;
                         self.invalid_settings(raw, entry, &who, t.type_name(), reason);
                     }
-                    r
                 }),
                 Err(reason) => {
                     settings_ok = false;

@@ -253,7 +253,7 @@ impl Server<'_> {
 
     fn answer(&mut self, method: &str, value: serde_json::Value) -> Answer {
         if method == "initialize" {
-            return self.initialize(params(value)?);
+            return self.initialize(&params(value)?);
         }
         if !self.initialized {
             return Err(rpc(-32002, format!("`{method}` before `initialize`")));
@@ -278,7 +278,7 @@ impl Server<'_> {
                 let p: SettingsParams = params(value)?;
                 encode(&CheckResult::from(t.check_settings(&p.settings)))
             }
-            "validate" => encode(&validate(t, params(value)?)),
+            "validate" => encode(&validate(t, &params(value)?)),
             "normalize_policy" => {
                 let p: PolicyMessage = params(value)?;
                 encode(&PolicyMessage {
@@ -450,7 +450,7 @@ impl Server<'_> {
         h
     }
 
-    fn initialize(&mut self, p: InitializeParams) -> Answer {
+    fn initialize(&mut self, p: &InitializeParams) -> Answer {
         if !p.protocols.iter().any(|v| v == PROTOCOL) {
             return Err(rpc(
                 super::wire::PROVIDER_ERROR,
@@ -492,7 +492,7 @@ impl Server<'_> {
     }
 }
 
-fn validate(t: &dyn ProviderType, p: ValidateParams) -> ValidateResult {
+fn validate(t: &dyn ProviderType, p: &ValidateParams) -> ValidateResult {
     let key_names: Vec<Vec<&str>> = p
         .identities
         .iter()
