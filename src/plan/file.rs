@@ -108,6 +108,7 @@ mod tests {
             scope: "s".into(),
             observed: &observed,
             observed_digest: None,
+            plugin: None,
         }];
         let options = super::super::BuildOptions {
             author: "a".into(),
@@ -166,7 +167,7 @@ mod tests {
             let scopes = [crate::diff::Scope { block: &config.providers[0], observed: &observed, key_slots: None, retire: None, planted: &crate::diff::NO_PLANTED, }];
             let now = crate::diff::tests::now();
             let diff = crate::diff::diff(&config, &scopes, now);
-            let reads = [super::super::ScopeRead { block: &config.providers[0], scope: "s".into(), observed: &observed, observed_digest: None }];
+            let reads = [super::super::ScopeRead { block: &config.providers[0], scope: "s".into(), observed: &observed, observed_digest: None, plugin: None }];
             let options = super::super::BuildOptions { author: "a".into(), now, valid_for: jiff::SignedDuration::from_hours(24), config_dir: "/work".into() };
             let mut body = super::super::build(&config, &reads, diff, &options);
             let judged = [crate::policy::ScopeInput {
@@ -212,7 +213,7 @@ mod tests {
             let now = crate::diff::tests::now();
             let mut diff = crate::diff::diff_replacing(&config, &scopes, now, &request.replace);
             let Ok(selected) = crate::diff::select(&mut diff, &request) else { return Ok(()) };
-            let reads = [super::super::ScopeRead { block: &config.providers[0], scope: "s".into(), observed: &observed, observed_digest: None }];
+            let reads = [super::super::ScopeRead { block: &config.providers[0], scope: "s".into(), observed: &observed, observed_digest: None, plugin: None }];
             let options = super::super::BuildOptions { author: "a".into(), now, valid_for: jiff::SignedDuration::from_hours(24), config_dir: "/work".into() };
             let mut body = super::super::build(&config, &reads, diff, &options);
             body.set_selection(super::super::SelectionRecord {

@@ -29,6 +29,7 @@ mod log;
 mod moto;
 mod plan;
 mod planted_keys;
+mod plugin;
 mod privilege;
 mod refusals;
 mod replace;

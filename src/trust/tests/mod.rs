@@ -275,6 +275,7 @@ fn policy() -> TrustPolicy {
         receipt_log: None,
         policy_bundle: None,
         refuse_partial: false,
+        plugins_allowed: None,
         revoke: None,
     }
 }
