@@ -96,13 +96,11 @@ pub(crate) fn error(what: &str, object: &str, err: &tokio_postgres::Error) -> Pr
         Some(c) if *c == SqlState::INSUFFICIENT_PRIVILEGE => {
             ProviderError::AccessDenied(format!("{what} on {object}: {message}"))
         }
-        Some(c) if *c == SqlState::DEPENDENT_OBJECTS_STILL_EXIST => {
-            ProviderError::Other(format!(
-                "{what} on {object}: {message}; the role still owns objects or holds privileges \
+        Some(c) if *c == SqlState::DEPENDENT_OBJECTS_STILL_EXIST => ProviderError::Other(format!(
+            "{what} on {object}: {message}; the role still owns objects or holds privileges \
                  nhi does not manage (on functions, sequences, columns or in other databases): \
                  reassign or revoke them by hand, then apply again"
-            ))
-        }
+        )),
         _ => ProviderError::Other(format!("{what} on {object}: {message}")),
     }
 }

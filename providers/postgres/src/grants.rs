@@ -17,7 +17,10 @@ pub(crate) enum Object {
     Role(String),
     Database(String),
     Schema(String),
-    Table { schema: String, table: String },
+    Table {
+        schema: String,
+        table: String,
+    },
 }
 
 /// One binding, understood.
@@ -242,7 +245,11 @@ mod tests {
     #[test]
     fn bindings_read_as_grants_and_back() {
         for (role, resource, sql) in [
-            ("member", "role:app_readers", r#"GRANT "app_readers" TO "app_ci""#),
+            (
+                "member",
+                "role:app_readers",
+                r#"GRANT "app_readers" TO "app_ci""#,
+            ),
             (
                 "SELECT",
                 "table:app.orders",
@@ -253,7 +260,11 @@ mod tests {
                 r#"schema:"My ""S""""#,
                 r#"GRANT USAGE ON SCHEMA "My ""S""" TO "app_ci""#,
             ),
-            ("CONNECT", "database:appdb", r#"GRANT CONNECT ON DATABASE "appdb" TO "app_ci""#),
+            (
+                "CONNECT",
+                "database:appdb",
+                r#"GRANT CONNECT ON DATABASE "appdb" TO "app_ci""#,
+            ),
         ] {
             let b = binding(role, resource);
             let grant = Grant::parse(&b).unwrap();
@@ -279,7 +290,11 @@ mod tests {
             ("SELECT", "orders", "must be `role:<group>`"),
             ("SELECT", "table:orders", "`table:<schema>.<table>`"),
             ("SELECT", "schema:a.b", "names one schema"),
-            ("USAGE", "table:a.b", "`USAGE` is not a privilege on `table:`"),
+            (
+                "USAGE",
+                "table:a.b",
+                "`USAGE` is not a privilege on `table:`",
+            ),
             ("select", "table:a.b", "not a privilege"),
             ("SELECT; DROP", "table:a.b", "not a privilege"),
             ("member", "function:f", "not a kind of object"),

@@ -143,9 +143,8 @@ impl ProviderType for PostgresType {
         } else {
             (&b.role_prefix, &a.role_prefix)
         };
-        long.starts_with(short.as_str()).then(|| {
-            format!("role prefix `{long}` lies within `{short}` on the same server")
-        })
+        long.starts_with(short.as_str())
+            .then(|| format!("role prefix `{long}` lies within `{short}` on the same server"))
     }
 
     fn connect(&self, context: ProviderContext) -> Result<Box<dyn Provider>, ProviderError> {
@@ -213,7 +212,15 @@ mod tests {
 
     #[test]
     fn declared_roles_are_checked_offline() {
-        assert!(problems("app_ci", &["primary"], &[binding("SELECT", "table:app.t")], "").is_empty());
+        assert!(
+            problems(
+                "app_ci",
+                &["primary"],
+                &[binding("SELECT", "table:app.t")],
+                ""
+            )
+            .is_empty()
+        );
         let got = problems("App CI", &["a", "b"], &[], "");
         assert_eq!(got.len(), 2, "{got:?}");
         assert!(got[0].1.contains("lowercase letters"), "{got:?}");
@@ -234,17 +241,30 @@ mod tests {
             "{got:?}"
         );
         let got = problems("app_ci", &[], &[], &"d".repeat(20_000));
-        assert!(matches!(got.as_slice(), [(DeclaredPart::Description, r)] if r.contains("at most")), "{got:?}");
+        assert!(
+            matches!(got.as_slice(), [(DeclaredPart::Description, r)] if r.contains("at most")),
+            "{got:?}"
+        );
     }
 
     #[test]
     fn prefixes_overlap_on_one_server() {
-        let s = |prefix: &str, port: u16| {
-            json!({"database": "a", "user": "n", "role_prefix": prefix, "port": port})
-        };
+        let s = |prefix: &str, port: u16| json!({"database": "a", "user": "n", "role_prefix": prefix, "port": port});
         let base = std::path::Path::new(".");
-        assert!(PostgresType.scopes_overlap(&s("app_", 5432), &s("app_ci_", 5432), base).is_some());
-        assert!(PostgresType.scopes_overlap(&s("app_", 5432), &s("ops_", 5432), base).is_none());
-        assert!(PostgresType.scopes_overlap(&s("app_", 5432), &s("app_", 5433), base).is_none());
+        assert!(
+            PostgresType
+                .scopes_overlap(&s("app_", 5432), &s("app_ci_", 5432), base)
+                .is_some()
+        );
+        assert!(
+            PostgresType
+                .scopes_overlap(&s("app_", 5432), &s("ops_", 5432), base)
+                .is_none()
+        );
+        assert!(
+            PostgresType
+                .scopes_overlap(&s("app_", 5432), &s("app_", 5433), base)
+                .is_none()
+        );
     }
 }

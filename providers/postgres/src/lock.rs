@@ -32,9 +32,8 @@ impl LockGuard for AdvisoryLock {}
 /// `sha256("nhi-provider-postgres:" + prefix)`.
 pub(crate) fn key(prefix: &str) -> (i32, i32) {
     let digest = Sha256::digest(format!("nhi-provider-postgres:{prefix}").as_bytes());
-    let half = |i: usize| {
-        i32::from_be_bytes([digest[i], digest[i + 1], digest[i + 2], digest[i + 3]])
-    };
+    let half =
+        |i: usize| i32::from_be_bytes([digest[i], digest[i + 1], digest[i + 2], digest[i + 3]]);
     (half(0), half(4))
 }
 

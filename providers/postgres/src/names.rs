@@ -155,7 +155,10 @@ mod tests {
     #[test]
     fn identifiers_and_literals_are_quoted() {
         assert_eq!(quote_ident("app_ci").unwrap(), r#""app_ci""#);
-        assert_eq!(quote_ident(r#"a"; DROP ROLE x; --"#).unwrap(), r#""a""; DROP ROLE x; --""#);
+        assert_eq!(
+            quote_ident(r#"a"; DROP ROLE x; --"#).unwrap(),
+            r#""a""; DROP ROLE x; --""#
+        );
         assert!(quote_ident("").is_err());
         assert!(quote_ident("a\0b").is_err());
         assert!(quote_ident(&"a".repeat(64)).is_err());

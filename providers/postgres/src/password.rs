@@ -52,7 +52,11 @@ mod tests {
         assert_eq!(a.secret.len(), 64);
         assert!(a.secret.bytes().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(*a.secret, *b.secret);
-        assert!(a.verifier.starts_with("SCRAM-SHA-256$4096:"), "{}", a.verifier);
+        assert!(
+            a.verifier.starts_with("SCRAM-SHA-256$4096:"),
+            "{}",
+            a.verifier
+        );
         assert!(!a.verifier.contains(a.secret.as_str()));
         let id = key_id(&a.verifier);
         assert!(id.starts_with("scram-") && id.len() == 22, "{id}");

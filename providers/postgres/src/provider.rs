@@ -36,7 +36,12 @@ impl PostgresProvider {
     }
 
     async fn client(&self) -> Result<Client, ProviderError> {
-        db::connect(&self.settings, &self.base_dir, &format!("nhi {}", self.block)).await
+        db::connect(
+            &self.settings,
+            &self.base_dir,
+            &format!("nhi {}", self.block),
+        )
+        .await
     }
 }
 

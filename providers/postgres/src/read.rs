@@ -42,8 +42,11 @@ pub(crate) async fn read(
         .into_values()
         .map(|mut identity| {
             identity.bindings.sort_by(|a, b| {
-                (&a.role, &a.resource, a.policy.as_ref().map(|p| p.as_str()))
-                    .cmp(&(&b.role, &b.resource, b.policy.as_ref().map(|p| p.as_str())))
+                (&a.role, &a.resource, a.policy.as_ref().map(|p| p.as_str())).cmp(&(
+                    &b.role,
+                    &b.resource,
+                    b.policy.as_ref().map(|p| p.as_str()),
+                ))
             });
             identity
         })

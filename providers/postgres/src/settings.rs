@@ -122,8 +122,14 @@ mod tests {
         assert_eq!(ok.host, "127.0.0.1");
         assert_eq!(ok.port, 5433);
         for (settings, want) in [
-            (json!({"user": "nhi", "role_prefix": "app_"}), "`database` is required"),
-            (json!({"database": "a", "user": "n"}), "`role_prefix` is required"),
+            (
+                json!({"user": "nhi", "role_prefix": "app_"}),
+                "`database` is required",
+            ),
+            (
+                json!({"database": "a", "user": "n"}),
+                "`role_prefix` is required",
+            ),
             (
                 json!({"database": "a", "user": "n", "role_prefix": "pg_x"}),
                 "not with `pg`",
@@ -148,9 +154,10 @@ mod tests {
             let err = Settings::parse(&settings).unwrap_err();
             assert!(err.contains(want), "{settings}: {err}");
         }
-        let socket =
-            Settings::parse(&json!({"database": "a", "user": "n", "role_prefix": "a_", "host": "/run/postgresql"}))
-                .unwrap();
+        let socket = Settings::parse(
+            &json!({"database": "a", "user": "n", "role_prefix": "a_", "host": "/run/postgresql"}),
+        )
+        .unwrap();
         assert_eq!(socket.host, "/run/postgresql");
     }
 }

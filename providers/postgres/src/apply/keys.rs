@@ -39,7 +39,13 @@ pub(super) async fn mint(
         quote_literal(&new.verifier).map_err(ProviderError::Other)?,
         quote_literal(&valid_until).map_err(ProviderError::Other)?
     );
-    execute(tx, "setting a new password", &format!("role `{name}`"), &sql).await?;
+    execute(
+        tx,
+        "setting a new password",
+        &format!("role `{name}`"),
+        &sql,
+    )
+    .await?;
     let mut record = Record::parse(role.comment.as_deref()).unwrap_or_else(|| Record {
         v: 1,
         ..Record::default()
@@ -110,7 +116,11 @@ pub(super) async fn delete(
         Err(err) => return Err(err),
     };
     let mut record = Record::parse(role.comment.as_deref());
-    let live = live_key_id(&role, record.as_ref().unwrap_or(&Record::default()), passwords);
+    let live = live_key_id(
+        &role,
+        record.as_ref().unwrap_or(&Record::default()),
+        passwords,
+    );
     if live.as_deref() != Some(key_id) {
         return Ok(());
     }
@@ -139,5 +149,11 @@ pub(super) async fn deactivate(
         )));
     }
     let sql = format!("ALTER ROLE {} VALID UNTIL '-infinity'", ident(name)?);
-    execute(tx, "deactivating the password", &format!("role `{name}`"), &sql).await
+    execute(
+        tx,
+        "deactivating the password",
+        &format!("role `{name}`"),
+        &sql,
+    )
+    .await
 }

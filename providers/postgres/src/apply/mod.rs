@@ -178,7 +178,13 @@ pub(super) async fn write_record(
         ident(name)?,
         quote_literal(&record.to_comment()).map_err(ProviderError::Other)?
     );
-    execute(tx, "recording owner and keys", &format!("role `{name}`"), &sql).await
+    execute(
+        tx,
+        "recording owner and keys",
+        &format!("role `{name}`"),
+        &sql,
+    )
+    .await
 }
 
 pub(super) fn ident(name: &str) -> Result<String, ProviderError> {

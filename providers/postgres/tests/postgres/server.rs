@@ -7,8 +7,7 @@
 //! `initdb` and `postgres` refuse to run as root, and CI runs tests as root: then
 //! both run as `nobody` (through `setpriv`), in a directory that user owns.
 
-use std::io::ErrorKind;
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -42,10 +41,16 @@ impl Drop for Server {
 /// `/usr/lib/postgresql/<version>/bin`.
 fn bin_dir() -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path).find(|dir| dir.join("initdb").is_file() && dir.join("postgres").is_file())
+        std::env::split_paths(&path)
+            .find(|dir| dir.join("initdb").is_file() && dir.join("postgres").is_file())
     });
     if let Some(dir) = on_path {
-        return Some(std::fs::canonicalize(dir.join("initdb")).ok()?.parent()?.to_path_buf());
+        return Some(
+            std::fs::canonicalize(dir.join("initdb"))
+                .ok()?
+                .parent()?
+                .to_path_buf(),
+        );
     }
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .ok()?
@@ -63,7 +68,11 @@ fn bin_dir() -> Option<PathBuf> {
 /// `psql` beside the server, else on `PATH`.
 pub fn psql(server: &Server) -> PathBuf {
     let beside = server.bin.join("psql");
-    if beside.is_file() { beside } else { PathBuf::from("psql") }
+    if beside.is_file() {
+        beside
+    } else {
+        PathBuf::from("psql")
+    }
 }
 
 /// The command that runs `program` as the cluster's owner: itself, or as
@@ -119,7 +128,13 @@ pub fn start() -> Option<Server> {
     let output = as_owner(&bin.join("initdb"), root)
         .arg("-D")
         .arg(&data)
-        .args(["-U", SUPERUSER, "--auth=scram-sha-256", "--no-sync", "--no-instructions"])
+        .args([
+            "-U",
+            SUPERUSER,
+            "--auth=scram-sha-256",
+            "--no-sync",
+            "--no-instructions",
+        ])
         .arg(format!("--pwfile={}", pwfile.display()))
         .env("LC_ALL", "C")
         .output()
@@ -158,21 +173,36 @@ pub fn start() -> Option<Server> {
         .expect("start postgres");
     let lifeline = child.stdin.take().expect("piped stdin");
     drop(postgres);
+    // The port opens before the server accepts sessions ("the database system is
+    // starting up"): wait until `pg_isready` says it does.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        match TcpStream::connect((Ipv4Addr::LOCALHOST, port)) {
-            Ok(_) => break,
-            Err(err) if err.kind() == ErrorKind::ConnectionRefused && Instant::now() < deadline => {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!(
-                        "postgres exited with {status}: {}",
-                        std::fs::read_to_string(&log).unwrap_or_default()
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(err) => panic!("postgres did not start on port {port}: {err}"),
+        let ready = Command::new(bin.join("pg_isready"))
+            .args([
+                "-q",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-d",
+                "postgres",
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
+        if ready {
+            break;
         }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "postgres exited with {status}: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "postgres did not start on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
     Some(Server {
         port,
@@ -188,8 +218,26 @@ impl Server {
     /// returns what it printed (unaligned, tuples only).
     pub fn psql(&self, database: &str, sql: &str) -> String {
         let output = Command::new(psql(self))
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
-            .args(["-p", &self.port.to_string(), "-U", SUPERUSER, "-d", database, "-c", sql])
+            .args([
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+            ])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                SUPERUSER,
+                "-d",
+                database,
+                "-c",
+                sql,
+            ])
             .env("PGPASSWORD", SUPERUSER_PASSWORD)
             .output()
             .expect("run psql");
