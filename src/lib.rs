@@ -35,6 +35,7 @@ pub mod diff;
 pub mod drift;
 pub mod events;
 pub mod import;
+pub mod kit;
 pub mod log;
 pub mod plan;
 pub mod policy;

@@ -81,11 +81,17 @@ pub fn connect(
     dir: &Path,
     block: &ProviderBlock,
 ) -> Result<Box<dyn Provider>, RefreshError> {
+    if registry.find(&block.type_name).is_none() {
+        return Err(RefreshError::UnknownType {
+            type_name: block.type_name.clone(),
+        });
+    }
     let provider_type =
         registry
-            .find(&block.type_name)
-            .ok_or_else(|| RefreshError::UnknownType {
-                type_name: block.type_name.clone(),
+            .for_block(block, dir)
+            .map_err(|detail| RefreshError::Settings {
+                provider: block.name.clone(),
+                detail,
             })?;
     provider_type
         .check_settings(&block.settings)

@@ -34,11 +34,13 @@ static BUILTIN: LazyLock<Registry> = LazyLock::new(|| Registry {
         Arc::new(nhi_provider_local::LocalType),
         Arc::new(nhi_provider_aws::AwsType),
         Arc::new(nhi_provider_gcp::GcpType),
+        Arc::new(nhi_provider_plugin::PluginHost),
     ],
 });
 
 impl Registry {
-    /// The provider types built into this nhi: `local`, `aws`, `gcp`.
+    /// The provider types built into this nhi: `local`, `aws`, `gcp`, and
+    /// `plugin`, which runs an external executable.
     pub fn builtin() -> &'static Self {
         &BUILTIN
     }
@@ -66,6 +68,23 @@ impl Registry {
             .iter()
             .find(|t| t.type_name() == name)
             .map(AsRef::as_ref)
+    }
+
+    /// The type that serves `block` (configuration in `dir`): its registered
+    /// type, or what that type resolves the block to (a plugin's own, started
+    /// and pinned; see `ProviderType::for_block`).
+    pub fn for_block(
+        &self,
+        block: &crate::config::ProviderBlock,
+        dir: &std::path::Path,
+    ) -> Result<&dyn ProviderType, String> {
+        let found = self.find(&block.type_name).ok_or_else(|| {
+            format!(
+                "provider type `{}` is not built into this nhi",
+                block.type_name
+            )
+        })?;
+        Ok(found.for_block(&block.settings, dir)?.unwrap_or(found))
     }
 
     /// Every registered type, in order.
@@ -98,7 +117,10 @@ mod tests {
             .register(Arc::new(nhi_provider_local::LocalType))
             .unwrap_err();
         assert_eq!(err.to_string(), "provider type `local` is registered twice");
-        assert_eq!(Registry::builtin().names(), ["local", "aws", "gcp"]);
+        assert_eq!(
+            Registry::builtin().names(),
+            ["local", "aws", "gcp", "plugin"]
+        );
     }
 
     #[test]

@@ -37,7 +37,9 @@ pub(super) fn check(
         if state.digest() != record.observed_digest {
             return Ok(());
         }
-        let provider_type = registry.find(&block.type_name);
+        let provider_type = registry
+            .for_block(block, std::path::Path::new(&body.config.dir))
+            .ok();
         scopes.push(crate::diff::Scope {
             block,
             observed: state,

@@ -163,6 +163,19 @@ pub enum ApplyError {
         actual: String,
     },
 
+    #[error("scope `{scope}` was planned with plugin {planned}, but apply would run {actual}")]
+    #[diagnostic(
+        code(nhi::apply::plugin_mismatch),
+        help(
+            "the plugin that judged the plan is not the one that would change the estate; plan again with the plugin that should run"
+        )
+    )]
+    PluginMismatch {
+        scope: String,
+        planned: String,
+        actual: String,
+    },
+
     #[error("cannot lock scope `{scope}`")]
     #[diagnostic(
         code(nhi::apply::locked),

@@ -142,6 +142,30 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         let block = block_of(scope);
         let provider =
             crate::refresh::connect(options.registry, &base, &block).map_err(ApplyError::from)?;
+        let running = options
+            .registry
+            .for_block(&block, &base)
+            .ok()
+            .and_then(nhi_provider_sdk::ProviderType::plugin);
+        if running != scope.plugin {
+            let shown = |p: &Option<nhi_provider_sdk::plugin::PluginRecord>| {
+                p.as_ref().map_or_else(
+                    || "none".to_owned(),
+                    |p| {
+                        format!(
+                            "`{} {}` ({}, `{}`)",
+                            p.name, p.version, p.protocol, p.digest
+                        )
+                    },
+                )
+            };
+            return Err(ApplyError::PluginMismatch {
+                scope: scope.provider.clone(),
+                planned: shown(&scope.plugin),
+                actual: shown(&running),
+            }
+            .into());
+        }
         // What reviewers read about a scope must be what these settings reach.
         let actual = crate::refresh::describe(&block, provider.as_ref())
             .await

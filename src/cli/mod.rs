@@ -11,6 +11,7 @@ mod init;
 mod merge;
 mod plan;
 mod policy;
+mod provider;
 mod revoke;
 mod settings;
 mod show;
@@ -114,6 +115,8 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Org policies in Rego: `nhi policy test PATH...` runs a bundle's test_ rules
     Policy(policy::PolicyArgs),
+    /// Provider plugins: `nhi provider test PLUGIN` runs the conformance suite
+    Provider(provider::ProviderArgs),
     /// Print a shell completion script: bash, zsh, fish, powershell or elvish
     Completions(completions::CompletionsArgs),
     /// Print the manual page, or write one per command into a directory
@@ -218,6 +221,7 @@ fn run(cli: Cli, env: settings::Environment, color: Option<bool>) -> miette::Res
         Command::Merge(args) => merge::run(&args),
         Command::Verify(args) => verify::run(&global, &args),
         Command::Apply(args) => apply::run(&global, &args),
+        Command::Provider(args) => provider::run(&global, &args),
         Command::Revoke(args) => revoke::run(&global, &args),
         Command::Audit(args) => audit::run(&global, &args),
         Command::Policy(args) => policy::run(&global, &args),

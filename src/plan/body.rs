@@ -17,10 +17,16 @@ pub const BODY_FORMAT_VERSION: u32 = 3;
 /// of an unsupported format, never as a full plan.
 pub const SELECTION_FORMAT_VERSION: u32 = 4;
 
+/// The layout version of a body with a scope served by a plugin (a
+/// [`ScopeRecord::plugin`]), with or without a selection. Older builds refuse
+/// such a plan as of an unsupported format.
+pub const PLUGIN_FORMAT_VERSION: u32 = 5;
+
 /// What was planned, against what, by whom and until when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanBody {
+    /// [`PLUGIN_FORMAT_VERSION`] exactly when a scope records a plugin, else
     /// [`SELECTION_FORMAT_VERSION`] exactly when `selection` is present, else
     /// [`BODY_FORMAT_VERSION`]; other values are refused.
     pub format_version: u32,
@@ -111,6 +117,11 @@ pub struct ScopeRecord {
     pub observed_digest: Digest,
     /// Number of identities observed.
     pub observed_identities: u64,
+    /// The plugin that served the scope (a `type: plugin` block): its name,
+    /// version, executable digest and protocol. Present exactly for plugin
+    /// blocks; apply refuses to run any other plugin for the scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<nhi_provider_sdk::plugin::PluginRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -171,8 +182,21 @@ impl PlanBody {
     /// Records what `--target` and `--replace` asked for, in the body's format
     /// for it.
     pub fn set_selection(&mut self, selection: SelectionRecord) {
-        self.format_version = SELECTION_FORMAT_VERSION;
+        if self.format_version != PLUGIN_FORMAT_VERSION {
+            self.format_version = SELECTION_FORMAT_VERSION;
+        }
         self.selection = Some(selection);
+    }
+
+    /// The format version the body's contents call for.
+    pub fn required_format(&self) -> u32 {
+        if self.scopes.iter().any(|s| s.plugin.is_some()) {
+            PLUGIN_FORMAT_VERSION
+        } else if self.selection.is_some() {
+            SELECTION_FORMAT_VERSION
+        } else {
+            BODY_FORMAT_VERSION
+        }
     }
 
     /// The scope record for an address, by its provider prefix.

@@ -28,6 +28,8 @@ pub struct ScopeRead<'a> {
     /// `fingerprint(observed)` when the caller already computed it (e.g. on
     /// another thread while diffing); computed here when `None`.
     pub observed_digest: Option<nhi_provider_sdk::Digest>,
+    /// The plugin that served the block, for a `type: plugin` block.
+    pub plugin: Option<nhi_provider_sdk::plugin::PluginRecord>,
 }
 
 /// The body, without findings: judge it with [`crate::policy::judge`] and set
@@ -49,6 +51,7 @@ pub fn build(
                 .observed_digest
                 .unwrap_or_else(|| nhi_provider_sdk::fingerprint(read.observed)),
             observed_identities: read.observed.identities.len() as u64,
+            plugin: read.plugin.clone(),
         })
         .collect();
     let summary = Summary::of(&diff.changes, diff.unmanaged.len());
@@ -56,7 +59,7 @@ pub fn build(
         .now
         .checked_add(options.valid_for)
         .unwrap_or(jiff::Timestamp::MAX);
-    PlanBody {
+    let mut body = PlanBody {
         format_version: BODY_FORMAT_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         created_at: options.now,
@@ -82,5 +85,7 @@ pub fn build(
         policy: config.policy.clone(),
         findings: Vec::new(),
         selection: None,
-    }
+    };
+    body.format_version = body.required_format();
+    body
 }

@@ -5,21 +5,63 @@
 use nhi_provider_sdk::{Address, Operation};
 
 use super::PlanError;
-use super::body::{BODY_FORMAT_VERSION, PlanBody, SELECTION_FORMAT_VERSION, Summary};
+use super::body::{
+    BODY_FORMAT_VERSION, PLUGIN_FORMAT_VERSION, PlanBody, SELECTION_FORMAT_VERSION, Summary,
+};
 use crate::diff::{Action, Change, Reason, Risk};
 
 pub(crate) fn check(body: &PlanBody) -> Result<(), PlanError> {
     let fail = |detail: String| Err(PlanError::Inconsistent { detail });
-    if ![BODY_FORMAT_VERSION, SELECTION_FORMAT_VERSION].contains(&body.format_version) {
+    if ![
+        BODY_FORMAT_VERSION,
+        SELECTION_FORMAT_VERSION,
+        PLUGIN_FORMAT_VERSION,
+    ]
+    .contains(&body.format_version)
+    {
         return Err(PlanError::UnsupportedFormat {
             found: format!("body {}", body.format_version),
-            supported: format!("{BODY_FORMAT_VERSION} or {SELECTION_FORMAT_VERSION}"),
+            supported: format!(
+                "{BODY_FORMAT_VERSION}, {SELECTION_FORMAT_VERSION} or {PLUGIN_FORMAT_VERSION}"
+            ),
         });
     }
-    if (body.format_version == SELECTION_FORMAT_VERSION) != body.selection.is_some() {
-        return fail(format!(
-            "body format {SELECTION_FORMAT_VERSION} is exactly for plans made with `--target` or `--replace`"
-        ));
+    if body.format_version != body.required_format() {
+        return fail(
+            if body.format_version == PLUGIN_FORMAT_VERSION
+                || body.required_format() == PLUGIN_FORMAT_VERSION
+            {
+                format!(
+                    "body format {PLUGIN_FORMAT_VERSION} is exactly for plans with a scope served by a plugin"
+                )
+            } else {
+                format!(
+                    "body format {SELECTION_FORMAT_VERSION} is exactly for plans made with `--target` or `--replace`"
+                )
+            },
+        );
+    }
+    for scope in &body.scopes {
+        let is_plugin = scope.provider.starts_with("plugin.");
+        let pinned = scope
+            .settings
+            .get("plugin")
+            .and_then(|p| p.get("sha256"))
+            .and_then(|d| d.as_str());
+        match (&scope.plugin, is_plugin) {
+            (None, false) => {}
+            (Some(record), true)
+                if pinned.is_some_and(|d| {
+                    d == record.digest.to_string()
+                        || format!("sha256:{d}") == record.digest.to_string()
+                }) => {}
+            _ => {
+                return fail(format!(
+                    "scope `{}` must record the plugin its settings pin, and only a `plugin` scope records one",
+                    scope.provider
+                ));
+            }
+        }
     }
     if body.expires_at <= body.created_at {
         return fail("the plan expires before it was created".into());

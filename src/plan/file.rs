@@ -107,6 +107,7 @@ mod tests {
             scope: "s".into(),
             observed: &observed,
             observed_digest: None,
+            plugin: None,
         }];
         let options = super::super::BuildOptions {
             author: "a".into(),
@@ -165,7 +166,7 @@ mod tests {
             let scopes = [crate::diff::Scope { block: &config.providers[0], observed: &observed, key_slots: None, retire: None }];
             let now = crate::diff::tests::now();
             let diff = crate::diff::diff(&config, &scopes, now);
-            let reads = [super::super::ScopeRead { block: &config.providers[0], scope: "s".into(), observed: &observed, observed_digest: None }];
+            let reads = [super::super::ScopeRead { block: &config.providers[0], scope: "s".into(), observed: &observed, observed_digest: None, plugin: None }];
             let options = super::super::BuildOptions { author: "a".into(), now, valid_for: jiff::SignedDuration::from_hours(24), config_dir: "/work".into() };
             let mut body = super::super::build(&config, &reads, diff, &options);
             let judged = [crate::policy::ScopeInput {
@@ -211,7 +212,7 @@ mod tests {
             let now = crate::diff::tests::now();
             let mut diff = crate::diff::diff_replacing(&config, &scopes, now, &request.replace);
             let Ok(selected) = crate::diff::select(&mut diff, &request) else { return Ok(()) };
-            let reads = [super::super::ScopeRead { block: &config.providers[0], scope: "s".into(), observed: &observed, observed_digest: None }];
+            let reads = [super::super::ScopeRead { block: &config.providers[0], scope: "s".into(), observed: &observed, observed_digest: None, plugin: None }];
             let options = super::super::BuildOptions { author: "a".into(), now, valid_for: jiff::SignedDuration::from_hours(24), config_dir: "/work".into() };
             let mut body = super::super::build(&config, &reads, diff, &options);
             body.set_selection(super::super::SelectionRecord {

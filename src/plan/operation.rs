@@ -218,7 +218,7 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
     let scopes: Vec<_> = refreshed
         .iter()
         .map(|r| {
-            let provider_type = registry.find(&r.block.type_name);
+            let provider_type = registry.for_block(&r.block, &config_dir).ok();
             crate::diff::Scope {
                 block: &r.block,
                 observed: &r.observed,
@@ -234,7 +234,7 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
                 nhi_provider_sdk::Address::provider(&b.type_name, &b.name).as_str() == prefix
             });
             block
-                .and_then(|b| registry.find(&b.type_name))
+                .and_then(|b| registry.for_block(b, &config_dir).ok())
                 .is_none_or(nhi_provider_sdk::ProviderType::replaces_identities)
         })?;
     }
@@ -263,7 +263,7 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
         }
         Some(selected)
     };
-    advise(registry, &mut diff, &refreshed);
+    advise(registry, &config_dir, &mut diff, &refreshed);
     if options.enforce {
         // A plan may not undo a revocation (`nhi revoke`).
         let revocations = crate::revoke::sticky::load(&config_dir)?;
@@ -301,6 +301,10 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
             scope: r.scope.clone(),
             observed: &r.observed,
             observed_digest: Some(digest),
+            plugin: registry
+                .for_block(&r.block, &config_dir)
+                .ok()
+                .and_then(nhi_provider_sdk::ProviderType::plugin),
         })
         .collect();
     let build = BuildOptions {
@@ -383,12 +387,17 @@ pub(crate) fn scope_inputs<'a>(
 
 /// Adds each provider type's warning for reviewers to the changes it concerns
 /// (e.g. that deleting a Google Cloud service account becomes irreversible).
-fn advise(registry: &Registry, diff: &mut crate::diff::Diff, refreshed: &[Refreshed]) {
+fn advise(
+    registry: &Registry,
+    dir: &std::path::Path,
+    diff: &mut crate::diff::Diff,
+    refreshed: &[Refreshed],
+) {
     let types: Vec<(String, &dyn nhi_provider_sdk::ProviderType)> = refreshed
         .iter()
         .filter_map(|r| {
             let prefix = format!("{}.{}", r.block.type_name, r.block.name);
-            registry.find(&r.block.type_name).map(|t| (prefix, t))
+            registry.for_block(&r.block, dir).ok().map(|t| (prefix, t))
         })
         .collect();
     for change in &mut diff.changes {

@@ -8,6 +8,7 @@ mod escape;
 mod findings;
 pub mod import;
 pub mod json;
+pub mod kit;
 pub mod markdown;
 pub mod policy_test;
 pub mod progress;
@@ -149,6 +150,7 @@ pub(crate) mod fixture {
             scope: "estate file `estate.json`".into(),
             observed,
             observed_digest: None,
+            plugin: None,
         }];
         let options = crate::plan::BuildOptions {
             author: "alice".into(),

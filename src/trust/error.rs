@@ -92,6 +92,21 @@ pub enum TrustError {
     )]
     PartialRefused { targets: String },
 
+    #[error(
+        "the trust policy does not allow plugin `{plugin}` (`{digest}`), which provider `{provider}` runs"
+    )]
+    #[diagnostic(
+        code(nhi::trust::plugin_not_allowed),
+        help(
+            "review the plugin executable; if it may run, add its digest to `plugins.allow` in the trust policy"
+        )
+    )]
+    PluginNotAllowed {
+        plugin: String,
+        digest: String,
+        provider: String,
+    },
+
     #[error("cannot read allowed signers file `{path}`: {detail}")]
     #[diagnostic(
         code(nhi::trust::allowed_signers),

@@ -43,6 +43,9 @@ pub struct TrustPolicy {
     /// whatever their approvals (`allow`, the default, judges them as any plan;
     /// a rule `when: partial` can raise their bar instead).
     pub refuse_partial: bool,
+    /// `plugins: {allow: [sha256:…]}`: the only plugin executables a plan may
+    /// run; `None`: any plugin the plan pins.
+    pub plugins_allowed: Option<Vec<nhi_provider_sdk::Digest>>,
 }
 
 /// What a trust policy does with partial plans.
@@ -85,6 +88,14 @@ struct RawPolicy {
     #[serde(default)]
     partial_plans: PartialPlans,
     revoke: Option<Spanned<super::revoke_bar::RawRevoke>>,
+    #[serde(default)]
+    plugins: Option<RawPlugins>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlugins {
+    allow: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -280,6 +291,21 @@ impl TrustPolicy {
                 return Err(fail(format!("principal `{principal}` is not valid")));
             }
         }
+        let plugins_allowed = raw
+            .plugins
+            .map(|p| {
+                p.allow
+                    .iter()
+                    .map(|d| {
+                        d.parse::<nhi_provider_sdk::Digest>().map_err(|_| {
+                            fail(format!(
+                                "`plugins.allow` lists digests `sha256:<64 hex digits>`, not `{d}`"
+                            ))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
         let revoke = super::revoke_bar::parse(raw.revoke.as_ref(), &source, &invalid, &fail)?;
         Ok(Self {
             revoke,
@@ -293,6 +319,7 @@ impl TrustPolicy {
             author_counts: raw.approvals.author_counts,
             max_plan_age,
             refuse_partial: raw.partial_plans == PartialPlans::Refuse,
+            plugins_allowed,
             rules: raw
                 .rules
                 .into_iter()

@@ -302,6 +302,17 @@ pub fn judge_plan(
             });
         }
     }
+    if let (None, Some(allowed)) = (&failure, &policy.plugins_allowed) {
+        let refused = body.scopes.iter().find_map(|scope| {
+            let plugin = scope.plugin.as_ref()?;
+            (!allowed.contains(&plugin.digest)).then(|| TrustError::PluginNotAllowed {
+                plugin: plugin.name.clone(),
+                digest: plugin.digest.to_string(),
+                provider: scope.provider.clone(),
+            })
+        });
+        failure = refused;
+    }
     standing.signatures = records
         .iter()
         .zip(verdicts)

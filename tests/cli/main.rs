@@ -25,6 +25,7 @@ mod include;
 mod log;
 mod moto;
 mod plan;
+mod plugin;
 mod privilege;
 mod refusals;
 mod replace;

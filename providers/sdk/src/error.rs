@@ -33,6 +33,11 @@ pub enum ProviderError {
     Unsupported(String),
     #[error("{0}")]
     Other(String),
+    /// The change may or may not have happened: a provider behind a pipe crashed,
+    /// hung or answered garbage after the change was sent. The receipt records it
+    /// as unknown, and the next plan re-reads before anything is retried.
+    #[error("outcome unknown: {0}")]
+    OutcomeUnknown(String),
 }
 
 impl ProviderError {

@@ -11,6 +11,7 @@ pub mod lockfile;
 mod model;
 mod operation;
 pub mod parallel;
+pub mod plugin;
 mod policy;
 mod provider;
 pub mod settings;

@@ -141,6 +141,24 @@ pub trait ProviderType: Send + Sync {
         let _ = (settings, other, base_dir);
         None
     }
+    /// For a type whose facts depend on the block (the plugin host: each block
+    /// names its own executable), the type that serves a block with `settings`,
+    /// started and checked; `Err` says why it cannot be. `None`: this type
+    /// serves every block itself. The engine asks before any other call about
+    /// the block; the type returned lives as long as the process.
+    fn for_block(
+        &self,
+        settings: &serde_json::Value,
+        base_dir: &std::path::Path,
+    ) -> Result<Option<&'static dyn ProviderType>, String> {
+        let _ = (settings, base_dir);
+        Ok(None)
+    }
+    /// Which external plugin serves this type, pinned how: plans record it and
+    /// apply refuses a plan whose plugin differs. `None` for built-in types.
+    fn plugin(&self) -> Option<crate::plugin::PluginRecord> {
+        None
+    }
     /// Construct a provider for one block.
     fn connect(&self, context: ProviderContext) -> Result<Box<dyn Provider>, ProviderError>;
 }

@@ -93,7 +93,33 @@ impl<'a> Validator<'a> {
             self.push(problem);
         }
 
-        let (name, provider_type) = (name?, provider_type?);
+        // A type that resolves blocks (the plugin host) answers through the
+        // type it resolves this one to, from here on.
+        let resolved = match provider_type {
+            Some(t) if settings_ok => match t.for_block(&settings, self.source.dir()) {
+                Ok(found) => found.map(|r| {
+                    if let Err(reason) = r.check_settings(&settings) {
+                        settings_ok = false;
+                        self.invalid_settings(raw, entry, &who, t.type_name(), reason);
+                    }
+                    r
+                }),
+                Err(reason) => {
+                    settings_ok = false;
+                    self.invalid_settings(raw, entry, &who, t.type_name(), reason);
+                    None
+                }
+            },
+            _ => None,
+        };
+        if let (Some(resolved), Some(name)) = (resolved, name)
+            && let Some(slot) = self.types.get_mut(&name.value)
+            && name_ok
+        {
+            slot.0 = Some(resolved);
+        }
+        let (name, provider_type, type_name) = (name?, provider_type?, type_name?);
+        let provider_type = resolved.unwrap_or(provider_type);
         if name_ok && settings_ok {
             let span = raw
                 .settings
@@ -103,10 +129,34 @@ impl<'a> Validator<'a> {
         }
         (name_ok && settings_ok).then(|| ProviderBlock {
             name: name.value.clone(),
-            type_name: provider_type.type_name().to_owned(),
+            type_name: type_name.value.clone(),
             prune: raw.prune.as_ref().is_some_and(|p| p.value),
             settings,
         })
+    }
+
+    fn invalid_settings(
+        &mut self,
+        raw: &RawProvider,
+        entry: &Spanned<RawProvider>,
+        who: &str,
+        type_name: &str,
+        reason: String,
+    ) {
+        let span = raw
+            .settings
+            .as_ref()
+            .map_or_else(|| self.span(entry), |s| self.span(s));
+        let problem = self
+            .problem(
+                ProblemKind::InvalidSettings,
+                format!("invalid settings for {who}"),
+            )
+            .label(span, reason)
+            .with_help(format!(
+                "change `settings` to what the `{type_name}` provider type accepts"
+            ));
+        self.push(problem);
     }
 
     /// Refuses a block whose scope overlaps an earlier block's, pointing at its

@@ -1,0 +1,326 @@
+//! Provider plugins end to end: the `local` provider served as a plugin through
+//! plan → sign → approve → apply; pinning refusals; plugins that crash, hang or
+//! write garbage; a minted secret that must never show; the conformance kit
+//! against the served local provider and the Python example.
+
+use std::path::{Path, PathBuf};
+
+use crate::harness::{Run, Workspace, repo};
+use crate::team::{ok, run, team};
+
+const LOCAL_PLUGIN: &str = env!("CARGO_BIN_EXE_nhi-provider-local");
+
+fn sha256(path: &Path) -> String {
+    use sha2::Digest as _;
+    format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
+    )
+}
+
+/// The quickstart team workspace, its provider block served by `plugin`
+/// (copied into the workspace as `bin/plugin`), pinned by `pin` (its digest
+/// when `None`).
+fn plugin_team(plugin: &Path, pin: Option<&str>) -> (Workspace, PathBuf) {
+    let ws = team();
+    let bin = ws.path().join("bin/plugin");
+    std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+    std::fs::copy(plugin, &bin).unwrap();
+    let digest = pin.map_or_else(|| sha256(&bin), str::to_owned);
+    let config = ws.read("nhi.yaml");
+    let edited = config
+        .replace("    type: local\n", "    type: plugin\n")
+        .replace(
+            "      state: estate.json\n",
+            &format!("      state: estate.json\n      plugin: {{path: bin/plugin, sha256: \"{digest}\"}}\n"),
+        );
+    assert_ne!(config, edited);
+    ws.write("nhi.yaml", &edited);
+    (ws, bin)
+}
+
+fn approved(ws: &Workspace, plan: &str) {
+    crate::team::approved_plan(ws, plan);
+}
+
+fn apply(ws: &Workspace, plan: &str) -> Run {
+    run(
+        ws,
+        &["apply", plan, "--trust", "trust.yaml", "--key", "carol.key"],
+    )
+}
+
+#[test]
+fn a_plugin_block_plans_signs_approves_and_applies_then_plans_nothing() {
+    let (ws, bin) = plugin_team(Path::new(LOCAL_PLUGIN), None);
+    approved(&ws, "q.plan");
+    let plan = ws.read("q.plan");
+    let digest = sha256(&bin);
+    // The plan records the plugin, in body format 5.
+    assert!(plan.contains(r#"\"format_version\":5"#), "{plan}");
+    assert!(
+        plan.contains(&format!(
+            r#"\"plugin\":{{\"name\":\"local\",\"version\":\"{}\",\"digest\":\"{digest}\",\"protocol\":\"nhi-provider/1\"}}"#,
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{plan}"
+    );
+    let applied = apply(&ws, "q.plan");
+    ok(&applied);
+    assert!(
+        applied
+            .stderr
+            .contains("Apply complete: 12 changes applied"),
+        "{}",
+        applied.stderr
+    );
+    let again = run(&ws, &["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(again.stdout.contains("No changes"), "{}", again.stdout);
+
+    // Every minted secret reached its file and nothing else.
+    let secrets = ws.path().join("secrets");
+    let mut delivered = 0;
+    for entry in std::fs::read_dir(&secrets).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let secret = doc["secret"].as_str().unwrap();
+        assert!(secret.len() >= 16);
+        for (what, haystack) in [
+            ("plan", ws.read("q.plan")),
+            ("receipt", ws.read("q.plan.receipt.json")),
+            ("apply's stdout", applied.stdout.clone()),
+            ("apply's stderr", applied.stderr.clone()),
+            ("estate", ws.read("estate.json")),
+        ] {
+            assert!(!haystack.contains(secret), "a secret is in the {what}");
+        }
+        delivered += 1;
+    }
+    assert!(delivered >= 1);
+}
+
+#[test]
+fn a_plugin_whose_digest_is_not_the_pinned_one_is_refused_before_it_runs() {
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let (ws, bin) = plugin_team(Path::new(LOCAL_PLUGIN), Some(&wrong));
+    let planned = run(&ws, &["plan"]);
+    assert_eq!(planned.code, 1, "{}", planned.stderr);
+    assert!(
+        planned.stderr.contains(&format!(
+            "plugin `bin/plugin` has digest `{}`, but the block pins `{wrong}`: the executable is not the one that was reviewed",
+            sha256(&bin)
+        )),
+        "{}",
+        planned.stderr
+    );
+}
+
+#[test]
+fn a_plugin_swapped_after_planning_is_refused_at_apply() {
+    let (ws, bin) = plugin_team(Path::new(LOCAL_PLUGIN), None);
+    approved(&ws, "q.plan");
+    let planned = sha256(&bin);
+    // Same program, other bytes: a trailing byte keeps the executable runnable.
+    let mut bytes = std::fs::read(&bin).unwrap();
+    bytes.push(0);
+    std::fs::write(&bin, &bytes).unwrap();
+    let before = ws.bytes("estate.json");
+    let refused = apply(&ws, "q.plan");
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(&format!(
+            "plugin `bin/plugin` has digest `{}`, but the block pins `{planned}`",
+            sha256(&bin)
+        )),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(ws.bytes("estate.json"), before);
+}
+
+#[test]
+fn a_plugin_not_on_the_trust_policys_allowlist_is_refused_and_one_on_it_applies() {
+    let (ws, bin) = plugin_team(Path::new(LOCAL_PLUGIN), None);
+    approved(&ws, "q.plan");
+    let trust = ws.read("trust.yaml");
+    let other = format!("sha256:{}", "a".repeat(64));
+    ws.write(
+        "trust.yaml",
+        &format!("{trust}plugins:\n  allow: [\"{other}\"]\n"),
+    );
+    let before = ws.bytes("estate.json");
+    let refused = apply(&ws, "q.plan");
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(&format!(
+            "the trust policy does not allow plugin `local` (`{}`), which provider `plugin.demo` runs",
+            sha256(&bin)
+        )),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("nhi::trust::plugin_not_allowed"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(ws.bytes("estate.json"), before);
+    ws.write(
+        "trust.yaml",
+        &format!(
+            "{trust}plugins:\n  allow: [\"{other}\", \"{}\"]\n",
+            sha256(&bin)
+        ),
+    );
+    ok(&apply(&ws, "q.plan"));
+}
+
+/// A workspace whose one block runs `tests/cli/plugins/misbehave.py` in `mode`.
+fn misbehaving(mode: &str, timeout_ms: u64) -> Workspace {
+    let ws = Workspace::empty();
+    let script = repo().join("tests/cli/plugins/misbehave.py");
+    std::fs::copy(&script, ws.path().join("misbehave.py")).unwrap();
+    let digest = sha256(&script);
+    ws.write(
+        "nhi.yaml",
+        &format!(
+            "version: 1\nproviders:\n  - name: demo\n    type: plugin\n    settings:\n      plugin: {{path: misbehave.py, sha256: \"{digest}\", env: [NHI_TEST_MODE], timeout_ms: {timeout_ms}}}\nidentities:\n  - name: svc\n    provider: demo\n    owner: team@example.com\n    keys:\n      - name: primary\n        sink: {{file: svc.key}}\n"
+        ),
+    );
+    ws.write("allowed_signers", "");
+    ws.write("trust.yaml", crate::team::OPEN_TRUST);
+    ws
+}
+
+fn plan_fails(mode: &str, timeout_ms: u64) -> String {
+    let ws = misbehaving(mode, timeout_ms);
+    let planned = ws.run_env(&["plan"], &[("NHI_TEST_MODE", mode)]);
+    assert_eq!(planned.code, 1, "{}\n{}", planned.stdout, planned.stderr);
+    planned.stderr
+}
+
+#[test]
+fn a_plugin_that_crashes_mid_call_fails_it_with_its_exit_status_and_last_words() {
+    let stderr = plan_fails("crash", 10_000);
+    assert!(
+        stderr.contains(
+            "plugin `misbehave` closed its standard output in `read` for `demo`; it exited with exit status: 3; its standard error ended:\nmisbehave: misbehave: lost the database connection"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_plugin_that_hangs_is_stopped_at_its_deadline() {
+    let started = std::time::Instant::now();
+    let stderr = plan_fails("hang", 700);
+    assert!(
+        stderr.contains(
+            "plugin `misbehave` did not answer within 700ms (stopped) in `read` for `demo`"
+        ),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
+
+#[test]
+fn a_plugin_that_prints_to_standard_output_is_a_protocol_error() {
+    let stderr = plan_fails("garbage", 10_000);
+    assert!(
+        stderr.contains(
+            "plugin `misbehave` wrote a line that is not a protocol message: `hello from a stray print` in `read` for `demo`"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_secret_a_plugin_leaks_on_standard_error_is_blotted_out_and_the_outcome_is_unknown() {
+    let ws = misbehaving("secret", 10_000);
+    let env = [("NHI_TEST_MODE", "secret")];
+    ok(&ws.run_env(&["plan", "-o", "s.plan"], &env));
+    let applied = ws.run_env(&["apply", "s.plan", "--trust", "trust.yaml"], &env);
+    assert_eq!(applied.code, 1, "{}", applied.stderr);
+    let secret = "canary-5d41402abc4b2a76b9719d911017c592";
+    // Delivered to its sink before the key was recorded, as the SDK's rule says.
+    assert!(ws.read("svc.key").contains(secret));
+    for (what, text) in [
+        ("stdout", applied.stdout.clone()),
+        ("stderr", applied.stderr.clone()),
+        ("plan", ws.read("s.plan")),
+    ] {
+        assert!(!text.contains(secret), "the secret is on {what}:\n{text}");
+    }
+    assert!(
+        applied
+            .stderr
+            .contains("misbehave: debug: recording the key whose secret is <redacted secret>"),
+        "{}",
+        applied.stderr
+    );
+    assert!(
+        applied.stderr.contains("outcome unknown"),
+        "{}",
+        applied.stderr
+    );
+    let receipt = std::fs::read_dir(ws.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("receipt"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect::<String>();
+    assert!(!receipt.contains(secret));
+}
+
+fn kit(plugin: &Path) -> Run {
+    Workspace::empty().run(&["provider", "test", &plugin.display().to_string()])
+}
+
+#[test]
+fn the_local_provider_served_as_a_plugin_passes_the_conformance_kit() {
+    let kit = kit(Path::new(LOCAL_PLUGIN));
+    assert_eq!(kit.code, 0, "{}\n{}", kit.stdout, kit.stderr);
+    assert!(
+        kit.stdout.contains("nhi-provider-kit/1 against `local "),
+        "{}",
+        kit.stdout
+    );
+    assert!(
+        kit.stdout.contains("9 passed, 0 failed, 0 skipped"),
+        "{}",
+        kit.stdout
+    );
+}
+
+#[test]
+fn the_python_example_plugin_passes_the_conformance_kit() {
+    let kit = kit(&repo().join("examples/plugins/estate.py"));
+    assert_eq!(kit.code, 0, "{}\n{}", kit.stdout, kit.stderr);
+    assert!(
+        kit.stdout.contains("against `py-estate 0.1.0`"),
+        "{}",
+        kit.stdout
+    );
+    assert!(
+        kit.stdout.contains("9 passed, 0 failed, 0 skipped"),
+        "{}",
+        kit.stdout
+    );
+}
+
+#[test]
+fn the_kit_fails_a_plugin_that_crashes_and_exits_non_zero() {
+    let ws = Workspace::empty();
+    ws.write("crash.sh", "#!/bin/sh\necho 'crash: no' >&2\nexit 7\n");
+    let script = ws.path().join("crash.sh");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let kit = ws.run(&["provider", "test", "crash.sh"]);
+    assert_eq!(kit.code, 1, "{}\n{}", kit.stdout, kit.stderr);
+    assert!(kit.stdout.contains("FAIL  handshake"), "{}", kit.stdout);
+    assert!(
+        kit.stdout.contains("exited with exit status: 7"),
+        "{}",
+        kit.stdout
+    );
+}
