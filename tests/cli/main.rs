@@ -26,6 +26,7 @@ mod log;
 mod moto;
 mod plan;
 mod plugin;
+mod postgres;
 mod privilege;
 mod refusals;
 mod replace;

@@ -1,8 +1,14 @@
 //! The connected `postgres` provider for one block: its settings and where
 //! relative paths resolve. Each call opens its own connection, so a server
 //! restart between calls costs nothing but a reconnect.
+//!
+//! Every call runs on a runtime of this crate's own, with network I/O enabled:
+//! the caller's runtime may have none (the plugin host's `serve` builds one
+//! with timers only), and the connection tasks must outlive the call's future.
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use nhi_provider_sdk::{
@@ -16,11 +22,36 @@ use crate::settings::Settings;
 use crate::{apply, db, lock, read};
 
 /// A provider for one `postgres` block.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PostgresProvider {
-    block: String,
-    base_dir: PathBuf,
-    settings: Settings,
+    block: Arc<str>,
+    base_dir: Arc<PathBuf>,
+    settings: Arc<Settings>,
+}
+
+/// The runtime every call runs on, started on first use; never dropped, so no
+/// caller's context can forbid dropping it.
+fn runtime() -> Result<&'static tokio::runtime::Runtime, ProviderError> {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    if let Some(runtime) = RUNTIME.get() {
+        return Ok(runtime);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("nhi-postgres")
+        .enable_all()
+        .build()
+        .map_err(|err| ProviderError::io("cannot start the postgres provider's runtime", err))?;
+    Ok(RUNTIME.get_or_init(|| runtime))
+}
+
+/// Runs `work` on [`runtime`] and waits for it from any runtime.
+async fn on_runtime<T: Send + 'static>(
+    work: impl Future<Output = Result<T, ProviderError>> + Send + 'static,
+) -> Result<T, ProviderError> {
+    runtime()?.spawn(work).await.map_err(|err| {
+        ProviderError::Other(format!("the postgres provider's call failed: {err}"))
+    })?
 }
 
 impl PostgresProvider {
@@ -29,9 +60,9 @@ impl PostgresProvider {
     pub fn new(context: ProviderContext) -> Result<Self, ProviderError> {
         let settings = Settings::parse(&context.settings).map_err(ProviderError::Settings)?;
         Ok(Self {
-            block: context.name,
-            base_dir: context.base_dir,
-            settings,
+            block: context.name.into(),
+            base_dir: Arc::new(context.base_dir),
+            settings: Arc::new(settings),
         })
     }
 
@@ -59,30 +90,48 @@ impl Provider for PostgresProvider {
     }
 
     async fn read(&self, _request: ReadRequest) -> Result<ReadResponse, ProviderError> {
-        let mut client = self.client().await?;
-        let (state, api_calls) = read::read(&mut client, &self.settings.role_prefix).await?;
-        Ok(ReadResponse { state, api_calls })
+        let this = self.clone();
+        on_runtime(async move {
+            let mut client = this.client().await?;
+            let (state, api_calls) = read::read(&mut client, &this.settings.role_prefix).await?;
+            Ok(ReadResponse { state, api_calls })
+        })
+        .await
     }
 
     async fn lock(&self, request: LockRequest) -> Result<Box<dyn LockGuard>, ProviderError> {
-        lock::acquire(&self.settings, &self.base_dir, &request).await
+        let this = self.clone();
+        on_runtime(async move { lock::acquire(&this.settings, &this.base_dir, &request).await })
+            .await
     }
 
     async fn apply(&self, request: ApplyRequest) -> Result<ApplyResponse, ProviderError> {
-        let mut client = self.client().await?;
-        apply::apply(&mut client, &self.settings, request).await
+        let this = self.clone();
+        on_runtime(async move {
+            let mut client = this.client().await?;
+            apply::apply(&mut client, &this.settings, request).await
+        })
+        .await
     }
 
     async fn record_key(&self, request: RecordKeyRequest) -> Result<(), ProviderError> {
-        let mut client = self.client().await?;
-        apply::record_key(&mut client, &self.settings, &request).await
+        let this = self.clone();
+        on_runtime(async move {
+            let mut client = this.client().await?;
+            apply::record_key(&mut client, &this.settings, &request).await
+        })
+        .await
     }
 
     async fn preflight(
         &self,
         request: PreflightRequest,
     ) -> Result<PreflightResponse, ProviderError> {
-        let mut client = self.client().await?;
-        apply::preflight(&mut client, &self.settings, &request).await
+        let this = self.clone();
+        on_runtime(async move {
+            let mut client = this.client().await?;
+            apply::preflight(&mut client, &this.settings, &request).await
+        })
+        .await
     }
 }
