@@ -305,8 +305,17 @@ fn the_postgres_example_walkthrough_runs() {
     plugin();
     let out = crate::flow::walkthrough("postgres");
     assert!(out.contains("Plan: 8 to create"), "{out}");
-    assert!(out.lines().any(|l| l.trim() == "1"), "app_reports read the table: {out}");
-    assert!(out.contains("/identity/app_migrator/binding/DELETE@table:app.orders will be deleted"), "{out}");
-    assert!(out.contains("/identity/app_backdoor will be deleted"), "{out}");
+    assert!(
+        out.lines().any(|l| l.trim() == "1"),
+        "app_reports read the table: {out}"
+    );
+    assert!(
+        out.contains("/identity/app_migrator/binding/DELETE@table:app.orders will be deleted"),
+        "{out}"
+    );
+    assert!(
+        out.contains("/identity/app_backdoor will be deleted"),
+        "{out}"
+    );
     assert!(out.contains("No changes"), "{out}");
 }
