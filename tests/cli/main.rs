@@ -30,6 +30,7 @@ mod moto;
 mod plan;
 mod planted_keys;
 mod plugin;
+mod postgres;
 mod privilege;
 mod refusals;
 mod replace;
