@@ -227,8 +227,14 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     // 8: re-read and compare every touched object.
     // Every scope is read, not only those the changes touch: the governance
     // gate judges the whole estate again.
-    let (before, states, planted) =
-        observe(&providers, &body.touched, true, minted.as_ref(), options.now).await?;
+    let (before, states, planted) = observe(
+        &providers,
+        &body.touched,
+        true,
+        minted.as_ref(),
+        options.now,
+    )
+    .await?;
     // A plan made without the log may take a planted key for nhi's: refused
     // with what it got wrong, before the stale check would only say "changed".
     minted::check(&body.changes, &states, &planted)?;
@@ -392,10 +398,16 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         }
         minted
     });
-    let after = observe(&providers, &body.touched, false, minted.as_ref(), options.now)
-        .await
-        .map(|(after, _, _)| after)
-        .unwrap_or_default();
+    let after = observe(
+        &providers,
+        &body.touched,
+        false,
+        minted.as_ref(),
+        options.now,
+    )
+    .await
+    .map(|(after, _, _)| after)
+    .unwrap_or_default();
     drop(guards);
     let observed_after = body
         .touched

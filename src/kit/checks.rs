@@ -192,6 +192,7 @@ impl<'a> Kit<'a> {
             observed: &observed,
             key_slots: self.plugin.key_slots(),
             retire: self.plugin.retire_first(&block.settings),
+            planted: &crate::diff::NO_PLANTED,
         }];
         let diff = crate::diff::diff(config, &scopes, jiff::Timestamp::now());
         Ok((diff, observed))
@@ -215,6 +216,7 @@ impl<'a> Kit<'a> {
                 .block_on(self.provider.apply(ApplyRequest {
                     operation: change.operation,
                     sink: change.sink,
+                    progress: nhi_provider_sdk::ProgressSink::default(),
                 }))
                 .map_err(|e| format!("`{at}`: {e}"))?;
             if let Some((identity, key)) = creates {

@@ -90,6 +90,7 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
             "describe.result.schema.json",
             v(schema_for!(wire::DescribeResult)),
         ),
+        ("read.params.schema.json", v(schema_for!(wire::ReadParams))),
         ("read.result.schema.json", v(schema_for!(wire::ReadResult))),
         ("lock.params.schema.json", v(schema_for!(wire::LockParams))),
         ("lock.result.schema.json", v(schema_for!(wire::LockHandle))),

@@ -12,8 +12,8 @@ use nhi_provider_sdk::plugin::wire::{
     AdviceResult, ApplyParams, ApplyResult, AttributesMessage, Call, CheckResult, CheckSinkParams,
     ConnectParams, ConnectResult, Declared, DescribeResult, Empty, InitializeParams,
     InitializeResult, LockHandle, LockParams, OperationParams, OverlapParams, OverlapResult,
-    PolicyMessage, PreflightParams, PreflightResult, ProviderParams, ReadResult, RecordKeyParams,
-    RetireResult, SettingsParams, ValidateParams, ValidateResult,
+    PolicyMessage, PreflightParams, PreflightResult, ProviderParams, ReadParams, ReadResult,
+    RecordKeyParams, RetireResult, SettingsParams, ValidateParams, ValidateResult,
 };
 use nhi_provider_sdk::plugin::{PROTOCOL, PluginRecord};
 use nhi_provider_sdk::{
@@ -569,13 +569,14 @@ impl Provider for RemoteProvider {
         })
     }
 
-    async fn read(&self, _request: ReadRequest) -> Result<ReadResponse, ProviderError> {
+    async fn read(&self, request: ReadRequest) -> Result<ReadResponse, ProviderError> {
         let r: ReadResult = self
             .call(
                 "read",
                 self.block.clone(),
-                ProviderParams {
+                ReadParams {
                     provider: self.handle,
+                    now: request.now,
                 },
                 Duration::ZERO,
                 false,
@@ -584,6 +585,7 @@ impl Provider for RemoteProvider {
         Ok(ReadResponse {
             state: r.state,
             api_calls: r.api_calls,
+            deleted: r.deleted,
         })
     }
 
@@ -675,6 +677,10 @@ impl Provider for RemoteProvider {
                     provider: self.handle,
                     creates: request.creates,
                     sinks: request.sinks,
+                    mints: request.mints,
+                    deletes: request.deletes,
+                    grants_added: request.grants_added,
+                    grants_removed: request.grants_removed,
                 },
                 Duration::ZERO,
                 false,

@@ -94,7 +94,11 @@ impl Provider for PostgresProvider {
         on_runtime(async move {
             let mut client = this.client().await?;
             let (state, api_calls) = read::read(&mut client, &this.settings.role_prefix).await?;
-            Ok(ReadResponse { state, api_calls })
+            Ok(ReadResponse {
+                state,
+                api_calls,
+                deleted: Vec::new(),
+            })
         })
         .await
     }

@@ -42,11 +42,16 @@ pub(crate) async fn read(
         .into_values()
         .map(|mut identity| {
             identity.bindings.sort_by(|a, b| {
-                (&a.role, &a.resource, a.policy.as_ref().map(|p| p.as_str())).cmp(&(
-                    &b.role,
-                    &b.resource,
-                    b.policy.as_ref().map(|p| p.as_str()),
-                ))
+                (
+                    &a.role,
+                    &a.resource,
+                    a.policy.as_ref().map(nhi_provider_sdk::Policy::as_str),
+                )
+                    .cmp(&(
+                        &b.role,
+                        &b.resource,
+                        b.policy.as_ref().map(nhi_provider_sdk::Policy::as_str),
+                    ))
             });
             identity
         })
@@ -133,6 +138,8 @@ pub(crate) fn observed_key(
             KeyStatus::Active
         },
         last_used: None,
+        expires: None,
+        leaked: None,
     })
 }
 

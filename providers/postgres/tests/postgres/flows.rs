@@ -107,7 +107,7 @@ async fn drift_made_by_hand_shows_in_the_next_read() {
     )
     .await
     .unwrap();
-    let (key_id, secret) = mint(&*p, "app_ci", "primary").await;
+    let (key_id, _secret) = mint(&*p, "app_ci", "primary").await;
     let converged = read(&*p).await;
 
     // A grant added by hand, with its grant option.

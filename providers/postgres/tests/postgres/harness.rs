@@ -48,7 +48,7 @@ pub fn identity(name: &str, owner: &str) -> Identity {
         owner: owner.into(),
         description: format!("{name} for tests"),
         tags: Tags::from([("env".to_owned(), "test".to_owned())]),
-        attributes: Default::default(),
+        attributes: std::collections::BTreeMap::default(),
     }
 }
 
@@ -64,7 +64,12 @@ pub async fn apply(p: &dyn Provider, operation: Operation) -> Result<ApplyRespon
     let sink = operation
         .creates_key()
         .then(|| Sink::File("key.json".into()));
-    p.apply(ApplyRequest { operation, sink }).await
+    p.apply(ApplyRequest {
+        operation,
+        sink,
+        progress: nhi_provider_sdk::ProgressSink::default(),
+    })
+    .await
 }
 
 pub async fn read(p: &dyn Provider) -> ObservedState {

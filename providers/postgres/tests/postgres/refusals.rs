@@ -56,7 +56,7 @@ async fn roles_outside_the_scope_are_never_read_or_changed() {
     let problems = p
         .preflight(PreflightRequest {
             creates,
-            sinks: vec![],
+            ..PreflightRequest::default()
         })
         .await
         .unwrap()

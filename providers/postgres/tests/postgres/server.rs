@@ -151,7 +151,7 @@ pub fn start() -> Option<Server> {
     let log = dir.path().join("server.log");
     // The wrapper shell stops the server when its stdin closes: when the Server
     // is dropped, or when the test process exits however it exits.
-    let mut postgres = as_owner(&bin.join("postgres"), root);
+    let postgres = as_owner(&bin.join("postgres"), root);
     let program = postgres.get_program().to_owned();
     let args: Vec<_> = postgres.get_args().map(ToOwned::to_owned).collect();
     let mut child = Command::new("sh")

@@ -17,8 +17,8 @@ use super::wire::{
     CheckSinkParams, ConnectParams, ConnectResult, Declared, DescribeResult, Empty, INVALID_PARAMS,
     InitializeParams, InitializeResult, LockHandle, LockParams, METHOD_NOT_FOUND, OperationParams,
     OverlapParams, OverlapResult, PARSE_ERROR, PluginInfo, PolicyMessage, PreflightParams,
-    PreflightResult, Problem, ProviderParams, ReadResult, RecordKeyParams, RetireResult, RpcError,
-    SettingsParams, SinkInfo, ValidateParams, ValidateResult, WireSecret,
+    PreflightResult, Problem, ProviderParams, ReadParams, ReadResult, RecordKeyParams,
+    RetireResult, RpcError, SettingsParams, SinkInfo, ValidateParams, ValidateResult, WireSecret,
 };
 use super::{MAX_LINE_BYTES, PROTOCOL, read_line};
 use crate::{
@@ -345,15 +345,19 @@ impl Server<'_> {
                 })
             }
             "read" => {
-                let p: ProviderParams = params(value)?;
+                let p: ReadParams = params(value)?;
                 let provider = self.provider(p.provider)?;
                 let r = self
                     .runtime
-                    .block_on(provider.read(ReadRequest::default()))
+                    .block_on(provider.read(ReadRequest {
+                        now: p.now,
+                        ..ReadRequest::default()
+                    }))
                     .map_err(|e| provider_error(&e))?;
                 encode(&ReadResult {
                     state: r.state,
                     api_calls: r.api_calls,
+                    deleted: r.deleted,
                 })
             }
             "lock" => {
@@ -383,6 +387,7 @@ impl Server<'_> {
                     .block_on(provider.apply(ApplyRequest {
                         operation: p.operation,
                         sink: p.sink,
+                        progress: crate::ProgressSink::default(),
                     }))
                     .map_err(|e| provider_error(&e))?;
                 encode(&ApplyResult {
@@ -414,6 +419,10 @@ impl Server<'_> {
                     .block_on(provider.preflight(PreflightRequest {
                         creates: p.creates,
                         sinks: p.sinks,
+                        mints: p.mints,
+                        deletes: p.deletes,
+                        grants_added: p.grants_added,
+                        grants_removed: p.grants_removed,
                     }))
                     .map_err(|e| provider_error(&e))?;
                 encode(&PreflightResult {
@@ -431,6 +440,7 @@ impl Server<'_> {
                     .block_on(provider.apply(ApplyRequest {
                         operation: p.operation,
                         sink: None,
+                        progress: crate::ProgressSink::default(),
                     }))
                     .map_err(|e| provider_error(&e))?;
                 encode(&Empty {})

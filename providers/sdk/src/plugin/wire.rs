@@ -419,6 +419,20 @@ pub struct ReadResult {
     pub state: ObservedState,
     #[serde(default)]
     pub api_calls: u64,
+    /// `[identity, sentence]` pairs: identities gone from live state that can
+    /// still be restored, each with what reviewers should know.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deleted: Vec<(String, String)>,
+}
+
+/// `read`: a connected block, and the time the caller plans at.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadParams {
+    pub provider: u64,
+    /// The plan's clock (`NHI_NOW`); absent: the plugin's own clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub now: Option<jiff::Timestamp>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -515,6 +529,18 @@ pub struct PreflightParams {
     pub creates: Vec<Identity>,
     /// `[identity, sink]` pairs.
     pub sinks: Vec<(String, Sink)>,
+    /// Identities the plan mints a key for, once each.
+    #[serde(default)]
+    pub mints: Vec<String>,
+    /// Identities the plan deletes.
+    #[serde(default)]
+    pub deletes: Vec<String>,
+    /// The identity of each binding the plan creates.
+    #[serde(default)]
+    pub grants_added: Vec<String>,
+    /// How many bindings the plan deletes.
+    #[serde(default)]
+    pub grants_removed: usize,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
