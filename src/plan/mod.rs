@@ -9,8 +9,8 @@ mod file;
 mod operation;
 
 pub use body::{
-    BODY_FORMAT_VERSION, ConfigRecord, PlanBody, SELECTION_FORMAT_VERSION, ScopeRecord,
-    SelectionRecord, Summary, Touched,
+    BODY_FORMAT_VERSION, ConfigRecord, PLUGIN_FORMAT_VERSION, PlanBody, SELECTION_FORMAT_VERSION,
+    ScopeRecord, SelectionRecord, Summary, Touched,
 };
 pub use build::{BuildOptions, ScopeRead, build};
 pub use error::PlanError;
