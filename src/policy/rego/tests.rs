@@ -1,5 +1,6 @@
 use std::path::Path;
 
+use miette::Diagnostic;
 use serde_json::json;
 
 use super::*;
