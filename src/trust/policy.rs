@@ -31,9 +31,11 @@ pub struct TrustPolicy {
     /// Plans older than this are refused whatever they say about their expiry.
     pub max_plan_age: Option<Age>,
     pub rules: Vec<Rule>,
-    /// The receipt log every apply appends to (see `crate::log`), resolved like
-    /// `allowed_signers`; `None`: receipts are kept beside their plans only.
-    pub receipt_log: Option<PathBuf>,
+    /// The receipt log every apply appends to (see `crate::log`): a directory
+    /// (`receipt_log`, resolved like `allowed_signers`), or a bucket whose
+    /// prefix also holds the scope locks (`backend: {s3: …}`); `None`:
+    /// receipts are kept beside their plans only.
+    pub receipt_log: Option<crate::backend::LogLocation>,
     /// The Rego bundle every plan must have been judged with (`policy_bundle:
     /// sha256:…`), so that a configuration change cannot drop the org policies.
     pub policy_bundle: Option<nhi_provider_sdk::Digest>,
@@ -72,7 +74,9 @@ pub struct Rule {
 struct RawPolicy {
     allowed_signers: String,
     #[serde(default)]
-    receipt_log: Option<String>,
+    receipt_log: Option<Spanned<String>>,
+    #[serde(default)]
+    backend: Option<Spanned<RawBackend>>,
     #[serde(default)]
     policy_bundle: Option<Spanned<String>>,
     #[serde(default = "yes")]
@@ -90,6 +94,26 @@ struct RawPolicy {
     revoke: Option<Spanned<super::revoke_bar::RawRevoke>>,
     #[serde(default)]
     plugins: Option<RawPlugins>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBackend {
+    s3: RawS3,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawS3 {
+    bucket: Spanned<String>,
+    #[serde(default)]
+    prefix: Option<Spanned<String>>,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    endpoint_url: Option<String>,
+    #[serde(default)]
+    lease: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -307,11 +331,24 @@ impl TrustPolicy {
             })
             .transpose()?;
         let revoke = super::revoke_bar::parse(raw.revoke.as_ref(), &source, &invalid, &fail)?;
+        let receipt_log = match (raw.receipt_log, raw.backend) {
+            (Some(_), Some(backend)) => {
+                return Err(invalid(
+                    source.span(&backend.referenced),
+                    "`receipt_log` and `backend` are both given",
+                    "the log would be kept here too".into(),
+                    "keep one: `receipt_log: DIR` for a log on this machine, or `backend: {s3: …}` for the log and the scope locks in S3".into(),
+                ));
+            }
+            (Some(log), None) => Some(crate::backend::LogLocation::Dir(dir.join(log.value))),
+            (None, Some(backend)) => Some(s3_backend(backend.value.s3, &source, &invalid)?),
+            (None, None) => None,
+        };
         Ok(Self {
             revoke,
             path: path.to_owned(),
             allowed_signers: dir.join(raw.allowed_signers),
-            receipt_log: raw.receipt_log.map(|log| dir.join(log)),
+            receipt_log,
             policy_bundle,
             require_author_signature: raw.require_author_signature,
             authors: raw.authors,
@@ -331,6 +368,59 @@ impl TrustPolicy {
                 .collect(),
         })
     }
+}
+
+/// `backend: {s3: …}`, checked where it is written.
+fn s3_backend(
+    raw: RawS3,
+    source: &crate::config::Source<'_>,
+    invalid: &dyn Fn(miette::SourceSpan, &str, String, String) -> TrustError,
+) -> Result<crate::backend::LogLocation, TrustError> {
+    crate::backend::check_bucket(&raw.bucket.value).map_err(|e| {
+        invalid(
+            source.span(&raw.bucket.referenced),
+            "`backend.s3.bucket` is not a bucket name",
+            e,
+            "name the bucket as S3 does, e.g. `nhi-state`".into(),
+        )
+    })?;
+    let prefix = match &raw.prefix {
+        None => String::new(),
+        Some(prefix) => crate::backend::normalise_prefix(&prefix.value).map_err(|e| {
+            invalid(
+                source.span(&prefix.referenced),
+                "`backend.s3.prefix` is not a key prefix",
+                e,
+                "e.g. `prefix: teams/platform`".into(),
+            )
+        })?,
+    };
+    let lease = match &raw.lease {
+        None => crate::backend::DEFAULT_LEASE,
+        Some(text) => {
+            let bad = |label: String| {
+                invalid(
+                    source.span(&text.referenced),
+                    "`backend.s3.lease` is not a lease length",
+                    label,
+                    "write a length of 1s to 1h, e.g. `lease: 60s` (the default) or `lease: 5m`".into(),
+                )
+            };
+            let age = text.value.parse::<Age>().map_err(|e| bad(e.to_string()))?;
+            let seconds = age.seconds();
+            if !(1..=3600).contains(&seconds) {
+                return Err(bad("shorter than 1s or longer than 1h".into()));
+            }
+            std::time::Duration::from_secs(seconds.unsigned_abs())
+        }
+    };
+    Ok(crate::backend::LogLocation::S3(crate::backend::S3Settings {
+        bucket: raw.bucket.value,
+        prefix,
+        region: raw.region.filter(|r| !r.is_empty()),
+        endpoint_url: raw.endpoint_url.filter(|u| !u.is_empty()),
+        lease,
+    }))
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The receipt log: one directory the applier owns (the trust policy's
-//! `receipt_log`), where every apply appends its receipt as
+//! `receipt_log`), or a bucket and prefix (`backend: {s3: …}`, see
+//! [`store`]), where every apply appends its receipt as
 //! `NNNNNNNN.receipt.json`. Each receipt's body records its sequence number and
 //! the digest of the receipt before it ([`GENESIS`] for the first), and a sealed
 //! checkpoint (`checkpoint.json`: the count and the head digest, signed like a
@@ -7,16 +8,24 @@
 //! offline and names the first break: an edited, deleted (first, middle or
 //! last), inserted or reordered receipt.
 //!
+//! Appends are exclusive: a local file lock, or a lease in S3 that is fenced
+//! before each write; a receipt is only ever created where none is (so two
+//! appliers cannot fork the log), and the checkpoint replaced only if it is
+//! still the one read.
+//!
 //! What the chain cannot prove: whoever holds the applier's key can rewrite the
 //! whole log consistently. Witness checkpoints somewhere the applier cannot write
 //! (another team's repository, a bucket with object lock) to catch that.
 
-use std::path::{Path, PathBuf};
+mod store;
 
 use nhi_provider_sdk::{Digest, LockGuard, LockRequest};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use self::store::LogStore;
+use self::store::CreateError;
+use crate::backend::lease::{self, Holder, Lease, LockError};
 use crate::receipt::ReceiptFile;
 use crate::sealed::{Sealed, SealedBody};
 use crate::trust::{AllowedSigners, Role, Signer};
@@ -67,39 +76,87 @@ pub enum LogError {
         help("nothing was appended; `nhi audit verify {dir}` names what is wrong")
     )]
     Unusable { dir: String, detail: String },
+
+    /// The log's lock in S3.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Lock(#[from] LockError),
+}
+
+/// What keeps other appliers out while an append is under way.
+pub enum LogLock {
+    /// The directory's `.lock`.
+    File(Box<dyn LockGuard>),
+    /// The lease `receipt-log` in the bucket.
+    Lease(Lease),
+}
+
+impl LogLock {
+    /// Before a shared write: the lease must still be this holder's.
+    fn fence(&self) -> Result<(), LockError> {
+        match self {
+            Self::File(_) => Ok(()),
+            Self::Lease(lease) => lease.fence(),
+        }
+    }
 }
 
 /// An append in progress: the log is locked, and `link` is what the next
 /// receipt's body must say.
 pub struct Append {
-    dir: PathBuf,
+    store: LogStore,
     pub link: ChainLink,
-    _lock: Box<dyn LockGuard>,
+    /// The version of the checkpoint read, which the new one replaces.
+    checkpoint: Option<String>,
+    lock: LogLock,
 }
 
-/// Locks the log at `dir` (created with mode 0700 when missing) and reads where
-/// the next receipt goes. A log whose checkpoint does not match its last receipt
-/// is refused: appending would hide the break.
+/// Locks the log in `store` (a directory is created with mode 0700 when
+/// missing) and reads where the next receipt goes. A log whose checkpoint does
+/// not match its last receipt is refused: appending would hide the break.
 pub async fn begin(
-    dir: &Path,
-    holder: &str,
+    store: &LogStore,
+    who: &Holder,
     timeout: std::time::Duration,
 ) -> Result<Append, LogError> {
     let fail = |detail: String| LogError::Unusable {
-        dir: dir.display().to_string(),
+        dir: store.name(),
         detail,
     };
-    create_private_dir(dir).map_err(|e| fail(e.to_string()))?;
-    let request = LockRequest {
-        holder: holder.to_owned(),
-        timeout,
+    store.prepare().map_err(fail)?;
+    let lock = match store {
+        LogStore::Dir(dir) => {
+            let request = LockRequest {
+                holder: who.holder.clone(),
+                timeout,
+            };
+            LogLock::File(
+                nhi_provider_sdk::lockfile::acquire(&dir.join(".lock"), &request)
+                    .await
+                    .map_err(|e| fail(e.to_string()))?,
+            )
+        }
+        LogStore::S3(bucket) => {
+            LogLock::Lease(lease::acquire(bucket, lease::LOG_LOCK, who, timeout).await?)
+        }
     };
-    let lock = nhi_provider_sdk::lockfile::acquire(&dir.join(".lock"), &request)
-        .await
-        .map_err(|e| fail(e.to_string()))?;
-    let link = match read_checkpoint(dir).map_err(fail)? {
+    begin_locked(store, lock)
+}
+
+/// [`begin`] with the log's lock already held (`nhi unlock`, which took it
+/// over).
+pub fn begin_locked(store: &LogStore, lock: LogLock) -> Result<Append, LogError> {
+    let fail = |detail: String| LogError::Unusable {
+        dir: store.name(),
+        detail,
+    };
+    let (checkpoint, version) = match read_checkpoint(store).map_err(fail)? {
+        Some((checkpoint, version)) => (Some(checkpoint), version),
+        None => (None, None),
+    };
+    let link = match checkpoint {
         None => {
-            if !receipt_files(dir).map_err(fail)?.is_empty() {
+            if !receipt_files(store).map_err(fail)?.is_empty() {
                 return Err(fail("it holds receipts but no checkpoint".into()));
             }
             ChainLink {
@@ -109,7 +166,7 @@ pub async fn begin(
         }
         Some(checkpoint) => {
             let count = checkpoint.body.count;
-            let last = read_entry(&dir.join(receipt_name(count)))
+            let last = read_entry(store, &receipt_name(count))
                 .map_err(|e| fail(format!("receipt {count}, the checkpoint's head: {e}")))?;
             if last.digest != checkpoint.body.head {
                 return Err(fail(format!(
@@ -117,7 +174,11 @@ pub async fn begin(
                     checkpoint.body.head, last.digest
                 )));
             }
-            if dir.join(receipt_name(count + 1)).exists() {
+            if store
+                .get(&receipt_name(count + 1), crate::receipt::MAX_RECEIPT_BYTES)
+                .map_err(fail)?
+                .is_some()
+            {
                 return Err(fail(format!(
                     "receipt {} exists beyond the checkpoint",
                     count + 1
@@ -130,20 +191,22 @@ pub async fn begin(
         }
     };
     Ok(Append {
-        dir: dir.to_path_buf(),
+        store: store.clone(),
         link,
-        _lock: lock,
+        checkpoint: version,
+        lock,
     })
 }
 
 impl Append {
     /// Writes the receipt (whose body carries [`Self::link`]) into the log and the
-    /// new checkpoint, signed by `signer` when given. Returns the receipt's path.
+    /// new checkpoint, signed by `signer` when given. Returns where the receipt
+    /// went.
     pub fn commit(
         self,
         receipt: &ReceiptFile,
         signer: Option<(&Signer, &str)>,
-    ) -> Result<PathBuf, LogError> {
+    ) -> Result<String, LogError> {
         self.commit_entry(
             &receipt.encode(),
             receipt.digest,
@@ -153,16 +216,19 @@ impl Append {
     }
 
     /// [`Self::commit`] of any entry the log holds (a receipt or a revocation
-    /// record): its encoded bytes, digest and the place its body carries.
+    /// record, an unlock record): its encoded bytes, digest and the place its
+    /// body carries. In S3 the lease is fenced before each write, the entry is
+    /// created only where none is, and the checkpoint replaced only if it is
+    /// still the one [`begin`] read.
     pub fn commit_entry(
         self,
         encoded: &[u8],
         digest: Digest,
         chain: Option<&ChainLink>,
         signer: Option<(&Signer, &str)>,
-    ) -> Result<PathBuf, LogError> {
+    ) -> Result<String, LogError> {
         let fail = |detail: String| LogError::Unusable {
-            dir: self.dir.display().to_string(),
+            dir: self.store.name(),
             detail,
         };
         if chain != Some(&self.link) {
@@ -170,9 +236,14 @@ impl Append {
                 "the receipt does not carry its place in the log".into(),
             ));
         }
-        let path = self.dir.join(receipt_name(self.link.sequence));
-        nhi_provider_sdk::files::write_new(&path, encoded, 0o644)
-            .map_err(|e| fail(e.to_string()))?;
+        let name = receipt_name(self.link.sequence);
+        self.lock.fence()?;
+        self.store.create(&name, encoded).map_err(|e| match e {
+            CreateError::Exists => fail(format!(
+                "`{name}` exists already: another applier appended without the lock"
+            )),
+            CreateError::Failed(detail) => fail(format!("`{name}`: {detail}")),
+        })?;
         let mut checkpoint = CheckpointFile::new(CheckpointBody {
             format_version: 1,
             count: self.link.sequence,
@@ -192,54 +263,41 @@ impl Append {
             .map_err(|e| fail(e.to_string()))?;
             checkpoint.signatures.push(record);
         }
-        nhi_provider_sdk::files::write_replacing(
-            &self.dir.join(CHECKPOINT),
-            &checkpoint.encode(),
-            0o644,
-        )
-        .map_err(|e| fail(e.to_string()))?;
-        Ok(path)
+        self.lock.fence()?;
+        self.store
+            .replace(CHECKPOINT, &checkpoint.encode(), self.checkpoint.as_deref())
+            .map_err(fail)?;
+        Ok(self.store.location_of(&name))
     }
 }
 
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt as _;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
-}
-
-fn read_checkpoint(dir: &Path) -> Result<Option<CheckpointFile>, String> {
-    let path = dir.join(CHECKPOINT);
-    let bytes = match crate::sealed::read_bounded(&path, CheckpointBody::MAX_BYTES) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("`{CHECKPOINT}`: {e}")),
+/// The checkpoint and the version that names it, or `None` when there is none.
+fn read_checkpoint(store: &LogStore) -> Result<Option<(CheckpointFile, Option<String>)>, String> {
+    let Some(fetched) = store
+        .get(CHECKPOINT, CheckpointBody::MAX_BYTES)
+        .map_err(|e| format!("`{CHECKPOINT}`: {e}"))?
+    else {
+        return Ok(None);
     };
-    CheckpointFile::unseal(&bytes).map(Some).map_err(|e| {
-        format!(
-            "`{CHECKPOINT}`: {}",
-            crate::sealed::detail(&e, "a checkpoint")
-        )
-    })
+    CheckpointFile::unseal(&fetched.bytes)
+        .map(|c| Some((c, fetched.version)))
+        .map_err(|e| {
+            format!(
+                "`{CHECKPOINT}`: {}",
+                crate::sealed::detail(&e, "a checkpoint")
+            )
+        })
 }
 
 /// The log's receipt files, `(sequence in the name, name)`, in name order.
-fn receipt_files(dir: &Path) -> Result<Vec<(u64, String)>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| e.to_string())?;
+fn receipt_files(store: &LogStore) -> Result<Vec<(u64, String)>, String> {
     let mut files = Vec::new();
-    for entry in entries {
-        let name = entry.map_err(|e| e.to_string())?.file_name();
-        let Some(name) = name.to_str() else { continue };
+    for name in store.names()? {
         let Some(number) = name.strip_suffix(".receipt.json") else {
             continue;
         };
         match number.parse::<u64>() {
-            Ok(n) if number.len() == 8 => files.push((n, name.to_owned())),
+            Ok(n) if number.len() == 8 => files.push((n, name.clone())),
             _ => return Err(format!("`{name}` is not a receipt name of this log")),
         }
     }
@@ -258,10 +316,23 @@ pub(crate) struct Entry {
     pub receipt: Option<ReceiptFile>,
 }
 
-/// Reads a log entry of either kind; hostile input, bounded and checked.
-pub(crate) fn read_entry(path: &Path) -> Result<Entry, String> {
-    let bytes = crate::sealed::read_bounded(path, crate::receipt::MAX_RECEIPT_BYTES)
-        .map_err(|e| e.to_string())?;
+/// Reads a log entry of any kind; hostile input, bounded and checked.
+pub(crate) fn read_entry(store: &LogStore, name: &str) -> Result<Entry, String> {
+    let bytes = store
+        .get(name, crate::receipt::MAX_RECEIPT_BYTES)?
+        .ok_or_else(|| "it is missing".to_owned())?
+        .bytes;
+    if crate::unlock::is_unlock(&bytes) {
+        let file = crate::unlock::decode(&bytes)
+            .map_err(|e| format!("not an unlock record: {e}"))?;
+        return Ok(Entry {
+            digest: file.digest,
+            chain: file.body.chain.clone(),
+            signatures: file.signatures.clone(),
+            revocation: None,
+            receipt: None,
+        });
+    }
     if crate::revoke::record::is_revocation(&bytes) {
         let file = crate::revoke::record::decode(&bytes)
             .map_err(|e| format!("not a revocation record: {e}"))?;
@@ -283,23 +354,23 @@ pub(crate) fn read_entry(path: &Path) -> Result<Entry, String> {
     })
 }
 
-/// Every revocation record in the log at `dir`, after the whole chain
+/// Every revocation record in the log in `store`, after the whole chain
 /// verified with `signers`: a log with a break is no evidence of what was
 /// revoked, so it is an error, never an empty list.
 pub fn revocations(
-    dir: &Path,
+    store: &LogStore,
     signers: Option<&AllowedSigners>,
 ) -> Result<Vec<crate::revoke::RevocationFile>, String> {
     let mut out = Vec::new();
     let mut report = LogReport {
-        dir: dir.display().to_string(),
+        dir: store.name(),
         receipts: 0,
         head: None,
         checkpoint_signed_by: Vec::new(),
         problem: None,
     };
     // One pass: the entries are collected while the chain is checked.
-    check(dir, signers, &mut report, &mut |entry| {
+    check(store, signers, &mut report, &mut |entry| {
         if let Some(file) = entry.revocation {
             out.push(file);
         }
@@ -325,43 +396,42 @@ pub struct LogReport {
 /// sequence is its place, its `previous` is the receipt before it, and the
 /// checkpoint counts them all and names the last. With `signers`, every receipt
 /// and the checkpoint must carry a good applier signature.
-pub fn verify(dir: &Path, signers: Option<&AllowedSigners>) -> LogReport {
+pub fn verify(store: &LogStore, signers: Option<&AllowedSigners>) -> LogReport {
     let mut report = LogReport {
-        dir: dir.display().to_string(),
+        dir: store.name(),
         receipts: 0,
         head: None,
         checkpoint_signed_by: Vec::new(),
         problem: None,
     };
-    if let Err(problem) = check(dir, signers, &mut report, &mut |_| {}) {
+    if let Err(problem) = check(store, signers, &mut report, &mut |_| {}) {
         report.problem = Some(problem);
     }
     report
 }
 
-/// Reads the log at `dir` once, handing `visit` each entry in order while the
+/// Reads the log in `store` once, handing `visit` each entry in order while the
 /// chain is checked as [`verify`] checks it (signatures are not required here:
 /// `visit` judges each entry's own). On an error nothing visited counts: a log
-/// with a break is no record. The one reader of the log beside `begin`, so that
-/// another store can stand behind it.
-pub(crate) fn read_chain(dir: &Path, visit: &mut dyn FnMut(Entry)) -> Result<(), String> {
+/// with a break is no record. The one reader of the log beside `begin`.
+pub(crate) fn read_chain(store: &LogStore, visit: &mut dyn FnMut(Entry)) -> Result<(), String> {
     let mut report = LogReport {
-        dir: dir.display().to_string(),
+        dir: store.name(),
         receipts: 0,
         head: None,
         checkpoint_signed_by: Vec::new(),
         problem: None,
     };
-    check(dir, None, &mut report, visit)
+    check(store, None, &mut report, visit)
 }
 
 fn check(
-    dir: &Path,
+    store: &LogStore,
     signers: Option<&AllowedSigners>,
     report: &mut LogReport,
     visit: &mut dyn FnMut(Entry),
 ) -> Result<(), String> {
-    let files = receipt_files(dir)?;
+    let files = receipt_files(store)?;
     let mut previous = genesis();
     for (position, (number, name)) in (1u64..).zip(&files) {
         if *number != position {
@@ -371,7 +441,7 @@ fn check(
                 format!("receipt {position} is missing: the log goes on at `{name}`")
             });
         }
-        let receipt = read_entry(&dir.join(name)).map_err(|e| format!("`{name}`: {e}"))?;
+        let receipt = read_entry(store, name).map_err(|e| format!("`{name}`: {e}"))?;
         let Some(link) = &receipt.chain else {
             return Err(format!("`{name}` carries no place in a log"));
         };
@@ -397,7 +467,7 @@ fn check(
         report.head = Some(previous);
     }
     let count = files.len() as u64;
-    let Some(checkpoint) = read_checkpoint(dir)? else {
+    let Some((checkpoint, _)) = read_checkpoint(store)? else {
         return if count == 0 {
             Err("the log is empty and has no checkpoint".into())
         } else {
