@@ -89,7 +89,9 @@ pub enum UnlockError {
     #[error("an unlock needs a reason")]
     #[diagnostic(
         code(nhi::unlock::reason),
-        help("say why with `--reason TEXT` (at most 500 characters); it goes into the signed record")
+        help(
+            "say why with `--reason TEXT` (at most 500 characters); it goes into the signed record"
+        )
     )]
     Reason,
 
@@ -150,7 +152,12 @@ pub async fn unlock(options: &UnlockOptions<'_>) -> Result<Unlocked, UnlockError
     {
         return Err(UnlockError::Reason);
     }
-    let Some(location) = options.policy.receipt_log.as_ref().filter(|l| l.s3().is_some()) else {
+    let Some(location) = options
+        .policy
+        .receipt_log
+        .as_ref()
+        .filter(|l| l.s3().is_some())
+    else {
         return Err(UnlockError::NotShared {
             policy: options.policy.path.display().to_string(),
         });
@@ -252,4 +259,55 @@ fn authorise(options: &UnlockOptions<'_>) -> Result<String, UnlockError> {
         .next()
         .map(|g| g.statement.principal)
         .ok_or_else(|| refuse("its signature did not verify".into()))
+}
+
+/// The JSON Schema of an unlock record's body (`schemas/unlock.schema.json`).
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(UnlockBody)).expect("invariant: schemas serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `NHI_UPDATE_SCHEMAS=1` rewrites `schemas/unlock.schema.json`.
+    #[test]
+    fn unlock_schema_is_up_to_date() {
+        crate::check_schema_file("unlock.schema.json", &schema());
+    }
+
+    fn body(reason: &str, holder: &str) -> UnlockBody {
+        UnlockBody {
+            format_version: 1,
+            tool_version: "0".into(),
+            lock_id: "00aa".into(),
+            locks: vec![UnlockedLock {
+                name: "local.demo".into(),
+                holder: holder.into(),
+                plan: None,
+                acquired: jiff::Timestamp::UNIX_EPOCH,
+                lease_until: jiff::Timestamp::UNIX_EPOCH,
+            }],
+            reason: reason.into(),
+            actor: "bob@example.com".into(),
+            unlocked_at: jiff::Timestamp::UNIX_EPOCH,
+            chain: None,
+        }
+    }
+
+    #[test]
+    fn an_unlock_record_is_its_own_kind_and_cannot_steer_a_terminal() {
+        let good = UnlockFile::new(body("runner died", "carol@example.com")).encode();
+        assert!(is_unlock(&good));
+        assert!(!crate::revoke::record::is_revocation(&good));
+        assert!(!crate::receipt::is_receipt(&good));
+        assert_eq!(decode(&good).unwrap().body.reason, "runner died");
+        for (reason, holder) in [("a\u{1b}[2J", "carol"), ("ok", "carol\u{202e}")] {
+            let bad = UnlockFile::new(body(reason, holder)).encode();
+            assert_eq!(
+                decode(&bad).unwrap_err(),
+                "its texts hold control characters"
+            );
+        }
+    }
 }

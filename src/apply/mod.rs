@@ -197,7 +197,10 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     let holder = crate::backend::lease::Holder::new(&options.applier, Some(file.digest));
     let shared = match store.as_ref().and_then(crate::log::LogStore::s3) {
         Some(bucket) => {
-            let names: Vec<&str> = providers.iter().map(|(s, _, _)| s.provider.as_str()).collect();
+            let names: Vec<&str> = providers
+                .iter()
+                .map(|(s, _, _)| s.provider.as_str())
+                .collect();
             shared_leases(bucket, &names, &holder, options).await?
         }
         None => Vec::new(),

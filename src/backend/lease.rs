@@ -1,7 +1,7 @@
 //! Lease locks in S3: `<prefix>/locks/<name>.json` names its holder, the lock
 //! id of the holder's session, the plan it applies and how long its lease runs.
 //! A lock is created with `If-None-Match: *` and renewed (every third of the
-//! lease, on the bucket's own runtime) and released with `If-Match` on the ETag
+//! lease, on the bucket's own runtime) and released with `If-Match` on the `ETag`
 //! its holder last wrote, so that only the holder changes it. A live lease
 //! held by another is refused (or waited for); an expired one is never taken
 //! silently: `nhi unlock --lock-id ID` takes it over, recorded in the log.
@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use nhi_provider_sdk::Digest;
 use serde::{Deserialize, Serialize};
 
+pub use super::error::LockError;
 use super::s3::{Bucket, Condition, ProbeError, S3Error};
 
 /// The lock of the receipt log itself, beside the scopes' (whose names always
@@ -103,78 +104,6 @@ impl Holder {
             plan,
         }
     }
-}
-
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum LockError {
-    #[error(
-        "the lock `{name}` is held by `{holder}` (lock id `{lock_id}`, {plan}) until {lease_until}"
-    )]
-    #[diagnostic(
-        code(nhi::lock::held),
-        help("another apply holds it and renews its lease; wait for it, or pass `--lock-timeout 5m` to wait")
-    )]
-    Held {
-        name: String,
-        holder: String,
-        lock_id: String,
-        plan: String,
-        lease_until: String,
-    },
-
-    #[error(
-        "the lock `{name}` of `{holder}` (lock id `{lock_id}`, {plan}) expired at {lease_until} without being released"
-    )]
-    #[diagnostic(
-        code(nhi::lock::expired),
-        help("its holder died or is paused; once you know it is not running, take the lock over with `nhi unlock --lock-id {lock_id} --reason TEXT --key KEY` (recorded in the receipt log)")
-    )]
-    Expired {
-        name: String,
-        holder: String,
-        lock_id: String,
-        plan: String,
-        lease_until: String,
-    },
-
-    #[error("lost the lock `{name}` (lock id `{lock_id}`): it was taken over while this run held it")]
-    #[diagnostic(
-        code(nhi::lock::lost),
-        help("this run was paused or cut off past its lease and another took the lock over (`nhi unlock`); it wrote nothing more to the shared log: check what it changed with `nhi plan`, and the log with `nhi audit verify`")
-    )]
-    Lost { name: String, lock_id: String },
-
-    #[error("cannot use the shared lock `{url}`: {detail}")]
-    #[diagnostic(
-        code(nhi::lock::unusable),
-        help("check the bucket, the credentials (the standard AWS chain) and the trust policy's `backend`")
-    )]
-    Unusable { url: String, detail: String },
-
-    #[error("the store `{url}` ignores conditional writes: a second create of `{probe}` with `If-None-Match: *` succeeded")]
-    #[diagnostic(
-        code(nhi::log::unconditional_store),
-        help("nhi keeps shared locks and the receipt log only where `If-None-Match` and `If-Match` hold (Amazon S3 does); an S3-compatible store that ignores them gives no exclusion at all: use another store, or a `receipt_log` directory")
-    )]
-    Unconditional { url: String, probe: String },
-
-    #[error("no lock holds the lock id `{lock_id}` under `{url}`")]
-    #[diagnostic(
-        code(nhi::lock::unknown),
-        help("the lock id is the one a refused apply names; the lock may have been released meanwhile")
-    )]
-    Unknown { lock_id: String, url: String },
-
-    #[error("the lock `{name}` (lock id `{lock_id}`) is still live: its lease runs until {lease_until}")]
-    #[diagnostic(
-        code(nhi::lock::live),
-        help("a lock is taken over only once its lease expired; its holder renews it while it runs")
-    )]
-    Live {
-        name: String,
-        lock_id: String,
-        lease_until: String,
-    },
 }
 
 /// A held lease, renewed in the background until it is released or dropped.
@@ -273,8 +202,8 @@ pub async fn acquire(
                 name.to_owned(),
                 record.holder.clone(),
                 record.lock_id.clone(),
-                record.plan_shown(),
-                record.lease_until.to_string(),
+                record.plan_shown().into_boxed_str(),
+                record.lease_until.to_string().into_boxed_str(),
             )
         };
         if held.lease_until <= crate::clock::system_now() {
@@ -342,10 +271,14 @@ fn try_acquire(
             Err(e) => return Err(unusable(bucket, name, e)),
         }
     }
-    Err(unusable(bucket, name, "the lock kept changing while it was taken"))
+    Err(unusable(
+        bucket,
+        name,
+        "the lock kept changing while it was taken",
+    ))
 }
 
-/// The locks that hold `lock_id`, with their ETags.
+/// The locks that hold `lock_id`, with their `ETag`s.
 pub fn locks_of(
     bucket: &Arc<Bucket>,
     lock_id: &str,
@@ -455,7 +388,7 @@ impl Lease {
         &self.name
     }
 
-    /// Renews the lease now, conditionally on the ETag this holder last wrote:
+    /// Renews the lease now, conditionally on the `ETag` this holder last wrote:
     /// fails with [`LockError::Lost`] when another took the lock over.
     pub fn fence(&self) -> Result<(), LockError> {
         let (bucket, name, state) = (
@@ -477,13 +410,8 @@ impl Lease {
         self.bucket.spawn(async move {
             let _ = tx.send(future.await);
         });
-        rx.recv().unwrap_or_else(|_| {
-            Err(unusable(
-                &self.bucket,
-                &self.name,
-                "the S3 client stopped",
-            ))
-        })
+        rx.recv()
+            .unwrap_or_else(|_| Err(unusable(&self.bucket, &self.name, "the S3 client stopped")))
     }
 
     /// Lets go of the lock (a released record, written only if still ours);

@@ -4,6 +4,7 @@
 //! made safe by S3's conditional writes ([`s3`]: `If-None-Match: *` to create,
 //! `If-Match` to replace) and fenced leases ([`lease`]).
 
+mod error;
 pub mod lease;
 pub mod s3;
 
@@ -66,7 +67,7 @@ pub struct S3Settings {
 }
 
 /// The lease a lock holds when the policy does not say.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+pub const DEFAULT_LEASE: Duration = Duration::from_mins(1);
 
 impl S3Settings {
     /// `s3://bucket/prefix`.
@@ -137,7 +138,8 @@ mod tests {
 
     #[test]
     fn s3_urls_split_into_bucket_and_prefix() {
-        let cases: &[(&str, Result<(&str, &str), &str>)] = &[
+        type Split<'a> = Result<(&'a str, &'a str), &'a str>;
+        let cases: &[(&str, Split<'_>)] = &[
             ("s3://nhi-state", Ok(("nhi-state", ""))),
             ("s3://nhi-state/", Ok(("nhi-state", ""))),
             ("s3://nhi-state/team/a/", Ok(("nhi-state", "team/a"))),

@@ -40,11 +40,11 @@ impl std::fmt::Display for S3Error {
 pub enum Condition<'a> {
     /// The key must not exist (`If-None-Match: *`).
     Absent,
-    /// The key must hold the version with this ETag (`If-Match`).
+    /// The key must hold the version with this `ETag` (`If-Match`).
     Matches(&'a str),
 }
 
-/// An object as read: its bytes and the ETag that names this version.
+/// An object as read: its bytes and the `ETag` that names this version.
 #[derive(Debug, Clone)]
 pub struct Object {
     pub bytes: Vec<u8>,
@@ -167,7 +167,11 @@ impl Bucket {
         self.block(async move {
             let output = match request.send().await {
                 Ok(output) => output,
-                Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                Err(e)
+                    if e.as_service_error().is_some_and(
+                        aws_sdk_s3::operation::get_object::GetObjectError::is_no_such_key,
+                    ) =>
+                {
                     return Ok(None);
                 }
                 Err(e) if status(&e) == Some(404) => return Ok(None),
@@ -196,8 +200,13 @@ impl Bucket {
     }
 
     /// Writes `bytes` at `name` only if `condition` holds; returns the new
-    /// version's ETag.
-    pub fn put(&self, name: &str, bytes: &[u8], condition: Condition<'_>) -> Result<String, S3Error> {
+    /// version's `ETag`.
+    pub fn put(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        condition: Condition<'_>,
+    ) -> Result<String, S3Error> {
         self.block(self.put_future(name, bytes, condition))
     }
 
@@ -226,9 +235,7 @@ impl Bucket {
                     .map(str::to_owned)
                     .ok_or_else(|| S3Error::Failed("the store sent no ETag".into())),
                 // 404: an `If-Match` on a key that is gone.
-                Err(e) if matches!(status(&e), Some(412 | 409 | 404)) => {
-                    Err(S3Error::Precondition)
-                }
+                Err(e) if matches!(status(&e), Some(412 | 409 | 404)) => Err(S3Error::Precondition),
                 Err(e) => Err(failed(&e)),
             }
         }
@@ -275,7 +282,10 @@ impl Bucket {
     /// Probes once per bucket: a second create of the probe key must fail
     /// with 412 (a first that fails so proves it too).
     pub fn probe(&self) -> Result<(), ProbeError> {
-        let mut probed = self.probed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut probed = self
+            .probed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(verdict) = probed.as_ref() {
             return verdict.clone();
         }

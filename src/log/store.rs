@@ -20,7 +20,7 @@ pub enum LogStore {
 }
 
 /// An entry as read: its bytes, and the version a conditional replace names
-/// (an S3 ETag; none in a directory, whose writes the local lock orders).
+/// (an S3 `ETag`; none in a directory, whose writes the local lock orders).
 pub(crate) struct Fetched {
     pub bytes: Vec<u8>,
     pub version: Option<String>,
@@ -132,15 +132,14 @@ impl LogStore {
     /// the very same bytes in place (a retried write of its own) succeeded.
     pub(crate) fn create(&self, name: &str, bytes: &[u8]) -> Result<(), CreateError> {
         match self {
-            Self::Dir(dir) => {
-                nhi_provider_sdk::files::write_new(&dir.join(name), bytes, 0o644).map_err(|e| {
+            Self::Dir(dir) => nhi_provider_sdk::files::write_new(&dir.join(name), bytes, 0o644)
+                .map_err(|e| {
                     if e.kind() == std::io::ErrorKind::AlreadyExists {
                         CreateError::Exists
                     } else {
                         CreateError::Failed(e.to_string())
                     }
-                })
-            }
+                }),
             Self::S3(bucket) => match bucket.put(&key(name), bytes, Condition::Absent) {
                 Ok(_) => Ok(()),
                 Err(S3Error::Precondition) => match bucket.get(&key(name), bytes.len() as u64) {

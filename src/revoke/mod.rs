@@ -112,7 +112,7 @@ pub async fn revoke(options: &RevokeOptions<'_>) -> Result<Revoked, RevokeError>
         crate::refresh::describe(&block, provider.as_ref()).await?;
         if let Some(bucket) = log.as_ref().and_then(crate::log::LogStore::s3) {
             shared.push(
-                crate::backend::lease::acquire(bucket, &prefix, &holder, options.lock_timeout)
+                crate::backend::lease::acquire(bucket, prefix, &holder, options.lock_timeout)
                     .await?,
             );
         }

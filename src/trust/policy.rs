@@ -403,7 +403,8 @@ fn s3_backend(
                     source.span(&text.referenced),
                     "`backend.s3.lease` is not a lease length",
                     label,
-                    "write a length of 1s to 1h, e.g. `lease: 60s` (the default) or `lease: 5m`".into(),
+                    "write a length of 1s to 1h, e.g. `lease: 60s` (the default) or `lease: 5m`"
+                        .into(),
                 )
             };
             let age = text.value.parse::<Age>().map_err(|e| bad(e.to_string()))?;
@@ -414,13 +415,15 @@ fn s3_backend(
             std::time::Duration::from_secs(seconds.unsigned_abs())
         }
     };
-    Ok(crate::backend::LogLocation::S3(crate::backend::S3Settings {
-        bucket: raw.bucket.value,
-        prefix,
-        region: raw.region.filter(|r| !r.is_empty()),
-        endpoint_url: raw.endpoint_url.filter(|u| !u.is_empty()),
-        lease,
-    }))
+    Ok(crate::backend::LogLocation::S3(
+        crate::backend::S3Settings {
+            bucket: raw.bucket.value,
+            prefix,
+            region: raw.region.filter(|r| !r.is_empty()),
+            endpoint_url: raw.endpoint_url.filter(|u| !u.is_empty()),
+            lease,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -519,6 +522,64 @@ pub(super) mod tests {
             assert_eq!(got, *message, "{text}");
             assert_eq!(labels, vec![(*label).to_owned()], "{text}");
             assert_eq!(got_help, *help, "{text}");
+        }
+    }
+
+    #[test]
+    fn an_s3_backend_keeps_the_log_in_its_bucket_and_prefix() {
+        let text = "allowed_signers: a\nbackend:\n  s3: {bucket: nhi-state, prefix: /teams/a/, endpoint_url: 'http://127.0.0.1:9'}\n";
+        let policy = TrustPolicy::parse(Path::new("trust.yaml"), text).unwrap();
+        assert_eq!(
+            policy.receipt_log,
+            Some(crate::backend::LogLocation::S3(
+                crate::backend::S3Settings {
+                    bucket: "nhi-state".into(),
+                    prefix: "teams/a".into(),
+                    region: None,
+                    endpoint_url: Some("http://127.0.0.1:9".into()),
+                    lease: crate::backend::DEFAULT_LEASE,
+                }
+            ))
+        );
+        let text = "allowed_signers: a\nbackend: {s3: {bucket: nhi-state, lease: 5m}}\n";
+        let policy = TrustPolicy::parse(Path::new("trust.yaml"), text).unwrap();
+        let s3 = policy.receipt_log.as_ref().and_then(|l| l.s3()).unwrap();
+        assert_eq!(s3.lease, std::time::Duration::from_mins(5));
+        assert_eq!(s3.url(), "s3://nhi-state");
+    }
+
+    #[test]
+    fn a_backend_beside_a_receipt_log_or_with_bad_settings_is_refused_at_its_line() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "allowed_signers: a\nreceipt_log: log\nbackend:\n  s3: {bucket: nhi-state}\n",
+                "cannot use trust policy `ops/trust.yaml`: `receipt_log` and `backend` are both given",
+                "the log would be kept here too",
+            ),
+            (
+                "allowed_signers: a\nbackend: {s3: {bucket: Nhi_State}}\n",
+                "cannot use trust policy `ops/trust.yaml`: `backend.s3.bucket` is not a bucket name",
+                "`Nhi_State` is not an S3 bucket name (3 to 63 lowercase letters, digits, `.` and `-`)",
+            ),
+            (
+                "allowed_signers: a\nbackend: {s3: {bucket: nhi-state, prefix: a/../b}}\n",
+                "cannot use trust policy `ops/trust.yaml`: `backend.s3.prefix` is not a key prefix",
+                "`a/../b` is not a key prefix nhi uses (letters, digits, `-`, `_`, `.` and `/` between segments)",
+            ),
+            (
+                "allowed_signers: a\nbackend: {s3: {bucket: nhi-state, lease: 2h}}\n",
+                "cannot use trust policy `ops/trust.yaml`: `backend.s3.lease` is not a lease length",
+                "shorter than 1s or longer than 1h",
+            ),
+        ];
+        for (text, message, label) in cases {
+            let (got, labels, _) = refused(text);
+            assert_eq!(got, *message, "{text}");
+            assert_eq!(labels.len(), 1, "{text}");
+            assert!(
+                labels[0].ends_with(&format!(": {label}")),
+                "{text}: {labels:?}"
+            );
         }
     }
 

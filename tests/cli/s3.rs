@@ -153,7 +153,11 @@ impl Shared {
 }
 
 fn refused_with(run: &Run, code: &str) {
-    assert_eq!(run.code, 1, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.code, 1,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
     assert!(run.stderr.contains(code), "{code}:\n{}", run.stderr);
 }
 
@@ -324,7 +328,14 @@ fn a_second_apply_is_refused_while_the_first_renews_its_lease() {
     let unlock = shared.nhi(
         &ws,
         &[
-            "unlock", "--lock-id", &lock_id, "--reason", "test", "--key", "carol.key", "--trust",
+            "unlock",
+            "--lock-id",
+            &lock_id,
+            "--reason",
+            "test",
+            "--key",
+            "carol.key",
+            "--trust",
             "trust.yaml",
         ],
     );
@@ -337,7 +348,11 @@ fn a_second_apply_is_refused_while_the_first_renews_its_lease() {
     assert!(!held(&shared.lock("receipt-log").unwrap()));
     let verified = verify(&shared, &ws);
     ok(&verified);
-    assert!(verified.stdout.contains("receipts: 1 "), "{}", verified.stdout);
+    assert!(
+        verified.stdout.contains("receipts: 1 "),
+        "{}",
+        verified.stdout
+    );
 }
 
 #[test]
@@ -352,7 +367,13 @@ fn an_expired_lease_is_taken_over_only_by_unlock_and_its_paused_holder_cannot_ap
     });
     // Paused: its renewals stop with it, and its lease runs out.
     let pid = first.id().to_string();
-    assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     std::thread::sleep(Duration::from_millis(2500));
     let second = apply(&shared, &ws, "p.plan");
     refused_with(&second, "nhi::lock::expired");
@@ -393,17 +414,31 @@ fn an_expired_lease_is_taken_over_only_by_unlock_and_its_paused_holder_cannot_ap
         assert_eq!(lock["holder"], "nhi unlock by bob@example.com", "{lock}");
     }
     // The paused holder wakes, finishes its change, and is fenced off the log.
-    assert!(Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-CONT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let mut drained = Vec::new();
     reader.read_to_end(&mut drained).unwrap();
     let mut stderr = String::new();
-    first.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    first
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert_eq!(first.wait().unwrap().code(), Some(1), "{stderr}");
     assert!(stderr.contains("nhi::lock::lost"), "{stderr}");
     // The log holds the unlock record, signed, and nothing of the paused apply.
     let keys = shared.keys();
     assert!(keys.contains(&"log/00000001.receipt.json".to_owned()));
-    assert!(!keys.contains(&"log/00000002.receipt.json".to_owned()), "{keys:?}");
+    assert!(
+        !keys.contains(&"log/00000002.receipt.json".to_owned()),
+        "{keys:?}"
+    );
     let record = shared.get("log/00000001.receipt.json").unwrap();
     assert!(record.contains("\"nhi_unlock\""), "{record}");
     assert!(record.contains("the CI runner died mid-apply"), "{record}");
@@ -429,7 +464,14 @@ fn sixteen_appliers_race_and_exactly_one_wins_each_round() {
                 shared
                     .command(
                         &ws,
-                        &["apply", &plan, "--trust", "trust.yaml", "--key", "carol.key"],
+                        &[
+                            "apply",
+                            &plan,
+                            "--trust",
+                            "trust.yaml",
+                            "--key",
+                            "carol.key",
+                        ],
                     )
                     .stdout(Stdio::null())
                     .stderr(Stdio::piped())
