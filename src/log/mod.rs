@@ -1,6 +1,6 @@
 //! The receipt log: one directory the applier owns (the trust policy's
 //! `receipt_log`), or a bucket and prefix (`backend: {s3: …}`, see
-//! [`store`]), where every apply appends its receipt as
+//! [`LogStore`]), where every apply appends its receipt as
 //! `NNNNNNNN.receipt.json`. Each receipt's body records its sequence number and
 //! the digest of the receipt before it ([`GENESIS`] for the first), and a sealed
 //! checkpoint (`checkpoint.json`: the count and the head digest, signed like a
