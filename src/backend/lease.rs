@@ -479,6 +479,14 @@ async fn renew(bucket: &Bucket, name: &str, state: &mut State) -> Result<(), Loc
             Ok(())
         }
         Err(S3Error::Precondition) => {
+            // A retried write of this very renewal finds itself in place.
+            if let Ok(Some(found)) = bucket.get_future(&object, MAX_LOCK_BYTES).await
+                && LockRecord::decode(&found.bytes).is_ok_and(|r| r == record)
+            {
+                state.etag = found.etag;
+                state.record = record;
+                return Ok(());
+            }
             state.lost = true;
             Err(LockError::Lost {
                 name: name.to_owned(),

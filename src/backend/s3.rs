@@ -159,12 +159,21 @@ impl Bucket {
     /// The object at `name` (under the prefix), or `None` when there is none.
     /// Larger than `limit` bytes is an error, refused before it is read whole.
     pub fn get(&self, name: &str, limit: u64) -> Result<Option<Object>, S3Error> {
+        self.block(self.get_future(name, limit))
+    }
+
+    /// [`Self::get`] as a future of its own, for the bucket's runtime.
+    pub(crate) fn get_future(
+        &self,
+        name: &str,
+        limit: u64,
+    ) -> impl Future<Output = Result<Option<Object>, S3Error>> + Send + 'static {
         let request = self
             .client
             .get_object()
             .bucket(&self.settings.bucket)
             .key(self.key(name));
-        self.block(async move {
+        async move {
             let output = match request.send().await {
                 Ok(output) => output,
                 Err(e)
@@ -196,7 +205,7 @@ impl Bucket {
                 return Err(S3Error::Failed(format!("larger than {limit} bytes")));
             }
             Ok(Some(Object { bytes, etag }))
-        })
+        }
     }
 
     /// Writes `bytes` at `name` only if `condition` holds; returns the new

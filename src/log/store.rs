@@ -168,9 +168,15 @@ impl LogStore {
                 let condition = version.map_or(Condition::Absent, Condition::Matches);
                 match bucket.put(&key(name), bytes, condition) {
                     Ok(_) => Ok(()),
-                    Err(S3Error::Precondition) => Err(format!(
-                        "`{name}` changed since it was read: another applier wrote it"
-                    )),
+                    // Unless a retried write of these very bytes is in place.
+                    Err(S3Error::Precondition) => {
+                        match bucket.get(&key(name), bytes.len() as u64) {
+                            Ok(Some(found)) if found.bytes == bytes => Ok(()),
+                            _ => Err(format!(
+                                "`{name}` changed since it was read: another applier wrote it"
+                            )),
+                        }
+                    }
                     Err(S3Error::Failed(detail)) => Err(detail),
                 }
             }
