@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use nhi_provider_sdk::Digest;
-use serde::{Deserialize, Serialize};
 
 pub use super::error::LockError;
+pub use super::record::LockRecord;
 use super::s3::{Bucket, Condition, ProbeError, S3Error};
 
 /// The lock of the receipt log itself, beside the scopes' (whose names always
@@ -29,56 +29,6 @@ const MAX_LOCK_BYTES: u64 = 64 * 1024;
 
 /// How often a held lock is looked at again while waiting for it.
 const POLL: Duration = Duration::from_millis(250);
-
-/// What a lock object says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LockRecord {
-    /// Always 1.
-    pub format_version: u32,
-    /// The holder's session: one apply, revocation or unlock holds all its
-    /// locks under one id, which `nhi unlock --lock-id` names.
-    pub lock_id: String,
-    /// Who holds it (the applier's principal or user).
-    pub holder: String,
-    /// The digest of the plan being applied; absent for a revocation or an
-    /// unlock.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan: Option<Digest>,
-    pub acquired: jiff::Timestamp,
-    /// The lock is the holder's until then, unless renewed.
-    pub lease_until: jiff::Timestamp,
-    /// Set by the holder when it lets go: the lock is free.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub released_at: Option<jiff::Timestamp>,
-}
-
-impl LockRecord {
-    fn decode(bytes: &[u8]) -> Result<Self, String> {
-        let record: Self =
-            serde_json::from_slice(bytes).map_err(|e| format!("not a lock record: {e}"))?;
-        if record.format_version != 1 {
-            return Err(format!(
-                "lock record format {} is not one this nhi reads",
-                record.format_version
-            ));
-        }
-        let printable = |s: &str| s.len() <= 512 && !s.chars().any(char::is_control);
-        if !printable(&record.lock_id) || !printable(&record.holder) {
-            return Err("a lock record whose names could steer a terminal".into());
-        }
-        Ok(record)
-    }
-
-    fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec_pretty(self).expect("invariant: lock records serialise")
-    }
-
-    fn plan_shown(&self) -> String {
-        self.plan
-            .map_or_else(|| "no plan".to_owned(), |p| format!("plan `{p}`"))
-    }
-}
 
 /// Who takes locks: one session, one lock id.
 #[derive(Debug, Clone)]

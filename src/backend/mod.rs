@@ -6,6 +6,7 @@
 
 mod error;
 pub mod lease;
+mod record;
 pub mod s3;
 
 use std::path::PathBuf;

@@ -522,3 +522,52 @@ fn a_store_that_ignores_conditional_writes_is_refused() {
     assert_eq!(ws.read("estate.json"), estate, "nothing changed");
     assert_eq!(shared.keys(), vec!["probe.json".to_owned()]);
 }
+
+#[test]
+fn a_revocation_is_appended_to_the_log_in_s3_and_later_applies_honour_it() {
+    let Some(shared) = Shared::start(None) else {
+        return;
+    };
+    let ws = workspace(&shared, "60s");
+    let mut trust = ws.read("trust.yaml");
+    trust.push_str("revoke:\n  required: 1\n  signers: [carol@example.com]\n");
+    ws.write("trust.yaml", &trust);
+    let key = "local.demo/identity/ci-deployer/key/primary";
+    let revoked = shared.nhi(
+        &ws,
+        &[
+            "revoke",
+            key,
+            "--reason",
+            "key leaked",
+            "--key",
+            "carol.key",
+            "--trust",
+            "trust.yaml",
+        ],
+    );
+    ok(&revoked);
+    assert!(
+        joined(&revoked.stderr).contains(&format!(
+            "and in the receipt log as `s3://{BUCKET}/{PREFIX}/log/00000001.receipt.json`"
+        )),
+        "{}",
+        revoked.stderr
+    );
+    let entry = shared.get("log/00000001.receipt.json").unwrap();
+    assert!(entry.contains("\"nhi_revocation\""), "{entry}");
+    assert!(!held(&shared.lock("local.demo").unwrap()));
+    // The record beside the configuration is gone; the log in S3 still holds it.
+    std::fs::remove_dir_all(ws.path().join(".nhi")).unwrap();
+    ok(&shared.nhi(&ws, &["plan", "-o", "after.plan"]));
+    refused_with(&apply(&shared, &ws, "after.plan"), "nhi::plan::revoked");
+    // Without a trust policy: the chain alone, at `AWS_ENDPOINT_URL`.
+    let url = format!("s3://{BUCKET}/{PREFIX}");
+    let unsigned = shared.nhi(&ws, &["audit", "verify", &url, "--unsigned"]);
+    ok(&unsigned);
+    assert!(
+        unsigned.stdout.contains("receipts: 1 "),
+        "{}",
+        unsigned.stdout
+    );
+}
