@@ -21,6 +21,9 @@
 //! - [`revoke`] is the kill path: reducing operations only, within the trust
 //!   policy's `revoke` bar, a signed record, and the check that keeps later plans
 //!   from undoing it;
+//! - [`log`] is the hash-chained receipt log, in a directory or (with
+//!   [`backend`]) an S3 bucket that also holds fenced scope leases; [`unlock`]
+//!   takes over the leases of a holder that died;
 //! - [`drift`] and [`audit`] are the read-only looks: what differs from the
 //!   configuration, and the live estate judged by the policy's rules;
 //!   [`import`] turns a scope into the configuration that declares it;
@@ -30,6 +33,7 @@
 
 pub mod apply;
 pub mod audit;
+pub mod backend;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -50,6 +54,7 @@ pub mod revoke;
 pub mod sealed;
 pub mod sink;
 pub mod trust;
+pub mod unlock;
 
 /// Checks that `schemas/<name>` holds `schema` as generated from the types;
 /// `NHI_UPDATE_SCHEMAS=1` rewrites it instead.

@@ -4,10 +4,9 @@
 //! provider's record of key names (which anyone with tag or description write
 //! can forge) is only a hint; see `crate::diff::recognise`.
 
-use std::path::Path;
-
+use crate::backend::LogLocation;
 use crate::diff::MintedKeys;
-use crate::log::LogError;
+use crate::log::{LogError, LogStore};
 use crate::receipt::Status;
 use crate::trust::AllowedSigners;
 
@@ -15,26 +14,35 @@ use crate::trust::AllowedSigners;
 /// allowed signers whose applier signatures make a receipt count.
 #[derive(Clone, Copy)]
 pub struct KeyLog<'a> {
-    pub dir: &'a Path,
+    pub location: &'a LogLocation,
     pub signers: &'a AllowedSigners,
 }
 
-/// The keys the log at `log.dir` says nhi minted. A log directory that does
-/// not exist yet vouches for nothing (the first apply creates it); one that
-/// exists but whose chain does not verify is an error, never an empty record.
-/// Only receipts with a good applier signature count, and the first of them
-/// dates the log (keys older than it keep the provider's name).
+/// The keys the log at `log.location` says nhi minted; see [`read_from`].
 pub fn read(log: KeyLog<'_>) -> Result<MintedKeys, LogError> {
+    read_from(&LogStore::open(log.location)?, log.signers)
+}
+
+/// The keys the log in `store` says nhi minted. A log not started yet
+/// vouches for nothing (the first apply starts it); one whose chain does not
+/// verify is an error, never an empty record. Only receipts with a good
+/// applier signature of `signers` count, and the first of them dates the log
+/// (keys older than it keep the provider's name).
+pub fn read_from(store: &LogStore, signers: &AllowedSigners) -> Result<MintedKeys, LogError> {
     let mut minted = MintedKeys::default();
-    if !log.dir.exists() {
+    let unusable = |detail| LogError::Unusable {
+        dir: store.name(),
+        detail,
+    };
+    if !store.started().map_err(unusable)? {
         return Ok(minted);
     }
-    crate::log::read_chain(log.dir, &mut |entry| {
+    crate::log::read_chain(store, &mut |entry| {
         let Some(receipt) = entry.receipt else {
             return;
         };
         let (good, failure) =
-            crate::trust::judge_receipt(&entry.digest, &entry.signatures, log.signers);
+            crate::trust::judge_receipt(&entry.digest, &entry.signatures, signers);
         if failure.is_some() || good.is_empty() {
             return;
         }
@@ -50,9 +58,6 @@ pub fn read(log: KeyLog<'_>) -> Result<MintedKeys, LogError> {
             }
         }
     })
-    .map_err(|detail| LogError::Unusable {
-        dir: log.dir.display().to_string(),
-        detail,
-    })?;
+    .map_err(unusable)?;
     Ok(minted)
 }

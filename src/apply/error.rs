@@ -187,6 +187,11 @@ pub enum ApplyError {
         source: nhi_provider_sdk::ProviderError,
     },
 
+    /// A scope's shared lock in S3: held, expired, lost or unusable.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    SharedLock(#[from] crate::backend::LockError),
+
     /// The receipt log cannot take this apply's receipt.
     #[error(transparent)]
     #[diagnostic(transparent)]

@@ -185,6 +185,26 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         providers.push((scope, block, provider));
     }
     phase("connect");
+    // With the S3 backend each scope's shared lease is taken first, before the
+    // provider's own lock: it is what keeps appliers on other machines out.
+    let store = options
+        .policy
+        .receipt_log
+        .as_ref()
+        .map(crate::log::LogStore::open)
+        .transpose()
+        .map_err(ApplyError::from)?;
+    let holder = crate::backend::lease::Holder::new(&options.applier, Some(file.digest));
+    let shared = match store.as_ref().and_then(crate::log::LogStore::s3) {
+        Some(bucket) => {
+            let names: Vec<&str> = providers
+                .iter()
+                .map(|(s, _, _)| s.provider.as_str())
+                .collect();
+            shared_leases(bucket, &names, &holder, options).await?
+        }
+        None => Vec::new(),
+    };
     let mut guards: Vec<Box<dyn LockGuard>> = Vec::new();
     for (scope, _, provider) in &providers {
         let request = |timeout| LockRequest {
@@ -214,14 +234,10 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     phase("lock");
     // Which live key is which comes from the receipt log where one is kept,
     // not from the providers' records (which anyone with tag write can forge).
-    let minted = match &options.policy.receipt_log {
-        Some(dir) => Some(
-            crate::minted::read(crate::minted::KeyLog {
-                dir,
-                signers: options.signers,
-            })
-            .map_err(ApplyError::from)?,
-        ),
+    let minted = match &store {
+        Some(store) => {
+            Some(crate::minted::read_from(store, options.signers).map_err(ApplyError::from)?)
+        }
         None => None,
     };
     // 8: re-read and compare every touched object.
@@ -248,8 +264,8 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     }
     // A plan approved before a revocation, or planned without its record, may
     // not undo it: the records beside the configuration and in the receipt log.
-    let revocations = crate::revoke::sticky::gather(&base, options.policy.receipt_log.as_deref())
-        .map_err(ApplyError::from)?;
+    let revocations =
+        crate::revoke::sticky::gather(&base, store.as_ref()).map_err(ApplyError::from)?;
     crate::revoke::sticky::check(&body.changes, &revocations).map_err(ApplyError::from)?;
     gate::check(body, &base, options, &providers, &states)?;
     phase("judge");
@@ -279,14 +295,18 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     // The receipt log is locked for the whole apply, so the receipt's place in it
     // is known and nobody else appends meanwhile; a log with a break refuses
     // before anything changes.
-    let append = match &options.policy.receipt_log {
-        Some(dir) => Some(
-            crate::log::begin(dir, &options.applier, options.lock_timeout)
+    let append = match &store {
+        Some(store) => Some(
+            crate::log::begin(store, &holder, options.lock_timeout)
                 .await
                 .map_err(ApplyError::from)?,
         ),
         None => None,
     };
+    // Fenced: a holder paused past its leases since it took them stops here.
+    for lease in &shared {
+        lease.fence().map_err(ApplyError::from)?;
+    }
     let journal_path = journal::path_for(&options.receipt_path);
     let mut journal = journal::Journal::create(
         journal_path.clone(),
@@ -463,6 +483,9 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
             .map(|s| (s, options.applier.as_str()));
         append.commit(&receipt, signer).map_err(ApplyError::from)?;
     }
+    // Held until the receipt is in the log, so that whoever takes a scope
+    // next reads a log that already holds it.
+    drop(shared);
     phase("receipt");
     let receipt_shown = options.receipt_path.display().to_string();
     if let Some((index, detail)) = failed {
@@ -487,6 +510,34 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         changes: body.changes.len(),
         receipt: options.receipt_path.clone(),
     })
+}
+
+/// Takes the shared lease of each scope in `names`, in order; tried once at
+/// once, so that a wait can say whom it waits for.
+async fn shared_leases(
+    bucket: &std::sync::Arc<crate::backend::s3::Bucket>,
+    names: &[&str],
+    holder: &crate::backend::lease::Holder,
+    options: &ApplyOptions<'_>,
+) -> Result<Vec<crate::backend::Lease>, ApplyError> {
+    use crate::backend::lease;
+    let mut leases = Vec::new();
+    for name in names {
+        let lease = match lease::acquire(bucket, name, holder, Duration::ZERO).await {
+            Err(crate::backend::LockError::Held { holder: other, .. })
+                if !options.lock_timeout.is_zero() =>
+            {
+                options.events.event(Event::Warning(&format!(
+                    "waiting up to {}s for the shared lock of `{name}`, held by `{other}`",
+                    options.lock_timeout.as_secs(),
+                )));
+                lease::acquire(bucket, name, holder, options.lock_timeout).await
+            }
+            attempt => attempt,
+        }?;
+        leases.push(lease);
+    }
+    Ok(leases)
 }
 
 /// The configuration the plan names, read from the directory the plan records,

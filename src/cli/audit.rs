@@ -64,8 +64,10 @@ enum AuditCommand {
 
 #[derive(Debug, Args)]
 struct VerifyLogArgs {
-    /// The receipt log directory (the trust policy's `receipt_log`)
-    log: PathBuf,
+    /// The receipt log: a directory (the trust policy's `receipt_log`), or
+    /// `s3://BUCKET/PREFIX` (its `backend`, whose region and endpoint are used
+    /// when the bucket matches; else the standard AWS chain)
+    log: String,
 
     /// Trust policy whose allowed signers must have signed every receipt and the
     /// checkpoint as applier [default: $NHI_TRUST, then ~/.config/nhi/trust.yaml]
@@ -136,13 +138,18 @@ fn report(global: &Global, args: &ReportArgs) -> miette::Result<Outcome> {
 }
 
 fn verify_log(global: &Global, args: &VerifyLogArgs) -> miette::Result<Outcome> {
-    let signers = if args.unsigned {
-        None
+    let (signers, policy) = if args.unsigned {
+        (None, None)
     } else {
         let policy = TrustPolicy::locate(&global.env.trust_location(args.trust.as_deref()))?;
-        Some(AllowedSigners::read(&policy.allowed_signers)?)
+        (
+            Some(AllowedSigners::read(&policy.allowed_signers)?),
+            Some(policy),
+        )
     };
-    let report = crate::log::verify(&args.log, signers.as_ref());
+    let location = log_location(global, &args.log, policy.as_ref())?;
+    let store = crate::log::LogStore::open(&location)?;
+    let report = crate::log::verify(&store, signers.as_ref());
     let text = if args.json {
         let mut text = serde_json::to_string_pretty(&report).map_err(|e| miette::miette!("{e}"))?;
         text.push('\n');
@@ -157,7 +164,38 @@ fn verify_log(global: &Global, args: &VerifyLogArgs) -> miette::Result<Outcome> 
             code = "nhi::log::broken",
             help = "the receipts before the break are intact; keep the log as it is for the audit",
             "the receipt log `{}` is broken: {problem}",
-            args.log.display()
+            args.log
         )),
     }
+}
+
+/// A directory, or `s3://…` with the settings of the trust policy's backend
+/// when it names the same bucket and prefix, else of the environment.
+fn log_location(
+    global: &Global,
+    log: &str,
+    policy: Option<&TrustPolicy>,
+) -> miette::Result<crate::backend::LogLocation> {
+    use crate::backend::{DEFAULT_LEASE, LogLocation, S3Settings};
+    if !log.starts_with("s3://") {
+        return Ok(LogLocation::Dir(PathBuf::from(log)));
+    }
+    let (bucket, prefix) = S3Settings::parse_url(log).map_err(|e| {
+        miette::miette!(
+            code = "nhi::log::url",
+            help = "name a log in S3 as `s3://BUCKET/PREFIX`",
+            "{e}"
+        )
+    })?;
+    let configured = policy
+        .and_then(|p| p.receipt_log.as_ref())
+        .and_then(LogLocation::s3)
+        .filter(|s| s.bucket == bucket && s.prefix == prefix);
+    Ok(LogLocation::S3(configured.cloned().unwrap_or(S3Settings {
+        bucket,
+        prefix,
+        region: None,
+        endpoint_url: global.env.aws_endpoint_url.clone(),
+        lease: DEFAULT_LEASE,
+    })))
 }

@@ -16,6 +16,7 @@ mod revoke;
 mod settings;
 mod show;
 mod sign;
+mod unlock;
 mod validate;
 mod verify;
 
@@ -110,6 +111,9 @@ enum Command {
     /// detach bindings), signed within the trust policy's `revoke` bar; later
     /// plans cannot undo it
     Revoke(revoke::RevokeArgs),
+    /// Take over the shared locks (S3) of an applier whose lease expired, and
+    /// record it, signed, in the receipt log
+    Unlock(unlock::UnlockArgs),
     /// Judge the live estate by the policy's rules (exit 2 at or above --fail-on);
     /// `nhi audit verify LOG` checks a receipt log's chain offline
     Audit(audit::AuditArgs),
@@ -223,6 +227,7 @@ fn run(cli: Cli, env: settings::Environment, color: Option<bool>) -> miette::Res
         Command::Apply(args) => apply::run(&global, &args),
         Command::Provider(args) => provider::run(&global, &args),
         Command::Revoke(args) => revoke::run(&global, &args),
+        Command::Unlock(args) => unlock::run(&global, &args),
         Command::Audit(args) => audit::run(&global, &args),
         Command::Policy(args) => policy::run(&global, &args),
         Command::Completions(args) => completions::completions(&args),

@@ -282,7 +282,7 @@ pub(super) fn key_log(
 ) -> Option<crate::minted::KeyLog<'_>> {
     let (policy, signers) = trust?;
     Some(crate::minted::KeyLog {
-        dir: policy.receipt_log.as_deref()?,
+        location: policy.receipt_log.as_ref()?,
         signers,
     })
 }

@@ -30,6 +30,9 @@ pub(crate) struct Environment {
     pub home: Option<PathBuf>,
     /// `SSH_AUTH_SOCK`: the ssh-agent `.pub` keys sign through.
     pub ssh_auth_sock: Option<PathBuf>,
+    /// `AWS_ENDPOINT_URL`, for `nhi audit verify s3://…` without a trust
+    /// policy that names the bucket (addressed path-style).
+    pub aws_endpoint_url: Option<String>,
 }
 
 impl Environment {
@@ -48,6 +51,9 @@ impl Environment {
             xdg_config_home: path("XDG_CONFIG_HOME"),
             home: path("HOME"),
             ssh_auth_sock: std::env::var_os("SSH_AUTH_SOCK").map(|v: OsString| PathBuf::from(v)),
+            aws_endpoint_url: std::env::var("AWS_ENDPOINT_URL")
+                .ok()
+                .filter(|v| !v.is_empty()),
         }
     }
 

@@ -29,7 +29,7 @@ pub fn revoked(revoked: &Revoked, took: Duration, verbose: bool) {
         revoked
             .logged
             .as_ref()
-            .map(|p| format!(", and in the receipt log as `{}`", p.display()))
+            .map(|p| format!(", and in the receipt log as `{}`", super::escape::text(p)))
             .unwrap_or_default()
     ));
     super::note(
@@ -38,6 +38,23 @@ pub fn revoked(revoked: &Revoked, took: Duration, verbose: bool) {
     if verbose {
         super::note(&format!("revoke took {} ms", took.as_millis()));
     }
+}
+
+/// What `nhi unlock` reports, on stderr.
+pub fn unlocked(unlocked: &crate::unlock::Unlocked) {
+    let body = &unlocked.record.body;
+    for lock in &body.locks {
+        super::note(&format!(
+            "took over the lock `{}` of `{}` (lease expired at {}) and released it",
+            super::escape::text(&lock.name),
+            super::escape::text(&lock.holder),
+            lock.lease_until
+        ));
+    }
+    super::note(&format!(
+        "Unlock recorded in the receipt log as `{}`.",
+        super::escape::text(&unlocked.logged)
+    ));
 }
 
 /// `nhi verify` of a revocation record, as text.

@@ -115,4 +115,9 @@ pub enum RevokeError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Log(#[from] crate::log::LogError),
+
+    /// A scope's shared lock in S3.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    SharedLock(#[from] crate::backend::LockError),
 }

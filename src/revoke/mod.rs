@@ -57,7 +57,7 @@ pub struct Revoked {
     /// The record in the configuration's `.nhi/revocations/`.
     pub path: PathBuf,
     /// The record's copy in the receipt log, when one is kept.
-    pub logged: Option<PathBuf>,
+    pub logged: Option<String>,
     /// What the user must know: a key deleted where it could not be deactivated,
     /// sessions a provider does not have.
     pub notes: Vec<String>,
@@ -86,6 +86,15 @@ pub async fn revoke(options: &RevokeOptions<'_>) -> Result<Revoked, RevokeError>
     let mut scopes: Vec<Scope> = Vec::new();
     let mut guards: Vec<Box<dyn LockGuard>> = Vec::new();
     let actor = principals[0].clone();
+    // With the S3 backend each scope's shared lease comes first, as at apply.
+    let log = options
+        .policy
+        .receipt_log
+        .as_ref()
+        .map(crate::log::LogStore::open)
+        .transpose()?;
+    let holder = crate::backend::lease::Holder::new(&actor, None);
+    let mut shared = Vec::new();
     for address in options.addresses {
         let prefix = address.provider_prefix();
         if scopes.iter().any(|s| prefix_of(&s.block) == prefix) {
@@ -101,6 +110,12 @@ pub async fn revoke(options: &RevokeOptions<'_>) -> Result<Revoked, RevokeError>
             .clone();
         let provider = crate::refresh::connect(options.registry, &config_dir, &block)?;
         crate::refresh::describe(&block, provider.as_ref()).await?;
+        if let Some(bucket) = log.as_ref().and_then(crate::log::LogStore::s3) {
+            shared.push(
+                crate::backend::lease::acquire(bucket, prefix, &holder, options.lock_timeout)
+                    .await?,
+            );
+        }
         guards.push(lock(provider.as_ref(), &block, &actor, options.lock_timeout).await?);
         let (before, _) = crate::refresh::read(&block, provider.as_ref(), options.now).await?;
         scopes.push(Scope {
@@ -126,10 +141,13 @@ pub async fn revoke(options: &RevokeOptions<'_>) -> Result<Revoked, RevokeError>
         planned.push((scope, address.clone(), target, steps));
     }
     // A log with a break refuses before anything changes, as at apply.
-    let append = match &options.policy.receipt_log {
-        Some(dir) => Some(crate::log::begin(dir, &actor, options.lock_timeout).await?),
+    let append = match &log {
+        Some(store) => Some(crate::log::begin(store, &holder, options.lock_timeout).await?),
         None => None,
     };
+    for lease in &shared {
+        lease.fence()?;
+    }
     let mut notes = Vec::new();
     let mut objects = Vec::new();
     let mut failure = None;
@@ -226,6 +244,7 @@ pub async fn revoke(options: &RevokeOptions<'_>) -> Result<Revoked, RevokeError>
         None => None,
     };
     drop(guards);
+    drop(shared);
     if let Some((address, detail)) = failure {
         return Err(RevokeError::Failed {
             address: address.to_string(),

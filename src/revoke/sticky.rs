@@ -110,19 +110,24 @@ pub fn load(config_dir: &Path) -> Result<Vec<RevocationFile>, StickyError> {
 }
 
 /// The records of [`load`] and, when a receipt log is kept, those in the log,
-/// whose whole chain must verify first. A log directory that does not exist
-/// holds none (the first apply creates it); one that exists but does not
-/// verify is an error, never an empty list.
-pub fn gather(config_dir: &Path, log: Option<&Path>) -> Result<Vec<RevocationFile>, StickyError> {
+/// whose whole chain must verify first. A log not started holds none (the
+/// first apply starts it); one that does not verify is an error, never an
+/// empty list.
+pub fn gather(
+    config_dir: &Path,
+    log: Option<&crate::log::LogStore>,
+) -> Result<Vec<RevocationFile>, StickyError> {
     let mut out = load(config_dir)?;
-    if let Some(dir) = log.filter(|d| d.exists()) {
-        let logged = crate::log::revocations(dir, None).map_err(|detail| {
+    if let Some(store) = log {
+        let unusable = |detail| {
             StickyError::Log(crate::log::LogError::Unusable {
-                dir: dir.display().to_string(),
+                dir: store.name(),
                 detail,
             })
-        })?;
-        out.extend(logged);
+        };
+        if store.started().map_err(unusable)? {
+            out.extend(crate::log::revocations(store, None).map_err(unusable)?);
+        }
     }
     Ok(out)
 }

@@ -31,9 +31,11 @@ pub struct TrustPolicy {
     /// Plans older than this are refused whatever they say about their expiry.
     pub max_plan_age: Option<Age>,
     pub rules: Vec<Rule>,
-    /// The receipt log every apply appends to (see `crate::log`), resolved like
-    /// `allowed_signers`; `None`: receipts are kept beside their plans only.
-    pub receipt_log: Option<PathBuf>,
+    /// The receipt log every apply appends to (see `crate::log`): a directory
+    /// (`receipt_log`, resolved like `allowed_signers`), or a bucket whose
+    /// prefix also holds the scope locks (`backend: {s3: …}`); `None`:
+    /// receipts are kept beside their plans only.
+    pub receipt_log: Option<crate::backend::LogLocation>,
     /// The Rego bundle every plan must have been judged with (`policy_bundle:
     /// sha256:…`), so that a configuration change cannot drop the org policies.
     pub policy_bundle: Option<nhi_provider_sdk::Digest>,
@@ -72,7 +74,9 @@ pub struct Rule {
 struct RawPolicy {
     allowed_signers: String,
     #[serde(default)]
-    receipt_log: Option<String>,
+    receipt_log: Option<Spanned<String>>,
+    #[serde(default)]
+    backend: Option<Spanned<RawBackend>>,
     #[serde(default)]
     policy_bundle: Option<Spanned<String>>,
     #[serde(default = "yes")]
@@ -90,6 +94,26 @@ struct RawPolicy {
     revoke: Option<Spanned<super::revoke_bar::RawRevoke>>,
     #[serde(default)]
     plugins: Option<RawPlugins>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBackend {
+    s3: RawS3,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawS3 {
+    bucket: Spanned<String>,
+    #[serde(default)]
+    prefix: Option<Spanned<String>>,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    endpoint_url: Option<String>,
+    #[serde(default)]
+    lease: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -307,11 +331,24 @@ impl TrustPolicy {
             })
             .transpose()?;
         let revoke = super::revoke_bar::parse(raw.revoke.as_ref(), &source, &invalid, &fail)?;
+        let receipt_log = match (raw.receipt_log, raw.backend) {
+            (Some(_), Some(backend)) => {
+                return Err(invalid(
+                    source.span(&backend.referenced),
+                    "`receipt_log` and `backend` are both given",
+                    "the log would be kept here too".into(),
+                    "keep one: `receipt_log: DIR` for a log on this machine, or `backend: {s3: …}` for the log and the scope locks in S3".into(),
+                ));
+            }
+            (Some(log), None) => Some(crate::backend::LogLocation::Dir(dir.join(log.value))),
+            (None, Some(backend)) => Some(s3_backend(backend.value.s3, &source, &invalid)?),
+            (None, None) => None,
+        };
         Ok(Self {
             revoke,
             path: path.to_owned(),
             allowed_signers: dir.join(raw.allowed_signers),
-            receipt_log: raw.receipt_log.map(|log| dir.join(log)),
+            receipt_log,
             policy_bundle,
             require_author_signature: raw.require_author_signature,
             authors: raw.authors,
@@ -331,6 +368,62 @@ impl TrustPolicy {
                 .collect(),
         })
     }
+}
+
+/// `backend: {s3: …}`, checked where it is written.
+fn s3_backend(
+    raw: RawS3,
+    source: &crate::config::Source<'_>,
+    invalid: &dyn Fn(miette::SourceSpan, &str, String, String) -> TrustError,
+) -> Result<crate::backend::LogLocation, TrustError> {
+    crate::backend::check_bucket(&raw.bucket.value).map_err(|e| {
+        invalid(
+            source.span(&raw.bucket.referenced),
+            "`backend.s3.bucket` is not a bucket name",
+            e,
+            "name the bucket as S3 does, e.g. `nhi-state`".into(),
+        )
+    })?;
+    let prefix = match &raw.prefix {
+        None => String::new(),
+        Some(prefix) => crate::backend::normalise_prefix(&prefix.value).map_err(|e| {
+            invalid(
+                source.span(&prefix.referenced),
+                "`backend.s3.prefix` is not a key prefix",
+                e,
+                "e.g. `prefix: teams/platform`".into(),
+            )
+        })?,
+    };
+    let lease = match &raw.lease {
+        None => crate::backend::DEFAULT_LEASE,
+        Some(text) => {
+            let bad = |label: String| {
+                invalid(
+                    source.span(&text.referenced),
+                    "`backend.s3.lease` is not a lease length",
+                    label,
+                    "write a length of 1s to 1h, e.g. `lease: 60s` (the default) or `lease: 5m`"
+                        .into(),
+                )
+            };
+            let age = text.value.parse::<Age>().map_err(|e| bad(e.to_string()))?;
+            let seconds = age.seconds();
+            if !(1..=3600).contains(&seconds) {
+                return Err(bad("shorter than 1s or longer than 1h".into()));
+            }
+            std::time::Duration::from_secs(seconds.unsigned_abs())
+        }
+    };
+    Ok(crate::backend::LogLocation::S3(
+        crate::backend::S3Settings {
+            bucket: raw.bucket.value,
+            prefix,
+            region: raw.region.filter(|r| !r.is_empty()),
+            endpoint_url: raw.endpoint_url.filter(|u| !u.is_empty()),
+            lease,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -429,6 +522,64 @@ pub(super) mod tests {
             assert_eq!(got, *message, "{text}");
             assert_eq!(labels, vec![(*label).to_owned()], "{text}");
             assert_eq!(got_help, *help, "{text}");
+        }
+    }
+
+    #[test]
+    fn an_s3_backend_keeps_the_log_in_its_bucket_and_prefix() {
+        let text = "allowed_signers: a\nbackend:\n  s3: {bucket: nhi-state, prefix: /teams/a/, endpoint_url: 'http://127.0.0.1:9'}\n";
+        let policy = TrustPolicy::parse(Path::new("trust.yaml"), text).unwrap();
+        assert_eq!(
+            policy.receipt_log,
+            Some(crate::backend::LogLocation::S3(
+                crate::backend::S3Settings {
+                    bucket: "nhi-state".into(),
+                    prefix: "teams/a".into(),
+                    region: None,
+                    endpoint_url: Some("http://127.0.0.1:9".into()),
+                    lease: crate::backend::DEFAULT_LEASE,
+                }
+            ))
+        );
+        let text = "allowed_signers: a\nbackend: {s3: {bucket: nhi-state, lease: 5m}}\n";
+        let policy = TrustPolicy::parse(Path::new("trust.yaml"), text).unwrap();
+        let s3 = policy.receipt_log.as_ref().and_then(|l| l.s3()).unwrap();
+        assert_eq!(s3.lease, std::time::Duration::from_mins(5));
+        assert_eq!(s3.url(), "s3://nhi-state");
+    }
+
+    #[test]
+    fn a_backend_beside_a_receipt_log_or_with_bad_settings_is_refused_at_its_line() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "allowed_signers: a\nreceipt_log: log\nbackend:\n  s3: {bucket: nhi-state}\n",
+                "cannot use trust policy `ops/trust.yaml`: `receipt_log` and `backend` are both given",
+                "the log would be kept here too",
+            ),
+            (
+                "allowed_signers: a\nbackend: {s3: {bucket: Nhi_State}}\n",
+                "cannot use trust policy `ops/trust.yaml`: `backend.s3.bucket` is not a bucket name",
+                "`Nhi_State` is not an S3 bucket name (3 to 63 lowercase letters, digits, `.` and `-`)",
+            ),
+            (
+                "allowed_signers: a\nbackend: {s3: {bucket: nhi-state, prefix: a/../b}}\n",
+                "cannot use trust policy `ops/trust.yaml`: `backend.s3.prefix` is not a key prefix",
+                "`a/../b` is not a key prefix nhi uses (letters, digits, `-`, `_`, `.` and `/` between segments)",
+            ),
+            (
+                "allowed_signers: a\nbackend: {s3: {bucket: nhi-state, lease: 2h}}\n",
+                "cannot use trust policy `ops/trust.yaml`: `backend.s3.lease` is not a lease length",
+                "shorter than 1s or longer than 1h",
+            ),
+        ];
+        for (text, message, label) in cases {
+            let (got, labels, _) = refused(text);
+            assert_eq!(got, *message, "{text}");
+            assert_eq!(labels.len(), 1, "{text}");
+            assert!(
+                labels[0].ends_with(&format!(": {label}")),
+                "{text}: {labels:?}"
+            );
         }
     }
 

@@ -37,6 +37,7 @@ mod replace;
 mod retire;
 mod revoke;
 mod revoke_clouds;
+mod s3;
 mod setup;
 mod standin;
 mod target;
