@@ -22,6 +22,7 @@ pub fn revocations(
         receipts: 0,
         head: None,
         checkpoint_signed_by: Vec::new(),
+        unsealed: 0,
         problem: None,
     };
     // One pass: the entries are collected while the chain is checked.
@@ -43,6 +44,10 @@ pub struct LogReport {
     pub head: Option<Digest>,
     /// Principals whose applier signatures on the checkpoint verified.
     pub checkpoint_signed_by: Vec<String>,
+    /// Receipts after the ones the checkpoint counts: an append in progress,
+    /// or one cut off between its receipt and its checkpoint. They are checked
+    /// like every other; the next append's checkpoint counts them.
+    pub unsealed: u64,
     /// The first break, when there is one.
     pub problem: Option<String>,
 }
@@ -57,6 +62,7 @@ pub fn verify(store: &LogStore, signers: Option<&AllowedSigners>) -> LogReport {
         receipts: 0,
         head: None,
         checkpoint_signed_by: Vec::new(),
+        unsealed: 0,
         problem: None,
     };
     if let Err(problem) = check(store, signers, &mut report, &mut |_| {}) {
@@ -75,6 +81,7 @@ pub(crate) fn read_chain(store: &LogStore, visit: &mut dyn FnMut(Entry)) -> Resu
         receipts: 0,
         head: None,
         checkpoint_signed_by: Vec::new(),
+        unsealed: 0,
         problem: None,
     };
     check(store, None, &mut report, visit)
@@ -86,8 +93,15 @@ fn check(
     report: &mut LogReport,
     visit: &mut dyn FnMut(Entry),
 ) -> Result<(), String> {
+    // The checkpoint is read before the receipts are listed, so an append that
+    // lands meanwhile shows as receipts beyond it, never as a checkpoint that
+    // counts more than the listing (which is what a deleted tail looks like).
+    let checkpoint = read_checkpoint(store)?;
     let files = receipt_files(store)?;
+    let sealed = checkpoint.as_ref().map(|(c, _)| c.body.count);
     let mut previous = genesis();
+    // The digest of the receipt the checkpoint counts last.
+    let mut sealed_head = (sealed == Some(0)).then(genesis);
     for (position, (number, name)) in (1u64..).zip(&files) {
         if *number != position {
             return Err(if position == 1 {
@@ -117,35 +131,42 @@ fn check(
                 .map_err(|e| format!("`{name}`: {e}"))?;
         }
         previous = receipt.digest;
+        if sealed == Some(position) {
+            sealed_head = Some(previous);
+        }
         visit(receipt);
         report.receipts = position;
         report.head = Some(previous);
     }
     let count = files.len() as u64;
-    let Some((checkpoint, _)) = read_checkpoint(store)? else {
+    let Some((checkpoint, _)) = checkpoint else {
         return if count == 0 {
             Err("the log is empty and has no checkpoint".into())
         } else {
             Err(format!("`{CHECKPOINT}` is missing"))
         };
     };
-    if checkpoint.body.count != count {
+    if checkpoint.body.count > count {
         return Err(format!(
-            "the checkpoint counts {} receipts, the log holds {count}: {}",
+            "the checkpoint counts {} receipts, the log holds {count}: the last ones were deleted",
             checkpoint.body.count,
-            if checkpoint.body.count > count {
-                "the last ones were deleted"
-            } else {
-                "some were added after it"
-            }
         ));
     }
-    if checkpoint.body.head != previous {
-        return Err(format!(
-            "the checkpoint's head is `{}`, but the last receipt is `{previous}`",
-            checkpoint.body.head
-        ));
+    let sealed_head = sealed_head.expect("invariant: the loop passed the checkpoint's count");
+    if checkpoint.body.head != sealed_head {
+        return Err(if checkpoint.body.count == count {
+            format!(
+                "the checkpoint's head is `{}`, but the last receipt is `{sealed_head}`",
+                checkpoint.body.head
+            )
+        } else {
+            format!(
+                "the checkpoint's head is `{}`, but receipt {} is `{sealed_head}`",
+                checkpoint.body.head, checkpoint.body.count
+            )
+        });
     }
+    report.unsealed = count - checkpoint.body.count;
     if let Some(signers) = signers {
         report.checkpoint_signed_by = judge(&checkpoint.digest, &checkpoint.signatures, signers)
             .map_err(|e| format!("`{CHECKPOINT}`: {e}"))?;

@@ -177,20 +177,37 @@ pub fn begin_locked(store: &LogStore, lock: LogLock) -> Result<Append, LogError>
                     checkpoint.body.head, last.digest
                 )));
             }
-            if store
-                .get(&receipt_name(count + 1), crate::receipt::MAX_RECEIPT_BYTES)
+            // Receipts beyond the checkpoint were written by an append cut off
+            // before its checkpoint (killed, or fenced off the log): the chain
+            // goes on after them, and this append's checkpoint counts them.
+            // Their signatures are `nhi audit verify`'s to judge, as every
+            // receipt's: a checkpoint vouches for the count, not for them.
+            let mut link = ChainLink {
+                sequence: count + 1,
+                previous: last.digest,
+            };
+            while store
+                .get(
+                    &receipt_name(link.sequence),
+                    crate::receipt::MAX_RECEIPT_BYTES,
+                )
                 .map_err(fail)?
                 .is_some()
             {
-                return Err(fail(format!(
-                    "receipt {} exists beyond the checkpoint",
-                    count + 1
-                )));
+                let name = receipt_name(link.sequence);
+                let entry = read_entry(store, &name).map_err(|e| fail(format!("`{name}`: {e}")))?;
+                if entry.chain.as_ref() != Some(&link) {
+                    return Err(fail(format!(
+                        "`{name}`, beyond the checkpoint, does not follow receipt {}",
+                        link.sequence - 1
+                    )));
+                }
+                link = ChainLink {
+                    sequence: link.sequence + 1,
+                    previous: entry.digest,
+                };
             }
-            ChainLink {
-                sequence: count + 1,
-                previous: last.digest,
-            }
+            link
         }
     };
     Ok(Append {

@@ -245,6 +245,13 @@ pub fn log(report: &crate::log::LogReport, signatures: bool) -> String {
         let _ = writeln!(out, "  checkpoint signed by: {}", signers.join(", "));
     }
     match &report.problem {
+        None if report.unsealed > 0 => {
+            let _ = writeln!(
+                out,
+                "verified: the chain is intact; the checkpoint counts all but the last {} (an append in progress, or cut off before its checkpoint: the next append counts them)",
+                report.unsealed
+            );
+        }
         None => {
             out.push_str("verified: the chain is intact and the checkpoint counts every receipt\n");
         }

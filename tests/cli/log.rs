@@ -12,29 +12,36 @@ use crate::team::{OPEN_TRUST, edit_plan, ok, run, sha256, team};
 fn logged() -> Workspace {
     let ws = team();
     ws.write("trust.yaml", &format!("{OPEN_TRUST}receipt_log: log\n"));
-    let mut config = ws.read("nhi.yaml");
     for round in 0..3 {
-        if round > 0 {
-            config.push_str(&format!(
-                "  - name: extra-{round}\n    provider: demo\n    owner: a@example.com\n"
-            ));
-            ws.write("nhi.yaml", &config);
-        }
-        let plan = format!("p{round}.plan");
-        ok(&run(&ws, &["plan", "-o", &plan]));
-        ok(&run(
-            &ws,
-            &[
-                "apply",
-                &plan,
-                "--trust",
-                "trust.yaml",
-                "--key",
-                "carol.key",
-            ],
-        ));
+        apply_round(&ws, round);
     }
     ws
+}
+
+/// Plans and applies round `round` (from 1: one identity more than before).
+fn apply_round(ws: &Workspace, round: usize) {
+    if round > 0 {
+        ws.write(
+            "nhi.yaml",
+            &(ws.read("nhi.yaml")
+                + &format!(
+                    "  - name: extra-{round}\n    provider: demo\n    owner: a@example.com\n"
+                )),
+        );
+    }
+    let plan = format!("p{round}.plan");
+    ok(&run(ws, &["plan", "-o", &plan]));
+    ok(&run(
+        ws,
+        &[
+            "apply",
+            &plan,
+            "--trust",
+            "trust.yaml",
+            "--key",
+            "carol.key",
+        ],
+    ));
 }
 
 fn audit(ws: &Workspace, extra: &[&str]) -> Run {
@@ -236,4 +243,65 @@ fn audit_verify_and_stock_tools_name_every_tampering() {
         refused.stderr
     );
     assert_eq!(ws.bytes("estate.json"), before);
+}
+
+/// Regression: an apply cut off between its receipt and its checkpoint (a killed
+/// runner, a holder fenced off the S3 log) left a receipt beyond the checkpoint,
+/// and every later apply refused the log ("receipt 4 exists beyond the
+/// checkpoint") and every reader called it broken, until someone forged a
+/// checkpoint by hand.
+#[test]
+fn a_receipt_cut_off_before_its_checkpoint_does_not_wedge_the_log() {
+    let ws = logged();
+    let checkpoint = ws.bytes("log/checkpoint.json");
+    apply_round(&ws, 3);
+    std::fs::write(ws.path().join("log/checkpoint.json"), &checkpoint).unwrap();
+
+    let verified = audit(&ws, &["--trust", "trust.yaml"]);
+    ok(&verified);
+    assert!(
+        verified
+            .stdout
+            .contains("receipts: 4 whole, in sequence, chained and signed by an applier")
+            && verified.stdout.contains(
+                "verified: the chain is intact; the checkpoint counts all but the last 1"
+            ),
+        "{}",
+        verified.stdout
+    );
+    let out = stock_tools(&ws);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 after the checkpoint"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // The next apply goes on after the cut-off receipt and counts it.
+    apply_round(&ws, 4);
+    let body = |file: &str| -> serde_json::Value {
+        let sealed: serde_json::Value = serde_json::from_str(&ws.read(file)).unwrap();
+        serde_json::from_str(sealed["body"].as_str().unwrap()).unwrap()
+    };
+    let fourth: serde_json::Value =
+        serde_json::from_str(&ws.read("log/00000004.receipt.json")).unwrap();
+    assert_eq!(body("log/00000005.receipt.json")["chain"]["sequence"], 5);
+    assert_eq!(
+        body("log/00000005.receipt.json")["chain"]["previous"],
+        fourth["body_digest"]
+    );
+    assert_eq!(body("log/checkpoint.json")["count"], 5);
+    let verified = audit(&ws, &["--trust", "trust.yaml"]);
+    ok(&verified);
+    assert!(
+        verified
+            .stdout
+            .contains("verified: the chain is intact and the checkpoint counts every receipt"),
+        "{}",
+        verified.stdout
+    );
 }
