@@ -3,6 +3,7 @@
 //! policy deciding which approvals count.
 
 mod allowed_signers;
+mod backend_block;
 mod concerns;
 mod condition;
 pub mod detached;
