@@ -457,12 +457,24 @@ fn advise(
             registry.for_block(&r.block, dir).ok().map(|t| (prefix, t))
         })
         .collect();
-    for change in &mut diff.changes {
-        let prefix = change.address.provider_prefix();
-        let advice = types
+    // One request per scope: a plugin answers every change in one round trip.
+    let mut advice: Vec<Option<&'static str>> = vec![None; diff.changes.len()];
+    for (prefix, provider_type) in &types {
+        let (at, operations): (Vec<usize>, Vec<&nhi_provider_sdk::Operation>) = diff
+            .changes
             .iter()
-            .find(|(p, _)| p == prefix)
-            .and_then(|(_, t)| t.advice(&change.operation));
+            .enumerate()
+            .filter(|(_, c)| c.address.provider_prefix() == prefix)
+            .map(|(i, c)| (i, &c.operation))
+            .unzip();
+        if operations.is_empty() {
+            continue;
+        }
+        for (i, found) in at.into_iter().zip(provider_type.advise(&operations)) {
+            advice[i] = found;
+        }
+    }
+    for (change, advice) in diff.changes.iter_mut().zip(advice) {
         if let Some(advice) = advice {
             change.detail = Some(match change.detail.take() {
                 Some(detail) => format!("{detail}. {advice}"),

@@ -294,10 +294,23 @@ fn the_local_provider_served_as_a_plugin_passes_the_conformance_kit() {
         kit.stdout
     );
     assert!(
-        kit.stdout.contains("9 passed, 0 failed, 0 skipped"),
+        kit.stdout.contains("11 passed, 0 failed, 0 skipped"),
         "{}",
         kit.stdout
     );
+}
+
+#[test]
+fn the_kit_checks_that_a_hung_or_killed_plugin_fails_the_call_naming_it() {
+    let kit = kit(Path::new(LOCAL_PLUGIN));
+    assert_eq!(kit.code, 0, "{}\n{}", kit.stdout, kit.stderr);
+    for line in [
+        "pass  a hung call fails at its deadline        failed after ",
+        "pass  a crash mid-call fails the call          killed mid-call: failed with its exit status, naming plugin, method and object",
+        "pass  secret canary never leaks                2 secret(s) traced: never in a read, on standard error or in this report",
+    ] {
+        assert!(kit.stdout.contains(line), "{line}\n{}", kit.stdout);
+    }
 }
 
 #[test]
@@ -310,7 +323,7 @@ fn the_python_example_plugin_passes_the_conformance_kit() {
         kit.stdout
     );
     assert!(
-        kit.stdout.contains("9 passed, 0 failed, 0 skipped"),
+        kit.stdout.contains("11 passed, 0 failed, 0 skipped"),
         "{}",
         kit.stdout
     );

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
 use super::wire::{
-    AdviceResult, ApplyParams, ApplyResult, AttributesMessage, Call, Capabilities, CheckResult,
+    AdviceParams, AdviceResult, ApplyParams, ApplyResult, AttributesMessage, Call, Capabilities, CheckResult,
     CheckSinkParams, ConnectParams, ConnectResult, Declared, DescribeResult, Empty, INVALID_PARAMS,
     InitializeParams, InitializeResult, LockHandle, LockParams, METHOD_NOT_FOUND, OperationParams,
     OverlapParams, OverlapResult, PARSE_ERROR, PluginInfo, PolicyMessage, PreflightParams,
@@ -118,8 +118,10 @@ pub fn serve_on(
     input: &mut dyn BufRead,
     output: &mut dyn Write,
 ) -> io::Result<()> {
+    // Timers and network I/O both: a served type's calls may open connections
+    // (the postgres provider does), whose tasks live on between calls.
     let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+        .enable_all()
         .build()?;
     let mut server = Server {
         provider_type,
@@ -294,9 +296,14 @@ impl Server<'_> {
                 })
             }
             "advice" => {
-                let p: OperationParams = params(value)?;
+                let p: AdviceParams = params(value)?;
+                let operations: Vec<&crate::Operation> = p.operations.iter().collect();
                 encode(&AdviceResult {
-                    advice: t.advice(&p.operation).map(str::to_owned),
+                    advice: t
+                        .advise(&operations)
+                        .into_iter()
+                        .map(|a| a.map(str::to_owned))
+                        .collect(),
                 })
             }
             "retire_first" => {
