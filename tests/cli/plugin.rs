@@ -193,6 +193,43 @@ fn misbehaving(timeout_ms: u64) -> Workspace {
     ws
 }
 
+/// Plans `n` identities, each with attributes, a key and a binding with an
+/// inline policy, through `tests/cli/plugins/counting.py`; the methods it was
+/// asked, in order.
+fn calls_to_plan(n: usize) -> Vec<String> {
+    let ws = Workspace::empty();
+    let script = repo().join("tests/cli/plugins/counting.py");
+    std::fs::copy(&script, ws.path().join("counting.py")).unwrap();
+    let digest = sha256(&script);
+    let mut config = format!(
+        "version: 1\nproviders:\n  - name: demo\n    type: plugin\n    settings:\n      plugin: {{path: counting.py, sha256: \"{digest}\"}}\nidentities:\n"
+    );
+    for i in 0..n {
+        config.push_str(&format!(
+            "  - name: svc-{i}\n    provider: demo\n    owner: team@example.com\n    attributes: {{tier: gold}}\n    keys:\n      - name: primary\n        sink: {{file: svc-{i}.key}}\n    bindings:\n      - role: reader\n        resource: bucket/b{i}\n        policy: {{Version: \"2012-10-17\"}}\n"
+        ));
+    }
+    ws.write("nhi.yaml", &config);
+    let planned = ws.run(&["plan"]);
+    assert_eq!(planned.code, 0, "{}\n{}", planned.stdout, planned.stderr);
+    assert!(planned.stdout.contains("counted"), "{}", planned.stdout);
+    ws.read("calls.log").lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn planning_through_a_plugin_makes_as_many_round_trips_for_many_identities_as_for_one() {
+    let one = calls_to_plan(1);
+    let many = calls_to_plan(60);
+    assert_eq!(one, many);
+    for method in ["validate", "advice", "normalize_policy", "normalize_attributes", "read"] {
+        assert_eq!(
+            many.iter().filter(|m| *m == method).count(),
+            1,
+            "`{method}` in {many:?}"
+        );
+    }
+}
+
 fn plan_fails(mode: &str, timeout_ms: u64) -> String {
     let ws = misbehaving(timeout_ms);
     let planned = ws.run_env(&["plan"], &[("NHI_TEST_MODE", mode)]);
