@@ -101,6 +101,21 @@ fn a_plugin_block_plans_signs_approves_and_applies_then_plans_nothing() {
 }
 
 #[test]
+fn the_governance_gate_judges_key_use_by_what_the_plugin_announces() {
+    // The served local provider reports key use, as the built-in one does: a
+    // key never used is a finding through the plugin too.
+    let (ws, _) = plugin_team(Path::new(LOCAL_PLUGIN), None);
+    let planned = run(&ws, &["plan"]);
+    assert!(
+        planned.stdout.contains(
+            "key-never-used on plugin.demo/identity/legacy-bot/key/LK9W4E6R2T8Y1U3I5O7P: key never used in the "
+        ),
+        "{}",
+        planned.stdout
+    );
+}
+
+#[test]
 fn a_plugin_whose_digest_is_not_the_pinned_one_is_refused_before_it_runs() {
     let wrong = format!("sha256:{}", "0".repeat(64));
     let (ws, bin) = plugin_team(Path::new(LOCAL_PLUGIN), Some(&wrong));
@@ -315,6 +330,76 @@ fn a_secret_a_plugin_leaks_on_standard_error_is_blotted_out_and_the_outcome_is_u
         .map(|p| std::fs::read_to_string(p).unwrap())
         .collect::<String>();
     assert!(!receipt.contains(secret));
+}
+
+/// The statuses a receipt records, by address.
+fn statuses(receipt: &str) -> Vec<(String, String)> {
+    let receipt: serde_json::Value = serde_json::from_str(receipt).unwrap();
+    let body: serde_json::Value = serde_json::from_str(receipt["body"].as_str().unwrap()).unwrap();
+    body["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap().to_owned(),
+                c["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_plugin_that_dies_mid_apply_leaves_the_change_unknown_and_the_next_plan_does_not_repeat_it() {
+    let ws = misbehaving(10_000);
+    let config = ws.read("nhi.yaml");
+    let edited = config.replace(
+        "    keys:\n      - name: primary\n        sink: {file: svc.key}\n",
+        "    bindings:\n      - {role: reader, resource: bucket/logs}\n",
+    );
+    assert_ne!(config, edited);
+    ws.write("nhi.yaml", &edited);
+    let now = crate::team::now();
+    let crash = [("NHI_TEST_MODE", "apply-crash"), ("NHI_NOW", now.as_str())];
+    ok(&ws.run_env(&["plan", "-o", "u.plan"], &crash));
+    let applied = ws.run_env(&["apply", "u.plan", "--trust", "trust.yaml"], &crash);
+    assert_eq!(applied.code, 1, "{}", applied.stderr);
+    assert!(
+        applied.stderr.contains(
+            "change 1 of 2 (`plugin.demo/identity/svc`) failed: outcome unknown: plugin `misbehave` closed its standard output in `apply` for `create_identity demo/identity/svc`; it exited with exit status: 5"
+        ),
+        "{}",
+        applied.stderr
+    );
+    assert_eq!(
+        statuses(&ws.read("u.plan.receipt.json")),
+        [
+            ("plugin.demo/identity/svc".to_owned(), "unknown".to_owned()),
+            (
+                "plugin.demo/identity/svc/binding/reader@bucket/logs".to_owned(),
+                "not_attempted".to_owned()
+            ),
+        ]
+    );
+    // The identity was made: the next plan reads it and only adds the binding.
+    let normal = [("NHI_TEST_MODE", ""), ("NHI_NOW", now.as_str())];
+    let planned = ws.run_env(&["plan", "-o", "v.plan"], &normal);
+    ok(&planned);
+    assert!(
+        planned.stdout.contains("Plan: 1 to create"),
+        "{}",
+        planned.stdout
+    );
+    assert!(
+        !planned.stdout.contains("plugin.demo/identity/svc will be created"),
+        "{}",
+        planned.stdout
+    );
+    ok(&ws.run_env(&["apply", "v.plan", "--trust", "trust.yaml"], &normal));
+    let replanned = ws.run_env(&["plan"], &normal);
+    assert!(replanned.stdout.contains("No changes"), "{}", replanned.stdout);
+    let estate: serde_json::Value = serde_json::from_str(&ws.read("misbehave.json")).unwrap();
+    assert_eq!(estate.as_array().unwrap().len(), 1, "{estate}");
 }
 
 fn kit(plugin: &Path) -> Run {

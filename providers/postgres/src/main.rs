@@ -9,7 +9,6 @@ fn main() -> std::process::ExitCode {
         .without_call(Call::NORMALIZE_POLICY)
         .without_call(Call::NORMALIZE_ATTRIBUTES)
         .without_call(Call::RETIRE_FIRST)
-        .without_call(Call::CHECK_SINK)
-        .without_call(Call::PREFLIGHT);
+        .without_call(Call::CHECK_SINK);
     serve(&nhi_provider_postgres::PostgresType, &about)
 }

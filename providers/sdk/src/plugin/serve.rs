@@ -118,9 +118,11 @@ pub fn serve_on(
     input: &mut dyn BufRead,
     output: &mut dyn Write,
 ) -> io::Result<()> {
-    // Timers and network I/O both: a served type's calls may open connections
-    // (the postgres provider does), whose tasks live on between calls.
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // Timers and network I/O both, and a worker of its own: a served type's
+    // calls may spawn tasks that must go on between calls (a connection that
+    // holds a lock closes, and so releases it, when its guard is dropped).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()?;
     let mut server = Server {
