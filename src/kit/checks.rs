@@ -68,7 +68,11 @@ pub(super) fn run(options: &KitOptions) -> KitReport {
     kit.name.clone_from(&record.name);
     let name = format!("{} {}", record.name, record.version);
     let mutates = caps.calls.iter().any(|c| c == "test_mutate");
-    verdict(verdicts, "create from nothing, then no changes", kit.create());
+    verdict(
+        verdicts,
+        "create from nothing, then no changes",
+        kit.create(),
+    );
     let skip = || Err("skip: the plugin offers no `test_mutate`".into());
     let drift = if mutates { kit.drift() } else { skip() };
     verdict(verdicts, "out-of-band change is drift", drift);
@@ -86,7 +90,11 @@ pub(super) fn run(options: &KitOptions) -> KitReport {
         kit.malformed(),
     );
     verdict(verdicts, "oversized line is answered", kit.oversized());
-    verdict(verdicts, "a hung call fails at its deadline", kit.deadline());
+    verdict(
+        verdicts,
+        "a hung call fails at its deadline",
+        kit.deadline(),
+    );
     verdict(verdicts, "a crash mid-call fails the call", kit.crash());
     let canary = kit.canary(verdicts);
     verdict(verdicts, "secret canary never leaks", canary);
@@ -389,7 +397,10 @@ impl<'a> Kit<'a> {
     /// memory of earlier answers).
     fn alive(&self) -> Result<(), String> {
         let settings = json!({"settings": nhi_provider_plugin::plugin_own(&self.settings)});
-        match self.plugin.raw_call("check_settings", "settings", &settings) {
+        match self
+            .plugin
+            .raw_call("check_settings", "settings", &settings)
+        {
             Ok(Ok(_)) => Ok(()),
             Ok(Err((code, message))) => Err(format!(
                 "the plugin no longer answers `check_settings`: error {code}: {message}"
@@ -399,7 +410,10 @@ impl<'a> Kit<'a> {
     }
 
     fn unknown_method(&mut self) -> Result<String, String> {
-        match self.plugin.raw_call("nhi_kit_no_such_method", "test", &json!({}))? {
+        match self
+            .plugin
+            .raw_call("nhi_kit_no_such_method", "test", &json!({}))?
+        {
             Ok(_) => Err("the plugin answered an unknown method with a result".into()),
             Err((code, message)) => {
                 self.alive()?;
@@ -426,9 +440,9 @@ impl<'a> Kit<'a> {
         let pad = "x".repeat(4 << 20);
         let mut settings = self.settings.clone();
         settings["kit_padding"] = json!(pad);
-        let answer = self
-            .plugin
-            .raw_call("check_settings", "settings", &json!({"settings": settings}))?;
+        let answer =
+            self.plugin
+                .raw_call("check_settings", "settings", &json!({"settings": settings}))?;
         self.alive()?;
         Ok(match answer {
             Ok(_) => "a 4 MiB request was answered".into(),

@@ -236,7 +236,13 @@ fn planning_through_a_plugin_makes_as_many_round_trips_for_many_identities_as_fo
     let one = calls_to_plan(1);
     let many = calls_to_plan(60);
     assert_eq!(one, many);
-    for method in ["validate", "advice", "normalize_policy", "normalize_attributes", "read"] {
+    for method in [
+        "validate",
+        "advice",
+        "normalize_policy",
+        "normalize_attributes",
+        "read",
+    ] {
         assert_eq!(
             many.iter().filter(|m| *m == method).count(),
             1,
@@ -391,13 +397,19 @@ fn a_plugin_that_dies_mid_apply_leaves_the_change_unknown_and_the_next_plan_does
         planned.stdout
     );
     assert!(
-        !planned.stdout.contains("plugin.demo/identity/svc will be created"),
+        !planned
+            .stdout
+            .contains("plugin.demo/identity/svc will be created"),
         "{}",
         planned.stdout
     );
     ok(&ws.run_env(&["apply", "v.plan", "--trust", "trust.yaml"], &normal));
     let replanned = ws.run_env(&["plan"], &normal);
-    assert!(replanned.stdout.contains("No changes"), "{}", replanned.stdout);
+    assert!(
+        replanned.stdout.contains("No changes"),
+        "{}",
+        replanned.stdout
+    );
     let estate: serde_json::Value = serde_json::from_str(&ws.read("misbehave.json")).unwrap();
     assert_eq!(estate.as_array().unwrap().len(), 1, "{estate}");
 }

@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use nhi_provider_sdk::plugin::wire::{
-    AdviceParams, AdviceResult, ApplyParams, ApplyResult, AttributesMessage, Call, CheckResult, CheckSinkParams,
-    ConnectParams, ConnectResult, Declared, DescribeResult, Empty, InitializeParams,
-    InitializeResult, LockHandle, LockParams, OperationParams, OverlapParams, OverlapResult,
-    PolicyMessage, PreflightParams, PreflightResult, ProviderParams, ReadParams, ReadResult,
-    RecordKeyParams, RetireResult, SettingsParams, ValidateParams, ValidateResult,
+    AdviceParams, AdviceResult, ApplyParams, ApplyResult, AttributesMessage, Call, CheckResult,
+    CheckSinkParams, ConnectParams, ConnectResult, Declared, DescribeResult, Empty,
+    InitializeParams, InitializeResult, LockHandle, LockParams, OperationParams, OverlapParams,
+    OverlapResult, PolicyMessage, PreflightParams, PreflightResult, ProviderParams, ReadParams,
+    ReadResult, RecordKeyParams, RetireResult, SettingsParams, ValidateParams, ValidateResult,
 };
 use nhi_provider_sdk::plugin::{PROTOCOL, PluginRecord};
 use nhi_provider_sdk::{
@@ -186,17 +186,21 @@ impl PluginType {
         };
         let key = serde_json::to_string(params)
             .map(|p| format!("{method} {p}"))
-            .map_err(|e| format!("cannot encode `{method}` for plugin `{}`: {e}", self.record.name))?;
-        let answer = match known(&key) {
-            Some(answer) => answer,
-            None => {
-                let answer: serde_json::Value = self.ask(method, object, params)?;
-                self.answers
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(key, answer.clone());
-                answer
-            }
+            .map_err(|e| {
+                format!(
+                    "cannot encode `{method}` for plugin `{}`: {e}",
+                    self.record.name
+                )
+            })?;
+        let answer = if let Some(answer) = known(&key) {
+            answer
+        } else {
+            let answer: serde_json::Value = self.ask(method, object, params)?;
+            self.answers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(key, answer.clone());
+            answer
         };
         serde_json::from_value(answer).map_err(|e| {
             format!(
@@ -368,7 +372,8 @@ impl ProviderType for PluginType {
 
     fn check_settings(&self, settings: &serde_json::Value) -> Result<(), String> {
         PluginSettings::parse(settings)?;
-        self.ask_once::<_, CheckResult>("check_settings",
+        self.ask_once::<_, CheckResult>(
+            "check_settings",
             "settings",
             &SettingsParams {
                 settings: plugin_own(settings),
@@ -492,7 +497,8 @@ impl ProviderType for PluginType {
         if !self.answers(Call::RETIRE_FIRST) {
             return None;
         }
-        self.ask_once::<_, RetireResult>("retire_first",
+        self.ask_once::<_, RetireResult>(
+            "retire_first",
             "settings",
             &SettingsParams {
                 settings: plugin_own(settings),
@@ -547,7 +553,8 @@ impl ProviderType for PluginType {
                 self.record.name
             ));
         }
-        self.ask_once::<_, CheckResult>("check_sink",
+        self.ask_once::<_, CheckResult>(
+            "check_sink",
             kind,
             &CheckSinkParams {
                 kind: kind.to_owned(),
@@ -570,7 +577,8 @@ impl ProviderType for PluginType {
         if !self.answers(Call::SCOPES_OVERLAP) {
             return None;
         }
-        self.ask_once::<_, OverlapResult>("scopes_overlap",
+        self.ask_once::<_, OverlapResult>(
+            "scopes_overlap",
             "settings",
             &OverlapParams {
                 settings: plugin_own(settings),

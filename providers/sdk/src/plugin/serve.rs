@@ -13,12 +13,13 @@ use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
 use super::wire::{
-    AdviceParams, AdviceResult, ApplyParams, ApplyResult, AttributesMessage, Call, Capabilities, CheckResult,
-    CheckSinkParams, ConnectParams, ConnectResult, Declared, DescribeResult, Empty, INVALID_PARAMS,
-    InitializeParams, InitializeResult, LockHandle, LockParams, METHOD_NOT_FOUND, OperationParams,
-    OverlapParams, OverlapResult, PARSE_ERROR, PluginInfo, PolicyMessage, PreflightParams,
-    PreflightResult, Problem, ProviderParams, ReadParams, ReadResult, RecordKeyParams,
-    RetireResult, RpcError, SettingsParams, SinkInfo, ValidateParams, ValidateResult, WireSecret,
+    AdviceParams, AdviceResult, ApplyParams, ApplyResult, AttributesMessage, Call, Capabilities,
+    CheckResult, CheckSinkParams, ConnectParams, ConnectResult, Declared, DescribeResult, Empty,
+    INVALID_PARAMS, InitializeParams, InitializeResult, LockHandle, LockParams, METHOD_NOT_FOUND,
+    OperationParams, OverlapParams, OverlapResult, PARSE_ERROR, PluginInfo, PolicyMessage,
+    PreflightParams, PreflightResult, Problem, ProviderParams, ReadParams, ReadResult,
+    RecordKeyParams, RetireResult, RpcError, SettingsParams, SinkInfo, ValidateParams,
+    ValidateResult, WireSecret,
 };
 use super::{MAX_LINE_BYTES, PROTOCOL, read_line};
 use crate::{
