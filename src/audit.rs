@@ -131,6 +131,7 @@ pub fn audit(options: &AuditOptions<'_>) -> Result<(AuditReport, Planned), Plann
     } = &mut planned;
     let scopes: Vec<ScopeInput<'_>> = crate::plan::scope_inputs(
         options.registry,
+        &config.dir,
         refreshed.iter().map(|r| (&r.block, &r.observed)),
     );
     // The estate as it is today, not as the plan would leave it.

@@ -158,6 +158,7 @@ pub fn import(options: &ImportOptions<'_>) -> Result<Imported, ImportError> {
         .collect();
     let scopes = crate::plan::scope_inputs(
         options.registry,
+        &dir,
         std::iter::once((&refreshed.block, &refreshed.observed)),
     );
     let findings = crate::policy::judge(&crate::policy::Judging {

@@ -41,8 +41,8 @@ pub struct ReceiptBody {
     /// When the last attempted change ended and the touched objects were re-read,
     /// UTC, to the second; never before `started_at`.
     pub finished_at: jiff::Timestamp,
-    /// `succeeded` when every change completed; `failed` when one failed (apply
-    /// stops there).
+    /// `succeeded` when every change completed; `failed` when one failed or its
+    /// outcome is unknown (apply stops there).
     pub outcome: Outcome,
     /// One entry per planned change, in plan order.
     pub changes: Vec<ChangeOutcome>,
@@ -74,7 +74,8 @@ pub struct ChangeOutcome {
     /// The change's action, as in the plan.
     pub action: Action,
     pub status: Status,
-    /// The provider's error, for the failed change only; never key material.
+    /// The provider's error, for the failed or unknown change only; never key
+    /// material.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The id of a key the change created (ids are not secret), also for a
@@ -85,13 +86,18 @@ pub struct ChangeOutcome {
 }
 
 /// Every change is exactly one of these: `completed` (it ran and succeeded),
-/// `failed` (it ran and failed: at most one per receipt, and the changes after it
-/// are `not_attempted`), `not_attempted` (it never ran).
+/// `failed` (it ran and failed), `unknown` (it was sent, and the provider broke
+/// before saying what became of it: a plugin that crashed or missed its
+/// deadline; the next plan reads live state, so it shows whether the change
+/// happened, and retries only what did not), `not_attempted` (it never ran).
+/// At most one change per receipt is `failed` or `unknown`, and the changes
+/// after it are `not_attempted`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Completed,
     Failed,
+    Unknown,
     NotAttempted,
 }
 

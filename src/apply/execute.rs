@@ -29,12 +29,26 @@ pub(super) struct Context<'a> {
 pub(super) struct Failed {
     pub error: String,
     pub minted: Option<String>,
+    /// Whether the provider broke after the change was sent, so nobody knows
+    /// whether it happened.
+    pub unknown: bool,
 }
 
 impl From<String> for Failed {
     fn from(error: String) -> Self {
         Self {
             error,
+            minted: None,
+            unknown: false,
+        }
+    }
+}
+
+impl From<nhi_provider_sdk::ProviderError> for Failed {
+    fn from(error: nhi_provider_sdk::ProviderError) -> Self {
+        Self {
+            unknown: matches!(error, nhi_provider_sdk::ProviderError::OutcomeUnknown(_)),
+            error: error.to_string(),
             minted: None,
         }
     }
@@ -70,7 +84,7 @@ pub(super) async fn execute(
                 .apply(request)
                 .await
                 .map(|_| None)
-                .map_err(|e| Failed::from(e.to_string()))
+                .map_err(Failed::from)
         }
     }
 }
@@ -98,11 +112,7 @@ async fn mint(
         sink: change.sink.clone(),
         progress: cx.progress.clone(),
     };
-    let response = cx
-        .provider
-        .apply(request)
-        .await
-        .map_err(|e| e.to_string())?;
+    let response = cx.provider.apply(request).await.map_err(Failed::from)?;
     let key_id = response
         .new_key_id
         .clone()
@@ -135,6 +145,7 @@ async fn mint(
             key_id: key_id.clone(),
         };
         cx.provider.record_key(record).await.map_err(|e| Failed {
+            unknown: matches!(e, nhi_provider_sdk::ProviderError::OutcomeUnknown(_)),
             error: format!(
                 "the secret of key `{key_id}` is in its sink, but the key could not be recorded \
                  as `{key}` ({e}); a plan with the receipt log keeps it as `{key}`, any other \
@@ -168,6 +179,7 @@ async fn mint(
             progress: cx.progress.clone(),
         };
         cx.provider.apply(request).await.map_err(|e| Failed {
+            unknown: matches!(e, nhi_provider_sdk::ProviderError::OutcomeUnknown(_)),
             error: format!(
                 "the new key `{key_id}` is delivered and recorded, but the old key `{}` could \
                  not be {verb} ({e}); the next plan deletes it",

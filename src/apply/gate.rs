@@ -39,7 +39,7 @@ pub(super) fn check(
                 .map(|(_, block, _)| (block, state))
         })
         .collect();
-    let scopes = crate::plan::scope_inputs(options.registry, blocks.into_iter());
+    let scopes = crate::plan::scope_inputs(options.registry, base, blocks.into_iter());
     let mut derived = crate::policy::judge_body(body, &scopes, config.as_ref(), true);
     if let Some(record) = &body.policy.rego {
         // The bundle on disk must be the one the plan was judged with; then its

@@ -376,13 +376,18 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
                 let _ = journal.step(index, &change.address, "completed", None, None);
             }
             Err(e) => {
-                let _ = journal.step(index, &change.address, "failed", None, Some(&e.error));
-                outcome.status = Status::Failed;
+                let (status, step) = if e.unknown {
+                    (Status::Unknown, "unknown")
+                } else {
+                    (Status::Failed, "failed")
+                };
+                let _ = journal.step(index, &change.address, step, None, Some(&e.error));
+                outcome.status = status;
                 outcome.error = Some(e.error);
                 outcome.new_key_id = e.minted;
             }
         }
-        let ok = outcome.status != Status::Failed;
+        let ok = outcome.status == Status::Completed;
         options.events.event(Event::ChangeFinished {
             index,
             address: &change.address,

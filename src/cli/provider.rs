@@ -24,7 +24,9 @@ struct TestArgs {
     /// The plugin executable
     plugin: PathBuf,
     /// The plugin's own settings (YAML or JSON), relative paths resolving in a
-    /// scratch directory; default `{state: estate.json}`
+    /// scratch directory; default `{state: estate.json}`. A `kit:` entry, which
+    /// the plugin never sees, says what the kit declares: `names` (two),
+    /// `key`, `bindings` (`{name}` in a resource is the identity's name)
     #[arg(long)]
     settings: Option<PathBuf>,
     /// How long each call may take, in milliseconds
@@ -34,7 +36,7 @@ struct TestArgs {
 
 pub(crate) fn run(_: &Global, args: &ProviderArgs) -> miette::Result<Outcome> {
     let ProviderCommand::Test(args) = &args.command;
-    let settings = match &args.settings {
+    let mut settings = match &args.settings {
         None => None,
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
@@ -55,12 +57,28 @@ pub(crate) fn run(_: &Global, args: &ProviderArgs) -> miette::Result<Outcome> {
             )
         }
     };
+    // The `kit:` entry is the kit's, never the plugin's.
+    let sample = match settings
+        .as_mut()
+        .and_then(serde_json::Value::as_object_mut)
+        .and_then(|map| map.remove("kit"))
+    {
+        None => crate::kit::KitSample::default(),
+        Some(sample) => serde_json::from_value(sample).map_err(|e| {
+            miette::miette!(
+                code = "nhi::kit::settings",
+                help = "write `kit: {names: [a, b], key: primary, bindings: [{role: …, resource: …}]}`",
+                "the `kit` entry of the settings is not what the kit declares: {e}"
+            )
+        })?,
+    };
     let scratch = tempfile_dir()?;
     let report = crate::kit::run(&crate::kit::KitOptions {
         plugin: args.plugin.clone(),
         settings,
         scratch: scratch.clone(),
         timeout_ms: args.timeout_ms,
+        sample,
     });
     let _ = std::fs::remove_dir_all(&scratch);
     crate::render::stdout(&crate::render::kit::table(&report))

@@ -12,22 +12,27 @@ use nhi_provider_sdk::{
 use serde_json::json;
 
 use super::{KitOptions, KitOutcome, KitReport, SUITE, Verdict, digest_of};
+
 use crate::config::Config;
 use crate::registry::Registry;
 
-const BLOCK: &str = "kit";
-const IDENTITIES: [&str; 2] = ["kit-alpha", "kit-beta"];
+pub(super) const BLOCK: &str = "kit";
 
-struct Kit<'a> {
-    options: &'a KitOptions,
-    settings: serde_json::Value,
-    plugin: &'static PluginType,
+pub(super) struct Kit<'a> {
+    pub(super) options: &'a KitOptions,
+    /// The block's settings, with the `plugin` entry that pins the plugin.
+    pub(super) settings: serde_json::Value,
+    /// The two identities' names.
+    names: [&'a str; 2],
+    pub(super) plugin: &'static PluginType,
     provider: RemoteProvider,
     runtime: tokio::runtime::Runtime,
     /// Secrets the plugin minted, for the canary check.
     secrets: Vec<zeroize::Zeroizing<String>>,
     /// Every state the plugin reported, as JSON, for the canary check.
     seen: Vec<String>,
+    /// The name the plugin gave, for the robustness checks' messages.
+    pub(super) name: String,
 }
 
 pub(super) fn run(options: &KitOptions) -> KitReport {
@@ -36,29 +41,11 @@ pub(super) fn run(options: &KitOptions) -> KitReport {
         plugin: None,
         verdicts: Vec::new(),
     };
-    let mut verdict = |check, result: Result<String, String>| {
-        report.verdicts.push(match result {
-            Ok(detail) => Verdict {
-                check,
-                outcome: KitOutcome::Pass,
-                detail,
-            },
-            Err(detail) if detail.starts_with("skip: ") => Verdict {
-                check,
-                outcome: KitOutcome::Skip,
-                detail: detail["skip: ".len()..].to_owned(),
-            },
-            Err(detail) => Verdict {
-                check,
-                outcome: KitOutcome::Fail,
-                detail,
-            },
-        });
-    };
+    let verdicts = &mut report.verdicts;
     let mut kit = match Kit::start(options) {
         Ok(kit) => kit,
         Err(e) => {
-            verdict("handshake", Err(e));
+            verdict(verdicts, "handshake", Err(e));
             return report;
         }
     };
@@ -68,6 +55,7 @@ pub(super) fn run(options: &KitOptions) -> KitReport {
         .expect("invariant: a plugin type records its plugin");
     let caps = kit.plugin.capabilities().clone();
     verdict(
+        verdicts,
         "handshake",
         Ok(format!(
             "`{} {}` speaks `{}`, kinds {}",
@@ -77,37 +65,63 @@ pub(super) fn run(options: &KitOptions) -> KitReport {
             caps.kinds.join(", ")
         )),
     );
+    kit.name.clone_from(&record.name);
     let name = format!("{} {}", record.name, record.version);
     let mutates = caps.calls.iter().any(|c| c == "test_mutate");
-    verdict("create from nothing, then no changes", kit.create());
     verdict(
-        "out-of-band change is drift",
-        if mutates {
-            kit.drift()
-        } else {
-            Err("skip: the plugin offers no `test_mutate`".into())
-        },
+        verdicts,
+        "create from nothing, then no changes",
+        kit.create(),
     );
+    let skip = || Err("skip: the plugin offers no `test_mutate`".into());
+    let drift = if mutates { kit.drift() } else { skip() };
+    verdict(verdicts, "out-of-band change is drift", drift);
+    let stale = if mutates { kit.stale() } else { skip() };
+    verdict(verdicts, "change between plan and apply is stale", stale);
+    verdict(verdicts, "deletes converge", kit.delete());
     verdict(
-        "change between plan and apply is stale",
-        if mutates {
-            kit.stale()
-        } else {
-            Err("skip: the plugin offers no `test_mutate`".into())
-        },
-    );
-    verdict("deletes converge", kit.delete());
-    verdict(
+        verdicts,
         "unknown method is an error, not a crash",
         kit.unknown_method(),
     );
-    verdict("malformed line is an error, not a crash", kit.malformed());
-    verdict("oversized line is answered", kit.oversized());
-    verdict("secret canary never leaks", kit.canary());
+    verdict(
+        verdicts,
+        "malformed line is an error, not a crash",
+        kit.malformed(),
+    );
+    verdict(verdicts, "oversized line is answered", kit.oversized());
+    verdict(
+        verdicts,
+        "a hung call fails at its deadline",
+        kit.deadline(),
+    );
+    verdict(verdicts, "a crash mid-call fails the call", kit.crash());
+    let canary = kit.canary(verdicts);
+    verdict(verdicts, "secret canary never leaks", canary);
     kit.plugin.stop_plugin();
     drop(kit);
     report.plugin = Some(name);
     report
+}
+
+fn verdict(verdicts: &mut Vec<Verdict>, check: &'static str, result: Result<String, String>) {
+    verdicts.push(match result {
+        Ok(detail) => Verdict {
+            check,
+            outcome: KitOutcome::Pass,
+            detail,
+        },
+        Err(detail) if detail.starts_with("skip: ") => Verdict {
+            check,
+            outcome: KitOutcome::Skip,
+            detail: detail["skip: ".len()..].to_owned(),
+        },
+        Err(detail) => Verdict {
+            check,
+            outcome: KitOutcome::Fail,
+            detail,
+        },
+    });
 }
 
 impl<'a> Kit<'a> {
@@ -140,15 +154,18 @@ impl<'a> Kit<'a> {
             settings,
             plugin,
             provider,
+            names: [&options.sample.names[0], &options.sample.names[1]],
             runtime: crate::refresh::runtime().map_err(|e| e.to_string())?,
             secrets: Vec::new(),
             seen: Vec::new(),
+            name: String::new(),
         })
     }
 
     /// Writes the kit's configuration: `identities` (name, description) under
-    /// the plugin's block, with a key and a binding each.
+    /// the plugin's block, with the sample's key and bindings each.
     fn config(&self, identities: &[(&str, &str)]) -> Result<Config, String> {
+        let sample = &self.options.sample;
         let kind = &self.plugin.capabilities().kinds[0];
         let mut text = format!(
             "version: 1\nproviders:\n  - name: {BLOCK}\n    type: plugin\n    prune: true\n    settings: {}\nidentities:",
@@ -157,11 +174,27 @@ impl<'a> Kit<'a> {
         if identities.is_empty() {
             text.push_str(" []");
         }
+        let quoted = |text: &str| serde_json::to_string(text).unwrap_or_default();
         for (name, description) in identities {
             let _ = write!(
                 text,
-                "\n  - name: {name}\n    provider: {BLOCK}\n    kind: {kind}\n    owner: kit@example.invalid\n    description: {description}\n    keys:\n      - name: primary\n        sink: {{file: {name}.key}}\n    bindings:\n      - role: reader\n        resource: kit/{name}\n"
+                "\n  - name: {}\n    provider: {BLOCK}\n    kind: {kind}\n    owner: kit@example.invalid\n    description: {description}\n    keys:\n      - name: {}\n        sink: {{file: {}}}\n    bindings:",
+                quoted(name),
+                quoted(&sample.key),
+                quoted(&format!("{name}.key")),
             );
+            if sample.bindings.is_empty() {
+                text.push_str(" []");
+            }
+            for binding in &sample.bindings {
+                let _ = write!(
+                    text,
+                    "\n      - role: {}\n        resource: {}",
+                    quoted(&binding.role),
+                    quoted(&binding.resource.replace("{name}", name)),
+                );
+            }
+            text.push('\n');
         }
         let path = self.options.scratch.join("nhi.yaml");
         std::fs::write(&path, text)
@@ -252,14 +285,14 @@ impl<'a> Kit<'a> {
 
     fn create(&mut self) -> Result<String, String> {
         let config = self.config(&[
-            (IDENTITIES[0], "made by the kit"),
-            (IDENTITIES[1], "made by the kit"),
+            (self.names[0], "made by the kit"),
+            (self.names[1], "made by the kit"),
         ])?;
         let (diff, observed) = self.diff(&config)?;
         if observed
             .identities
             .iter()
-            .any(|i| IDENTITIES.contains(&i.identity.name.as_str()))
+            .any(|i| self.names.contains(&i.identity.name.as_str()))
         {
             return Err(
                 "the estate already holds the kit's identities; point the settings at an empty one"
@@ -276,8 +309,8 @@ impl<'a> Kit<'a> {
         let before = observed
             .identities
             .iter()
-            .find(|i| i.identity.name == IDENTITIES[0])
-            .ok_or_else(|| format!("`{}` is not in the estate", IDENTITIES[0]))?
+            .find(|i| i.identity.name == self.names[0])
+            .ok_or_else(|| format!("`{}` is not in the estate", self.names[0]))?
             .identity
             .clone();
         let mut after = before.clone();
@@ -290,13 +323,13 @@ impl<'a> Kit<'a> {
 
     fn drift(&mut self) -> Result<String, String> {
         let config = self.config(&[
-            (IDENTITIES[0], "made by the kit"),
-            (IDENTITIES[1], "made by the kit"),
+            (self.names[0], "made by the kit"),
+            (self.names[1], "made by the kit"),
         ])?;
         self.mutate_description("changed out of band")?;
         let (diff, _) = self.diff(&config)?;
         let seen: Vec<String> = diff.changes.iter().map(|c| c.address.to_string()).collect();
-        let want = format!("plugin.{BLOCK}/identity/{}", IDENTITIES[0]);
+        let want = format!("plugin.{BLOCK}/identity/{}", self.names[0]);
         if !seen.contains(&want) {
             return Err(format!(
                 "no change at `{want}` after an out-of-band edit; planned: {}",
@@ -310,8 +343,8 @@ impl<'a> Kit<'a> {
 
     fn stale(&mut self) -> Result<String, String> {
         let config = self.config(&[
-            (IDENTITIES[0], "planned by the kit"),
-            (IDENTITIES[1], "made by the kit"),
+            (self.names[0], "planned by the kit"),
+            (self.names[1], "made by the kit"),
         ])?;
         let (diff, _) = self.diff(&config)?;
         if diff.changes.is_empty() {
@@ -319,7 +352,7 @@ impl<'a> Kit<'a> {
         }
         self.mutate_description("changed between plan and apply")?;
         let now = self.read()?;
-        let names: HashSet<&str> = IDENTITIES.into_iter().collect();
+        let names: HashSet<&str> = self.names.into_iter().collect();
         let prefix = nhi_provider_sdk::Address::provider("plugin", BLOCK);
         let live = crate::diff::fingerprints(&prefix, &now, &names);
         let stale: Vec<String> = diff
@@ -335,8 +368,8 @@ impl<'a> Kit<'a> {
         }
         // Put the estate back as configured.
         let config = self.config(&[
-            (IDENTITIES[0], "made by the kit"),
-            (IDENTITIES[1], "made by the kit"),
+            (self.names[0], "made by the kit"),
+            (self.names[1], "made by the kit"),
         ])?;
         let (diff, _) = self.diff(&config)?;
         self.apply(diff)?;
@@ -353,22 +386,34 @@ impl<'a> Kit<'a> {
         if let Some(i) = left
             .identities
             .iter()
-            .find(|i| IDENTITIES.contains(&i.identity.name.as_str()))
+            .find(|i| self.names.contains(&i.identity.name.as_str()))
         {
             return Err(format!("`{}` is still in the estate", i.identity.name));
         }
         Ok(format!("{applied} deletes applied, then none planned"))
     }
 
-    /// The plugin must still answer after `check`.
+    /// The plugin must still answer after `check` (asked, not from the host's
+    /// memory of earlier answers).
     fn alive(&self) -> Result<(), String> {
-        self.plugin
-            .check_settings(&self.settings)
-            .map_err(|e| format!("the plugin no longer answers: {e}"))
+        let settings = json!({"settings": nhi_provider_plugin::plugin_own(&self.settings)});
+        match self
+            .plugin
+            .raw_call("check_settings", "settings", &settings)
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((code, message))) => Err(format!(
+                "the plugin no longer answers `check_settings`: error {code}: {message}"
+            )),
+            Err(broken) => Err(format!("the plugin no longer answers: {broken}")),
+        }
     }
 
     fn unknown_method(&mut self) -> Result<String, String> {
-        match self.plugin.raw_call("nhi_kit_no_such_method", &json!({}))? {
+        match self
+            .plugin
+            .raw_call("nhi_kit_no_such_method", "test", &json!({}))?
+        {
             Ok(_) => Err("the plugin answered an unknown method with a result".into()),
             Err((code, message)) => {
                 self.alive()?;
@@ -395,9 +440,9 @@ impl<'a> Kit<'a> {
         let pad = "x".repeat(4 << 20);
         let mut settings = self.settings.clone();
         settings["kit_padding"] = json!(pad);
-        let answer = self
-            .plugin
-            .raw_call("check_settings", &json!({"settings": settings}))?;
+        let answer =
+            self.plugin
+                .raw_call("check_settings", "settings", &json!({"settings": settings}))?;
         self.alive()?;
         Ok(match answer {
             Ok(_) => "a 4 MiB request was answered".into(),
@@ -405,7 +450,10 @@ impl<'a> Kit<'a> {
         })
     }
 
-    fn canary(&mut self) -> Result<String, String> {
+    /// No secret the plugin minted shows anywhere but where it was delivered:
+    /// not on its standard error, in a read, or in what the kit reports
+    /// (`verdicts`, which hold every error the host raised).
+    fn canary(&mut self, verdicts: &[Verdict]) -> Result<String, String> {
         if self.secrets.is_empty() {
             return Err("no secret was minted, so none could be traced".into());
         }
@@ -416,9 +464,15 @@ impl<'a> Kit<'a> {
             if self.seen.iter().any(|s| s.contains(secret.as_str())) {
                 return Err("a minted secret appeared in a read of live state".into());
             }
+            if let Some(v) = verdicts.iter().find(|v| v.detail.contains(secret.as_str())) {
+                return Err(format!(
+                    "a minted secret appeared in what check `{}` reported",
+                    v.check
+                ));
+            }
         }
         Ok(format!(
-            "{} secret(s) traced: never in a read or on standard error",
+            "{} secret(s) traced: never in a read, on standard error or in this report",
             self.secrets.len()
         ))
     }

@@ -6,6 +6,7 @@
 //! report; the CLI renders it.
 
 mod checks;
+mod robust;
 pub mod schemas;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,45 @@ pub struct KitOptions {
     pub scratch: PathBuf,
     /// Per-call deadline for the plugin, in milliseconds.
     pub timeout_ms: u64,
+    /// What the kit declares, in a form the plugin accepts.
+    pub sample: KitSample,
+}
+
+/// The identities the kit declares: two, each with one key delivered to a file
+/// and the same bindings. A plugin with naming rules of its own (a role prefix,
+/// its own binding syntax) takes them from the `kit:` entry of the settings
+/// file, which the plugin never sees.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KitSample {
+    /// The two identities' names; default `kit-alpha`, `kit-beta`.
+    pub names: [String; 2],
+    /// The key's name; default `primary`.
+    pub key: String,
+    /// Each identity's bindings, `{name}` in a resource replaced by the
+    /// identity's name; default one, `reader` on `kit/{name}`.
+    pub bindings: Vec<KitBinding>,
+}
+
+/// One binding the kit declares.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KitBinding {
+    pub role: String,
+    pub resource: String,
+}
+
+impl Default for KitSample {
+    fn default() -> Self {
+        Self {
+            names: ["kit-alpha".into(), "kit-beta".into()],
+            key: "primary".into(),
+            bindings: vec![KitBinding {
+                role: "reader".into(),
+                resource: "kit/{name}".into(),
+            }],
+        }
+    }
 }
 
 /// One check's verdict.

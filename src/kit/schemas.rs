@@ -55,6 +55,10 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
             v(schema_for!(wire::OperationParams)),
         ),
         (
+            "advice.params.schema.json",
+            v(schema_for!(wire::AdviceParams)),
+        ),
+        (
             "advice.result.schema.json",
             v(schema_for!(wire::AdviceResult)),
         ),

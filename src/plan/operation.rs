@@ -355,7 +355,11 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
             left_out: selected.left_out,
         });
     }
-    let scopes = scope_inputs(registry, refreshed.iter().map(|r| (&r.block, &r.observed)));
+    let scopes = scope_inputs(
+        registry,
+        &config_dir,
+        refreshed.iter().map(|r| (&r.block, &r.observed)),
+    );
     // A partial plan leaves pruned identities in place: judged, as apply judges
     // every plan, from what the configuration does not declare.
     let rediscover = body.is_partial();
@@ -398,9 +402,12 @@ pub fn plan(options: &PlanOptions<'_>) -> Result<Planned, PlanningError> {
     })
 }
 
-/// Each scope as the governance gate judges it.
+/// Each scope as the governance gate judges it, by the type that serves its
+/// block (configuration in `dir`): a plugin's handshake says whether it reports
+/// key use.
 pub(crate) fn scope_inputs<'a>(
     registry: &Registry,
+    dir: &std::path::Path,
     scopes: impl Iterator<
         Item = (
             &'a crate::config::ProviderBlock,
@@ -413,8 +420,8 @@ pub(crate) fn scope_inputs<'a>(
             prefix: nhi_provider_sdk::Address::provider(&block.type_name, &block.name),
             type_name: &block.type_name,
             reports_key_use: registry
-                .find(&block.type_name)
-                .is_some_and(nhi_provider_sdk::ProviderType::reports_key_use),
+                .for_block(block, dir)
+                .is_ok_and(nhi_provider_sdk::ProviderType::reports_key_use),
             observed,
         })
         .collect()
@@ -457,12 +464,24 @@ fn advise(
             registry.for_block(&r.block, dir).ok().map(|t| (prefix, t))
         })
         .collect();
-    for change in &mut diff.changes {
-        let prefix = change.address.provider_prefix();
-        let advice = types
+    // One request per scope: a plugin answers every change in one round trip.
+    let mut advice: Vec<Option<&'static str>> = vec![None; diff.changes.len()];
+    for (prefix, provider_type) in &types {
+        let (at, operations): (Vec<usize>, Vec<&nhi_provider_sdk::Operation>) = diff
+            .changes
             .iter()
-            .find(|(p, _)| p == prefix)
-            .and_then(|(_, t)| t.advice(&change.operation));
+            .enumerate()
+            .filter(|(_, c)| c.address.provider_prefix() == prefix)
+            .map(|(i, c)| (i, &c.operation))
+            .unzip();
+        if operations.is_empty() {
+            continue;
+        }
+        for (i, found) in at.into_iter().zip(provider_type.advise(&operations)) {
+            advice[i] = found;
+        }
+    }
+    for (change, advice) in diff.changes.iter_mut().zip(advice) {
         if let Some(advice) = advice {
             change.detail = Some(match change.detail.take() {
                 Some(detail) => format!("{detail}. {advice}"),

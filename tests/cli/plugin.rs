@@ -101,6 +101,21 @@ fn a_plugin_block_plans_signs_approves_and_applies_then_plans_nothing() {
 }
 
 #[test]
+fn the_governance_gate_judges_key_use_by_what_the_plugin_announces() {
+    // The served local provider reports key use, as the built-in one does: a
+    // key never used is a finding through the plugin too.
+    let (ws, _) = plugin_team(Path::new(LOCAL_PLUGIN), None);
+    let planned = run(&ws, &["plan"]);
+    assert!(
+        planned.stdout.contains(
+            "key-never-used on plugin.demo/identity/legacy-bot/key/LK9W4E6R2T8Y1U3I5O7P: key never used in the "
+        ),
+        "{}",
+        planned.stdout
+    );
+}
+
+#[test]
 fn a_plugin_whose_digest_is_not_the_pinned_one_is_refused_before_it_runs() {
     let wrong = format!("sha256:{}", "0".repeat(64));
     let (ws, bin) = plugin_team(Path::new(LOCAL_PLUGIN), Some(&wrong));
@@ -193,6 +208,49 @@ fn misbehaving(timeout_ms: u64) -> Workspace {
     ws
 }
 
+/// Plans `n` identities, each with attributes, a key and a binding with an
+/// inline policy, through `tests/cli/plugins/counting.py`; the methods it was
+/// asked, in order.
+fn calls_to_plan(n: usize) -> Vec<String> {
+    let ws = Workspace::empty();
+    let script = repo().join("tests/cli/plugins/counting.py");
+    std::fs::copy(&script, ws.path().join("counting.py")).unwrap();
+    let digest = sha256(&script);
+    let mut config = format!(
+        "version: 1\nproviders:\n  - name: demo\n    type: plugin\n    settings:\n      plugin: {{path: counting.py, sha256: \"{digest}\"}}\nidentities:\n"
+    );
+    for i in 0..n {
+        config.push_str(&format!(
+            "  - name: svc-{i}\n    provider: demo\n    owner: team@example.com\n    attributes: {{tier: gold}}\n    keys:\n      - name: primary\n        sink: {{file: svc-{i}.key}}\n    bindings:\n      - role: reader\n        resource: bucket/b{i}\n        policy: {{Version: \"2012-10-17\"}}\n"
+        ));
+    }
+    ws.write("nhi.yaml", &config);
+    let planned = ws.run(&["plan"]);
+    assert_eq!(planned.code, 0, "{}\n{}", planned.stdout, planned.stderr);
+    assert!(planned.stdout.contains("counted"), "{}", planned.stdout);
+    ws.read("calls.log").lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn planning_through_a_plugin_makes_as_many_round_trips_for_many_identities_as_for_one() {
+    let one = calls_to_plan(1);
+    let many = calls_to_plan(60);
+    assert_eq!(one, many);
+    for method in [
+        "validate",
+        "advice",
+        "normalize_policy",
+        "normalize_attributes",
+        "read",
+    ] {
+        assert_eq!(
+            many.iter().filter(|m| *m == method).count(),
+            1,
+            "`{method}` in {many:?}"
+        );
+    }
+}
+
 fn plan_fails(mode: &str, timeout_ms: u64) -> String {
     let ws = misbehaving(timeout_ms);
     let planned = ws.run_env(&["plan"], &[("NHI_TEST_MODE", mode)]);
@@ -280,6 +338,82 @@ fn a_secret_a_plugin_leaks_on_standard_error_is_blotted_out_and_the_outcome_is_u
     assert!(!receipt.contains(secret));
 }
 
+/// The statuses a receipt records, by address.
+fn statuses(receipt: &str) -> Vec<(String, String)> {
+    let receipt: serde_json::Value = serde_json::from_str(receipt).unwrap();
+    let body: serde_json::Value = serde_json::from_str(receipt["body"].as_str().unwrap()).unwrap();
+    body["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap().to_owned(),
+                c["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_plugin_that_dies_mid_apply_leaves_the_change_unknown_and_the_next_plan_does_not_repeat_it() {
+    let ws = misbehaving(10_000);
+    let config = ws.read("nhi.yaml");
+    let edited = config.replace(
+        "    keys:\n      - name: primary\n        sink: {file: svc.key}\n",
+        "    bindings:\n      - {role: reader, resource: bucket/logs}\n",
+    );
+    assert_ne!(config, edited);
+    ws.write("nhi.yaml", &edited);
+    let now = crate::team::now();
+    let crash = [("NHI_TEST_MODE", "apply-crash"), ("NHI_NOW", now.as_str())];
+    ok(&ws.run_env(&["plan", "-o", "u.plan"], &crash));
+    let applied = ws.run_env(&["apply", "u.plan", "--trust", "trust.yaml"], &crash);
+    assert_eq!(applied.code, 1, "{}", applied.stderr);
+    assert!(
+        applied.stderr.contains(
+            "change 1 of 2 (`plugin.demo/identity/svc`) failed: outcome unknown: plugin `misbehave` closed its standard output in `apply` for `create_identity demo/identity/svc`; it exited with exit status: 5"
+        ),
+        "{}",
+        applied.stderr
+    );
+    assert_eq!(
+        statuses(&ws.read("u.plan.receipt.json")),
+        [
+            ("plugin.demo/identity/svc".to_owned(), "unknown".to_owned()),
+            (
+                "plugin.demo/identity/svc/binding/reader@bucket/logs".to_owned(),
+                "not_attempted".to_owned()
+            ),
+        ]
+    );
+    // The identity was made: the next plan reads it and only adds the binding.
+    let normal = [("NHI_TEST_MODE", ""), ("NHI_NOW", now.as_str())];
+    let planned = ws.run_env(&["plan", "-o", "v.plan"], &normal);
+    ok(&planned);
+    assert!(
+        planned.stdout.contains("Plan: 1 to create"),
+        "{}",
+        planned.stdout
+    );
+    assert!(
+        !planned
+            .stdout
+            .contains("plugin.demo/identity/svc will be created"),
+        "{}",
+        planned.stdout
+    );
+    ok(&ws.run_env(&["apply", "v.plan", "--trust", "trust.yaml"], &normal));
+    let replanned = ws.run_env(&["plan"], &normal);
+    assert!(
+        replanned.stdout.contains("No changes"),
+        "{}",
+        replanned.stdout
+    );
+    let estate: serde_json::Value = serde_json::from_str(&ws.read("misbehave.json")).unwrap();
+    assert_eq!(estate.as_array().unwrap().len(), 1, "{estate}");
+}
+
 fn kit(plugin: &Path) -> Run {
     Workspace::empty().run(&["provider", "test", &plugin.display().to_string()])
 }
@@ -294,10 +428,23 @@ fn the_local_provider_served_as_a_plugin_passes_the_conformance_kit() {
         kit.stdout
     );
     assert!(
-        kit.stdout.contains("9 passed, 0 failed, 0 skipped"),
+        kit.stdout.contains("11 passed, 0 failed, 0 skipped"),
         "{}",
         kit.stdout
     );
+}
+
+#[test]
+fn the_kit_checks_that_a_hung_or_killed_plugin_fails_the_call_naming_it() {
+    let kit = kit(Path::new(LOCAL_PLUGIN));
+    assert_eq!(kit.code, 0, "{}\n{}", kit.stdout, kit.stderr);
+    for line in [
+        "pass  a hung call fails at its deadline        failed after ",
+        "pass  a crash mid-call fails the call          killed mid-call: failed with its exit status, naming plugin, method and object",
+        "pass  secret canary never leaks                2 secret(s) traced: never in a read, on standard error or in this report",
+    ] {
+        assert!(kit.stdout.contains(line), "{line}\n{}", kit.stdout);
+    }
 }
 
 #[test]
@@ -310,7 +457,7 @@ fn the_python_example_plugin_passes_the_conformance_kit() {
         kit.stdout
     );
     assert!(
-        kit.stdout.contains("9 passed, 0 failed, 0 skipped"),
+        kit.stdout.contains("11 passed, 0 failed, 0 skipped"),
         "{}",
         kit.stdout
     );

@@ -40,6 +40,9 @@ pub(crate) struct Child {
     tail: Arc<Mutex<Tail>>,
     pub secrets: Secrets,
     timeout: Duration,
+    /// The process's id: it stays ours until it is reaped, which only a call
+    /// that found it broken, or `stop`, does.
+    pid: u32,
 }
 
 struct Inner {
@@ -60,6 +63,7 @@ impl Child {
         let mut process = command
             .spawn()
             .map_err(|e| format!("cannot start plugin `{label}`: {e}"))?;
+        let pid = process.id();
         let stdin = process.stdin.take();
         let stdout = process.stdout.take().expect("invariant: stdout is piped");
         let stderr = process.stderr.take().expect("invariant: stderr is piped");
@@ -95,6 +99,7 @@ impl Child {
             tail,
             secrets: Secrets::default(),
             timeout,
+            pid,
         })
     }
 
@@ -272,6 +277,20 @@ impl Child {
             Ok(Out::TooLong) => Err("the plugin answered with an oversized line".into()),
             Ok(Out::Closed) | Err(_) => Err("the plugin did not answer".into()),
         }
+    }
+
+    /// Sends the plugin `SIGSTOP` (`suspend`) or `SIGKILL`, for the conformance
+    /// kit's checks of a plugin that hangs or crashes mid-call. Without taking
+    /// the call lock, so a call can be in flight.
+    #[cfg(target_os = "linux")]
+    pub fn signal(&self, suspend: bool) -> Result<(), String> {
+        use rustix::process::{Pid, Signal, kill_process};
+        let pid = i32::try_from(self.pid)
+            .ok()
+            .and_then(Pid::from_raw)
+            .ok_or_else(|| format!("plugin process id `{}` is not a process id", self.pid))?;
+        let signal = if suspend { Signal::STOP } else { Signal::KILL };
+        kill_process(pid, signal).map_err(|e| format!("cannot signal the plugin: {e}"))
     }
 
     /// Whether the kept end of standard error holds `text`.

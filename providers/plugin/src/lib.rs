@@ -20,6 +20,7 @@ use std::sync::{Mutex, OnceLock};
 use nhi_provider_sdk::{Provider, ProviderContext, ProviderError, ProviderType};
 
 pub use remote::{PluginType, RemoteProvider};
+pub use settings::plugin_own;
 
 use settings::PluginSettings;
 

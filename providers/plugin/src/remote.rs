@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use nhi_provider_sdk::plugin::wire::{
-    AdviceResult, ApplyParams, ApplyResult, AttributesMessage, Call, CheckResult, CheckSinkParams,
-    ConnectParams, ConnectResult, Declared, DescribeResult, Empty, InitializeParams,
-    InitializeResult, LockHandle, LockParams, OperationParams, OverlapParams, OverlapResult,
-    PolicyMessage, PreflightParams, PreflightResult, ProviderParams, ReadParams, ReadResult,
-    RecordKeyParams, RetireResult, SettingsParams, ValidateParams, ValidateResult,
+    AdviceParams, AdviceResult, ApplyParams, ApplyResult, AttributesMessage, Call, CheckResult,
+    CheckSinkParams, ConnectParams, ConnectResult, Declared, DescribeResult, Empty,
+    InitializeParams, InitializeResult, LockHandle, LockParams, OperationParams, OverlapParams,
+    OverlapResult, PolicyMessage, PreflightParams, PreflightResult, ProviderParams, ReadParams,
+    ReadResult, RecordKeyParams, RetireResult, SettingsParams, ValidateParams, ValidateResult,
 };
 use nhi_provider_sdk::plugin::{PROTOCOL, PluginRecord};
 use nhi_provider_sdk::{
@@ -40,6 +40,10 @@ pub struct PluginType {
     /// Advice texts seen, kept for the process's life (`advice` returns them
     /// as `&'static str`).
     advice: Mutex<HashSet<&'static str>>,
+    /// Answers to the calls that depend on their params alone, by method and
+    /// params: validation asks them about every binding, key or identity, and
+    /// one round trip per value would make planning grow with the estate.
+    answers: Mutex<std::collections::HashMap<String, serde_json::Value>>,
 }
 
 fn leak(s: &str) -> &'static str {
@@ -130,6 +134,7 @@ impl PluginType {
             calls: caps.calls.iter().cloned().collect(),
             capabilities: caps,
             advice: Mutex::new(HashSet::new()),
+            answers: Mutex::default(),
         })
     }
 
@@ -164,6 +169,47 @@ impl PluginType {
             })
     }
 
+    /// [`Self::ask`] of a call whose answer depends on its params alone:
+    /// each distinct question crosses the pipe once.
+    fn ask_once<P: serde::Serialize, R: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        object: &str,
+        params: &P,
+    ) -> Result<R, String> {
+        let known = |key: &str| {
+            self.answers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(key)
+                .cloned()
+        };
+        let key = serde_json::to_string(params)
+            .map(|p| format!("{method} {p}"))
+            .map_err(|e| {
+                format!(
+                    "cannot encode `{method}` for plugin `{}`: {e}",
+                    self.record.name
+                )
+            })?;
+        let answer = if let Some(answer) = known(&key) {
+            answer
+        } else {
+            let answer: serde_json::Value = self.ask(method, object, params)?;
+            self.answers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(key, answer.clone());
+            answer
+        };
+        serde_json::from_value(answer).map_err(|e| {
+            format!(
+                "plugin `{}` answered `{method}` with a malformed result: {e}",
+                self.record.name
+            )
+        })
+    }
+
     /// Sends a call the test kit makes behind nhi's back (`test_mutate`).
     pub fn test_mutate(&self, provider: u64, operation: Operation) -> Result<(), String> {
         if !self.answers(Call::TEST_MUTATE) {
@@ -183,14 +229,16 @@ impl PluginType {
         .map(|_| ())
     }
 
-    /// Sends any call, for the conformance kit's robustness checks: `Err` when
-    /// the plugin broke, `Ok(Err((code, message)))` when it answered an error.
+    /// Sends any call about `object`, for the conformance kit's robustness
+    /// checks: `Err` when the plugin broke, `Ok(Err((code, message)))` when it
+    /// answered an error.
     pub fn raw_call(
         &self,
         method: &str,
+        object: &str,
         params: &serde_json::Value,
     ) -> Result<Result<serde_json::Value, (i64, String)>, String> {
-        match self.child.call(method, "test", params, Duration::ZERO) {
+        match self.child.call(method, object, params, Duration::ZERO) {
             Ok(v) => Ok(Ok(v)),
             Err(CallError::Remote(e)) => Ok(Err((e.code, e.message))),
             Err(CallError::Broken(m)) => Err(m),
@@ -211,6 +259,36 @@ impl PluginType {
     /// Stops the plugin; every later call fails.
     pub fn stop_plugin(&self) {
         self.child.stop();
+    }
+
+    /// A plugin started on its own, for the block `settings` (with their
+    /// `plugin` entry): pinned as [`crate::PluginHost::plugin`] pins it, but
+    /// never shared, so the conformance kit may break it on purpose.
+    pub fn start_alone(settings: &serde_json::Value, base_dir: &Path) -> Result<Self, String> {
+        let pinned = PluginSettings::parse(settings)?;
+        Self::start(&pinned.file(base_dir), &pinned, base_dir)
+    }
+
+    /// Suspends the plugin's process (`SIGSTOP`): it hangs from now on.
+    #[cfg(target_os = "linux")]
+    pub fn suspend(&self) -> Result<(), String> {
+        self.child.signal(true)
+    }
+
+    /// Kills the plugin's process (`SIGKILL`), whatever call is in flight.
+    #[cfg(target_os = "linux")]
+    pub fn kill(&self) -> Result<(), String> {
+        self.child.signal(false)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub fn suspend(&self) -> Result<(), String> {
+        Err("cannot signal a plugin on this system".into())
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub fn kill(&self) -> Result<(), String> {
+        Err("cannot signal a plugin on this system".into())
     }
 
     /// [`ProviderType::connect`], as the concrete provider (the kit needs its
@@ -246,6 +324,14 @@ impl PluginType {
             handle: connected.provider,
             block: context.name,
         })
+    }
+}
+
+impl Drop for PluginType {
+    /// Only a plugin started alone is ever dropped; the host's live as long as
+    /// the process.
+    fn drop(&mut self) {
+        self.child.stop();
     }
 }
 
@@ -286,7 +372,7 @@ impl ProviderType for PluginType {
 
     fn check_settings(&self, settings: &serde_json::Value) -> Result<(), String> {
         PluginSettings::parse(settings)?;
-        self.ask::<_, CheckResult>(
+        self.ask_once::<_, CheckResult>(
             "check_settings",
             "settings",
             &SettingsParams {
@@ -377,7 +463,7 @@ impl ProviderType for PluginType {
             kind: Some(kind.to_owned()),
             attributes,
         };
-        match self.ask::<_, AttributesMessage>("normalize_attributes", kind, &params) {
+        match self.ask_once::<_, AttributesMessage>("normalize_attributes", kind, &params) {
             Ok(answer) => answer.attributes,
             // The plugin is stopped; connecting fails with why.
             Err(_) => params.attributes,
@@ -401,7 +487,7 @@ impl ProviderType for PluginType {
             return policy;
         }
         let params = PolicyMessage { policy };
-        match self.ask::<_, PolicyMessage>("normalize_policy", "policy", &params) {
+        match self.ask_once::<_, PolicyMessage>("normalize_policy", "policy", &params) {
             Ok(answer) => answer.policy,
             Err(_) => params.policy,
         }
@@ -411,7 +497,7 @@ impl ProviderType for PluginType {
         if !self.answers(Call::RETIRE_FIRST) {
             return None;
         }
-        self.ask::<_, RetireResult>(
+        self.ask_once::<_, RetireResult>(
             "retire_first",
             "settings",
             &SettingsParams {
@@ -423,30 +509,37 @@ impl ProviderType for PluginType {
     }
 
     fn advice(&self, operation: &Operation) -> Option<&'static str> {
-        if !self.answers(Call::ADVICE) {
-            return None;
+        self.advise(&[operation]).pop().flatten()
+    }
+
+    fn advise(&self, operations: &[&Operation]) -> Vec<Option<&'static str>> {
+        if !self.answers(Call::ADVICE) || operations.is_empty() {
+            return vec![None; operations.len()];
         }
-        let text = self
-            .ask::<_, AdviceResult>(
-                "advice",
-                "operation",
-                &OperationParams {
-                    provider: None,
-                    operation: operation.clone(),
-                },
-            )
-            .ok()?
-            .advice?;
+        let params = AdviceParams {
+            operations: operations.iter().map(|o| (*o).clone()).collect(),
+        };
+        let texts = match self.ask::<_, AdviceResult>("advice", "plan", &params) {
+            // An answer of another length is not about these operations.
+            Ok(answer) if answer.advice.len() == operations.len() => answer.advice,
+            _ => return vec![None; operations.len()],
+        };
         let mut seen = self
             .advice
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(known) = seen.get(text.as_str()) {
-            return Some(known);
-        }
-        let kept = leak(&text);
-        seen.insert(kept);
-        Some(kept)
+        texts
+            .into_iter()
+            .map(|text| {
+                let text = text?;
+                if let Some(known) = seen.get(text.as_str()) {
+                    return Some(*known);
+                }
+                let kept = leak(&text);
+                seen.insert(kept);
+                Some(kept)
+            })
+            .collect()
     }
 
     fn sink_kinds(&self) -> &'static [SinkKind] {
@@ -460,7 +553,7 @@ impl ProviderType for PluginType {
                 self.record.name
             ));
         }
-        self.ask::<_, CheckResult>(
+        self.ask_once::<_, CheckResult>(
             "check_sink",
             kind,
             &CheckSinkParams {
@@ -484,7 +577,7 @@ impl ProviderType for PluginType {
         if !self.answers(Call::SCOPES_OVERLAP) {
             return None;
         }
-        self.ask::<_, OverlapResult>(
+        self.ask_once::<_, OverlapResult>(
             "scopes_overlap",
             "settings",
             &OverlapParams {

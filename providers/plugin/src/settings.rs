@@ -94,7 +94,7 @@ fn valid_env_name(name: &str) -> bool {
 }
 
 /// The settings the plugin itself sees: all but nhi's `plugin` entry.
-pub(crate) fn plugin_own(settings: &serde_json::Value) -> serde_json::Value {
+pub fn plugin_own(settings: &serde_json::Value) -> serde_json::Value {
     let mut own = settings.clone();
     if let Some(map) = own.as_object_mut() {
         map.remove("plugin");

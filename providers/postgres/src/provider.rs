@@ -1,14 +1,12 @@
 //! The connected `postgres` provider for one block: its settings and where
 //! relative paths resolve. Each call opens its own connection, so a server
 //! restart between calls costs nothing but a reconnect.
-//!
-//! Every call runs on a runtime of this crate's own, with network I/O enabled:
-//! the caller's runtime may have none (the plugin host's `serve` builds one
-//! with timers only), and the connection tasks must outlive the call's future.
+//! Calls run on the caller's runtime, which needs network I/O and must run
+//! spawned tasks between calls (the plugin host's `serve` does both): each
+//! connection's task is spawned there.
 
-use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use nhi_provider_sdk::{
@@ -27,31 +25,6 @@ pub struct PostgresProvider {
     block: Arc<str>,
     base_dir: Arc<PathBuf>,
     settings: Arc<Settings>,
-}
-
-/// The runtime every call runs on, started on first use; never dropped, so no
-/// caller's context can forbid dropping it.
-fn runtime() -> Result<&'static tokio::runtime::Runtime, ProviderError> {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    if let Some(runtime) = RUNTIME.get() {
-        return Ok(runtime);
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("nhi-postgres")
-        .enable_all()
-        .build()
-        .map_err(|err| ProviderError::io("cannot start the postgres provider's runtime", err))?;
-    Ok(RUNTIME.get_or_init(|| runtime))
-}
-
-/// Runs `work` on [`runtime`] and waits for it from any runtime.
-async fn on_runtime<T: Send + 'static>(
-    work: impl Future<Output = Result<T, ProviderError>> + Send + 'static,
-) -> Result<T, ProviderError> {
-    runtime()?.spawn(work).await.map_err(|err| {
-        ProviderError::Other(format!("the postgres provider's call failed: {err}"))
-    })?
 }
 
 impl PostgresProvider {
@@ -90,52 +63,34 @@ impl Provider for PostgresProvider {
     }
 
     async fn read(&self, _request: ReadRequest) -> Result<ReadResponse, ProviderError> {
-        let this = self.clone();
-        on_runtime(async move {
-            let mut client = this.client().await?;
-            let (state, api_calls) = read::read(&mut client, &this.settings.role_prefix).await?;
-            Ok(ReadResponse {
-                state,
-                api_calls,
-                deleted: Vec::new(),
-            })
+        let mut client = self.client().await?;
+        let (state, api_calls) = read::read(&mut client, &self.settings.role_prefix).await?;
+        Ok(ReadResponse {
+            state,
+            api_calls,
+            deleted: Vec::new(),
         })
-        .await
     }
 
     async fn lock(&self, request: LockRequest) -> Result<Box<dyn LockGuard>, ProviderError> {
-        let this = self.clone();
-        on_runtime(async move { lock::acquire(&this.settings, &this.base_dir, &request).await })
-            .await
+        lock::acquire(&self.settings, &self.base_dir, &request).await
     }
 
     async fn apply(&self, request: ApplyRequest) -> Result<ApplyResponse, ProviderError> {
-        let this = self.clone();
-        on_runtime(async move {
-            let mut client = this.client().await?;
-            apply::apply(&mut client, &this.settings, request).await
-        })
-        .await
+        let mut client = self.client().await?;
+        apply::apply(&mut client, &self.settings, request).await
     }
 
     async fn record_key(&self, request: RecordKeyRequest) -> Result<(), ProviderError> {
-        let this = self.clone();
-        on_runtime(async move {
-            let mut client = this.client().await?;
-            apply::record_key(&mut client, &this.settings, &request).await
-        })
-        .await
+        let mut client = self.client().await?;
+        apply::record_key(&mut client, &self.settings, &request).await
     }
 
     async fn preflight(
         &self,
         request: PreflightRequest,
     ) -> Result<PreflightResponse, ProviderError> {
-        let this = self.clone();
-        on_runtime(async move {
-            let mut client = this.client().await?;
-            apply::preflight(&mut client, &this.settings, &request).await
-        })
-        .await
+        let mut client = self.client().await?;
+        apply::preflight(&mut client, &self.settings, &request).await
     }
 }

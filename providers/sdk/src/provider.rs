@@ -103,6 +103,12 @@ pub trait ProviderType: Send + Sync {
         let _ = operation;
         None
     }
+    /// [`Self::advice`] about each of `operations`, in order: what the engine
+    /// asks, once per scope of a plan, so that a plugin answers a whole plan in
+    /// one round trip.
+    fn advise(&self, operations: &[&crate::Operation]) -> Vec<Option<&'static str>> {
+        operations.iter().map(|o| self.advice(o)).collect()
+    }
     /// The sinks this provider delivers key material to itself (files and
     /// standard output are always delivered by the engine).
     fn sink_kinds(&self) -> &'static [SinkKind] {

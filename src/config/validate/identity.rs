@@ -16,16 +16,8 @@ use serde_saphyr::Spanned;
 use super::super::error::{ProblemKind, did_you_mean, list, quote};
 use super::super::model::DesiredIdentity;
 use super::super::raw::RawIdentity;
+use super::batch::{Pending, Spans};
 use super::{OnDisplay, Validator};
-
-/// Where the parts of one identity a provider type may object to are written.
-struct Spans<'s> {
-    name: Option<SourceSpan>,
-    attributes: Option<SourceSpan>,
-    /// One per binding in the request, in order.
-    bindings: &'s [SourceSpan],
-    entry: SourceSpan,
-}
 
 impl<'a> Validator<'a> {
     pub(super) fn identity(
@@ -121,7 +113,27 @@ impl<'a> Validator<'a> {
                 binding_spans.push(self.span(entry));
             }
         }
-        if let Some(provider_type) = provider_type {
+        if let Some(provider_type) = provider_type.filter(|t| Self::batches(*t)) {
+            self.pending.push(Pending {
+                provider_type,
+                source: self.source,
+                provider: provider.map(|p| p.value.clone()),
+                kind,
+                name: name.map(|n| n.value.clone()),
+                owner: owner.map(str::to_owned),
+                description: raw.description.clone(),
+                tags: raw.tags.clone(),
+                attributes: attributes.as_ref().map(|(map, _)| map.clone()),
+                key_names: keys.iter().map(|k| k.name.clone()).collect(),
+                bindings: bindings.clone(),
+                spans: Spans {
+                    name: name.map(|n| self.span(n)),
+                    attributes: attributes.as_ref().map(|(_, span)| *span),
+                    bindings: binding_spans,
+                    entry: self.span(entry),
+                },
+            });
+        } else if let Some(provider_type) = provider_type {
             let key_names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
             let declared = DeclaredIdentity {
                 kind,
@@ -139,11 +151,19 @@ impl<'a> Validator<'a> {
             let spans = Spans {
                 name: name.map(|n| self.span(n)),
                 attributes: attributes.as_ref().map(|(_, span)| *span),
-                bindings: &binding_spans,
+                bindings: binding_spans,
                 entry: self.span(entry),
             };
             for problem in response.problems {
-                self.provider_problem(provider_type, &declared, &spans, provider, who, problem);
+                self.provider_problem(
+                    provider_type,
+                    declared.name,
+                    declared.kind,
+                    provider.map(|p| p.value.as_str()),
+                    &spans,
+                    who,
+                    problem,
+                );
             }
         }
 
@@ -206,12 +226,14 @@ impl<'a> Validator<'a> {
     }
 
     /// Reports one problem a provider type found, at the text it is about.
-    fn provider_problem(
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn provider_problem(
         &mut self,
         provider_type: &dyn ProviderType,
-        declared: &DeclaredIdentity<'_>,
-        spans: &Spans<'_>,
-        provider: Option<&Spanned<String>>,
+        name: Option<&str>,
+        kind: Option<&str>,
+        provider: Option<&str>,
+        spans: &Spans,
         who: &dyn fmt::Display,
         found: ValidationProblem,
     ) {
@@ -219,14 +241,14 @@ impl<'a> Validator<'a> {
         // A provider's answer is input too: a part it names that is not there
         // is reported at the identity.
         let problem = match found.part {
-            DeclaredPart::Name => match (declared.name, declared.kind, spans.name, provider) {
+            DeclaredPart::Name => match (name, kind, spans.name, provider) {
                 (Some(name), Some(kind), Some(span), Some(provider)) => self
                     .problem(
                         ProblemKind::InvalidName,
                         format!(
                             "{} is not a valid `{kind}` name for provider {}",
                             quote(name),
-                            quote(&provider.value)
+                            quote(provider)
                         ),
                     )
                     .label(span, found.reason)

@@ -2,6 +2,7 @@
 //! problem is collected, so one run shows the user everything to fix. Provider
 //! blocks and identities are checked here, their keys and bindings in `values`.
 
+mod batch;
 mod identity;
 mod policy;
 mod provider;
@@ -119,6 +120,7 @@ impl<'a> Incremental<'a> {
                 types: HashMap::new(),
                 sinks: Some(HashMap::new()),
                 scopes: Vec::new(),
+                pending: Vec::new(),
             },
             seen: Some(HashMap::new()),
             providers: Vec::new(),
@@ -197,7 +199,9 @@ impl<'a> Incremental<'a> {
         &self.providers
     }
 
-    /// Whether any problem was found so far.
+    /// Whether any problem was found so far: what plugins find about the
+    /// identities held back for them is known after [`Self::merge`] or
+    /// [`Self::finish`].
     pub(crate) fn has_problems(&self) -> bool {
         !self.v.problems.is_empty()
     }
@@ -211,7 +215,9 @@ impl<'a> Incremental<'a> {
 
     /// Takes over the identities `other` validated after those of `self`, when
     /// neither has problems and no identity is declared in both.
-    pub(crate) fn merge(&mut self, other: Self) -> Result<(), ()> {
+    pub(crate) fn merge(&mut self, mut other: Self) -> Result<(), ()> {
+        self.v.flush();
+        other.v.flush();
         if self.has_problems() || other.has_problems() {
             return Err(());
         }
@@ -250,7 +256,8 @@ impl<'a> Incremental<'a> {
     }
 
     /// The valid configuration, or every problem found, in file order.
-    pub(crate) fn finish(self) -> Result<Valid, Vec<Problem>> {
+    pub(crate) fn finish(mut self) -> Result<Valid, Vec<Problem>> {
+        self.v.flush();
         if self.v.problems.is_empty() {
             let (policy, rego) = self.policy.unwrap_or_default();
             Ok(Valid {
@@ -284,6 +291,8 @@ struct Validator<'a> {
     /// Valid provider blocks so far: name, type, settings and where the block
     /// is, to refuse a block whose scope overlaps an earlier one's.
     scopes: Vec<(String, &'a dyn ProviderType, serde_json::Value, SourceSpan)>,
+    /// Identities held back for one `validate` request to their plugin.
+    pending: Vec<batch::Pending<'a>>,
 }
 
 impl<'a> Validator<'a> {

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """A plugin that misbehaves on purpose, in the way NHI_TEST_MODE says, once it
 is asked to `read`: crash, hang, garbage, secret (mints a key, then leaks its secret on
-stderr and crashes in `record_key`). Until then it is a correct plugin of an empty estate."""
+stderr and crashes in `record_key`); or, in mode apply-crash, once it is asked to create
+an identity: it creates it, then dies before answering. Until then it is a correct plugin
+of an estate kept in `misbehave.json` (identities and their bindings only)."""
 
 import json
 import os
@@ -10,6 +12,32 @@ import time
 
 MODE = os.environ.get("NHI_TEST_MODE", "")
 SECRET = "canary-5d41402abc4b2a76b9719d911017c592"
+STATE = "misbehave.json"
+
+
+def load():
+    try:
+        with open(STATE, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return []
+
+
+def save(identities):
+    with open(STATE, "w", encoding="utf-8") as f:
+        json.dump(sorted(identities, key=lambda i: i["name"]), f)
+
+
+def change(op):
+    """Applies a create of an identity or a binding: the only changes the tests plan."""
+    identities = load()
+    if op["op"] == "create_identity":
+        identities.append(dict(op["identity"], keys=[], bindings=[]))
+    elif op["op"] == "create_binding":
+        for i in identities:
+            if i["name"] == op["identity"]:
+                i["bindings"].append(op["binding"])
+    save(identities)
 
 
 def reply(rid, result):
@@ -48,7 +76,14 @@ for line in sys.stdin:
         print(f"debug: recording the key whose secret is {SECRET}", file=sys.stderr, flush=True)
         sys.exit(4)
     elif method == "read":
-        reply(rid, {"state": {"identities": []}, "api_calls": 0})
+        reply(rid, {"state": {"identities": load()}, "api_calls": 0})
+    elif method == "apply" and MODE == "apply-crash" and request["params"]["operation"]["op"] == "create_identity":
+        change(request["params"]["operation"])
+        print("misbehave: created it, then lost the connection", file=sys.stderr, flush=True)
+        sys.exit(5)
+    elif method == "apply" and request["params"]["operation"]["op"] in ("create_identity", "create_binding"):
+        change(request["params"]["operation"])
+        reply(rid, {})
     elif method == "lock":
         reply(rid, {"lock": 1})
     elif method == "shutdown":

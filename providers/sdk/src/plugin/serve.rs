@@ -13,12 +13,13 @@ use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
 use super::wire::{
-    AdviceResult, ApplyParams, ApplyResult, AttributesMessage, Call, Capabilities, CheckResult,
-    CheckSinkParams, ConnectParams, ConnectResult, Declared, DescribeResult, Empty, INVALID_PARAMS,
-    InitializeParams, InitializeResult, LockHandle, LockParams, METHOD_NOT_FOUND, OperationParams,
-    OverlapParams, OverlapResult, PARSE_ERROR, PluginInfo, PolicyMessage, PreflightParams,
-    PreflightResult, Problem, ProviderParams, ReadParams, ReadResult, RecordKeyParams,
-    RetireResult, RpcError, SettingsParams, SinkInfo, ValidateParams, ValidateResult, WireSecret,
+    AdviceParams, AdviceResult, ApplyParams, ApplyResult, AttributesMessage, Call, Capabilities,
+    CheckResult, CheckSinkParams, ConnectParams, ConnectResult, Declared, DescribeResult, Empty,
+    INVALID_PARAMS, InitializeParams, InitializeResult, LockHandle, LockParams, METHOD_NOT_FOUND,
+    OperationParams, OverlapParams, OverlapResult, PARSE_ERROR, PluginInfo, PolicyMessage,
+    PreflightParams, PreflightResult, Problem, ProviderParams, ReadParams, ReadResult,
+    RecordKeyParams, RetireResult, RpcError, SettingsParams, SinkInfo, ValidateParams,
+    ValidateResult, WireSecret,
 };
 use super::{MAX_LINE_BYTES, PROTOCOL, read_line};
 use crate::{
@@ -118,8 +119,12 @@ pub fn serve_on(
     input: &mut dyn BufRead,
     output: &mut dyn Write,
 ) -> io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+    // Timers and network I/O both, and a worker of its own: a served type's
+    // calls may spawn tasks that must go on between calls (a connection that
+    // holds a lock closes, and so releases it, when its guard is dropped).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
         .build()?;
     let mut server = Server {
         provider_type,
@@ -294,9 +299,14 @@ impl Server<'_> {
                 })
             }
             "advice" => {
-                let p: OperationParams = params(value)?;
+                let p: AdviceParams = params(value)?;
+                let operations: Vec<&crate::Operation> = p.operations.iter().collect();
                 encode(&AdviceResult {
-                    advice: t.advice(&p.operation).map(str::to_owned),
+                    advice: t
+                        .advise(&operations)
+                        .into_iter()
+                        .map(|a| a.map(str::to_owned))
+                        .collect(),
                 })
             }
             "retire_first" => {

@@ -339,20 +339,28 @@ pub struct AttributesMessage {
     pub attributes: BTreeMap<String, serde_json::Value>,
 }
 
-/// `advice`, `test_mutate`: one operation.
+/// `test_mutate`: one operation.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OperationParams {
-    /// The provider handle, for `test_mutate`.
+    /// The provider handle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<u64>,
     pub operation: Operation,
 }
 
+/// `advice`: every operation of one scope of a plan, in one call.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdviceParams {
+    pub operations: Vec<Operation>,
+}
+
+/// One entry per operation asked about, in order: a warning for reviewers, or
+/// `null`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct AdviceResult {
-    #[serde(default)]
-    pub advice: Option<String>,
+    pub advice: Vec<Option<String>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
