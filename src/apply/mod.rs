@@ -5,6 +5,7 @@
 //! nothing. Paths resolve against the configuration directory the plan records.
 
 mod complete;
+mod connect;
 mod error;
 mod execute;
 mod gate;
@@ -17,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use nhi_provider_sdk::{Address, Digest, LockGuard, LockRequest, ObservedState, Provider};
+use nhi_provider_sdk::{Address, Digest, ObservedState, Provider};
 
 pub use error::ApplyError;
 pub use sink::StdoutWriter;
@@ -132,58 +133,13 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     let phase = |name| options.events.event(Event::PhaseFinished { name });
     phase("verify");
     // 7: connect and lock every scope, in plan order.
-    let mut providers: Connected<'_> = Vec::new();
     let mut protected = crate::sink::Protected::default();
     protected.add("receipt", &options.receipt_path);
     protected.add("apply journal", &journal::path_for(&options.receipt_path));
     if let Some(plan) = &options.plan_path {
         protected.add("plan file", plan);
     }
-    for scope in &body.scopes {
-        let block = block_of(scope);
-        let provider =
-            crate::refresh::connect(options.registry, &base, &block).map_err(ApplyError::from)?;
-        let running = options
-            .registry
-            .for_block(&block, &base)
-            .ok()
-            .and_then(nhi_provider_sdk::ProviderType::plugin);
-        if running != scope.plugin {
-            let shown = |p: &Option<nhi_provider_sdk::plugin::PluginRecord>| {
-                p.as_ref().map_or_else(
-                    || "none".to_owned(),
-                    |p| {
-                        format!(
-                            "`{} {}` ({}, `{}`)",
-                            p.name, p.version, p.protocol, p.digest
-                        )
-                    },
-                )
-            };
-            return Err(ApplyError::PluginMismatch {
-                scope: scope.provider.clone(),
-                planned: shown(&scope.plugin),
-                actual: shown(&running),
-            }
-            .into());
-        }
-        // What reviewers read about a scope must be what these settings reach.
-        let actual = crate::refresh::describe(&block, provider.as_ref())
-            .await
-            .map_err(ApplyError::from)?;
-        if actual.scope != scope.scope {
-            return Err(ApplyError::ScopeMismatch {
-                scope: scope.provider.clone(),
-                planned: scope.scope.clone(),
-                actual: actual.scope,
-            }
-            .into());
-        }
-        for file in &actual.files {
-            protected.add(format!("file of scope `{}`", block.name), file);
-        }
-        providers.push((scope, block, provider));
-    }
+    let providers = connect::scopes(&body.scopes, &base, options, &mut protected).await?;
     phase("connect");
     // With the S3 backend each scope's shared lease is taken first, before the
     // provider's own lock: it is what keeps appliers on other machines out.
@@ -201,36 +157,11 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
                 .iter()
                 .map(|(s, _, _)| s.provider.as_str())
                 .collect();
-            shared_leases(bucket, &names, &holder, options).await?
+            connect::shared_leases(bucket, &names, &holder, options).await?
         }
         None => Vec::new(),
     };
-    let mut guards: Vec<Box<dyn LockGuard>> = Vec::new();
-    for (scope, _, provider) in &providers {
-        let request = |timeout| LockRequest {
-            holder: options.applier.clone(),
-            timeout,
-        };
-        // Tried once at once, so that a wait can say whom it waits for.
-        let guard = match provider.lock(request(Duration::ZERO)).await {
-            Err(nhi_provider_sdk::ProviderError::Locked { holder })
-                if !options.lock_timeout.is_zero() =>
-            {
-                options.events.event(Event::Warning(&format!(
-                    "waiting up to {}s for the scope lock of `{}`, held by {holder}",
-                    options.lock_timeout.as_secs(),
-                    scope.provider
-                )));
-                provider.lock(request(options.lock_timeout)).await
-            }
-            attempt => attempt,
-        };
-        let guard = guard.map_err(|source| ApplyError::Locked {
-            scope: scope.provider.clone(),
-            source,
-        })?;
-        guards.push(guard);
-    }
+    let guards = connect::lock(&providers, options).await?;
     phase("lock");
     // Which live key is which comes from the receipt log where one is kept,
     // not from the providers' records (which anyone with tag write can forge).
@@ -517,34 +448,6 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
     })
 }
 
-/// Takes the shared lease of each scope in `names`, in order; tried once at
-/// once, so that a wait can say whom it waits for.
-async fn shared_leases(
-    bucket: &std::sync::Arc<crate::backend::s3::Bucket>,
-    names: &[&str],
-    holder: &crate::backend::lease::Holder,
-    options: &ApplyOptions<'_>,
-) -> Result<Vec<crate::backend::Lease>, ApplyError> {
-    use crate::backend::lease;
-    let mut leases = Vec::new();
-    for name in names {
-        let lease = match lease::acquire(bucket, name, holder, Duration::ZERO).await {
-            Err(crate::backend::LockError::Held { holder: other, .. })
-                if !options.lock_timeout.is_zero() =>
-            {
-                options.events.event(Event::Warning(&format!(
-                    "waiting up to {}s for the shared lock of `{name}`, held by `{other}`",
-                    options.lock_timeout.as_secs(),
-                )));
-                lease::acquire(bucket, name, holder, options.lock_timeout).await
-            }
-            attempt => attempt,
-        }?;
-        leases.push(lease);
-    }
-    Ok(leases)
-}
-
 /// The configuration the plan names, read from the directory the plan records,
 /// with every file it includes.
 fn check_config(base: &Path, path: &str, planned: Digest) -> Result<(), ApplyError> {
@@ -566,20 +469,6 @@ fn check_config(base: &Path, path: &str, planned: Digest) -> Result<(), ApplyErr
         });
     }
     Ok(())
-}
-
-/// The provider block a plan's scope record was planned from, as apply connects it.
-fn block_of(scope: &ScopeRecord) -> ProviderBlock {
-    let (type_name, name) = scope
-        .provider
-        .split_once('.')
-        .expect("invariant: checked plans name scopes `<type>.<name>`");
-    ProviderBlock {
-        name: name.to_owned(),
-        type_name: type_name.to_owned(),
-        prune: scope.prune,
-        settings: scope.settings.clone(),
-    }
 }
 
 /// What [`observe`] read: fingerprints of the touched objects, each scope's live
