@@ -17,14 +17,7 @@ pub fn revocations(
     signers: Option<&AllowedSigners>,
 ) -> Result<Vec<crate::revoke::RevocationFile>, String> {
     let mut out = Vec::new();
-    let mut report = LogReport {
-        dir: store.name(),
-        receipts: 0,
-        head: None,
-        checkpoint_signed_by: Vec::new(),
-        unsealed: 0,
-        problem: None,
-    };
+    let mut report = LogReport::of(store);
     // One pass: the entries are collected while the chain is checked.
     check(store, signers, &mut report, &mut |entry| {
         if let Some(file) = entry.revocation {
@@ -52,19 +45,26 @@ pub struct LogReport {
     pub problem: Option<String>,
 }
 
+impl LogReport {
+    /// Nothing checked yet.
+    fn of(store: &LogStore) -> Self {
+        Self {
+            dir: store.name(),
+            receipts: 0,
+            head: None,
+            checkpoint_signed_by: Vec::new(),
+            unsealed: 0,
+            problem: None,
+        }
+    }
+}
+
 /// Checks the log at `dir`: every receipt decodes and matches its digest, its
 /// sequence is its place, its `previous` is the receipt before it, and the
 /// checkpoint counts them all and names the last. With `signers`, every receipt
 /// and the checkpoint must carry a good applier signature.
 pub fn verify(store: &LogStore, signers: Option<&AllowedSigners>) -> LogReport {
-    let mut report = LogReport {
-        dir: store.name(),
-        receipts: 0,
-        head: None,
-        checkpoint_signed_by: Vec::new(),
-        unsealed: 0,
-        problem: None,
-    };
+    let mut report = LogReport::of(store);
     if let Err(problem) = check(store, signers, &mut report, &mut |_| {}) {
         report.problem = Some(problem);
     }
@@ -76,14 +76,7 @@ pub fn verify(store: &LogStore, signers: Option<&AllowedSigners>) -> LogReport {
 /// `visit` judges each entry's own). On an error nothing visited counts: a log
 /// with a break is no record. The one reader of the log beside `begin`.
 pub(crate) fn read_chain(store: &LogStore, visit: &mut dyn FnMut(Entry)) -> Result<(), String> {
-    let mut report = LogReport {
-        dir: store.name(),
-        receipts: 0,
-        head: None,
-        checkpoint_signed_by: Vec::new(),
-        unsealed: 0,
-        problem: None,
-    };
+    let mut report = LogReport::of(store);
     check(store, None, &mut report, visit)
 }
 
