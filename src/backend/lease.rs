@@ -386,18 +386,9 @@ impl Lease {
             }
             let mut record = state.record.clone();
             record.released_at = Some(crate::clock::system_now());
-            let object = object_of(&name).map_err(|e| unusable(&bucket, &name, e))?;
-            match bucket
-                .put_future(&object, &record.encode(), Condition::Matches(&state.etag))
-                .await
-            {
-                Ok(etag) => {
-                    state.etag = etag;
-                    state.record = record;
-                    Ok(())
-                }
-                Err(_) => Ok(()),
-            }
+            // A lock that cannot be written back released runs out by itself.
+            let _ = rewrite(&bucket, &name, &mut state, record).await;
+            Ok(())
         });
     }
 }
@@ -418,6 +409,17 @@ async fn renew(bucket: &Bucket, name: &str, state: &mut State) -> Result<(), Loc
     }
     let mut record = state.record.clone();
     record.lease_until = until(bucket.settings.lease);
+    rewrite(bucket, name, state, record).await
+}
+
+/// Replaces the lock with `record`, conditionally on the `ETag` this holder last
+/// wrote; a lost condition marks the lease lost.
+async fn rewrite(
+    bucket: &Bucket,
+    name: &str,
+    state: &mut State,
+    record: LockRecord,
+) -> Result<(), LockError> {
     let object = object_of(name).map_err(|e| unusable(bucket, name, e))?;
     match bucket
         .put_future(&object, &record.encode(), Condition::Matches(&state.etag))
@@ -429,7 +431,7 @@ async fn renew(bucket: &Bucket, name: &str, state: &mut State) -> Result<(), Loc
             Ok(())
         }
         Err(S3Error::Precondition) => {
-            // A retried write of this very renewal finds itself in place.
+            // A retried write of this very record finds itself in place.
             if let Ok(Some(found)) = bucket.get_future(&object, MAX_LOCK_BYTES).await
                 && LockRecord::decode(&found.bytes).is_ok_and(|r| r == record)
             {
