@@ -172,7 +172,13 @@ pub async fn unlock(options: &UnlockOptions<'_>) -> Result<Unlocked, UnlockError
     let mut locks = Vec::new();
     let mut log_lease = None;
     for (name, record, etag) in lease::locks_of(bucket, options.lock_id)? {
-        let lease = lease::take_over(bucket, &name, &record, &etag, &who)?;
+        let lease = match lease::take_over(bucket, &name, &record, &etag, &who) {
+            Ok(lease) => lease,
+            Err(e) => {
+                keep_all(taken);
+                return Err(e.into());
+            }
+        };
         locks.push(UnlockedLock {
             name: name.clone(),
             holder: record.holder,
@@ -186,19 +192,56 @@ pub async fn unlock(options: &UnlockOptions<'_>) -> Result<Unlocked, UnlockError
             taken.push(lease);
         }
     }
+    // Until the record is in the log, a failure keeps what was taken over held
+    // (under this run's lock id, until its lease runs out) rather than releasing
+    // it: a release without the record would be the silent take-over that
+    // `nhi unlock` exists to prevent.
+    let recorded = record(options, &store, &actor, locks, log_lease, &who).await;
+    match recorded {
+        Ok(unlocked) => {
+            for lease in taken {
+                lease.release();
+            }
+            Ok(unlocked)
+        }
+        Err(e) => {
+            keep_all(taken);
+            Err(e)
+        }
+    }
+}
+
+fn keep_all(leases: Vec<crate::backend::Lease>) {
+    for lease in leases {
+        lease.keep();
+    }
+}
+
+/// Appends the signed record of the take-over to the log.
+async fn record(
+    options: &UnlockOptions<'_>,
+    store: &LogStore,
+    actor: &str,
+    locks: Vec<UnlockedLock>,
+    log_lease: Option<crate::backend::Lease>,
+    who: &Holder,
+) -> Result<Unlocked, UnlockError> {
+    let bucket = store
+        .s3()
+        .expect("invariant: an S3 location opens an S3 store");
     let log_lease = match log_lease {
         Some(lease) => lease,
-        None => lease::acquire(bucket, lease::LOG_LOCK, &who, options.lock_timeout).await?,
+        None => lease::acquire(bucket, lease::LOG_LOCK, who, options.lock_timeout).await?,
     };
-    let append = crate::log::begin_locked(&store, LogLock::Lease(log_lease))?;
+    let append = crate::log::begin_locked(store, LogLock::Lease(log_lease))?;
     let (_, signer, _) = options.key;
     let mut file = UnlockFile::new(UnlockBody {
         format_version: 1,
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         lock_id: options.lock_id.to_owned(),
         locks,
-        reason: reason.to_owned(),
-        actor: actor.clone(),
+        reason: options.reason.trim().to_owned(),
+        actor: actor.to_owned(),
         unlocked_at: crate::clock::system_now(),
         chain: Some(append.link.clone()),
     });
@@ -206,7 +249,7 @@ pub async fn unlock(options: &UnlockOptions<'_>) -> Result<Unlocked, UnlockError
         signer,
         crate::trust::RECEIPT_NAMESPACE,
         Role::Applier,
-        &actor,
+        actor,
         file.digest,
         crate::clock::system_now(),
         None,
@@ -217,11 +260,8 @@ pub async fn unlock(options: &UnlockOptions<'_>) -> Result<Unlocked, UnlockError
         &file.encode(),
         file.digest,
         file.body.chain.as_ref(),
-        Some((signer, actor.as_str())),
+        Some((signer, actor)),
     )?;
-    for lease in taken {
-        lease.release();
-    }
     Ok(Unlocked {
         record: file,
         logged,

@@ -370,6 +370,12 @@ impl Lease {
         self.let_go();
     }
 
+    /// Stops renewing without letting go: the lock stays this holder's until
+    /// its lease runs out, and is then taken over only by `nhi unlock`.
+    pub fn keep(self) {
+        self.stopped.store(true, Ordering::SeqCst);
+    }
+
     fn let_go(&mut self) {
         if self.stopped.swap(true, Ordering::SeqCst) {
             return;

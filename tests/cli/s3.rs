@@ -571,3 +571,40 @@ fn a_revocation_is_appended_to_the_log_in_s3_and_later_applies_honour_it() {
         unsigned.stdout
     );
 }
+
+/// Regression: an unlock that took locks over but could not append its record
+/// (here: the log is broken) let go of them on its way out, a take-over that
+/// nothing records.
+#[test]
+fn an_unlock_that_cannot_record_itself_keeps_the_locks_it_took_over() {
+    let Some(shared) = Shared::start(None) else {
+        return;
+    };
+    let ws = workspace(&shared, "60s");
+    ok(&shared.nhi(&ws, &["plan", "-o", "p1.plan"]));
+    ok(&apply(&shared, &ws, "p1.plan"));
+    // A runner died holding the scope; its lease ran out long ago.
+    shared.put(
+        "locks/local.demo.json",
+        r#"{"format_version":1,"lock_id":"0123456789abcdef","holder":"runner-17","acquired":"2026-01-01T00:00:00Z","lease_until":"2026-01-01T00:01:00Z"}"#,
+    );
+    shared.put("log/00000001.receipt.json", "not a receipt");
+    let unlock = shared.nhi(
+        &ws,
+        &[
+            "unlock",
+            "--lock-id",
+            "0123456789abcdef",
+            "--reason",
+            "runner 17 died",
+            "--key",
+            "bob.key",
+            "--trust",
+            "trust.yaml",
+        ],
+    );
+    refused_with(&unlock, "nhi::log::unusable");
+    let lock = shared.lock("local.demo").unwrap();
+    assert!(held(&lock), "{lock}");
+    assert_eq!(lock["holder"], "nhi unlock by bob@example.com", "{lock}");
+}
