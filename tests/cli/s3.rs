@@ -232,6 +232,24 @@ fn verify(shared: &Shared, ws: &Workspace) -> Run {
     shared.nhi(ws, &["audit", "verify", &url, "--trust", "trust.yaml"])
 }
 
+/// `nhi unlock --lock-id ID --reason REASON --key KEY` with the workspace's trust policy.
+fn unlock(shared: &Shared, ws: &Workspace, lock_id: &str, reason: &str, key: &str) -> Run {
+    shared.nhi(
+        ws,
+        &[
+            "unlock",
+            "--lock-id",
+            lock_id,
+            "--reason",
+            reason,
+            "--key",
+            key,
+            "--trust",
+            "trust.yaml",
+        ],
+    )
+}
+
 fn held(lock: &serde_json::Value) -> bool {
     lock.get("released_at").is_none()
 }
@@ -325,20 +343,7 @@ fn a_second_apply_is_refused_while_the_first_renews_its_lease() {
         second.stderr
     );
     // A live lease is never taken over.
-    let unlock = shared.nhi(
-        &ws,
-        &[
-            "unlock",
-            "--lock-id",
-            &lock_id,
-            "--reason",
-            "test",
-            "--key",
-            "carol.key",
-            "--trust",
-            "trust.yaml",
-        ],
-    );
+    let unlock = unlock(&shared, &ws, &lock_id, "test", "carol.key");
     refused_with(&unlock, "nhi::lock::live");
     let mut drained = Vec::new();
     reader.read_to_end(&mut drained).unwrap();
@@ -388,19 +393,12 @@ fn an_expired_lease_is_taken_over_only_by_unlock_and_its_paused_holder_cannot_ap
         "{}",
         second.stderr
     );
-    let unlock = shared.nhi(
+    let unlock = unlock(
+        &shared,
         &ws,
-        &[
-            "unlock",
-            "--lock-id",
-            &lock_id,
-            "--reason",
-            "the CI runner died mid-apply",
-            "--key",
-            "bob.key",
-            "--trust",
-            "trust.yaml",
-        ],
+        &lock_id,
+        "the CI runner died mid-apply",
+        "bob.key",
     );
     ok(&unlock);
     assert!(
@@ -589,19 +587,12 @@ fn an_unlock_that_cannot_record_itself_keeps_the_locks_it_took_over() {
         r#"{"format_version":1,"lock_id":"0123456789abcdef","holder":"runner-17","acquired":"2026-01-01T00:00:00Z","lease_until":"2026-01-01T00:01:00Z"}"#,
     );
     shared.put("log/00000001.receipt.json", "not a receipt");
-    let unlock = shared.nhi(
+    let unlock = unlock(
+        &shared,
         &ws,
-        &[
-            "unlock",
-            "--lock-id",
-            "0123456789abcdef",
-            "--reason",
-            "runner 17 died",
-            "--key",
-            "bob.key",
-            "--trust",
-            "trust.yaml",
-        ],
+        "0123456789abcdef",
+        "runner 17 died",
+        "bob.key",
     );
     refused_with(&unlock, "nhi::log::unusable");
     let lock = shared.lock("local.demo").unwrap();
