@@ -63,6 +63,10 @@ pub enum Outcome {
     Failed,
     /// Stopped by SIGINT or SIGTERM between two changes.
     Interrupted,
+    /// Stopped at a change whose status is `unknown`: it was sent and the
+    /// provider broke before saying what became of it. The next plan shows
+    /// whether it happened.
+    Unknown,
 }
 
 /// What became of one planned change.

@@ -323,11 +323,16 @@ pub async fn refresh_blocks(
         events.event(Event::ReadStarted { provider: &label });
         let read = async {
             let provider = connect(registry, dir, block)?;
-            let described = describe(block, provider.as_ref()).await?;
-            let (observed, api_calls, deleted) = crate::events::relayed(events, &label, |sink| {
-                read_reporting(block, provider.as_ref(), now, sink)
-            })
-            .await?;
+            // Both at once: a plugin answers them concurrently, so its read
+            // need not wait for a round trip.
+            let (described, read) = tokio::join!(
+                describe(block, provider.as_ref()),
+                crate::events::relayed(events, &label, |sink| {
+                    read_reporting(block, provider.as_ref(), now, sink)
+                })
+            );
+            let described = described?;
+            let (observed, api_calls, deleted) = read?;
             Ok::<_, RefreshError>(Refreshed {
                 block: block.clone(),
                 provider,

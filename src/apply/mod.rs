@@ -380,7 +380,9 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         applier: options.applier.clone(),
         started_at,
         finished_at: crate::clock::system_now(),
-        outcome: if failed.is_some() {
+        outcome: if outcomes.iter().any(|c| c.status == Status::Unknown) {
+            Outcome::Unknown
+        } else if failed.is_some() {
             Outcome::Failed
         } else if interrupted.is_some() {
             Outcome::Interrupted

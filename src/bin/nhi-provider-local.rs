@@ -3,6 +3,10 @@
 
 use nhi_provider_sdk::plugin::{About, serve, wire::Call};
 
+// The allocator nhi itself uses: reading an estate allocates as planning does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     // The local type keeps the SDK's defaults for these, so nhi need not ask.
     let about = About::new("local", env!("CARGO_PKG_VERSION"))

@@ -165,7 +165,11 @@ pub fn main() -> ExitCode {
         cli.color
     });
     install_error_handler(color);
-    match run(cli, env, color) {
+    let result = run(cli, env, color);
+    // Plugins end before nhi does: each is sent `shutdown` and reaped, so none
+    // outlives the run (or keeps a lock it took).
+    nhi_provider_plugin::PluginHost::stop_all();
+    match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Changes) => ExitCode::from(2),
         Err(report) => {

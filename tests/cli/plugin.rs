@@ -377,6 +377,9 @@ fn a_plugin_that_dies_mid_apply_leaves_the_change_unknown_and_the_next_plan_does
         "{}",
         applied.stderr
     );
+    let receipt: serde_json::Value = serde_json::from_str(&ws.read("u.plan.receipt.json")).unwrap();
+    let body: serde_json::Value = serde_json::from_str(receipt["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["outcome"], "unknown");
     assert_eq!(
         statuses(&ws.read("u.plan.receipt.json")),
         [

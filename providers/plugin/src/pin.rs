@@ -1,13 +1,12 @@
-//! Pinning: nhi hashes the executable's bytes and runs exactly those bytes, from
-//! a sealed memory file, so nothing can swap the file between the check and the
-//! exec.
+//! Pinning: nhi copies the executable into a sealed memory file, hashes the
+//! sealed bytes and runs exactly those, so nothing can swap the file between
+//! the check and the exec.
 
-use std::io::{Read as _, Write as _};
 use std::path::Path;
 
 use nhi_provider_sdk::Digest;
 
-/// Executables larger than this are refused unread.
+/// Executables larger than this are refused.
 const MAX_EXECUTABLE_BYTES: u64 = 1 << 30;
 
 /// The verified bytes of a plugin, ready to run (its digest is the pinned one).
@@ -16,50 +15,80 @@ pub(crate) struct Pinned {
     pub file: std::fs::File,
 }
 
-/// Reads `file`, checks its digest against `want`, and seals its bytes.
+/// Seals a copy of `file`'s bytes and checks their digest against `want`.
 pub(crate) fn pin(file: &Path, shown: &str, want: Digest) -> Result<Pinned, String> {
-    let bytes = read(file, shown)?;
-    let digest = Digest::of(&bytes);
+    let source = open(file, shown)?;
+    let sealed = seal(&source, shown)?;
+    drop(source);
+    let digest = digest(&sealed, shown)?;
     if digest != want {
         return Err(format!(
             "plugin `{shown}` has digest `{digest}`, but the block pins `{want}`: \
              the executable is not the one that was reviewed"
         ));
     }
-    seal(&bytes, shown).map(|file| Pinned {
+    Ok(Pinned {
         #[cfg(target_os = "linux")]
-        file,
+        file: sealed,
     })
 }
 
-fn read(file: &Path, shown: &str) -> Result<Vec<u8>, String> {
-    let cannot = |e: std::io::Error| format!("cannot read plugin `{shown}`: {e}");
-    let f = std::fs::File::open(file).map_err(cannot)?;
-    let meta = f.metadata().map_err(cannot)?;
+fn cannot_read(shown: &str) -> impl Fn(std::io::Error) -> String + '_ {
+    move |e| format!("cannot read plugin `{shown}`: {e}")
+}
+
+fn open(file: &Path, shown: &str) -> Result<std::fs::File, String> {
+    let f = std::fs::File::open(file).map_err(cannot_read(shown))?;
+    let meta = f.metadata().map_err(cannot_read(shown))?;
     if !meta.is_file() {
         return Err(format!("plugin `{shown}` is not a file"));
     }
     if meta.len() > MAX_EXECUTABLE_BYTES {
-        return Err(format!(
-            "plugin `{shown}` is larger than {MAX_EXECUTABLE_BYTES} bytes"
-        ));
+        return Err(too_large(shown));
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    f.take(MAX_EXECUTABLE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(cannot)?;
-    Ok(bytes)
+    Ok(f)
 }
 
+fn too_large(shown: &str) -> String {
+    format!("plugin `{shown}` is larger than {MAX_EXECUTABLE_BYTES} bytes")
+}
+
+/// The digest of the sealed bytes, read from their start: what runs is what
+/// is hashed, whatever happened to the file meanwhile.
 #[cfg(target_os = "linux")]
-fn seal(bytes: &[u8], shown: &str) -> Result<std::fs::File, String> {
+fn digest(sealed: &std::fs::File, shown: &str) -> Result<Digest, String> {
+    use std::io::{Seek as _, SeekFrom};
+    let mut reader = sealed;
+    reader
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| Digest::of_reader(reader))
+        .map_err(|e| format!("cannot hash plugin `{shown}`: {e}"))
+}
+
+/// Copies `source` into a memory file in the kernel (no pass through this
+/// process's memory) and seals it against every change.
+#[cfg(target_os = "linux")]
+fn seal(source: &std::fs::File, shown: &str) -> Result<std::fs::File, String> {
     use rustix::fs::{MemfdFlags, SealFlags};
     let cannot = |e: std::io::Error| format!("cannot stage plugin `{shown}` for running: {e}");
     // Not close-on-exec: a script's interpreter opens `/proc/self/fd/N` itself.
     let fd = rustix::fs::memfd_create("nhi-plugin", MemfdFlags::ALLOW_SEALING)
         .map_err(|e| cannot(e.into()))?;
-    let mut file = std::fs::File::from(fd);
-    file.write_all(bytes).map_err(cannot)?;
+    let file = std::fs::File::from(fd);
+    let mut copied: u64 = 0;
+    loop {
+        // One byte past the limit tells a file that grew past it.
+        let room = usize::try_from(MAX_EXECUTABLE_BYTES + 1 - copied).unwrap_or(usize::MAX);
+        match rustix::fs::sendfile(&file, source, None, room.min(1 << 30)) {
+            Ok(0) => break,
+            Ok(n) => copied += n as u64,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(cannot_read(shown)(e.into())),
+        }
+        if copied > MAX_EXECUTABLE_BYTES {
+            return Err(too_large(shown));
+        }
+    }
     rustix::fs::fcntl_add_seals(
         &file,
         SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE | SealFlags::SEAL,
@@ -69,10 +98,15 @@ fn seal(bytes: &[u8], shown: &str) -> Result<std::fs::File, String> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn seal(_: &[u8], shown: &str) -> Result<(), String> {
+fn seal(_: &std::fs::File, shown: &str) -> Result<(), String> {
     Err(format!(
         "cannot run plugin `{shown}`: running pinned plugins needs Linux (sealed memory files)"
     ))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn digest(_: &(), _: &str) -> Result<Digest, String> {
+    unreachable!("invariant: `seal` fails off Linux")
 }
 
 impl Pinned {

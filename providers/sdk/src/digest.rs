@@ -21,6 +21,20 @@ impl Digest {
         Self(Sha256::digest(bytes).into())
     }
 
+    /// The sha256 digest of everything `reader` yields.
+    pub fn of_reader(mut reader: impl std::io::Read) -> std::io::Result<Self> {
+        let mut sha = Sha256::new();
+        let mut buf = vec![0; 1 << 18];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => return Ok(Self(sha.finalize().into())),
+                Ok(n) => sha.update(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     pub fn bytes(&self) -> &[u8; 32] {
         &self.0
     }

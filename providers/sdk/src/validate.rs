@@ -7,16 +7,17 @@ use std::collections::BTreeMap;
 
 use crate::{Binding, Tags};
 
-/// Declared identities to check, all of one provider block.
-#[derive(Debug, Clone, Copy)]
+/// Declared identities to check, all of one provider block. Serialises as the
+/// protocol's `validate` params, straight from the borrowed configuration.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct ValidateRequest<'a> {
     pub identities: &'a [DeclaredIdentity<'a>],
 }
 
 /// One declared identity, as far as the configuration's own checks got. A field
 /// is `None` where those checks already failed (the engine reports that); check
-/// what is there.
-#[derive(Debug, Clone, Copy)]
+/// what is there. Serialises as the protocol's `Declared`.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct DeclaredIdentity<'a> {
     /// One of the type's `kinds()`; `None` when the declared kind is unknown.
     pub kind: Option<&'a str>,
@@ -73,5 +74,57 @@ impl ValidateResponse {
                 reason,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::{DeclaredIdentity, ValidateRequest};
+    use crate::plugin::wire::ValidateParams;
+    use crate::{Binding, Tags};
+
+    /// nhi sends the borrowed request; plugins read `ValidateParams`.
+    #[test]
+    fn a_borrowed_validate_request_reads_as_the_protocols_params() {
+        let mut tags = Tags::new();
+        tags.insert("team".into(), "a".into());
+        let attributes = BTreeMap::from([("x".to_owned(), serde_json::json!(1))]);
+        let bindings = [Binding {
+            role: "reader".into(),
+            resource: "bucket/b".into(),
+            policy: None,
+        }];
+        let declared = [
+            DeclaredIdentity {
+                kind: Some("service_account"),
+                name: Some("svc"),
+                owner: Some("o@example.com"),
+                description: "d",
+                tags: &tags,
+                attributes: Some(&attributes),
+                key_names: &["primary"],
+                bindings: &bindings,
+            },
+            DeclaredIdentity {
+                kind: None,
+                name: None,
+                owner: None,
+                description: "",
+                tags: &tags,
+                attributes: None,
+                key_names: &[],
+                bindings: &[],
+            },
+        ];
+        let sent = serde_json::to_string(&ValidateRequest {
+            identities: &declared,
+        })
+        .unwrap();
+        let read: ValidateParams = serde_json::from_str(&sent).unwrap();
+        assert_eq!(serde_json::to_string(&read).unwrap(), sent);
+        assert_eq!(read.identities[0].key_names, ["primary"]);
+        assert_eq!(read.identities[1].name, None);
     }
 }

@@ -180,6 +180,7 @@ fn read_identities<'s>(
         if lines.peek().is_some() {
             return Err(Decline);
         }
+        v.judge_pending();
         Ok(v)
     };
     let chunks: Vec<&str> = bounds.windows(2).map(|w| &text[w[0]..w[1]]).collect();

@@ -206,6 +206,13 @@ impl<'a> Incremental<'a> {
         !self.v.problems.is_empty()
     }
 
+    /// Asks plugins now about the identities held back for them so far, on
+    /// this thread: a part of the configuration read in parallel is judged
+    /// while the others are read.
+    pub(crate) fn judge_pending(&mut self) {
+        self.v.flush();
+    }
+
     pub(crate) fn reserve_identities(&mut self, additional: usize) {
         self.identities.reserve_exact(additional);
         if let Some(seen) = &mut self.seen {

@@ -10,10 +10,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use nhi_provider_sdk::plugin::wire::{
     AdviceParams, AdviceResult, ApplyParams, ApplyResult, AttributesMessage, Call, CheckResult,
-    CheckSinkParams, ConnectParams, ConnectResult, Declared, DescribeResult, Empty,
-    InitializeParams, InitializeResult, LockHandle, LockParams, OperationParams, OverlapParams,
-    OverlapResult, PolicyMessage, PreflightParams, PreflightResult, ProviderParams, ReadParams,
-    ReadResult, RecordKeyParams, RetireResult, SettingsParams, ValidateParams, ValidateResult,
+    CheckSinkParams, ConnectParams, ConnectResult, DescribeResult, Empty, InitializeParams,
+    InitializeResult, LockHandle, LockParams, OperationParams, OverlapParams, OverlapResult,
+    PolicyMessage, PreflightParams, PreflightResult, ProviderParams, ReadParams, ReadResult,
+    RecordKeyParams, RetireResult, SettingsParams, ValidateResult,
 };
 use nhi_provider_sdk::plugin::{PROTOCOL, PluginRecord};
 use nhi_provider_sdk::{
@@ -111,6 +111,9 @@ impl PluginType {
             return Err(format!(
                 "plugin `{shown}` announced no identity kinds, or one that is not a short word"
             ));
+        }
+        if caps.concurrent {
+            child.answer_concurrently();
         }
         child
             .label

@@ -3,11 +3,11 @@
 //! answer remembered, or the SDK default for a call the plugin did not announce).
 
 use super::{
-    AdviceParams, AdviceResult, AttributesMessage, Call, CheckResult, CheckSinkParams, Declared,
+    AdviceParams, AdviceResult, AttributesMessage, Call, CheckResult, CheckSinkParams,
     DeclaredPart, Operation, OverlapParams, OverlapResult, Path, PluginRecord, PluginSettings,
     PluginType, PolicyMessage, Provider, ProviderContext, ProviderError, ProviderType,
-    RetireResult, SettingsParams, SinkKind, ValidateParams, ValidateRequest, ValidateResponse,
-    ValidateResult, leak, plugin_own,
+    RetireResult, SettingsParams, SinkKind, ValidateRequest, ValidateResponse, ValidateResult,
+    leak, plugin_own,
 };
 
 impl ProviderType for PluginType {
@@ -48,28 +48,13 @@ impl ProviderType for PluginType {
             }
             return response;
         }
-        let params = ValidateParams {
-            identities: request
-                .identities
-                .iter()
-                .map(|d| Declared {
-                    kind: d.kind.map(str::to_owned),
-                    name: d.name.map(str::to_owned),
-                    owner: d.owner.map(str::to_owned),
-                    description: d.description.to_owned(),
-                    tags: d.tags.clone(),
-                    attributes: d.attributes.cloned(),
-                    key_names: d.key_names.iter().map(|k| (*k).to_owned()).collect(),
-                    bindings: d.bindings.to_vec(),
-                })
-                .collect(),
-        };
+        // The request serialises as `ValidateParams`, borrowed.
         let object = request
             .identities
             .first()
             .and_then(|d| d.name)
             .unwrap_or("identities");
-        match self.ask::<_, ValidateResult>("validate", object, &params) {
+        match self.ask::<_, ValidateResult>("validate", object, request) {
             Ok(result) => {
                 for problem in result.problems {
                     let part: DeclaredPart = problem.part.into();

@@ -197,6 +197,11 @@ pub struct Capabilities {
     /// SDK's defaults say for the rest and never sends them.
     #[serde(default)]
     pub calls: Vec<String>,
+    /// Whether the plugin answers requests concurrently, in any order: nhi
+    /// then sends a request without waiting for the answers to earlier ones
+    /// (validation while it reads) and matches answers to requests by id.
+    #[serde(default)]
+    pub concurrent: bool,
 }
 
 fn yes() -> bool {

@@ -1,233 +1,45 @@
-//! `serve`: runs any Rust [`ProviderType`] as a plugin, answering `nhi-provider/1`
-//! calls from standard input on standard output. Everything the type says on
-//! standard error reaches nhi's error messages; standard output carries only
-//! protocol lines, so a provider served this way must never print.
+//! Answering one request of a served plugin: each call on the served type,
+//! its params read from the request and its result encoded for the response.
 
 use std::collections::HashMap;
-use std::io::{self, BufRead, Write};
+use std::io;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use zeroize::Zeroizing;
 
-use super::wire::{
+use super::super::PROTOCOL;
+use super::super::wire::{
     AdviceParams, AdviceResult, ApplyParams, ApplyResult, AttributesMessage, Call, Capabilities,
     CheckResult, CheckSinkParams, ConnectParams, ConnectResult, Declared, DescribeResult, Empty,
     INVALID_PARAMS, InitializeParams, InitializeResult, LockHandle, LockParams, METHOD_NOT_FOUND,
-    OperationParams, OverlapParams, OverlapResult, PARSE_ERROR, PluginInfo, PolicyMessage,
-    PreflightParams, PreflightResult, Problem, ProviderParams, ReadParams, ReadResult,
-    RecordKeyParams, RetireResult, RpcError, SettingsParams, SinkInfo, ValidateParams,
-    ValidateResult, WireSecret,
+    OperationParams, OverlapParams, OverlapResult, PluginInfo, PolicyMessage, PreflightParams,
+    PreflightResult, Problem, ProviderParams, ReadParams, ReadResult, RecordKeyParams,
+    RetireResult, RpcError, SettingsParams, SinkInfo, ValidateParams, ValidateResult, WireSecret,
 };
-use super::{MAX_LINE_BYTES, PROTOCOL, read_line};
+use super::{About, Answer, rpc};
 use crate::{
     ApplyRequest, DeclaredIdentity, LockGuard, LockRequest, PreflightRequest, Provider,
     ProviderContext, ProviderError, ProviderType, ReadRequest, RecordKeyRequest, ValidateRequest,
 };
 
-/// Who the served plugin is, and which optional calls it answers.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct About {
-    pub name: String,
-    pub version: String,
-    /// Optional calls (see [`Call`]) answered by the type's own methods.
-    pub calls: Vec<&'static str>,
-    /// Whether `read` lists every object in scope (`nhi import` adopts them).
-    pub imports: bool,
-    /// Whether the type's `lock` takes a real scope lock.
-    pub locks: bool,
-}
-
-impl About {
-    /// A plugin named `name` at `version` that answers every optional call but
-    /// `test_mutate`, imports and locks.
-    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            version: version.into(),
-            calls: vec![
-                Call::VALIDATE,
-                Call::NORMALIZE_POLICY,
-                Call::NORMALIZE_ATTRIBUTES,
-                Call::ADVICE,
-                Call::RETIRE_FIRST,
-                Call::CHECK_SINK,
-                Call::SCOPES_OVERLAP,
-                Call::PREFLIGHT,
-            ],
-            imports: true,
-            locks: true,
-        }
-    }
-
-    /// Leaves `call` to the SDK's default, so nhi never sends it: a type that
-    /// keeps a default method saves a round trip per identity or change.
-    #[must_use]
-    pub fn without_call(mut self, call: &str) -> Self {
-        self.calls.retain(|c| *c != call);
-        self
-    }
-
-    /// Answers `test_mutate`, which applies an operation behind nhi's back: the
-    /// conformance kit's out-of-band change. Only for plugins under test.
-    #[must_use]
-    pub fn with_test_hooks(mut self) -> Self {
-        if !self.calls.contains(&Call::TEST_MUTATE) {
-            self.calls.push(Call::TEST_MUTATE);
-        }
-        self
-    }
-}
-
-/// Serves `provider_type` on standard input and output until nhi sends
-/// `shutdown` or closes the pipe. A provider binary's `main` is one line:
-///
-/// ```no_run
-/// # struct MyType;
-/// # impl nhi_provider_sdk::ProviderType for MyType {
-/// #     fn type_name(&self) -> &'static str { "my" }
-/// #     fn kinds(&self) -> &'static [&'static str] { &["user"] }
-/// #     fn check_settings(&self, _: &serde_json::Value) -> Result<(), String> { Ok(()) }
-/// #     fn connect(&self, _: nhi_provider_sdk::ProviderContext)
-/// #         -> Result<Box<dyn nhi_provider_sdk::Provider>, nhi_provider_sdk::ProviderError> { todo!() }
-/// # }
-/// use nhi_provider_sdk::plugin::{About, serve};
-/// fn main() -> std::process::ExitCode {
-///     serve(&MyType, &About::new("my", env!("CARGO_PKG_VERSION")))
-/// }
-/// ```
-pub fn serve(provider_type: &dyn ProviderType, about: &About) -> std::process::ExitCode {
-    let stdin = io::stdin();
-    let mut input = stdin.lock();
-    let mut output = io::stdout().lock();
-    match serve_on(provider_type, about, &mut input, &mut output) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            let _ = writeln!(io::stderr(), "{}: {e}", about.name);
-            std::process::ExitCode::FAILURE
-        }
-    }
-}
-
-/// [`serve`] over any line-oriented input and output (tests, sockets).
-pub fn serve_on(
-    provider_type: &dyn ProviderType,
-    about: &About,
-    input: &mut dyn BufRead,
-    output: &mut dyn Write,
-) -> io::Result<()> {
-    // Timers and network I/O both, and a worker of its own: a served type's
-    // calls may spawn tasks that must go on between calls (a connection that
-    // holds a lock closes, and so releases it, when its guard is dropped).
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
-    let mut server = Server {
-        provider_type,
-        about,
-        runtime,
-        initialized: false,
-        providers: HashMap::new(),
-        locks: HashMap::new(),
-        next: 1,
-    };
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match read_line(input, &mut line, MAX_LINE_BYTES)? {
-            None => return Ok(()),
-            Some(false) => {
-                let error = rpc(
-                    PARSE_ERROR,
-                    format!("line longer than {MAX_LINE_BYTES} bytes"),
-                );
-                write_response(output, None, Err(error))?;
-                return Ok(());
-            }
-            Some(true) => {}
-        }
-        let request: Incoming = match serde_json::from_slice(&line) {
-            Ok(r) => r,
-            Err(e) => {
-                write_response(
-                    output,
-                    None,
-                    Err(rpc(PARSE_ERROR, format!("not a request: {e}"))),
-                )?;
-                continue;
-            }
-        };
-        let shutdown = request.method == "shutdown";
-        let answer = server.answer(&request.method, request.params);
-        write_response(output, Some(request.id), answer)?;
-        if shutdown {
-            return Ok(());
-        }
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct Incoming {
-    #[allow(dead_code)]
-    jsonrpc: String,
-    id: u64,
-    method: String,
-    #[serde(default)]
-    params: serde_json::Value,
-}
-
-/// A response line, its buffer wiped after writing: it may hold a secret.
-fn write_response(
-    output: &mut dyn Write,
-    id: Option<u64>,
-    answer: Result<Zeroizing<Vec<u8>>, RpcError>,
-) -> io::Result<()> {
-    let mut line = Zeroizing::new(Vec::with_capacity(256));
-    line.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
-    match id {
-        Some(id) => line.extend_from_slice(id.to_string().as_bytes()),
-        None => line.extend_from_slice(b"null"),
-    }
-    match answer {
-        Ok(result) => {
-            line.extend_from_slice(b",\"result\":");
-            line.extend_from_slice(&result);
-        }
-        Err(error) => {
-            line.extend_from_slice(b",\"error\":");
-            serde_json::to_writer(&mut *line, &error).map_err(io::Error::other)?;
-        }
-    }
-    line.extend_from_slice(b"}\n");
-    output.write_all(&line)?;
-    output.flush()
-}
-
-fn rpc(code: i64, message: String) -> RpcError {
-    RpcError {
-        code,
-        message,
-        data: None,
-    }
-}
-
-struct Server<'a> {
+/// What a served plugin holds between calls, shared by the workers.
+pub(super) struct Server<'a> {
     provider_type: &'a dyn ProviderType,
     about: &'a About,
     runtime: tokio::runtime::Runtime,
-    initialized: bool,
-    providers: HashMap<u64, Box<dyn Provider>>,
-    locks: HashMap<u64, Box<dyn LockGuard>>,
-    next: u64,
+    initialized: AtomicBool,
+    providers: Mutex<HashMap<u64, Arc<dyn Provider>>>,
+    locks: Mutex<HashMap<u64, Box<dyn LockGuard>>>,
+    next: AtomicU64,
 }
 
-type Answer = Result<Zeroizing<Vec<u8>>, RpcError>;
-
-fn encode(value: &impl Serialize) -> Answer {
+pub(super) fn encode(value: &impl Serialize) -> Answer {
     let mut out = Zeroizing::new(Vec::new());
     serde_json::to_writer(&mut *out, value)
         .map_err(|e| rpc(PROVIDER_INTERNAL, format!("cannot encode the result: {e}")))?;
@@ -236,31 +48,61 @@ fn encode(value: &impl Serialize) -> Answer {
 
 const PROVIDER_INTERNAL: i64 = -32603;
 
-fn params<P: DeserializeOwned>(value: serde_json::Value) -> Result<P, RpcError> {
-    serde_json::from_value(value).map_err(|e| rpc(INVALID_PARAMS, format!("invalid params: {e}")))
+fn params<P: DeserializeOwned>(value: &RawValue) -> Result<P, RpcError> {
+    serde_json::from_str(value.get())
+        .map_err(|e| rpc(INVALID_PARAMS, format!("invalid params: {e}")))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn provider_error(error: &ProviderError) -> RpcError {
     RpcError::from_provider(error)
 }
 
-impl Server<'_> {
+impl<'a> Server<'a> {
+    pub(super) fn new(provider_type: &'a dyn ProviderType, about: &'a About) -> io::Result<Self> {
+        // Timers and network I/O both, and a worker of its own: a served type's
+        // calls may spawn tasks that must go on between calls (a connection that
+        // holds a lock closes, and so releases it, when its guard is dropped).
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?;
+        Ok(Self {
+            provider_type,
+            about,
+            runtime,
+            initialized: AtomicBool::new(false),
+            providers: Mutex::default(),
+            locks: Mutex::default(),
+            next: AtomicU64::new(1),
+        })
+    }
+
     fn answers(&self, call: &str) -> bool {
         self.about.calls.contains(&call)
     }
 
-    fn provider(&self, handle: u64) -> Result<&dyn Provider, RpcError> {
-        self.providers
+    fn provider(&self, handle: u64) -> Result<Arc<dyn Provider>, RpcError> {
+        lock(&self.providers)
             .get(&handle)
-            .map(AsRef::as_ref)
+            .cloned()
             .ok_or_else(|| rpc(INVALID_PARAMS, format!("no provider handle {handle}")))
     }
 
-    fn answer(&mut self, method: &str, value: serde_json::Value) -> Answer {
+    /// Drops every lock and provider: `shutdown`, once every worker is done.
+    pub(super) fn shut_down(&self) {
+        lock(&self.locks).clear();
+        lock(&self.providers).clear();
+    }
+
+    pub(super) fn answer(&self, method: &str, value: &RawValue) -> Answer {
         if method == "initialize" {
             return self.initialize(&params(value)?);
         }
-        if !self.initialized {
+        if !self.initialized.load(Ordering::Acquire) {
             return Err(rpc(-32002, format!("`{method}` before `initialize`")));
         }
         let t = self.provider_type;
@@ -335,7 +177,7 @@ impl Server<'_> {
                     })
                     .map_err(|e| provider_error(&e))?;
                 let handle = self.handle();
-                self.providers.insert(handle, provider);
+                lock(&self.providers).insert(handle, Arc::from(provider));
                 encode(&ConnectResult { provider: handle })
             }
             "describe" => {
@@ -381,12 +223,13 @@ impl Server<'_> {
                     }))
                     .map_err(|e| provider_error(&e))?;
                 let handle = self.handle();
-                self.locks.insert(handle, guard);
+                lock(&self.locks).insert(handle, guard);
                 encode(&LockHandle { lock: handle })
             }
             "unlock" => {
                 let p: LockHandle = params(value)?;
-                self.locks.remove(&p.lock);
+                let guard = lock(&self.locks).remove(&p.lock);
+                drop(guard);
                 encode(&Empty {})
             }
             "apply" => {
@@ -455,32 +298,25 @@ impl Server<'_> {
                     .map_err(|e| provider_error(&e))?;
                 encode(&Empty {})
             }
-            "shutdown" => {
-                self.locks.clear();
-                self.providers.clear();
-                encode(&Empty {})
-            }
             other => Err(rpc(METHOD_NOT_FOUND, format!("unknown method `{other}`"))),
         }
     }
 
-    fn handle(&mut self) -> u64 {
-        let h = self.next;
-        self.next += 1;
-        h
+    fn handle(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn initialize(&mut self, p: &InitializeParams) -> Answer {
+    fn initialize(&self, p: &InitializeParams) -> Answer {
         if !p.protocols.iter().any(|v| v == PROTOCOL) {
             return Err(rpc(
-                super::wire::PROVIDER_ERROR,
+                super::super::wire::PROVIDER_ERROR,
                 format!(
                     "no protocol in common: offered {:?}, this plugin speaks `{PROTOCOL}`",
                     p.protocols
                 ),
             ));
         }
-        self.initialized = true;
+        self.initialized.store(true, Ordering::Release);
         let t = self.provider_type;
         encode(&InitializeResult {
             protocol: PROTOCOL.to_owned(),
@@ -507,6 +343,7 @@ impl Server<'_> {
                 locks: self.about.locks,
                 imports: self.about.imports,
                 calls: self.about.calls.iter().map(|c| (*c).to_owned()).collect(),
+                concurrent: true,
             },
         })
     }

@@ -1,12 +1,14 @@
-//! One running plugin: its process, the thread that reads its standard output
-//! line by line, and calls made one at a time, each with a deadline. A plugin
-//! that crashes, hangs or writes anything but a protocol line is stopped, and
-//! every later call fails with what happened to it.
+//! One running plugin: its process, a thread that writes requests to its
+//! standard input, a thread that reads its standard output line by line and
+//! hands each answer to the call with its id, and calls, each with a deadline.
+//! Calls are made one at a time unless the plugin's handshake said it answers
+//! them concurrently. A plugin that crashes, hangs or writes anything but a
+//! protocol line is stopped, and every later call fails with what happened to it.
 
-use std::io::Write as _;
-use std::process::{ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{RecvTimeoutError, Sender, channel, sync_channel};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use nhi_provider_sdk::plugin::wire::{Request, Response, RpcError};
@@ -17,11 +19,21 @@ use zeroize::Zeroizing;
 
 use crate::stderr::{self, Secrets, Tail};
 
-/// What came out of the plugin's standard output.
-enum Out {
+mod route;
+
+use route::{Router, response_id, write_requests};
+
+/// What came out of the plugin's standard output for a call, or what
+/// became of its input.
+/// A request line for the writer thread, with its id.
+pub(super) type Line = (u64, Vec<u8>);
+
+pub(super) enum Out {
     Line(Zeroizing<Vec<u8>>),
     TooLong,
     Closed,
+    /// Its standard input could not be written.
+    NotReading,
 }
 
 /// Why a call failed.
@@ -36,7 +48,18 @@ pub(crate) enum CallError {
 pub(crate) struct Child {
     /// The name errors use: the plugin's own once it gave one.
     pub label: Mutex<String>,
-    inner: Mutex<Inner>,
+    /// Held for the length of a call unless [`Self::concurrent`].
+    one_at_a_time: Mutex<()>,
+    concurrent: AtomicBool,
+    /// Request lines to the writer thread, each with its id; `None` once the
+    /// plugin's standard input is closed.
+    requests: Mutex<Option<Sender<Line>>>,
+    router: Arc<Mutex<Router>>,
+    next_id: AtomicU64,
+    /// Taken by whoever finds the plugin broken, while stopping it.
+    process: Mutex<std::process::Child>,
+    /// Set once the plugin broke; every later call fails with it.
+    broken: Mutex<Option<String>>,
     tail: Arc<Mutex<Tail>>,
     pub secrets: Secrets,
     timeout: Duration,
@@ -45,13 +68,8 @@ pub(crate) struct Child {
     pid: u32,
 }
 
-struct Inner {
-    process: std::process::Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<Out>,
-    next_id: u64,
-    /// Set once the plugin broke; every later call fails with it.
-    broken: Option<String>,
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Child {
@@ -64,38 +82,40 @@ impl Child {
             .spawn()
             .map_err(|e| format!("cannot start plugin `{label}`: {e}"))?;
         let pid = process.id();
-        let stdin = process.stdin.take();
+        let stdin = process.stdin.take().expect("invariant: stdin is piped");
         let stdout = process.stdout.take().expect("invariant: stdout is piped");
         let stderr = process.stderr.take().expect("invariant: stderr is piped");
         let tail = stderr::capture(stderr);
-        // One line in flight at a time: the reader waits for the caller.
-        let (send, lines) = sync_channel(1);
+        let router = Arc::new(Mutex::new(Router::default()));
+        let reading = Arc::clone(&router);
         std::thread::spawn(move || {
             let mut reader = std::io::BufReader::with_capacity(1 << 16, stdout);
             loop {
                 // Room for any `apply` result up front: growing the buffer would
                 // free a copy of a secret unwiped.
                 let mut line = Zeroizing::new(Vec::with_capacity(64 * 1024));
-                let out = match read_line(&mut reader, &mut line, MAX_LINE_BYTES) {
-                    Ok(Some(true)) => Out::Line(line),
-                    Ok(Some(false)) => Out::TooLong,
-                    Ok(None) | Err(_) => Out::Closed,
-                };
-                let last = !matches!(out, Out::Line(_));
-                if send.send(out).is_err() || last {
-                    return;
+                match read_line(&mut reader, &mut line, MAX_LINE_BYTES) {
+                    Ok(Some(true)) => {
+                        let id = response_id(&line);
+                        lock(&reading).deliver(id, Out::Line(line));
+                    }
+                    Ok(Some(false)) => return lock(&reading).end(Out::TooLong),
+                    Ok(None) | Err(_) => return lock(&reading).end(Out::Closed),
                 }
             }
         });
+        let (requests, queue) = channel();
+        let writing = Arc::clone(&router);
+        std::thread::spawn(move || write_requests(stdin, &queue, &writing));
         Ok(Self {
             label: Mutex::new(label),
-            inner: Mutex::new(Inner {
-                process,
-                stdin,
-                lines,
-                next_id: 1,
-                broken: None,
-            }),
+            one_at_a_time: Mutex::new(()),
+            concurrent: AtomicBool::new(false),
+            requests: Mutex::new(Some(requests)),
+            router,
+            next_id: AtomicU64::new(1),
+            process: Mutex::new(process),
+            broken: Mutex::new(None),
             tail,
             secrets: Secrets::default(),
             timeout,
@@ -104,10 +124,12 @@ impl Child {
     }
 
     pub fn label(&self) -> String {
-        self.label
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        lock(&self.label).clone()
+    }
+
+    /// Lets calls overlap, as the plugin's handshake announced it answers them.
+    pub fn answer_concurrently(&self) {
+        self.concurrent.store(true, Ordering::Release);
     }
 
     /// Calls `method` about `object` (a block or an address) and waits at most
@@ -119,30 +141,53 @@ impl Child {
         params: &P,
         extra: Duration,
     ) -> Result<R, CallError> {
-        let mut inner = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(broken) = &inner.broken {
-            return Err(CallError::Broken(broken.clone()));
+        let _turn = (!self.concurrent.load(Ordering::Acquire)).then(|| lock(&self.one_at_a_time));
+        if let Some(broken) = lock(&self.broken).clone() {
+            return Err(CallError::Broken(broken));
         }
-        let id = inner.next_id;
-        inner.next_id += 1;
-        let result = self.exchange(&mut inner, id, method, params, extra);
-        match result {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        match self.exchange(id, method, params, extra) {
             Err(Failure::Remote(e)) => Err(CallError::Remote(e)),
-            Err(Failure::Broken(what)) => {
-                let message = self.broken_message(&mut inner, method, object, &what);
-                inner.broken = Some(message.clone());
-                Err(CallError::Broken(message))
-            }
+            Err(Failure::Broken(what)) => Err(CallError::Broken(self.fail(method, object, &what))),
             Ok(r) => Ok(r),
+        }
+    }
+
+    /// Sends `line` as request `id` and waits for what comes back for it.
+    fn send(&self, id: u64, line: Vec<u8>, deadline: Duration) -> Result<Out, Failure> {
+        let (to, answer) = sync_channel(1);
+        {
+            let mut router = lock(&self.router);
+            if let Some(out) = router.stray.take() {
+                return Ok(out);
+            }
+            if router.ended {
+                return Ok(Out::Closed);
+            }
+            router.waiting.insert(id, to);
+        }
+        let sent = lock(&self.requests)
+            .as_ref()
+            .is_some_and(|requests| requests.send((id, line)).is_ok());
+        if !sent {
+            lock(&self.router).waiting.remove(&id);
+            return Ok(Out::NotReading);
+        }
+        match answer.recv_timeout(deadline) {
+            Ok(out) => Ok(out),
+            Err(RecvTimeoutError::Timeout) => {
+                lock(&self.router).waiting.remove(&id);
+                Err(Failure::Broken(format!(
+                    "did not answer within {} (stopped)",
+                    seconds(deadline)
+                )))
+            }
+            Err(RecvTimeoutError::Disconnected) => Ok(Out::Closed),
         }
     }
 
     fn exchange<P: Serialize, R: DeserializeOwned>(
         &self,
-        inner: &mut Inner,
         id: u64,
         method: &str,
         params: &P,
@@ -157,25 +202,7 @@ impl Child {
         let mut line = serde_json::to_vec(&request)
             .map_err(|e| Failure::Broken(format!("could not be sent the request: {e}")))?;
         line.push(b'\n');
-        let stdin = inner
-            .stdin
-            .as_mut()
-            .ok_or_else(|| Failure::Broken("has no standard input".into()))?;
-        if stdin.write_all(&line).and_then(|()| stdin.flush()).is_err() {
-            return Err(Failure::Broken("stopped reading its standard input".into()));
-        }
-        let deadline = self.timeout + extra;
-        let out = match inner.lines.recv_timeout(deadline) {
-            Ok(out) => out,
-            Err(RecvTimeoutError::Timeout) => {
-                return Err(Failure::Broken(format!(
-                    "did not answer within {} (stopped)",
-                    seconds(deadline)
-                )));
-            }
-            Err(RecvTimeoutError::Disconnected) => Out::Closed,
-        };
-        let line = match out {
+        let line = match self.send(id, line, self.timeout + extra)? {
             Out::Line(line) => line,
             Out::TooLong => {
                 return Err(Failure::Broken(format!(
@@ -183,6 +210,9 @@ impl Child {
                 )));
             }
             Out::Closed => return Err(Failure::Broken("closed its standard output".into())),
+            Out::NotReading => {
+                return Err(Failure::Broken("stopped reading its standard input".into()));
+            }
         };
         let response: Response<R> = match serde_json::from_slice(&line) {
             Ok(r) => r,
@@ -227,25 +257,39 @@ impl Child {
         }
     }
 
+    /// Stops the broken plugin, once, and says what became of it; a call that
+    /// fails because another found it broken fails with that one's message.
+    fn fail(&self, method: &str, object: &str, what: &str) -> String {
+        let mut process = lock(&self.process);
+        if let Some(broken) = lock(&self.broken).clone() {
+            return broken;
+        }
+        let message = self.broken_message(&mut process, method, object, what);
+        *lock(&self.broken) = Some(message.clone());
+        message
+    }
+
     /// Stops the plugin and says what became of it, with the end of its
     /// standard error.
-    fn broken_message(&self, inner: &mut Inner, method: &str, object: &str, what: &str) -> String {
-        inner.stdin = None;
-        let status = if let Some(status) = wait(&mut inner.process, Duration::from_millis(500)) {
+    fn broken_message(
+        &self,
+        process: &mut std::process::Child,
+        method: &str,
+        object: &str,
+        what: &str,
+    ) -> String {
+        lock(&self.requests).take();
+        let status = if let Some(status) = wait(process, Duration::from_millis(500)) {
             format!("; it exited with {status}")
         } else {
-            let _ = inner.process.kill();
-            let _ = inner.process.wait();
+            let _ = process.kill();
+            let _ = process.wait();
             String::new()
         };
         // Give the stderr thread a moment to collect the last words.
         std::thread::sleep(Duration::from_millis(50));
         let label = self.label();
-        let tail = self
-            .tail
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .render(&label, &self.secrets);
+        let tail = lock(&self.tail).render(&label, &self.secrets);
         let tail = if tail.is_empty() {
             String::new()
         } else {
@@ -254,34 +298,26 @@ impl Child {
         format!("plugin `{label}` {what} in `{method}` for `{object}`{status}{tail}")
     }
 
-    /// Writes `bytes` as one line and returns the next line the plugin writes.
+    /// Writes `bytes` as one line and returns the next line the plugin writes,
+    /// whatever its id. Nothing else may be in flight.
     pub fn raw(&self, bytes: &[u8]) -> Result<Vec<u8>, String> {
-        let mut inner = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(broken) = &inner.broken {
-            return Err(broken.clone());
+        let _turn = lock(&self.one_at_a_time);
+        if let Some(broken) = lock(&self.broken).clone() {
+            return Err(broken);
         }
-        let stdin = inner
-            .stdin
-            .as_mut()
-            .ok_or("the plugin has no standard input")?;
-        stdin
-            .write_all(bytes)
-            .and_then(|()| stdin.write_all(b"\n"))
-            .and_then(|()| stdin.flush())
-            .map_err(|e| format!("the plugin stopped reading: {e}"))?;
-        match inner.lines.recv_timeout(self.timeout) {
+        let mut line = bytes.to_vec();
+        line.push(b'\n');
+        match self.send(u64::MAX, line, self.timeout) {
             Ok(Out::Line(line)) => Ok(line.to_vec()),
             Ok(Out::TooLong) => Err("the plugin answered with an oversized line".into()),
+            Ok(Out::NotReading) => Err("the plugin stopped reading".into()),
             Ok(Out::Closed) | Err(_) => Err("the plugin did not answer".into()),
         }
     }
 
     /// Sends the plugin `SIGSTOP` (`suspend`) or `SIGKILL`, for the conformance
     /// kit's checks of a plugin that hangs or crashes mid-call. Without taking
-    /// the call lock, so a call can be in flight.
+    /// any lock, so a call can be in flight.
     #[cfg(target_os = "linux")]
     pub fn signal(&self, suspend: bool) -> Result<(), String> {
         use rustix::process::{Pid, Signal, kill_process};
@@ -295,13 +331,10 @@ impl Child {
 
     /// Whether the kept end of standard error holds `text`.
     pub fn tail_contains(&self, text: &str) -> bool {
-        self.tail
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .contains(text)
+        lock(&self.tail).contains(text)
     }
 
-    /// Ends the plugin: `shutdown`, then a kill if it lingers.
+    /// Ends the plugin: `shutdown`, then a kill if it lingers, and reaps it.
     pub fn stop(&self) {
         let _ = self.call::<_, serde::de::IgnoredAny>(
             "shutdown",
@@ -309,14 +342,11 @@ impl Child {
             &nhi_provider_sdk::plugin::wire::Empty {},
             Duration::ZERO,
         );
-        let mut inner = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        inner.stdin = None;
-        if wait(&mut inner.process, Duration::from_millis(500)).is_none() {
-            let _ = inner.process.kill();
-            let _ = inner.process.wait();
+        lock(&self.requests).take();
+        let mut process = lock(&self.process);
+        if wait(&mut process, Duration::from_millis(500)).is_none() {
+            let _ = process.kill();
+            let _ = process.wait();
         }
     }
 }
