@@ -387,3 +387,6 @@ fn excerpt(line: &[u8]) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests;
