@@ -358,11 +358,15 @@ enum Failure {
 
 fn wait(process: &mut std::process::Child, within: Duration) -> Option<std::process::ExitStatus> {
     let until = std::time::Instant::now() + within;
+    // A plugin that was told to stop usually exits within a millisecond or
+    // two: look often at first, nhi waits for it before it exits itself.
+    let mut pause = Duration::from_micros(200);
     loop {
         match process.try_wait() {
             Ok(Some(status)) => return Some(status),
             Ok(None) if std::time::Instant::now() < until => {
-                std::thread::sleep(Duration::from_millis(5));
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(5));
             }
             _ => return None,
         }

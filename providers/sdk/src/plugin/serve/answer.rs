@@ -40,7 +40,9 @@ pub(super) struct Server<'a> {
 }
 
 pub(super) fn encode(value: &impl Serialize) -> Answer {
-    let mut out = Zeroizing::new(Vec::new());
+    // Room for any `apply` result up front: growing the buffer would free
+    // copies of the secret in it unwiped (a large `read` result grows, holding none).
+    let mut out = Zeroizing::new(Vec::with_capacity(64 * 1024));
     serde_json::to_writer(&mut *out, value)
         .map_err(|e| rpc(PROVIDER_INTERNAL, format!("cannot encode the result: {e}")))?;
     Ok(out)

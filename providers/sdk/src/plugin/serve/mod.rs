@@ -270,7 +270,9 @@ fn write_response(
     id: Option<u64>,
     answer: Result<Zeroizing<Vec<u8>>, RpcError>,
 ) -> io::Result<()> {
-    let mut line = Zeroizing::new(Vec::with_capacity(256));
+    // The whole line in one allocation: growing it would free copies unwiped.
+    let room = answer.as_ref().map_or(0, |result| result.len());
+    let mut line = Zeroizing::new(Vec::with_capacity(room + 256));
     line.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
     match id {
         Some(id) => line.extend_from_slice(id.to_string().as_bytes()),
