@@ -196,7 +196,15 @@ fn work(server: &Server<'_>, queue: &Mutex<Receiver<Incoming>>, output: &Output<
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .recv();
         let Ok(request) = next else { return };
-        let answer = server.answer(&request.method, request.params());
+        let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            server.answer(&request.method, request.params())
+        }));
+        // A served type that panics ends the plugin at once, as it would
+        // without workers: nhi then fails the call (its outcome unknown)
+        // instead of waiting out its deadline for an answer nobody will write.
+        let Ok(answer) = answer else {
+            std::process::exit(101)
+        };
         output.write(Some(request.id), answer);
     }
 }
