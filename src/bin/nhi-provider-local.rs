@@ -16,6 +16,8 @@ fn main() -> std::process::ExitCode {
         .without_call(Call::RETIRE_FIRST)
         .without_call(Call::CHECK_SINK)
         .without_call(Call::PREFLIGHT)
+        // Its `validate` judges names alone.
+        .validating(&["kind", "name"])
         .with_test_hooks();
     serve(&nhi_provider_local::LocalType, &about)
 }

@@ -210,9 +210,20 @@ fn misbehaving(timeout_ms: u64) -> Workspace {
 
 /// Plans `n` identities, each with attributes, a key and a binding with an
 /// inline policy, through `tests/cli/plugins/counting.py`; the methods it was
-/// asked, in order.
+/// asked, sorted (calls nhi makes at once, e.g. `describe` and `read`, reach a
+/// plugin that takes one at a time in either order).
 fn calls_to_plan(n: usize) -> Vec<String> {
+    let (_, calls) = plan_counting(n, None);
+    calls
+}
+
+/// [`calls_to_plan`], in the workspace it returns, the plugin announcing
+/// `validates` when given.
+fn plan_counting(n: usize, validates: Option<&str>) -> (Workspace, Vec<String>) {
     let ws = Workspace::empty();
+    if let Some(fields) = validates {
+        ws.write("validates.json", fields);
+    }
     let script = repo().join("tests/cli/plugins/counting.py");
     std::fs::copy(&script, ws.path().join("counting.py")).unwrap();
     let digest = sha256(&script);
@@ -228,7 +239,35 @@ fn calls_to_plan(n: usize) -> Vec<String> {
     let planned = ws.run(&["plan"]);
     assert_eq!(planned.code, 0, "{}\n{}", planned.stdout, planned.stderr);
     assert!(planned.stdout.contains("counted"), "{}", planned.stdout);
-    ws.read("calls.log").lines().map(str::to_owned).collect()
+    let mut calls: Vec<String> = ws.read("calls.log").lines().map(str::to_owned).collect();
+    calls.sort();
+    (ws, calls)
+}
+
+#[test]
+fn a_plugin_that_validates_names_alone_is_sent_names_alone() {
+    let (ws, _) = plan_counting(2, Some(r#"["kind", "name"]"#));
+    let sent: Vec<serde_json::Value> = ws
+        .read("validate.log")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        sent[0]["identities"][1],
+        serde_json::json!({
+            "kind": "service_account", "name": "svc-1", "owner": null, "description": "",
+            "tags": {}, "attributes": null, "key_names": [], "bindings": []
+        })
+    );
+    // Without the capability, everything is sent.
+    let (ws, _) = plan_counting(2, Some("null"));
+    let sent: serde_json::Value =
+        serde_json::from_str(ws.read("validate.log").lines().next().unwrap()).unwrap();
+    let identity = &sent["identities"][1];
+    assert_eq!(identity["owner"], "team@example.com");
+    assert_eq!(identity["key_names"], serde_json::json!(["primary"]));
+    assert_eq!(identity["bindings"][0]["role"], "reader");
 }
 
 #[test]

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """A correct plugin of an empty estate that announces every optional call the
 plan path may make and appends each method it is asked to `calls.log` in its
-working directory (the configuration's): the tests count its round trips."""
+working directory (the configuration's): the tests count its round trips.
+With a `validates.json` there it announces those fields as the ones its
+`validate` reads, and keeps each `validate` request's params in `validate.log`."""
 
 import json
+import os
 import sys
 
 CALLS = ["validate", "normalize_policy", "normalize_attributes", "advice", "retire_first",
@@ -12,14 +15,21 @@ CALLS = ["validate", "normalize_policy", "normalize_attributes", "advice", "reti
 
 def answer(method, params):
     if method == "initialize":
+        capabilities = {"type_name": "counting", "kinds": ["service_account"], "calls": CALLS}
+        if os.path.exists("validates.json"):
+            with open("validates.json", encoding="utf-8") as f:
+                capabilities["validates"] = json.load(f)
         return {
             "protocol": "nhi-provider/1",
             "plugin": {"name": "counting", "version": "1.0.0"},
-            "capabilities": {"type_name": "counting", "kinds": ["service_account"], "calls": CALLS},
+            "capabilities": capabilities,
         }
     if method in ("check_settings",):
         return {"problem": None}
     if method == "validate":
+        if os.path.exists("validates.json"):
+            with open("validate.log", "a", encoding="utf-8") as f:
+                f.write(json.dumps(params) + "\n")
         return {"problems": []}
     if method == "normalize_policy":
         return {"policy": params["policy"]}

@@ -17,10 +17,10 @@ use nhi_provider_sdk::plugin::wire::{
 };
 use nhi_provider_sdk::plugin::{PROTOCOL, PluginRecord};
 use nhi_provider_sdk::{
-    ApplyRequest, ApplyResponse, DeclaredPart, DescribeResponse, LockGuard, LockRequest, Operation,
-    PreflightRequest, PreflightResponse, Provider, ProviderContext, ProviderError, ProviderType,
-    ReadRequest, ReadResponse, RecordKeyRequest, SecretMaterial, SinkKind, ValidateRequest,
-    ValidateResponse,
+    ApplyRequest, ApplyResponse, DeclaredIdentity, DeclaredPart, DescribeResponse, LockGuard,
+    LockRequest, Operation, PreflightRequest, PreflightResponse, Provider, ProviderContext,
+    ProviderError, ProviderType, ReadRequest, ReadResponse, RecordKeyRequest, SecretMaterial,
+    SinkKind, ValidateRequest, ValidateResponse,
 };
 
 use crate::child::{CallError, Child};

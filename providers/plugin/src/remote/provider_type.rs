@@ -4,11 +4,15 @@
 
 use super::{
     AdviceParams, AdviceResult, AttributesMessage, Call, CheckResult, CheckSinkParams,
-    DeclaredPart, Operation, OverlapParams, OverlapResult, Path, PluginRecord, PluginSettings,
-    PluginType, PolicyMessage, Provider, ProviderContext, ProviderError, ProviderType,
-    RetireResult, SettingsParams, SinkKind, ValidateRequest, ValidateResponse, ValidateResult,
-    leak, plugin_own,
+    DeclaredIdentity, DeclaredPart, Operation, OverlapParams, OverlapResult, Path, PluginRecord,
+    PluginSettings, PluginType, PolicyMessage, Provider, ProviderContext, ProviderError,
+    ProviderType, RetireResult, SettingsParams, SinkKind, ValidateRequest, ValidateResponse,
+    ValidateResult, leak, plugin_own,
 };
+
+/// The tags sent for an identity whose tags the plugin does not read.
+static NO_TAGS: std::sync::LazyLock<nhi_provider_sdk::Tags> =
+    std::sync::LazyLock::new(nhi_provider_sdk::Tags::new);
 
 impl ProviderType for PluginType {
     fn type_name(&self) -> &'static str {
@@ -48,13 +52,39 @@ impl ProviderType for PluginType {
             }
             return response;
         }
-        // The request serialises as `ValidateParams`, borrowed.
+        // The request serialises as `ValidateParams`, borrowed; without the
+        // fields the plugin said it does not read.
+        let trimmed: Option<Vec<DeclaredIdentity<'_>>> =
+            self.capabilities.validates.as_ref().map(|fields| {
+                let reads = |field: &str| fields.iter().any(|f| f == field);
+                request
+                    .identities
+                    .iter()
+                    .map(|d| DeclaredIdentity {
+                        kind: d.kind.filter(|_| reads("kind")),
+                        name: d.name.filter(|_| reads("name")),
+                        owner: d.owner.filter(|_| reads("owner")),
+                        description: if reads("description") {
+                            d.description
+                        } else {
+                            ""
+                        },
+                        tags: if reads("tags") { d.tags } else { &NO_TAGS },
+                        attributes: d.attributes.filter(|_| reads("attributes")),
+                        key_names: if reads("key_names") { d.key_names } else { &[] },
+                        bindings: if reads("bindings") { d.bindings } else { &[] },
+                    })
+                    .collect()
+            });
+        let sent = trimmed
+            .as_deref()
+            .map_or(*request, |identities| ValidateRequest { identities });
         let object = request
             .identities
             .first()
             .and_then(|d| d.name)
             .unwrap_or("identities");
-        match self.ask::<_, ValidateResult>("validate", object, request) {
+        match self.ask::<_, ValidateResult>("validate", object, &sent) {
             Ok(result) => {
                 for problem in result.problems {
                     let part: DeclaredPart = problem.part.into();

@@ -202,6 +202,10 @@ pub struct Capabilities {
     /// (validation while it reads) and matches answers to requests by id.
     #[serde(default)]
     pub concurrent: bool,
+    /// The fields of a declared identity the plugin's `validate` reads (see
+    /// [`Declared`]'s field names); nhi sends the others empty. `None`: all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validates: Option<Vec<String>>,
 }
 
 fn yes() -> bool {

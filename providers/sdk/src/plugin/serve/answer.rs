@@ -346,6 +346,11 @@ impl<'a> Server<'a> {
                 imports: self.about.imports,
                 calls: self.about.calls.iter().map(|c| (*c).to_owned()).collect(),
                 concurrent: true,
+                validates: self
+                    .about
+                    .validates
+                    .as_ref()
+                    .map(|fields| fields.iter().map(|f| (*f).to_owned()).collect()),
             },
         })
     }
