@@ -85,6 +85,12 @@ impl Child {
         let stdin = process.stdin.take().expect("invariant: stdin is piped");
         let stdout = process.stdout.take().expect("invariant: stdout is piped");
         let stderr = process.stderr.take().expect("invariant: stderr is piped");
+        // A read's answer runs to megabytes: larger pipes take it in a few
+        // wake-ups instead of one per 64 KiB. Best effort (the system's limit).
+        #[cfg(target_os = "linux")]
+        for pipe in [rustix::fd::AsFd::as_fd(&stdout), rustix::fd::AsFd::as_fd(&stdin)] {
+            let _ = rustix::pipe::fcntl_setpipe_size(pipe, 1 << 20);
+        }
         let tail = stderr::capture(stderr);
         let router = Arc::new(Mutex::new(Router::default()));
         let reading = Arc::clone(&router);
