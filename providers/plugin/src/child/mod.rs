@@ -88,7 +88,10 @@ impl Child {
         // A read's answer runs to megabytes: larger pipes take it in a few
         // wake-ups instead of one per 64 KiB. Best effort (the system's limit).
         #[cfg(target_os = "linux")]
-        for pipe in [rustix::fd::AsFd::as_fd(&stdout), rustix::fd::AsFd::as_fd(&stdin)] {
+        for pipe in [
+            rustix::fd::AsFd::as_fd(&stdout),
+            rustix::fd::AsFd::as_fd(&stdin),
+        ] {
             let _ = rustix::pipe::fcntl_setpipe_size(pipe, 1 << 20);
         }
         let tail = stderr::capture(stderr);
