@@ -66,7 +66,7 @@ pub struct Capabilities {
     #[serde(default)]
     pub concurrent: bool,
     /// The fields of a declared identity the plugin's `validate` reads (see
-    /// [`Declared`]'s field names); nhi sends the others empty. `None`: all.
+    /// [`Declared`](super::Declared)'s field names); nhi sends the others empty. `None`: all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validates: Option<Vec<String>>,
 }
