@@ -65,8 +65,8 @@ pub struct Capabilities {
     /// (validation while it reads) and matches answers to requests by id.
     #[serde(default)]
     pub concurrent: bool,
-    /// The fields of a declared identity the plugin's `validate` reads (see
-    /// [`Declared`](super::Declared)'s field names); nhi sends the others empty. `None`: all.
+    /// The fields of a declared identity the plugin's `validate` reads, named
+    /// as in `validate`'s params; nhi sends the others empty. `None`: all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validates: Option<Vec<String>>,
 }
