@@ -47,7 +47,7 @@ impl From<String> for Failed {
 impl From<nhi_provider_sdk::ProviderError> for Failed {
     fn from(error: nhi_provider_sdk::ProviderError) -> Self {
         Self {
-            unknown: matches!(error, nhi_provider_sdk::ProviderError::OutcomeUnknown(_)),
+            unknown: error.outcome_unknown(),
             error: error.to_string(),
             minted: None,
         }
@@ -145,7 +145,7 @@ async fn mint(
             key_id: key_id.clone(),
         };
         cx.provider.record_key(record).await.map_err(|e| Failed {
-            unknown: matches!(e, nhi_provider_sdk::ProviderError::OutcomeUnknown(_)),
+            unknown: e.outcome_unknown(),
             error: format!(
                 "the secret of key `{key_id}` is in its sink, but the key could not be recorded \
                  as `{key}` ({e}); a plan with the receipt log keeps it as `{key}`, any other \
@@ -179,7 +179,7 @@ async fn mint(
             progress: cx.progress.clone(),
         };
         cx.provider.apply(request).await.map_err(|e| Failed {
-            unknown: matches!(e, nhi_provider_sdk::ProviderError::OutcomeUnknown(_)),
+            unknown: e.outcome_unknown(),
             error: format!(
                 "the new key `{key_id}` is delivered and recorded, but the old key `{}` could \
                  not be {verb} ({e}); the next plan deletes it",

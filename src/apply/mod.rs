@@ -11,6 +11,7 @@ mod execute;
 mod gate;
 pub mod journal;
 mod minted;
+mod receipt;
 mod sink;
 
 use std::collections::{HashMap, HashSet};
@@ -26,11 +27,9 @@ pub use sink::StdoutWriter;
 use crate::config::ProviderBlock;
 use crate::events::{Event, Events};
 use crate::plan::{PlanFile, ScopeRecord, Touched};
-use crate::receipt::{
-    ChangeOutcome, Outcome, RECEIPT_FORMAT_VERSION, ReceiptBody, ReceiptFile, Status,
-};
+use crate::receipt::{ChangeOutcome, RECEIPT_FORMAT_VERSION, ReceiptBody, Status};
 use crate::registry::Registry;
-use crate::trust::{AllowedSigners, Role, Signer, TrustError, TrustPolicy};
+use crate::trust::{AllowedSigners, Signer, TrustError, TrustPolicy};
 
 /// Everything apply needs besides the plan.
 pub struct ApplyOptions<'a> {
@@ -380,40 +379,12 @@ pub async fn apply(file: &PlanFile, options: &ApplyOptions<'_>) -> Result<Applie
         applier: options.applier.clone(),
         started_at,
         finished_at: crate::clock::system_now(),
-        outcome: if outcomes.iter().any(|c| c.status == Status::Unknown) {
-            Outcome::Unknown
-        } else if failed.is_some() {
-            Outcome::Failed
-        } else if interrupted.is_some() {
-            Outcome::Interrupted
-        } else {
-            Outcome::Succeeded
-        },
+        outcome: receipt::overall(&outcomes, failed.is_some(), interrupted.is_some()),
         changes: outcomes,
         observed_after,
         chain: append.as_ref().map(|a| a.link.clone()),
     };
-    let mut receipt = ReceiptFile::new(receipt);
-    let receipt_error = |detail: String| ApplyError::Receipt {
-        path: options.receipt_path.display().to_string(),
-        detail,
-    };
-    if let Some(signer) = options.receipt_signer {
-        let record = crate::trust::sign(
-            signer,
-            crate::trust::RECEIPT_NAMESPACE,
-            Role::Applier,
-            &options.applier,
-            receipt.digest,
-            crate::clock::system_now(),
-            None,
-        )
-        .map_err(|e| receipt_error(e.to_string()))?;
-        receipt.signatures.push(record);
-    }
-    receipt
-        .store_new(&options.receipt_path)
-        .map_err(|e| receipt_error(e.to_string()))?;
+    let receipt = receipt::write(receipt, options)?;
     journal.finish();
     if let Some(append) = append {
         let signer = options

@@ -41,6 +41,11 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// Whether the provider cannot say if the call took effect.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, Self::OutcomeUnknown(_))
+    }
+
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Self::Io {
             context: context.into(),
