@@ -65,35 +65,47 @@ fn digest(sealed: &std::fs::File, shown: &str) -> Result<Digest, String> {
         .map_err(|e| format!("cannot hash plugin `{shown}`: {e}"))
 }
 
-/// Copies `source` into a memory file in the kernel (no pass through this
-/// process's memory) and seals it against every change.
+/// Copies `source` into a memory file and seals it against every change.
 #[cfg(target_os = "linux")]
-fn seal(source: &std::fs::File, shown: &str) -> Result<std::fs::File, String> {
+fn seal(mut source: &std::fs::File, shown: &str) -> Result<std::fs::File, String> {
     use rustix::fs::{MemfdFlags, SealFlags};
     let cannot = |e: std::io::Error| format!("cannot stage plugin `{shown}` for running: {e}");
     // Not close-on-exec: a script's interpreter opens `/proc/self/fd/N` itself.
     let fd = rustix::fs::memfd_create("nhi-plugin", MemfdFlags::ALLOW_SEALING)
         .map_err(|e| cannot(e.into()))?;
-    let file = std::fs::File::from(fd);
+    let mut file = std::fs::File::from(fd);
+    // Plain reads and writes through a buffer (`std::io::copy` would copy in
+    // the kernel, after which sealing failed with EBUSY once in CI). One byte
+    // past the limit tells a file that grew past it.
+    let mut buf = vec![0; 1 << 20];
     let mut copied: u64 = 0;
     loop {
-        // One byte past the limit tells a file that grew past it.
-        let room = usize::try_from(MAX_EXECUTABLE_BYTES + 1 - copied).unwrap_or(usize::MAX);
-        match rustix::fs::sendfile(&file, source, None, room.min(1 << 30)) {
+        let n = match std::io::Read::read(&mut source, &mut buf) {
             Ok(0) => break,
-            Ok(n) => copied += n as u64,
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(cannot_read(shown)(e.into())),
-        }
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(cannot_read(shown)(e)),
+        };
+        std::io::Write::write_all(&mut file, &buf[..n]).map_err(cannot)?;
+        copied += n as u64;
         if copied > MAX_EXECUTABLE_BYTES {
             return Err(too_large(shown));
         }
     }
-    rustix::fs::fcntl_add_seals(
-        &file,
-        SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE | SealFlags::SEAL,
-    )
-    .map_err(|e| cannot(e.into()))?;
+    // Sealing against writes waits for pages still referenced elsewhere, and
+    // gives up with EBUSY under load: that passes, so try again for a while.
+    let seals = SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE | SealFlags::SEAL;
+    let mut tries = 0;
+    loop {
+        match rustix::fs::fcntl_add_seals(&file, seals) {
+            Ok(()) => break,
+            Err(rustix::io::Errno::BUSY) if tries < 20 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => return Err(cannot(e.into())),
+        }
+    }
     Ok(file)
 }
 
