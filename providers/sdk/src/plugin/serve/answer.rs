@@ -108,18 +108,8 @@ impl<'a> Server<'a> {
             return Err(rpc(-32002, format!("`{method}` before `initialize`")));
         }
         let t = self.provider_type;
-        let optional = [
-            Call::VALIDATE,
-            Call::NORMALIZE_POLICY,
-            Call::NORMALIZE_ATTRIBUTES,
-            Call::ADVICE,
-            Call::RETIRE_FIRST,
-            Call::CHECK_SINK,
-            Call::SCOPES_OVERLAP,
-            Call::PREFLIGHT,
-            Call::TEST_MUTATE,
-        ];
-        if optional.contains(&method) && !self.answers(method) {
+        let optional = Call::ALL_BUT_TEST.contains(&method) || method == Call::TEST_MUTATE;
+        if optional && !self.answers(method) {
             return Err(rpc(METHOD_NOT_FOUND, format!("unknown method `{method}`")));
         }
         match method {

@@ -48,16 +48,7 @@ impl About {
         Self {
             name: name.into(),
             version: version.into(),
-            calls: vec![
-                Call::VALIDATE,
-                Call::NORMALIZE_POLICY,
-                Call::NORMALIZE_ATTRIBUTES,
-                Call::ADVICE,
-                Call::RETIRE_FIRST,
-                Call::CHECK_SINK,
-                Call::SCOPES_OVERLAP,
-                Call::PREFLIGHT,
-            ],
+            calls: Call::ALL_BUT_TEST.to_vec(),
             imports: true,
             locks: true,
             validates: None,

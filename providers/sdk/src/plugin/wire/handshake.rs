@@ -89,6 +89,17 @@ impl Call {
     pub const PREFLIGHT: &'static str = "preflight";
     /// `test_mutate`: the conformance kit's way to change live state out of band.
     pub const TEST_MUTATE: &'static str = "test_mutate";
+    /// Every optional call but [`Self::TEST_MUTATE`], the plan and apply path's.
+    pub const ALL_BUT_TEST: [&'static str; 8] = [
+        Self::VALIDATE,
+        Self::NORMALIZE_POLICY,
+        Self::NORMALIZE_ATTRIBUTES,
+        Self::ADVICE,
+        Self::RETIRE_FIRST,
+        Self::CHECK_SINK,
+        Self::SCOPES_OVERLAP,
+        Self::PREFLIGHT,
+    ];
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
