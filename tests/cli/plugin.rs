@@ -244,6 +244,61 @@ fn plan_counting(n: usize, validates: Option<&str>) -> (Workspace, Vec<String>) 
     (ws, calls)
 }
 
+/// Identities in [`plan_counting`]'s configuration that take more than the
+/// 1 MiB from which it is read in parallel, while its plugin starts.
+const READ_IN_PARALLEL: usize = 5_000;
+
+#[test]
+fn a_large_configuration_read_while_its_plugin_starts_asks_each_question_once() {
+    // The pieces of the configuration each judge the provider block once the
+    // plugin is up, at the same moment: they asked `check_settings` three times.
+    let calls = calls_to_plan(READ_IN_PARALLEL);
+    for method in [
+        "initialize",
+        "check_settings",
+        "normalize_policy",
+        "normalize_attributes",
+        "read",
+    ] {
+        assert_eq!(
+            calls.iter().filter(|m| *m == method).count(),
+            1,
+            "`{method}` in {calls:?}"
+        );
+    }
+    let validated = calls.iter().filter(|m| *m == "validate").count();
+    assert!((2..=64).contains(&validated), "{calls:?}");
+}
+
+#[test]
+fn a_large_configuration_whose_plugin_is_not_the_pinned_one_is_refused_as_a_small_one_is() {
+    let ws = Workspace::empty();
+    let script = repo().join("tests/cli/plugins/counting.py");
+    std::fs::copy(&script, ws.path().join("counting.py")).unwrap();
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let mut config = format!(
+        "version: 1\nproviders:\n  - name: demo\n    type: plugin\n    settings:\n      plugin: {{path: counting.py, sha256: \"{wrong}\"}}\nidentities:\n"
+    );
+    for i in 0..READ_IN_PARALLEL {
+        config.push_str(&format!(
+            "  - name: svc-{i}\n    provider: demo\n    owner: team@example.com\n    description: a service account of the {i}th kind, described at length\n    bindings:\n      - role: reader\n        resource: bucket/b{i}\n      - role: writer\n        resource: bucket/c{i}\n"
+        ));
+    }
+    assert!(config.len() > 1 << 20);
+    ws.write("nhi.yaml", &config);
+    let planned = ws.run(&["plan"]);
+    assert_eq!(planned.code, 1, "{}", planned.stderr);
+    assert!(
+        planned.stderr.contains(&format!(
+            "plugin `counting.py` has digest `{}`, but the block pins `{wrong}`: the executable is not the one that was reviewed",
+            sha256(&script)
+        )),
+        "{}",
+        planned.stderr
+    );
+    assert!(!ws.path().join("calls.log").exists(), "the plugin ran");
+}
+
 #[test]
 fn a_plugin_that_validates_names_alone_is_sent_names_alone() {
     let (ws, _) = plan_counting(2, Some(r#"["kind", "name"]"#));
@@ -255,10 +310,7 @@ fn a_plugin_that_validates_names_alone_is_sent_names_alone() {
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(
         sent[0]["identities"][1],
-        serde_json::json!({
-            "kind": "service_account", "name": "svc-1", "owner": null, "description": "",
-            "tags": {}, "attributes": null, "key_names": [], "bindings": []
-        })
+        serde_json::json!({"kind": "service_account", "name": "svc-1"})
     );
     // Without the capability, everything is sent.
     let (ws, _) = plan_counting(2, Some("null"));

@@ -31,8 +31,8 @@ pub use policy::Policy;
 pub use progress::ProgressSink;
 pub use provider::{
     ApplyRequest, ApplyResponse, DescribeResponse, LockGuard, LockRequest, PreflightRequest,
-    PreflightResponse, Provider, ProviderContext, ProviderType, ReadRequest, ReadResponse,
-    RecordKeyRequest, SecretForm, SecretMaterial,
+    PreflightResponse, Preparing, Provider, ProviderContext, ProviderType, ReadRequest,
+    ReadResponse, RecordKeyRequest, SecretForm, SecretMaterial,
 };
 pub use tags::Tags;
 pub use validate::{

@@ -160,6 +160,19 @@ pub trait ProviderType: Send + Sync {
         let _ = (settings, base_dir);
         Ok(None)
     }
+    /// Starts in the background what [`Self::for_block`] will need for a block
+    /// with `settings` (the plugin host pins and starts the block's plugin), so
+    /// that it overlaps reading the configuration's identities; `for_block` then
+    /// waits for it. `Some` while that runs: the engine reads identities ahead
+    /// and judges them once it is done. `None`: nothing to wait for.
+    fn prepare(
+        &self,
+        settings: &serde_json::Value,
+        base_dir: &std::path::Path,
+    ) -> Option<Preparing> {
+        let _ = (settings, base_dir);
+        None
+    }
     /// Which external plugin serves this type, pinned how: plans record it and
     /// apply refuses a plan whose plugin differs. `None` for built-in types.
     fn plugin(&self) -> Option<crate::plugin::PluginRecord> {
@@ -167,6 +180,31 @@ pub trait ProviderType: Send + Sync {
     }
     /// Construct a provider for one block.
     fn connect(&self, context: ProviderContext) -> Result<Box<dyn Provider>, ProviderError>;
+}
+
+/// Work a provider type started in the background for a block
+/// ([`ProviderType::prepare`]): whether it is done yet.
+#[derive(Clone)]
+pub struct Preparing(std::sync::Arc<dyn Fn() -> bool + Send + Sync>);
+
+impl Preparing {
+    /// Work whose end `done` tells.
+    pub fn new(done: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(done))
+    }
+
+    #[must_use]
+    pub fn is_done(&self) -> bool {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Preparing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Preparing")
+            .field("done", &self.is_done())
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Default)]

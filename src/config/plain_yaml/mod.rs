@@ -28,7 +28,7 @@ use self::lines::{Lines, is_item};
 use self::node::Node;
 use super::error::Source;
 use super::model::ProviderBlock;
-use super::raw::RawProvider;
+use super::raw::{RawIdentity, RawProvider};
 use super::validate::{Incremental, Valid};
 
 /// Not in the subset, or not valid: read the file with the full parser.
@@ -69,6 +69,10 @@ fn read(
     }
     let mut v = Incremental::deferring_duplicates(source, registry);
     let mut blocks = Vec::new();
+    // Blocks whose type starts something first (a plugin) are judged once the
+    // identities are being read, so that the two overlap.
+    let mut preparing = Vec::new();
+    let mut unjudged = false;
     let (mut version, mut providers, mut identities) = (false, false, false);
     while let Some((key, inline)) = lines.key(0)? {
         match key {
@@ -87,12 +91,20 @@ fn read(
                 };
                 for item in to_raw::seq(node)? {
                     let block = spanned(to_raw::raw_provider(item)?);
-                    v.provider(&block);
+                    preparing.extend(prepare(registry, source, &block.value));
                     blocks.push(block);
+                }
+                unjudged = true;
+                if preparing.is_empty() {
+                    judge_blocks(&mut v, &blocks, &mut unjudged);
                 }
             }
             "identities" if !identities => {
                 identities = true;
+                let parallel = lines.rest.len() >= parallel_bytes;
+                if inline.is_some() || !parallel || lines.peeked.is_some() {
+                    judge_blocks(&mut v, &blocks, &mut unjudged);
+                }
                 if let Some(node) = inline {
                     to_raw::seq(node)?
                         .into_iter()
@@ -102,11 +114,35 @@ fn read(
                 if lines.peeked.is_some() || v.has_problems() {
                     return Err(Decline);
                 }
-                if lines.rest.len() >= parallel_bytes {
-                    early(v.providers());
+                let reading = Reading {
+                    source,
+                    registry,
+                    blocks: &blocks,
+                    preparing: &preparing,
+                    parallel_bytes,
+                };
+                let parts = if unjudged {
+                    // The plugins start while the identities are read ahead.
+                    std::thread::scope(|threads| {
+                        let parts = threads.spawn(|| reading.identities(lines.rest));
+                        judge_blocks(&mut v, &blocks, &mut unjudged);
+                        if !v.has_problems() {
+                            early(v.providers());
+                        }
+                        parts
+                            .join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                    })?
+                } else {
+                    if parallel {
+                        early(v.providers());
+                    }
+                    reading.identities(lines.rest)?
+                };
+                if v.has_problems() {
+                    return Err(Decline);
                 }
-                for part in read_identities(source, registry, &blocks, lines.rest, parallel_bytes)?
-                {
+                for part in parts {
                     v.merge(part).map_err(|()| Decline)?;
                 }
                 lines.rest = "";
@@ -117,10 +153,31 @@ fn read(
             return Err(Decline);
         }
     }
-    if lines.peek().is_some() || v.has_duplicates() {
+    judge_blocks(&mut v, &blocks, &mut unjudged);
+    if lines.peek().is_some() || v.has_problems() || v.has_duplicates() {
         return Err(Decline);
     }
     v.finish().map_err(|_| Decline)
+}
+
+/// Judges the provider blocks, once.
+fn judge_blocks(v: &mut Incremental<'_>, blocks: &[Spanned<RawProvider>], unjudged: &mut bool) {
+    if std::mem::take(unjudged) {
+        for block in blocks {
+            v.provider(block);
+        }
+    }
+}
+
+/// What the block's type starts in the background for it (a plugin's start).
+fn prepare(
+    registry: &Registry,
+    source: &Source<'_>,
+    block: &RawProvider,
+) -> Option<nhi_provider_sdk::Preparing> {
+    let provider_type = registry.find(&block.type_name.as_ref()?.value)?;
+    let settings = serde_json::Value::Object(block.settings.as_ref()?.value.clone());
+    provider_type.prepare(&settings, source.dir())
 }
 
 /// Validates one identity; declines on its first problem.
@@ -135,60 +192,101 @@ fn validate_identity(v: &mut Incremental<'_>, node: Node<'_>) -> InSubset<()> {
 /// Below this size the identities are read on the calling thread.
 const PARALLEL_BYTES: usize = 1 << 20;
 
-/// Reads and validates the items of the `identities:` sequence in `text` (what
-/// follows its key line, up to the end of the file), in as many parts as there are
-/// cores. Parts start at lines with the items' dash and indentation, which in a
-/// file of this subset are always new items; each part must end its text.
-fn read_identities<'s>(
+/// What reading the identities takes.
+struct Reading<'s, 'b> {
     source: &'s Source<'s>,
     registry: &'s Registry,
-    blocks: &[Spanned<RawProvider>],
-    text: &str,
+    blocks: &'b [Spanned<RawProvider>],
+    /// Work the blocks' types started, which judging their identities waits for.
+    preparing: &'b [nhi_provider_sdk::Preparing],
     parallel_bytes: usize,
-) -> InSubset<Vec<Incremental<'s>>> {
-    let indent = match Lines::new(text).peek() {
-        Some(line) if is_item(line.text) => line.indent,
-        _ => return Err(Decline),
-    };
-    let threads = nhi_provider_sdk::parallel::threads();
-    // Several pieces a thread: threads that finish early take more.
-    let parts = if text.len() < parallel_bytes {
-        1
-    } else {
-        threads * 4
-    };
-    let marker = format!("\n{}- ", " ".repeat(indent));
-    let mut bounds = vec![0];
-    for k in 1..parts {
-        let from = (text.len() * k / parts).max(bounds[bounds.len() - 1]);
-        if let Some(at) = text.get(from..).and_then(|t| t.find(&marker)) {
-            bounds.push(from + at + 1);
+}
+
+impl<'s> Reading<'s, '_> {
+    /// Reads and validates the items of the `identities:` sequence in `text`
+    /// (what follows its key line, up to the end of the file), in as many parts
+    /// as there are cores. Parts start at lines with the items' dash and
+    /// indentation, which in a file of this subset are always new items; each
+    /// part must end its text.
+    fn identities(&self, text: &str) -> InSubset<Vec<Incremental<'s>>> {
+        let indent = match Lines::new(text).peek() {
+            Some(line) if is_item(line.text) => line.indent,
+            _ => return Err(Decline),
+        };
+        let threads = nhi_provider_sdk::parallel::threads();
+        // Several pieces a thread: threads that finish early take more.
+        let parts = if text.len() < self.parallel_bytes {
+            1
+        } else {
+            threads * 4
+        };
+        let marker = format!("\n{}- ", " ".repeat(indent));
+        let mut bounds = vec![0];
+        for k in 1..parts {
+            let from = (text.len() * k / parts).max(bounds[bounds.len() - 1]);
+            if let Some(at) = text.get(from..).and_then(|t| t.find(&marker)) {
+                bounds.push(from + at + 1);
+            }
         }
+        bounds.push(text.len());
+        bounds.dedup();
+        let chunks: Vec<&str> = bounds.windows(2).map(|w| &text[w[0]..w[1]]).collect();
+        nhi_provider_sdk::parallel::map(chunks.len(), threads, |i| {
+            let reserve = if i == 0 { text.len() } else { chunks[i].len() };
+            self.part(chunks[i], indent, reserve)
+        })
+        .into_iter()
+        .collect()
     }
-    bounds.push(text.len());
-    bounds.dedup();
-    let read_part = |part: &str, reserve: usize| -> InSubset<Incremental<'s>> {
-        let mut v = Incremental::deferring_duplicates(source, registry);
-        for block in blocks {
-            v.provider(block);
-        }
+
+    /// One part's identities. While a block's type is still preparing (a plugin
+    /// starting), they are parsed ahead and judged once it is done.
+    fn part(&self, part: &str, indent: usize, reserve: usize) -> InSubset<Incremental<'s>> {
+        let mut v = Incremental::deferring_duplicates(self.source, self.registry);
         // Items take about 500 bytes and more: one allocation of the model, whose
         // unused end is never touched. The first part's takes every part's items.
         v.reserve_identities(reserve / 256 + 1);
+        let mut ahead = Vec::new();
+        let mut unjudged = true;
         let mut lines = Lines::new(part);
-        lines.items(indent, 1, &mut |node| validate_identity(&mut v, node))?;
+        lines.items(indent, 1, &mut |node| {
+            if unjudged {
+                if !self
+                    .preparing
+                    .iter()
+                    .all(nhi_provider_sdk::Preparing::is_done)
+                {
+                    ahead.push(spanned(to_raw::raw_identity(node)?));
+                    return Ok(());
+                }
+                self.judge_ahead(&mut v, &mut ahead, &mut unjudged)?;
+            }
+            validate_identity(&mut v, node)
+        })?;
         if lines.peek().is_some() {
             return Err(Decline);
         }
+        self.judge_ahead(&mut v, &mut ahead, &mut unjudged)?;
         v.judge_pending();
         Ok(v)
-    };
-    let chunks: Vec<&str> = bounds.windows(2).map(|w| &text[w[0]..w[1]]).collect();
-    nhi_provider_sdk::parallel::map(chunks.len(), threads, |i| {
-        read_part(chunks[i], if i == 0 { text.len() } else { chunks[i].len() })
-    })
-    .into_iter()
-    .collect()
+    }
+
+    /// Judges the blocks, once, then the identities read ahead.
+    fn judge_ahead(
+        &self,
+        v: &mut Incremental<'s>,
+        ahead: &mut Vec<Spanned<RawIdentity>>,
+        unjudged: &mut bool,
+    ) -> InSubset<()> {
+        judge_blocks(v, self.blocks, unjudged);
+        for mut identity in ahead.drain(..) {
+            v.identity(&mut identity);
+            if v.has_problems() {
+                return Err(Decline);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Spans are only needed for problems, and a problem makes this reader decline.

@@ -12,10 +12,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use nhi_provider_sdk::plugin::wire::{Request, Response, RpcError};
-use nhi_provider_sdk::plugin::{MAX_LINE_BYTES, read_line};
+use nhi_provider_sdk::plugin::{MAX_LINE_BYTES, Wiped};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use zeroize::Zeroizing;
 
 use crate::stderr::{self, Secrets, Tail};
 
@@ -29,7 +28,7 @@ use route::{Router, response_id, write_requests};
 pub(super) type Line = (u64, Vec<u8>);
 
 pub(super) enum Out {
-    Line(Zeroizing<Vec<u8>>),
+    Line(Wiped),
     TooLong,
     Closed,
     /// Its standard input could not be written.
@@ -102,8 +101,8 @@ impl Child {
             loop {
                 // Room for any `apply` result up front: growing the buffer would
                 // free a copy of a secret unwiped.
-                let mut line = Zeroizing::new(Vec::with_capacity(64 * 1024));
-                match read_line(&mut reader, &mut line, MAX_LINE_BYTES) {
+                let mut line = Wiped::with_capacity(64 * 1024);
+                match line.read_line(&mut reader, MAX_LINE_BYTES) {
                     Ok(Some(true)) => {
                         let id = response_id(&line);
                         lock(&reading).deliver(id, Out::Line(line));

@@ -17,10 +17,10 @@ use nhi_provider_sdk::plugin::wire::{
 };
 use nhi_provider_sdk::plugin::{PROTOCOL, PluginRecord};
 use nhi_provider_sdk::{
-    ApplyRequest, ApplyResponse, DeclaredIdentity, DeclaredPart, DescribeResponse, LockGuard,
-    LockRequest, Operation, PreflightRequest, PreflightResponse, Provider, ProviderContext,
-    ProviderError, ProviderType, ReadRequest, ReadResponse, RecordKeyRequest, SecretMaterial,
-    SinkKind, ValidateRequest, ValidateResponse,
+    ApplyRequest, ApplyResponse, DeclaredPart, DescribeResponse, LockGuard, LockRequest, Operation,
+    PreflightRequest, PreflightResponse, Provider, ProviderContext, ProviderError, ProviderType,
+    ReadRequest, ReadResponse, RecordKeyRequest, SecretMaterial, SinkKind, ValidateRequest,
+    ValidateResponse,
 };
 
 use crate::child::{CallError, Child};
@@ -49,7 +49,22 @@ pub struct PluginType {
     /// Answers to the calls that depend on their params alone, by method and
     /// params: validation asks them about every binding, key or identity, and
     /// one round trip per value would make planning grow with the estate.
-    answers: Mutex<std::collections::HashMap<String, serde_json::Value>>,
+    /// Threads that ask the same question at once (the pieces of a large
+    /// configuration, each judging the provider blocks) wait for one answer.
+    answers: Mutex<std::collections::HashMap<String, Answer>>,
+}
+
+/// One question's answer, once it has come.
+type Answer = std::sync::Arc<std::sync::OnceLock<Result<serde_json::Value, String>>>;
+
+/// Fills an answer with a failure if whoever asked never got one (it
+/// panicked), so nothing waits for it for ever.
+struct Unanswered<'a>(&'a Answer);
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.set(Err("nhi failed while asking".to_owned()));
+    }
 }
 
 fn leak(s: &str) -> &'static str {
@@ -186,13 +201,6 @@ impl PluginType {
         object: &str,
         params: &P,
     ) -> Result<R, String> {
-        let known = |key: &str| {
-            self.answers
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .get(key)
-                .cloned()
-        };
         let key = serde_json::to_string(params)
             .map(|p| format!("{method} {p}"))
             .map_err(|e| {
@@ -201,16 +209,24 @@ impl PluginType {
                     self.record.name
                 )
             })?;
-        let answer = if let Some(answer) = known(&key) {
-            answer
-        } else {
-            let answer: serde_json::Value = self.ask(method, object, params)?;
-            self.answers
+        let (answer, first) = {
+            let mut all = self
+                .answers
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(key, answer.clone());
-            answer
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(answer) = all.get(&key) {
+                (std::sync::Arc::clone(answer), false)
+            } else {
+                let answer = Answer::default();
+                all.insert(key, std::sync::Arc::clone(&answer));
+                (answer, true)
+            }
         };
+        if first {
+            let _unanswered = Unanswered(&answer);
+            let _ = answer.set(self.ask(method, object, params));
+        }
+        let answer = answer.wait().clone()?;
         serde_json::from_value(answer).map_err(|e| {
             format!(
                 "plugin `{}` answered `{method}` with a malformed result: {e}",

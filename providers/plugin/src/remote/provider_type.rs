@@ -4,15 +4,39 @@
 
 use super::{
     AdviceParams, AdviceResult, AttributesMessage, Call, CheckResult, CheckSinkParams,
-    DeclaredIdentity, DeclaredPart, Operation, OverlapParams, OverlapResult, Path, PluginRecord,
-    PluginSettings, PluginType, PolicyMessage, Provider, ProviderContext, ProviderError,
-    ProviderType, RetireResult, SettingsParams, SinkKind, ValidateRequest, ValidateResponse,
-    ValidateResult, leak, plugin_own,
+    DeclaredPart, Operation, OverlapParams, OverlapResult, Path, PluginRecord, PluginSettings,
+    PluginType, PolicyMessage, Provider, ProviderContext, ProviderError, ProviderType,
+    RetireResult, SettingsParams, SinkKind, ValidateRequest, ValidateResponse, ValidateResult,
+    leak, plugin_own,
 };
 
-/// The tags sent for an identity whose tags the plugin does not read.
-static NO_TAGS: std::sync::LazyLock<nhi_provider_sdk::Tags> =
-    std::sync::LazyLock::new(nhi_provider_sdk::Tags::new);
+/// `validate` params for a plugin that lists the fields it reads.
+#[derive(serde::Serialize)]
+struct SparseRequest<'a> {
+    identities: &'a [Sparse<'a>],
+}
+
+/// A declared identity without the fields its plugin does not read, nor empty
+/// ones (the protocol's `Declared`, whose left-out fields read as empty).
+#[derive(serde::Serialize)]
+struct Sparse<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tags: Option<&'a nhi_provider_sdk::Tags>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attributes: Option<&'a std::collections::BTreeMap<String, serde_json::Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_names: Option<&'a [&'a str]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bindings: Option<&'a [nhi_provider_sdk::Binding]>,
+}
 
 impl ProviderType for PluginType {
     fn type_name(&self) -> &'static str {
@@ -52,39 +76,41 @@ impl ProviderType for PluginType {
             }
             return response;
         }
-        // The request serialises as `ValidateParams`, borrowed; without the
-        // fields the plugin said it does not read.
-        let trimmed: Option<Vec<DeclaredIdentity<'_>>> =
-            self.capabilities.validates.as_ref().map(|fields| {
-                let reads = |field: &str| fields.iter().any(|f| f == field);
-                request
-                    .identities
-                    .iter()
-                    .map(|d| DeclaredIdentity {
-                        kind: d.kind.filter(|_| reads("kind")),
-                        name: d.name.filter(|_| reads("name")),
-                        owner: d.owner.filter(|_| reads("owner")),
-                        description: if reads("description") {
-                            d.description
-                        } else {
-                            ""
-                        },
-                        tags: if reads("tags") { d.tags } else { &NO_TAGS },
-                        attributes: d.attributes.filter(|_| reads("attributes")),
-                        key_names: if reads("key_names") { d.key_names } else { &[] },
-                        bindings: if reads("bindings") { d.bindings } else { &[] },
-                    })
-                    .collect()
-            });
-        let sent = trimmed
-            .as_deref()
-            .map_or(*request, |identities| ValidateRequest { identities });
+        // The request serialises as `ValidateParams`, borrowed. To a plugin
+        // that lists the fields it reads, without the others or empty ones.
+        let sparse: Option<Vec<Sparse<'_>>> = self.capabilities.validates.as_ref().map(|fields| {
+            let reads = |field: &str| fields.iter().any(|f| f == field);
+            let (kind, name, owner) = (reads("kind"), reads("name"), reads("owner"));
+            let (description, tags) = (reads("description"), reads("tags"));
+            let (attributes, key_names, bindings) =
+                (reads("attributes"), reads("key_names"), reads("bindings"));
+            request
+                .identities
+                .iter()
+                .map(|d| Sparse {
+                    kind: d.kind.filter(|_| kind),
+                    name: d.name.filter(|_| name),
+                    owner: d.owner.filter(|_| owner),
+                    description: Some(d.description).filter(|s| description && !s.is_empty()),
+                    tags: Some(d.tags).filter(|t| tags && !t.is_empty()),
+                    attributes: d.attributes.filter(|a| attributes && !a.is_empty()),
+                    key_names: Some(d.key_names).filter(|k| key_names && !k.is_empty()),
+                    bindings: Some(d.bindings).filter(|b| bindings && !b.is_empty()),
+                })
+                .collect()
+        });
         let object = request
             .identities
             .first()
             .and_then(|d| d.name)
             .unwrap_or("identities");
-        match self.ask::<_, ValidateResult>("validate", object, &sent) {
+        let answer = match &sparse {
+            Some(identities) => {
+                self.ask::<_, ValidateResult>("validate", object, &SparseRequest { identities })
+            }
+            None => self.ask::<_, ValidateResult>("validate", object, request),
+        };
+        match answer {
             Ok(result) => {
                 for problem in result.problems {
                     let part: DeclaredPart = problem.part.into();

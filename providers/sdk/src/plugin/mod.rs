@@ -5,9 +5,11 @@
 //! specification.
 
 mod serve;
+mod wiped;
 pub mod wire;
 
 pub use serve::{About, serve, serve_on};
+pub use wiped::Wiped;
 
 use std::io::{self, BufRead};
 
@@ -44,6 +46,21 @@ pub fn read_line(
     line: &mut Vec<u8>,
     limit: usize,
 ) -> io::Result<Option<bool>> {
+    read_line_into(input, limit, &mut |piece| {
+        if let Some(piece) = piece {
+            line.extend_from_slice(piece);
+        }
+        line.len()
+    })
+}
+
+/// [`read_line`] into whatever `append` appends to: called with each piece,
+/// or with `None`, it says how long the line is so far.
+fn read_line_into(
+    input: &mut dyn BufRead,
+    limit: usize,
+    append: &mut dyn FnMut(Option<&[u8]>) -> usize,
+) -> io::Result<Option<bool>> {
     loop {
         let buf = match input.fill_buf() {
             Ok(b) => b,
@@ -51,16 +68,16 @@ pub fn read_line(
             Err(e) => return Err(e),
         };
         if buf.is_empty() {
-            return Ok(if line.is_empty() { None } else { Some(true) });
+            return Ok(if append(None) == 0 { None } else { Some(true) });
         }
         let (take, done) = match memchr_newline(buf) {
             Some(i) => (i, true),
             None => (buf.len(), false),
         };
-        if line.len() + take > limit {
+        if append(None) + take > limit {
             return Ok(Some(false));
         }
-        line.extend_from_slice(&buf[..take]);
+        append(Some(&buf[..take]));
         input.consume(if done { take + 1 } else { take });
         if done {
             return Ok(Some(true));

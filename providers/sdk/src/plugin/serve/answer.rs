@@ -11,7 +11,6 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
-use zeroize::Zeroizing;
 
 use super::super::PROTOCOL;
 use super::super::wire::{
@@ -37,22 +36,51 @@ pub(super) struct Server<'a> {
     providers: Mutex<HashMap<u64, Arc<dyn Provider>>>,
     locks: Mutex<HashMap<u64, Box<dyn LockGuard>>>,
     next: AtomicU64,
+    /// The last `read`'s result, kept after its answer (see `answer`).
+    read_last: Mutex<Option<ReadResult>>,
 }
 
 pub(super) fn encode(value: &impl Serialize) -> Answer {
     // Room for any `apply` result up front: growing the buffer would free
     // copies of the secret in it unwiped (a large `read` result grows, holding none).
-    let mut out = Zeroizing::new(Vec::with_capacity(64 * 1024));
-    serde_json::to_writer(&mut *out, value)
+    encode_in(value, 64 * 1024)
+}
+
+/// [`encode`] into a buffer of `room` bytes to start with.
+fn encode_in(value: &impl Serialize, room: usize) -> Answer {
+    let mut out = super::super::Wiped::with_capacity(room);
+    serde_json::to_writer(&mut out, value)
         .map_err(|e| rpc(PROVIDER_INTERNAL, format!("cannot encode the result: {e}")))?;
     Ok(out)
 }
 
 const PROVIDER_INTERNAL: i64 = -32603;
 
-fn params<P: DeserializeOwned>(value: &RawValue) -> Result<P, RpcError> {
-    serde_json::from_str(value.get())
-        .map_err(|e| rpc(INVALID_PARAMS, format!("invalid params: {e}")))
+/// A request's params, as [`super::read_requests`] found them.
+#[derive(Clone, Copy)]
+pub(super) enum Text<'a> {
+    /// In the line of a request in nhi's shape, read only where answered: the
+    /// text from the params to the line's end, less its closing brace.
+    InLine { line: &'a [u8], params: &'a [u8] },
+    /// Read out of a request parsed whole.
+    Parsed(&'a RawValue),
+}
+
+fn params<P: DeserializeOwned>(value: Text<'_>) -> Result<P, RpcError> {
+    let raw = match value {
+        Text::Parsed(raw) => raw,
+        Text::InLine { line, params: text } => {
+            if let Ok(p) = serde_json::from_slice(text) {
+                return Ok(p);
+            }
+            // Not nhi's shape after all (more after the params, or not JSON):
+            // the line is read whole, as any other, to say why.
+            let whole: super::Whole<'_> = serde_json::from_slice(line)
+                .map_err(|e| rpc(super::PARSE_ERROR, format!("not a request: {e}")))?;
+            return params(Text::Parsed(whole.params()));
+        }
+    };
+    serde_json::from_str(raw.get()).map_err(|e| rpc(INVALID_PARAMS, format!("invalid params: {e}")))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -80,6 +108,7 @@ impl<'a> Server<'a> {
             providers: Mutex::default(),
             locks: Mutex::default(),
             next: AtomicU64::new(1),
+            read_last: Mutex::default(),
         })
     }
 
@@ -98,9 +127,11 @@ impl<'a> Server<'a> {
     pub(super) fn shut_down(&self) {
         lock(&self.locks).clear();
         lock(&self.providers).clear();
+        // The process ends next: the OS takes the memory back whole.
+        std::mem::forget(lock(&self.read_last).take());
     }
 
-    pub(super) fn answer(&self, method: &str, value: &RawValue) -> Answer {
+    pub(super) fn answer(&self, method: &str, value: Text<'_>) -> Answer {
         if method == "initialize" {
             return self.initialize(&params(value)?);
         }
@@ -198,11 +229,18 @@ impl<'a> Server<'a> {
                         ..ReadRequest::default()
                     }))
                     .map_err(|e| provider_error(&e))?;
-                encode(&ReadResult {
+                let result = ReadResult {
                     state: r.state,
                     api_calls: r.api_calls,
                     deleted: r.deleted,
-                })
+                };
+                // Sized for the usual identity: doubling a buffer of megabytes
+                // touches twice the memory and copies it.
+                let answer = encode_in(&result, 64 * 1024 + 320 * result.state.identities.len());
+                // Freed after the answer is written, in the next read or never:
+                // freeing 10,000 identities held it up by milliseconds.
+                *lock(&self.read_last) = Some(result);
+                answer
             }
             "lock" => {
                 let p: LockParams = params(value)?;

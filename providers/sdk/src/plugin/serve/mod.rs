@@ -11,8 +11,6 @@ use std::io::{self, BufRead, Write};
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, channel};
 
-use zeroize::Zeroizing;
-
 use super::wire::{Call, PARSE_ERROR, RpcError};
 use super::{MAX_LINE_BYTES, read_line};
 use crate::ProviderType;
@@ -57,7 +55,7 @@ impl About {
 
     /// Says that the type's `validate` reads only these fields of a declared
     /// identity (`kind`, `name`, `owner`, `description`, `tags`, `attributes`,
-    /// `key_names`, `bindings`): nhi then sends the others empty, and a large
+    /// `key_names`, `bindings`): nhi then leaves the others out, and a large
     /// configuration crosses the pipe in a fraction of the bytes.
     #[must_use]
     pub fn validating(mut self, fields: &[&'static str]) -> Self {
@@ -152,12 +150,11 @@ fn read_requests(
     output: &Output<'_>,
     requests: &std::sync::mpsc::Sender<Incoming>,
 ) -> io::Result<Option<u64>> {
-    let mut line = Vec::new();
     loop {
         if output.has_failed() {
             return Ok(None);
         }
-        line.clear();
+        let mut line = Vec::new();
         match read_line(input, &mut line, MAX_LINE_BYTES)? {
             None => return Ok(None),
             Some(false) => {
@@ -170,12 +167,19 @@ fn read_requests(
             }
             Some(true) => {}
         }
-        let request: Incoming = match serde_json::from_slice(&line) {
-            Ok(r) => r,
-            Err(e) => {
-                output.write(None, Err(rpc(PARSE_ERROR, format!("not a request: {e}"))));
-                continue;
-            }
+        let request = match Incoming::in_line(line) {
+            Ok(request) => request,
+            Err(line) => match serde_json::from_slice::<Whole<'_>>(&line) {
+                Ok(whole) => Incoming {
+                    id: whole.id,
+                    method: whole.method.into_owned(),
+                    body: Body::Parsed(whole.params.map(ToOwned::to_owned)),
+                },
+                Err(e) => {
+                    output.write(None, Err(rpc(PARSE_ERROR, format!("not a request: {e}"))));
+                    continue;
+                }
+            },
         };
         match request.method.as_str() {
             "shutdown" => return Ok(Some(request.id)),
@@ -214,21 +218,84 @@ fn work(server: &Server<'_>, queue: &Mutex<Receiver<Incoming>>, output: &Output<
     }
 }
 
-#[derive(serde::Deserialize)]
+/// A request as read, its params not yet parsed.
 struct Incoming {
-    #[allow(dead_code)]
-    jsonrpc: String,
     id: u64,
     method: String,
-    #[serde(default)]
-    params: Option<Box<serde_json::value::RawValue>>,
+    body: Body,
+}
+
+enum Body {
+    /// A line in nhi's shape, `{"jsonrpc":"2.0","id":N,"method":"m","params":P}`,
+    /// and where `P` starts: its params are parsed once, by whoever answers.
+    InLine(Vec<u8>, usize),
+    /// Read out of a line parsed whole.
+    Parsed(Option<Box<serde_json::value::RawValue>>),
+}
+
+/// A request parsed whole: any line that is not in nhi's shape.
+#[derive(serde::Deserialize)]
+struct Whole<'a> {
+    #[allow(dead_code)]
+    jsonrpc: std::borrow::Cow<'a, str>,
+    id: u64,
+    #[serde(borrow)]
+    method: std::borrow::Cow<'a, str>,
+    #[serde(default, borrow)]
+    params: Option<&'a serde_json::value::RawValue>,
+}
+
+impl<'a> Whole<'a> {
+    fn params(&self) -> &'a serde_json::value::RawValue {
+        self.params.unwrap_or(serde_json::value::RawValue::NULL)
+    }
 }
 
 impl Incoming {
-    fn params(&self) -> &serde_json::value::RawValue {
-        self.params
-            .as_deref()
-            .unwrap_or(serde_json::value::RawValue::NULL)
+    /// The request in `line` when the line is in nhi's shape, its method plain
+    /// and neither `initialize` nor `shutdown` (those are parsed whole, and
+    /// answered or obeyed by the reader); else the line back.
+    fn in_line(line: Vec<u8>) -> Result<Self, Vec<u8>> {
+        let shape = || -> Option<(u64, String, usize)> {
+            let rest = line.strip_prefix(br#"{"jsonrpc":"2.0","id":"#)?;
+            let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+            if digits > 1 && rest[0] == b'0' {
+                return None;
+            }
+            let id = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+            let rest = rest[digits..].strip_prefix(br#","method":""#)?;
+            let len = rest
+                .iter()
+                .take_while(|b| b.is_ascii_lowercase() || **b == b'_')
+                .count();
+            let method = std::str::from_utf8(&rest[..len]).ok()?;
+            let after = rest[len..].strip_prefix(br#"","params":"#)?;
+            let start = line.len() - after.len();
+            (line.ends_with(b"}")
+                && start < line.len() - 1
+                && !matches!(method, "" | "initialize" | "shutdown"))
+            .then(|| (id, method.to_owned(), start))
+        };
+        match shape() {
+            Some((id, method, start)) => Ok(Self {
+                id,
+                method,
+                body: Body::InLine(line, start),
+            }),
+            None => Err(line),
+        }
+    }
+
+    fn params(&self) -> answer::Text<'_> {
+        match &self.body {
+            Body::InLine(line, start) => answer::Text::InLine {
+                line,
+                params: &line[*start..line.len() - 1],
+            },
+            Body::Parsed(raw) => {
+                answer::Text::Parsed(raw.as_deref().unwrap_or(serde_json::value::RawValue::NULL))
+            }
+        }
     }
 }
 
@@ -275,17 +342,32 @@ impl Output<'_> {
     }
 }
 
-type Answer = Result<Zeroizing<Vec<u8>>, RpcError>;
+type Answer = Result<super::Wiped, RpcError>;
+
+/// From this size on a result is written without a copy. Standard output's
+/// own buffer is smaller, so such a write bypasses it (and leaves no copy
+/// there either).
+const DIRECT_BYTES: usize = 64 * 1024;
 
 /// A response line, its buffer wiped after writing: it may hold a secret.
-fn write_response(
-    output: &mut dyn Write,
-    id: Option<u64>,
-    answer: Result<Zeroizing<Vec<u8>>, RpcError>,
-) -> io::Result<()> {
+fn write_response(output: &mut dyn Write, id: Option<u64>, answer: Answer) -> io::Result<()> {
+    // A large result (a `read`'s) is written where it is, between its line's
+    // head and tail: copying megabytes costs as much as encoding them.
+    if let Ok(result) = &answer
+        && result.len() >= DIRECT_BYTES
+    {
+        let head = match id {
+            Some(id) => format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":"),
+            None => "{\"jsonrpc\":\"2.0\",\"id\":null,\"result\":".to_owned(),
+        };
+        output.write_all(head.as_bytes())?;
+        output.write_all(result)?;
+        output.write_all(b"}\n")?;
+        return output.flush();
+    }
     // The whole line in one allocation: growing it would free copies unwiped.
     let room = answer.as_ref().map_or(0, |result| result.len());
-    let mut line = Zeroizing::new(Vec::with_capacity(room + 256));
+    let mut line = super::Wiped::with_capacity(room + 256);
     line.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
     match id {
         Some(id) => line.extend_from_slice(id.to_string().as_bytes()),
@@ -298,7 +380,7 @@ fn write_response(
         }
         Err(error) => {
             line.extend_from_slice(b",\"error\":");
-            serde_json::to_writer(&mut *line, &error).map_err(io::Error::other)?;
+            serde_json::to_writer(&mut line, &error).map_err(io::Error::other)?;
         }
     }
     line.extend_from_slice(b"}\n");
@@ -313,3 +395,6 @@ fn rpc(code: i64, message: String) -> RpcError {
         data: None,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -66,7 +66,8 @@ pub struct Capabilities {
     #[serde(default)]
     pub concurrent: bool,
     /// The fields of a declared identity the plugin's `validate` reads, named
-    /// as in `validate`'s params; nhi sends the others empty. `None`: all.
+    /// as in `validate`'s params; nhi leaves out the others, and empty ones.
+    /// `None`: all, each sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validates: Option<Vec<String>>,
 }

@@ -42,17 +42,22 @@ pub struct ValidateParams {
 }
 
 /// One declared identity (see `DeclaredIdentity`): `null` where the
-/// configuration's own checks already failed.
+/// configuration's own checks already failed. A field left out is empty: nhi
+/// leaves out those a plugin's `validates` does not list, and empty ones.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Declared {
     pub kind: Option<String>,
     pub name: Option<String>,
     pub owner: Option<String>,
+    #[serde(default)]
     pub description: String,
+    #[serde(default)]
     pub tags: Tags,
     pub attributes: Option<BTreeMap<String, serde_json::Value>>,
+    #[serde(default)]
     pub key_names: Vec<String>,
+    #[serde(default)]
     pub bindings: Vec<Binding>,
 }
 
