@@ -75,7 +75,7 @@ fn params<P: DeserializeOwned>(value: Text<'_>) -> Result<P, RpcError> {
             }
             // Not nhi's shape after all (more after the params, or not JSON):
             // the line is read whole, as any other, to say why.
-            let whole: super::Whole<'_> = serde_json::from_slice(line)
+            let whole: super::incoming::Whole<'_> = serde_json::from_slice(line)
                 .map_err(|e| rpc(super::PARSE_ERROR, format!("not a request: {e}")))?;
             return params(Text::Parsed(whole.params()));
         }

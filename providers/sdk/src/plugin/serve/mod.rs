@@ -16,8 +16,10 @@ use super::{MAX_LINE_BYTES, read_line};
 use crate::ProviderType;
 
 mod answer;
+mod incoming;
 
 use answer::Server;
+use incoming::{Body, Incoming, Whole};
 
 /// How many requests a served plugin answers at once.
 pub const WORKERS: usize = 2;
@@ -215,87 +217,6 @@ fn work(server: &Server<'_>, queue: &Mutex<Receiver<Incoming>>, output: &Output<
             std::process::exit(101)
         };
         output.write(Some(request.id), answer);
-    }
-}
-
-/// A request as read, its params not yet parsed.
-struct Incoming {
-    id: u64,
-    method: String,
-    body: Body,
-}
-
-enum Body {
-    /// A line in nhi's shape, `{"jsonrpc":"2.0","id":N,"method":"m","params":P}`,
-    /// and where `P` starts: its params are parsed once, by whoever answers.
-    InLine(Vec<u8>, usize),
-    /// Read out of a line parsed whole.
-    Parsed(Option<Box<serde_json::value::RawValue>>),
-}
-
-/// A request parsed whole: any line that is not in nhi's shape.
-#[derive(serde::Deserialize)]
-struct Whole<'a> {
-    #[allow(dead_code)]
-    jsonrpc: std::borrow::Cow<'a, str>,
-    id: u64,
-    #[serde(borrow)]
-    method: std::borrow::Cow<'a, str>,
-    #[serde(default, borrow)]
-    params: Option<&'a serde_json::value::RawValue>,
-}
-
-impl<'a> Whole<'a> {
-    fn params(&self) -> &'a serde_json::value::RawValue {
-        self.params.unwrap_or(serde_json::value::RawValue::NULL)
-    }
-}
-
-impl Incoming {
-    /// The request in `line` when the line is in nhi's shape, its method plain
-    /// and neither `initialize` nor `shutdown` (those are parsed whole, and
-    /// answered or obeyed by the reader); else the line back.
-    fn in_line(line: Vec<u8>) -> Result<Self, Vec<u8>> {
-        let shape = || -> Option<(u64, String, usize)> {
-            let rest = line.strip_prefix(br#"{"jsonrpc":"2.0","id":"#)?;
-            let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-            if digits > 1 && rest[0] == b'0' {
-                return None;
-            }
-            let id = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
-            let rest = rest[digits..].strip_prefix(br#","method":""#)?;
-            let len = rest
-                .iter()
-                .take_while(|b| b.is_ascii_lowercase() || **b == b'_')
-                .count();
-            let method = std::str::from_utf8(&rest[..len]).ok()?;
-            let after = rest[len..].strip_prefix(br#"","params":"#)?;
-            let start = line.len() - after.len();
-            (line.ends_with(b"}")
-                && start < line.len() - 1
-                && !matches!(method, "" | "initialize" | "shutdown"))
-            .then(|| (id, method.to_owned(), start))
-        };
-        match shape() {
-            Some((id, method, start)) => Ok(Self {
-                id,
-                method,
-                body: Body::InLine(line, start),
-            }),
-            None => Err(line),
-        }
-    }
-
-    fn params(&self) -> answer::Text<'_> {
-        match &self.body {
-            Body::InLine(line, start) => answer::Text::InLine {
-                line,
-                params: &line[*start..line.len() - 1],
-            },
-            Body::Parsed(raw) => {
-                answer::Text::Parsed(raw.as_deref().unwrap_or(serde_json::value::RawValue::NULL))
-            }
-        }
     }
 }
 
