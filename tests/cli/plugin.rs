@@ -119,12 +119,17 @@ fn the_governance_gate_judges_key_use_by_what_the_plugin_announces() {
 fn a_plugin_whose_digest_is_not_the_pinned_one_is_refused_before_it_runs() {
     let wrong = format!("sha256:{}", "0".repeat(64));
     let (ws, bin) = plugin_team(Path::new(LOCAL_PLUGIN), Some(&wrong));
-    let planned = run(&ws, &["plan"]);
+    refused_for_its_digest(&run(&ws, &["plan"]), "bin/plugin", &bin, &wrong);
+}
+
+/// That `planned` failed on the plugin at `shown` (the file `file`) not being
+/// the one its block pins (`wrong`).
+fn refused_for_its_digest(planned: &Run, shown: &str, file: &Path, wrong: &str) {
     assert_eq!(planned.code, 1, "{}", planned.stderr);
     assert!(
         planned.stderr.contains(&format!(
-            "plugin `bin/plugin` has digest `{}`, but the block pins `{wrong}`: the executable is not the one that was reviewed",
-            sha256(&bin)
+            "plugin `{shown}` has digest `{}`, but the block pins `{wrong}`: the executable is not the one that was reviewed",
+            sha256(file)
         )),
         "{}",
         planned.stderr
@@ -286,16 +291,7 @@ fn a_large_configuration_whose_plugin_is_not_the_pinned_one_is_refused_as_a_smal
     }
     assert!(config.len() > 1 << 20);
     ws.write("nhi.yaml", &config);
-    let planned = ws.run(&["plan"]);
-    assert_eq!(planned.code, 1, "{}", planned.stderr);
-    assert!(
-        planned.stderr.contains(&format!(
-            "plugin `counting.py` has digest `{}`, but the block pins `{wrong}`: the executable is not the one that was reviewed",
-            sha256(&script)
-        )),
-        "{}",
-        planned.stderr
-    );
+    refused_for_its_digest(&ws.run(&["plan"]), "counting.py", &script, &wrong);
     assert!(!ws.path().join("calls.log").exists(), "the plugin ran");
 }
 
