@@ -152,11 +152,14 @@ fn read_requests(
     output: &Output<'_>,
     requests: &std::sync::mpsc::Sender<Incoming>,
 ) -> io::Result<Option<u64>> {
+    // Each line is handed on whole: the next starts with the room the last
+    // took (up to 1 MiB), rather than growing from nothing.
+    let mut room = 0;
     loop {
         if output.has_failed() {
             return Ok(None);
         }
-        let mut line = Vec::new();
+        let mut line = Vec::with_capacity(room);
         match read_line(input, &mut line, MAX_LINE_BYTES)? {
             None => return Ok(None),
             Some(false) => {
@@ -169,6 +172,7 @@ fn read_requests(
             }
             Some(true) => {}
         }
+        room = line.len().min(1 << 20);
         let request = match Incoming::in_line(line) {
             Ok(request) => request,
             Err(line) => match serde_json::from_slice::<Whole<'_>>(&line) {
